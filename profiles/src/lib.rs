@@ -1,0 +1,2 @@
+//! Who receives policies: enterprise and citizen profiles, their validation, derived labels
+//! (智能画像) and the flat fact view the matcher evaluates. Pure: no I/O.
