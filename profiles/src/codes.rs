@@ -1,0 +1,523 @@
+//! National classification codes: GB/T 2260 administrative region codes and GB/T 4754-2017
+//! industry codes, their validation, their hierarchy tests, and the built-in name tables (the
+//! provincial-level divisions, the demo regions, the industry sections A–T).
+
+use crate::error::{Rule, ValidationErrors};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::RangeInclusive;
+
+/// A six-digit GB/T 2260 region code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RegionCode(String);
+
+impl RegionCode {
+    /// Accepts six digits under one of the 34 provincial-level prefixes; a code whose prefecture
+    /// part is `00` must also have county part `00` (there is no county directly under nothing).
+    pub fn parse(code: &str) -> Result<Self, ValidationErrors> {
+        let code = code.trim();
+        if is_region_code(code) {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(ValidationErrors::single(
+                Rule::RegionCode,
+                format!("“{code}”不是有效的行政区划代码（GB/T 2260，6 位数字）"),
+                format!("“{code}” is not a valid GB/T 2260 region code (6 digits)"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn name(&self) -> Option<&'static str> {
+        region_name(&self.0)
+    }
+}
+
+pub(crate) fn is_region_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 6
+        && bytes.iter().all(u8::is_ascii_digit)
+        && region_name(&format!("{}0000", &code[..2])).is_some()
+        && (&code[2..4] != "00" || &code[4..6] == "00")
+}
+
+impl TryFrom<String> for RegionCode {
+    type Error = ValidationErrors;
+
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        Self::parse(&code)
+    }
+}
+
+impl From<RegionCode> for String {
+    fn from(code: RegionCode) -> Self {
+        code.0
+    }
+}
+
+impl fmt::Display for RegionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `code` lies within `ancestor`: `ancestor` with its trailing `00` pairs stripped is a
+/// prefix of `code`. Every code is within itself.
+pub fn region_within(code: &str, ancestor: &str) -> bool {
+    let mut prefix = ancestor;
+    while let Some(shorter) = prefix.strip_suffix("00") {
+        prefix = shorter;
+    }
+    code.starts_with(prefix)
+}
+
+/// Names of the provincial-level divisions and the demo regions, sorted by code.
+const REGION_NAMES: &[(&str, &str)] = &[
+    ("110000", "北京市"),
+    ("110100", "北京市市辖区"),
+    ("110101", "东城区"),
+    ("110102", "西城区"),
+    ("110105", "朝阳区"),
+    ("110106", "丰台区"),
+    ("110107", "石景山区"),
+    ("110108", "海淀区"),
+    ("110109", "门头沟区"),
+    ("110111", "房山区"),
+    ("110112", "通州区"),
+    ("110113", "顺义区"),
+    ("110114", "昌平区"),
+    ("110115", "大兴区"),
+    ("110116", "怀柔区"),
+    ("110117", "平谷区"),
+    ("110118", "密云区"),
+    ("110119", "延庆区"),
+    ("120000", "天津市"),
+    ("130000", "河北省"),
+    ("140000", "山西省"),
+    ("150000", "内蒙古自治区"),
+    ("210000", "辽宁省"),
+    ("220000", "吉林省"),
+    ("220100", "长春市"),
+    ("220102", "南关区"),
+    ("220104", "朝阳区"),
+    ("220105", "二道区"),
+    ("220106", "绿园区"),
+    ("230000", "黑龙江省"),
+    ("310000", "上海市"),
+    ("320000", "江苏省"),
+    ("330000", "浙江省"),
+    ("340000", "安徽省"),
+    ("350000", "福建省"),
+    ("360000", "江西省"),
+    ("370000", "山东省"),
+    ("410000", "河南省"),
+    ("420000", "湖北省"),
+    ("430000", "湖南省"),
+    ("440000", "广东省"),
+    ("450000", "广西壮族自治区"),
+    ("460000", "海南省"),
+    ("500000", "重庆市"),
+    ("510000", "四川省"),
+    ("520000", "贵州省"),
+    ("530000", "云南省"),
+    ("540000", "西藏自治区"),
+    ("610000", "陕西省"),
+    ("620000", "甘肃省"),
+    ("630000", "青海省"),
+    ("640000", "宁夏回族自治区"),
+    ("650000", "新疆维吾尔自治区"),
+    ("710000", "台湾省"),
+    ("810000", "香港特别行政区"),
+    ("820000", "澳门特别行政区"),
+];
+
+/// The Chinese name of a code in the built-in table (provinces and the demo regions).
+pub fn region_name(code: &str) -> Option<&'static str> {
+    REGION_NAMES
+        .binary_search_by(|(known, _)| (*known).cmp(code))
+        .ok()
+        .map(|index| REGION_NAMES[index].1)
+}
+
+/// A GB/T 4754-2017 section (门类) and the divisions (大类) it spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndustrySection {
+    pub letter: char,
+    pub divisions: RangeInclusive<u8>,
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+}
+
+const fn section(
+    letter: char,
+    first: u8,
+    last: u8,
+    name_zh: &'static str,
+    name_en: &'static str,
+) -> IndustrySection {
+    IndustrySection {
+        letter,
+        divisions: first..=last,
+        name_zh,
+        name_en,
+    }
+}
+
+const SECTIONS: &[IndustrySection] = &[
+    section(
+        'A',
+        1,
+        5,
+        "农、林、牧、渔业",
+        "Agriculture, forestry, animal husbandry and fishery",
+    ),
+    section('B', 6, 12, "采矿业", "Mining"),
+    section('C', 13, 43, "制造业", "Manufacturing"),
+    section(
+        'D',
+        44,
+        46,
+        "电力、热力、燃气及水生产和供应业",
+        "Electricity, heat, gas and water production and supply",
+    ),
+    section('E', 47, 50, "建筑业", "Construction"),
+    section('F', 51, 52, "批发和零售业", "Wholesale and retail trade"),
+    section(
+        'G',
+        53,
+        60,
+        "交通运输、仓储和邮政业",
+        "Transport, storage and postal services",
+    ),
+    section('H', 61, 62, "住宿和餐饮业", "Accommodation and catering"),
+    section(
+        'I',
+        63,
+        65,
+        "信息传输、软件和信息技术服务业",
+        "Information transmission, software and IT services",
+    ),
+    section('J', 66, 69, "金融业", "Finance"),
+    section('K', 70, 70, "房地产业", "Real estate"),
+    section(
+        'L',
+        71,
+        72,
+        "租赁和商务服务业",
+        "Leasing and business services",
+    ),
+    section(
+        'M',
+        73,
+        75,
+        "科学研究和技术服务业",
+        "Scientific research and technical services",
+    ),
+    section(
+        'N',
+        76,
+        79,
+        "水利、环境和公共设施管理业",
+        "Water conservancy, environment and public facilities management",
+    ),
+    section(
+        'O',
+        80,
+        82,
+        "居民服务、修理和其他服务业",
+        "Resident services, repair and other services",
+    ),
+    section('P', 83, 83, "教育", "Education"),
+    section('Q', 84, 85, "卫生和社会工作", "Health and social work"),
+    section(
+        'R',
+        86,
+        90,
+        "文化、体育和娱乐业",
+        "Culture, sports and entertainment",
+    ),
+    section(
+        'S',
+        91,
+        96,
+        "公共管理、社会保障和社会组织",
+        "Public administration, social security and social organisations",
+    ),
+    section('T', 97, 97, "国际组织", "International organisations"),
+];
+
+/// The section with this letter (A–T).
+pub fn industry_section(letter: char) -> Option<&'static IndustrySection> {
+    SECTIONS.iter().find(|section| section.letter == letter)
+}
+
+fn section_of_division(division: u8) -> Option<&'static IndustrySection> {
+    SECTIONS
+        .iter()
+        .find(|section| section.divisions.contains(&division))
+}
+
+/// A GB/T 4754-2017 industry code in canonical form: the section letter followed by the digits of
+/// the division, group or class (`I`, `I65`, `I651`, `I6513`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IndustryCode(String);
+
+impl IndustryCode {
+    /// Accepts the canonical form in either letter case, and also bare digits (`6513`) because
+    /// registry extracts often omit the letter, which the division determines anyway.
+    pub fn parse(code: &str) -> Result<Self, ValidationErrors> {
+        let trimmed = code.trim();
+        let upper = trimmed.to_ascii_uppercase();
+        let (letter, digits) = match upper.chars().next() {
+            Some(first) if first.is_ascii_uppercase() => (Some(first), &upper[1..]),
+            _ => (None, upper.as_str()),
+        };
+        let well_formed = matches!(digits.len(), 0 | 2..=4)
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (letter.is_some() || !digits.is_empty());
+        let malformed = || {
+            ValidationErrors::single(
+                Rule::IndustryCode,
+                format!(
+                    "“{trimmed}”不是有效的国民经济行业代码（GB/T 4754-2017，如 I、I65、I651、I6513）"
+                ),
+                format!(
+                    "“{trimmed}” is not a GB/T 4754-2017 industry code (like I, I65, I651, I6513)"
+                ),
+            )
+        };
+        if !well_formed {
+            return Err(malformed());
+        }
+        let Some(division) = digits.get(..2).and_then(|d| d.parse::<u8>().ok()) else {
+            return match letter.and_then(industry_section) {
+                Some(_) => Ok(Self(upper)),
+                None => Err(malformed()),
+            };
+        };
+        let owner = section_of_division(division).ok_or_else(malformed)?;
+        match letter {
+            None => Ok(Self(format!("{}{digits}", owner.letter))),
+            Some(letter) if letter == owner.letter => Ok(Self(upper)),
+            Some(letter) => Err(ValidationErrors::single(
+                Rule::IndustrySection,
+                format!(
+                    "大类 {division:02} 属于门类 {}（{}），不属于门类 {letter}",
+                    owner.letter, owner.name_zh
+                ),
+                format!(
+                    "division {division:02} belongs to section {} ({}), not {letter}",
+                    owner.letter, owner.name_en
+                ),
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn section(&self) -> &'static IndustrySection {
+        self.0
+            .chars()
+            .next()
+            .and_then(industry_section)
+            .expect("a parsed industry code starts with a section letter")
+    }
+
+    /// The two-digit division (大类), when the code is at least that specific.
+    pub fn division(&self) -> Option<u8> {
+        self.0.get(1..3)?.parse().ok()
+    }
+
+    /// The three-digit group (中类, e.g. 591), when the code is at least that specific.
+    pub fn group(&self) -> Option<u16> {
+        self.0.get(1..4)?.parse().ok()
+    }
+}
+
+impl TryFrom<String> for IndustryCode {
+    type Error = ValidationErrors;
+
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        Self::parse(&code)
+    }
+}
+
+impl From<IndustryCode> for String {
+    fn from(code: IndustryCode) -> Self {
+        code.0
+    }
+}
+
+impl fmt::Display for IndustryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether `code` lies within `ancestor` (both canonical): a prefix test.
+pub fn industry_within(code: &str, ancestor: &str) -> bool {
+    code.starts_with(ancestor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_codes_need_six_digits_and_a_real_province() {
+        for good in [
+            "110000", "110100", "110108", "220104", "440305", "820000", "650100",
+        ] {
+            assert_eq!(RegionCode::parse(good).unwrap().as_str(), good);
+        }
+        assert_eq!(RegionCode::parse(" 110108 ").unwrap().as_str(), "110108");
+        for bad in [
+            "",
+            "11010",
+            "1101080",
+            "11010a",
+            "000000",
+            "100000",
+            "160000",
+            "720000",
+            "110001",
+            "９１０１０８",
+        ] {
+            let errors = RegionCode::parse(bad).unwrap_err();
+            assert!(errors.has("", Rule::RegionCode), "{bad}");
+        }
+    }
+
+    #[test]
+    fn region_within_strips_trailing_zero_pairs_of_the_ancestor() {
+        assert!(region_within("110108", "110100"));
+        assert!(region_within("110108", "110000"));
+        assert!(region_within("110108", "110108"));
+        assert!(region_within("110000", "110000"));
+        assert!(!region_within("110000", "110108"));
+        assert!(!region_within("220104", "110000"));
+        assert!(!region_within("120101", "110000"));
+        // 110100's prefix is 1101, so a county of another prefecture in Beijing is outside it.
+        assert!(!region_within("110228", "110100"));
+    }
+
+    #[test]
+    fn region_names_cover_provinces_and_demo_regions() {
+        assert!(
+            REGION_NAMES.windows(2).all(|pair| pair[0].0 < pair[1].0),
+            "table must stay sorted for binary search"
+        );
+        let provinces = REGION_NAMES
+            .iter()
+            .filter(|(code, _)| code.ends_with("0000"))
+            .count();
+        assert_eq!(provinces, 34);
+        let beijing_districts = REGION_NAMES
+            .iter()
+            .filter(|(code, _)| code.starts_with("1101") && *code != "110100")
+            .count();
+        assert_eq!(beijing_districts, 16);
+        assert_eq!(region_name("110108"), Some("海淀区"));
+        assert_eq!(region_name("220104"), Some("朝阳区"));
+        assert_eq!(region_name("810000"), Some("香港特别行政区"));
+        assert_eq!(RegionCode::parse("220100").unwrap().name(), Some("长春市"));
+        assert_eq!(region_name("440305"), None);
+    }
+
+    #[test]
+    fn industry_codes_at_every_level_and_bare_digits_get_their_section() {
+        for (input, canonical) in [
+            ("I", "I"),
+            ("I65", "I65"),
+            ("I651", "I651"),
+            ("I6513", "I6513"),
+            ("i6513", "I6513"),
+            ("6513", "I6513"),
+            ("C13", "C13"),
+            ("A01", "A01"),
+            ("T97", "T97"),
+            ("3911", "C3911"),
+        ] {
+            assert_eq!(
+                IndustryCode::parse(input).unwrap().as_str(),
+                canonical,
+                "{input}"
+            );
+        }
+        let code = IndustryCode::parse("G5920").unwrap();
+        assert_eq!(code.section().name_zh, "交通运输、仓储和邮政业");
+        assert_eq!(code.division(), Some(59));
+        assert_eq!(code.group(), Some(592));
+        let section_only = IndustryCode::parse("K").unwrap();
+        assert_eq!(
+            (section_only.division(), section_only.group()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn industry_division_must_belong_to_the_section() {
+        for (bad, rule) in [
+            ("I13", Rule::IndustrySection),
+            ("C65", Rule::IndustrySection),
+            ("A06", Rule::IndustrySection),
+        ] {
+            assert!(IndustryCode::parse(bad).unwrap_err().has("", rule), "{bad}");
+        }
+        for bad in [
+            "", "U", "I6", "I65131", "I6X", "00", "98", "I00", "65-13", "II65",
+        ] {
+            assert!(
+                IndustryCode::parse(bad)
+                    .unwrap_err()
+                    .has("", Rule::IndustryCode),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sections_are_contiguous_and_named() {
+        assert_eq!(SECTIONS.len(), 20);
+        assert!(
+            SECTIONS
+                .windows(2)
+                .all(|pair| pair[0].divisions.end() + 1 == *pair[1].divisions.start())
+        );
+        assert_eq!(
+            industry_section('I').unwrap().name_zh,
+            "信息传输、软件和信息技术服务业"
+        );
+        assert_eq!(
+            industry_section('F').unwrap().name_en,
+            "Wholesale and retail trade"
+        );
+        assert_eq!(industry_section('U'), None);
+    }
+
+    #[test]
+    fn industry_within_is_a_prefix_test() {
+        assert!(industry_within("I6513", "I"));
+        assert!(industry_within("I6513", "I65"));
+        assert!(industry_within("I6513", "I6513"));
+        assert!(!industry_within("I65", "I6513"));
+        assert!(!industry_within("C1610", "C17"));
+    }
+
+    #[test]
+    fn codes_round_trip_through_serde_and_reject_bad_values() {
+        let region: RegionCode = serde_json::from_str("\"110108\"").unwrap();
+        assert_eq!(serde_json::to_string(&region).unwrap(), "\"110108\"");
+        assert!(serde_json::from_str::<RegionCode>("\"990000\"").is_err());
+        let industry: IndustryCode = serde_json::from_str("\"I6513\"").unwrap();
+        assert_eq!(industry.to_string(), "I6513");
+        assert!(serde_json::from_str::<IndustryCode>("\"Z99\"").is_err());
+    }
+}
