@@ -1,2 +1,29 @@
 //! The matching engine: applicability, condition trees, three-valued evaluation, scoring and
-//! reasons, and the reverse-path audience index. Pure and deterministic: no I/O, no clock.
+//! reasons, and the reverse-path audience index. Pure and deterministic: no I/O, no clock — the
+//! evaluation day is always passed in.
+//!
+//! Forward: [`Engine::match_profile`] ranks live policies for one profile. Reverse:
+//! [`AudienceIndex::select`] finds a policy's audience with bitmap algebra and
+//! [`Engine::rank_audience`] scores the survivors. Both run the same compiled leaf tests.
+
+pub mod amount;
+pub mod applicability;
+pub mod audience;
+pub mod condition;
+pub mod engine;
+pub mod eval;
+mod field;
+mod profiles_api;
+pub mod reason;
+pub mod score;
+#[cfg(any(test, feature = "synth"))]
+pub mod synth;
+
+pub use amount::{AmountEstimate, AmountRule};
+pub use applicability::{Applicability, CompiledApplicability};
+pub use audience::{AudienceIndex, AudienceSets};
+pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
+pub use engine::{AudienceHit, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
+pub use eval::{Evaluation, LeafOutcome, LeafStatus, Verdict};
+pub use reason::Reason;
+pub use score::{Score, ScoreTerm, Weights, WeightsError};

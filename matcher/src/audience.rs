@@ -1,0 +1,463 @@
+//! The reverse path: one policy against every profile. Profiles are indexed per attribute under
+//! dense u32 ids — a bitmap per value for enum, code and set fields (codes kept in order so
+//! "within a prefix" is a range of keys), bucketed sorted columns for numbers and dates, and a
+//! "present" bitmap per field so absence is explicit. A compiled condition then becomes bitmap
+//! algebra over (true, false) pairs: `all` T=∩T, F=∪F; `any` T=∪T, F=∩F; a negated leaf swaps
+//! them; undetermined = universe − T − F. The same leaf tests and the same fact reading as the
+//! forward path keep both paths' verdicts identical.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use roaring::RoaringBitmap;
+
+use crate::applicability::CompiledApplicability;
+use crate::condition::{CompiledLeaf, Node, Test};
+use crate::field::{FieldKind, Typed, classify, code_within, date_of_day_number};
+use crate::profiles_api::{AttributeSchema, Facts, Value};
+
+/// The profiles a policy reaches.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AudienceSets {
+    pub eligible: RoaringBitmap,
+    /// Profiles whose facts cannot settle the condition (待确认).
+    pub undetermined: RoaringBitmap,
+}
+
+impl AudienceSets {
+    /// Whom to push: the eligible, plus the undetermined when the policy says so.
+    pub fn recipients(&self, include_undetermined: bool) -> RoaringBitmap {
+        if include_undetermined { &self.eligible | &self.undetermined } else { self.eligible.clone() }
+    }
+}
+
+/// A (true, false) pair of a subtree; the profiles in neither are undetermined.
+type Sides = (RoaringBitmap, RoaringBitmap);
+
+#[derive(Debug, Clone)]
+pub struct AudienceIndex {
+    schema: AttributeSchema,
+    universe: RoaringBitmap,
+    columns: HashMap<String, Column>,
+}
+
+#[derive(Debug, Clone)]
+struct Column {
+    kind: FieldKind,
+    data: ColumnData,
+}
+
+#[derive(Debug, Clone)]
+enum ColumnData {
+    Bool { yes: RoaringBitmap, no: RoaringBitmap },
+    Range(RangeColumn),
+    Scalar(Postings),
+    Set(Postings),
+}
+
+impl AudienceIndex {
+    pub fn new(schema: &AttributeSchema) -> Self {
+        AudienceIndex { schema: schema.clone(), universe: RoaringBitmap::new(), columns: HashMap::new() }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.universe.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.universe.is_empty()
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.universe.contains(id)
+    }
+
+    /// All indexed profile ids.
+    pub fn ids(&self) -> &RoaringBitmap {
+        &self.universe
+    }
+
+    /// Indexes a profile's facts under `id`, replacing what was there. Keys the schema does not
+    /// know and values of the wrong type are left out, so they read as missing, as in the forward path.
+    pub fn insert(&mut self, id: u32, facts: &Facts) {
+        self.remove(id);
+        self.universe.insert(id);
+        for (key, value) in facts {
+            if !self.columns.contains_key(key) {
+                let Some(kind) = FieldKind::lookup(&self.schema, key) else { continue };
+                self.columns.insert(key.clone(), Column::new(kind));
+            }
+            let column = self.columns.get_mut(key).expect("column just ensured");
+            if let Some(typed) = classify(column.kind, value) {
+                column.insert(id, typed);
+            }
+        }
+    }
+
+    /// Replaces an indexed profile's facts; false (and nothing indexed) if `id` is not indexed.
+    pub fn update(&mut self, id: u32, facts: &Facts) -> bool {
+        let known = self.contains(id);
+        if known {
+            self.insert(id, facts);
+        }
+        known
+    }
+
+    /// Drops a profile from every column; false if it was not indexed.
+    pub fn remove(&mut self, id: u32) -> bool {
+        if !self.universe.remove(id) {
+            return false;
+        }
+        self.columns.values_mut().for_each(|column| column.remove(id));
+        true
+    }
+
+    /// Reads back the indexed facts of `keys` for one profile; `None` if it is not indexed.
+    pub fn facts(&self, id: u32, keys: &[&str]) -> Option<Facts> {
+        if !self.contains(id) {
+            return None;
+        }
+        Some(
+            keys.iter()
+                .filter_map(|key| {
+                    let value = self.columns.get(*key)?.value(id)?;
+                    Some((key.to_string(), value))
+                })
+                .collect(),
+        )
+    }
+
+    /// The audience of a policy on `as_of`, by bitmap algebra alone.
+    pub fn select(&self, applicability: &CompiledApplicability, as_of: NaiveDate) -> AudienceSets {
+        let (mut yes, mut no) = match applicability.condition() {
+            Some(condition) => self.node(&condition.root, &condition.leaves, as_of),
+            None => (self.universe.clone(), RoaringBitmap::new()),
+        };
+        if !applicability.audiences.is_empty() {
+            let (gate_yes, gate_no) = self.test("audience", FieldKind::Set, &Test::SetAny(applicability.audiences.clone()), false, as_of);
+            yes &= gate_yes;
+            no |= gate_no;
+        }
+        let undetermined = &(&self.universe - &yes) - &no;
+        AudienceSets { eligible: yes, undetermined }
+    }
+
+    fn node(&self, node: &Node, leaves: &[CompiledLeaf], as_of: NaiveDate) -> Sides {
+        match node {
+            Node::Leaf(at) => {
+                let leaf = &leaves[*at];
+                self.test(&leaf.source.field, leaf.kind, &leaf.test, leaf.negate, as_of)
+            }
+            Node::All(children) => {
+                let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
+                let (mut yes, mut no) = sides.next().unwrap_or_else(|| (self.universe.clone(), RoaringBitmap::new()));
+                for (child_yes, child_no) in sides {
+                    yes &= child_yes;
+                    no |= child_no;
+                }
+                (yes, no)
+            }
+            Node::Any(children) => {
+                let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
+                let (mut yes, mut no) = sides.next().unwrap_or_else(|| (RoaringBitmap::new(), self.universe.clone()));
+                for (child_yes, child_no) in sides {
+                    yes |= child_yes;
+                    no &= child_no;
+                }
+                (yes, no)
+            }
+        }
+    }
+
+    /// A leaf test as (profiles where it holds, profiles where it fails), after negation.
+    fn test(&self, field: &str, kind: FieldKind, test: &Test, negate: bool, as_of: NaiveDate) -> Sides {
+        let Some(column) = self.columns.get(field).filter(|c| c.kind == kind) else {
+            return (RoaringBitmap::new(), RoaringBitmap::new());
+        };
+        let (hit, present) = match (test, &column.data) {
+            (Test::Bool { accept_true, accept_false }, ColumnData::Bool { yes, no }) => {
+                let mut hit = RoaringBitmap::new();
+                if *accept_true {
+                    hit |= yes;
+                }
+                if *accept_false {
+                    hit |= no;
+                }
+                (hit, yes | no)
+            }
+            (Test::NumIn(values), ColumnData::Range(range)) => {
+                (values.iter().map(|v| range.between(*v, *v)).fold(RoaringBitmap::new(), |acc, b| acc | b), range.present.clone())
+            }
+            (Test::Range(low, high), ColumnData::Range(range)) => (range.between(*low, *high), range.present.clone()),
+            (Test::Since(since), ColumnData::Range(range)) => {
+                let (low, high) = since.day_range(as_of);
+                (range.between(low, high), range.present.clone())
+            }
+            (Test::TextIn(texts), ColumnData::Scalar(postings)) | (Test::SetAny(texts), ColumnData::Set(postings)) => {
+                (postings.union_of(texts), postings.present.clone())
+            }
+            (Test::Within(prefixes), ColumnData::Scalar(postings)) => (postings.union_within(prefixes), postings.present.clone()),
+            _ => return (RoaringBitmap::new(), RoaringBitmap::new()),
+        };
+        let miss = present - &hit;
+        if negate { (miss, hit) } else { (hit, miss) }
+    }
+}
+
+impl Column {
+    fn new(kind: FieldKind) -> Self {
+        let data = match kind {
+            FieldKind::Bool => ColumnData::Bool { yes: RoaringBitmap::new(), no: RoaringBitmap::new() },
+            FieldKind::Number | FieldKind::Date => ColumnData::Range(RangeColumn::default()),
+            FieldKind::Text | FieldKind::Enum | FieldKind::Region | FieldKind::Industry => ColumnData::Scalar(Postings::default()),
+            FieldKind::Set => ColumnData::Set(Postings::default()),
+        };
+        Column { kind, data }
+    }
+
+    fn insert(&mut self, id: u32, value: Typed<'_>) {
+        match (&mut self.data, value) {
+            (ColumnData::Bool { yes, .. }, Typed::Bool(true)) => {
+                yes.insert(id);
+            }
+            (ColumnData::Bool { no, .. }, Typed::Bool(false)) => {
+                no.insert(id);
+            }
+            (ColumnData::Range(range), Typed::Num(n)) => range.insert(id, n),
+            (ColumnData::Scalar(postings), Typed::Text(text)) => postings.insert_scalar(id, text),
+            (ColumnData::Set(postings), Typed::Set(elements)) => postings.insert_set(id, elements.iter().map(String::as_str)),
+            (data, value) => unreachable!("classify gave {value:?} for a {data:?} column"),
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        match &mut self.data {
+            ColumnData::Bool { yes, no } => {
+                yes.remove(id);
+                no.remove(id);
+            }
+            ColumnData::Range(range) => range.remove(id),
+            ColumnData::Scalar(postings) => postings.remove_scalar(id),
+            ColumnData::Set(postings) => postings.remove_set(id),
+        }
+    }
+
+    fn value(&self, id: u32) -> Option<Value> {
+        match &self.data {
+            ColumnData::Bool { yes, no } => {
+                (yes.contains(id) || no.contains(id)).then(|| Value::Bool(yes.contains(id)))
+            }
+            ColumnData::Range(range) => {
+                let n = range.value(id)?;
+                if self.kind == FieldKind::Date { date_of_day_number(n).map(Value::Date) } else { Some(Value::Number(n)) }
+            }
+            ColumnData::Scalar(postings) => postings.scalar(id).map(|text| Value::Text(text.to_string())),
+            ColumnData::Set(postings) => postings.present.contains(id).then(|| {
+                Value::Set(postings.names.iter().zip(&postings.bitmaps).filter(|(_, b)| b.contains(id)).map(|(n, _)| n.clone()).collect())
+            }),
+        }
+    }
+}
+
+/// A bitmap per distinct value. Values are kept in key order, so the codes within a prefix are
+/// one contiguous range of keys.
+#[derive(Debug, Clone, Default)]
+struct Postings {
+    symbols: BTreeMap<String, u32>,
+    names: Vec<String>,
+    bitmaps: Vec<RoaringBitmap>,
+    present: RoaringBitmap,
+    /// For scalar fields: each profile's value symbol plus one, 0 for none; lets removal find the
+    /// one bitmap to update.
+    scalar: Vec<u32>,
+}
+
+impl Postings {
+    fn symbol(&mut self, text: &str) -> u32 {
+        if let Some(&symbol) = self.symbols.get(text) {
+            return symbol;
+        }
+        let symbol = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct values");
+        self.symbols.insert(text.to_string(), symbol);
+        self.names.push(text.to_string());
+        self.bitmaps.push(RoaringBitmap::new());
+        symbol
+    }
+
+    fn insert_scalar(&mut self, id: u32, text: &str) {
+        let symbol = self.symbol(text);
+        self.bitmaps[symbol as usize].insert(id);
+        self.present.insert(id);
+        let at = id as usize;
+        if self.scalar.len() <= at {
+            self.scalar.resize(at + 1, 0);
+        }
+        self.scalar[at] = symbol + 1;
+    }
+
+    fn insert_set<'a>(&mut self, id: u32, elements: impl Iterator<Item = &'a str>) {
+        for element in elements {
+            let symbol = self.symbol(element);
+            self.bitmaps[symbol as usize].insert(id);
+        }
+        self.present.insert(id);
+    }
+
+    fn scalar(&self, id: u32) -> Option<&str> {
+        let symbol = self.scalar.get(id as usize).copied().filter(|s| *s != 0)?;
+        Some(&self.names[symbol as usize - 1])
+    }
+
+    fn remove_scalar(&mut self, id: u32) {
+        if let Some(slot) = self.scalar.get_mut(id as usize).filter(|s| **s != 0) {
+            self.bitmaps[*slot as usize - 1].remove(id);
+            *slot = 0;
+            self.present.remove(id);
+        }
+    }
+
+    fn remove_set(&mut self, id: u32) {
+        if self.present.remove(id) {
+            self.bitmaps.iter_mut().for_each(|b| {
+                b.remove(id);
+            });
+        }
+    }
+
+    fn union_of(&self, texts: &[String]) -> RoaringBitmap {
+        texts.iter().filter_map(|t| self.symbols.get(t)).fold(RoaringBitmap::new(), |acc, s| acc | &self.bitmaps[*s as usize])
+    }
+
+    fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
+        let mut hit = RoaringBitmap::new();
+        for prefix in prefixes {
+            for (_, symbol) in self.symbols.range(prefix.clone()..).take_while(|(code, _)| code_within(code, prefix)) {
+                hit |= &self.bitmaps[*symbol as usize];
+            }
+        }
+        hit
+    }
+}
+
+/// Members of a bucket are scanned when a query cuts through it; past this size it splits.
+const BUCKET_LIMIT: u64 = 8192;
+
+/// Number or date values (dates as day numbers): a dense value per id plus buckets that each hold
+/// the ids of one value interval as a bitmap. A range query unions the buckets it covers and scans
+/// only the (at most two) it cuts, so its cost does not grow with the number of matching profiles.
+#[derive(Debug, Clone)]
+struct RangeColumn {
+    /// NaN where the profile has no value.
+    values: Vec<f64>,
+    present: RoaringBitmap,
+    /// Ordered by `low`; the first starts at −∞, each covers [low, next.low).
+    buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    low: f64,
+    /// Bounds of the values inside: exact after a split, possibly loose after removals.
+    min: f64,
+    max: f64,
+    members: RoaringBitmap,
+    /// Size past which to try splitting; doubled when a split fails (one repeated value), so a
+    /// popular value does not cost a sort per insert.
+    split_at: u64,
+}
+
+impl Bucket {
+    fn new(low: f64) -> Self {
+        Bucket { low, min: f64::INFINITY, max: f64::NEG_INFINITY, members: RoaringBitmap::new(), split_at: BUCKET_LIMIT }
+    }
+}
+
+impl Default for RangeColumn {
+    fn default() -> Self {
+        RangeColumn { values: Vec::new(), present: RoaringBitmap::new(), buckets: vec![Bucket::new(f64::NEG_INFINITY)] }
+    }
+}
+
+impl RangeColumn {
+    fn bucket_of(&self, value: f64) -> usize {
+        self.buckets.partition_point(|b| b.low <= value).saturating_sub(1)
+    }
+
+    fn value(&self, id: u32) -> Option<f64> {
+        self.values.get(id as usize).copied().filter(|v| !v.is_nan())
+    }
+
+    fn insert(&mut self, id: u32, value: f64) {
+        let at = id as usize;
+        if self.values.len() <= at {
+            self.values.resize(at + 1, f64::NAN);
+        }
+        self.values[at] = value;
+        self.present.insert(id);
+        let index = self.bucket_of(value);
+        let bucket = &mut self.buckets[index];
+        bucket.members.insert(id);
+        bucket.min = bucket.min.min(value);
+        bucket.max = bucket.max.max(value);
+        if bucket.members.len() > bucket.split_at {
+            self.split(index);
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        if let Some(value) = self.value(id) {
+            let index = self.bucket_of(value);
+            self.buckets[index].members.remove(id);
+            self.present.remove(id);
+            self.values[id as usize] = f64::NAN;
+        }
+    }
+
+    /// Splits a bucket at its median value; a bucket of one repeated value cannot split and need
+    /// not: its bounds make every query take it whole or skip it.
+    fn split(&mut self, index: usize) {
+        let bucket = &self.buckets[index];
+        let mut values: Vec<f64> = bucket.members.iter().map(|id| self.values[id as usize]).collect();
+        values.sort_by(f64::total_cmp);
+        let smallest = values[0];
+        let median = values[values.len() / 2];
+        let Some(cut) = (if median > smallest { Some(median) } else { values.iter().copied().find(|v| *v > smallest) }) else {
+            self.buckets[index].split_at = 2 * self.buckets[index].members.len();
+            return;
+        };
+        let mut lower = Bucket::new(bucket.low);
+        let mut upper = Bucket::new(cut);
+        for id in &bucket.members {
+            let value = self.values[id as usize];
+            let side = if value >= cut { &mut upper } else { &mut lower };
+            side.members.insert(id);
+            side.min = side.min.min(value);
+            side.max = side.max.max(value);
+        }
+        self.buckets[index] = lower;
+        self.buckets.insert(index + 1, upper);
+    }
+
+    /// Ids whose value lies in [low, high].
+    fn between(&self, low: f64, high: f64) -> RoaringBitmap {
+        let mut hit = RoaringBitmap::new();
+        if low > high {
+            return hit;
+        }
+        for bucket in &self.buckets[self.bucket_of(low)..=self.bucket_of(high)] {
+            if bucket.members.is_empty() || bucket.max < low || bucket.min > high {
+                continue;
+            }
+            if low <= bucket.min && bucket.max <= high {
+                hit |= &bucket.members;
+            } else {
+                let inside = bucket.members.iter().filter(|id| {
+                    let value = self.values[*id as usize];
+                    low <= value && value <= high
+                });
+                hit |= RoaringBitmap::from_sorted_iter(inside).expect("bitmap iteration is sorted");
+            }
+        }
+        hit
+    }
+}

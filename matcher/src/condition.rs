@@ -1,0 +1,636 @@
+//! The eligibility condition tree: its JSON model (DATA_MODEL.md "Condition tree"), structural
+//! parsing and schema validation that name the JSON path of every bad node, and compilation into a
+//! typed, negation-normal form ([`CompiledCondition`]) that both evaluation paths execute.
+
+use std::fmt;
+
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value as Json};
+
+use crate::field::{FieldKind, hierarchy_prefix};
+use crate::profiles_api::{AttributeSchema, FieldType};
+
+/// The root of every path reported for a condition, as it sits in the applicability JSON.
+pub const ROOT_PATH: &str = "condition";
+
+/// A node of the condition tree: exactly one of `all`, `any`, `not` or a leaf.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Leaf(Leaf),
+}
+
+/// A test of one fact: `{field, op, value, clause?}`; `clause` cites the policy text (第三条第二款).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Leaf {
+    pub field: String,
+    pub op: Op,
+    pub value: Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Eq,
+    Ne,
+    In,
+    Has,
+    Intersects,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Between,
+    Within,
+    WithinAny,
+    YearsSinceAtLeast,
+    YearsSinceAtMost,
+    MonthsSinceAtMost,
+}
+
+impl Op {
+    pub const ALL: [Op; 15] = [
+        Op::Eq,
+        Op::Ne,
+        Op::In,
+        Op::Has,
+        Op::Intersects,
+        Op::Lt,
+        Op::Le,
+        Op::Gt,
+        Op::Ge,
+        Op::Between,
+        Op::Within,
+        Op::WithinAny,
+        Op::YearsSinceAtLeast,
+        Op::YearsSinceAtMost,
+        Op::MonthsSinceAtMost,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Ne => "ne",
+            Op::In => "in",
+            Op::Has => "has",
+            Op::Intersects => "intersects",
+            Op::Lt => "lt",
+            Op::Le => "le",
+            Op::Gt => "gt",
+            Op::Ge => "ge",
+            Op::Between => "between",
+            Op::Within => "within",
+            Op::WithinAny => "within_any",
+            Op::YearsSinceAtLeast => "years_since_at_least",
+            Op::YearsSinceAtMost => "years_since_at_most",
+            Op::MonthsSinceAtMost => "months_since_at_most",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.name() == name)
+    }
+
+    fn supports(self, kind: FieldKind) -> bool {
+        match self {
+            Op::Eq | Op::Ne | Op::In => kind != FieldKind::Set,
+            Op::Has | Op::Intersects => kind == FieldKind::Set,
+            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Between => kind.is_ordered(),
+            Op::Within | Op::WithinAny => matches!(kind, FieldKind::Region | FieldKind::Industry),
+            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => kind == FieldKind::Date,
+        }
+    }
+}
+
+/// A condition rejected at save time, located by its JSON path (`condition.all[2].any[0].value`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{path}: {message_en}")]
+pub struct ConditionError {
+    pub path: String,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+fn error(path: impl Into<String>, message_zh: impl Into<String>, message_en: impl Into<String>) -> ConditionError {
+    ConditionError { path: path.into(), message_zh: message_zh.into(), message_en: message_en.into() }
+}
+
+impl Condition {
+    /// Parses the tree's structure, reporting every malformed node with its path under `root`.
+    pub fn from_json_at(json: &Json, root: &str) -> Result<Self, Vec<ConditionError>> {
+        let mut errors = Vec::new();
+        match parse_node(json, root, &mut errors) {
+            Some(condition) if errors.is_empty() => Ok(condition),
+            _ => Err(errors),
+        }
+    }
+
+    pub fn from_json(json: &Json) -> Result<Self, Vec<ConditionError>> {
+        Self::from_json_at(json, ROOT_PATH)
+    }
+
+    /// Checks every leaf against the schema: known field, operator supported by the field's type,
+    /// value of the right shape. All errors are reported, not just the first.
+    pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<ConditionError>> {
+        self.compile(schema).map(drop)
+    }
+
+    /// Validates and compiles into the typed form both evaluation paths run.
+    pub fn compile(&self, schema: &AttributeSchema) -> Result<CompiledCondition, Vec<ConditionError>> {
+        let mut compiler = Compiler { schema, leaves: Vec::new(), errors: Vec::new() };
+        let root = compiler.node(self, ROOT_PATH.to_string(), false);
+        if compiler.errors.is_empty() {
+            Ok(CompiledCondition { root, leaves: compiler.leaves })
+        } else {
+            Err(compiler.errors)
+        }
+    }
+}
+
+fn parse_node(json: &Json, path: &str, errors: &mut Vec<ConditionError>) -> Option<Condition> {
+    let Json::Object(object) = json else {
+        errors.push(error(path, "条件节点必须是对象", "a condition node must be an object"));
+        return None;
+    };
+    let combinator = ["all", "any", "not"].into_iter().find(|key| object.contains_key(*key));
+    match combinator {
+        Some(key) if object.len() != 1 => {
+            errors.push(error(
+                path,
+                format!("“{key}” 节点不能带有其他键"),
+                format!("a \"{key}\" node must have no other keys"),
+            ));
+            None
+        }
+        Some("not") => parse_node(&object["not"], &format!("{path}.not"), errors).map(|c| Condition::Not(Box::new(c))),
+        Some(key) => {
+            let children_path = format!("{path}.{key}");
+            let Json::Array(items) = &object[key] else {
+                errors.push(error(children_path, "必须是条件数组", "must be an array of conditions"));
+                return None;
+            };
+            if items.is_empty() {
+                errors.push(error(children_path, "至少需要一个条件", "needs at least one condition"));
+                return None;
+            }
+            let children: Vec<Option<Condition>> = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| parse_node(item, &format!("{children_path}[{i}]"), errors))
+                .collect();
+            let children = children.into_iter().collect::<Option<Vec<_>>>()?;
+            Some(if key == "all" { Condition::All(children) } else { Condition::Any(children) })
+        }
+        None => parse_leaf(object, path, errors).map(Condition::Leaf),
+    }
+}
+
+fn parse_leaf(object: &Map<String, Json>, path: &str, errors: &mut Vec<ConditionError>) -> Option<Leaf> {
+    let before = errors.len();
+    for key in object.keys().filter(|key| !["field", "op", "value", "clause"].contains(&key.as_str())) {
+        errors.push(error(
+            format!("{path}.{key}"),
+            "未知的键（条件叶子只有 field、op、value、clause）",
+            "unknown key (a leaf has only field, op, value, clause)",
+        ));
+    }
+    let field = match object.get("field") {
+        Some(Json::String(field)) => Some(field.clone()),
+        _ => {
+            errors.push(error(format!("{path}.field"), "必须是字段名字符串", "must be a field name string"));
+            None
+        }
+    };
+    let op = match object.get("op") {
+        Some(Json::String(name)) => {
+            let op = Op::from_name(name);
+            if op.is_none() {
+                errors.push(error(
+                    format!("{path}.op"),
+                    format!("未知的运算符 “{name}”"),
+                    format!("unknown operator \"{name}\""),
+                ));
+            }
+            op
+        }
+        _ => {
+            errors.push(error(format!("{path}.op"), "必须是运算符字符串", "must be an operator string"));
+            None
+        }
+    };
+    let value = object.get("value").cloned();
+    if value.is_none() {
+        errors.push(error(format!("{path}.value"), "缺少 value", "value is missing"));
+    }
+    let clause = match object.get("clause") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(clause)) => Some(clause.clone()),
+        Some(_) => {
+            errors.push(error(format!("{path}.clause"), "必须是条款字符串", "must be a clause string"));
+            None
+        }
+    };
+    if errors.len() > before {
+        return None;
+    }
+    Some(Leaf { field: field?, op: op?, value: value?, clause })
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Condition::Leaf(leaf) => leaf.serialize(serializer),
+            Condition::All(children) => single_entry(serializer, "all", children),
+            Condition::Any(children) => single_entry(serializer, "any", children),
+            Condition::Not(child) => single_entry(serializer, "not", child),
+        }
+    }
+}
+
+fn single_entry<S: Serializer, T: Serialize + ?Sized>(serializer: S, key: &str, value: &T) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(1))?;
+    map.serialize_entry(key, value)?;
+    map.end()
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let json = Json::deserialize(deserializer)?;
+        Condition::from_json(&json).map_err(|errors| {
+            let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            D::Error::custom(listed.join("; "))
+        })
+    }
+}
+
+/// A validated condition in negation-normal form: `not` is pushed down to the leaves (De Morgan
+/// holds in Kleene logic), so evaluators only combine `all`/`any` and flip leaf results.
+#[derive(Debug, Clone)]
+pub struct CompiledCondition {
+    pub(crate) root: Node,
+    pub(crate) leaves: Vec<CompiledLeaf>,
+}
+
+impl CompiledCondition {
+    /// The number of leaves: the M of "N of M conditions met".
+    pub fn leaf_count(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// Keys of the facts this condition reads.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.leaves.iter().map(|leaf| leaf.source.field.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Leaf(usize),
+    All(Vec<Node>),
+    Any(Vec<Node>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledLeaf {
+    pub(crate) kind: FieldKind,
+    pub(crate) test: Test,
+    /// Whether the result of `test` is inverted, from `ne` and from enclosing `not`s.
+    pub(crate) negate: bool,
+    /// Whether an odd number of `not`s enclose the leaf: what the policy requires is then the
+    /// opposite of the leaf as written, which is how reasons phrase it.
+    pub(crate) under_not: bool,
+    pub(crate) path: String,
+    pub(crate) source: Leaf,
+}
+
+/// The typed test of a leaf with literals parsed once. Numbers and dates share `NumIn`/`Range`
+/// (dates as day numbers); bounds are inclusive.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Test {
+    Bool { accept_true: bool, accept_false: bool },
+    NumIn(Vec<f64>),
+    Range(f64, f64),
+    Since(Since),
+    TextIn(Vec<String>),
+    SetAny(Vec<String>),
+    Within(Vec<String>),
+}
+
+/// Date arithmetic relative to the evaluation day, resolved to a day range once `as_of` is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Since {
+    AtLeastMonths(u32),
+    AtMostMonths(u32),
+}
+
+impl Since {
+    pub(crate) fn day_range(self, as_of: chrono::NaiveDate) -> (f64, f64) {
+        match self {
+            Since::AtLeastMonths(months) => crate::field::elapsed_at_least(as_of, months),
+            Since::AtMostMonths(months) => crate::field::elapsed_at_most(as_of, months),
+        }
+    }
+}
+
+/// Years beyond this in `years_since_*` are certainly typos and would overflow month counts.
+const MAX_YEARS: u64 = 200;
+
+struct Compiler<'s> {
+    schema: &'s AttributeSchema,
+    leaves: Vec<CompiledLeaf>,
+    errors: Vec<ConditionError>,
+}
+
+/// A scalar literal of a field's type.
+enum Scalar {
+    Bool(bool),
+    Num(f64),
+    Text(String),
+}
+
+impl Compiler<'_> {
+    fn node(&mut self, condition: &Condition, path: String, under_not: bool) -> Node {
+        match condition {
+            Condition::Not(child) => self.node(child, format!("{path}.not"), !under_not),
+            Condition::All(children) | Condition::Any(children) => {
+                let key = if matches!(condition, Condition::All(_)) { "all" } else { "any" };
+                let nodes = children
+                    .iter()
+                    .enumerate()
+                    .map(|(i, child)| self.node(child, format!("{path}.{key}[{i}]"), under_not))
+                    .collect();
+                // De Morgan: under an odd number of `not`s, `all` becomes `any` and vice versa.
+                if (key == "all") != under_not { Node::All(nodes) } else { Node::Any(nodes) }
+            }
+            Condition::Leaf(leaf) => {
+                let index = self.leaves.len();
+                if let Some(compiled) = self.leaf(leaf, path, under_not) {
+                    self.leaves.push(compiled);
+                }
+                Node::Leaf(index)
+            }
+        }
+    }
+
+    fn leaf(&mut self, leaf: &Leaf, path: String, under_not: bool) -> Option<CompiledLeaf> {
+        let Some(def) = self.schema.get(&leaf.field) else {
+            self.errors.push(error(
+                format!("{path}.field"),
+                format!("未知字段 “{}”", leaf.field),
+                format!("unknown field \"{}\"", leaf.field),
+            ));
+            return None;
+        };
+        let kind = FieldKind::of(&def.field_type);
+        if !leaf.op.supports(kind) {
+            self.errors.push(error(
+                format!("{path}.op"),
+                format!("{}类型字段 “{}” 不支持运算符 {}", kind.name_zh(), leaf.field, leaf.op.name()),
+                format!("operator {} is not supported by {} field \"{}\"", leaf.op.name(), kind.name_en(), leaf.field),
+            ));
+            return None;
+        }
+        let value_path = format!("{path}.value");
+        let test = self.test(leaf, kind, &def.field_type, &value_path)?;
+        Some(CompiledLeaf {
+            kind,
+            test,
+            negate: under_not != (leaf.op == Op::Ne),
+            under_not,
+            path,
+            source: leaf.clone(),
+        })
+    }
+
+    fn test(&mut self, leaf: &Leaf, kind: FieldKind, field_type: &FieldType, path: &str) -> Option<Test> {
+        let value = &leaf.value;
+        match leaf.op {
+            Op::Eq | Op::Ne => {
+                let scalar = self.scalar(value, kind, field_type, path)?;
+                Some(scalars_test(vec![scalar]))
+            }
+            Op::In => {
+                let items = self.array(value, path)?;
+                let scalars = self.each(items, path, |this, item, item_path| this.scalar(item, kind, field_type, item_path))?;
+                Some(scalars_test(scalars))
+            }
+            Op::Has => Some(Test::SetAny(vec![self.string(value, path)?])),
+            Op::Intersects => {
+                let items = self.array(value, path)?;
+                let mut elements = self.each(items, path, |this, item, item_path| this.string(item, item_path))?;
+                elements.sort();
+                elements.dedup();
+                Some(Test::SetAny(elements))
+            }
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+                let bound = self.ordered(value, kind, path)?;
+                Some(match leaf.op {
+                    Op::Lt => Test::Range(f64::NEG_INFINITY, bound.next_down()),
+                    Op::Le => Test::Range(f64::NEG_INFINITY, bound),
+                    Op::Gt => Test::Range(bound.next_up(), f64::INFINITY),
+                    _ => Test::Range(bound, f64::INFINITY),
+                })
+            }
+            Op::Between => {
+                let bounds = self.array(value, path).filter(|items| {
+                    let pair = items.len() == 2;
+                    if !pair {
+                        self.errors.push(error(path, "必须是 [下限, 上限]", "must be [low, high]"));
+                    }
+                    pair
+                })?;
+                let low = self.ordered(&bounds[0], kind, &format!("{path}[0]"));
+                let high = self.ordered(&bounds[1], kind, &format!("{path}[1]"));
+                let (low, high) = (low?, high?);
+                if low > high {
+                    self.errors.push(error(path, "下限大于上限", "low is greater than high"));
+                    return None;
+                }
+                Some(Test::Range(low, high))
+            }
+            Op::Within => Some(Test::Within(vec![self.code(value, kind, path)?])),
+            Op::WithinAny => {
+                let items = self.array(value, path)?;
+                let prefixes = self.each(items, path, |this, item, item_path| this.code(item, kind, item_path))?;
+                Some(Test::Within(prefixes))
+            }
+            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
+                let count = value.as_u64().filter(|n| *n <= MAX_YEARS * 12);
+                let months = match (leaf.op, count) {
+                    (Op::MonthsSinceAtMost, Some(months)) => Some(months),
+                    (_, Some(years)) if years <= MAX_YEARS => Some(years * 12),
+                    _ => None,
+                };
+                let Some(months) = months.and_then(|m| u32::try_from(m).ok()) else {
+                    self.errors.push(error(
+                        path,
+                        format!("必须是不超过 {MAX_YEARS} 年的非负整数"),
+                        format!("must be a non-negative whole number within {MAX_YEARS} years"),
+                    ));
+                    return None;
+                };
+                Some(Test::Since(if leaf.op == Op::YearsSinceAtLeast {
+                    Since::AtLeastMonths(months)
+                } else {
+                    Since::AtMostMonths(months)
+                }))
+            }
+        }
+    }
+
+    fn array<'j>(&mut self, value: &'j Json, path: &str) -> Option<&'j [Json]> {
+        match value {
+            Json::Array(items) if !items.is_empty() => Some(items),
+            _ => {
+                self.errors.push(error(path, "必须是非空数组", "must be a non-empty array"));
+                None
+            }
+        }
+    }
+
+    /// Checks every element, reporting each bad one at its own index.
+    fn each<T>(
+        &mut self,
+        items: &[Json],
+        path: &str,
+        mut check: impl FnMut(&mut Self, &Json, &str) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let checked: Vec<Option<T>> =
+            items.iter().enumerate().map(|(i, item)| check(self, item, &format!("{path}[{i}]"))).collect();
+        checked.into_iter().collect()
+    }
+
+    fn string(&mut self, value: &Json, path: &str) -> Option<String> {
+        match value {
+            Json::String(text) => Some(text.clone()),
+            _ => {
+                self.errors.push(error(path, "必须是字符串", "must be a string"));
+                None
+            }
+        }
+    }
+
+    fn ordered(&mut self, value: &Json, kind: FieldKind, path: &str) -> Option<f64> {
+        match self.scalar(value, kind, &FieldType::Number, path)? {
+            Scalar::Num(n) => Some(n),
+            Scalar::Bool(_) | Scalar::Text(_) => None,
+        }
+    }
+
+    fn code(&mut self, value: &Json, kind: FieldKind, path: &str) -> Option<String> {
+        let code = self.string(value, path)?;
+        match hierarchy_prefix(kind, &code) {
+            Some(prefix) => Some(prefix.to_string()),
+            None => {
+                self.errors.push(invalid_code(path, kind, &code));
+                None
+            }
+        }
+    }
+
+    fn scalar(&mut self, value: &Json, kind: FieldKind, field_type: &FieldType, path: &str) -> Option<Scalar> {
+        let parsed = match (kind, value) {
+            (FieldKind::Bool, Json::Bool(b)) => Some(Scalar::Bool(*b)),
+            (FieldKind::Number, Json::Number(n)) => n.as_f64().filter(|n| n.is_finite()).map(Scalar::Num),
+            (FieldKind::Date, Json::String(text)) => {
+                text.parse::<chrono::NaiveDate>().ok().map(|d| Scalar::Num(crate::field::day_number(d)))
+            }
+            (FieldKind::Text, Json::String(text)) => Some(Scalar::Text(text.clone())),
+            (FieldKind::Enum, Json::String(text)) => {
+                let allowed = match field_type {
+                    FieldType::Enum { values } => values.contains(text),
+                    _ => false,
+                };
+                if !allowed {
+                    let values = match field_type {
+                        FieldType::Enum { values } => values.join(", "),
+                        _ => String::new(),
+                    };
+                    self.errors.push(error(
+                        path,
+                        format!("“{text}” 不是允许的取值（{values}）"),
+                        format!("\"{text}\" is not one of the allowed values ({values})"),
+                    ));
+                    return None;
+                }
+                Some(Scalar::Text(text.clone()))
+            }
+            (FieldKind::Region | FieldKind::Industry, Json::String(text)) => {
+                if hierarchy_prefix(kind, text).is_none() {
+                    self.errors.push(invalid_code(path, kind, text));
+                    return None;
+                }
+                Some(Scalar::Text(text.clone()))
+            }
+            _ => None,
+        };
+        if parsed.is_none() {
+            let (zh, en) = expected_shape(kind);
+            self.errors.push(error(path, format!("必须是{zh}"), format!("must be {en}")));
+        }
+        parsed
+    }
+}
+
+fn invalid_code(path: &str, kind: FieldKind, code: &str) -> ConditionError {
+    if kind == FieldKind::Region {
+        error(
+            path,
+            format!("“{code}” 不是有效的六位行政区划代码（GB/T 2260）"),
+            format!("\"{code}\" is not a six-digit GB/T 2260 region code"),
+        )
+    } else {
+        error(
+            path,
+            format!("“{code}” 不是有效的国民经济行业代码（GB/T 4754-2017，如 I、I65、I6513）"),
+            format!("\"{code}\" is not a GB/T 4754-2017 industry code (e.g. I, I65, I6513)"),
+        )
+    }
+}
+
+fn expected_shape(kind: FieldKind) -> (&'static str, &'static str) {
+    match kind {
+        FieldKind::Bool => ("布尔值", "a boolean"),
+        FieldKind::Number => ("数值", "a number"),
+        FieldKind::Date => ("ISO 日期（YYYY-MM-DD）", "an ISO date (YYYY-MM-DD)"),
+        _ => ("字符串", "a string"),
+    }
+}
+
+fn scalars_test(scalars: Vec<Scalar>) -> Test {
+    let mut bools = (false, false);
+    let mut numbers = Vec::new();
+    let mut texts = Vec::new();
+    for scalar in scalars {
+        match scalar {
+            Scalar::Bool(true) => bools.0 = true,
+            Scalar::Bool(false) => bools.1 = true,
+            Scalar::Num(n) => numbers.push(n),
+            Scalar::Text(t) => texts.push(t),
+        }
+    }
+    if !numbers.is_empty() {
+        numbers.sort_by(f64::total_cmp);
+        numbers.dedup();
+        Test::NumIn(numbers)
+    } else if !texts.is_empty() {
+        texts.sort();
+        texts.dedup();
+        Test::TextIn(texts)
+    } else {
+        Test::Bool { accept_true: bools.0, accept_false: bools.1 }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
+    }
+}

@@ -1,0 +1,403 @@
+//! The forward path: one profile against every live policy, ranked and grouped into eligible
+//! (强相关), possible (待确认) and near miss (差一项), each with its reasons, "N of M conditions met"
+//! and the estimated amount. Policies are compiled once against a shared vocabulary; a match
+//! flattens the profile once, prunes by audience with a bit mask, decides verdicts and scores
+//! without allocating, and explains only the results it returns.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{AmountEstimate, AmountRule, estimate_all};
+use crate::applicability::{Applicability, CompiledApplicability};
+use crate::audience::AudienceIndex;
+use crate::condition::ConditionError;
+use crate::eval::{Context, Evaluation, Forward, LeafOutcome, Row, Slot, Truth, Verdict, Vocab, explain};
+use crate::field::{FieldKind, label};
+use crate::profiles_api::{AttributeSchema, Facts, Value};
+use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
+use crate::score::{ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
+use crate::reason::leaf_reason;
+
+/// What the matcher needs of a policy; the service builds it from the stored policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    pub id: i64,
+    pub applicability: Applicability,
+    #[serde(default)]
+    pub published_on: Option<NaiveDate>,
+    /// The earliest closing application window among the benefit items, for urgency.
+    #[serde(default)]
+    pub window_closes: Option<NaiveDate>,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Amount rules of the benefit items that state one.
+    #[serde(default)]
+    pub amounts: Vec<AmountRule>,
+    /// Aggregated recipient feedback, −1 (not useful) to 1 (useful).
+    #[serde(default)]
+    pub feedback: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("policy {policy_id}: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidPolicy { policy_id: i64, errors: Vec<ConditionError> },
+    #[error("policy {0} appears twice")]
+    DuplicatePolicy(i64),
+    #[error(transparent)]
+    InvalidWeights(#[from] WeightsError),
+    /// A field's type changed in the schema since the engine was built: rebuild it with `new`.
+    #[error("field {field} changed type since the engine was built")]
+    SchemaChanged { field: String },
+}
+
+/// One policy's result for one profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyMatch {
+    pub policy_id: i64,
+    pub verdict: Verdict,
+    /// 匹配度, 0–100.
+    pub score: f64,
+    pub score_terms: Vec<ScoreTerm>,
+    /// Everything a person needs to see why: audience, "N of M", each condition, near miss,
+    /// each score term with its contribution, amounts.
+    pub reasons: Vec<Reason>,
+    pub met: usize,
+    pub total: usize,
+    /// Fields that would settle an undetermined verdict (待确认).
+    pub missing_fields: Vec<String>,
+    pub failed_leaves: Vec<LeafOutcome>,
+    /// For a near miss: what would qualify.
+    pub near_miss_hint: Option<Reason>,
+    pub estimated_amount: Option<AmountEstimate>,
+}
+
+/// A profile's matches in groups, each ranked by score (ties by policy id).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MatchReport {
+    /// 强相关: eligible.
+    pub eligible: Vec<PolicyMatch>,
+    /// 待确认: undetermined, with the fields that would settle it.
+    pub possible: Vec<PolicyMatch>,
+    /// 差一项: not eligible by exactly one condition.
+    pub near_miss: Vec<PolicyMatch>,
+}
+
+/// A profile of the reverse path's audience with its score for one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AudienceHit {
+    pub profile_id: u32,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledPolicy {
+    rule: PolicyRule,
+    applicability: CompiledApplicability,
+    /// Bits of the audience classes the policy is for; 0 for any audience.
+    audience_mask: u64,
+    forward: Option<Forward>,
+    score: ScoreProgram,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    vocab: Vocab,
+    audience_field: u32,
+    /// Symbol of each audience class by bit position.
+    audience_bits: Vec<u32>,
+    policies: Vec<CompiledPolicy>,
+    position: HashMap<i64, usize>,
+    weights: Weights,
+}
+
+enum Group {
+    Eligible,
+    Possible,
+    NearMiss,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<PolicyRule>, weights: Weights, schema: &AttributeSchema) -> Result<Self, EngineError> {
+        weights.validate()?;
+        let mut vocab = Vocab::default();
+        let audience_field = vocab.field("audience", FieldKind::Set).map_err(schema_changed)?;
+        let mut engine =
+            Engine { vocab, audience_field, audience_bits: Vec::new(), policies: Vec::new(), position: HashMap::new(), weights };
+        for rule in rules {
+            if engine.position.contains_key(&rule.id) {
+                return Err(EngineError::DuplicatePolicy(rule.id));
+            }
+            engine.upsert(rule, schema)?;
+        }
+        Ok(engine)
+    }
+
+    /// Adds or replaces one policy; on error the engine is unchanged.
+    pub fn upsert(&mut self, rule: PolicyRule, schema: &AttributeSchema) -> Result<(), EngineError> {
+        let compiled = self.compile(rule, schema)?;
+        match self.position.get(&compiled.rule.id) {
+            Some(&at) => self.policies[at] = compiled,
+            None => {
+                self.position.insert(compiled.rule.id, self.policies.len());
+                self.policies.push(compiled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a policy; false if it was not there.
+    pub fn remove(&mut self, policy_id: i64) -> bool {
+        let Some(at) = self.position.remove(&policy_id) else { return false };
+        self.policies.swap_remove(at);
+        if let Some(moved) = self.policies.get(at) {
+            self.position.insert(moved.rule.id, at);
+        }
+        true
+    }
+
+    pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
+        weights.validate()?;
+        self.weights = weights;
+        Ok(())
+    }
+
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    pub fn len(&self) -> usize {
+        self.policies.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    pub fn policy_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.policies.iter().map(|p| p.rule.id)
+    }
+
+    /// The compiled applicability of a policy, for the reverse path ([`AudienceIndex::select`]).
+    pub fn applicability(&self, policy_id: i64) -> Option<&CompiledApplicability> {
+        self.policy(policy_id).map(|p| &p.applicability)
+    }
+
+    fn policy(&self, policy_id: i64) -> Option<&CompiledPolicy> {
+        self.position.get(&policy_id).map(|&at| &self.policies[at])
+    }
+
+    fn compile(&mut self, rule: PolicyRule, schema: &AttributeSchema) -> Result<CompiledPolicy, EngineError> {
+        let invalid = |errors| EngineError::InvalidPolicy { policy_id: rule.id, errors };
+        let applicability = rule.applicability.compile(schema).map_err(invalid)?;
+        let amount_errors: Vec<ConditionError> = rule
+            .amounts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, amount)| amount.validate(schema, &format!("amounts[{i}]")).err())
+            .flatten()
+            .collect();
+        if !amount_errors.is_empty() {
+            return Err(invalid(amount_errors));
+        }
+        // Compile into a copy so a failure leaves the live vocabulary untouched.
+        let mut vocab = self.vocab.clone();
+        let forward = applicability.condition().map(|c| vocab.compile(c)).transpose().map_err(schema_changed)?;
+        let inputs = ScoreInputs {
+            tags: &applicability.tags,
+            topics: &rule.topics,
+            published_on: rule.published_on,
+            window_closes: rule.window_closes,
+            feedback: rule.feedback,
+        };
+        let score = ScoreProgram::compile(&inputs, &mut vocab, schema).map_err(schema_changed)?;
+        let mut audience_mask = 0u64;
+        for class in &applicability.audiences {
+            let symbol = vocab.symbol(class);
+            let bit = match self.audience_bits.iter().position(|s| *s == symbol) {
+                Some(bit) => bit,
+                None => {
+                    assert!(self.audience_bits.len() < 64, "more than 64 audience classes");
+                    self.audience_bits.push(symbol);
+                    self.audience_bits.len() - 1
+                }
+            };
+            audience_mask |= 1 << bit;
+        }
+        self.vocab = vocab;
+        Ok(CompiledPolicy { rule, applicability, audience_mask, forward, score })
+    }
+
+    fn profile_audience(&self, row: &Row<'_>) -> Option<u64> {
+        match row.slot(self.audience_field) {
+            Slot::Set(symbols) => Some(
+                self.audience_bits
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| symbols.binary_search(s).is_ok())
+                    .fold(0, |mask, (bit, _)| mask | 1 << bit),
+            ),
+            _ => None,
+        }
+    }
+
+    fn gate(policy: &CompiledPolicy, profile: Option<u64>) -> Truth {
+        match (policy.audience_mask, profile) {
+            (0, _) => Truth::True,
+            (_, None) => Truth::Unknown,
+            (wanted, Some(has)) if wanted & has != 0 => Truth::True,
+            _ => Truth::False,
+        }
+    }
+
+    /// Every policy this profile is eligible for, possibly eligible for, or one condition short of.
+    pub fn match_profile(&self, facts: &Facts, as_of: NaiveDate) -> MatchReport {
+        self.match_profile_top(facts, as_of, usize::MAX)
+    }
+
+    /// Like [`Engine::match_profile`], keeping the best `limit` of each group; only those are explained.
+    pub fn match_profile_top(&self, facts: &Facts, as_of: NaiveDate, limit: usize) -> MatchReport {
+        let row = self.vocab.row(facts);
+        let ctx = self.vocab.context(as_of);
+        let audience = self.profile_audience(&row);
+        let mut groups: [Vec<(f64, i64, usize)>; 3] = Default::default();
+        for (at, policy) in self.policies.iter().enumerate() {
+            let gate = Self::gate(policy, audience);
+            if gate == Truth::False {
+                continue;
+            }
+            let (tree, cost) = policy.forward.as_ref().map_or((Truth::True, 0), |f| f.quick(&row, &ctx));
+            let group = match gate.min(tree) {
+                Truth::True => Group::Eligible,
+                Truth::Unknown => Group::Possible,
+                Truth::False if gate == Truth::True && cost == 1 => Group::NearMiss,
+                Truth::False => continue,
+            };
+            let score = policy.score.quick(&self.weights, &row, as_of);
+            groups[group as usize].push((score, policy.rule.id, at));
+        }
+        let [eligible, possible, near_miss] = groups.map(|mut group| {
+            group.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            group.truncate(limit);
+            group.into_iter().map(|(_, _, at)| self.explain(&self.policies[at], facts, &row, &ctx, audience, as_of)).collect()
+        });
+        MatchReport { eligible, possible, near_miss }
+    }
+
+    /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
+    pub fn evaluate(&self, policy_id: i64, facts: &Facts, as_of: NaiveDate) -> Option<PolicyMatch> {
+        let policy = self.policy(policy_id)?;
+        let row = self.vocab.row(facts);
+        let ctx = self.vocab.context(as_of);
+        let audience = self.profile_audience(&row);
+        Some(self.explain(policy, facts, &row, &ctx, audience, as_of))
+    }
+
+    fn explain(
+        &self,
+        policy: &CompiledPolicy,
+        facts: &Facts,
+        row: &Row<'_>,
+        ctx: &Context,
+        audience: Option<u64>,
+        as_of: NaiveDate,
+    ) -> PolicyMatch {
+        let gate = Self::gate(policy, audience);
+        let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
+        let evaluation = match (&policy.applicability.condition, &policy.forward) {
+            (Some(condition), Some(forward)) => explain(condition, &forward.statuses(row, ctx), gate, facts),
+            _ => Evaluation {
+                verdict: gate.into(),
+                leaves: Vec::new(),
+                met: 0,
+                total: 0,
+                failed_leaves: Vec::new(),
+                missing_fields: Vec::new(),
+                near_miss: None,
+            },
+        };
+        let mut reasons = Vec::new();
+        if !policy.applicability.audiences.is_empty() {
+            reasons.push(audience_reason(&policy.applicability.audiences, facts.get("audience"), gate, citizen));
+        }
+        reasons.push(summary_reason(evaluation.met, evaluation.total));
+        reasons.extend(evaluation.leaves.iter().map(|leaf| leaf_reason(leaf, citizen)));
+        let near_miss_hint = evaluation.near_miss.map(|at| near_miss_reason(&evaluation.leaves[at], citizen));
+        reasons.extend(near_miss_hint.clone());
+        let (score, score_reasons) = policy.score.explain(&self.weights, row, facts, as_of);
+        reasons.extend(score_reasons);
+        reasons.extend(policy.rule.amounts.iter().map(|amount| amount.explain(facts, citizen)));
+        let mut missing_fields = evaluation.missing_fields;
+        if gate == Truth::Unknown {
+            missing_fields.insert(0, "audience".to_string());
+        }
+        PolicyMatch {
+            policy_id: policy.rule.id,
+            verdict: evaluation.verdict,
+            score: score.total,
+            score_terms: score.terms,
+            reasons,
+            met: evaluation.met,
+            total: evaluation.total,
+            missing_fields,
+            failed_leaves: evaluation.failed_leaves.iter().map(|&at| evaluation.leaves[at].clone()).collect(),
+            near_miss_hint,
+            estimated_amount: estimate_all(&policy.rule.amounts, facts),
+        }
+    }
+
+    /// Scores the reverse path's survivors for one policy and keeps the best `limit`, ranked by
+    /// score (ties by profile id). Facts are read back from the index, only the keys scoring needs.
+    pub fn rank_audience(
+        &self,
+        policy_id: i64,
+        index: &AudienceIndex,
+        candidates: &RoaringBitmap,
+        as_of: NaiveDate,
+        limit: usize,
+    ) -> Vec<AudienceHit> {
+        let Some(policy) = self.policy(policy_id) else { return Vec::new() };
+        let keys = policy.score.fact_keys();
+        let mut hits: Vec<AudienceHit> = candidates
+            .iter()
+            .filter_map(|id| {
+                let facts = index.facts(id, &keys)?;
+                let row = self.vocab.row(&facts);
+                Some(AudienceHit { profile_id: id, score: policy.score.quick(&self.weights, &row, as_of) })
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.profile_id.cmp(&b.profile_id)));
+        hits.truncate(limit);
+        hits
+    }
+}
+
+fn schema_changed(conflict: crate::eval::KindConflict) -> EngineError {
+    EngineError::SchemaChanged { field: conflict.field }
+}
+
+fn audience_reason(wanted: &[String], actual: Option<&Value>, gate: Truth, citizen: bool) -> Reason {
+    let (label_zh, label_en) = label("audience", citizen);
+    let (wanted_zh, wanted_en) = (wanted.join("、"), wanted.join(", "));
+    let (have_zh, have_en) = actual.map(show_value).unwrap_or_default();
+    match gate {
+        Truth::True => Reason::new(
+            "audience.met",
+            format!("{label_zh} {have_zh} 属于政策适用对象（{wanted_zh}）"),
+            format!("{label_en} {have_en} is among the policy's audiences ({wanted_en})"),
+        ),
+        Truth::False => Reason::new(
+            "audience.unmet",
+            format!("{label_zh} {have_zh} 不属于政策适用对象（{wanted_zh}）"),
+            format!("{label_en} {have_en} is not among the policy's audiences ({wanted_en})"),
+        ),
+        Truth::Unknown => Reason::new(
+            "audience.missing",
+            format!("缺少{label_zh}信息（政策适用对象：{wanted_zh}）"),
+            format!("{label_en} unknown (policy audiences: {wanted_en})"),
+        ),
+    }
+}

@@ -1,0 +1,461 @@
+//! Forward, three-valued (Kleene) evaluation of compiled conditions against one profile's facts,
+//! with the explanation reasons are built from: each leaf's outcome with the profile's value, the
+//! leaves that make a condition fail, the fields that would settle an undetermined one, and the
+//! single leaf of a near miss.
+//!
+//! For speed the hot path runs on [`Forward`] programs: field keys interned to dense indices,
+//! text literals to symbols, and the profile flattened once into a [`Row`] of slots, so a leaf is
+//! an array index and a comparison.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Since, Test};
+use crate::field::{FieldKind, Typed, classify, code_within};
+use crate::profiles_api::{Facts, Value};
+
+/// A Kleene truth value; the order F < U < T makes `all` a minimum and `any` a maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Truth {
+    False,
+    Unknown,
+    True,
+}
+
+impl Truth {
+    fn of(hit: bool, negate: bool) -> Self {
+        if hit != negate { Truth::True } else { Truth::False }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Eligible,
+    NotEligible,
+    Undetermined,
+}
+
+impl From<Truth> for Verdict {
+    fn from(truth: Truth) -> Self {
+        match truth {
+            Truth::True => Verdict::Eligible,
+            Truth::False => Verdict::NotEligible,
+            Truth::Unknown => Verdict::Undetermined,
+        }
+    }
+}
+
+/// A leaf's outcome as the policy means it: under a `not` the leaf is met when its test fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeafStatus {
+    Met,
+    Unmet,
+    Missing,
+}
+
+impl From<Truth> for LeafStatus {
+    fn from(truth: Truth) -> Self {
+        match truth {
+            Truth::True => LeafStatus::Met,
+            Truth::False => LeafStatus::Unmet,
+            Truth::Unknown => LeafStatus::Missing,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeafOutcome {
+    /// JSON path of the leaf in the applicability (`condition.all[1]`).
+    pub path: String,
+    pub field: String,
+    pub op: Op,
+    pub value: Json,
+    pub clause: Option<String>,
+    /// The leaf sits under an odd number of `not`s: the policy requires the opposite of it.
+    pub under_not: bool,
+    pub status: LeafStatus,
+    /// The profile's value of the field, when it has a usable one.
+    pub actual: Option<Value>,
+}
+
+/// The explained result of one condition against one profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub verdict: Verdict,
+    pub leaves: Vec<LeafOutcome>,
+    /// Leaves met, of `total`.
+    pub met: usize,
+    pub total: usize,
+    /// Indices into `leaves` of the leaves that make the verdict false.
+    pub failed_leaves: Vec<usize>,
+    /// Fields whose absence leaves the verdict undetermined, in tree order.
+    pub missing_fields: Vec<String>,
+    /// For a verdict that one changed leaf would turn eligible (差一项): that leaf's index.
+    pub near_miss: Option<usize>,
+}
+
+impl CompiledCondition {
+    /// Evaluates against one profile's facts on the day `as_of`.
+    pub fn evaluate(&self, facts: &Facts, as_of: NaiveDate) -> Evaluation {
+        let mut vocab = Vocab::default();
+        let program = vocab.compile(self).expect("a fresh vocabulary has no kind conflicts");
+        let ctx = vocab.context(as_of);
+        let row = vocab.row(facts);
+        explain(self, &program.statuses(&row, &ctx), Truth::True, facts)
+    }
+}
+
+/// The interning tables a set of forward programs share.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Vocab {
+    field_ids: HashMap<String, u32>,
+    fields: Vec<(String, FieldKind)>,
+    symbols: HashMap<String, u32>,
+    since: Vec<Since>,
+}
+
+/// A field key used with two different kinds: the schema changed under a live engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KindConflict {
+    pub(crate) field: String,
+}
+
+/// Symbol of text the vocabulary has never seen: equal to no literal.
+const UNKNOWN_SYMBOL: u32 = u32::MAX;
+
+impl Vocab {
+    pub(crate) fn field(&mut self, key: &str, kind: FieldKind) -> Result<u32, KindConflict> {
+        if let Some(&id) = self.field_ids.get(key) {
+            return if self.fields[id as usize].1 == kind { Ok(id) } else { Err(KindConflict { field: key.to_string() }) };
+        }
+        let id = u32::try_from(self.fields.len()).expect("fewer than 2^32 fields");
+        self.field_ids.insert(key.to_string(), id);
+        self.fields.push((key.to_string(), kind));
+        Ok(id)
+    }
+
+    pub(crate) fn symbol(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.symbols.get(text) {
+            return id;
+        }
+        let id = u32::try_from(self.symbols.len()).expect("fewer than 2^32 symbols");
+        self.symbols.insert(text.to_string(), id);
+        id
+    }
+
+    fn symbols_of(&mut self, texts: &[String]) -> Box<[u32]> {
+        let mut ids: Vec<u32> = texts.iter().map(|t| self.symbol(t)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_boxed_slice()
+    }
+
+    fn since_slot(&mut self, since: Since) -> u16 {
+        let slot = self.since.iter().position(|s| *s == since).unwrap_or_else(|| {
+            self.since.push(since);
+            self.since.len() - 1
+        });
+        u16::try_from(slot).expect("fewer than 2^16 distinct relative-date tests")
+    }
+
+    pub(crate) fn compile(&mut self, condition: &CompiledCondition) -> Result<Forward, KindConflict> {
+        let leaves = condition
+            .leaves
+            .iter()
+            .map(|leaf| self.compile_leaf(leaf))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_boxed_slice();
+        Ok(Forward { root: lower(&condition.root), leaves })
+    }
+
+    fn compile_leaf(&mut self, leaf: &CompiledLeaf) -> Result<ForwardLeaf, KindConflict> {
+        let field = self.field(&leaf.source.field, leaf.kind)?;
+        let pred = match &leaf.test {
+            Test::Bool { accept_true, accept_false } => Pred::Bool { accept_true: *accept_true, accept_false: *accept_false },
+            Test::NumIn(values) => Pred::NumIn(values.clone().into_boxed_slice()),
+            Test::Range(low, high) => Pred::Range(*low, *high),
+            Test::Since(since) => Pred::Since(self.since_slot(*since)),
+            Test::TextIn(texts) => Pred::TextIn(self.symbols_of(texts)),
+            Test::SetAny(texts) => Pred::SetAny(self.symbols_of(texts)),
+            Test::Within(prefixes) => Pred::Within(prefixes.iter().map(|p| p.as_str().into()).collect()),
+        };
+        Ok(ForwardLeaf { field, pred, negate: leaf.negate })
+    }
+
+    /// Per-call state: relative-date tests resolved against `as_of` once, not once per leaf.
+    pub(crate) fn context(&self, as_of: NaiveDate) -> Context {
+        Context { since: self.since.iter().map(|s| s.day_range(as_of)).collect() }
+    }
+
+    /// Flattens a profile's facts into slots, one map lookup per interned field.
+    pub(crate) fn row<'f>(&self, facts: &'f Facts) -> Row<'f> {
+        let slots = self
+            .fields
+            .iter()
+            .map(|(key, kind)| match facts.get(key).and_then(|value| classify(*kind, value)) {
+                None => Slot::Missing,
+                Some(Typed::Bool(b)) => Slot::Bool(b),
+                Some(Typed::Num(n)) => Slot::Num(n),
+                Some(Typed::Text(text)) => {
+                    Slot::Text { symbol: self.symbols.get(text).copied().unwrap_or(UNKNOWN_SYMBOL), text }
+                }
+                Some(Typed::Set(elements)) => {
+                    let mut ids: Vec<u32> = elements.iter().filter_map(|e| self.symbols.get(e.as_str()).copied()).collect();
+                    ids.sort_unstable();
+                    Slot::Set(ids)
+                }
+            })
+            .collect();
+        Row { slots }
+    }
+}
+
+fn lower(node: &Node) -> ForwardNode {
+    match node {
+        Node::Leaf(index) => ForwardNode::Leaf(u32::try_from(*index).expect("fewer than 2^32 leaves")),
+        Node::All(children) => ForwardNode::All(children.iter().map(lower).collect()),
+        Node::Any(children) => ForwardNode::Any(children.iter().map(lower).collect()),
+    }
+}
+
+pub(crate) struct Context {
+    since: Vec<(f64, f64)>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Slot<'f> {
+    Missing,
+    Bool(bool),
+    Num(f64),
+    Text { symbol: u32, text: &'f str },
+    /// Sorted symbols of the elements the vocabulary knows; unknown ones can match nothing.
+    Set(Vec<u32>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Row<'f> {
+    pub(crate) slots: Vec<Slot<'f>>,
+}
+
+impl Row<'_> {
+    pub(crate) fn slot(&self, field: u32) -> &Slot<'_> {
+        &self.slots[field as usize]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Forward {
+    root: ForwardNode,
+    leaves: Box<[ForwardLeaf]>,
+}
+
+#[derive(Debug, Clone)]
+enum ForwardNode {
+    Leaf(u32),
+    All(Box<[ForwardNode]>),
+    Any(Box<[ForwardNode]>),
+}
+
+#[derive(Debug, Clone)]
+struct ForwardLeaf {
+    field: u32,
+    pred: Pred,
+    negate: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Pred {
+    Bool { accept_true: bool, accept_false: bool },
+    NumIn(Box<[f64]>),
+    Range(f64, f64),
+    Since(u16),
+    TextIn(Box<[u32]>),
+    SetAny(Box<[u32]>),
+    Within(Box<[Box<str>]>),
+}
+
+/// How many leaf changes would make a condition true, saturated at 2 ("more than one"); a missing
+/// leaf cannot be changed by the profile alone and counts as more than one.
+const MANY: u8 = 2;
+
+impl Forward {
+    fn leaf(&self, index: u32, row: &Row<'_>, ctx: &Context) -> Truth {
+        let leaf = &self.leaves[index as usize];
+        let hit = match (&leaf.pred, row.slot(leaf.field)) {
+            (Pred::Bool { accept_true, accept_false }, Slot::Bool(b)) => {
+                if *b {
+                    *accept_true
+                } else {
+                    *accept_false
+                }
+            }
+            (Pred::NumIn(values), Slot::Num(n)) => values.contains(n),
+            (Pred::Range(low, high), Slot::Num(n)) => low <= n && n <= high,
+            (Pred::Since(slot), Slot::Num(n)) => {
+                let (low, high) = ctx.since[usize::from(*slot)];
+                low <= *n && *n <= high
+            }
+            (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => symbols.binary_search(symbol).is_ok(),
+            (Pred::SetAny(symbols), Slot::Set(elements)) => sorted_intersect(symbols, elements),
+            (Pred::Within(prefixes), Slot::Text { text, .. }) => prefixes.iter().any(|p| code_within(text, p)),
+            // A missing fact, or (only if the schema changed a field's kind) a slot of another shape.
+            _ => return Truth::Unknown,
+        };
+        Truth::of(hit, leaf.negate)
+    }
+
+    /// The verdict and the near-miss cost in one pass that stops as soon as neither can change.
+    pub(crate) fn quick(&self, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
+        self.quick_node(&self.root, row, ctx)
+    }
+
+    fn quick_node(&self, node: &ForwardNode, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
+        match node {
+            ForwardNode::Leaf(index) => {
+                let truth = self.leaf(*index, row, ctx);
+                (truth, leaf_cost(truth))
+            }
+            ForwardNode::All(children) => {
+                let (mut truth, mut cost) = (Truth::True, 0u8);
+                for child in children {
+                    let (t, c) = self.quick_node(child, row, ctx);
+                    truth = truth.min(t);
+                    cost = cost.saturating_add(c).min(MANY);
+                    if truth == Truth::False && cost == MANY {
+                        break;
+                    }
+                }
+                (truth, cost)
+            }
+            ForwardNode::Any(children) => {
+                let (mut truth, mut cost) = (Truth::False, MANY);
+                for child in children {
+                    let (t, c) = self.quick_node(child, row, ctx);
+                    truth = truth.max(t);
+                    cost = cost.min(c);
+                    if truth == Truth::True {
+                        break;
+                    }
+                }
+                (truth, cost)
+            }
+        }
+    }
+
+    /// Every leaf's truth, for explanations.
+    pub(crate) fn statuses(&self, row: &Row<'_>, ctx: &Context) -> Vec<Truth> {
+        (0..self.leaves.len()).map(|i| self.leaf(u32::try_from(i).expect("leaf count fits u32"), row, ctx)).collect()
+    }
+}
+
+fn leaf_cost(truth: Truth) -> u8 {
+    match truth {
+        Truth::True => 0,
+        Truth::False => 1,
+        Truth::Unknown => MANY,
+    }
+}
+
+fn sorted_intersect(a: &[u32], b: &[u32]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+fn node_truth(node: &Node, statuses: &[Truth]) -> Truth {
+    match node {
+        Node::Leaf(index) => statuses[*index],
+        Node::All(children) => children.iter().map(|c| node_truth(c, statuses)).min().unwrap_or(Truth::True),
+        Node::Any(children) => children.iter().map(|c| node_truth(c, statuses)).max().unwrap_or(Truth::False),
+    }
+}
+
+fn node_cost(node: &Node, statuses: &[Truth]) -> u8 {
+    match node {
+        Node::Leaf(index) => leaf_cost(statuses[*index]),
+        Node::All(children) => children.iter().fold(0u8, |sum, c| sum.saturating_add(node_cost(c, statuses)).min(MANY)),
+        Node::Any(children) => children.iter().map(|c| node_cost(c, statuses)).min().unwrap_or(MANY),
+    }
+}
+
+/// The leaf whose change alone makes a cost-1 subtree true.
+fn single_blocker(node: &Node, statuses: &[Truth]) -> Option<usize> {
+    match node {
+        Node::Leaf(index) => Some(*index),
+        Node::All(children) | Node::Any(children) => {
+            let child = children.iter().find(|c| node_cost(c, statuses) == 1)?;
+            single_blocker(child, statuses)
+        }
+    }
+}
+
+/// Collects the leaves whose every ancestor shares `target`'s truth: for a false verdict the
+/// failing leaves that matter, for an undetermined one the leaves whose facts would settle it.
+fn collect(node: &Node, statuses: &[Truth], target: Truth, out: &mut Vec<usize>) {
+    if node_truth(node, statuses) != target {
+        return;
+    }
+    match node {
+        Node::Leaf(index) => out.push(*index),
+        Node::All(children) | Node::Any(children) => children.iter().for_each(|c| collect(c, statuses, target, out)),
+    }
+}
+
+/// Builds the explanation from per-leaf truths. `gate` is the audience restriction already decided
+/// outside the tree (True when the policy has none); it caps the verdict and rules out near misses.
+pub(crate) fn explain(condition: &CompiledCondition, statuses: &[Truth], gate: Truth, facts: &Facts) -> Evaluation {
+    let tree = node_truth(&condition.root, statuses);
+    let verdict = gate.min(tree);
+    let leaves: Vec<LeafOutcome> = condition
+        .leaves
+        .iter()
+        .zip(statuses)
+        .map(|(leaf, truth)| LeafOutcome {
+            path: leaf.path.clone(),
+            field: leaf.source.field.clone(),
+            op: leaf.source.op,
+            value: leaf.source.value.clone(),
+            clause: leaf.source.clause.clone(),
+            under_not: leaf.under_not,
+            status: (*truth).into(),
+            actual: facts.get(&leaf.source.field).filter(|v| classify(leaf.kind, v).is_some()).cloned(),
+        })
+        .collect();
+    let mut failed_leaves = Vec::new();
+    let mut missing = Vec::new();
+    if tree == Truth::False {
+        collect(&condition.root, statuses, Truth::False, &mut failed_leaves);
+    } else if tree == Truth::Unknown {
+        collect(&condition.root, statuses, Truth::Unknown, &mut missing);
+    }
+    let mut missing_fields: Vec<String> = Vec::new();
+    for index in missing {
+        let field = &condition.leaves[index].source.field;
+        if !missing_fields.contains(field) {
+            missing_fields.push(field.clone());
+        }
+    }
+    let near_miss = (gate == Truth::True && tree == Truth::False && node_cost(&condition.root, statuses) == 1)
+        .then(|| single_blocker(&condition.root, statuses))
+        .flatten();
+    Evaluation {
+        verdict: verdict.into(),
+        met: statuses.iter().filter(|t| **t == Truth::True).count(),
+        total: statuses.len(),
+        leaves,
+        failed_leaves,
+        missing_fields,
+        near_miss,
+    }
+}

@@ -1,0 +1,177 @@
+//! Reasons a person can read, in zh-CN and en, rendered with the profile's own values: why a leaf
+//! held or failed or is unknown, what a near miss needs, what each score term contributed, and what
+//! a benefit is estimated at. Codes are stable identifiers for clients; texts are for people.
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::condition::Op;
+use crate::eval::{LeafOutcome, LeafStatus};
+use crate::field::label;
+use crate::profiles_api::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// Stable identifier: `condition.met`, `condition.unmet`, `condition.missing`, `conditions.summary`,
+    /// `near_miss`, `audience.*`, `score.*`, `amount`.
+    pub code: String,
+    pub text_zh: String,
+    pub text_en: String,
+    /// Points this reason added to the 0–100 score, for score terms.
+    pub contribution: Option<f64>,
+    /// The clause of the policy the reason rests on (第三条第二款).
+    pub clause: Option<String>,
+}
+
+impl Reason {
+    pub(crate) fn new(code: &str, text_zh: String, text_en: String) -> Self {
+        Reason { code: code.to_string(), text_zh, text_en, contribution: None, clause: None }
+    }
+
+    fn citing(mut self, clause: Option<&String>) -> Self {
+        if let Some(clause) = clause {
+            self.text_zh = format!("{}（{clause}）", self.text_zh);
+            self.text_en = format!("{} (clause {clause})", self.text_en);
+            self.clause = Some(clause.clone());
+        }
+        self
+    }
+}
+
+/// Numbers as people write them: no trailing `.0`, at most four decimals.
+pub(crate) fn format_number(n: f64) -> String {
+    let text = format!("{n:.4}");
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" { "0".to_string() } else { trimmed.to_string() }
+}
+
+fn join(items: impl Iterator<Item = String>, separator: &str) -> String {
+    items.collect::<Vec<_>>().join(separator)
+}
+
+/// A fact value for reasons; `(zh, en)` because lists and booleans read differently.
+pub(crate) fn show_value(value: &Value) -> (String, String) {
+    match value {
+        Value::Bool(true) => ("是".into(), "yes".into()),
+        Value::Bool(false) => ("否".into(), "no".into()),
+        Value::Number(n) => (format_number(*n), format_number(*n)),
+        Value::Text(text) => (text.clone(), text.clone()),
+        Value::Date(date) => (date.to_string(), date.to_string()),
+        Value::Set(items) if items.is_empty() => ("（无）".into(), "(none)".into()),
+        Value::Set(items) => (join(items.iter().cloned(), "、"), join(items.iter().cloned(), ", ")),
+    }
+}
+
+fn show_json(value: &Json) -> (String, String) {
+    match value {
+        Json::Number(n) => {
+            let text = n.as_f64().map_or_else(|| n.to_string(), format_number);
+            (text.clone(), text)
+        }
+        Json::String(text) => (text.clone(), text.clone()),
+        Json::Bool(true) => ("是".into(), "true".into()),
+        Json::Bool(false) => ("否".into(), "false".into()),
+        Json::Array(items) => {
+            let shown: Vec<(String, String)> = items.iter().map(show_json).collect();
+            (join(shown.iter().map(|s| s.0.clone()), "、"), join(shown.iter().map(|s| s.1.clone()), ", "))
+        }
+        other => (other.to_string(), other.to_string()),
+    }
+}
+
+/// What a leaf states about a field, phrased as holding (`holds`) or as its opposite.
+pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
+    let (zh, en) = show_json(value);
+    let pick = |yes: (String, String), no: (String, String)| if holds { yes } else { no };
+    match op {
+        Op::Eq | Op::Ne => {
+            let is = (format!("为 {zh}"), format!("is {en}"));
+            let is_not = (format!("不为 {zh}"), format!("is not {en}"));
+            if op == Op::Eq { pick(is, is_not) } else { pick(is_not, is) }
+        }
+        Op::In => pick((format!("属于 {zh} 之一"), format!("is one of {en}")), (format!("不属于 {zh} 中任何一个"), format!("is none of {en}"))),
+        Op::Has => pick((format!("包含 {zh}"), format!("includes {en}")), (format!("不包含 {zh}"), format!("does not include {en}"))),
+        Op::Intersects => pick(
+            (format!("包含 {zh} 中的任一项"), format!("includes one of {en}")),
+            (format!("不包含 {zh} 中的任何一项"), format!("includes none of {en}")),
+        ),
+        Op::Lt => pick((format!("< {zh}"), format!("is below {en}")), (format!("≥ {zh}"), format!("is at least {en}"))),
+        Op::Le => pick((format!("≤ {zh}"), format!("is at most {en}")), (format!("> {zh}"), format!("is above {en}"))),
+        Op::Gt => pick((format!("> {zh}"), format!("is above {en}")), (format!("≤ {zh}"), format!("is at most {en}"))),
+        Op::Ge => pick((format!("≥ {zh}"), format!("is at least {en}")), (format!("< {zh}"), format!("is below {en}"))),
+        Op::Between => {
+            let bound = |i: usize| value.get(i).map(show_json).unwrap_or_default();
+            let (low, high) = (bound(0), bound(1));
+            pick(
+                (format!("在 {} 至 {} 之间", low.0, high.0), format!("is between {} and {}", low.1, high.1)),
+                (format!("不在 {} 至 {} 之间", low.0, high.0), format!("is not between {} and {}", low.1, high.1)),
+            )
+        }
+        Op::Within => pick((format!("属于 {zh}"), format!("is within {en}")), (format!("不属于 {zh}"), format!("is not within {en}"))),
+        Op::WithinAny => pick(
+            (format!("属于 {zh} 之一"), format!("is within one of {en}")),
+            (format!("不属于 {zh} 中任何一个"), format!("is within none of {en}")),
+        ),
+        Op::YearsSinceAtLeast => pick(
+            (format!("距今已满 {zh} 年"), format!("is at least {en} years ago")),
+            (format!("距今不满 {zh} 年"), format!("is less than {en} years ago")),
+        ),
+        Op::YearsSinceAtMost => pick(
+            (format!("距今不超过 {zh} 年"), format!("is at most {en} years ago")),
+            (format!("距今已超过 {zh} 年"), format!("is more than {en} years ago")),
+        ),
+        Op::MonthsSinceAtMost => pick(
+            (format!("距今不超过 {zh} 个月"), format!("is at most {en} months ago")),
+            (format!("距今已超过 {zh} 个月"), format!("is more than {en} months ago")),
+        ),
+    }
+}
+
+/// The reason for one leaf, e.g. "注册地 110108 属于 110000" / "registered region 110108 is within 110000".
+pub fn leaf_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
+    let (label_zh, label_en) = label(&outcome.field, citizen);
+    let required = statement(outcome.op, &outcome.value, !outcome.under_not);
+    let reason = match (&outcome.status, &outcome.actual) {
+        (LeafStatus::Met, Some(actual)) => {
+            let actual = show_value(actual);
+            Reason::new(
+                "condition.met",
+                format!("{label_zh} {} {}", actual.0, required.0),
+                format!("{label_en} {} {}", actual.1, required.1),
+            )
+        }
+        (LeafStatus::Unmet, Some(actual)) => {
+            let actual_value = show_value(actual);
+            let stated = statement(outcome.op, &outcome.value, outcome.under_not);
+            Reason::new(
+                "condition.unmet",
+                format!("{label_zh} {} {}（要求{}）", actual_value.0, stated.0, required.0),
+                format!("{label_en} {} {} (required: {})", actual_value.1, stated.1, required.1),
+            )
+        }
+        _ => Reason::new(
+            "condition.missing",
+            format!("缺少{label_zh}信息（要求{}）", required.0),
+            format!("{label_en} unknown (required: {})", required.1),
+        ),
+    };
+    reason.citing(outcome.clause.as_ref())
+}
+
+/// "差一项" for the one leaf whose change would make the profile eligible.
+pub fn near_miss_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
+    let (label_zh, label_en) = label(&outcome.field, citizen);
+    let required = statement(outcome.op, &outcome.value, !outcome.under_not);
+    let (now_zh, now_en) = outcome.actual.as_ref().map(show_value).unwrap_or_default();
+    Reason::new(
+        "near_miss",
+        format!("差一项：{label_zh}需{}即可符合（当前 {now_zh}）", required.0),
+        format!("one condition short: qualifies if {label_en} {} (now {now_en})", required.1),
+    )
+    .citing(outcome.clause.as_ref())
+}
+
+/// "满足 3/4 项条件" / "3 of 4 conditions met".
+pub fn summary_reason(met: usize, total: usize) -> Reason {
+    Reason::new("conditions.summary", format!("满足 {met}/{total} 项条件"), format!("{met} of {total} conditions met"))
+}

@@ -1,0 +1,341 @@
+//! 匹配度: a 0–100 score from weighted terms — one per tagged taxonomy dimension (hierarchy-aware:
+//! a district profile matches a city-wide tag), the profile's interests against the policy's
+//! topics, deadline urgency, freshness and feedback. Weights are administrator data ([`Weights`]).
+//!
+//! The score is the weighted mean of the terms that apply, times 100, so each term's contribution
+//! is `100 · weight · value / Σ weights` and the contributions add up to the score. A term whose
+//! profile fact is missing does not apply: an unknown never counts as a mismatch.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::eval::{KindConflict, Row, Slot, Vocab};
+use crate::field::{FieldKind, code_within, hierarchy_prefix, label};
+use crate::profiles_api::{AttributeSchema, Facts};
+use crate::reason::{Reason, format_number, show_value};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    /// Weight per taxonomy dimension; a dimension not listed weighs nothing.
+    pub dimensions: BTreeMap<String, f64>,
+    pub interest: f64,
+    pub urgency: f64,
+    pub freshness: f64,
+    pub feedback: f64,
+    /// A window closing this many days away or more is not urgent at all; closing today is fully urgent.
+    pub urgency_horizon_days: u32,
+    /// Freshness halves every this many days after publication.
+    pub freshness_half_life_days: u32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        let dimensions = [("region", 3.0), ("industry", 2.0), ("audience", 2.0), ("qualification", 2.0), ("size", 1.0)];
+        Weights {
+            dimensions: dimensions.into_iter().map(|(d, w)| (d.to_string(), w)).collect(),
+            interest: 2.0,
+            urgency: 1.0,
+            freshness: 1.0,
+            feedback: 1.0,
+            urgency_horizon_days: 30,
+            freshness_half_life_days: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("weight {field}: {message}")]
+pub struct WeightsError {
+    pub field: String,
+    pub message: String,
+}
+
+impl Weights {
+    pub fn validate(&self) -> Result<(), WeightsError> {
+        let named = [("interest", self.interest), ("urgency", self.urgency), ("freshness", self.freshness), ("feedback", self.feedback)];
+        let dimensions = self.dimensions.iter().map(|(d, w)| (format!("dimensions.{d}"), *w));
+        for (field, weight) in named.into_iter().map(|(f, w)| (f.to_string(), w)).chain(dimensions) {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(WeightsError { field, message: "must be a finite non-negative number".into() });
+            }
+        }
+        for (field, days) in [("urgency_horizon_days", self.urgency_horizon_days), ("freshness_half_life_days", self.freshness_half_life_days)] {
+            if days == 0 {
+                return Err(WeightsError { field: field.into(), message: "must be at least one day".into() });
+            }
+        }
+        Ok(())
+    }
+
+    fn dimension(&self, dimension: &str) -> f64 {
+        self.dimensions.get(dimension).copied().unwrap_or(0.0)
+    }
+}
+
+/// One term of a score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreTerm {
+    /// `dimension.<name>`, `interest`, `urgency`, `freshness` or `feedback`.
+    pub term: String,
+    pub weight: f64,
+    /// How well the term holds, 0–1; `None` when the profile lacks the fact it needs.
+    pub value: Option<f64>,
+    /// Points added to the score.
+    pub contribution: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub total: f64,
+    pub terms: Vec<ScoreTerm>,
+}
+
+/// The profile fact a taxonomy dimension is matched against. `topic` is matched through the
+/// interest term and `stage` has no profile fact; other dimensions named after a fact key use it.
+fn dimension_field<'d>(dimension: &'d str, schema: &AttributeSchema) -> Option<&'d str> {
+    match dimension {
+        "audience" => Some("audience"),
+        "region" => Some("region"),
+        "industry" => Some("industry"),
+        "size" => Some("size_class"),
+        "qualification" => Some("certifications"),
+        "topic" | "stage" => None,
+        other => schema.get(other).map(|_| other),
+    }
+}
+
+fn dimension_label(dimension: &str) -> (String, String) {
+    let known = |zh: &str, en: &str| (zh.to_string(), en.to_string());
+    match dimension {
+        "audience" => known("适用对象", "audience"),
+        "region" => known("地区", "region"),
+        "industry" => known("行业", "industry"),
+        "size" => known("企业规模", "size"),
+        "qualification" => known("资质", "qualification"),
+        other => label(other, false),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum TagMatcher {
+    Symbols(Box<[u32]>),
+    Within(Box<[Box<str>]>),
+}
+
+#[derive(Debug, Clone)]
+struct DimensionProgram {
+    dimension: String,
+    /// The fact key the dimension is matched against, for reasons.
+    key: String,
+    field: u32,
+    tags: Vec<String>,
+    matcher: TagMatcher,
+}
+
+/// What a policy brings to scoring, compiled against the engine's vocabulary.
+#[derive(Debug, Clone)]
+pub(crate) struct ScoreProgram {
+    dimensions: Vec<DimensionProgram>,
+    topics: Vec<String>,
+    topic_symbols: Box<[u32]>,
+    interests: u32,
+    published_on: Option<NaiveDate>,
+    window_closes: Option<NaiveDate>,
+    feedback: f64,
+}
+
+/// The policy-side inputs of a score.
+pub(crate) struct ScoreInputs<'a> {
+    pub(crate) tags: &'a BTreeMap<String, Vec<String>>,
+    pub(crate) topics: &'a [String],
+    pub(crate) published_on: Option<NaiveDate>,
+    pub(crate) window_closes: Option<NaiveDate>,
+    pub(crate) feedback: f64,
+}
+
+#[derive(Clone, Copy)]
+enum TermKey<'a> {
+    Dimension(&'a DimensionProgram),
+    Interest,
+    Urgency,
+    Freshness,
+    Feedback,
+}
+
+impl ScoreProgram {
+    pub(crate) fn compile(inputs: &ScoreInputs<'_>, vocab: &mut Vocab, schema: &AttributeSchema) -> Result<Self, KindConflict> {
+        let mut dimensions = Vec::new();
+        for (dimension, tags) in inputs.tags {
+            let Some(key) = dimension_field(dimension, schema) else { continue };
+            let Some(kind) = FieldKind::lookup(schema, key) else { continue };
+            let matcher = match kind {
+                FieldKind::Region | FieldKind::Industry => {
+                    TagMatcher::Within(tags.iter().filter_map(|t| hierarchy_prefix(kind, t)).map(Into::into).collect())
+                }
+                FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
+                    let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
+                    symbols.sort_unstable();
+                    TagMatcher::Symbols(symbols.into())
+                }
+                FieldKind::Bool | FieldKind::Number | FieldKind::Date => continue,
+            };
+            dimensions.push(DimensionProgram {
+                dimension: dimension.clone(),
+                key: key.to_string(),
+                field: vocab.field(key, kind)?,
+                tags: tags.clone(),
+                matcher,
+            });
+        }
+        let mut topics: Vec<String> = inputs.topics.iter().chain(inputs.tags.get("topic").into_iter().flatten()).cloned().collect();
+        topics.sort();
+        topics.dedup();
+        let mut topic_symbols: Vec<u32> = topics.iter().map(|t| vocab.symbol(t)).collect();
+        topic_symbols.sort_unstable();
+        Ok(ScoreProgram {
+            dimensions,
+            topics,
+            topic_symbols: topic_symbols.into(),
+            interests: vocab.field("interests", FieldKind::Set)?,
+            published_on: inputs.published_on,
+            window_closes: inputs.window_closes,
+            feedback: inputs.feedback.clamp(-1.0, 1.0),
+        })
+    }
+
+    /// Feeds every term, applicable or not, to `sink` as (key, weight, value); the single place
+    /// both the fast score and the explained score come from.
+    fn terms<'p>(&'p self, weights: &Weights, row: &Row<'_>, as_of: NaiveDate, mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>)) {
+        for dimension in &self.dimensions {
+            let value = match (&dimension.matcher, row.slot(dimension.field)) {
+                (TagMatcher::Within(prefixes), Slot::Text { text, .. }) => Some(prefixes.iter().any(|p| code_within(text, p))),
+                (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => Some(tags.binary_search(symbol).is_ok()),
+                (TagMatcher::Symbols(tags), Slot::Set(elements)) => Some(elements.iter().any(|e| tags.binary_search(e).is_ok())),
+                _ => None,
+            };
+            sink(TermKey::Dimension(dimension), weights.dimension(&dimension.dimension), value.map(unit));
+        }
+        if !self.topics.is_empty() {
+            let value = match row.slot(self.interests) {
+                Slot::Set(elements) => Some(unit(elements.iter().any(|e| self.topic_symbols.binary_search(e).is_ok()))),
+                _ => None,
+            };
+            sink(TermKey::Interest, weights.interest, value);
+        }
+        if let Some(closes) = self.window_closes {
+            let days_left = (closes - as_of).num_days();
+            let value = if days_left < 0 { 0.0 } else { (1.0 - days_left as f64 / f64::from(weights.urgency_horizon_days)).max(0.0) };
+            sink(TermKey::Urgency, weights.urgency, Some(value));
+        }
+        if let Some(published) = self.published_on {
+            let age = (as_of - published).num_days().max(0) as f64;
+            sink(TermKey::Freshness, weights.freshness, Some(0.5f64.powf(age / f64::from(weights.freshness_half_life_days))));
+        }
+        sink(TermKey::Feedback, weights.feedback, Some((self.feedback + 1.0) / 2.0));
+    }
+
+    /// The fact keys scoring reads, so the reverse path can fetch just those.
+    pub(crate) fn fact_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.dimensions.iter().map(|d| d.key.as_str()).collect();
+        if !self.topics.is_empty() {
+            keys.push("interests");
+        }
+        keys
+    }
+
+    /// The score alone, without allocating: used to rank before explaining the kept results.
+    pub(crate) fn quick(&self, weights: &Weights, row: &Row<'_>, as_of: NaiveDate) -> f64 {
+        let (mut weighted, mut total) = (0.0, 0.0);
+        self.terms(weights, row, as_of, |_, weight, value| {
+            if let Some(value) = value {
+                weighted += weight * value;
+                total += weight;
+            }
+        });
+        if total > 0.0 { 100.0 * weighted / total } else { 0.0 }
+    }
+
+    /// The score with every term, and a reason per term with its contribution.
+    pub(crate) fn explain(&self, weights: &Weights, row: &Row<'_>, facts: &Facts, as_of: NaiveDate) -> (Score, Vec<Reason>) {
+        let mut collected = Vec::new();
+        self.terms(weights, row, as_of, |key, weight, value| collected.push((key, weight, value)));
+        let total_weight: f64 = collected.iter().filter(|(_, _, v)| v.is_some()).map(|(_, w, _)| w).sum();
+        let mut terms = Vec::new();
+        let mut reasons = Vec::new();
+        for (key, weight, value) in collected {
+            let contribution = match value {
+                Some(v) if total_weight > 0.0 => 100.0 * weight * v / total_weight,
+                _ => 0.0,
+            };
+            let (name, mut reason) = self.term_reason(key, value, facts, as_of);
+            reason.contribution = value.map(|_| contribution);
+            let points = format_number((contribution * 10.0).round() / 10.0);
+            if value.is_some() {
+                reason.text_zh = format!("{}，+{points} 分", reason.text_zh);
+                reason.text_en = format!("{}, +{points} points", reason.text_en);
+            }
+            terms.push(ScoreTerm { term: name, weight, value, contribution });
+            reasons.push(reason);
+        }
+        (Score { total: terms.iter().map(|t| t.contribution).sum(), terms }, reasons)
+    }
+
+    fn term_reason(&self, key: TermKey<'_>, value: Option<f64>, facts: &Facts, as_of: NaiveDate) -> (String, Reason) {
+        let matched = value.is_some_and(|v| v > 0.0);
+        match key {
+            TermKey::Dimension(dimension) => {
+                let (dim_zh, dim_en) = dimension_label(&dimension.dimension);
+                let tags_zh = dimension.tags.join("、");
+                let tags_en = dimension.tags.join(", ");
+                let (zh, en) = match value.and(facts.get(&dimension.key)).map(show_value) {
+                    Some((have_zh, have_en)) if matched => (
+                        format!("{dim_zh}标签相符：{have_zh} 对应 {tags_zh}"),
+                        format!("{dim_en} tag matches: {have_en} fits {tags_en}"),
+                    ),
+                    Some((have_zh, have_en)) => (
+                        format!("{dim_zh}标签不符：{have_zh} 不在 {tags_zh} 内"),
+                        format!("{dim_en} tag does not match: {have_en} is outside {tags_en}"),
+                    ),
+                    None => (format!("{dim_zh}未知，该项不计分"), format!("{dim_en} unknown, term not scored")),
+                };
+                (format!("dimension.{}", dimension.dimension), Reason::new(&format!("score.dimension.{}", dimension.dimension), zh, en))
+            }
+            TermKey::Interest => {
+                let topics_zh = self.topics.join("、");
+                let topics_en = self.topics.join(", ");
+                let (zh, en) = match value {
+                    None => (format!("关注领域未知（政策主题 {topics_zh}），该项不计分"), format!("interests unknown (policy topics {topics_en}), term not scored")),
+                    Some(_) if matched => (format!("政策主题 {topics_zh} 与关注领域相符"), format!("policy topics {topics_en} match the profile's interests")),
+                    Some(_) => (format!("政策主题 {topics_zh} 不在关注领域内"), format!("policy topics {topics_en} are outside the profile's interests")),
+                };
+                ("interest".into(), Reason::new("score.interest", zh, en))
+            }
+            TermKey::Urgency => {
+                let closes = self.window_closes.unwrap_or(as_of);
+                let days = (closes - as_of).num_days();
+                let (zh, en) = if days < 0 {
+                    (format!("申报已于 {closes} 截止"), format!("application window closed on {closes}"))
+                } else {
+                    (format!("申报截止 {closes}，剩余 {days} 天"), format!("application window closes {closes}, {days} days left"))
+                };
+                ("urgency".into(), Reason::new("score.urgency", zh, en))
+            }
+            TermKey::Freshness => {
+                let published = self.published_on.unwrap_or(as_of);
+                let days = (as_of - published).num_days().max(0);
+                ("freshness".into(), Reason::new("score.freshness", format!("发布于 {published}（{days} 天前）"), format!("published {published} ({days} days ago)")))
+            }
+            TermKey::Feedback => {
+                let shown = format_number(self.feedback);
+                ("feedback".into(), Reason::new("score.feedback", format!("用户反馈评分 {shown}（-1 至 1）"), format!("feedback rating {shown} (-1 to 1)")))
+            }
+        }
+    }
+}
+
+fn unit(hit: bool) -> f64 {
+    if hit { 1.0 } else { 0.0 }
+}
