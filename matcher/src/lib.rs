@@ -16,6 +16,8 @@ mod field;
 mod profiles_api;
 pub mod reason;
 pub mod score;
+#[cfg(test)]
+mod testing;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
 
