@@ -459,3 +459,231 @@ pub(crate) fn explain(condition: &CompiledCondition, statuses: &[Truth], gate: T
         near_miss,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{day, enterprise, evaluate, facts, text};
+
+    fn verdict(condition: Json, facts: &Facts) -> Verdict {
+        evaluate(condition, facts, "2025-06-30").verdict
+    }
+
+    fn leaf(field: &str, op: &str, value: Json) -> Json {
+        json!({"field": field, "op": op, "value": value})
+    }
+
+    use Verdict::{Eligible as T, NotEligible as F, Undetermined as U};
+
+    #[test]
+    fn every_operator_hits_misses_and_is_undetermined_without_the_fact() {
+        let profile = enterprise();
+        let cases = [
+            ("size_class", "eq", json!("small"), json!("micro")),
+            ("size_class", "ne", json!("micro"), json!("small")),
+            ("ownership", "in", json!(["state_owned", "private"]), json!(["collective"])),
+            ("small_low_profit", "eq", json!(false), json!(true)),
+            ("small_low_profit", "in", json!([true, false]), json!([true])),
+            ("certifications", "has", json!("high_tech"), json!("tech_sme")),
+            ("interests", "intersects", json!(["housing", "rnd"]), json!(["housing"])),
+            ("employees", "lt", json!(86), json!(85)),
+            ("employees", "le", json!(85), json!(84)),
+            ("employees", "gt", json!(84), json!(85)),
+            ("employees", "ge", json!(85), json!(86)),
+            ("employees", "eq", json!(85), json!(85.5)),
+            ("revenue", "in", json!([100, 4200]), json!([100])),
+            ("revenue", "between", json!([4200, 5000]), json!([4200.5, 5000])),
+            ("founded_on", "between", json!(["2019-04-12", "2019-04-12"]), json!(["2019-04-13", "2020-01-01"])),
+            ("founded_on", "lt", json!("2019-04-13"), json!("2019-04-12")),
+            ("region", "within", json!("110000"), json!("110105")),
+            ("region", "within_any", json!(["220100", "110100"]), json!(["220100", "120000"])),
+            ("region", "eq", json!("110108"), json!("110000")),
+            ("industry", "within", json!("I65"), json!("I64")),
+            ("industry", "within_any", json!(["C", "I"]), json!(["C", "R90"])),
+            ("founded_on", "years_since_at_least", json!(6), json!(7)),
+            ("founded_on", "years_since_at_most", json!(7), json!(6)),
+            ("cert.high_tech", "months_since_at_most", json!(19), json!(18)),
+        ];
+        for (field, op, hit, miss) in cases {
+            assert_eq!(verdict(leaf(field, op, hit.clone()), &profile), T, "{field} {op} {hit}");
+            assert_eq!(verdict(leaf(field, op, miss.clone()), &profile), F, "{field} {op} {miss}");
+            let mut without = profile.clone();
+            without.remove(field);
+            assert_eq!(verdict(leaf(field, op, hit.clone()), &without), U, "{field} {op} without the fact");
+            let mut corrupt = profile.clone();
+            let wrong = if matches!(profile[field], Value::Text(_)) { Value::Number(1.0) } else { text("oops") };
+            corrupt.insert(field.to_string(), wrong);
+            assert_eq!(verdict(leaf(field, op, hit), &corrupt), U, "{field} {op} with a wrong-typed fact");
+        }
+    }
+
+    #[test]
+    fn kleene_truth_tables_for_all_any_not() {
+        let profile = facts(&[("employees", Value::Number(10.0))]);
+        let t = leaf("employees", "eq", json!(10));
+        let f = leaf("employees", "eq", json!(11));
+        let u = leaf("revenue", "eq", json!(1));
+        let operand = |v: Verdict| match v {
+            T => t.clone(),
+            F => f.clone(),
+            U => u.clone(),
+        };
+        let all = [
+            (T, T, T), (T, F, F), (T, U, U),
+            (F, T, F), (F, F, F), (F, U, F),
+            (U, T, U), (U, F, F), (U, U, U),
+        ];
+        let any = [
+            (T, T, T), (T, F, T), (T, U, T),
+            (F, T, T), (F, F, F), (F, U, U),
+            (U, T, T), (U, F, U), (U, U, U),
+        ];
+        for (a, b, expected) in all {
+            assert_eq!(verdict(json!({"all": [operand(a), operand(b)]}), &profile), expected, "all({a:?}, {b:?})");
+        }
+        for (a, b, expected) in any {
+            assert_eq!(verdict(json!({"any": [operand(a), operand(b)]}), &profile), expected, "any({a:?}, {b:?})");
+        }
+        for (a, expected) in [(T, F), (F, T), (U, U)] {
+            assert_eq!(verdict(json!({"not": operand(a)}), &profile), expected, "not({a:?})");
+            assert_eq!(verdict(json!({"not": {"not": operand(a)}}), &profile), a, "not(not({a:?}))");
+        }
+        // De Morgan under not: not(all(T, U)) = any(F, U) = U; not(any(F, U)) = all(T, U) = U.
+        assert_eq!(verdict(json!({"not": {"all": [t.clone(), u.clone()]}}), &profile), U);
+        assert_eq!(verdict(json!({"not": {"any": [f.clone(), u.clone()]}}), &profile), U);
+        assert_eq!(verdict(json!({"not": {"any": [f, t]}}), &profile), F);
+    }
+
+    #[test]
+    fn within_beijing_but_not_within_r90() {
+        let condition = json!({"all": [
+            {"field": "region", "op": "within", "value": "110000"},
+            {"not": {"field": "industry", "op": "within", "value": "R90"}}
+        ]});
+        let case = |region: &str, industry: &str| {
+            verdict(condition.clone(), &facts(&[("region", text(region)), ("industry", text(industry))]))
+        };
+        assert_eq!(case("110108", "I6513"), T);
+        assert_eq!(case("110108", "R9011"), F);
+        assert_eq!(case("110108", "R90"), F);
+        assert_eq!(case("110108", "R8610"), T);
+        assert_eq!(case("220104", "I6513"), F);
+        assert_eq!(verdict(condition, &facts(&[("region", text("110108"))])), U);
+    }
+
+    #[test]
+    fn years_since_counts_whole_years_around_anniversaries() {
+        let founded = |date: &str| facts(&[("founded_on", Value::Date(day(date)))]);
+        let at_least_3 = leaf("founded_on", "years_since_at_least", json!(3));
+        let at_most_3 = leaf("founded_on", "years_since_at_most", json!(3));
+        let on = |condition: &Json, date: &str, as_of: &str| evaluate(condition.clone(), &founded(date), as_of).verdict;
+        assert_eq!(on(&at_least_3, "2022-06-30", "2025-06-29"), F);
+        assert_eq!(on(&at_least_3, "2022-06-30", "2025-06-30"), T);
+        assert_eq!(on(&at_most_3, "2022-06-30", "2025-06-30"), T);
+        assert_eq!(on(&at_most_3, "2022-06-30", "2025-07-01"), F);
+        // Founded on a leap day: the third anniversary falls on 28 February (民法典 第二百零三条).
+        assert_eq!(on(&at_least_3, "2020-02-29", "2023-02-27"), F);
+        assert_eq!(on(&at_least_3, "2020-02-29", "2023-02-28"), T);
+        assert_eq!(on(&at_most_3, "2020-02-29", "2023-02-28"), T);
+        assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-01"), F);
+        // A future date has not been 3 years ago, and is within 3 years.
+        assert_eq!(on(&at_least_3, "2026-01-01", "2025-06-30"), F);
+        assert_eq!(on(&at_most_3, "2026-01-01", "2025-06-30"), T);
+    }
+
+    #[test]
+    fn months_since_handles_month_ends() {
+        let certified = |date: &str| facts(&[("cert.high_tech", Value::Date(day(date)))]);
+        let within_1 = leaf("cert.high_tech", "months_since_at_most", json!(1));
+        let on = |date: &str, as_of: &str| evaluate(within_1.clone(), &certified(date), as_of).verdict;
+        // 31 January plus one month is 29 February 2024 (no 31 February): within on the 29th, not after.
+        assert_eq!(on("2024-01-31", "2024-02-29"), T);
+        assert_eq!(on("2024-01-31", "2024-03-01"), F);
+        assert_eq!(on("2023-01-31", "2023-02-28"), T);
+        assert_eq!(on("2023-01-31", "2023-03-01"), F);
+        assert_eq!(on("2024-03-31", "2024-04-30"), T);
+        assert_eq!(on("2024-03-31", "2024-05-01"), F);
+        let within_0 = evaluate(leaf("cert.high_tech", "months_since_at_most", json!(0)), &certified("2024-05-01"), "2024-05-01");
+        assert_eq!(within_0.verdict, T);
+    }
+
+    #[test]
+    fn explanation_lists_failing_leaves_missing_fields_and_counts() {
+        let condition = json!({"all": [
+            {"field": "region", "op": "within", "value": "110000"},
+            {"field": "employees", "op": "le", "value": 50},
+            {"any": [{"field": "revenue", "op": "ge", "value": 10000}, {"field": "size_class", "op": "eq", "value": "micro"}]},
+            {"field": "taxable_income", "op": "le", "value": 300}
+        ]});
+        let evaluation = evaluate(condition.clone(), &enterprise(), "2025-06-30");
+        assert_eq!(evaluation.verdict, F);
+        assert_eq!((evaluation.met, evaluation.total), (1, 5));
+        let failed: Vec<&str> = evaluation.failed_leaves.iter().map(|&i| evaluation.leaves[i].path.as_str()).collect();
+        assert_eq!(failed, ["condition.all[1]", "condition.all[2].any[0]", "condition.all[2].any[1]"]);
+        assert!(evaluation.missing_fields.is_empty());
+        assert_eq!(evaluation.near_miss, None);
+        assert_eq!(evaluation.leaves[0].actual, Some(text("110108")));
+        assert_eq!(evaluation.leaves[4].status, LeafStatus::Missing);
+
+        let mut small = enterprise();
+        small.insert("employees".into(), Value::Number(40.0));
+        small.insert("size_class".into(), text("micro"));
+        let evaluation = evaluate(condition, &small, "2025-06-30");
+        assert_eq!(evaluation.verdict, U);
+        assert_eq!(evaluation.missing_fields, ["taxable_income"]);
+        assert!(evaluation.failed_leaves.is_empty());
+    }
+
+    #[test]
+    fn near_miss_is_exactly_one_leaf_short() {
+        let condition = json!({"all": [
+            {"field": "region", "op": "within", "value": "110000"},
+            {"field": "employees", "op": "le", "value": 50},
+            {"any": [{"field": "certifications", "op": "has", "value": "tech_sme"}, {"field": "size_class", "op": "eq", "value": "small"}]}
+        ]});
+        let evaluation = evaluate(condition.clone(), &enterprise(), "2025-06-30");
+        assert_eq!(evaluation.verdict, F);
+        let hint = evaluation.near_miss.map(|i| evaluation.leaves[i].path.as_str());
+        assert_eq!(hint, Some("condition.all[1]"));
+
+        // Two leaves short: no near miss.
+        let mut far = enterprise();
+        far.insert("region".into(), text("220104"));
+        assert_eq!(evaluate(condition.clone(), &far, "2025-06-30").near_miss, None);
+
+        // One leaf short but another unknown: not a near miss either.
+        let mut unknown = enterprise();
+        unknown.remove("region");
+        let evaluation = evaluate(condition, &unknown, "2025-06-30");
+        assert_eq!((evaluation.verdict, evaluation.near_miss), (F, None));
+
+        // Under `not`, the one blocking leaf is the negated one.
+        let excluded = json!({"all": [
+            {"field": "region", "op": "within", "value": "110000"},
+            {"not": {"field": "industry", "op": "within", "value": "I65"}}
+        ]});
+        let evaluation = evaluate(excluded, &enterprise(), "2025-06-30");
+        let blocker = &evaluation.leaves[evaluation.near_miss.expect("one leaf short")];
+        assert_eq!((blocker.field.as_str(), blocker.under_not, blocker.status), ("industry", true, LeafStatus::Unmet));
+    }
+
+    #[test]
+    fn quick_pass_agrees_with_the_explanation() {
+        let mut rng = crate::synth::SplitMix64::new(7);
+        let schema = crate::testing::schema();
+        let as_of = day("2025-06-30");
+        for _ in 0..300 {
+            let condition = crate::synth::condition(&mut rng, as_of, 4).compile(&schema).unwrap();
+            let facts = crate::synth::facts(&mut rng, as_of);
+            let mut vocab = Vocab::default();
+            let program = vocab.compile(&condition).unwrap();
+            let (row, ctx) = (vocab.row(&facts), vocab.context(as_of));
+            let (truth, cost) = program.quick(&row, &ctx);
+            let evaluation = condition.evaluate(&facts, as_of);
+            assert_eq!(Verdict::from(truth), evaluation.verdict);
+            assert_eq!(truth == Truth::False && cost == 1, evaluation.near_miss.is_some());
+        }
+    }
+}
