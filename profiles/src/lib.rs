@@ -1,7 +1,17 @@
 //! Who receives policies: enterprise and citizen profiles, their validation, derived labels
-//! (智能画像) and the flat fact view the matcher evaluates. Pure: no I/O.
+//! (智能画像) and the flat fact view the matcher evaluates. Pure: no I/O, no clock — the
+//! evaluation day is always passed in.
 
 pub mod coded;
 pub mod codes;
 pub mod error;
+pub mod facts;
+pub mod id_number;
+pub mod labels;
+pub mod model;
+pub mod schema;
 pub mod uscc;
+pub mod validate;
+
+#[cfg(test)]
+mod test_support;

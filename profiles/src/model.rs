@@ -1,0 +1,339 @@
+//! The profile model: the closed vocabularies (kind, audience class, ownership, contact role,
+//! gender, education, employment status), the input documents callers submit, and the stored
+//! [`Profile`] that validation produces. A stored citizen carries the ID number only masked and as
+//! a keyed hash; the full number is never part of a `Profile`.
+
+use crate::coded::coded_enum;
+use crate::codes::{IndustryCode, RegionCode};
+use crate::facts::Value;
+use crate::id_number::RawIdNumber;
+use crate::uscc::CreditCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+coded_enum! {
+    pub enum ProfileKind {
+        Enterprise => ("enterprise", "企业", "Enterprise"),
+        Citizen => ("citizen", "个人", "Citizen"),
+    }
+}
+
+coded_enum! {
+    /// The policy audience classes of Art. 20 (政策适用对象类别).
+    pub enum AudienceClass {
+        HighTech => ("high_tech", "高新技术企业", "High-tech enterprise"),
+        ForeignFunded => ("foreign_funded", "外资企业", "Foreign-funded enterprise"),
+        Sme => ("sme", "中小企业", "Small or medium-sized enterprise"),
+        Private => ("private", "民营企业", "Private enterprise"),
+        StateOwned => ("state_owned", "国有企业", "State-owned enterprise"),
+        PublicInstitution => ("public_institution", "事业单位", "Public institution"),
+        Individual => ("individual", "市民群众", "Individual"),
+    }
+}
+
+coded_enum! {
+    pub enum Ownership {
+        StateOwned => ("state_owned", "国有", "State-owned"),
+        Private => ("private", "民营", "Private"),
+        ForeignFunded => ("foreign_funded", "外商投资", "Foreign-funded"),
+        HkMacaoTaiwan => ("hk_macao_taiwan", "港澳台投资", "Hong Kong, Macao or Taiwan funded"),
+        Collective => ("collective", "集体", "Collective"),
+        PublicInstitution => ("public_institution", "事业单位", "Public institution"),
+        SocialOrganization => ("social_organization", "社会组织", "Social organisation"),
+    }
+}
+
+impl Ownership {
+    /// The Art. 20 class an ownership form places an organisation in; investment from Hong Kong,
+    /// Macao and Taiwan is administered as foreign investment. Collectives and social
+    /// organisations have no class of their own.
+    pub fn audience(self) -> Option<AudienceClass> {
+        match self {
+            Self::StateOwned => Some(AudienceClass::StateOwned),
+            Self::Private => Some(AudienceClass::Private),
+            Self::ForeignFunded | Self::HkMacaoTaiwan => Some(AudienceClass::ForeignFunded),
+            Self::PublicInstitution => Some(AudienceClass::PublicInstitution),
+            Self::Collective | Self::SocialOrganization => None,
+        }
+    }
+}
+
+coded_enum! {
+    pub enum ContactRole {
+        LegalRepresentative => ("legal_representative", "法定代表人", "Legal representative"),
+        Finance => ("finance", "财务负责人", "Finance"),
+        Hr => ("hr", "人事负责人", "Human resources"),
+        General => ("general", "联系人", "General contact"),
+        Myself => ("self", "本人", "Self"),
+    }
+}
+
+impl ContactRole {
+    /// Pushes fan out by role, so a role must make sense for the kind of profile: `self` only for
+    /// a citizen, the officer roles only for an organisation.
+    pub fn suits(self, kind: ProfileKind) -> bool {
+        match self {
+            Self::General => true,
+            Self::Myself => kind == ProfileKind::Citizen,
+            Self::LegalRepresentative | Self::Finance | Self::Hr => kind == ProfileKind::Enterprise,
+        }
+    }
+}
+
+coded_enum! {
+    pub enum Gender {
+        Male => ("male", "男", "Male"),
+        Female => ("female", "女", "Female"),
+    }
+}
+
+coded_enum! {
+    pub enum Education {
+        None => ("none", "无学历", "No formal education"),
+        Primary => ("primary", "小学", "Primary school"),
+        JuniorHigh => ("junior_high", "初中", "Junior high school"),
+        SeniorHigh => ("senior_high", "高中", "Senior high school"),
+        Vocational => ("vocational", "中专", "Secondary vocational school"),
+        Associate => ("associate", "大专", "Associate degree"),
+        Bachelor => ("bachelor", "本科", "Bachelor's degree"),
+        Master => ("master", "硕士研究生", "Master's degree"),
+        Doctorate => ("doctorate", "博士研究生", "Doctorate"),
+    }
+}
+
+coded_enum! {
+    pub enum EmploymentStatus {
+        Employed => ("employed", "在职", "Employed"),
+        Unemployed => ("unemployed", "失业", "Unemployed"),
+        SelfEmployed => ("self_employed", "自主经营", "Self-employed"),
+        Retired => ("retired", "退休", "Retired"),
+        Student => ("student", "在校学生", "Student"),
+        Flexible => ("flexible", "灵活就业", "Flexibly employed"),
+    }
+}
+
+/// The certification kind that makes an enterprise a 高新技术企业 audience member.
+pub const HIGH_TECH: &str = "high_tech";
+
+/// Labels of the certification kinds the taxonomy seeds; other kinds are valid codes too.
+const KNOWN_CERTIFICATIONS: &[(&str, &str, &str)] = &[
+    (HIGH_TECH, "高新技术企业", "High-tech enterprise"),
+    ("tech_sme", "科技型中小企业", "Technology-based SME"),
+    (
+        "specialized_new",
+        "专精特新中小企业",
+        "Specialised and innovative SME",
+    ),
+    (
+        "little_giant",
+        "专精特新“小巨人”企业",
+        "“Little giant” enterprise",
+    ),
+    ("innovative_sme", "创新型中小企业", "Innovative SME"),
+];
+
+/// The Chinese and English names of a seeded certification kind.
+pub fn certification_name(kind: &str) -> Option<(&'static str, &'static str)> {
+    KNOWN_CERTIFICATIONS
+        .iter()
+        .find(|(code, _, _)| *code == kind)
+        .map(|&(_, zh, en)| (zh, en))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+    pub role: ContactRole,
+}
+
+/// A qualification an enterprise holds (高新技术企业认定 and the like).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certification {
+    pub kind: String,
+    pub obtained_on: NaiveDate,
+    pub expires_on: Option<NaiveDate>,
+}
+
+impl Certification {
+    /// In force on `day`, both ends inclusive; no expiry date means it does not lapse.
+    pub fn is_valid_on(&self, day: NaiveDate) -> bool {
+        self.obtained_on <= day && self.expires_on.is_none_or(|expires| day <= expires)
+    }
+}
+
+/// A profile as submitted, before validation. Required fields are `Option` so that a missing one
+/// is reported together with every other failure instead of stopping deserialisation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProfileInput {
+    Enterprise(EnterpriseInput),
+    Citizen(CitizenInput),
+}
+
+/// Enterprise fields; required: `name`, `credit_code`, `region`, `industry`. Money in 万元.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnterpriseInput {
+    pub name: Option<String>,
+    pub credit_code: Option<String>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub ownership: Option<Ownership>,
+    pub founded_on: Option<NaiveDate>,
+    pub registered_capital: Option<f64>,
+    pub employees: Option<i64>,
+    pub revenue: Option<f64>,
+    pub total_assets: Option<f64>,
+    pub taxable_income: Option<f64>,
+    /// `None`: not stated (facts absent); `Some(vec![])`: stated to hold none.
+    pub certifications: Option<Vec<Certification>>,
+    pub interests: Option<Vec<String>>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    /// Values keyed without the `attr.` prefix.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// Citizen fields; required: `name`, `residence_region`, and `id_number` when creating (on update
+/// it may be left out, keeping the stored identity).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CitizenInput {
+    pub name: Option<String>,
+    pub id_number: Option<RawIdNumber>,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<NaiveDate>,
+    pub hukou_region: Option<String>,
+    pub residence_region: Option<String>,
+    pub education: Option<Education>,
+    pub employment_status: Option<EmploymentStatus>,
+    pub disability_level: Option<i64>,
+    /// `None`: not stated (facts absent); `Some(vec![])`: stated to have no such circumstances.
+    pub household: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// A validated profile, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Profile {
+    Enterprise(EnterpriseProfile),
+    Citizen(CitizenProfile),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnterpriseProfile {
+    pub name: String,
+    pub credit_code: CreditCode,
+    pub region: RegionCode,
+    pub industry: IndustryCode,
+    pub ownership: Option<Ownership>,
+    pub founded_on: Option<NaiveDate>,
+    pub registered_capital: Option<f64>,
+    pub employees: Option<u32>,
+    pub revenue: Option<f64>,
+    pub total_assets: Option<f64>,
+    pub taxable_income: Option<f64>,
+    pub certifications: Option<Vec<Certification>>,
+    pub interests: Option<BTreeSet<String>>,
+    pub contacts: Vec<Contact>,
+    /// Typed by the attribute schema at validation, keyed without the `attr.` prefix.
+    pub attributes: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CitizenProfile {
+    pub name: String,
+    /// First six and last four characters of the ID number, asterisks between.
+    pub id_masked: String,
+    /// Hex HMAC-SHA256 of the upper-cased ID number under the deployment's [`crate::IdHashKey`].
+    pub id_hash: String,
+    pub birth_date: NaiveDate,
+    pub gender: Gender,
+    pub hukou_region: Option<RegionCode>,
+    pub residence_region: RegionCode,
+    pub education: Option<Education>,
+    pub employment_status: Option<EmploymentStatus>,
+    /// 1 (most severe) to 4.
+    pub disability_level: Option<u8>,
+    pub household: Option<BTreeSet<String>>,
+    pub interests: Option<BTreeSet<String>>,
+    pub contacts: Vec<Contact>,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl Profile {
+    pub fn kind(&self) -> ProfileKind {
+        match self {
+            Self::Enterprise(_) => ProfileKind::Enterprise,
+            Self::Citizen(_) => ProfileKind::Citizen,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Enterprise(enterprise) => &enterprise.name,
+            Self::Citizen(citizen) => &citizen.name,
+        }
+    }
+
+    /// Where the profile is served: an enterprise's registered region, a citizen's residence.
+    pub fn region(&self) -> &RegionCode {
+        match self {
+            Self::Enterprise(enterprise) => &enterprise.region,
+            Self::Citizen(citizen) => &citizen.residence_region,
+        }
+    }
+
+    pub fn credit_code(&self) -> Option<&CreditCode> {
+        match self {
+            Self::Enterprise(enterprise) => Some(&enterprise.credit_code),
+            Self::Citizen(_) => None,
+        }
+    }
+
+    pub fn id_hash(&self) -> Option<&str> {
+        match self {
+            Self::Enterprise(_) => None,
+            Self::Citizen(citizen) => Some(&citizen.id_hash),
+        }
+    }
+
+    pub fn industry(&self) -> Option<&IndustryCode> {
+        match self {
+            Self::Enterprise(enterprise) => Some(&enterprise.industry),
+            Self::Citizen(_) => None,
+        }
+    }
+
+    pub fn contacts(&self) -> &[Contact] {
+        match self {
+            Self::Enterprise(enterprise) => &enterprise.contacts,
+            Self::Citizen(citizen) => &citizen.contacts,
+        }
+    }
+
+    /// `None` when the profile never stated its interests.
+    pub fn interests(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            Self::Enterprise(enterprise) => enterprise.interests.as_ref(),
+            Self::Citizen(citizen) => citizen.interests.as_ref(),
+        }
+    }
+
+    pub fn attributes(&self) -> &BTreeMap<String, Value> {
+        match self {
+            Self::Enterprise(enterprise) => &enterprise.attributes,
+            Self::Citizen(citizen) => &citizen.attributes,
+        }
+    }
+}
