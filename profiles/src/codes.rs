@@ -17,7 +17,7 @@ impl RegionCode {
     /// part is `00` must also have county part `00` (there is no county directly under nothing).
     pub fn parse(code: &str) -> Result<Self, ValidationErrors> {
         let code = code.trim();
-        if is_region_code(code) {
+        if is_valid_region(code) {
             Ok(Self(code.to_owned()))
         } else {
             Err(ValidationErrors::single(
@@ -32,16 +32,18 @@ impl RegionCode {
         &self.0
     }
 
+    /// The Chinese name, for codes in the built-in table.
     pub fn name(&self) -> Option<&'static str> {
-        region_name(&self.0)
+        known_region(&self.0).map(|region| region.name_zh)
     }
 }
 
-pub(crate) fn is_region_code(code: &str) -> bool {
+/// Whether `code` is a region code by the rules of [`RegionCode::parse`].
+pub fn is_valid_region(code: &str) -> bool {
     let bytes = code.as_bytes();
     bytes.len() == 6
         && bytes.iter().all(u8::is_ascii_digit)
-        && region_name(&format!("{}0000", &code[..2])).is_some()
+        && known_region(&format!("{}0000", &code[..2])).is_some()
         && (&code[2..4] != "00" || &code[4..6] == "00")
 }
 
@@ -65,102 +67,152 @@ impl fmt::Display for RegionCode {
     }
 }
 
-/// Whether `code` lies within `ancestor`: `ancestor` with its trailing `00` pairs stripped is a
-/// prefix of `code`. Every code is within itself.
-pub fn region_within(code: &str, ancestor: &str) -> bool {
-    let mut prefix = ancestor;
+/// The part of a region code that its descendants share: the code without its trailing `00`
+/// pairs (`110000` → `11`, `110100` → `1101`, `110108` → `110108`).
+pub fn region_prefix(code: &str) -> &str {
+    let mut prefix = code;
     while let Some(shorter) = prefix.strip_suffix("00") {
         prefix = shorter;
     }
-    code.starts_with(prefix)
+    prefix
 }
 
-/// Names of the provincial-level divisions and the demo regions, sorted by code.
-const REGION_NAMES: &[(&str, &str)] = &[
-    ("110000", "北京市"),
-    ("110100", "北京市市辖区"),
-    ("110101", "东城区"),
-    ("110102", "西城区"),
-    ("110105", "朝阳区"),
-    ("110106", "丰台区"),
-    ("110107", "石景山区"),
-    ("110108", "海淀区"),
-    ("110109", "门头沟区"),
-    ("110111", "房山区"),
-    ("110112", "通州区"),
-    ("110113", "顺义区"),
-    ("110114", "昌平区"),
-    ("110115", "大兴区"),
-    ("110116", "怀柔区"),
-    ("110117", "平谷区"),
-    ("110118", "密云区"),
-    ("110119", "延庆区"),
-    ("120000", "天津市"),
-    ("130000", "河北省"),
-    ("140000", "山西省"),
-    ("150000", "内蒙古自治区"),
-    ("210000", "辽宁省"),
-    ("220000", "吉林省"),
-    ("220100", "长春市"),
-    ("220102", "南关区"),
-    ("220104", "朝阳区"),
-    ("220105", "二道区"),
-    ("220106", "绿园区"),
-    ("230000", "黑龙江省"),
-    ("310000", "上海市"),
-    ("320000", "江苏省"),
-    ("330000", "浙江省"),
-    ("340000", "安徽省"),
-    ("350000", "福建省"),
-    ("360000", "江西省"),
-    ("370000", "山东省"),
-    ("410000", "河南省"),
-    ("420000", "湖北省"),
-    ("430000", "湖南省"),
-    ("440000", "广东省"),
-    ("450000", "广西壮族自治区"),
-    ("460000", "海南省"),
-    ("500000", "重庆市"),
-    ("510000", "四川省"),
-    ("520000", "贵州省"),
-    ("530000", "云南省"),
-    ("540000", "西藏自治区"),
-    ("610000", "陕西省"),
-    ("620000", "甘肃省"),
-    ("630000", "青海省"),
-    ("640000", "宁夏回族自治区"),
-    ("650000", "新疆维吾尔自治区"),
-    ("710000", "台湾省"),
-    ("810000", "香港特别行政区"),
-    ("820000", "澳门特别行政区"),
+/// Whether `code` lies within `ancestor`: the ancestor's [`region_prefix`] is a prefix of `code`.
+/// Every code is within itself.
+pub fn region_within(code: &str, ancestor: &str) -> bool {
+    code.starts_with(region_prefix(ancestor))
+}
+
+/// The code one level up (`110108` → `110100` → `110000`), or `None` for a province.
+pub fn region_parent(code: &str) -> Option<String> {
+    let prefix = region_prefix(code);
+    (prefix.len() > 2 && prefix.len() <= 6).then(|| format!("{:0<6}", &prefix[..prefix.len() - 2]))
+}
+
+/// A region of the built-in table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub code: &'static str,
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+}
+
+const fn region(code: &'static str, name_zh: &'static str, name_en: &'static str) -> Region {
+    Region {
+        code,
+        name_zh,
+        name_en,
+    }
+}
+
+/// The 34 provincial-level divisions and the demo regions, sorted by code.
+const REGIONS: &[Region] = &[
+    region("110000", "北京市", "Beijing"),
+    region("110100", "北京市市辖区", "Beijing municipal districts"),
+    region("110101", "东城区", "Dongcheng District"),
+    region("110102", "西城区", "Xicheng District"),
+    region("110105", "朝阳区", "Chaoyang District"),
+    region("110106", "丰台区", "Fengtai District"),
+    region("110107", "石景山区", "Shijingshan District"),
+    region("110108", "海淀区", "Haidian District"),
+    region("110109", "门头沟区", "Mentougou District"),
+    region("110111", "房山区", "Fangshan District"),
+    region("110112", "通州区", "Tongzhou District"),
+    region("110113", "顺义区", "Shunyi District"),
+    region("110114", "昌平区", "Changping District"),
+    region("110115", "大兴区", "Daxing District"),
+    region("110116", "怀柔区", "Huairou District"),
+    region("110117", "平谷区", "Pinggu District"),
+    region("110118", "密云区", "Miyun District"),
+    region("110119", "延庆区", "Yanqing District"),
+    region("120000", "天津市", "Tianjin"),
+    region("130000", "河北省", "Hebei Province"),
+    region("140000", "山西省", "Shanxi Province"),
+    region("150000", "内蒙古自治区", "Inner Mongolia Autonomous Region"),
+    region("210000", "辽宁省", "Liaoning Province"),
+    region("220000", "吉林省", "Jilin Province"),
+    region("220100", "长春市", "Changchun"),
+    region("220102", "南关区", "Nanguan District"),
+    region("220104", "朝阳区", "Chaoyang District"),
+    region("220105", "二道区", "Erdao District"),
+    region("220106", "绿园区", "Lüyuan District"),
+    region("230000", "黑龙江省", "Heilongjiang Province"),
+    region("310000", "上海市", "Shanghai"),
+    region("320000", "江苏省", "Jiangsu Province"),
+    region("330000", "浙江省", "Zhejiang Province"),
+    region("340000", "安徽省", "Anhui Province"),
+    region("350000", "福建省", "Fujian Province"),
+    region("360000", "江西省", "Jiangxi Province"),
+    region("370000", "山东省", "Shandong Province"),
+    region("410000", "河南省", "Henan Province"),
+    region("420000", "湖北省", "Hubei Province"),
+    region("430000", "湖南省", "Hunan Province"),
+    region("440000", "广东省", "Guangdong Province"),
+    region(
+        "450000",
+        "广西壮族自治区",
+        "Guangxi Zhuang Autonomous Region",
+    ),
+    region("460000", "海南省", "Hainan Province"),
+    region("500000", "重庆市", "Chongqing"),
+    region("510000", "四川省", "Sichuan Province"),
+    region("520000", "贵州省", "Guizhou Province"),
+    region("530000", "云南省", "Yunnan Province"),
+    region("540000", "西藏自治区", "Xizang Autonomous Region"),
+    region("610000", "陕西省", "Shaanxi Province"),
+    region("620000", "甘肃省", "Gansu Province"),
+    region("630000", "青海省", "Qinghai Province"),
+    region("640000", "宁夏回族自治区", "Ningxia Hui Autonomous Region"),
+    region(
+        "650000",
+        "新疆维吾尔自治区",
+        "Xinjiang Uygur Autonomous Region",
+    ),
+    region("710000", "台湾省", "Taiwan Province"),
+    region(
+        "810000",
+        "香港特别行政区",
+        "Hong Kong Special Administrative Region",
+    ),
+    region(
+        "820000",
+        "澳门特别行政区",
+        "Macao Special Administrative Region",
+    ),
 ];
 
-/// The Chinese name of a code in the built-in table (provinces and the demo regions).
-pub fn region_name(code: &str) -> Option<&'static str> {
-    REGION_NAMES
-        .binary_search_by(|(known, _)| (*known).cmp(code))
+/// The built-in regions, sorted by code.
+pub fn known_regions() -> &'static [Region] {
+    REGIONS
+}
+
+/// The built-in entry for a code, for its name.
+pub fn known_region(code: &str) -> Option<&'static Region> {
+    REGIONS
+        .binary_search_by(|known| known.code.cmp(code))
         .ok()
-        .map(|index| REGION_NAMES[index].1)
+        .map(|index| &REGIONS[index])
 }
 
 /// A GB/T 4754-2017 section (门类) and the divisions (大类) it spans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndustrySection {
-    pub letter: char,
+    /// The section letter, itself the canonical industry code of the section.
+    pub code: &'static str,
     pub divisions: RangeInclusive<u8>,
     pub name_zh: &'static str,
     pub name_en: &'static str,
 }
 
 const fn section(
-    letter: char,
+    code: &'static str,
     first: u8,
     last: u8,
     name_zh: &'static str,
     name_en: &'static str,
 ) -> IndustrySection {
     IndustrySection {
-        letter,
+        code,
         divisions: first..=last,
         name_zh,
         name_en,
@@ -169,90 +221,95 @@ const fn section(
 
 const SECTIONS: &[IndustrySection] = &[
     section(
-        'A',
+        "A",
         1,
         5,
         "农、林、牧、渔业",
         "Agriculture, forestry, animal husbandry and fishery",
     ),
-    section('B', 6, 12, "采矿业", "Mining"),
-    section('C', 13, 43, "制造业", "Manufacturing"),
+    section("B", 6, 12, "采矿业", "Mining"),
+    section("C", 13, 43, "制造业", "Manufacturing"),
     section(
-        'D',
+        "D",
         44,
         46,
         "电力、热力、燃气及水生产和供应业",
         "Electricity, heat, gas and water production and supply",
     ),
-    section('E', 47, 50, "建筑业", "Construction"),
-    section('F', 51, 52, "批发和零售业", "Wholesale and retail trade"),
+    section("E", 47, 50, "建筑业", "Construction"),
+    section("F", 51, 52, "批发和零售业", "Wholesale and retail trade"),
     section(
-        'G',
+        "G",
         53,
         60,
         "交通运输、仓储和邮政业",
         "Transport, storage and postal services",
     ),
-    section('H', 61, 62, "住宿和餐饮业", "Accommodation and catering"),
+    section("H", 61, 62, "住宿和餐饮业", "Accommodation and catering"),
     section(
-        'I',
+        "I",
         63,
         65,
         "信息传输、软件和信息技术服务业",
         "Information transmission, software and IT services",
     ),
-    section('J', 66, 69, "金融业", "Finance"),
-    section('K', 70, 70, "房地产业", "Real estate"),
+    section("J", 66, 69, "金融业", "Finance"),
+    section("K", 70, 70, "房地产业", "Real estate"),
     section(
-        'L',
+        "L",
         71,
         72,
         "租赁和商务服务业",
         "Leasing and business services",
     ),
     section(
-        'M',
+        "M",
         73,
         75,
         "科学研究和技术服务业",
         "Scientific research and technical services",
     ),
     section(
-        'N',
+        "N",
         76,
         79,
         "水利、环境和公共设施管理业",
         "Water conservancy, environment and public facilities management",
     ),
     section(
-        'O',
+        "O",
         80,
         82,
         "居民服务、修理和其他服务业",
         "Resident services, repair and other services",
     ),
-    section('P', 83, 83, "教育", "Education"),
-    section('Q', 84, 85, "卫生和社会工作", "Health and social work"),
+    section("P", 83, 83, "教育", "Education"),
+    section("Q", 84, 85, "卫生和社会工作", "Health and social work"),
     section(
-        'R',
+        "R",
         86,
         90,
         "文化、体育和娱乐业",
         "Culture, sports and entertainment",
     ),
     section(
-        'S',
+        "S",
         91,
         96,
         "公共管理、社会保障和社会组织",
         "Public administration, social security and social organisations",
     ),
-    section('T', 97, 97, "国际组织", "International organisations"),
+    section("T", 97, 97, "国际组织", "International organisations"),
 ];
 
+/// The sections A–T.
+pub fn industry_sections() -> &'static [IndustrySection] {
+    SECTIONS
+}
+
 /// The section with this letter (A–T).
-pub fn industry_section(letter: char) -> Option<&'static IndustrySection> {
-    SECTIONS.iter().find(|section| section.letter == letter)
+pub fn industry_section(letter: &str) -> Option<&'static IndustrySection> {
+    SECTIONS.iter().find(|section| section.code == letter)
 }
 
 fn section_of_division(division: u8) -> Option<&'static IndustrySection> {
@@ -273,8 +330,10 @@ impl IndustryCode {
     pub fn parse(code: &str) -> Result<Self, ValidationErrors> {
         let trimmed = code.trim();
         let upper = trimmed.to_ascii_uppercase();
-        let (letter, digits) = match upper.chars().next() {
-            Some(first) if first.is_ascii_uppercase() => (Some(first), &upper[1..]),
+        let (letter, digits) = match upper.split_at_checked(1) {
+            Some((first, rest)) if first.bytes().all(|b| b.is_ascii_uppercase()) => {
+                (Some(first), rest)
+            }
             _ => (None, upper.as_str()),
         };
         let well_formed = matches!(digits.len(), 0 | 2..=4)
@@ -302,17 +361,17 @@ impl IndustryCode {
         };
         let owner = section_of_division(division).ok_or_else(malformed)?;
         match letter {
-            None => Ok(Self(format!("{}{digits}", owner.letter))),
-            Some(letter) if letter == owner.letter => Ok(Self(upper)),
+            None => Ok(Self(format!("{}{digits}", owner.code))),
+            Some(letter) if letter == owner.code => Ok(Self(upper)),
             Some(letter) => Err(ValidationErrors::single(
                 Rule::IndustrySection,
                 format!(
                     "大类 {division:02} 属于门类 {}（{}），不属于门类 {letter}",
-                    owner.letter, owner.name_zh
+                    owner.code, owner.name_zh
                 ),
                 format!(
                     "division {division:02} belongs to section {} ({}), not {letter}",
-                    owner.letter, owner.name_en
+                    owner.code, owner.name_en
                 ),
             )),
         }
@@ -323,11 +382,7 @@ impl IndustryCode {
     }
 
     pub fn section(&self) -> &'static IndustrySection {
-        self.0
-            .chars()
-            .next()
-            .and_then(industry_section)
-            .expect("a parsed industry code starts with a section letter")
+        industry_section(&self.0[..1]).expect("a parsed industry code starts with a section letter")
     }
 
     /// The two-digit division (大类), when the code is at least that specific.
@@ -409,26 +464,47 @@ mod tests {
     }
 
     #[test]
-    fn region_names_cover_provinces_and_demo_regions() {
+    fn built_in_regions_cover_provinces_and_demo_regions() {
         assert!(
-            REGION_NAMES.windows(2).all(|pair| pair[0].0 < pair[1].0),
-            "table must stay sorted for binary search"
+            REGIONS.windows(2).all(|pair| pair[0].code < pair[1].code),
+            "the table must stay sorted for binary search"
         );
-        let provinces = REGION_NAMES
+        assert!(REGIONS.iter().all(|region| is_valid_region(region.code)));
+        let provinces = REGIONS
             .iter()
-            .filter(|(code, _)| code.ends_with("0000"))
+            .filter(|region| region.code.ends_with("0000"))
             .count();
         assert_eq!(provinces, 34);
-        let beijing_districts = REGION_NAMES
+        let beijing_districts = REGIONS
             .iter()
-            .filter(|(code, _)| code.starts_with("1101") && *code != "110100")
+            .filter(|region| region_parent(region.code).as_deref() == Some("110100"))
             .count();
         assert_eq!(beijing_districts, 16);
-        assert_eq!(region_name("110108"), Some("海淀区"));
-        assert_eq!(region_name("220104"), Some("朝阳区"));
-        assert_eq!(region_name("810000"), Some("香港特别行政区"));
+        let changchun_districts = REGIONS
+            .iter()
+            .filter(|region| region_parent(region.code).as_deref() == Some("220100"))
+            .count();
+        assert_eq!(changchun_districts, 4);
+        let haidian = known_region("110108").unwrap();
+        assert_eq!(
+            (haidian.name_zh, haidian.name_en),
+            ("海淀区", "Haidian District")
+        );
+        assert_eq!(known_region("220104").unwrap().name_zh, "朝阳区");
+        assert_eq!(known_region("810000").unwrap().name_zh, "香港特别行政区");
         assert_eq!(RegionCode::parse("220100").unwrap().name(), Some("长春市"));
-        assert_eq!(region_name("440305"), None);
+        assert_eq!(known_region("440305"), None);
+        assert_eq!(known_regions().len(), 34 + 1 + 16 + 1 + 4);
+    }
+
+    #[test]
+    fn region_prefix_and_parent_follow_the_zero_pairs() {
+        assert_eq!(region_prefix("110000"), "11");
+        assert_eq!(region_prefix("110100"), "1101");
+        assert_eq!(region_prefix("110108"), "110108");
+        assert_eq!(region_parent("110108").as_deref(), Some("110100"));
+        assert_eq!(region_parent("110100").as_deref(), Some("110000"));
+        assert_eq!(region_parent("110000"), None);
     }
 
     #[test]
@@ -485,21 +561,28 @@ mod tests {
 
     #[test]
     fn sections_are_contiguous_and_named() {
-        assert_eq!(SECTIONS.len(), 20);
+        assert_eq!(industry_sections().len(), 20);
+        assert_eq!(
+            industry_sections()
+                .iter()
+                .map(|section| section.code)
+                .collect::<String>(),
+            "ABCDEFGHIJKLMNOPQRST"
+        );
         assert!(
             SECTIONS
                 .windows(2)
                 .all(|pair| pair[0].divisions.end() + 1 == *pair[1].divisions.start())
         );
         assert_eq!(
-            industry_section('I').unwrap().name_zh,
+            industry_section("I").unwrap().name_zh,
             "信息传输、软件和信息技术服务业"
         );
         assert_eq!(
-            industry_section('F').unwrap().name_en,
+            industry_section("F").unwrap().name_en,
             "Wholesale and retail trade"
         );
-        assert_eq!(industry_section('U'), None);
+        assert_eq!(industry_section("U"), None);
     }
 
     #[test]

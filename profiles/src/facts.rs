@@ -151,6 +151,11 @@ impl Facts {
         }
     }
 
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let index = self.position(key).ok()?;
+        Some(self.entries.remove(index).1)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -178,6 +183,20 @@ impl<K: Into<Cow<'static, str>>, V: Into<Value>> FromIterator<(K, V)> for Facts 
             facts.insert(key, value);
         }
         facts
+    }
+}
+
+impl<'a> IntoIterator for &'a Facts {
+    type Item = (&'a str, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (Cow<'static, str>, Value)>,
+        fn(&'a (Cow<'static, str>, Value)) -> (&'a str, &'a Value),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.as_ref(), value))
     }
 }
 
@@ -222,7 +241,7 @@ impl Profile {
         let mut facts = Facts::new();
         facts.insert("kind", Value::code(self.kind()));
         facts.insert("audience", derivation.audience_codes());
-        facts.insert("region", self.region().as_str());
+        facts.insert("region", self.region());
         facts.insert_known("interests", self.interests().cloned());
         match self {
             Self::Enterprise(enterprise) => {

@@ -3,7 +3,7 @@
 //! and as a keyed HMAC-SHA256 hash for lookups. The full number lives only in transient values
 //! whose `Debug` output never shows it.
 
-use crate::codes::is_region_code;
+use crate::codes::is_valid_region;
 use crate::error::{Checks, Rule, ValidationErrors};
 use crate::model::Gender;
 use chrono::{Datelike, NaiveDate};
@@ -75,7 +75,7 @@ impl IdNumber {
         }
         let mut checks = Checks::default();
         let region = &number[..6];
-        if !is_region_code(region) {
+        if !is_valid_region(region) {
             checks.fail(
                 "",
                 Rule::IdRegion,

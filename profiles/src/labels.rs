@@ -123,26 +123,26 @@ impl SmeSector {
     pub fn for_industry(industry: &IndustryCode) -> Option<Self> {
         Some(
             match (
-                industry.section().letter,
+                industry.section().code,
                 industry.division(),
                 industry.group(),
             ) {
-                ('A', ..) => Self::Agriculture,
-                ('B' | 'C' | 'D', ..) => Self::Industry,
-                ('E', ..) => Self::Construction,
-                ('F', Some(51), _) => Self::Wholesale,
-                ('F', Some(52), _) => Self::Retail,
-                ('G', Some(54..=58), _) | ('G', _, Some(591)) => Self::Transport,
-                ('G', _, Some(592..=599)) => Self::Warehousing,
-                ('G', Some(60), _) => Self::Postal,
-                ('H', Some(61), _) => Self::Accommodation,
-                ('H', Some(62), _) => Self::Catering,
-                ('I', Some(63 | 64), _) => Self::InformationTransmission,
-                ('I', Some(65), _) => Self::SoftwareIt,
-                ('K', _, Some(701)) => Self::RealEstateDevelopment,
-                ('K', _, Some(702)) => Self::PropertyManagement,
-                ('K', _, Some(_)) | ('M' | 'N' | 'O' | 'P' | 'Q' | 'R', ..) => Self::Other,
-                ('L', ..) => Self::LeasingBusinessServices,
+                ("A", ..) => Self::Agriculture,
+                ("B" | "C" | "D", ..) => Self::Industry,
+                ("E", ..) => Self::Construction,
+                ("F", Some(51), _) => Self::Wholesale,
+                ("F", Some(52), _) => Self::Retail,
+                ("G", Some(54..=58), _) | ("G", _, Some(591)) => Self::Transport,
+                ("G", _, Some(592..=599)) => Self::Warehousing,
+                ("G", Some(60), _) => Self::Postal,
+                ("H", Some(61), _) => Self::Accommodation,
+                ("H", Some(62), _) => Self::Catering,
+                ("I", Some(63 | 64), _) => Self::InformationTransmission,
+                ("I", Some(65), _) => Self::SoftwareIt,
+                ("K", _, Some(701)) => Self::RealEstateDevelopment,
+                ("K", _, Some(702)) => Self::PropertyManagement,
+                ("K", _, Some(_)) | ("M" | "N" | "O" | "P" | "Q" | "R", ..) => Self::Other,
+                ("L", ..) => Self::LeasingBusinessServices,
                 _ => return None,
             },
         )
@@ -360,7 +360,7 @@ impl AudienceGround {
 }
 
 /// The derived values alone, cheap enough to compute for every profile when facts are built;
-/// [`Profile::labels`] adds the reasons.
+/// [`Profile::derived_labels`] adds the reasons.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Derivation {
     pub(crate) years_since_founding: Option<u32>,
@@ -453,7 +453,7 @@ impl DerivedLabel {
 impl Profile {
     /// The derived labels on `as_of` with their reasons; the same values [`Profile::facts`] holds
     /// under the same keys.
-    pub fn labels(&self, as_of: NaiveDate) -> Vec<DerivedLabel> {
+    pub fn derived_labels(&self, as_of: NaiveDate) -> Vec<DerivedLabel> {
         let derivation = Derivation::of(self, as_of);
         let mut labels = match self {
             Self::Enterprise(enterprise) => enterprise_labels(enterprise, &derivation, as_of),

@@ -15,3 +15,17 @@ pub mod validate;
 
 #[cfg(test)]
 mod test_support;
+
+pub use coded::Coded;
+pub use codes::{IndustryCode, RegionCode, industry_within, region_within};
+pub use error::{Rule, ValidationError, ValidationErrors};
+pub use facts::{Facts, Value};
+pub use id_number::{IdHashKey, IdNumber, RawIdNumber};
+pub use labels::{AgeBand, DerivedLabel, SizeClass, SmeSector};
+pub use model::{
+    AudienceClass, Certification, CitizenInput, CitizenProfile, Contact, ContactRole, Education,
+    EmploymentStatus, EnterpriseInput, EnterpriseProfile, Gender, Ownership, Profile, ProfileInput,
+    ProfileKind,
+};
+pub use schema::{AttributeSchema, FieldDef, FieldType};
+pub use uscc::CreditCode;

@@ -271,6 +271,7 @@ pub struct CitizenProfile {
     pub attributes: BTreeMap<String, Value>,
 }
 
+/// Accessors for the columns the storage layer indexes; codes come back in their canonical text.
 impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
@@ -287,16 +288,16 @@ impl Profile {
     }
 
     /// Where the profile is served: an enterprise's registered region, a citizen's residence.
-    pub fn region(&self) -> &RegionCode {
+    pub fn region(&self) -> &str {
         match self {
-            Self::Enterprise(enterprise) => &enterprise.region,
-            Self::Citizen(citizen) => &citizen.residence_region,
+            Self::Enterprise(enterprise) => enterprise.region.as_str(),
+            Self::Citizen(citizen) => citizen.residence_region.as_str(),
         }
     }
 
-    pub fn credit_code(&self) -> Option<&CreditCode> {
+    pub fn credit_code(&self) -> Option<&str> {
         match self {
-            Self::Enterprise(enterprise) => Some(&enterprise.credit_code),
+            Self::Enterprise(enterprise) => Some(enterprise.credit_code.as_str()),
             Self::Citizen(_) => None,
         }
     }
@@ -308,9 +309,9 @@ impl Profile {
         }
     }
 
-    pub fn industry(&self) -> Option<&IndustryCode> {
+    pub fn industry(&self) -> Option<&str> {
         match self {
-            Self::Enterprise(enterprise) => Some(&enterprise.industry),
+            Self::Enterprise(enterprise) => Some(enterprise.industry.as_str()),
             Self::Citizen(_) => None,
         }
     }

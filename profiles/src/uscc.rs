@@ -2,7 +2,7 @@
 //! every registered organisation, its character set, its registration-authority region and its
 //! mod-31 check character.
 
-use crate::codes::is_region_code;
+use crate::codes::is_valid_region;
 use crate::error::{Checks, Rule, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -78,7 +78,7 @@ impl CreditCode {
             );
         }
         let region = code.get(2..8).unwrap_or_default();
-        if !(is_region_code(region) || region == NATIONAL_REGISTRATION_REGION) {
+        if !(is_valid_region(region) || region == NATIONAL_REGISTRATION_REGION) {
             checks.fail(
                 "",
                 Rule::UsccRegion,
