@@ -313,3 +313,294 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
     facts.insert_known("disability_level", citizen.disability_level.map(u32::from));
     facts.insert_known("household", citizen.household.clone());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ProfileKind;
+    use crate::schema::FieldType;
+    use crate::test_support::{citizen_json, day, enterprise_json, profile, schema, with};
+    use serde_json::json;
+
+    fn keys(facts: &Facts) -> Vec<&str> {
+        facts.keys().collect()
+    }
+
+    #[test]
+    fn the_enterprise_example_yields_exactly_the_data_model_keys() {
+        let facts = profile(enterprise_json()).facts(day(2025, 6, 1));
+        assert_eq!(
+            keys(&facts),
+            [
+                "attr.export_share",
+                "audience",
+                "cert.high_tech",
+                "certifications",
+                "employees",
+                "founded_on",
+                "industry",
+                "interests",
+                "kind",
+                "ownership",
+                "region",
+                "registered_capital",
+                "revenue",
+                "size_class",
+                "small_low_profit",
+                "taxable_income",
+                "total_assets",
+                "years_since_founding",
+            ]
+        );
+        assert_eq!(facts.get("kind"), Some(&Value::Text("enterprise".into())));
+        assert_eq!(facts.get("region"), Some(&Value::Text("110108".into())));
+        assert_eq!(facts.get("industry"), Some(&Value::Text("I6513".into())));
+        assert_eq!(facts.get("ownership"), Some(&Value::Text("private".into())));
+        assert_eq!(
+            facts.get("founded_on"),
+            Some(&Value::Date(day(2019, 4, 12)))
+        );
+        assert_eq!(facts.get("years_since_founding"), Some(&Value::Number(6.0)));
+        assert_eq!(facts.get("employees"), Some(&Value::Number(85.0)));
+        assert_eq!(facts.get("revenue"), Some(&Value::Number(4200.0)));
+        assert_eq!(
+            facts.get("cert.high_tech"),
+            Some(&Value::Date(day(2023, 11, 30)))
+        );
+        assert_eq!(
+            facts.get("certifications").and_then(Value::as_set),
+            Some(&BTreeSet::from(["high_tech".to_owned()]))
+        );
+        assert_eq!(
+            facts.get("size_class").and_then(Value::as_text),
+            Some("small")
+        );
+        assert_eq!(
+            facts.get("small_low_profit").and_then(Value::as_bool),
+            Some(true)
+        );
+        assert_eq!(
+            facts.get("attr.export_share").and_then(Value::as_number),
+            Some(0.3)
+        );
+        let audience = facts.get("audience").and_then(Value::as_set).unwrap();
+        assert_eq!(
+            audience.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["high_tech", "private", "sme"]
+        );
+    }
+
+    #[test]
+    fn the_citizen_example_yields_exactly_the_data_model_keys() {
+        let facts = profile(citizen_json()).facts(day(2025, 6, 1));
+        assert_eq!(
+            keys(&facts),
+            [
+                "age",
+                "age_band",
+                "audience",
+                "birth_date",
+                "education",
+                "employment_status",
+                "gender",
+                "household",
+                "hukou_region",
+                "interests",
+                "kind",
+                "region",
+                "residence_region",
+            ]
+        );
+        assert_eq!(facts.get("age"), Some(&Value::Number(35.0)));
+        assert_eq!(facts.get("age_band"), Some(&Value::Text("adult".into())));
+        assert_eq!(facts.get("birth_date"), Some(&Value::Date(day(1990, 3, 7))));
+        assert_eq!(facts.get("gender"), Some(&Value::Text("female".into())));
+        assert_eq!(facts.get("region"), facts.get("residence_region"));
+        assert_eq!(
+            facts.get("household").and_then(Value::as_set),
+            Some(&BTreeSet::from(["low_income".to_owned()]))
+        );
+        let disabled =
+            profile(with(citizen_json(), json!({"disability_level": 2}))).facts(day(2025, 6, 1));
+        assert_eq!(disabled.get("disability_level"), Some(&Value::Number(2.0)));
+    }
+
+    #[test]
+    fn absent_data_is_absent_not_defaulted() {
+        let bare = json!({"kind": "enterprise", "name": "某公司", "credit_code": enterprise_json()["credit_code"],
+            "region": "110108", "industry": "C3911"});
+        assert_eq!(
+            keys(&profile(bare.clone()).facts(day(2025, 6, 1))),
+            ["audience", "industry", "kind", "region"]
+        );
+
+        let no_certifications = profile(with(bare, json!({"certifications": [], "interests": []})))
+            .facts(day(2025, 6, 1));
+        assert_eq!(
+            no_certifications.get("certifications"),
+            Some(&Value::Set(BTreeSet::new())),
+            "stated none is an empty set"
+        );
+        assert_eq!(
+            no_certifications.get("interests"),
+            Some(&Value::Set(BTreeSet::new()))
+        );
+        assert!(!no_certifications.keys().any(|key| key.starts_with("cert.")));
+
+        let citizen = profile(
+            json!({"kind": "citizen", "name": "张伟", "id_number": citizen_json()["id_number"],
+            "residence_region": "110105"}),
+        );
+        let facts = citizen.facts(day(2025, 6, 1));
+        assert_eq!(
+            keys(&facts),
+            [
+                "age",
+                "age_band",
+                "audience",
+                "birth_date",
+                "gender",
+                "kind",
+                "region",
+                "residence_region"
+            ]
+        );
+        assert!(
+            !citizen.facts(day(1989, 1, 1)).contains_key("age"),
+            "no age before birth"
+        );
+    }
+
+    #[test]
+    fn certifications_list_the_valid_ones_and_date_every_one() {
+        let enterprise = profile(with(
+            enterprise_json(),
+            json!({"certifications": [
+            {"kind": "high_tech", "obtained_on": "2020-11-30", "expires_on": "2023-11-29"},
+            {"kind": "tech_sme", "obtained_on": "2024-05-01"},
+            {"kind": "little_giant", "obtained_on": "2025-07-01"}]}),
+        ));
+        let facts = enterprise.facts(day(2025, 6, 1));
+        assert_eq!(
+            facts.get("certifications").and_then(Value::as_set),
+            Some(&BTreeSet::from(["tech_sme".to_owned()]))
+        );
+        assert_eq!(
+            facts.get("cert.high_tech"),
+            Some(&Value::Date(day(2020, 11, 30)))
+        );
+        assert_eq!(
+            facts.get("cert.tech_sme"),
+            Some(&Value::Date(day(2024, 5, 1)))
+        );
+        assert_eq!(
+            facts.get("cert.little_giant"),
+            Some(&Value::Date(day(2025, 7, 1)))
+        );
+        assert!(
+            !facts
+                .get("audience")
+                .and_then(Value::as_set)
+                .unwrap()
+                .contains("high_tech")
+        );
+    }
+
+    #[test]
+    fn every_fact_is_described_by_the_schema_with_a_matching_type() {
+        let schema = schema();
+        let as_of = day(2025, 6, 1);
+        let enterprise = with(
+            enterprise_json(),
+            json!({"attributes": {"export_share": 0.3, "listed": true, "park": "zgc",
+            "patents": ["cn1"], "listed_on": "2021-07-22", "branch_region": "220104", "side_industry": "C3911", "note": "x"}}),
+        );
+        let citizen = with(
+            citizen_json(),
+            json!({"disability_level": 1, "attributes": {"volunteer_hours": 12}}),
+        );
+        for document in [enterprise, citizen] {
+            let profile = profile(document);
+            for (key, value) in &profile.facts(as_of) {
+                let def = schema
+                    .get(key)
+                    .unwrap_or_else(|| panic!("{key} is not in the schema"));
+                assert!(
+                    def.applies_to(profile.kind()),
+                    "{key} does not apply to {}",
+                    profile.kind()
+                );
+                let fits = match (&def.field_type, value) {
+                    (FieldType::Bool, Value::Bool(_))
+                    | (FieldType::Number, Value::Number(_))
+                    | (FieldType::Date, Value::Date(_))
+                    | (FieldType::Set, Value::Set(_))
+                    | (FieldType::Text | FieldType::Region | FieldType::Industry, Value::Text(_)) => {
+                        true
+                    }
+                    (FieldType::Enum { values }, Value::Text(text)) => values.contains(text),
+                    _ => false,
+                };
+                assert!(fits, "{key}: {value:?} does not fit {:?}", def.field_type);
+            }
+        }
+    }
+
+    #[test]
+    fn derived_labels_agree_with_the_facts() {
+        for (document, kind) in [
+            (enterprise_json(), ProfileKind::Enterprise),
+            (citizen_json(), ProfileKind::Citizen),
+        ] {
+            let profile = profile(document);
+            assert_eq!(profile.kind(), kind);
+            let facts = profile.facts(day(2025, 6, 1));
+            for label in profile.derived_labels(day(2025, 6, 1)) {
+                assert_eq!(facts.get(label.key), Some(&label.value), "{}", label.key);
+            }
+        }
+    }
+
+    #[test]
+    fn facts_stay_sorted_and_support_map_operations() {
+        let mut facts: Facts = [
+            ("revenue", Value::Number(1.0)),
+            ("age", Value::Number(30.0)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(facts.insert("kind", "citizen"), None);
+        assert_eq!(facts.insert(format!("attr.{}", "x"), true), None);
+        assert_eq!(keys(&facts), ["age", "attr.x", "kind", "revenue"]);
+        assert_eq!(facts.insert("revenue", 2.0), Some(Value::Number(1.0)));
+        assert_eq!(facts.get("revenue"), Some(&Value::Number(2.0)));
+        assert_eq!(facts.remove("age"), Some(Value::Number(30.0)));
+        assert_eq!(facts.remove("age"), None);
+        assert_eq!(facts.get("missing"), None);
+        assert_eq!(facts.len(), 3);
+        assert!(!facts.is_empty() && Facts::new().is_empty());
+    }
+
+    #[test]
+    fn values_and_facts_serialise_untagged() {
+        let facts: Facts = [
+            ("b", Value::Bool(true)),
+            ("n", Value::Number(42.5)),
+            ("d", Value::Date(day(2024, 3, 1))),
+            ("t", Value::Text("I6513".into())),
+            ("s", Value::Set(BTreeSet::from(["tax".to_owned()]))),
+        ]
+        .into_iter()
+        .collect();
+        let json = serde_json::to_value(&facts).unwrap();
+        assert_eq!(
+            json,
+            json!({"b": true, "d": "2024-03-01", "n": 42.5, "s": ["tax"], "t": "I6513"})
+        );
+        assert_eq!(serde_json::from_value::<Facts>(json).unwrap(), facts);
+        assert_eq!(
+            serde_json::from_value::<Value>(json!(7)).unwrap(),
+            Value::Number(7.0)
+        );
+    }
+}

@@ -352,7 +352,7 @@ impl AudienceGround {
             ),
             Self::Ownership(ownership, _) => (
                 format!("所有制为{}", ownership.label_zh()),
-                format!("ownership: {}", ownership.label_en().to_lowercase()),
+                format!("ownership: {}", ownership.label_en()),
             ),
             Self::Citizen => ("个人用户".to_owned(), "a citizen profile".to_owned()),
         }
@@ -657,4 +657,619 @@ fn audience_label(derivation: &Derivation, as_of: NaiveDate) -> DerivedLabel {
         reason_zh,
         reason_en,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{citizen_json, day, enterprise_json, profile, with};
+    use SizeClass::{Large, Medium, Micro, Small};
+    use serde_json::json;
+
+    fn figures(
+        employees: Option<u32>,
+        revenue: Option<f64>,
+        total_assets: Option<f64>,
+    ) -> SizeFigures {
+        SizeFigures {
+            employees,
+            revenue,
+            total_assets,
+        }
+    }
+
+    /// Employees and revenue, the measures of most sectors.
+    fn staffed(employees: u32, revenue: f64) -> SizeFigures {
+        figures(Some(employees), Some(revenue), None)
+    }
+
+    fn assert_classes(sector: SmeSector, cases: &[(SizeFigures, SizeClass)]) {
+        for (figures, expected) in cases {
+            assert_eq!(
+                size_class(sector, figures),
+                Some(*expected),
+                "{sector} {figures:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn industry_thresholds_at_their_boundaries() {
+        assert_classes(
+            SmeSector::Industry,
+            &[
+                (staffed(1000, 40000.0), Large),
+                (staffed(999, 40000.0), Medium),
+                (staffed(1000, 39999.99), Medium),
+                (staffed(300, 2000.0), Medium),
+                (staffed(299, 2000.0), Small),
+                (staffed(300, 1999.99), Small),
+                (staffed(20, 300.0), Small),
+                (staffed(19, 300.0), Micro),
+                (staffed(20, 299.99), Micro),
+                (staffed(5000, 100.0), Micro),
+                (staffed(0, 0.0), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn retail_thresholds_at_their_boundaries() {
+        assert_classes(
+            SmeSector::Retail,
+            &[
+                (staffed(300, 20000.0), Large),
+                (staffed(299, 20000.0), Medium),
+                (staffed(50, 500.0), Medium),
+                (staffed(49, 500.0), Small),
+                (staffed(50, 499.0), Small),
+                (staffed(10, 100.0), Small),
+                (staffed(9, 100.0), Micro),
+                (staffed(10, 99.9), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn software_and_it_services_thresholds_at_their_boundaries() {
+        assert_classes(
+            SmeSector::SoftwareIt,
+            &[
+                (staffed(300, 10000.0), Large),
+                (staffed(300, 9999.0), Medium),
+                (staffed(100, 1000.0), Medium),
+                (staffed(99, 1000.0), Small),
+                (staffed(100, 999.0), Small),
+                (staffed(10, 50.0), Small),
+                (staffed(9, 50.0), Micro),
+                (staffed(10, 49.99), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn wholesale_thresholds_at_their_boundaries() {
+        assert_classes(
+            SmeSector::Wholesale,
+            &[
+                (staffed(200, 40000.0), Large),
+                (staffed(199, 40000.0), Medium),
+                (staffed(20, 5000.0), Medium),
+                (staffed(19, 5000.0), Small),
+                (staffed(20, 4999.0), Small),
+                (staffed(5, 1000.0), Small),
+                (staffed(4, 1000.0), Micro),
+                (staffed(5, 999.0), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn construction_uses_revenue_and_total_assets() {
+        let built = |revenue, assets| figures(None, Some(revenue), Some(assets));
+        assert_classes(
+            SmeSector::Construction,
+            &[
+                (built(80000.0, 80000.0), Large),
+                (built(80000.0, 79999.0), Medium),
+                (built(6000.0, 5000.0), Medium),
+                (built(6000.0, 4999.0), Small),
+                (built(5999.0, 5000.0), Small),
+                (built(300.0, 300.0), Small),
+                (built(300.0, 299.0), Micro),
+                (built(299.0, 300.0), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn leasing_and_business_services_use_employees_and_total_assets() {
+        let leased = |employees, assets| figures(Some(employees), None, Some(assets));
+        assert_classes(
+            SmeSector::LeasingBusinessServices,
+            &[
+                (leased(300, 120000.0), Large),
+                (leased(299, 120000.0), Medium),
+                (leased(100, 8000.0), Medium),
+                (leased(100, 7999.0), Small),
+                (leased(10, 100.0), Small),
+                (leased(10, 99.0), Micro),
+                (leased(9, 100.0), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn real_estate_development_uses_revenue_and_total_assets() {
+        let developed = |revenue, assets| figures(None, Some(revenue), Some(assets));
+        assert_classes(
+            SmeSector::RealEstateDevelopment,
+            &[
+                (developed(200000.0, 10000.0), Large),
+                (developed(200000.0, 9999.0), Medium),
+                (developed(1000.0, 5000.0), Medium),
+                (developed(999.0, 5000.0), Small),
+                (developed(100.0, 2000.0), Small),
+                (developed(100.0, 1999.0), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn single_measure_sectors() {
+        let earned = |revenue| figures(None, Some(revenue), None);
+        assert_classes(
+            SmeSector::Agriculture,
+            &[
+                (earned(20000.0), Large),
+                (earned(19999.0), Medium),
+                (earned(500.0), Medium),
+                (earned(499.99), Small),
+                (earned(50.0), Small),
+                (earned(49.99), Micro),
+            ],
+        );
+        let staff = |employees| figures(Some(employees), None, None);
+        assert_classes(
+            SmeSector::Other,
+            &[
+                (staff(300), Large),
+                (staff(299), Medium),
+                (staff(100), Medium),
+                (staff(99), Small),
+                (staff(10), Small),
+                (staff(9), Micro),
+            ],
+        );
+    }
+
+    #[test]
+    fn the_remaining_sectors_follow_article_four() {
+        for (sector, large, medium, small) in [
+            (
+                SmeSector::Transport,
+                staffed(1000, 30000.0),
+                staffed(300, 3000.0),
+                staffed(20, 200.0),
+            ),
+            (
+                SmeSector::Warehousing,
+                staffed(200, 30000.0),
+                staffed(100, 1000.0),
+                staffed(20, 100.0),
+            ),
+            (
+                SmeSector::Postal,
+                staffed(1000, 30000.0),
+                staffed(300, 2000.0),
+                staffed(20, 100.0),
+            ),
+            (
+                SmeSector::Accommodation,
+                staffed(300, 10000.0),
+                staffed(100, 2000.0),
+                staffed(10, 100.0),
+            ),
+            (
+                SmeSector::Catering,
+                staffed(300, 10000.0),
+                staffed(100, 2000.0),
+                staffed(10, 100.0),
+            ),
+            (
+                SmeSector::InformationTransmission,
+                staffed(2000, 100000.0),
+                staffed(100, 1000.0),
+                staffed(10, 100.0),
+            ),
+            (
+                SmeSector::PropertyManagement,
+                staffed(1000, 5000.0),
+                staffed(300, 1000.0),
+                staffed(100, 500.0),
+            ),
+        ] {
+            let below = |f: SizeFigures| staffed(f.employees.unwrap() - 1, f.revenue.unwrap());
+            assert_classes(
+                sector,
+                &[
+                    (large, Large),
+                    (below(large), Medium),
+                    (medium, Medium),
+                    (below(medium), Small),
+                    (small, Small),
+                    (below(small), Micro),
+                ],
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_figure_leaves_the_class_open_unless_the_known_ones_decide_it() {
+        let industry = SmeSector::Industry;
+        assert_eq!(size_class(industry, &figures(None, None, None)), None);
+        assert_eq!(size_class(industry, &figures(Some(500), None, None)), None);
+        assert_eq!(size_class(industry, &figures(Some(2000), None, None)), None);
+        assert_eq!(
+            size_class(industry, &figures(None, Some(50000.0), None)),
+            None
+        );
+        assert_eq!(
+            size_class(industry, &figures(Some(12), None, None)),
+            Some(Micro),
+            "below 20 employees is micro whatever the revenue"
+        );
+        assert_eq!(
+            size_class(industry, &figures(None, Some(100.0), None)),
+            Some(Micro)
+        );
+        assert_eq!(
+            size_class(industry, &figures(Some(50), Some(500.0), Some(1.0))),
+            Some(Small),
+            "assets are not an industrial measure"
+        );
+        assert_eq!(
+            size_class(
+                SmeSector::Construction,
+                &figures(Some(50), Some(10000.0), None)
+            ),
+            None,
+            "employees do not stand in for assets"
+        );
+        assert_eq!(
+            size_class(SmeSector::Construction, &figures(None, Some(100.0), None)),
+            Some(Micro)
+        );
+    }
+
+    #[test]
+    fn industry_codes_map_to_sectors() {
+        for (code, sector) in [
+            ("A01", Some(SmeSector::Agriculture)),
+            ("A", Some(SmeSector::Agriculture)),
+            ("B06", Some(SmeSector::Industry)),
+            ("C3911", Some(SmeSector::Industry)),
+            ("D4411", Some(SmeSector::Industry)),
+            ("E47", Some(SmeSector::Construction)),
+            ("F51", Some(SmeSector::Wholesale)),
+            ("F5211", Some(SmeSector::Retail)),
+            ("F", None),
+            ("G53", None),
+            ("G54", Some(SmeSector::Transport)),
+            ("G5810", Some(SmeSector::Transport)),
+            ("G591", Some(SmeSector::Transport)),
+            ("G5920", Some(SmeSector::Warehousing)),
+            ("G599", Some(SmeSector::Warehousing)),
+            ("G59", None),
+            ("G60", Some(SmeSector::Postal)),
+            ("H61", Some(SmeSector::Accommodation)),
+            ("H6210", Some(SmeSector::Catering)),
+            ("H", None),
+            ("I63", Some(SmeSector::InformationTransmission)),
+            ("I64", Some(SmeSector::InformationTransmission)),
+            ("I6513", Some(SmeSector::SoftwareIt)),
+            ("I", None),
+            ("J66", None),
+            ("K701", Some(SmeSector::RealEstateDevelopment)),
+            ("K7020", Some(SmeSector::PropertyManagement)),
+            ("K703", Some(SmeSector::Other)),
+            ("K70", None),
+            ("L7212", Some(SmeSector::LeasingBusinessServices)),
+            ("L", Some(SmeSector::LeasingBusinessServices)),
+            ("M73", Some(SmeSector::Other)),
+            ("R86", Some(SmeSector::Other)),
+            ("S91", None),
+            ("T97", None),
+        ] {
+            assert_eq!(
+                SmeSector::for_industry(&IndustryCode::parse(code).unwrap()),
+                sector,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn small_low_profit_caps_are_inclusive() {
+        let figures = |employees, assets| figures(employees, None, assets);
+        assert_eq!(
+            small_low_profit(Some(300.0), &figures(Some(300), Some(5000.0))),
+            Some(true)
+        );
+        assert_eq!(
+            small_low_profit(Some(0.0), &figures(Some(1), Some(0.0))),
+            Some(true)
+        );
+        assert_eq!(
+            small_low_profit(Some(300.01), &figures(Some(300), Some(5000.0))),
+            Some(false)
+        );
+        assert_eq!(
+            small_low_profit(Some(300.0), &figures(Some(301), Some(5000.0))),
+            Some(false)
+        );
+        assert_eq!(
+            small_low_profit(Some(300.0), &figures(Some(300), Some(5000.01))),
+            Some(false)
+        );
+        assert_eq!(
+            small_low_profit(None, &figures(Some(300), Some(5000.0))),
+            None
+        );
+        assert_eq!(
+            small_low_profit(Some(300.0), &figures(None, Some(5000.0))),
+            None
+        );
+        assert_eq!(
+            small_low_profit(Some(300.0), &figures(Some(300), None)),
+            None
+        );
+        assert_eq!(
+            small_low_profit(None, &figures(Some(301), None)),
+            Some(false),
+            "one figure over its cap decides"
+        );
+    }
+
+    #[test]
+    fn whole_years_turn_on_the_anniversary() {
+        let born = day(1990, 3, 7);
+        assert_eq!(whole_years(born, day(2008, 3, 6)), Some(17));
+        assert_eq!(whole_years(born, day(2008, 3, 7)), Some(18));
+        assert_eq!(whole_years(born, day(2008, 12, 31)), Some(18));
+        assert_eq!(whole_years(born, born), Some(0));
+        assert_eq!(whole_years(born, day(1990, 3, 6)), None);
+    }
+
+    #[test]
+    fn a_leap_day_birthday_turns_on_the_first_of_march_in_common_years() {
+        let born = day(2000, 2, 29);
+        assert_eq!(whole_years(born, day(2018, 2, 28)), Some(17));
+        assert_eq!(whole_years(born, day(2018, 3, 1)), Some(18));
+        assert_eq!(whole_years(born, day(2020, 2, 28)), Some(19));
+        assert_eq!(whole_years(born, day(2020, 2, 29)), Some(20));
+    }
+
+    #[test]
+    fn age_bands_at_their_boundaries() {
+        for (age, band) in [
+            (0, AgeBand::Child),
+            (17, AgeBand::Child),
+            (18, AgeBand::Youth),
+            (34, AgeBand::Youth),
+            (35, AgeBand::Adult),
+            (59, AgeBand::Adult),
+            (60, AgeBand::Senior),
+            (79, AgeBand::Senior),
+            (80, AgeBand::Elderly),
+            (120, AgeBand::Elderly),
+        ] {
+            assert_eq!(AgeBand::for_age(age), band, "{age}");
+        }
+    }
+
+    fn label<'a>(labels: &'a [DerivedLabel], key: &str) -> Option<&'a DerivedLabel> {
+        labels.iter().find(|label| label.key == key)
+    }
+
+    fn audience(document: serde_json::Value, as_of: NaiveDate) -> Vec<String> {
+        let labels = profile(document).derived_labels(as_of);
+        label(&labels, "audience")
+            .unwrap()
+            .value
+            .as_set()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn the_enterprise_example_is_labelled_with_reasons() {
+        let labels = profile(enterprise_json()).derived_labels(day(2025, 6, 1));
+        let keys: Vec<&str> = labels.iter().map(|label| label.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "years_since_founding",
+                "size_class",
+                "small_low_profit",
+                "audience"
+            ]
+        );
+
+        let years = label(&labels, "years_since_founding").unwrap();
+        assert_eq!(years.value, Value::Number(6.0));
+        assert!(
+            years.reason_zh.contains("2019-04-12"),
+            "{}",
+            years.reason_zh
+        );
+
+        let size = label(&labels, "size_class").unwrap();
+        assert_eq!(size.value, Value::Text("small".into()));
+        assert!(
+            size.reason_zh.contains("软件和信息技术服务业"),
+            "{}",
+            size.reason_zh
+        );
+        assert!(
+            size.reason_zh.contains("从业人员 85 人"),
+            "{}",
+            size.reason_zh
+        );
+        assert!(
+            size.reason_zh.contains("营业收入 4200 万元"),
+            "{}",
+            size.reason_zh
+        );
+        assert!(
+            size.reason_zh
+                .contains("从业人员 ≥ 10 人且营业收入 ≥ 50 万元"),
+            "{}",
+            size.reason_zh
+        );
+        assert!(
+            size.reason_en.contains("software and IT services"),
+            "{}",
+            size.reason_en
+        );
+
+        let small_low_profit = label(&labels, "small_low_profit").unwrap();
+        assert_eq!(small_low_profit.value, Value::Bool(true));
+        assert!(
+            small_low_profit.reason_zh.contains("应纳税所得额 180 万元"),
+            "{}",
+            small_low_profit.reason_zh
+        );
+
+        let audience = label(&labels, "audience").unwrap();
+        assert_eq!(
+            audience.value,
+            Value::Set(["high_tech", "private", "sme"].map(String::from).into())
+        );
+        assert!(
+            audience.reason_zh.contains("2023-11-30"),
+            "{}",
+            audience.reason_zh
+        );
+        assert!(
+            audience
+                .reason_en
+                .contains("classified as a small enterprise"),
+            "{}",
+            audience.reason_en
+        );
+    }
+
+    #[test]
+    fn a_micro_verdict_names_the_small_threshold_it_misses() {
+        let labels = profile(with(enterprise_json(), json!({"employees": 5})))
+            .derived_labels(day(2025, 6, 1));
+        let size = label(&labels, "size_class").unwrap();
+        assert_eq!(size.value, Value::Text("micro".into()));
+        assert!(
+            size.reason_zh.contains("未达到小型企业标准"),
+            "{}",
+            size.reason_zh
+        );
+    }
+
+    #[test]
+    fn high_tech_membership_follows_the_certificates_validity_inclusive() {
+        assert!(audience(enterprise_json(), day(2026, 11, 29)).contains(&"high_tech".to_owned()));
+        assert!(!audience(enterprise_json(), day(2026, 11, 30)).contains(&"high_tech".to_owned()));
+        assert!(!audience(enterprise_json(), day(2023, 11, 29)).contains(&"high_tech".to_owned()));
+        let other_cert = with(
+            enterprise_json(),
+            json!({"certifications": [{"kind": "tech_sme", "obtained_on": "2023-01-01"}]}),
+        );
+        assert!(!audience(other_cert, day(2025, 6, 1)).contains(&"high_tech".to_owned()));
+    }
+
+    #[test]
+    fn ownership_and_size_place_enterprises_in_audience_classes() {
+        let as_of = day(2025, 6, 1);
+        let plain = with(enterprise_json(), json!({"certifications": []}));
+        assert_eq!(
+            audience(
+                with(plain.clone(), json!({"ownership": "hk_macao_taiwan"})),
+                as_of
+            ),
+            ["foreign_funded", "sme"]
+        );
+        assert_eq!(
+            audience(
+                with(plain.clone(), json!({"ownership": "foreign_funded"})),
+                as_of
+            ),
+            ["foreign_funded", "sme"]
+        );
+        assert_eq!(
+            audience(
+                with(plain.clone(), json!({"ownership": "state_owned"})),
+                as_of
+            ),
+            ["sme", "state_owned"]
+        );
+        assert_eq!(
+            audience(
+                with(plain.clone(), json!({"ownership": "public_institution"})),
+                as_of
+            ),
+            ["public_institution", "sme"]
+        );
+        assert_eq!(
+            audience(
+                with(plain.clone(), json!({"ownership": "collective"})),
+                as_of
+            ),
+            ["sme"]
+        );
+        let large = with(plain.clone(), json!({"employees": 300, "revenue": 10000}));
+        assert_eq!(audience(large, as_of), ["private"]);
+        let unknown_size = with(plain, json!({"ownership": null, "employees": null}));
+        let labels = profile(unknown_size).derived_labels(as_of);
+        let audience = label(&labels, "audience").unwrap();
+        assert_eq!(audience.value, Value::Set(BTreeSet::new()));
+        assert!(
+            audience.reason_en.contains("no audience class"),
+            "{}",
+            audience.reason_en
+        );
+    }
+
+    #[test]
+    fn labels_needing_missing_figures_are_absent() {
+        let bare = json!({"kind": "enterprise", "name": "某公司", "credit_code": enterprise_json()["credit_code"],
+            "region": "110108", "industry": "C3911"});
+        let labels = profile(bare).derived_labels(day(2025, 6, 1));
+        let keys: Vec<&str> = labels.iter().map(|label| label.key).collect();
+        assert_eq!(keys, ["audience"]);
+    }
+
+    #[test]
+    fn citizens_are_labelled_with_age_band_and_individual() {
+        let labels = profile(citizen_json()).derived_labels(day(2025, 3, 6));
+        assert_eq!(label(&labels, "age").unwrap().value, Value::Number(34.0));
+        assert_eq!(
+            label(&labels, "age_band").unwrap().value,
+            Value::Text("youth".into())
+        );
+        assert!(
+            label(&labels, "age")
+                .unwrap()
+                .reason_zh
+                .contains("1990-03-07")
+        );
+        assert_eq!(
+            label(&labels, "audience").unwrap().value,
+            Value::Set(BTreeSet::from(["individual".to_owned()]))
+        );
+        let on_birthday = profile(citizen_json()).derived_labels(day(2025, 3, 7));
+        assert_eq!(
+            label(&on_birthday, "age_band").unwrap().value,
+            Value::Text("adult".into())
+        );
+    }
 }

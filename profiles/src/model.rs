@@ -338,3 +338,194 @@ impl Profile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coded::Coded;
+    use crate::test_support::{
+        citizen_id, citizen_json, day, enterprise_json, input, profile, with,
+    };
+    use serde_json::json;
+
+    #[test]
+    fn the_kind_tag_selects_the_input_type() {
+        assert!(matches!(
+            input(enterprise_json()),
+            ProfileInput::Enterprise(_)
+        ));
+        let ProfileInput::Citizen(citizen) = input(citizen_json()) else {
+            panic!("citizen expected")
+        };
+        assert_eq!(citizen.id_number.unwrap().expose(), citizen_id());
+        assert_eq!(citizen.gender, Some(Gender::Female));
+        assert!(
+            serde_json::from_value::<ProfileInput>(with(
+                enterprise_json(),
+                json!({"kind": "robot"})
+            ))
+            .is_err()
+        );
+        let mut untagged = enterprise_json();
+        untagged.as_object_mut().unwrap().remove("kind");
+        assert!(serde_json::from_value::<ProfileInput>(untagged).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_in_both_kinds() {
+        let error =
+            serde_json::from_value::<ProfileInput>(with(enterprise_json(), json!({"revenu": 10})))
+                .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `revenu`"),
+            "{error}"
+        );
+        let smuggled = with(citizen_json(), json!({"id_hash": "00"}));
+        let error = serde_json::from_value::<ProfileInput>(smuggled).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `id_hash`"),
+            "{error}"
+        );
+        let nested = with(
+            enterprise_json(),
+            json!({"contacts": [{"name": "王敏", "email": "a@b.cn", "role": "hr", "phone": "1"}]}),
+        );
+        assert!(serde_json::from_value::<ProfileInput>(nested).is_err());
+        let citizen_field_on_enterprise = with(enterprise_json(), json!({"gender": "male"}));
+        assert!(serde_json::from_value::<ProfileInput>(citizen_field_on_enterprise).is_err());
+    }
+
+    #[test]
+    fn the_full_id_number_is_unreachable_from_a_stored_profile() {
+        let id = citizen_id();
+        let stored = profile(citizen_json());
+        let serialised = serde_json::to_string(&stored).unwrap();
+        let debug = format!("{stored:?}");
+        let pretty_debug = format!("{stored:#?}");
+        for output in [&serialised, &debug, &pretty_debug] {
+            assert!(!output.contains(&id), "{output}");
+            assert!(!output.contains(&id[..14]), "{output}");
+            assert!(!output.contains(&id[6..14]), "{output}");
+        }
+        assert!(serialised.contains(&format!("110105********{}", &id[14..])));
+        assert!(
+            !format!("{:?}", input(citizen_json())).contains(&id),
+            "inputs may be logged too"
+        );
+    }
+
+    #[test]
+    fn stored_profiles_round_trip_through_json() {
+        for stored in [profile(enterprise_json()), profile(citizen_json())] {
+            let json = serde_json::to_value(&stored).unwrap();
+            assert_eq!(json["kind"], json!(stored.kind().code()));
+            assert_eq!(serde_json::from_value::<Profile>(json).unwrap(), stored);
+        }
+    }
+
+    #[test]
+    fn accessors_expose_the_indexed_columns() {
+        let enterprise = profile(enterprise_json());
+        assert_eq!(enterprise.kind(), ProfileKind::Enterprise);
+        assert_eq!(enterprise.name(), "北京智芯科技有限公司");
+        assert_eq!(enterprise.region(), "110108");
+        assert_eq!(
+            enterprise.credit_code(),
+            enterprise_json()["credit_code"].as_str()
+        );
+        assert_eq!(enterprise.industry(), Some("I6513"));
+        assert_eq!(enterprise.id_hash(), None);
+        assert_eq!(enterprise.contacts()[0].email, "wangmin@example.com");
+        assert_eq!(enterprise.interests().unwrap().len(), 2);
+        assert_eq!(enterprise.attributes().len(), 1);
+
+        let citizen = profile(citizen_json());
+        assert_eq!(citizen.kind(), ProfileKind::Citizen);
+        assert_eq!(citizen.region(), "110105");
+        assert_eq!((citizen.credit_code(), citizen.industry()), (None, None));
+        assert_eq!(citizen.id_hash().map(str::len), Some(64));
+        assert_eq!(citizen.contacts()[0].role, ContactRole::Myself);
+    }
+
+    #[test]
+    fn certifications_are_valid_between_their_dates_inclusive() {
+        let certification = Certification {
+            kind: HIGH_TECH.into(),
+            obtained_on: day(2023, 11, 30),
+            expires_on: Some(day(2026, 11, 29)),
+        };
+        assert!(!certification.is_valid_on(day(2023, 11, 29)));
+        assert!(certification.is_valid_on(day(2023, 11, 30)));
+        assert!(certification.is_valid_on(day(2026, 11, 29)));
+        assert!(!certification.is_valid_on(day(2026, 11, 30)));
+        let open_ended = Certification {
+            expires_on: None,
+            ..certification
+        };
+        assert!(open_ended.is_valid_on(day(2099, 1, 1)));
+    }
+
+    #[test]
+    fn ownership_maps_to_article_20_classes() {
+        assert_eq!(
+            Ownership::HkMacaoTaiwan.audience(),
+            Some(AudienceClass::ForeignFunded)
+        );
+        assert_eq!(
+            Ownership::ForeignFunded.audience(),
+            Some(AudienceClass::ForeignFunded)
+        );
+        assert_eq!(Ownership::Private.audience(), Some(AudienceClass::Private));
+        assert_eq!(
+            Ownership::StateOwned.audience(),
+            Some(AudienceClass::StateOwned)
+        );
+        assert_eq!(
+            Ownership::PublicInstitution.audience(),
+            Some(AudienceClass::PublicInstitution)
+        );
+        assert_eq!(Ownership::Collective.audience(), None);
+        assert_eq!(Ownership::SocialOrganization.audience(), None);
+    }
+
+    #[test]
+    fn vocabularies_use_the_data_model_codes() {
+        assert_eq!(
+            AudienceClass::codes(),
+            [
+                "high_tech",
+                "foreign_funded",
+                "sme",
+                "private",
+                "state_owned",
+                "public_institution",
+                "individual"
+            ]
+        );
+        assert_eq!(
+            ContactRole::codes(),
+            ["legal_representative", "finance", "hr", "general", "self"]
+        );
+        assert_eq!(
+            serde_json::to_value(ContactRole::Myself).unwrap(),
+            json!("self")
+        );
+        assert!(
+            ContactRole::Myself.suits(ProfileKind::Citizen)
+                && !ContactRole::Myself.suits(ProfileKind::Enterprise)
+        );
+        assert!(
+            ContactRole::Hr.suits(ProfileKind::Enterprise)
+                && !ContactRole::Hr.suits(ProfileKind::Citizen)
+        );
+        assert!(
+            ContactRole::General.suits(ProfileKind::Enterprise)
+                && ContactRole::General.suits(ProfileKind::Citizen)
+        );
+        assert_eq!(
+            certification_name("little_giant").map(|(zh, _)| zh),
+            Some("专精特新“小巨人”企业")
+        );
+        assert_eq!(certification_name("iso9001"), None);
+    }
+}

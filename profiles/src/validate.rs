@@ -428,6 +428,7 @@ impl Checks {
     }
 
     /// A birth date or gender given alongside the ID number must be the one the number encodes.
+    /// The messages do not repeat the encoded values: error lists end up in logs.
     fn agrees_with_identity(
         &mut self,
         identity: &Identity,
@@ -440,14 +441,8 @@ impl Checks {
             self.fail(
                 "birth_date",
                 Rule::BirthDateMismatch,
-                format!(
-                    "出生日期 {given} 与身份证号码中的 {} 不一致",
-                    identity.birth_date
-                ),
-                format!(
-                    "birth date {given} differs from {} in the ID number",
-                    identity.birth_date
-                ),
+                format!("出生日期 {given} 与身份证号码中的出生日期不一致"),
+                format!("birth date {given} differs from the one in the ID number"),
             );
         }
         if let Some(given) = gender
