@@ -7,6 +7,7 @@ pub mod codes;
 pub mod error;
 pub mod facts;
 pub mod id_number;
+pub mod import;
 pub mod labels;
 pub mod model;
 pub mod schema;
