@@ -62,7 +62,7 @@ impl Value {
         }
     }
 
-    fn code(value: impl Coded) -> Self {
+    fn of_code(value: impl Coded) -> Self {
         Self::Text(value.code().to_owned())
     }
 }
@@ -239,7 +239,7 @@ impl Profile {
     pub fn facts(&self, as_of: NaiveDate) -> Facts {
         let derivation = Derivation::of(self, as_of);
         let mut facts = Facts::new();
-        facts.insert("kind", Value::code(self.kind()));
+        facts.insert("kind", Value::of_code(self.kind()));
         facts.insert("audience", derivation.audience_codes());
         facts.insert("region", self.region());
         facts.insert_known("interests", self.interests().cloned());
@@ -287,7 +287,7 @@ fn enterprise_facts(
     }
     facts.insert_known(
         "size_class",
-        derivation.size.map(|size| Value::code(size.class)),
+        derivation.size.map(|size| Value::of_code(size.class)),
     );
     facts.insert_known("small_low_profit", derivation.small_low_profit);
 }
@@ -297,9 +297,9 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
     facts.insert_known("age", derivation.age);
     facts.insert_known(
         "age_band",
-        derivation.age.map(|age| Value::code(AgeBand::for_age(age))),
+        derivation.age.map(|age| Value::of_code(AgeBand::for_age(age))),
     );
-    facts.insert("gender", Value::code(citizen.gender));
+    facts.insert("gender", Value::of_code(citizen.gender));
     facts.insert_known("education", citizen.education.map(Value::code));
     facts.insert_known(
         "employment_status",

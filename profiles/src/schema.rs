@@ -3,8 +3,7 @@
 //! new profile data needs no code change.
 
 use crate::coded::{Coded, is_code};
-use crate::error::Rule;
-use crate::error::{Checks, ValidationErrors};
+use crate::error::{Checks, Rule, ValidationErrors};
 use crate::labels::{AgeBand, SizeClass};
 use crate::model::{
     Education, EmploymentStatus, Gender, Ownership, ProfileKind, certification_name,
