@@ -263,7 +263,7 @@ fn enterprise_facts(
     facts: &mut Facts,
 ) {
     facts.insert("industry", enterprise.industry.as_str());
-    facts.insert_known("ownership", enterprise.ownership.map(Value::code));
+    facts.insert_known("ownership", enterprise.ownership.map(Value::of_code));
     facts.insert_known("founded_on", enterprise.founded_on);
     facts.insert_known("years_since_founding", derivation.years_since_founding);
     facts.insert_known("registered_capital", enterprise.registered_capital);
@@ -300,10 +300,10 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
         derivation.age.map(|age| Value::of_code(AgeBand::for_age(age))),
     );
     facts.insert("gender", Value::of_code(citizen.gender));
-    facts.insert_known("education", citizen.education.map(Value::code));
+    facts.insert_known("education", citizen.education.map(Value::of_code));
     facts.insert_known(
         "employment_status",
-        citizen.employment_status.map(Value::code),
+        citizen.employment_status.map(Value::of_code),
     );
     facts.insert_known(
         "hukou_region",
