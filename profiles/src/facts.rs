@@ -297,7 +297,9 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
     facts.insert_known("age", derivation.age);
     facts.insert_known(
         "age_band",
-        derivation.age.map(|age| Value::of_code(AgeBand::for_age(age))),
+        derivation
+            .age
+            .map(|age| Value::of_code(AgeBand::for_age(age))),
     );
     facts.insert("gender", Value::of_code(citizen.gender));
     facts.insert_known("education", citizen.education.map(Value::of_code));

@@ -114,6 +114,25 @@ struct SizeRule {
     small: Tier,
 }
 
+impl SizeRule {
+    /// The tiers from the largest down, each with the class it confers.
+    fn tiers(&self) -> [(SizeClass, Tier); 3] {
+        [
+            (SizeClass::Large, self.large),
+            (SizeClass::Medium, self.medium),
+            (SizeClass::Small, self.small),
+        ]
+    }
+
+    /// The minima of a class; micro has none, being whatever falls below small.
+    fn minima(&self, class: SizeClass) -> Option<Tier> {
+        self.tiers()
+            .into_iter()
+            .find(|(tiered, _)| *tiered == class)
+            .map(|(_, tier)| tier)
+    }
+}
+
 impl SmeSector {
     /// The sector of a GB/T 4754-2017 code, or `None` when the code is too coarse to decide
     /// (sections F, G, H, I and K span several sectors; G59 spans transport's 591 and
@@ -268,12 +287,7 @@ fn meets(tier: Tier, figures: &SizeFigures) -> Option<bool> {
 
 /// The size class of an enterprise in `sector`, or `None` when missing figures leave it open.
 pub fn size_class(sector: SmeSector, figures: &SizeFigures) -> Option<SizeClass> {
-    let rule = sector.rule();
-    for (class, tier) in [
-        (SizeClass::Large, rule.large),
-        (SizeClass::Medium, rule.medium),
-        (SizeClass::Small, rule.small),
-    ] {
+    for (class, tier) in sector.rule().tiers() {
         if meets(tier, figures)? {
             return Some(class);
         }
@@ -513,8 +527,20 @@ fn size_reason(size: SizeAssessment, figures: &SizeFigures) -> (String, String) 
             .collect::<Vec<_>>()
             .join(joiner)
     };
-    let (verdict_zh, verdict_en) = match size.class {
-        SizeClass::Micro => (
+    let (verdict_zh, verdict_en) = match rule.minima(size.class) {
+        Some(met) => (
+            format!(
+                "达到{}标准（{}）",
+                size.class.label_zh(),
+                tier(met, Measure::describe_zh, "且")
+            ),
+            format!(
+                "meets the {} threshold ({})",
+                size.class.label_en(),
+                tier(met, Measure::describe_en, " and ")
+            ),
+        ),
+        None => (
             format!(
                 "未达到小型企业标准（{}）",
                 tier(rule.small, Measure::describe_zh, "且")
@@ -524,25 +550,6 @@ fn size_reason(size: SizeAssessment, figures: &SizeFigures) -> (String, String) 
                 tier(rule.small, Measure::describe_en, " and ")
             ),
         ),
-        class => {
-            let met = match class {
-                SizeClass::Large => rule.large,
-                SizeClass::Medium => rule.medium,
-                _ => rule.small,
-            };
-            (
-                format!(
-                    "达到{}标准（{}）",
-                    class.label_zh(),
-                    tier(met, Measure::describe_zh, "且")
-                ),
-                format!(
-                    "meets the {} threshold ({})",
-                    class.label_en(),
-                    tier(met, Measure::describe_en, " and ")
-                ),
-            )
-        }
     };
     (
         format!(

@@ -1,6 +1,11 @@
 //! Who receives policies: enterprise and citizen profiles, their validation, derived labels
 //! (智能画像) and the flat fact view the matcher evaluates. Pure: no I/O, no clock — the
 //! evaluation day is always passed in.
+//!
+//! The path of a profile: a [`ProfileInput`] (from JSON, or from a spreadsheet row through
+//! [`import::parse_row`]) is checked by [`ProfileInput::validate`] into a stored [`Profile`];
+//! [`Profile::facts`] flattens it for the matcher and [`Profile::derived_labels`] explains the
+//! derived values. Every fallible step reports a [`ValidationErrors`].
 
 pub mod coded;
 pub mod codes;
