@@ -156,7 +156,8 @@ mod tests {
 
     #[test]
     fn published_codes_validate() {
-        // The worked example printed in GB 32100-2015 and a code issued by a national authority.
+        // The sample code commonly used to explain GB 32100-2015, and a code registered by a
+        // national authority (characters 3–8 are 100000, the country code).
         for code in ["91350100M000100Y43", "91100000100003962T"] {
             assert_eq!(CreditCode::parse(code).unwrap().as_str(), code);
         }
