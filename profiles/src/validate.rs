@@ -61,7 +61,7 @@ fn validate_enterprise(
     let employees = checks.count("employees", input.employees);
     let revenue = checks.amount("revenue", input.revenue);
     let total_assets = checks.amount("total_assets", input.total_assets);
-    let taxable_income = checks.amount("taxable_income", input.taxable_income);
+    let taxable_income = checks.signed_amount("taxable_income", input.taxable_income);
     let certifications = input
         .certifications
         .map(|certifications| checks.certifications(certifications, input.founded_on));
@@ -196,9 +196,12 @@ impl Checks {
         self.take(field, parse(text))
     }
 
-    fn amount(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
+    /// A figure that may be negative, such as taxable income after a loss.
+    fn signed_amount(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
         let value = value?;
-        if !value.is_finite() {
+        if value.is_finite() {
+            Some(value)
+        } else {
             self.fail(
                 field,
                 Rule::NotFinite,
@@ -206,7 +209,12 @@ impl Checks {
                 "must be a finite number",
             );
             None
-        } else if value < 0.0 {
+        }
+    }
+
+    fn amount(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
+        let value = self.signed_amount(field, value)?;
+        if value < 0.0 {
             self.fail(
                 field,
                 Rule::Negative,
@@ -902,7 +910,7 @@ mod tests {
     }
 
     #[test]
-    fn amounts_and_counts_must_be_non_negative_and_finite() {
+    fn amounts_and_counts_must_be_non_negative_and_finite_but_a_loss_is_allowed() {
         let zeros = json!({"registered_capital": 0, "employees": 0, "revenue": 0.0, "total_assets": 0, "taxable_income": 0});
         assert_eq!(
             enterprise(with(enterprise_json(), zeros)).employees,
@@ -916,7 +924,7 @@ mod tests {
         ));
         assert!(errors.has("registered_capital", Rule::Negative));
         assert!(errors.has("total_assets", Rule::Negative));
-        assert!(errors.has("taxable_income", Rule::Negative));
+        assert!(!errors.iter().any(|e| e.field == "taxable_income"), "a loss is a valid figure");
         assert!(errors.has("employees", Rule::OutOfRange));
 
         let ProfileInput::Enterprise(mut spreadsheet) = input(enterprise_json()) else {
