@@ -461,3 +461,200 @@ impl RangeColumn {
         hit
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::applicability::Applicability;
+    use crate::engine::{Engine, PolicyRule};
+    use crate::eval::Verdict;
+    use crate::score::Weights;
+    use crate::synth::{self, SplitMix64};
+    use crate::testing::{day, enterprise, facts, schema, set, text};
+
+    fn applicability(json: serde_json::Value) -> CompiledApplicability {
+        serde_json::from_value::<Applicability>(json).unwrap().compile(&schema()).unwrap()
+    }
+
+    fn ids(bitmap: &RoaringBitmap) -> Vec<u32> {
+        bitmap.iter().collect()
+    }
+
+    fn small_index() -> AudienceIndex {
+        let mut index = AudienceIndex::new(&schema());
+        index.insert(1, &enterprise());
+        let mut other = enterprise();
+        other.insert("region".into(), text("220104"));
+        other.insert("employees".into(), Value::Number(400.0));
+        index.insert(2, &other);
+        let mut unknown = enterprise();
+        unknown.remove("employees");
+        unknown.remove("region");
+        index.insert(3, &unknown);
+        index.insert(4, &facts(&[("kind", text("citizen")), ("audience", set(&["individual"])), ("region", text("110105"))]));
+        index
+    }
+
+    #[test]
+    fn select_splits_eligible_and_undetermined() {
+        let index = small_index();
+        let policy = applicability(json!({
+            "audiences": ["sme"],
+            "condition": {"all": [
+                {"field": "region", "op": "within", "value": "110000"},
+                {"field": "employees", "op": "le", "value": 300}
+            ]}
+        }));
+        let sets = index.select(&policy, day("2025-06-30"));
+        assert_eq!(ids(&sets.eligible), [1]);
+        assert_eq!(ids(&sets.undetermined), [3]);
+        assert_eq!(ids(&sets.recipients(true)), [1, 3]);
+        assert_eq!(ids(&sets.recipients(false)), [1]);
+    }
+
+    #[test]
+    fn index_follows_inserts_updates_and_removals() {
+        let mut index = small_index();
+        let beijing = applicability(json!({"condition": {"field": "region", "op": "within", "value": "110000"}}));
+        let as_of = day("2025-06-30");
+        assert_eq!(ids(&index.select(&beijing, as_of).eligible), [1, 4]);
+        let mut moved = enterprise();
+        moved.insert("region".into(), text("110105"));
+        assert!(index.update(2, &moved));
+        assert!(!index.update(9, &moved));
+        assert_eq!(ids(&index.select(&beijing, as_of).eligible), [1, 2, 4]);
+        assert!(index.remove(1));
+        assert!(!index.remove(1));
+        let sets = index.select(&beijing, as_of);
+        assert_eq!((ids(&sets.eligible), ids(&sets.undetermined)), (vec![2, 4], vec![3]));
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.facts(1, &["region"]), None);
+        assert_eq!(index.facts(2, &["region", "employees"]).unwrap(), facts(&[("region", text("110105")), ("employees", Value::Number(85.0))]));
+    }
+
+    #[test]
+    fn stored_facts_read_back_as_inserted() {
+        let mut index = AudienceIndex::new(&schema());
+        let mut rng = SplitMix64::new(3);
+        let as_of = day("2025-06-30");
+        let profiles: Vec<Facts> = (0..200).map(|_| synth::facts(&mut rng, as_of)).collect();
+        for (id, facts) in profiles.iter().enumerate() {
+            index.insert(u32::try_from(id).unwrap(), facts);
+        }
+        for (id, original) in profiles.iter().enumerate() {
+            let keys: Vec<&str> = original.keys().map(String::as_str).collect();
+            let stored = index.facts(u32::try_from(id).unwrap(), &keys).unwrap();
+            let readable: Facts = original
+                .iter()
+                .filter(|(k, v)| FieldKind::lookup(&schema(), k).is_some_and(|kind| classify(kind, v).is_some()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(stored, readable);
+        }
+    }
+
+    #[test]
+    fn range_columns_answer_like_a_scan_across_bucket_splits() {
+        let mut column = RangeColumn::default();
+        let mut rng = SplitMix64::new(11);
+        let mut truth: Vec<Option<f64>> = Vec::new();
+        for id in 0..60_000u32 {
+            // A popular value, a spread of others, and removals, to exercise every bucket path.
+            let value = if rng.chance(30) { 10.0 } else { rng.below(5_000) as f64 };
+            column.insert(id, value);
+            truth.push(Some(value));
+            if rng.chance(10) {
+                let victim = rng.below(u64::from(id) + 1) as usize;
+                column.remove(u32::try_from(victim).unwrap());
+                truth[victim] = None;
+            }
+        }
+        assert!(column.buckets.len() > 5, "buckets split: {}", column.buckets.len());
+        for (low, high) in [(10.0, 10.0), (0.0, 9.5), (100.0, 2_500.0), (4_999.0, f64::INFINITY), (f64::NEG_INFINITY, 10.0), (7.0, 3.0)] {
+            let expected: Vec<u32> = truth
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_some_and(|v| low <= v && v <= high))
+                .map(|(id, _)| u32::try_from(id).unwrap())
+                .collect();
+            assert_eq!(ids(&column.between(low, high)), expected, "[{low}, {high}]");
+        }
+    }
+
+    #[test]
+    fn survivors_are_ranked_by_score() {
+        let index = small_index();
+        let rule = PolicyRule {
+            id: 1,
+            applicability: serde_json::from_value(json!({"tags": {"region": ["110000"]}})).unwrap(),
+            published_on: None,
+            window_closes: None,
+            topics: Vec::new(),
+            amounts: Vec::new(),
+            feedback: 0.0,
+        };
+        let engine = Engine::new(vec![rule], Weights::default(), &schema()).unwrap();
+        let as_of = day("2025-06-30");
+        let sets = index.select(engine.applicability(1).unwrap(), as_of);
+        let hits = engine.rank_audience(1, &index, &sets.eligible, as_of, 10);
+        let order: Vec<u32> = hits.iter().map(|h| h.profile_id).collect();
+        // Beijing profiles match the region tag; 长春 (2) does not; 3 has no region, so only feedback counts.
+        assert_eq!(order, [1, 4, 3, 2]);
+        assert!(hits[0].score > hits[3].score);
+        assert_eq!(engine.rank_audience(1, &index, &sets.eligible, as_of, 2).len(), 2);
+    }
+
+    /// Builds an engine and an index over the same generated data and checks that every profile
+    /// gets the same verdict from both paths.
+    fn assert_paths_agree(seed: u64, profiles: usize, policies: usize) {
+        let mut rng = SplitMix64::new(seed);
+        let as_of = day("2025-02-28") + chrono::Days::new(rng.below(800));
+        let schema = synth::schema();
+        let rules: Vec<PolicyRule> = (0..policies).map(|id| synth::rule(&mut rng, id as i64, as_of)).collect();
+        let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
+        let mut index = AudienceIndex::new(&schema);
+        let population: Vec<Facts> = (0..profiles).map(|_| synth::facts(&mut rng, as_of)).collect();
+        for (id, facts) in population.iter().enumerate() {
+            index.insert(u32::try_from(id).unwrap(), facts);
+        }
+        for policy_id in engine.policy_ids() {
+            let sets = index.select(engine.applicability(policy_id).unwrap(), as_of);
+            for (id, facts) in population.iter().enumerate() {
+                let id = u32::try_from(id).unwrap();
+                let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
+                let reverse = if sets.eligible.contains(id) {
+                    Verdict::Eligible
+                } else if sets.undetermined.contains(id) {
+                    Verdict::Undetermined
+                } else {
+                    Verdict::NotEligible
+                };
+                assert_eq!(forward, reverse, "seed {seed}, policy {policy_id}, profile {facts:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn forward_and_reverse_paths_give_identical_verdicts(seed in any::<u64>()) {
+            assert_paths_agree(seed, 60, 12);
+        }
+    }
+
+    #[test]
+    fn generated_verdicts_cover_all_three_outcomes() {
+        let mut rng = SplitMix64::new(5);
+        let as_of = day("2025-06-30");
+        let schema = synth::schema();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let condition = synth::condition(&mut rng, as_of, 3).compile(&schema).unwrap();
+            seen.insert(condition.evaluate(&synth::facts(&mut rng, as_of), as_of).verdict);
+        }
+        assert_eq!(seen.len(), 3, "the property test must see eligible, not eligible and undetermined");
+    }
+}
