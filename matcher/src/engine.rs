@@ -401,3 +401,199 @@ fn audience_reason(wanted: &[String], actual: Option<&Value>, gate: Truth, citiz
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{day, enterprise, facts, schema, set, text};
+
+    fn rule(id: i64, applicability: serde_json::Value) -> PolicyRule {
+        PolicyRule {
+            id,
+            applicability: serde_json::from_value(applicability).unwrap(),
+            published_on: Some(day("2025-06-01")),
+            window_closes: None,
+            topics: Vec::new(),
+            amounts: Vec::new(),
+            feedback: 0.0,
+        }
+    }
+
+    fn engine(rules: Vec<PolicyRule>) -> Engine {
+        Engine::new(rules, Weights::default(), &schema()).unwrap()
+    }
+
+    fn ids(matches: &[PolicyMatch]) -> Vec<i64> {
+        matches.iter().map(|m| m.policy_id).collect()
+    }
+
+    const AS_OF: &str = "2025-06-30";
+
+    fn policies() -> Vec<PolicyRule> {
+        vec![
+            rule(1, json!({"audiences": ["sme"], "tags": {"region": ["110000"]}, "condition":
+                {"field": "region", "op": "within", "value": "110000", "clause": "第二条"}})),
+            rule(2, json!({"condition": {"all": [
+                {"field": "region", "op": "within", "value": "110000"},
+                {"field": "taxable_income", "op": "le", "value": 300}
+            ]}})),
+            rule(3, json!({"condition": {"all": [
+                {"field": "region", "op": "within", "value": "110000"},
+                {"field": "employees", "op": "le", "value": 50, "clause": "第三条第二款"}
+            ]}})),
+            rule(4, json!({"condition": {"all": [
+                {"field": "region", "op": "within", "value": "220000"},
+                {"field": "employees", "op": "le", "value": 50}
+            ]}})),
+            rule(5, json!({"audiences": ["individual"]})),
+            rule(6, json!({"tags": {"region": ["220100"]}})),
+        ]
+    }
+
+    #[test]
+    fn results_come_in_eligible_possible_and_near_miss_groups() {
+        let report = engine(policies()).match_profile(&enterprise(), day(AS_OF));
+        assert_eq!(ids(&report.eligible), [1, 6]);
+        assert_eq!(ids(&report.possible), [2]);
+        assert_eq!(ids(&report.near_miss), [3]);
+
+        let possible = &report.possible[0];
+        assert_eq!(possible.missing_fields, ["taxable_income"]);
+        assert_eq!((possible.met, possible.total), (1, 2));
+        let summary = possible.reasons.iter().find(|r| r.code == "conditions.summary").unwrap();
+        assert_eq!((summary.text_zh.as_str(), summary.text_en.as_str()), ("满足 1/2 项条件", "1 of 2 conditions met"));
+
+        let near = &report.near_miss[0];
+        assert_eq!(near.verdict, Verdict::NotEligible);
+        let hint = near.near_miss_hint.as_ref().unwrap();
+        assert_eq!(hint.text_zh, "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条第二款）");
+        assert_eq!(hint.text_en, "one condition short: qualifies if employees is at most 50 (now 85) (clause 第三条第二款)");
+        assert_eq!(hint.clause.as_deref(), Some("第三条第二款"));
+        assert_eq!(near.failed_leaves.len(), 1);
+        assert_eq!(near.failed_leaves[0].path, "condition.all[1]");
+    }
+
+    #[test]
+    fn reasons_show_the_profiles_values_and_cite_clauses() {
+        let matched = engine(policies()).evaluate(1, &enterprise(), day(AS_OF)).unwrap();
+        let met = matched.reasons.iter().find(|r| r.code == "condition.met").unwrap();
+        assert_eq!(met.text_zh, "注册地 110108 属于 110000（第二条）");
+        assert_eq!(met.text_en, "registered region 110108 is within 110000 (clause 第二条)");
+        let audience = matched.reasons.iter().find(|r| r.code == "audience.met").unwrap();
+        assert!(audience.text_zh.contains("sme"), "{}", audience.text_zh);
+
+        let citizen = facts(&[("kind", text("citizen")), ("audience", set(&["individual"])), ("region", text("220104"))]);
+        let missed = engine(policies()).evaluate(1, &citizen, day(AS_OF)).unwrap();
+        assert_eq!(missed.verdict, Verdict::NotEligible);
+        assert_eq!(missed.near_miss_hint, None, "an audience mismatch is not a near miss");
+        let unmet = missed.reasons.iter().find(|r| r.code == "condition.unmet").unwrap();
+        assert_eq!(unmet.text_zh, "居住地 220104 不属于 110000（要求属于 110000）（第二条）");
+        assert_eq!(unmet.text_en, "residence region 220104 is not within 110000 (required: is within 110000) (clause 第二条)");
+    }
+
+    #[test]
+    fn audience_restrictions_prune_and_missing_audience_is_undetermined() {
+        let engine = engine(policies());
+        let citizen = facts(&[("kind", text("citizen")), ("audience", set(&["individual"]))]);
+        let report = engine.match_profile(&citizen, day(AS_OF));
+        assert!(!ids(&report.eligible).contains(&1));
+        assert!(ids(&report.eligible).contains(&5));
+
+        let mut unknown = enterprise();
+        unknown.remove("audience");
+        let report = engine.match_profile(&unknown, day(AS_OF));
+        let first = report.possible.iter().find(|m| m.policy_id == 1).unwrap();
+        assert_eq!(first.missing_fields, ["audience"]);
+        assert!(ids(&report.possible).contains(&5));
+    }
+
+    #[test]
+    fn groups_are_ranked_by_score_and_can_be_limited() {
+        let mut rules = policies();
+        rules[0].window_closes = Some(day("2025-07-02"));
+        let engine = engine(rules);
+        let report = engine.match_profile(&enterprise(), day(AS_OF));
+        assert!(report.eligible.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(report.eligible[0].score > report.eligible[1].score);
+        let top = engine.match_profile_top(&enterprise(), day(AS_OF), 1);
+        assert_eq!(ids(&top.eligible), [1]);
+        assert_eq!(top.possible.len(), 1);
+    }
+
+    #[test]
+    fn matches_carry_the_estimated_amount() {
+        let mut with_amounts = rule(7, json!({}));
+        with_amounts.amounts = vec![
+            AmountRule::Fixed { value: 30.0 },
+            AmountRule::Rate { rate: 0.1, of: "revenue".into(), cap: Some(100.0) },
+            AmountRule::PerHead { value: 0.5, of: "taxable_income".into(), cap: None },
+        ];
+        let matched = engine(vec![with_amounts]).evaluate(7, &enterprise(), day(AS_OF)).unwrap();
+        let estimate = matched.estimated_amount.unwrap();
+        assert_eq!(estimate.items, [Some(30.0), Some(100.0), None]);
+        assert_eq!(estimate.total, 130.0);
+        let amounts: Vec<&str> = matched.reasons.iter().filter(|r| r.code == "amount").map(|r| r.text_zh.as_str()).collect();
+        assert_eq!(amounts, ["定额 30 万元", "按营业收入（万元） 4200 × 0.1 估算为 100 万元，上限 100 万元", "缺少应纳税所得额（万元），无法估算金额"]);
+    }
+
+    #[test]
+    fn policies_and_weights_change_without_rebuilding() {
+        let mut engine = engine(policies());
+        let as_of = day(AS_OF);
+        engine.upsert(rule(3, json!({"condition": {"field": "employees", "op": "le", "value": 100}})), &schema()).unwrap();
+        assert!(ids(&engine.match_profile(&enterprise(), as_of).eligible).contains(&3));
+        assert!(engine.remove(1));
+        assert!(!engine.remove(1));
+        assert_eq!(engine.len(), 5);
+        assert!(engine.evaluate(1, &enterprise(), as_of).is_none());
+        assert!(engine.evaluate(6, &enterprise(), as_of).is_some(), "the moved policy is still found");
+
+        let before = engine.evaluate(6, &enterprise(), as_of).unwrap().score;
+        let mut weights = Weights::default();
+        weights.dimensions.insert("region".into(), 50.0);
+        engine.set_weights(weights.clone()).unwrap();
+        assert_eq!(engine.weights(), &weights);
+        assert!(engine.evaluate(6, &enterprise(), as_of).unwrap().score < before, "a heavier mismatched region lowers the score");
+        weights.feedback = -1.0;
+        assert!(engine.set_weights(weights).is_err());
+    }
+
+    #[test]
+    fn invalid_policies_are_rejected_with_paths() {
+        let bad = rule(9, json!({"tags": {"region": ["11"]}, "condition": {"any": [{"field": "employees", "op": "eq", "value": "many"}]}}));
+        let error = Engine::new(vec![bad.clone()], Weights::default(), &schema()).unwrap_err();
+        let EngineError::InvalidPolicy { policy_id, errors } = error else { panic!("invalid policy expected") };
+        assert_eq!(policy_id, 9);
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["tags.region[0]", "condition.any[0].value"]);
+
+        let mut engine = engine(policies());
+        assert!(engine.upsert(bad, &schema()).is_err());
+        assert_eq!(engine.len(), 6, "a rejected upsert changes nothing");
+
+        let mut bad_amount = rule(10, json!({}));
+        bad_amount.amounts = vec![AmountRule::Rate { rate: 0.1, of: "region".into(), cap: None }];
+        let EngineError::InvalidPolicy { errors, .. } = engine.upsert(bad_amount, &schema()).unwrap_err() else { panic!() };
+        assert_eq!(errors[0].path, "amounts[0].of");
+
+        let twice = Engine::new(vec![rule(1, json!({})), rule(1, json!({}))], Weights::default(), &schema());
+        assert_eq!(twice.unwrap_err(), EngineError::DuplicatePolicy(1));
+    }
+
+    #[test]
+    fn policy_rules_parse_from_json() {
+        let rule: PolicyRule = serde_json::from_value(json!({
+            "id": 42,
+            "applicability": {"audiences": ["sme"], "tags": {"topic": ["rnd"]}, "include_undetermined": true},
+            "published_on": "2024-03-10",
+            "amounts": [{"kind": "fixed", "value": 30}]
+        }))
+        .unwrap();
+        assert_eq!(rule.id, 42);
+        assert!(rule.applicability.include_undetermined);
+        assert_eq!(rule.amounts, [AmountRule::Fixed { value: 30.0 }]);
+        assert!(serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(), "unknown keys are refused");
+    }
+}

@@ -299,9 +299,10 @@ mod tests {
         // 2024-01-31 plus one month is 2024-02-29: dates up to then count as a month elapsed.
         assert_eq!(at_least("2024-02-29", 1), day_number(date("2024-01-31")));
         assert_eq!(at_least("2024-02-28", 1), day_number(date("2024-01-28")));
-        // Within one month of 2024-03-31 are dates whose month-later day is on or after it.
-        assert_eq!(at_most("2024-03-31", 1), day_number(date("2024-02-29")));
-        assert_eq!(at_most("2024-03-30", 1), day_number(date("2024-02-29")));
+        // Within one month of a day are the dates whose month-later day is on or after it:
+        // 2024-02-29 plus a month is 2024-03-29, so on 30 and 31 March it is more than a month ago.
+        assert_eq!(at_most("2024-03-31", 1), day_number(date("2024-03-01")));
+        assert_eq!(at_most("2024-03-30", 1), day_number(date("2024-03-01")));
         assert_eq!(at_most("2024-03-29", 1), day_number(date("2024-02-29")));
         assert_eq!(at_most("2024-03-28", 1), day_number(date("2024-02-28")));
     }

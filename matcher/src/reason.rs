@@ -165,7 +165,7 @@ pub fn near_miss_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
     let (now_zh, now_en) = outcome.actual.as_ref().map(show_value).unwrap_or_default();
     Reason::new(
         "near_miss",
-        format!("差一项：{label_zh}需{}即可符合（当前 {now_zh}）", required.0),
+        format!("差一项：若{label_zh} {}，即可符合（当前 {now_zh}）", required.0),
         format!("one condition short: qualifies if {label_en} {} (now {now_en})", required.1),
     )
     .citing(outcome.clause.as_ref())

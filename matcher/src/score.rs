@@ -339,3 +339,160 @@ impl ScoreProgram {
 fn unit(hit: bool) -> f64 {
     if hit { 1.0 } else { 0.0 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{day, enterprise, schema, set, text};
+
+    struct Fixture {
+        vocab: Vocab,
+        program: ScoreProgram,
+    }
+
+    fn fixture(tags: &[(&str, &[&str])], topics: &[&str], closes: Option<&str>) -> Fixture {
+        let tags: BTreeMap<String, Vec<String>> =
+            tags.iter().map(|(d, codes)| (d.to_string(), codes.iter().map(|c| c.to_string()).collect())).collect();
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        let inputs = ScoreInputs {
+            tags: &tags,
+            topics: &topics,
+            published_on: Some(day("2025-01-01")),
+            window_closes: closes.map(day),
+            feedback: 0.5,
+        };
+        let mut vocab = Vocab::default();
+        let program = ScoreProgram::compile(&inputs, &mut vocab, &schema()).unwrap();
+        Fixture { vocab, program }
+    }
+
+    impl Fixture {
+        fn score(&self, weights: &Weights, facts: &Facts) -> (Score, Vec<Reason>) {
+            let row = self.vocab.row(facts);
+            let as_of = day("2025-06-30");
+            let explained = self.program.explain(weights, &row, facts, as_of);
+            let quick = self.program.quick(weights, &row, as_of);
+            assert!((quick - explained.0.total).abs() < 1e-9, "fast and explained scores agree");
+            explained
+        }
+    }
+
+    fn term<'s>(score: &'s Score, name: &str) -> &'s ScoreTerm {
+        score.terms.iter().find(|t| t.term == name).unwrap_or_else(|| panic!("no term {name}"))
+    }
+
+    #[test]
+    fn tags_match_through_the_code_hierarchy() {
+        let fixture = fixture(&[("region", &["110000"]), ("industry", &["C"]), ("size", &["small", "micro"])], &[], None);
+        let (score, _) = fixture.score(&Weights::default(), &enterprise());
+        assert_eq!(term(&score, "dimension.region").value, Some(1.0), "a 海淀 profile matches a Beijing-wide tag");
+        assert_eq!(term(&score, "dimension.industry").value, Some(0.0));
+        assert_eq!(term(&score, "dimension.size").value, Some(1.0));
+        let district_policy = super::tests::fixture(&[("region", &["110105"])], &[], None);
+        let (score, _) = district_policy.score(&Weights::default(), &enterprise());
+        assert_eq!(term(&score, "dimension.region").value, Some(0.0), "a 海淀 profile does not match a 朝阳 tag");
+    }
+
+    #[test]
+    fn every_term_is_a_reason_and_contributions_add_up() {
+        let fixture = fixture(&[("region", &["110000"]), ("qualification", &["tech_sme"])], &["rnd"], Some("2025-07-10"));
+        let (score, reasons) = fixture.score(&Weights::default(), &enterprise());
+        let names: Vec<&str> = score.terms.iter().map(|t| t.term.as_str()).collect();
+        assert_eq!(names, ["dimension.qualification", "dimension.region", "interest", "urgency", "freshness", "feedback"]);
+        assert_eq!(reasons.len(), score.terms.len());
+        let sum: f64 = reasons.iter().map(|r| r.contribution.unwrap()).sum();
+        assert!((sum - score.total).abs() < 1e-9);
+        assert!(score.total > 0.0 && score.total < 100.0);
+        let urgency = reasons.iter().find(|r| r.code == "score.urgency").unwrap();
+        assert!(urgency.text_zh.starts_with("申报截止 2025-07-10，剩余 10 天，+"), "{}", urgency.text_zh);
+        let region = reasons.iter().find(|r| r.code == "score.dimension.region").unwrap();
+        assert!(region.text_en.starts_with("region tag matches: 110108 fits 110000, +"), "{}", region.text_en);
+    }
+
+    #[test]
+    fn an_unknown_fact_does_not_count_against_the_score() {
+        let fixture = fixture(&[("region", &["110000"]), ("industry", &["C"])], &[], None);
+        let mut profile = enterprise();
+        profile.remove("industry");
+        let (score, reasons) = fixture.score(&Weights::default(), &profile);
+        let industry = term(&score, "dimension.industry");
+        assert_eq!((industry.value, industry.contribution), (None, 0.0));
+        let reason = reasons.iter().find(|r| r.code == "score.dimension.industry").unwrap();
+        assert_eq!(reason.contribution, None);
+        assert_eq!(reason.text_en, "industry unknown, term not scored");
+        let (with_mismatch, _) = fixture.score(&Weights::default(), &enterprise());
+        assert!(score.total > with_mismatch.total);
+    }
+
+    #[test]
+    fn raising_a_weight_moves_the_score_towards_that_term() {
+        let fixture = fixture(&[("region", &["110000"]), ("industry", &["C"])], &["housing"], Some("2025-07-01"));
+        let profile = enterprise();
+        let base = Weights::default();
+        let (base_score, _) = fixture.score(&base, &profile);
+        type Knob = fn(&mut Weights, f64);
+        let knobs: [(&str, Knob); 6] = [
+            ("dimension.region", |w, x| *w.dimensions.get_mut("region").unwrap() += x),
+            ("dimension.industry", |w, x| *w.dimensions.get_mut("industry").unwrap() += x),
+            ("interest", |w, x| w.interest += x),
+            ("urgency", |w, x| w.urgency += x),
+            ("freshness", |w, x| w.freshness += x),
+            ("feedback", |w, x| w.feedback += x),
+        ];
+        for (name, knob) in knobs {
+            let value = term(&base_score, name).value.unwrap();
+            let mut previous = base_score.total;
+            for step in 1..=5 {
+                let mut weights = base.clone();
+                knob(&mut weights, f64::from(step));
+                let (score, _) = fixture.score(&weights, &profile);
+                // The score is a weighted mean: more weight pulls it towards the term's value.
+                if value * 100.0 > previous {
+                    assert!(score.total >= previous, "{name} step {step}");
+                } else {
+                    assert!(score.total <= previous, "{name} step {step}");
+                }
+                assert!((0.0..=100.0).contains(&score.total));
+                previous = score.total;
+            }
+        }
+        let mut silent = base.clone();
+        silent.dimensions.clear();
+        silent.interest = 0.0;
+        silent.urgency = 0.0;
+        silent.freshness = 0.0;
+        silent.feedback = 0.0;
+        assert_eq!(fixture.score(&silent, &profile).0.total, 0.0);
+    }
+
+    #[test]
+    fn matching_interests_and_urgency_raise_the_score() {
+        let as_interest = fixture(&[], &["rnd"], None);
+        let off_interest = fixture(&[], &["housing"], None);
+        let weights = Weights::default();
+        assert!(as_interest.score(&weights, &enterprise()).0.total > off_interest.score(&weights, &enterprise()).0.total);
+        let soon = fixture(&[], &[], Some("2025-07-01"));
+        let later = fixture(&[], &[], Some("2025-07-20"));
+        let closed = fixture(&[], &[], Some("2025-06-01"));
+        let urgency = |f: &Fixture| term(&f.score(&weights, &enterprise()).0, "urgency").value.unwrap();
+        assert!(urgency(&soon) > urgency(&later));
+        assert_eq!(urgency(&closed), 0.0);
+        let citizen: Facts = [("kind".to_string(), text("citizen")), ("interests".to_string(), set(&["rnd"]))].into();
+        assert_eq!(term(&as_interest.score(&weights, &citizen).0, "interest").value, Some(1.0));
+    }
+
+    #[test]
+    fn weights_are_validated_and_parse_with_defaults() {
+        assert!(Weights::default().validate().is_ok());
+        let weights: Weights = serde_json::from_str(r#"{"dimensions": {"region": 5}, "interest": 3}"#).unwrap();
+        assert_eq!((weights.interest, weights.urgency, weights.dimension("region")), (3.0, 1.0, 5.0));
+        assert!(serde_json::from_str::<Weights>(r#"{"intrest": 3}"#).is_err());
+        let negative = Weights { interest: -1.0, ..Weights::default() };
+        assert_eq!(negative.validate().unwrap_err().field, "interest");
+        let mut bad_dimension = Weights::default();
+        bad_dimension.dimensions.insert("region".into(), f64::NAN);
+        assert_eq!(bad_dimension.validate().unwrap_err().field, "dimensions.region");
+        let no_horizon = Weights { urgency_horizon_days: 0, ..Weights::default() };
+        assert_eq!(no_horizon.validate().unwrap_err().field, "urgency_horizon_days");
+    }
+}
