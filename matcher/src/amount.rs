@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::condition::ConditionError;
 use crate::field::FieldKind;
-use crate::profiles_api::{AttributeSchema, Facts, Value};
+use profiles::{AttributeSchema, Facts, Value};
 use crate::field::label;
 use crate::reason::{Reason, format_number};
 

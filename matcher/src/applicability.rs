@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::condition::{CompiledCondition, Condition, ConditionError};
 use crate::field::{FieldKind, hierarchy_prefix};
-use crate::profiles_api::{AttributeSchema, AudienceClass};
+use profiles::coded::Coded;
+use profiles::{AttributeSchema, AudienceClass};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,12 +49,6 @@ impl CompiledApplicability {
     }
 }
 
-pub(crate) fn audience_name(class: AudienceClass) -> String {
-    match serde_json::to_value(class) {
-        Ok(serde_json::Value::String(name)) => name,
-        other => unreachable!("audience classes serialise as strings, got {other:?}"),
-    }
-}
 
 impl Applicability {
     pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<ConditionError>> {
@@ -89,7 +84,7 @@ impl Applicability {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut audiences: Vec<String> = self.audiences.iter().map(|a| audience_name(*a)).collect();
+        let mut audiences: Vec<String> = self.audiences.iter().map(|a| a.code().to_string()).collect();
         audiences.sort();
         audiences.dedup();
         Ok(CompiledApplicability {

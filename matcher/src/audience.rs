@@ -14,7 +14,7 @@ use roaring::RoaringBitmap;
 use crate::applicability::CompiledApplicability;
 use crate::condition::{CompiledLeaf, Node, Test};
 use crate::field::{FieldKind, Typed, classify, code_within, date_of_day_number};
-use crate::profiles_api::{AttributeSchema, Facts, Value};
+use profiles::{AttributeSchema, Facts, Value};
 
 /// The profiles a policy reaches.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -82,10 +82,10 @@ impl AudienceIndex {
     pub fn insert(&mut self, id: u32, facts: &Facts) {
         self.remove(id);
         self.universe.insert(id);
-        for (key, value) in facts {
+        for (key, value) in facts.iter() {
             if !self.columns.contains_key(key) {
                 let Some(kind) = FieldKind::lookup(&self.schema, key) else { continue };
-                self.columns.insert(key.clone(), Column::new(kind));
+                self.columns.insert(key.to_string(), Column::new(kind));
             }
             let column = self.columns.get_mut(key).expect("column just ensured");
             if let Some(typed) = classify(column.kind, value) {
@@ -487,8 +487,8 @@ mod tests {
         let mut index = AudienceIndex::new(&schema());
         index.insert(1, &enterprise());
         let mut other = enterprise();
-        other.insert("region".into(), text("220104"));
-        other.insert("employees".into(), Value::Number(400.0));
+        other.insert("region", text("220104"));
+        other.insert("employees", Value::Number(400.0));
         index.insert(2, &other);
         let mut unknown = enterprise();
         unknown.remove("employees");
@@ -522,7 +522,7 @@ mod tests {
         let as_of = day("2025-06-30");
         assert_eq!(ids(&index.select(&beijing, as_of).eligible), [1, 4]);
         let mut moved = enterprise();
-        moved.insert("region".into(), text("110105"));
+        moved.insert("region", text("110105"));
         assert!(index.update(2, &moved));
         assert!(!index.update(9, &moved));
         assert_eq!(ids(&index.select(&beijing, as_of).eligible), [1, 2, 4]);
@@ -545,12 +545,12 @@ mod tests {
             index.insert(u32::try_from(id).unwrap(), facts);
         }
         for (id, original) in profiles.iter().enumerate() {
-            let keys: Vec<&str> = original.keys().map(String::as_str).collect();
+            let keys: Vec<&str> = original.keys().collect();
             let stored = index.facts(u32::try_from(id).unwrap(), &keys).unwrap();
             let readable: Facts = original
                 .iter()
                 .filter(|(k, v)| FieldKind::lookup(&schema(), k).is_some_and(|kind| classify(kind, v).is_some()))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect();
             assert_eq!(stored, readable);
         }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value as Json};
 
 use crate::field::{FieldKind, hierarchy_prefix};
-use crate::profiles_api::{AttributeSchema, FieldType};
+use profiles::{AttributeSchema, FieldType};
 
 /// The root of every path reported for a condition, as it sits in the applicability JSON.
 pub const ROOT_PATH: &str = "condition";

@@ -16,7 +16,7 @@ use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
 use crate::eval::{Context, Evaluation, Forward, LeafOutcome, Row, Slot, Truth, Verdict, Vocab, explain};
 use crate::field::{FieldKind, label};
-use crate::profiles_api::{AttributeSchema, Facts, Value};
+use profiles::{AttributeSchema, Facts, Value};
 use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
 use crate::reason::leaf_reason;

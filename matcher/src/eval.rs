@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 
 use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Since, Test};
 use crate::field::{FieldKind, Typed, classify, code_within};
-use crate::profiles_api::{Facts, Value};
+use profiles::{Facts, Value};
 
 /// A Kleene truth value; the order F < U < T makes `all` a minimum and `any` a maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -513,7 +513,7 @@ mod tests {
             without.remove(field);
             assert_eq!(verdict(leaf(field, op, hit.clone()), &without), U, "{field} {op} without the fact");
             let mut corrupt = profile.clone();
-            let wrong = if matches!(profile[field], Value::Text(_)) { Value::Number(1.0) } else { text("oops") };
+            let wrong = if matches!(profile.get(field), Some(Value::Text(_))) { Value::Number(1.0) } else { text("oops") };
             corrupt.insert(field.to_string(), wrong);
             assert_eq!(verdict(leaf(field, op, hit), &corrupt), U, "{field} {op} with a wrong-typed fact");
         }
@@ -628,8 +628,8 @@ mod tests {
         assert_eq!(evaluation.leaves[4].status, LeafStatus::Missing);
 
         let mut small = enterprise();
-        small.insert("employees".into(), Value::Number(40.0));
-        small.insert("size_class".into(), text("micro"));
+        small.insert("employees", Value::Number(40.0));
+        small.insert("size_class", text("micro"));
         let evaluation = evaluate(condition, &small, "2025-06-30");
         assert_eq!(evaluation.verdict, U);
         assert_eq!(evaluation.missing_fields, ["taxable_income"]);
@@ -650,7 +650,7 @@ mod tests {
 
         // Two leaves short: no near miss.
         let mut far = enterprise();
-        far.insert("region".into(), text("220104"));
+        far.insert("region", text("220104"));
         assert_eq!(evaluate(condition.clone(), &far, "2025-06-30").near_miss, None);
 
         // One leaf short but another unknown: not a near miss either.

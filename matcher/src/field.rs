@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::profiles_api::{AttributeSchema, FieldType, Value};
+use profiles::{AttributeSchema, FieldType, Value};
 
 /// The evaluation-relevant type of a field; enum fields keep their allowed values for validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

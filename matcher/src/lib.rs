@@ -13,7 +13,6 @@ pub mod condition;
 pub mod engine;
 pub mod eval;
 mod field;
-mod profiles_api;
 pub mod reason;
 pub mod score;
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use crate::condition::Op;
 use crate::eval::{LeafOutcome, LeafStatus};
 use crate::field::label;
-use crate::profiles_api::Value;
+use profiles::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::{KindConflict, Row, Slot, Vocab};
 use crate::field::{FieldKind, code_within, hierarchy_prefix, label};
-use crate::profiles_api::{AttributeSchema, Facts};
+use profiles::{AttributeSchema, Facts};
 use crate::reason::{Reason, format_number, show_value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,7 +343,7 @@ fn unit(hit: bool) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{day, enterprise, schema, set, text};
+    use crate::testing::{day, enterprise, facts, schema, set, text};
 
     struct Fixture {
         vocab: Vocab,
@@ -477,7 +477,7 @@ mod tests {
         let urgency = |f: &Fixture| term(&f.score(&weights, &enterprise()).0, "urgency").value.unwrap();
         assert!(urgency(&soon) > urgency(&later));
         assert_eq!(urgency(&closed), 0.0);
-        let citizen: Facts = [("kind".to_string(), text("citizen")), ("interests".to_string(), set(&["rnd"]))].into();
+        let citizen = facts(&[("kind", text("citizen")), ("interests", set(&["rnd"]))]);
         assert_eq!(term(&as_interest.score(&weights, &citizen).0, "interest").value, Some(1.0));
     }
 

@@ -16,7 +16,7 @@ use crate::amount::AmountRule;
 use crate::applicability::Applicability;
 use crate::condition::{Condition, Leaf, Op};
 use crate::engine::PolicyRule;
-use crate::profiles_api::{AttributeSchema, AudienceClass, Facts, Value};
+use profiles::{AttributeSchema, AudienceClass, Facts, FieldDef, FieldType, ProfileKind, Value};
 
 /// splitmix64 (Steele, Lea, Flood 2014): one 64-bit state, good enough statistics for test data.
 #[derive(Debug, Clone)]
@@ -75,9 +75,25 @@ const EMPLOYMENT: &[&str] = &["employed", "unemployed", "self_employed", "retire
 const AGE_BANDS: &[&str] = &["child", "youth", "adult", "senior", "elderly"];
 const GENDERS: &[&str] = &["male", "female"];
 
-/// The attribute schema the generators target: every built-in fact key of DATA_MODEL.md.
+/// The attribute schema the generators target: the built-in fact keys plus two attribute-bag
+/// fields (`attr.export_share`, a number; `attr.note`, text).
 pub fn schema() -> AttributeSchema {
-    crate::profiles_api::builtin_schema()
+    let mut schema = AttributeSchema::builtin();
+    for (key, field_type, label_zh, label_en) in
+        [("attr.export_share", FieldType::Number, "出口占比", "export share"), ("attr.note", FieldType::Text, "备注", "note")]
+    {
+        schema
+            .extend(FieldDef {
+                key: key.to_string(),
+                field_type,
+                label_zh: label_zh.to_string(),
+                label_en: label_en.to_string(),
+                applies_to: vec![ProfileKind::Enterprise],
+                derived: false,
+            })
+            .expect("valid attribute fields");
+    }
+    schema
 }
 
 /// A date near an anniversary of `as_of`: `years` back, then up to a few days either way, or

@@ -6,10 +6,10 @@ use serde_json::Value as Json;
 
 use crate::condition::{CompiledCondition, Condition};
 use crate::eval::Evaluation;
-use crate::profiles_api::{AttributeSchema, Facts, Value};
+use profiles::{AttributeSchema, Facts, Value};
 
 pub(crate) fn schema() -> AttributeSchema {
-    crate::profiles_api::builtin_schema()
+    crate::synth::schema()
 }
 
 pub(crate) fn day(text: &str) -> NaiveDate {
