@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::condition::ConditionError;
 use crate::field::FieldKind;
-use profiles::{AttributeSchema, Facts, Value};
 use crate::field::label;
 use crate::reason::{Reason, format_number};
+use profiles::{AttributeSchema, Facts, Value};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -41,7 +41,11 @@ pub struct AmountEstimate {
 
 impl AmountRule {
     /// Checks the rule; `path` locates it in the caller's JSON (e.g. `benefit_items[0].amount`).
-    pub fn validate(&self, schema: &AttributeSchema, path: &str) -> Result<(), Vec<ConditionError>> {
+    pub fn validate(
+        &self,
+        schema: &AttributeSchema,
+        path: &str,
+    ) -> Result<(), Vec<ConditionError>> {
         let mut errors = Vec::new();
         let mut non_negative = |value: f64, key: &str| {
             if !(value.is_finite() && value >= 0.0) {
@@ -77,7 +81,11 @@ impl AmountRule {
                 message_en: format!("\"{of}\" is not a number field"),
             });
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// The fact the rule multiplies, if any.
@@ -93,7 +101,16 @@ impl AmountRule {
     pub fn estimate(&self, facts: &Facts) -> Option<f64> {
         match self {
             AmountRule::Fixed { value } => Some(*value),
-            AmountRule::Rate { rate: factor, of, cap } | AmountRule::PerHead { value: factor, of, cap } => {
+            AmountRule::Rate {
+                rate: factor,
+                of,
+                cap,
+            }
+            | AmountRule::PerHead {
+                value: factor,
+                of,
+                cap,
+            } => {
                 let base = number_fact(facts, of)?.max(0.0);
                 let amount = factor * base;
                 Some(cap.map_or(amount, |cap| amount.min(cap)))
@@ -106,11 +123,31 @@ impl AmountRule {
         let estimate = self.estimate(facts);
         let shown = estimate.map(format_number).unwrap_or_default();
         let (zh, en) = match (self, self.of().and_then(|of| number_fact(facts, of))) {
-            (AmountRule::Fixed { .. }, _) => (format!("定额 {shown} 万元"), format!("fixed amount {shown} (10k yuan)")),
-            (AmountRule::Rate { rate: factor, of, cap } | AmountRule::PerHead { value: factor, of, cap }, Some(base)) => {
+            (AmountRule::Fixed { .. }, _) => (
+                format!("定额 {shown} 万元"),
+                format!("fixed amount {shown} (10k yuan)"),
+            ),
+            (
+                AmountRule::Rate {
+                    rate: factor,
+                    of,
+                    cap,
+                }
+                | AmountRule::PerHead {
+                    value: factor,
+                    of,
+                    cap,
+                },
+                Some(base),
+            ) => {
                 let (label_zh, label_en) = label(of, citizen);
                 let (cap_zh, cap_en) = cap
-                    .map(|c| (format!("，上限 {} 万元", format_number(c)), format!(", capped at {}", format_number(c))))
+                    .map(|c| {
+                        (
+                            format!("，上限 {} 万元", format_number(c)),
+                            format!(", capped at {}", format_number(c)),
+                        )
+                    })
                     .unwrap_or_default();
                 let factor = format_number(*factor);
                 let base = format_number(base);
@@ -121,7 +158,10 @@ impl AmountRule {
             }
             (_, None) => {
                 let (label_zh, label_en) = label(self.of().unwrap_or_default(), citizen);
-                (format!("缺少{label_zh}，无法估算金额"), format!("{label_en} unknown, amount cannot be estimated"))
+                (
+                    format!("缺少{label_zh}，无法估算金额"),
+                    format!("{label_en} unknown, amount cannot be estimated"),
+                )
             }
         };
         Reason::new("amount", zh, en)
@@ -138,5 +178,8 @@ fn number_fact(facts: &Facts, key: &str) -> Option<f64> {
 /// Estimates every item; `None` when no item could be estimated.
 pub fn estimate_all(rules: &[AmountRule], facts: &Facts) -> Option<AmountEstimate> {
     let items: Vec<Option<f64>> = rules.iter().map(|rule| rule.estimate(facts)).collect();
-    items.iter().any(Option::is_some).then(|| AmountEstimate { total: items.iter().flatten().sum(), items })
+    items.iter().any(Option::is_some).then(|| AmountEstimate {
+        total: items.iter().flatten().sum(),
+        items,
+    })
 }

@@ -45,17 +45,21 @@ impl CompiledApplicability {
 
     /// The "M" of "N of M conditions met".
     pub fn leaf_count(&self) -> usize {
-        self.condition.as_ref().map_or(0, CompiledCondition::leaf_count)
+        self.condition
+            .as_ref()
+            .map_or(0, CompiledCondition::leaf_count)
     }
 }
-
 
 impl Applicability {
     pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<ConditionError>> {
         self.compile(schema).map(drop)
     }
 
-    pub fn compile(&self, schema: &AttributeSchema) -> Result<CompiledApplicability, Vec<ConditionError>> {
+    pub fn compile(
+        &self,
+        schema: &AttributeSchema,
+    ) -> Result<CompiledApplicability, Vec<ConditionError>> {
         let mut errors = Vec::new();
         for (dimension, codes) in &self.tags {
             let kind = match dimension.as_str() {
@@ -84,7 +88,11 @@ impl Applicability {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut audiences: Vec<String> = self.audiences.iter().map(|a| a.code().to_string()).collect();
+        let mut audiences: Vec<String> = self
+            .audiences
+            .iter()
+            .map(|a| a.code().to_string())
+            .collect();
         audiences.sort();
         audiences.dedup();
         Ok(CompiledApplicability {

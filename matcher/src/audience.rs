@@ -27,7 +27,11 @@ pub struct AudienceSets {
 impl AudienceSets {
     /// Whom to push: the eligible, plus the undetermined when the policy says so.
     pub fn recipients(&self, include_undetermined: bool) -> RoaringBitmap {
-        if include_undetermined { &self.eligible | &self.undetermined } else { self.eligible.clone() }
+        if include_undetermined {
+            &self.eligible | &self.undetermined
+        } else {
+            self.eligible.clone()
+        }
     }
 }
 
@@ -49,7 +53,10 @@ struct Column {
 
 #[derive(Debug, Clone)]
 enum ColumnData {
-    Bool { yes: RoaringBitmap, no: RoaringBitmap },
+    Bool {
+        yes: RoaringBitmap,
+        no: RoaringBitmap,
+    },
     Range(RangeColumn),
     Scalar(Postings),
     Set(Postings),
@@ -57,7 +64,11 @@ enum ColumnData {
 
 impl AudienceIndex {
     pub fn new(schema: &AttributeSchema) -> Self {
-        AudienceIndex { schema: schema.clone(), universe: RoaringBitmap::new(), columns: HashMap::new() }
+        AudienceIndex {
+            schema: schema.clone(),
+            universe: RoaringBitmap::new(),
+            columns: HashMap::new(),
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -84,7 +95,9 @@ impl AudienceIndex {
         self.universe.insert(id);
         for (key, value) in facts.iter() {
             if !self.columns.contains_key(key) {
-                let Some(kind) = FieldKind::lookup(&self.schema, key) else { continue };
+                let Some(kind) = FieldKind::lookup(&self.schema, key) else {
+                    continue;
+                };
                 self.columns.insert(key.to_string(), Column::new(kind));
             }
             let column = self.columns.get_mut(key).expect("column just ensured");
@@ -108,7 +121,9 @@ impl AudienceIndex {
         if !self.universe.remove(id) {
             return false;
         }
-        self.columns.values_mut().for_each(|column| column.remove(id));
+        self.columns
+            .values_mut()
+            .for_each(|column| column.remove(id));
         true
     }
 
@@ -134,23 +149,40 @@ impl AudienceIndex {
             None => (self.universe.clone(), RoaringBitmap::new()),
         };
         if !applicability.audiences.is_empty() {
-            let (gate_yes, gate_no) = self.test("audience", FieldKind::Set, &Test::SetAny(applicability.audiences.clone()), false, as_of);
+            let (gate_yes, gate_no) = self.test(
+                "audience",
+                FieldKind::Set,
+                &Test::SetAny(applicability.audiences.clone()),
+                false,
+                as_of,
+            );
             yes &= gate_yes;
             no |= gate_no;
         }
         let undetermined = &(&self.universe - &yes) - &no;
-        AudienceSets { eligible: yes, undetermined }
+        AudienceSets {
+            eligible: yes,
+            undetermined,
+        }
     }
 
     fn node(&self, node: &Node, leaves: &[CompiledLeaf], as_of: NaiveDate) -> Sides {
         match node {
             Node::Leaf(at) => {
                 let leaf = &leaves[*at];
-                self.test(&leaf.source.field, leaf.kind, &leaf.test, leaf.negate, as_of)
+                self.test(
+                    &leaf.source.field,
+                    leaf.kind,
+                    &leaf.test,
+                    leaf.negate,
+                    as_of,
+                )
             }
             Node::All(children) => {
                 let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
-                let (mut yes, mut no) = sides.next().unwrap_or_else(|| (self.universe.clone(), RoaringBitmap::new()));
+                let (mut yes, mut no) = sides
+                    .next()
+                    .unwrap_or_else(|| (self.universe.clone(), RoaringBitmap::new()));
                 for (child_yes, child_no) in sides {
                     yes &= child_yes;
                     no |= child_no;
@@ -159,7 +191,9 @@ impl AudienceIndex {
             }
             Node::Any(children) => {
                 let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
-                let (mut yes, mut no) = sides.next().unwrap_or_else(|| (RoaringBitmap::new(), self.universe.clone()));
+                let (mut yes, mut no) = sides
+                    .next()
+                    .unwrap_or_else(|| (RoaringBitmap::new(), self.universe.clone()));
                 for (child_yes, child_no) in sides {
                     yes |= child_yes;
                     no &= child_no;
@@ -170,12 +204,25 @@ impl AudienceIndex {
     }
 
     /// A leaf test as (profiles where it holds, profiles where it fails), after negation.
-    fn test(&self, field: &str, kind: FieldKind, test: &Test, negate: bool, as_of: NaiveDate) -> Sides {
+    fn test(
+        &self,
+        field: &str,
+        kind: FieldKind,
+        test: &Test,
+        negate: bool,
+        as_of: NaiveDate,
+    ) -> Sides {
         let Some(column) = self.columns.get(field).filter(|c| c.kind == kind) else {
             return (RoaringBitmap::new(), RoaringBitmap::new());
         };
         let (hit, present) = match (test, &column.data) {
-            (Test::Bool { accept_true, accept_false }, ColumnData::Bool { yes, no }) => {
+            (
+                Test::Bool {
+                    accept_true,
+                    accept_false,
+                },
+                ColumnData::Bool { yes, no },
+            ) => {
                 let mut hit = RoaringBitmap::new();
                 if *accept_true {
                     hit |= yes;
@@ -185,18 +232,27 @@ impl AudienceIndex {
                 }
                 (hit, yes | no)
             }
-            (Test::NumIn(values), ColumnData::Range(range)) => {
-                (values.iter().map(|v| range.between(*v, *v)).fold(RoaringBitmap::new(), |acc, b| acc | b), range.present.clone())
+            (Test::NumIn(values), ColumnData::Range(range)) => (
+                values
+                    .iter()
+                    .map(|v| range.between(*v, *v))
+                    .fold(RoaringBitmap::new(), |acc, b| acc | b),
+                range.present.clone(),
+            ),
+            (Test::Range(low, high), ColumnData::Range(range)) => {
+                (range.between(*low, *high), range.present.clone())
             }
-            (Test::Range(low, high), ColumnData::Range(range)) => (range.between(*low, *high), range.present.clone()),
             (Test::Since(since), ColumnData::Range(range)) => {
                 let (low, high) = since.day_range(as_of);
                 (range.between(low, high), range.present.clone())
             }
-            (Test::TextIn(texts), ColumnData::Scalar(postings)) | (Test::SetAny(texts), ColumnData::Set(postings)) => {
+            (Test::TextIn(texts), ColumnData::Scalar(postings))
+            | (Test::SetAny(texts), ColumnData::Set(postings)) => {
                 (postings.union_of(texts), postings.present.clone())
             }
-            (Test::Within(prefixes), ColumnData::Scalar(postings)) => (postings.union_within(prefixes), postings.present.clone()),
+            (Test::Within(prefixes), ColumnData::Scalar(postings)) => {
+                (postings.union_within(prefixes), postings.present.clone())
+            }
             _ => return (RoaringBitmap::new(), RoaringBitmap::new()),
         };
         let miss = present - &hit;
@@ -207,9 +263,14 @@ impl AudienceIndex {
 impl Column {
     fn new(kind: FieldKind) -> Self {
         let data = match kind {
-            FieldKind::Bool => ColumnData::Bool { yes: RoaringBitmap::new(), no: RoaringBitmap::new() },
+            FieldKind::Bool => ColumnData::Bool {
+                yes: RoaringBitmap::new(),
+                no: RoaringBitmap::new(),
+            },
             FieldKind::Number | FieldKind::Date => ColumnData::Range(RangeColumn::default()),
-            FieldKind::Text | FieldKind::Enum | FieldKind::Region | FieldKind::Industry => ColumnData::Scalar(Postings::default()),
+            FieldKind::Text | FieldKind::Enum | FieldKind::Region | FieldKind::Industry => {
+                ColumnData::Scalar(Postings::default())
+            }
             FieldKind::Set => ColumnData::Set(Postings::default()),
         };
         Column { kind, data }
@@ -225,7 +286,9 @@ impl Column {
             }
             (ColumnData::Range(range), Typed::Num(n)) => range.insert(id, n),
             (ColumnData::Scalar(postings), Typed::Text(text)) => postings.insert_scalar(id, text),
-            (ColumnData::Set(postings), Typed::Set(elements)) => postings.insert_set(id, elements.iter().map(String::as_str)),
+            (ColumnData::Set(postings), Typed::Set(elements)) => {
+                postings.insert_set(id, elements.iter().map(String::as_str))
+            }
             (data, value) => unreachable!("classify gave {value:?} for a {data:?} column"),
         }
     }
@@ -249,11 +312,25 @@ impl Column {
             }
             ColumnData::Range(range) => {
                 let n = range.value(id)?;
-                if self.kind == FieldKind::Date { date_of_day_number(n).map(Value::Date) } else { Some(Value::Number(n)) }
+                if self.kind == FieldKind::Date {
+                    date_of_day_number(n).map(Value::Date)
+                } else {
+                    Some(Value::Number(n))
+                }
             }
-            ColumnData::Scalar(postings) => postings.scalar(id).map(|text| Value::Text(text.to_string())),
+            ColumnData::Scalar(postings) => postings
+                .scalar(id)
+                .map(|text| Value::Text(text.to_string())),
             ColumnData::Set(postings) => postings.present.contains(id).then(|| {
-                Value::Set(postings.names.iter().zip(&postings.bitmaps).filter(|(_, b)| b.contains(id)).map(|(n, _)| n.clone()).collect())
+                Value::Set(
+                    postings
+                        .names
+                        .iter()
+                        .zip(&postings.bitmaps)
+                        .filter(|(_, b)| b.contains(id))
+                        .map(|(n, _)| n.clone())
+                        .collect(),
+                )
             }),
         }
     }
@@ -325,13 +402,22 @@ impl Postings {
     }
 
     fn union_of(&self, texts: &[String]) -> RoaringBitmap {
-        texts.iter().filter_map(|t| self.symbols.get(t)).fold(RoaringBitmap::new(), |acc, s| acc | &self.bitmaps[*s as usize])
+        texts
+            .iter()
+            .filter_map(|t| self.symbols.get(t))
+            .fold(RoaringBitmap::new(), |acc, s| {
+                acc | &self.bitmaps[*s as usize]
+            })
     }
 
     fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
         let mut hit = RoaringBitmap::new();
         for prefix in prefixes {
-            for (_, symbol) in self.symbols.range(prefix.clone()..).take_while(|(code, _)| code_within(code, prefix)) {
+            for (_, symbol) in self
+                .symbols
+                .range(prefix.clone()..)
+                .take_while(|(code, _)| code_within(code, prefix))
+            {
                 hit |= &self.bitmaps[*symbol as usize];
             }
         }
@@ -368,23 +454,38 @@ struct Bucket {
 
 impl Bucket {
     fn new(low: f64) -> Self {
-        Bucket { low, min: f64::INFINITY, max: f64::NEG_INFINITY, members: RoaringBitmap::new(), split_at: BUCKET_LIMIT }
+        Bucket {
+            low,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            members: RoaringBitmap::new(),
+            split_at: BUCKET_LIMIT,
+        }
     }
 }
 
 impl Default for RangeColumn {
     fn default() -> Self {
-        RangeColumn { values: Vec::new(), present: RoaringBitmap::new(), buckets: vec![Bucket::new(f64::NEG_INFINITY)] }
+        RangeColumn {
+            values: Vec::new(),
+            present: RoaringBitmap::new(),
+            buckets: vec![Bucket::new(f64::NEG_INFINITY)],
+        }
     }
 }
 
 impl RangeColumn {
     fn bucket_of(&self, value: f64) -> usize {
-        self.buckets.partition_point(|b| b.low <= value).saturating_sub(1)
+        self.buckets
+            .partition_point(|b| b.low <= value)
+            .saturating_sub(1)
     }
 
     fn value(&self, id: u32) -> Option<f64> {
-        self.values.get(id as usize).copied().filter(|v| !v.is_nan())
+        self.values
+            .get(id as usize)
+            .copied()
+            .filter(|v| !v.is_nan())
     }
 
     fn insert(&mut self, id: u32, value: f64) {
@@ -417,11 +518,19 @@ impl RangeColumn {
     /// not: its bounds make every query take it whole or skip it.
     fn split(&mut self, index: usize) {
         let bucket = &self.buckets[index];
-        let mut values: Vec<f64> = bucket.members.iter().map(|id| self.values[id as usize]).collect();
+        let mut values: Vec<f64> = bucket
+            .members
+            .iter()
+            .map(|id| self.values[id as usize])
+            .collect();
         values.sort_by(f64::total_cmp);
         let smallest = values[0];
         let median = values[values.len() / 2];
-        let Some(cut) = (if median > smallest { Some(median) } else { values.iter().copied().find(|v| *v > smallest) }) else {
+        let Some(cut) = (if median > smallest {
+            Some(median)
+        } else {
+            values.iter().copied().find(|v| *v > smallest)
+        }) else {
             self.buckets[index].split_at = 2 * self.buckets[index].members.len();
             return;
         };
@@ -476,7 +585,10 @@ mod tests {
     use crate::testing::{day, enterprise, facts, schema, set, text};
 
     fn applicability(json: serde_json::Value) -> CompiledApplicability {
-        serde_json::from_value::<Applicability>(json).unwrap().compile(&schema()).unwrap()
+        serde_json::from_value::<Applicability>(json)
+            .unwrap()
+            .compile(&schema())
+            .unwrap()
     }
 
     fn ids(bitmap: &RoaringBitmap) -> Vec<u32> {
@@ -494,7 +606,14 @@ mod tests {
         unknown.remove("employees");
         unknown.remove("region");
         index.insert(3, &unknown);
-        index.insert(4, &facts(&[("kind", text("citizen")), ("audience", set(&["individual"])), ("region", text("110105"))]));
+        index.insert(
+            4,
+            &facts(&[
+                ("kind", text("citizen")),
+                ("audience", set(&["individual"])),
+                ("region", text("110105")),
+            ]),
+        );
         index
     }
 
@@ -518,7 +637,9 @@ mod tests {
     #[test]
     fn index_follows_inserts_updates_and_removals() {
         let mut index = small_index();
-        let beijing = applicability(json!({"condition": {"field": "region", "op": "within", "value": "110000"}}));
+        let beijing = applicability(
+            json!({"condition": {"field": "region", "op": "within", "value": "110000"}}),
+        );
         let as_of = day("2025-06-30");
         assert_eq!(ids(&index.select(&beijing, as_of).eligible), [1, 4]);
         let mut moved = enterprise();
@@ -529,10 +650,19 @@ mod tests {
         assert!(index.remove(1));
         assert!(!index.remove(1));
         let sets = index.select(&beijing, as_of);
-        assert_eq!((ids(&sets.eligible), ids(&sets.undetermined)), (vec![2, 4], vec![3]));
+        assert_eq!(
+            (ids(&sets.eligible), ids(&sets.undetermined)),
+            (vec![2, 4], vec![3])
+        );
         assert_eq!(index.len(), 3);
         assert_eq!(index.facts(1, &["region"]), None);
-        assert_eq!(index.facts(2, &["region", "employees"]).unwrap(), facts(&[("region", text("110105")), ("employees", Value::Number(85.0))]));
+        assert_eq!(
+            index.facts(2, &["region", "employees"]).unwrap(),
+            facts(&[
+                ("region", text("110105")),
+                ("employees", Value::Number(85.0))
+            ])
+        );
     }
 
     #[test]
@@ -549,7 +679,9 @@ mod tests {
             let stored = index.facts(u32::try_from(id).unwrap(), &keys).unwrap();
             let readable: Facts = original
                 .iter()
-                .filter(|(k, v)| FieldKind::lookup(&schema(), k).is_some_and(|kind| classify(kind, v).is_some()))
+                .filter(|(k, v)| {
+                    FieldKind::lookup(&schema(), k).is_some_and(|kind| classify(kind, v).is_some())
+                })
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect();
             assert_eq!(stored, readable);
@@ -563,7 +695,11 @@ mod tests {
         let mut truth: Vec<Option<f64>> = Vec::new();
         for id in 0..60_000u32 {
             // A popular value, a spread of others, and removals, to exercise every bucket path.
-            let value = if rng.chance(30) { 10.0 } else { rng.below(5_000) as f64 };
+            let value = if rng.chance(30) {
+                10.0
+            } else {
+                rng.below(5_000) as f64
+            };
             column.insert(id, value);
             truth.push(Some(value));
             if rng.chance(10) {
@@ -572,8 +708,19 @@ mod tests {
                 truth[victim] = None;
             }
         }
-        assert!(column.buckets.len() > 5, "buckets split: {}", column.buckets.len());
-        for (low, high) in [(10.0, 10.0), (0.0, 9.5), (100.0, 2_500.0), (4_999.0, f64::INFINITY), (f64::NEG_INFINITY, 10.0), (7.0, 3.0)] {
+        assert!(
+            column.buckets.len() > 5,
+            "buckets split: {}",
+            column.buckets.len()
+        );
+        for (low, high) in [
+            (10.0, 10.0),
+            (0.0, 9.5),
+            (100.0, 2_500.0),
+            (4_999.0, f64::INFINITY),
+            (f64::NEG_INFINITY, 10.0),
+            (7.0, 3.0),
+        ] {
             let expected: Vec<u32> = truth
                 .iter()
                 .enumerate()
@@ -604,7 +751,12 @@ mod tests {
         // Beijing profiles match the region tag; 长春 (2) does not; 3 has no region, so only feedback counts.
         assert_eq!(order, [1, 4, 3, 2]);
         assert!(hits[0].score > hits[3].score);
-        assert_eq!(engine.rank_audience(1, &index, &sets.eligible, as_of, 2).len(), 2);
+        assert_eq!(
+            engine
+                .rank_audience(1, &index, &sets.eligible, as_of, 2)
+                .len(),
+            2
+        );
     }
 
     /// Builds an engine and an index over the same generated data and checks that every profile
@@ -613,10 +765,14 @@ mod tests {
         let mut rng = SplitMix64::new(seed);
         let as_of = day("2025-02-28") + chrono::Days::new(rng.below(800));
         let schema = synth::schema();
-        let rules: Vec<PolicyRule> = (0..policies).map(|id| synth::rule(&mut rng, id as i64, as_of)).collect();
+        let rules: Vec<PolicyRule> = (0..policies)
+            .map(|id| synth::rule(&mut rng, id as i64, as_of))
+            .collect();
         let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
         let mut index = AudienceIndex::new(&schema);
-        let population: Vec<Facts> = (0..profiles).map(|_| synth::facts(&mut rng, as_of)).collect();
+        let population: Vec<Facts> = (0..profiles)
+            .map(|_| synth::facts(&mut rng, as_of))
+            .collect();
         for (id, facts) in population.iter().enumerate() {
             index.insert(u32::try_from(id).unwrap(), facts);
         }
@@ -632,7 +788,10 @@ mod tests {
                 } else {
                     Verdict::NotEligible
                 };
-                assert_eq!(forward, reverse, "seed {seed}, policy {policy_id}, profile {facts:?}");
+                assert_eq!(
+                    forward, reverse,
+                    "seed {seed}, policy {policy_id}, profile {facts:?}"
+                );
             }
         }
     }
@@ -652,9 +811,19 @@ mod tests {
         let schema = synth::schema();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
-            let condition = synth::condition(&mut rng, as_of, 3).compile(&schema).unwrap();
-            seen.insert(condition.evaluate(&synth::facts(&mut rng, as_of), as_of).verdict);
+            let condition = synth::condition(&mut rng, as_of, 3)
+                .compile(&schema)
+                .unwrap();
+            seen.insert(
+                condition
+                    .evaluate(&synth::facts(&mut rng, as_of), as_of)
+                    .verdict,
+            );
         }
-        assert_eq!(seen.len(), 3, "the property test must see eligible, not eligible and undetermined");
+        assert_eq!(
+            seen.len(),
+            3,
+            "the property test must see eligible, not eligible and undetermined"
+        );
     }
 }

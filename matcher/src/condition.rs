@@ -103,7 +103,9 @@ impl Op {
             Op::Has | Op::Intersects => kind == FieldKind::Set,
             Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Between => kind.is_ordered(),
             Op::Within | Op::WithinAny => matches!(kind, FieldKind::Region | FieldKind::Industry),
-            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => kind == FieldKind::Date,
+            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
+                kind == FieldKind::Date
+            }
         }
     }
 }
@@ -117,8 +119,16 @@ pub struct ConditionError {
     pub message_en: String,
 }
 
-fn error(path: impl Into<String>, message_zh: impl Into<String>, message_en: impl Into<String>) -> ConditionError {
-    ConditionError { path: path.into(), message_zh: message_zh.into(), message_en: message_en.into() }
+fn error(
+    path: impl Into<String>,
+    message_zh: impl Into<String>,
+    message_en: impl Into<String>,
+) -> ConditionError {
+    ConditionError {
+        path: path.into(),
+        message_zh: message_zh.into(),
+        message_en: message_en.into(),
+    }
 }
 
 impl Condition {
@@ -142,11 +152,21 @@ impl Condition {
     }
 
     /// Validates and compiles into the typed form both evaluation paths run.
-    pub fn compile(&self, schema: &AttributeSchema) -> Result<CompiledCondition, Vec<ConditionError>> {
-        let mut compiler = Compiler { schema, leaves: Vec::new(), errors: Vec::new() };
+    pub fn compile(
+        &self,
+        schema: &AttributeSchema,
+    ) -> Result<CompiledCondition, Vec<ConditionError>> {
+        let mut compiler = Compiler {
+            schema,
+            leaves: Vec::new(),
+            errors: Vec::new(),
+        };
         let root = compiler.node(self, ROOT_PATH.to_string(), false);
         if compiler.errors.is_empty() {
-            Ok(CompiledCondition { root, leaves: compiler.leaves })
+            Ok(CompiledCondition {
+                root,
+                leaves: compiler.leaves,
+            })
         } else {
             Err(compiler.errors)
         }
@@ -155,10 +175,16 @@ impl Condition {
 
 fn parse_node(json: &Json, path: &str, errors: &mut Vec<ConditionError>) -> Option<Condition> {
     let Json::Object(object) = json else {
-        errors.push(error(path, "条件节点必须是对象", "a condition node must be an object"));
+        errors.push(error(
+            path,
+            "条件节点必须是对象",
+            "a condition node must be an object",
+        ));
         return None;
     };
-    let combinator = ["all", "any", "not"].into_iter().find(|key| object.contains_key(*key));
+    let combinator = ["all", "any", "not"]
+        .into_iter()
+        .find(|key| object.contains_key(*key));
     match combinator {
         Some(key) if object.len() != 1 => {
             errors.push(error(
@@ -168,15 +194,24 @@ fn parse_node(json: &Json, path: &str, errors: &mut Vec<ConditionError>) -> Opti
             ));
             None
         }
-        Some("not") => parse_node(&object["not"], &format!("{path}.not"), errors).map(|c| Condition::Not(Box::new(c))),
+        Some("not") => parse_node(&object["not"], &format!("{path}.not"), errors)
+            .map(|c| Condition::Not(Box::new(c))),
         Some(key) => {
             let children_path = format!("{path}.{key}");
             let Json::Array(items) = &object[key] else {
-                errors.push(error(children_path, "必须是条件数组", "must be an array of conditions"));
+                errors.push(error(
+                    children_path,
+                    "必须是条件数组",
+                    "must be an array of conditions",
+                ));
                 return None;
             };
             if items.is_empty() {
-                errors.push(error(children_path, "至少需要一个条件", "needs at least one condition"));
+                errors.push(error(
+                    children_path,
+                    "至少需要一个条件",
+                    "needs at least one condition",
+                ));
                 return None;
             }
             let children: Vec<Option<Condition>> = items
@@ -185,15 +220,26 @@ fn parse_node(json: &Json, path: &str, errors: &mut Vec<ConditionError>) -> Opti
                 .map(|(i, item)| parse_node(item, &format!("{children_path}[{i}]"), errors))
                 .collect();
             let children = children.into_iter().collect::<Option<Vec<_>>>()?;
-            Some(if key == "all" { Condition::All(children) } else { Condition::Any(children) })
+            Some(if key == "all" {
+                Condition::All(children)
+            } else {
+                Condition::Any(children)
+            })
         }
         None => parse_leaf(object, path, errors).map(Condition::Leaf),
     }
 }
 
-fn parse_leaf(object: &Map<String, Json>, path: &str, errors: &mut Vec<ConditionError>) -> Option<Leaf> {
+fn parse_leaf(
+    object: &Map<String, Json>,
+    path: &str,
+    errors: &mut Vec<ConditionError>,
+) -> Option<Leaf> {
     let before = errors.len();
-    for key in object.keys().filter(|key| !["field", "op", "value", "clause"].contains(&key.as_str())) {
+    for key in object
+        .keys()
+        .filter(|key| !["field", "op", "value", "clause"].contains(&key.as_str()))
+    {
         errors.push(error(
             format!("{path}.{key}"),
             "未知的键（条件叶子只有 field、op、value、clause）",
@@ -203,7 +249,11 @@ fn parse_leaf(object: &Map<String, Json>, path: &str, errors: &mut Vec<Condition
     let field = match object.get("field") {
         Some(Json::String(field)) => Some(field.clone()),
         _ => {
-            errors.push(error(format!("{path}.field"), "必须是字段名字符串", "must be a field name string"));
+            errors.push(error(
+                format!("{path}.field"),
+                "必须是字段名字符串",
+                "must be a field name string",
+            ));
             None
         }
     };
@@ -220,26 +270,43 @@ fn parse_leaf(object: &Map<String, Json>, path: &str, errors: &mut Vec<Condition
             op
         }
         _ => {
-            errors.push(error(format!("{path}.op"), "必须是运算符字符串", "must be an operator string"));
+            errors.push(error(
+                format!("{path}.op"),
+                "必须是运算符字符串",
+                "must be an operator string",
+            ));
             None
         }
     };
     let value = object.get("value").cloned();
     if value.is_none() {
-        errors.push(error(format!("{path}.value"), "缺少 value", "value is missing"));
+        errors.push(error(
+            format!("{path}.value"),
+            "缺少 value",
+            "value is missing",
+        ));
     }
     let clause = match object.get("clause") {
         None | Some(Json::Null) => None,
         Some(Json::String(clause)) => Some(clause.clone()),
         Some(_) => {
-            errors.push(error(format!("{path}.clause"), "必须是条款字符串", "must be a clause string"));
+            errors.push(error(
+                format!("{path}.clause"),
+                "必须是条款字符串",
+                "must be a clause string",
+            ));
             None
         }
     };
     if errors.len() > before {
         return None;
     }
-    Some(Leaf { field: field?, op: op?, value: value?, clause })
+    Some(Leaf {
+        field: field?,
+        op: op?,
+        value: value?,
+        clause,
+    })
 }
 
 impl Serialize for Condition {
@@ -253,7 +320,11 @@ impl Serialize for Condition {
     }
 }
 
-fn single_entry<S: Serializer, T: Serialize + ?Sized>(serializer: S, key: &str, value: &T) -> Result<S::Ok, S::Error> {
+fn single_entry<S: Serializer, T: Serialize + ?Sized>(
+    serializer: S,
+    key: &str,
+    value: &T,
+) -> Result<S::Ok, S::Error> {
     let mut map = serializer.serialize_map(Some(1))?;
     map.serialize_entry(key, value)?;
     map.end()
@@ -313,7 +384,10 @@ pub(crate) struct CompiledLeaf {
 /// (dates as day numbers); bounds are inclusive.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Test {
-    Bool { accept_true: bool, accept_false: bool },
+    Bool {
+        accept_true: bool,
+        accept_false: bool,
+    },
     NumIn(Vec<f64>),
     Range(f64, f64),
     Since(Since),
@@ -359,14 +433,22 @@ impl Compiler<'_> {
         match condition {
             Condition::Not(child) => self.node(child, format!("{path}.not"), !under_not),
             Condition::All(children) | Condition::Any(children) => {
-                let key = if matches!(condition, Condition::All(_)) { "all" } else { "any" };
+                let key = if matches!(condition, Condition::All(_)) {
+                    "all"
+                } else {
+                    "any"
+                };
                 let nodes = children
                     .iter()
                     .enumerate()
                     .map(|(i, child)| self.node(child, format!("{path}.{key}[{i}]"), under_not))
                     .collect();
                 // De Morgan: under an odd number of `not`s, `all` becomes `any` and vice versa.
-                if (key == "all") != under_not { Node::All(nodes) } else { Node::Any(nodes) }
+                if (key == "all") != under_not {
+                    Node::All(nodes)
+                } else {
+                    Node::Any(nodes)
+                }
             }
             Condition::Leaf(leaf) => {
                 let index = self.leaves.len();
@@ -391,8 +473,18 @@ impl Compiler<'_> {
         if !leaf.op.supports(kind) {
             self.errors.push(error(
                 format!("{path}.op"),
-                format!("{}类型字段 “{}” 不支持运算符 {}", kind.name_zh(), leaf.field, leaf.op.name()),
-                format!("operator {} is not supported by {} field \"{}\"", leaf.op.name(), kind.name_en(), leaf.field),
+                format!(
+                    "{}类型字段 “{}” 不支持运算符 {}",
+                    kind.name_zh(),
+                    leaf.field,
+                    leaf.op.name()
+                ),
+                format!(
+                    "operator {} is not supported by {} field \"{}\"",
+                    leaf.op.name(),
+                    kind.name_en(),
+                    leaf.field
+                ),
             ));
             return None;
         }
@@ -408,7 +500,13 @@ impl Compiler<'_> {
         })
     }
 
-    fn test(&mut self, leaf: &Leaf, kind: FieldKind, field_type: &FieldType, path: &str) -> Option<Test> {
+    fn test(
+        &mut self,
+        leaf: &Leaf,
+        kind: FieldKind,
+        field_type: &FieldType,
+        path: &str,
+    ) -> Option<Test> {
         let value = &leaf.value;
         match leaf.op {
             Op::Eq | Op::Ne => {
@@ -417,13 +515,17 @@ impl Compiler<'_> {
             }
             Op::In => {
                 let items = self.array(value, path)?;
-                let scalars = self.each(items, path, |this, item, item_path| this.scalar(item, kind, field_type, item_path))?;
+                let scalars = self.each(items, path, |this, item, item_path| {
+                    this.scalar(item, kind, field_type, item_path)
+                })?;
                 Some(scalars_test(scalars))
             }
             Op::Has => Some(Test::SetAny(vec![self.string(value, path)?])),
             Op::Intersects => {
                 let items = self.array(value, path)?;
-                let mut elements = self.each(items, path, |this, item, item_path| this.string(item, item_path))?;
+                let mut elements = self.each(items, path, |this, item, item_path| {
+                    this.string(item, item_path)
+                })?;
                 elements.sort();
                 elements.dedup();
                 Some(Test::SetAny(elements))
@@ -441,7 +543,8 @@ impl Compiler<'_> {
                 let bounds = self.array(value, path).filter(|items| {
                     let pair = items.len() == 2;
                     if !pair {
-                        self.errors.push(error(path, "必须是 [下限, 上限]", "must be [low, high]"));
+                        self.errors
+                            .push(error(path, "必须是 [下限, 上限]", "must be [low, high]"));
                     }
                     pair
                 })?;
@@ -449,7 +552,8 @@ impl Compiler<'_> {
                 let high = self.ordered(&bounds[1], kind, &format!("{path}[1]"));
                 let (low, high) = (low?, high?);
                 if low > high {
-                    self.errors.push(error(path, "下限大于上限", "low is greater than high"));
+                    self.errors
+                        .push(error(path, "下限大于上限", "low is greater than high"));
                     return None;
                 }
                 Some(Test::Range(low, high))
@@ -457,7 +561,9 @@ impl Compiler<'_> {
             Op::Within => Some(Test::Within(vec![self.code(value, kind, path)?])),
             Op::WithinAny => {
                 let items = self.array(value, path)?;
-                let prefixes = self.each(items, path, |this, item, item_path| this.code(item, kind, item_path))?;
+                let prefixes = self.each(items, path, |this, item, item_path| {
+                    this.code(item, kind, item_path)
+                })?;
                 Some(Test::Within(prefixes))
             }
             Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
@@ -488,7 +594,8 @@ impl Compiler<'_> {
         match value {
             Json::Array(items) if !items.is_empty() => Some(items),
             _ => {
-                self.errors.push(error(path, "必须是非空数组", "must be a non-empty array"));
+                self.errors
+                    .push(error(path, "必须是非空数组", "must be a non-empty array"));
                 None
             }
         }
@@ -501,8 +608,11 @@ impl Compiler<'_> {
         path: &str,
         mut check: impl FnMut(&mut Self, &Json, &str) -> Option<T>,
     ) -> Option<Vec<T>> {
-        let checked: Vec<Option<T>> =
-            items.iter().enumerate().map(|(i, item)| check(self, item, &format!("{path}[{i}]"))).collect();
+        let checked: Vec<Option<T>> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| check(self, item, &format!("{path}[{i}]")))
+            .collect();
         checked.into_iter().collect()
     }
 
@@ -510,7 +620,8 @@ impl Compiler<'_> {
         match value {
             Json::String(text) => Some(text.clone()),
             _ => {
-                self.errors.push(error(path, "必须是字符串", "must be a string"));
+                self.errors
+                    .push(error(path, "必须是字符串", "must be a string"));
                 None
             }
         }
@@ -534,13 +645,22 @@ impl Compiler<'_> {
         }
     }
 
-    fn scalar(&mut self, value: &Json, kind: FieldKind, field_type: &FieldType, path: &str) -> Option<Scalar> {
+    fn scalar(
+        &mut self,
+        value: &Json,
+        kind: FieldKind,
+        field_type: &FieldType,
+        path: &str,
+    ) -> Option<Scalar> {
         let parsed = match (kind, value) {
             (FieldKind::Bool, Json::Bool(b)) => Some(Scalar::Bool(*b)),
-            (FieldKind::Number, Json::Number(n)) => n.as_f64().filter(|n| n.is_finite()).map(Scalar::Num),
-            (FieldKind::Date, Json::String(text)) => {
-                text.parse::<chrono::NaiveDate>().ok().map(|d| Scalar::Num(crate::field::day_number(d)))
+            (FieldKind::Number, Json::Number(n)) => {
+                n.as_f64().filter(|n| n.is_finite()).map(Scalar::Num)
             }
+            (FieldKind::Date, Json::String(text)) => text
+                .parse::<chrono::NaiveDate>()
+                .ok()
+                .map(|d| Scalar::Num(crate::field::day_number(d))),
             (FieldKind::Text, Json::String(text)) => Some(Scalar::Text(text.clone())),
             (FieldKind::Enum, Json::String(text)) => {
                 let allowed = match field_type {
@@ -572,7 +692,8 @@ impl Compiler<'_> {
         };
         if parsed.is_none() {
             let (zh, en) = expected_shape(kind);
-            self.errors.push(error(path, format!("必须是{zh}"), format!("must be {en}")));
+            self.errors
+                .push(error(path, format!("必须是{zh}"), format!("must be {en}")));
         }
         parsed
     }
@@ -624,7 +745,10 @@ fn scalars_test(scalars: Vec<Scalar>) -> Test {
         texts.dedup();
         Test::TextIn(texts)
     } else {
-        Test::Bool { accept_true: bools.0, accept_false: bools.1 }
+        Test::Bool {
+            accept_true: bools.0,
+            accept_false: bools.1,
+        }
     }
 }
 
@@ -661,7 +785,9 @@ mod tests {
         ]});
         let condition: Condition = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(serde_json::to_value(&condition).unwrap(), json);
-        let Condition::All(children) = &condition else { panic!("root is all") };
+        let Condition::All(children) = &condition else {
+            panic!("root is all")
+        };
         assert_eq!(children.len(), 3);
         assert!(condition.validate(&schema()).is_ok());
     }
@@ -677,8 +803,14 @@ mod tests {
         assert_eq!(
             errors_of(json),
             vec![
-                ("condition.all[2].any[0].value".to_string(), "must be a number".to_string()),
-                ("condition.all[2].any[1].field".to_string(), "unknown field \"no_such_field\"".to_string()),
+                (
+                    "condition.all[2].any[0].value".to_string(),
+                    "must be a number".to_string()
+                ),
+                (
+                    "condition.all[2].any[1].field".to_string(),
+                    "unknown field \"no_such_field\"".to_string()
+                ),
                 (
                     "condition.all[2].any[2].op".to_string(),
                     "operator within is not supported by number field \"employees\"".to_string()
@@ -690,22 +822,70 @@ mod tests {
     #[test]
     fn values_of_the_wrong_type_are_rejected_per_operator() {
         let cases = [
-            (json!({"field": "small_low_profit", "op": "eq", "value": "yes"}), "condition.value"),
-            (json!({"field": "founded_on", "op": "ge", "value": "2024-02-30"}), "condition.value"),
-            (json!({"field": "size_class", "op": "eq", "value": "huge"}), "condition.value"),
-            (json!({"field": "size_class", "op": "in", "value": ["small", "tiny"]}), "condition.value[1]"),
-            (json!({"field": "size_class", "op": "in", "value": []}), "condition.value"),
-            (json!({"field": "region", "op": "within", "value": "1101"}), "condition.value"),
-            (json!({"field": "region", "op": "eq", "value": 110108}), "condition.value"),
-            (json!({"field": "industry", "op": "within_any", "value": ["I65", "C44"]}), "condition.value[1]"),
-            (json!({"field": "certifications", "op": "has", "value": ["high_tech"]}), "condition.value"),
-            (json!({"field": "interests", "op": "intersects", "value": ["tax", 3]}), "condition.value[1]"),
-            (json!({"field": "employees", "op": "between", "value": [300, 10]}), "condition.value"),
-            (json!({"field": "employees", "op": "between", "value": [1]}), "condition.value"),
-            (json!({"field": "revenue", "op": "between", "value": [1, "x"]}), "condition.value[1]"),
-            (json!({"field": "founded_on", "op": "years_since_at_least", "value": -1}), "condition.value"),
-            (json!({"field": "founded_on", "op": "years_since_at_most", "value": 1.5}), "condition.value"),
-            (json!({"field": "founded_on", "op": "months_since_at_most", "value": "6"}), "condition.value"),
+            (
+                json!({"field": "small_low_profit", "op": "eq", "value": "yes"}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "founded_on", "op": "ge", "value": "2024-02-30"}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "size_class", "op": "eq", "value": "huge"}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "size_class", "op": "in", "value": ["small", "tiny"]}),
+                "condition.value[1]",
+            ),
+            (
+                json!({"field": "size_class", "op": "in", "value": []}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "region", "op": "within", "value": "1101"}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "region", "op": "eq", "value": 110108}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "industry", "op": "within_any", "value": ["I65", "C44"]}),
+                "condition.value[1]",
+            ),
+            (
+                json!({"field": "certifications", "op": "has", "value": ["high_tech"]}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "interests", "op": "intersects", "value": ["tax", 3]}),
+                "condition.value[1]",
+            ),
+            (
+                json!({"field": "employees", "op": "between", "value": [300, 10]}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "employees", "op": "between", "value": [1]}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "revenue", "op": "between", "value": [1, "x"]}),
+                "condition.value[1]",
+            ),
+            (
+                json!({"field": "founded_on", "op": "years_since_at_least", "value": -1}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "founded_on", "op": "years_since_at_most", "value": 1.5}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "founded_on", "op": "months_since_at_most", "value": "6"}),
+                "condition.value",
+            ),
         ];
         for (json, path) in cases {
             assert_eq!(paths(json.clone()), vec![path.to_string()], "{json}");
@@ -724,7 +904,11 @@ mod tests {
         ];
         for (field, op, value) in unsupported {
             let json = json!({"field": field, "op": op, "value": value});
-            assert_eq!(paths(json), vec!["condition.op".to_string()], "{field} {op}");
+            assert_eq!(
+                paths(json),
+                vec!["condition.op".to_string()],
+                "{field} {op}"
+            );
         }
         let supported = [
             ("cert.high_tech", "months_since_at_most", json!(12)),
@@ -734,7 +918,8 @@ mod tests {
             ("small_low_profit", "in", json!([true])),
         ];
         for (field, op, value) in supported {
-            let condition = Condition::from_json(&json!({"field": field, "op": op, "value": value})).unwrap();
+            let condition =
+                Condition::from_json(&json!({"field": field, "op": op, "value": value})).unwrap();
             assert!(condition.validate(&schema()).is_ok(), "{field} {op}");
         }
     }
@@ -762,13 +947,25 @@ mod tests {
                 "condition.all[5].value"
             ]
         );
-        assert!(errors.iter().all(|e| !e.message_zh.is_empty() && !e.message_en.is_empty()));
+        assert!(
+            errors
+                .iter()
+                .all(|e| !e.message_zh.is_empty() && !e.message_en.is_empty())
+        );
     }
 
     #[test]
     fn deserialising_a_bad_condition_names_the_path() {
-        let error = serde_json::from_value::<Condition>(json!({"any": [{"field": "x", "op": "nope", "value": 1}]})).unwrap_err();
-        assert!(error.to_string().contains("condition.any[0].op: unknown operator \"nope\""), "{error}");
+        let error = serde_json::from_value::<Condition>(
+            json!({"any": [{"field": "x", "op": "nope", "value": 1}]}),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("condition.any[0].op: unknown operator \"nope\""),
+            "{error}"
+        );
     }
 
     #[test]
@@ -781,18 +978,25 @@ mod tests {
         let compiled = condition.compile(&schema()).unwrap();
         assert!(matches!(&compiled.root, Node::Any(children) if children.len() == 2));
         // ne under one not: the test `== 1` holds as written; gt under two nots: not negated.
-        let flags: Vec<(bool, bool)> = compiled.leaves.iter().map(|l| (l.negate, l.under_not)).collect();
+        let flags: Vec<(bool, bool)> = compiled
+            .leaves
+            .iter()
+            .map(|l| (l.negate, l.under_not))
+            .collect();
         assert_eq!(flags, [(false, true), (false, false)]);
         assert_eq!(compiled.leaves[1].path, "condition.not.all[1].not");
     }
 
     #[test]
     fn strict_bounds_exclude_the_bound_itself() {
-        let compiled = Condition::from_json(&json!({"field": "employees", "op": "lt", "value": 300}))
-            .unwrap()
-            .compile(&schema())
-            .unwrap();
-        let Test::Range(low, high) = compiled.leaves[0].test else { panic!("range expected") };
+        let compiled =
+            Condition::from_json(&json!({"field": "employees", "op": "lt", "value": 300}))
+                .unwrap()
+                .compile(&schema())
+                .unwrap();
+        let Test::Range(low, high) = compiled.leaves[0].test else {
+            panic!("range expected")
+        };
         assert_eq!(low, f64::NEG_INFINITY);
         assert!(high < 300.0 && high > 299.999);
     }

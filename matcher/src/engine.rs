@@ -14,12 +14,14 @@ use crate::amount::{AmountEstimate, AmountRule, estimate_all};
 use crate::applicability::{Applicability, CompiledApplicability};
 use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
-use crate::eval::{Context, Evaluation, Forward, LeafOutcome, Row, Slot, Truth, Verdict, Vocab, explain};
+use crate::eval::{
+    Context, Evaluation, Forward, LeafOutcome, Row, Slot, Truth, Verdict, Vocab, explain,
+};
 use crate::field::{FieldKind, label};
-use profiles::{AttributeSchema, Facts, Value};
+use crate::reason::leaf_reason;
 use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
-use crate::reason::leaf_reason;
+use profiles::{AttributeSchema, Facts, Value};
 
 /// What the matcher needs of a policy; the service builds it from the stored policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +46,10 @@ pub struct PolicyRule {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EngineError {
     #[error("policy {policy_id}: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    InvalidPolicy { policy_id: i64, errors: Vec<ConditionError> },
+    InvalidPolicy {
+        policy_id: i64,
+        errors: Vec<ConditionError>,
+    },
     #[error("policy {0} appears twice")]
     DuplicatePolicy(i64),
     #[error(transparent)]
@@ -121,12 +126,24 @@ enum Group {
 }
 
 impl Engine {
-    pub fn new(rules: Vec<PolicyRule>, weights: Weights, schema: &AttributeSchema) -> Result<Self, EngineError> {
+    pub fn new(
+        rules: Vec<PolicyRule>,
+        weights: Weights,
+        schema: &AttributeSchema,
+    ) -> Result<Self, EngineError> {
         weights.validate()?;
         let mut vocab = Vocab::default();
-        let audience_field = vocab.field("audience", FieldKind::Set).map_err(schema_changed)?;
-        let mut engine =
-            Engine { vocab, audience_field, audience_bits: Vec::new(), policies: Vec::new(), position: HashMap::new(), weights };
+        let audience_field = vocab
+            .field("audience", FieldKind::Set)
+            .map_err(schema_changed)?;
+        let mut engine = Engine {
+            vocab,
+            audience_field,
+            audience_bits: Vec::new(),
+            policies: Vec::new(),
+            position: HashMap::new(),
+            weights,
+        };
         for rule in rules {
             if engine.position.contains_key(&rule.id) {
                 return Err(EngineError::DuplicatePolicy(rule.id));
@@ -137,7 +154,11 @@ impl Engine {
     }
 
     /// Adds or replaces one policy; on error the engine is unchanged.
-    pub fn upsert(&mut self, rule: PolicyRule, schema: &AttributeSchema) -> Result<(), EngineError> {
+    pub fn upsert(
+        &mut self,
+        rule: PolicyRule,
+        schema: &AttributeSchema,
+    ) -> Result<(), EngineError> {
         let compiled = self.compile(rule, schema)?;
         match self.position.get(&compiled.rule.id) {
             Some(&at) => self.policies[at] = compiled,
@@ -151,7 +172,9 @@ impl Engine {
 
     /// Removes a policy; false if it was not there.
     pub fn remove(&mut self, policy_id: i64) -> bool {
-        let Some(at) = self.position.remove(&policy_id) else { return false };
+        let Some(at) = self.position.remove(&policy_id) else {
+            return false;
+        };
         self.policies.swap_remove(at);
         if let Some(moved) = self.policies.get(at) {
             self.position.insert(moved.rule.id, at);
@@ -190,8 +213,15 @@ impl Engine {
         self.position.get(&policy_id).map(|&at| &self.policies[at])
     }
 
-    fn compile(&mut self, rule: PolicyRule, schema: &AttributeSchema) -> Result<CompiledPolicy, EngineError> {
-        let invalid = |errors| EngineError::InvalidPolicy { policy_id: rule.id, errors };
+    fn compile(
+        &mut self,
+        rule: PolicyRule,
+        schema: &AttributeSchema,
+    ) -> Result<CompiledPolicy, EngineError> {
+        let invalid = |errors| EngineError::InvalidPolicy {
+            policy_id: rule.id,
+            errors,
+        };
         let applicability = rule.applicability.compile(schema).map_err(invalid)?;
         let amount_errors: Vec<ConditionError> = rule
             .amounts
@@ -205,7 +235,11 @@ impl Engine {
         }
         // Compile into a copy so a failure leaves the live vocabulary untouched.
         let mut vocab = self.vocab.clone();
-        let forward = applicability.condition().map(|c| vocab.compile(c)).transpose().map_err(schema_changed)?;
+        let forward = applicability
+            .condition()
+            .map(|c| vocab.compile(c))
+            .transpose()
+            .map_err(schema_changed)?;
         let inputs = ScoreInputs {
             tags: &applicability.tags,
             topics: &rule.topics,
@@ -220,7 +254,10 @@ impl Engine {
             let bit = match self.audience_bits.iter().position(|s| *s == symbol) {
                 Some(bit) => bit,
                 None => {
-                    assert!(self.audience_bits.len() < 64, "more than 64 audience classes");
+                    assert!(
+                        self.audience_bits.len() < 64,
+                        "more than 64 audience classes"
+                    );
                     self.audience_bits.push(symbol);
                     self.audience_bits.len() - 1
                 }
@@ -228,7 +265,13 @@ impl Engine {
             audience_mask |= 1 << bit;
         }
         self.vocab = vocab;
-        Ok(CompiledPolicy { rule, applicability, audience_mask, forward, score })
+        Ok(CompiledPolicy {
+            rule,
+            applicability,
+            audience_mask,
+            forward,
+            score,
+        })
     }
 
     fn profile_audience(&self, row: &Row<'_>) -> Option<u64> {
@@ -269,7 +312,10 @@ impl Engine {
             if gate == Truth::False {
                 continue;
             }
-            let (tree, cost) = policy.forward.as_ref().map_or((Truth::True, 0), |f| f.quick(&row, &ctx));
+            let (tree, cost) = policy
+                .forward
+                .as_ref()
+                .map_or((Truth::True, 0), |f| f.quick(&row, &ctx));
             let group = match gate.min(tree) {
                 Truth::True => Group::Eligible,
                 Truth::Unknown => Group::Possible,
@@ -282,9 +328,18 @@ impl Engine {
         let [eligible, possible, near_miss] = groups.map(|mut group| {
             group.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             group.truncate(limit);
-            group.into_iter().map(|(_, _, at)| self.explain(&self.policies[at], facts, &row, &ctx, audience, as_of)).collect()
+            group
+                .into_iter()
+                .map(|(_, _, at)| {
+                    self.explain(&self.policies[at], facts, &row, &ctx, audience, as_of)
+                })
+                .collect()
         });
-        MatchReport { eligible, possible, near_miss }
+        MatchReport {
+            eligible,
+            possible,
+            near_miss,
+        }
     }
 
     /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
@@ -308,7 +363,9 @@ impl Engine {
         let gate = Self::gate(policy, audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
         let evaluation = match (&policy.applicability.condition, &policy.forward) {
-            (Some(condition), Some(forward)) => explain(condition, &forward.statuses(row, ctx), gate, facts),
+            (Some(condition), Some(forward)) => {
+                explain(condition, &forward.statuses(row, ctx), gate, facts)
+            }
             _ => Evaluation {
                 verdict: gate.into(),
                 leaves: Vec::new(),
@@ -321,15 +378,33 @@ impl Engine {
         };
         let mut reasons = Vec::new();
         if !policy.applicability.audiences.is_empty() {
-            reasons.push(audience_reason(&policy.applicability.audiences, facts.get("audience"), gate, citizen));
+            reasons.push(audience_reason(
+                &policy.applicability.audiences,
+                facts.get("audience"),
+                gate,
+                citizen,
+            ));
         }
         reasons.push(summary_reason(evaluation.met, evaluation.total));
-        reasons.extend(evaluation.leaves.iter().map(|leaf| leaf_reason(leaf, citizen)));
-        let near_miss_hint = evaluation.near_miss.map(|at| near_miss_reason(&evaluation.leaves[at], citizen));
+        reasons.extend(
+            evaluation
+                .leaves
+                .iter()
+                .map(|leaf| leaf_reason(leaf, citizen)),
+        );
+        let near_miss_hint = evaluation
+            .near_miss
+            .map(|at| near_miss_reason(&evaluation.leaves[at], citizen));
         reasons.extend(near_miss_hint.clone());
         let (score, score_reasons) = policy.score.explain(&self.weights, row, facts, as_of);
         reasons.extend(score_reasons);
-        reasons.extend(policy.rule.amounts.iter().map(|amount| amount.explain(facts, citizen)));
+        reasons.extend(
+            policy
+                .rule
+                .amounts
+                .iter()
+                .map(|amount| amount.explain(facts, citizen)),
+        );
         let mut missing_fields = evaluation.missing_fields;
         if gate == Truth::Unknown {
             missing_fields.insert(0, "audience".to_string());
@@ -343,7 +418,11 @@ impl Engine {
             met: evaluation.met,
             total: evaluation.total,
             missing_fields,
-            failed_leaves: evaluation.failed_leaves.iter().map(|&at| evaluation.leaves[at].clone()).collect(),
+            failed_leaves: evaluation
+                .failed_leaves
+                .iter()
+                .map(|&at| evaluation.leaves[at].clone())
+                .collect(),
             near_miss_hint,
             estimated_amount: estimate_all(&policy.rule.amounts, facts),
         }
@@ -359,27 +438,43 @@ impl Engine {
         as_of: NaiveDate,
         limit: usize,
     ) -> Vec<AudienceHit> {
-        let Some(policy) = self.policy(policy_id) else { return Vec::new() };
+        let Some(policy) = self.policy(policy_id) else {
+            return Vec::new();
+        };
         let keys = policy.score.fact_keys();
         let mut hits: Vec<AudienceHit> = candidates
             .iter()
             .filter_map(|id| {
                 let facts = index.facts(id, &keys)?;
                 let row = self.vocab.row(&facts);
-                Some(AudienceHit { profile_id: id, score: policy.score.quick(&self.weights, &row, as_of) })
+                Some(AudienceHit {
+                    profile_id: id,
+                    score: policy.score.quick(&self.weights, &row, as_of),
+                })
             })
             .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.profile_id.cmp(&b.profile_id)));
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.profile_id.cmp(&b.profile_id))
+        });
         hits.truncate(limit);
         hits
     }
 }
 
 fn schema_changed(conflict: crate::eval::KindConflict) -> EngineError {
-    EngineError::SchemaChanged { field: conflict.field }
+    EngineError::SchemaChanged {
+        field: conflict.field,
+    }
 }
 
-fn audience_reason(wanted: &[String], actual: Option<&Value>, gate: Truth, citizen: bool) -> Reason {
+fn audience_reason(
+    wanted: &[String],
+    actual: Option<&Value>,
+    gate: Truth,
+    citizen: bool,
+) -> Reason {
     let (label_zh, label_en) = label("audience", citizen);
     let (wanted_zh, wanted_en) = (wanted.join("、"), wanted.join(", "));
     let (have_zh, have_en) = actual.map(show_value).unwrap_or_default();
@@ -433,20 +528,32 @@ mod tests {
 
     fn policies() -> Vec<PolicyRule> {
         vec![
-            rule(1, json!({"audiences": ["sme"], "tags": {"region": ["110000"]}, "condition":
-                {"field": "region", "op": "within", "value": "110000", "clause": "第二条"}})),
-            rule(2, json!({"condition": {"all": [
-                {"field": "region", "op": "within", "value": "110000"},
-                {"field": "taxable_income", "op": "le", "value": 300}
-            ]}})),
-            rule(3, json!({"condition": {"all": [
-                {"field": "region", "op": "within", "value": "110000"},
-                {"field": "employees", "op": "le", "value": 50, "clause": "第三条第二款"}
-            ]}})),
-            rule(4, json!({"condition": {"all": [
-                {"field": "region", "op": "within", "value": "220000"},
-                {"field": "employees", "op": "le", "value": 50}
-            ]}})),
+            rule(
+                1,
+                json!({"audiences": ["sme"], "tags": {"region": ["110000"]}, "condition":
+                {"field": "region", "op": "within", "value": "110000", "clause": "第二条"}}),
+            ),
+            rule(
+                2,
+                json!({"condition": {"all": [
+                    {"field": "region", "op": "within", "value": "110000"},
+                    {"field": "taxable_income", "op": "le", "value": 300}
+                ]}}),
+            ),
+            rule(
+                3,
+                json!({"condition": {"all": [
+                    {"field": "region", "op": "within", "value": "110000"},
+                    {"field": "employees", "op": "le", "value": 50, "clause": "第三条第二款"}
+                ]}}),
+            ),
+            rule(
+                4,
+                json!({"condition": {"all": [
+                    {"field": "region", "op": "within", "value": "220000"},
+                    {"field": "employees", "op": "le", "value": 50}
+                ]}}),
+            ),
             rule(5, json!({"audiences": ["individual"]})),
             rule(6, json!({"tags": {"region": ["220100"]}})),
         ]
@@ -462,14 +569,27 @@ mod tests {
         let possible = &report.possible[0];
         assert_eq!(possible.missing_fields, ["taxable_income"]);
         assert_eq!((possible.met, possible.total), (1, 2));
-        let summary = possible.reasons.iter().find(|r| r.code == "conditions.summary").unwrap();
-        assert_eq!((summary.text_zh.as_str(), summary.text_en.as_str()), ("满足 1/2 项条件", "1 of 2 conditions met"));
+        let summary = possible
+            .reasons
+            .iter()
+            .find(|r| r.code == "conditions.summary")
+            .unwrap();
+        assert_eq!(
+            (summary.text_zh.as_str(), summary.text_en.as_str()),
+            ("满足 1/2 项条件", "1 of 2 conditions met")
+        );
 
         let near = &report.near_miss[0];
         assert_eq!(near.verdict, Verdict::NotEligible);
         let hint = near.near_miss_hint.as_ref().unwrap();
-        assert_eq!(hint.text_zh, "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条第二款）");
-        assert_eq!(hint.text_en, "one condition short: qualifies if employees is at most 50 (now 85) (clause 第三条第二款)");
+        assert_eq!(
+            hint.text_zh,
+            "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条第二款）"
+        );
+        assert_eq!(
+            hint.text_en,
+            "one condition short: qualifies if employees is at most 50 (now 85) (clause 第三条第二款)"
+        );
         assert_eq!(hint.clause.as_deref(), Some("第三条第二款"));
         assert_eq!(near.failed_leaves.len(), 1);
         assert_eq!(near.failed_leaves[0].path, "condition.all[1]");
@@ -477,26 +597,61 @@ mod tests {
 
     #[test]
     fn reasons_show_the_profiles_values_and_cite_clauses() {
-        let matched = engine(policies()).evaluate(1, &enterprise(), day(AS_OF)).unwrap();
-        let met = matched.reasons.iter().find(|r| r.code == "condition.met").unwrap();
+        let matched = engine(policies())
+            .evaluate(1, &enterprise(), day(AS_OF))
+            .unwrap();
+        let met = matched
+            .reasons
+            .iter()
+            .find(|r| r.code == "condition.met")
+            .unwrap();
         assert_eq!(met.text_zh, "注册地 110108 属于 110000（第二条）");
-        assert_eq!(met.text_en, "registered region 110108 is within 110000 (clause 第二条)");
-        let audience = matched.reasons.iter().find(|r| r.code == "audience.met").unwrap();
+        assert_eq!(
+            met.text_en,
+            "registered region 110108 is within 110000 (clause 第二条)"
+        );
+        let audience = matched
+            .reasons
+            .iter()
+            .find(|r| r.code == "audience.met")
+            .unwrap();
         assert!(audience.text_zh.contains("sme"), "{}", audience.text_zh);
 
-        let citizen = facts(&[("kind", text("citizen")), ("audience", set(&["individual"])), ("region", text("220104"))]);
-        let missed = engine(policies()).evaluate(1, &citizen, day(AS_OF)).unwrap();
+        let citizen = facts(&[
+            ("kind", text("citizen")),
+            ("audience", set(&["individual"])),
+            ("region", text("220104")),
+        ]);
+        let missed = engine(policies())
+            .evaluate(1, &citizen, day(AS_OF))
+            .unwrap();
         assert_eq!(missed.verdict, Verdict::NotEligible);
-        assert_eq!(missed.near_miss_hint, None, "an audience mismatch is not a near miss");
-        let unmet = missed.reasons.iter().find(|r| r.code == "condition.unmet").unwrap();
-        assert_eq!(unmet.text_zh, "居住地 220104 不属于 110000（要求属于 110000）（第二条）");
-        assert_eq!(unmet.text_en, "residence region 220104 is not within 110000 (required: is within 110000) (clause 第二条)");
+        assert_eq!(
+            missed.near_miss_hint, None,
+            "an audience mismatch is not a near miss"
+        );
+        let unmet = missed
+            .reasons
+            .iter()
+            .find(|r| r.code == "condition.unmet")
+            .unwrap();
+        assert_eq!(
+            unmet.text_zh,
+            "居住地 220104 不属于 110000（要求属于 110000）（第二条）"
+        );
+        assert_eq!(
+            unmet.text_en,
+            "residence region 220104 is not within 110000 (required: is within 110000) (clause 第二条)"
+        );
     }
 
     #[test]
     fn audience_restrictions_prune_and_missing_audience_is_undetermined() {
         let engine = engine(policies());
-        let citizen = facts(&[("kind", text("citizen")), ("audience", set(&["individual"]))]);
+        let citizen = facts(&[
+            ("kind", text("citizen")),
+            ("audience", set(&["individual"])),
+        ]);
         let report = engine.match_profile(&citizen, day(AS_OF));
         assert!(!ids(&report.eligible).contains(&1));
         assert!(ids(&report.eligible).contains(&5));
@@ -527,44 +682,85 @@ mod tests {
         let mut with_amounts = rule(7, json!({}));
         with_amounts.amounts = vec![
             AmountRule::Fixed { value: 30.0 },
-            AmountRule::Rate { rate: 0.1, of: "revenue".into(), cap: Some(100.0) },
-            AmountRule::PerHead { value: 0.5, of: "taxable_income".into(), cap: None },
+            AmountRule::Rate {
+                rate: 0.1,
+                of: "revenue".into(),
+                cap: Some(100.0),
+            },
+            AmountRule::PerHead {
+                value: 0.5,
+                of: "taxable_income".into(),
+                cap: None,
+            },
         ];
-        let matched = engine(vec![with_amounts]).evaluate(7, &enterprise(), day(AS_OF)).unwrap();
+        let matched = engine(vec![with_amounts])
+            .evaluate(7, &enterprise(), day(AS_OF))
+            .unwrap();
         let estimate = matched.estimated_amount.unwrap();
         assert_eq!(estimate.items, [Some(30.0), Some(100.0), None]);
         assert_eq!(estimate.total, 130.0);
-        let amounts: Vec<&str> = matched.reasons.iter().filter(|r| r.code == "amount").map(|r| r.text_zh.as_str()).collect();
-        assert_eq!(amounts, ["定额 30 万元", "按营业收入（万元） 4200 × 0.1 估算为 100 万元，上限 100 万元", "缺少应纳税所得额（万元），无法估算金额"]);
+        let amounts: Vec<&str> = matched
+            .reasons
+            .iter()
+            .filter(|r| r.code == "amount")
+            .map(|r| r.text_zh.as_str())
+            .collect();
+        assert_eq!(
+            amounts,
+            [
+                "定额 30 万元",
+                "按营业收入（万元） 4200 × 0.1 估算为 100 万元，上限 100 万元",
+                "缺少应纳税所得额（万元），无法估算金额"
+            ]
+        );
     }
 
     #[test]
     fn policies_and_weights_change_without_rebuilding() {
         let mut engine = engine(policies());
         let as_of = day(AS_OF);
-        engine.upsert(rule(3, json!({"condition": {"field": "employees", "op": "le", "value": 100}})), &schema()).unwrap();
+        engine
+            .upsert(
+                rule(
+                    3,
+                    json!({"condition": {"field": "employees", "op": "le", "value": 100}}),
+                ),
+                &schema(),
+            )
+            .unwrap();
         assert!(ids(&engine.match_profile(&enterprise(), as_of).eligible).contains(&3));
         assert!(engine.remove(1));
         assert!(!engine.remove(1));
         assert_eq!(engine.len(), 5);
         assert!(engine.evaluate(1, &enterprise(), as_of).is_none());
-        assert!(engine.evaluate(6, &enterprise(), as_of).is_some(), "the moved policy is still found");
+        assert!(
+            engine.evaluate(6, &enterprise(), as_of).is_some(),
+            "the moved policy is still found"
+        );
 
         let before = engine.evaluate(6, &enterprise(), as_of).unwrap().score;
         let mut weights = Weights::default();
         weights.dimensions.insert("region".into(), 50.0);
         engine.set_weights(weights.clone()).unwrap();
         assert_eq!(engine.weights(), &weights);
-        assert!(engine.evaluate(6, &enterprise(), as_of).unwrap().score < before, "a heavier mismatched region lowers the score");
+        assert!(
+            engine.evaluate(6, &enterprise(), as_of).unwrap().score < before,
+            "a heavier mismatched region lowers the score"
+        );
         weights.feedback = -1.0;
         assert!(engine.set_weights(weights).is_err());
     }
 
     #[test]
     fn invalid_policies_are_rejected_with_paths() {
-        let bad = rule(9, json!({"tags": {"region": ["11"]}, "condition": {"any": [{"field": "employees", "op": "eq", "value": "many"}]}}));
+        let bad = rule(
+            9,
+            json!({"tags": {"region": ["11"]}, "condition": {"any": [{"field": "employees", "op": "eq", "value": "many"}]}}),
+        );
         let error = Engine::new(vec![bad.clone()], Weights::default(), &schema()).unwrap_err();
-        let EngineError::InvalidPolicy { policy_id, errors } = error else { panic!("invalid policy expected") };
+        let EngineError::InvalidPolicy { policy_id, errors } = error else {
+            panic!("invalid policy expected")
+        };
         assert_eq!(policy_id, 9);
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["tags.region[0]", "condition.any[0].value"]);
@@ -574,11 +770,23 @@ mod tests {
         assert_eq!(engine.len(), 6, "a rejected upsert changes nothing");
 
         let mut bad_amount = rule(10, json!({}));
-        bad_amount.amounts = vec![AmountRule::Rate { rate: 0.1, of: "region".into(), cap: None }];
-        let EngineError::InvalidPolicy { errors, .. } = engine.upsert(bad_amount, &schema()).unwrap_err() else { panic!() };
+        bad_amount.amounts = vec![AmountRule::Rate {
+            rate: 0.1,
+            of: "region".into(),
+            cap: None,
+        }];
+        let EngineError::InvalidPolicy { errors, .. } =
+            engine.upsert(bad_amount, &schema()).unwrap_err()
+        else {
+            panic!()
+        };
         assert_eq!(errors[0].path, "amounts[0].of");
 
-        let twice = Engine::new(vec![rule(1, json!({})), rule(1, json!({}))], Weights::default(), &schema());
+        let twice = Engine::new(
+            vec![rule(1, json!({})), rule(1, json!({}))],
+            Weights::default(),
+            &schema(),
+        );
         assert_eq!(twice.unwrap_err(), EngineError::DuplicatePolicy(1));
     }
 
@@ -594,6 +802,9 @@ mod tests {
         assert_eq!(rule.id, 42);
         assert!(rule.applicability.include_undetermined);
         assert_eq!(rule.amounts, [AmountRule::Fixed { value: 30.0 }]);
-        assert!(serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(), "unknown keys are refused");
+        assert!(
+            serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(),
+            "unknown keys are refused"
+        );
     }
 }

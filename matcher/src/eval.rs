@@ -27,7 +27,11 @@ pub(crate) enum Truth {
 
 impl Truth {
     fn of(hit: bool, negate: bool) -> Self {
-        if hit != negate { Truth::True } else { Truth::False }
+        if hit != negate {
+            Truth::True
+        } else {
+            Truth::False
+        }
     }
 }
 
@@ -103,7 +107,9 @@ impl CompiledCondition {
     /// Evaluates against one profile's facts on the day `as_of`.
     pub fn evaluate(&self, facts: &Facts, as_of: NaiveDate) -> Evaluation {
         let mut vocab = Vocab::default();
-        let program = vocab.compile(self).expect("a fresh vocabulary has no kind conflicts");
+        let program = vocab
+            .compile(self)
+            .expect("a fresh vocabulary has no kind conflicts");
         let ctx = vocab.context(as_of);
         let row = vocab.row(facts);
         explain(self, &program.statuses(&row, &ctx), Truth::True, facts)
@@ -131,7 +137,13 @@ const UNKNOWN_SYMBOL: u32 = u32::MAX;
 impl Vocab {
     pub(crate) fn field(&mut self, key: &str, kind: FieldKind) -> Result<u32, KindConflict> {
         if let Some(&id) = self.field_ids.get(key) {
-            return if self.fields[id as usize].1 == kind { Ok(id) } else { Err(KindConflict { field: key.to_string() }) };
+            return if self.fields[id as usize].1 == kind {
+                Ok(id)
+            } else {
+                Err(KindConflict {
+                    field: key.to_string(),
+                })
+            };
         }
         let id = u32::try_from(self.fields.len()).expect("fewer than 2^32 fields");
         self.field_ids.insert(key.to_string(), id);
@@ -156,40 +168,64 @@ impl Vocab {
     }
 
     fn since_slot(&mut self, since: Since) -> u16 {
-        let slot = self.since.iter().position(|s| *s == since).unwrap_or_else(|| {
-            self.since.push(since);
-            self.since.len() - 1
-        });
+        let slot = self
+            .since
+            .iter()
+            .position(|s| *s == since)
+            .unwrap_or_else(|| {
+                self.since.push(since);
+                self.since.len() - 1
+            });
         u16::try_from(slot).expect("fewer than 2^16 distinct relative-date tests")
     }
 
-    pub(crate) fn compile(&mut self, condition: &CompiledCondition) -> Result<Forward, KindConflict> {
+    pub(crate) fn compile(
+        &mut self,
+        condition: &CompiledCondition,
+    ) -> Result<Forward, KindConflict> {
         let leaves = condition
             .leaves
             .iter()
             .map(|leaf| self.compile_leaf(leaf))
             .collect::<Result<Vec<_>, _>>()?
             .into_boxed_slice();
-        Ok(Forward { root: lower(&condition.root), leaves })
+        Ok(Forward {
+            root: lower(&condition.root),
+            leaves,
+        })
     }
 
     fn compile_leaf(&mut self, leaf: &CompiledLeaf) -> Result<ForwardLeaf, KindConflict> {
         let field = self.field(&leaf.source.field, leaf.kind)?;
         let pred = match &leaf.test {
-            Test::Bool { accept_true, accept_false } => Pred::Bool { accept_true: *accept_true, accept_false: *accept_false },
+            Test::Bool {
+                accept_true,
+                accept_false,
+            } => Pred::Bool {
+                accept_true: *accept_true,
+                accept_false: *accept_false,
+            },
             Test::NumIn(values) => Pred::NumIn(values.clone().into_boxed_slice()),
             Test::Range(low, high) => Pred::Range(*low, *high),
             Test::Since(since) => Pred::Since(self.since_slot(*since)),
             Test::TextIn(texts) => Pred::TextIn(self.symbols_of(texts)),
             Test::SetAny(texts) => Pred::SetAny(self.symbols_of(texts)),
-            Test::Within(prefixes) => Pred::Within(prefixes.iter().map(|p| p.as_str().into()).collect()),
+            Test::Within(prefixes) => {
+                Pred::Within(prefixes.iter().map(|p| p.as_str().into()).collect())
+            }
         };
-        Ok(ForwardLeaf { field, pred, negate: leaf.negate })
+        Ok(ForwardLeaf {
+            field,
+            pred,
+            negate: leaf.negate,
+        })
     }
 
     /// Per-call state: relative-date tests resolved against `as_of` once, not once per leaf.
     pub(crate) fn context(&self, as_of: NaiveDate) -> Context {
-        Context { since: self.since.iter().map(|s| s.day_range(as_of)).collect() }
+        Context {
+            since: self.since.iter().map(|s| s.day_range(as_of)).collect(),
+        }
     }
 
     /// Flattens a profile's facts into slots, one map lookup per interned field.
@@ -197,19 +233,25 @@ impl Vocab {
         let slots = self
             .fields
             .iter()
-            .map(|(key, kind)| match facts.get(key).and_then(|value| classify(*kind, value)) {
-                None => Slot::Missing,
-                Some(Typed::Bool(b)) => Slot::Bool(b),
-                Some(Typed::Num(n)) => Slot::Num(n),
-                Some(Typed::Text(text)) => {
-                    Slot::Text { symbol: self.symbols.get(text).copied().unwrap_or(UNKNOWN_SYMBOL), text }
-                }
-                Some(Typed::Set(elements)) => {
-                    let mut ids: Vec<u32> = elements.iter().filter_map(|e| self.symbols.get(e.as_str()).copied()).collect();
-                    ids.sort_unstable();
-                    Slot::Set(ids)
-                }
-            })
+            .map(
+                |(key, kind)| match facts.get(key).and_then(|value| classify(*kind, value)) {
+                    None => Slot::Missing,
+                    Some(Typed::Bool(b)) => Slot::Bool(b),
+                    Some(Typed::Num(n)) => Slot::Num(n),
+                    Some(Typed::Text(text)) => Slot::Text {
+                        symbol: self.symbols.get(text).copied().unwrap_or(UNKNOWN_SYMBOL),
+                        text,
+                    },
+                    Some(Typed::Set(elements)) => {
+                        let mut ids: Vec<u32> = elements
+                            .iter()
+                            .filter_map(|e| self.symbols.get(e.as_str()).copied())
+                            .collect();
+                        ids.sort_unstable();
+                        Slot::Set(ids)
+                    }
+                },
+            )
             .collect();
         Row { slots }
     }
@@ -217,7 +259,9 @@ impl Vocab {
 
 fn lower(node: &Node) -> ForwardNode {
     match node {
-        Node::Leaf(index) => ForwardNode::Leaf(u32::try_from(*index).expect("fewer than 2^32 leaves")),
+        Node::Leaf(index) => {
+            ForwardNode::Leaf(u32::try_from(*index).expect("fewer than 2^32 leaves"))
+        }
         Node::All(children) => ForwardNode::All(children.iter().map(lower).collect()),
         Node::Any(children) => ForwardNode::Any(children.iter().map(lower).collect()),
     }
@@ -232,7 +276,10 @@ pub(crate) enum Slot<'f> {
     Missing,
     Bool(bool),
     Num(f64),
-    Text { symbol: u32, text: &'f str },
+    Text {
+        symbol: u32,
+        text: &'f str,
+    },
     /// Sorted symbols of the elements the vocabulary knows; unknown ones can match nothing.
     Set(Vec<u32>),
 }
@@ -270,7 +317,10 @@ struct ForwardLeaf {
 
 #[derive(Debug, Clone)]
 enum Pred {
-    Bool { accept_true: bool, accept_false: bool },
+    Bool {
+        accept_true: bool,
+        accept_false: bool,
+    },
     NumIn(Box<[f64]>),
     Range(f64, f64),
     Since(u16),
@@ -287,7 +337,13 @@ impl Forward {
     fn leaf(&self, index: u32, row: &Row<'_>, ctx: &Context) -> Truth {
         let leaf = &self.leaves[index as usize];
         let hit = match (&leaf.pred, row.slot(leaf.field)) {
-            (Pred::Bool { accept_true, accept_false }, Slot::Bool(b)) => {
+            (
+                Pred::Bool {
+                    accept_true,
+                    accept_false,
+                },
+                Slot::Bool(b),
+            ) => {
                 if *b {
                     *accept_true
                 } else {
@@ -300,9 +356,13 @@ impl Forward {
                 let (low, high) = ctx.since[usize::from(*slot)];
                 low <= *n && *n <= high
             }
-            (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => symbols.binary_search(symbol).is_ok(),
+            (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => {
+                symbols.binary_search(symbol).is_ok()
+            }
             (Pred::SetAny(symbols), Slot::Set(elements)) => sorted_intersect(symbols, elements),
-            (Pred::Within(prefixes), Slot::Text { text, .. }) => prefixes.iter().any(|p| code_within(text, p)),
+            (Pred::Within(prefixes), Slot::Text { text, .. }) => {
+                prefixes.iter().any(|p| code_within(text, p))
+            }
             // A missing fact, or (only if the schema changed a field's kind) a slot of another shape.
             _ => return Truth::Unknown,
         };
@@ -349,7 +409,9 @@ impl Forward {
 
     /// Every leaf's truth, for explanations.
     pub(crate) fn statuses(&self, row: &Row<'_>, ctx: &Context) -> Vec<Truth> {
-        (0..self.leaves.len()).map(|i| self.leaf(u32::try_from(i).expect("leaf count fits u32"), row, ctx)).collect()
+        (0..self.leaves.len())
+            .map(|i| self.leaf(u32::try_from(i).expect("leaf count fits u32"), row, ctx))
+            .collect()
     }
 }
 
@@ -376,16 +438,30 @@ fn sorted_intersect(a: &[u32], b: &[u32]) -> bool {
 fn node_truth(node: &Node, statuses: &[Truth]) -> Truth {
     match node {
         Node::Leaf(index) => statuses[*index],
-        Node::All(children) => children.iter().map(|c| node_truth(c, statuses)).min().unwrap_or(Truth::True),
-        Node::Any(children) => children.iter().map(|c| node_truth(c, statuses)).max().unwrap_or(Truth::False),
+        Node::All(children) => children
+            .iter()
+            .map(|c| node_truth(c, statuses))
+            .min()
+            .unwrap_or(Truth::True),
+        Node::Any(children) => children
+            .iter()
+            .map(|c| node_truth(c, statuses))
+            .max()
+            .unwrap_or(Truth::False),
     }
 }
 
 fn node_cost(node: &Node, statuses: &[Truth]) -> u8 {
     match node {
         Node::Leaf(index) => leaf_cost(statuses[*index]),
-        Node::All(children) => children.iter().fold(0u8, |sum, c| sum.saturating_add(node_cost(c, statuses)).min(MANY)),
-        Node::Any(children) => children.iter().map(|c| node_cost(c, statuses)).min().unwrap_or(MANY),
+        Node::All(children) => children.iter().fold(0u8, |sum, c| {
+            sum.saturating_add(node_cost(c, statuses)).min(MANY)
+        }),
+        Node::Any(children) => children
+            .iter()
+            .map(|c| node_cost(c, statuses))
+            .min()
+            .unwrap_or(MANY),
     }
 }
 
@@ -408,13 +484,20 @@ fn collect(node: &Node, statuses: &[Truth], target: Truth, out: &mut Vec<usize>)
     }
     match node {
         Node::Leaf(index) => out.push(*index),
-        Node::All(children) | Node::Any(children) => children.iter().for_each(|c| collect(c, statuses, target, out)),
+        Node::All(children) | Node::Any(children) => children
+            .iter()
+            .for_each(|c| collect(c, statuses, target, out)),
     }
 }
 
 /// Builds the explanation from per-leaf truths. `gate` is the audience restriction already decided
 /// outside the tree (True when the policy has none); it caps the verdict and rules out near misses.
-pub(crate) fn explain(condition: &CompiledCondition, statuses: &[Truth], gate: Truth, facts: &Facts) -> Evaluation {
+pub(crate) fn explain(
+    condition: &CompiledCondition,
+    statuses: &[Truth],
+    gate: Truth,
+    facts: &Facts,
+) -> Evaluation {
     let tree = node_truth(&condition.root, statuses);
     let verdict = gate.min(tree);
     let leaves: Vec<LeafOutcome> = condition
@@ -429,7 +512,10 @@ pub(crate) fn explain(condition: &CompiledCondition, statuses: &[Truth], gate: T
             clause: leaf.source.clause.clone(),
             under_not: leaf.under_not,
             status: (*truth).into(),
-            actual: facts.get(&leaf.source.field).filter(|v| classify(leaf.kind, v).is_some()).cloned(),
+            actual: facts
+                .get(&leaf.source.field)
+                .filter(|v| classify(leaf.kind, v).is_some())
+                .cloned(),
         })
         .collect();
     let mut failed_leaves = Vec::new();
@@ -446,9 +532,10 @@ pub(crate) fn explain(condition: &CompiledCondition, statuses: &[Truth], gate: T
             missing_fields.push(field.clone());
         }
     }
-    let near_miss = (gate == Truth::True && tree == Truth::False && node_cost(&condition.root, statuses) == 1)
-        .then(|| single_blocker(&condition.root, statuses))
-        .flatten();
+    let near_miss =
+        (gate == Truth::True && tree == Truth::False && node_cost(&condition.root, statuses) == 1)
+            .then(|| single_blocker(&condition.root, statuses))
+            .flatten();
     Evaluation {
         verdict: verdict.into(),
         met: statuses.iter().filter(|t| **t == Truth::True).count(),
@@ -483,39 +570,104 @@ mod tests {
         let cases = [
             ("size_class", "eq", json!("small"), json!("micro")),
             ("size_class", "ne", json!("micro"), json!("small")),
-            ("ownership", "in", json!(["state_owned", "private"]), json!(["collective"])),
+            (
+                "ownership",
+                "in",
+                json!(["state_owned", "private"]),
+                json!(["collective"]),
+            ),
             ("small_low_profit", "eq", json!(false), json!(true)),
-            ("small_low_profit", "in", json!([true, false]), json!([true])),
-            ("certifications", "has", json!("high_tech"), json!("tech_sme")),
-            ("interests", "intersects", json!(["housing", "rnd"]), json!(["housing"])),
+            (
+                "small_low_profit",
+                "in",
+                json!([true, false]),
+                json!([true]),
+            ),
+            (
+                "certifications",
+                "has",
+                json!("high_tech"),
+                json!("tech_sme"),
+            ),
+            (
+                "interests",
+                "intersects",
+                json!(["housing", "rnd"]),
+                json!(["housing"]),
+            ),
             ("employees", "lt", json!(86), json!(85)),
             ("employees", "le", json!(85), json!(84)),
             ("employees", "gt", json!(84), json!(85)),
             ("employees", "ge", json!(85), json!(86)),
             ("employees", "eq", json!(85), json!(85.5)),
             ("revenue", "in", json!([100, 4200]), json!([100])),
-            ("revenue", "between", json!([4200, 5000]), json!([4200.5, 5000])),
-            ("founded_on", "between", json!(["2019-04-12", "2019-04-12"]), json!(["2019-04-13", "2020-01-01"])),
+            (
+                "revenue",
+                "between",
+                json!([4200, 5000]),
+                json!([4200.5, 5000]),
+            ),
+            (
+                "founded_on",
+                "between",
+                json!(["2019-04-12", "2019-04-12"]),
+                json!(["2019-04-13", "2020-01-01"]),
+            ),
             ("founded_on", "lt", json!("2019-04-13"), json!("2019-04-12")),
             ("region", "within", json!("110000"), json!("110105")),
-            ("region", "within_any", json!(["220100", "110100"]), json!(["220100", "120000"])),
+            (
+                "region",
+                "within_any",
+                json!(["220100", "110100"]),
+                json!(["220100", "120000"]),
+            ),
             ("region", "eq", json!("110108"), json!("110000")),
             ("industry", "within", json!("I65"), json!("I64")),
-            ("industry", "within_any", json!(["C", "I"]), json!(["C", "R90"])),
+            (
+                "industry",
+                "within_any",
+                json!(["C", "I"]),
+                json!(["C", "R90"]),
+            ),
             ("founded_on", "years_since_at_least", json!(6), json!(7)),
             ("founded_on", "years_since_at_most", json!(7), json!(6)),
-            ("cert.high_tech", "months_since_at_most", json!(19), json!(18)),
+            (
+                "cert.high_tech",
+                "months_since_at_most",
+                json!(19),
+                json!(18),
+            ),
         ];
         for (field, op, hit, miss) in cases {
-            assert_eq!(verdict(leaf(field, op, hit.clone()), &profile), T, "{field} {op} {hit}");
-            assert_eq!(verdict(leaf(field, op, miss.clone()), &profile), F, "{field} {op} {miss}");
+            assert_eq!(
+                verdict(leaf(field, op, hit.clone()), &profile),
+                T,
+                "{field} {op} {hit}"
+            );
+            assert_eq!(
+                verdict(leaf(field, op, miss.clone()), &profile),
+                F,
+                "{field} {op} {miss}"
+            );
             let mut without = profile.clone();
             without.remove(field);
-            assert_eq!(verdict(leaf(field, op, hit.clone()), &without), U, "{field} {op} without the fact");
+            assert_eq!(
+                verdict(leaf(field, op, hit.clone()), &without),
+                U,
+                "{field} {op} without the fact"
+            );
             let mut corrupt = profile.clone();
-            let wrong = if matches!(profile.get(field), Some(Value::Text(_))) { Value::Number(1.0) } else { text("oops") };
+            let wrong = if matches!(profile.get(field), Some(Value::Text(_))) {
+                Value::Number(1.0)
+            } else {
+                text("oops")
+            };
             corrupt.insert(field.to_string(), wrong);
-            assert_eq!(verdict(leaf(field, op, hit), &corrupt), U, "{field} {op} with a wrong-typed fact");
+            assert_eq!(
+                verdict(leaf(field, op, hit), &corrupt),
+                U,
+                "{field} {op} with a wrong-typed fact"
+            );
         }
     }
 
@@ -531,28 +683,62 @@ mod tests {
             U => u.clone(),
         };
         let all = [
-            (T, T, T), (T, F, F), (T, U, U),
-            (F, T, F), (F, F, F), (F, U, F),
-            (U, T, U), (U, F, F), (U, U, U),
+            (T, T, T),
+            (T, F, F),
+            (T, U, U),
+            (F, T, F),
+            (F, F, F),
+            (F, U, F),
+            (U, T, U),
+            (U, F, F),
+            (U, U, U),
         ];
         let any = [
-            (T, T, T), (T, F, T), (T, U, T),
-            (F, T, T), (F, F, F), (F, U, U),
-            (U, T, T), (U, F, U), (U, U, U),
+            (T, T, T),
+            (T, F, T),
+            (T, U, T),
+            (F, T, T),
+            (F, F, F),
+            (F, U, U),
+            (U, T, T),
+            (U, F, U),
+            (U, U, U),
         ];
         for (a, b, expected) in all {
-            assert_eq!(verdict(json!({"all": [operand(a), operand(b)]}), &profile), expected, "all({a:?}, {b:?})");
+            assert_eq!(
+                verdict(json!({"all": [operand(a), operand(b)]}), &profile),
+                expected,
+                "all({a:?}, {b:?})"
+            );
         }
         for (a, b, expected) in any {
-            assert_eq!(verdict(json!({"any": [operand(a), operand(b)]}), &profile), expected, "any({a:?}, {b:?})");
+            assert_eq!(
+                verdict(json!({"any": [operand(a), operand(b)]}), &profile),
+                expected,
+                "any({a:?}, {b:?})"
+            );
         }
         for (a, expected) in [(T, F), (F, T), (U, U)] {
-            assert_eq!(verdict(json!({"not": operand(a)}), &profile), expected, "not({a:?})");
-            assert_eq!(verdict(json!({"not": {"not": operand(a)}}), &profile), a, "not(not({a:?}))");
+            assert_eq!(
+                verdict(json!({"not": operand(a)}), &profile),
+                expected,
+                "not({a:?})"
+            );
+            assert_eq!(
+                verdict(json!({"not": {"not": operand(a)}}), &profile),
+                a,
+                "not(not({a:?}))"
+            );
         }
         // De Morgan under not: not(all(T, U)) = any(F, U) = U; not(any(F, U)) = all(T, U) = U.
-        assert_eq!(verdict(json!({"not": {"all": [t.clone(), u.clone()]}}), &profile), U);
-        assert_eq!(verdict(json!({"not": {"any": [f.clone(), u.clone()]}}), &profile), U);
+        assert_eq!(
+            verdict(json!({"not": {"all": [t.clone(), u.clone()]}}), &profile),
+            U
+        );
+        assert_eq!(
+            verdict(json!({"not": {"any": [f.clone(), u.clone()]}}), &profile),
+            U
+        );
         assert_eq!(verdict(json!({"not": {"any": [f, t]}}), &profile), F);
     }
 
@@ -563,7 +749,10 @@ mod tests {
             {"not": {"field": "industry", "op": "within", "value": "R90"}}
         ]});
         let case = |region: &str, industry: &str| {
-            verdict(condition.clone(), &facts(&[("region", text(region)), ("industry", text(industry))]))
+            verdict(
+                condition.clone(),
+                &facts(&[("region", text(region)), ("industry", text(industry))]),
+            )
         };
         assert_eq!(case("110108", "I6513"), T);
         assert_eq!(case("110108", "R9011"), F);
@@ -578,7 +767,9 @@ mod tests {
         let founded = |date: &str| facts(&[("founded_on", Value::Date(day(date)))]);
         let at_least_3 = leaf("founded_on", "years_since_at_least", json!(3));
         let at_most_3 = leaf("founded_on", "years_since_at_most", json!(3));
-        let on = |condition: &Json, date: &str, as_of: &str| evaluate(condition.clone(), &founded(date), as_of).verdict;
+        let on = |condition: &Json, date: &str, as_of: &str| {
+            evaluate(condition.clone(), &founded(date), as_of).verdict
+        };
         assert_eq!(on(&at_least_3, "2022-06-30", "2025-06-29"), F);
         assert_eq!(on(&at_least_3, "2022-06-30", "2025-06-30"), T);
         assert_eq!(on(&at_most_3, "2022-06-30", "2025-06-30"), T);
@@ -597,7 +788,8 @@ mod tests {
     fn months_since_handles_month_ends() {
         let certified = |date: &str| facts(&[("cert.high_tech", Value::Date(day(date)))]);
         let within_1 = leaf("cert.high_tech", "months_since_at_most", json!(1));
-        let on = |date: &str, as_of: &str| evaluate(within_1.clone(), &certified(date), as_of).verdict;
+        let on =
+            |date: &str, as_of: &str| evaluate(within_1.clone(), &certified(date), as_of).verdict;
         // 31 January plus one month is 29 February 2024 (no 31 February): within on the 29th, not after.
         assert_eq!(on("2024-01-31", "2024-02-29"), T);
         assert_eq!(on("2024-01-31", "2024-03-01"), F);
@@ -605,7 +797,11 @@ mod tests {
         assert_eq!(on("2023-01-31", "2023-03-01"), F);
         assert_eq!(on("2024-03-31", "2024-04-30"), T);
         assert_eq!(on("2024-03-31", "2024-05-01"), F);
-        let within_0 = evaluate(leaf("cert.high_tech", "months_since_at_most", json!(0)), &certified("2024-05-01"), "2024-05-01");
+        let within_0 = evaluate(
+            leaf("cert.high_tech", "months_since_at_most", json!(0)),
+            &certified("2024-05-01"),
+            "2024-05-01",
+        );
         assert_eq!(within_0.verdict, T);
     }
 
@@ -620,8 +816,19 @@ mod tests {
         let evaluation = evaluate(condition.clone(), &enterprise(), "2025-06-30");
         assert_eq!(evaluation.verdict, F);
         assert_eq!((evaluation.met, evaluation.total), (1, 5));
-        let failed: Vec<&str> = evaluation.failed_leaves.iter().map(|&i| evaluation.leaves[i].path.as_str()).collect();
-        assert_eq!(failed, ["condition.all[1]", "condition.all[2].any[0]", "condition.all[2].any[1]"]);
+        let failed: Vec<&str> = evaluation
+            .failed_leaves
+            .iter()
+            .map(|&i| evaluation.leaves[i].path.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "condition.all[1]",
+                "condition.all[2].any[0]",
+                "condition.all[2].any[1]"
+            ]
+        );
         assert!(evaluation.missing_fields.is_empty());
         assert_eq!(evaluation.near_miss, None);
         assert_eq!(evaluation.leaves[0].actual, Some(text("110108")));
@@ -645,13 +852,18 @@ mod tests {
         ]});
         let evaluation = evaluate(condition.clone(), &enterprise(), "2025-06-30");
         assert_eq!(evaluation.verdict, F);
-        let hint = evaluation.near_miss.map(|i| evaluation.leaves[i].path.as_str());
+        let hint = evaluation
+            .near_miss
+            .map(|i| evaluation.leaves[i].path.as_str());
         assert_eq!(hint, Some("condition.all[1]"));
 
         // Two leaves short: no near miss.
         let mut far = enterprise();
         far.insert("region", text("220104"));
-        assert_eq!(evaluate(condition.clone(), &far, "2025-06-30").near_miss, None);
+        assert_eq!(
+            evaluate(condition.clone(), &far, "2025-06-30").near_miss,
+            None
+        );
 
         // One leaf short but another unknown: not a near miss either.
         let mut unknown = enterprise();
@@ -666,7 +878,10 @@ mod tests {
         ]});
         let evaluation = evaluate(excluded, &enterprise(), "2025-06-30");
         let blocker = &evaluation.leaves[evaluation.near_miss.expect("one leaf short")];
-        assert_eq!((blocker.field.as_str(), blocker.under_not, blocker.status), ("industry", true, LeafStatus::Unmet));
+        assert_eq!(
+            (blocker.field.as_str(), blocker.under_not, blocker.status),
+            ("industry", true, LeafStatus::Unmet)
+        );
     }
 
     #[test]
@@ -675,7 +890,9 @@ mod tests {
         let schema = crate::testing::schema();
         let as_of = day("2025-06-30");
         for _ in 0..300 {
-            let condition = crate::synth::condition(&mut rng, as_of, 4).compile(&schema).unwrap();
+            let condition = crate::synth::condition(&mut rng, as_of, 4)
+                .compile(&schema)
+                .unwrap();
             let facts = crate::synth::facts(&mut rng, as_of);
             let mut vocab = Vocab::default();
             let program = vocab.compile(&condition).unwrap();
@@ -683,7 +900,10 @@ mod tests {
             let (truth, cost) = program.quick(&row, &ctx);
             let evaluation = condition.evaluate(&facts, as_of);
             assert_eq!(Verdict::from(truth), evaluation.verdict);
-            assert_eq!(truth == Truth::False && cost == 1, evaluation.near_miss.is_some());
+            assert_eq!(
+                truth == Truth::False && cost == 1,
+                evaluation.near_miss.is_some()
+            );
         }
     }
 }

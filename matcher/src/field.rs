@@ -41,7 +41,10 @@ impl FieldKind {
     }
 
     pub(crate) fn is_textual(self) -> bool {
-        matches!(self, Self::Text | Self::Enum | Self::Region | Self::Industry)
+        matches!(
+            self,
+            Self::Text | Self::Enum | Self::Region | Self::Industry
+        )
     }
 
     pub(crate) fn is_ordered(self) -> bool {
@@ -104,7 +107,10 @@ pub(crate) fn day_number(date: NaiveDate) -> f64 {
 
 pub(crate) fn date_of_day_number(day: f64) -> Option<NaiveDate> {
     // Day numbers only ever come from `day_number`, so they are whole and within i32.
-    #[expect(clippy::cast_possible_truncation, reason = "day numbers are whole i32 values")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "day numbers are whole i32 values"
+    )]
     NaiveDate::from_num_days_from_ce_opt(day as i32)
 }
 
@@ -128,7 +134,10 @@ pub(crate) fn industry_code_valid(code: &str) -> bool {
     let Some((&section, digits)) = bytes.split_first() else {
         return false;
     };
-    if !(b'A'..=b'T').contains(&section) || digits.len() > 4 || !digits.iter().all(u8::is_ascii_digit) {
+    if !(b'A'..=b'T').contains(&section)
+        || digits.len() > 4
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
         return false;
     }
     if digits.len() < 2 {
@@ -164,7 +173,10 @@ fn section_of_division(division: u8) -> Option<u8> {
     if division == 0 {
         return None;
     }
-    UPPER_BOUNDS.iter().find(|(upper, _)| division <= *upper).map(|(_, section)| *section)
+    UPPER_BOUNDS
+        .iter()
+        .find(|(upper, _)| division <= *upper)
+        .map(|(_, section)| *section)
 }
 
 /// The prefix a `within` test compares against, per code system; `None` for a malformed code.
@@ -196,7 +208,10 @@ pub(crate) fn elapsed_at_least(as_of: NaiveDate, months: u32) -> (f64, f64) {
     let Some(mut latest) = as_of.checked_sub_months(Months::new(months)) else {
         return EMPTY_RANGE;
     };
-    while let Some(next) = latest.succ_opt().filter(|d| add_months(*d, months).is_some_and(|end| end <= as_of)) {
+    while let Some(next) = latest
+        .succ_opt()
+        .filter(|d| add_months(*d, months).is_some_and(|end| end <= as_of))
+    {
         latest = next;
     }
     (f64::NEG_INFINITY, day_number(latest))
@@ -214,7 +229,10 @@ pub(crate) fn elapsed_at_most(as_of: NaiveDate, months: u32) -> (f64, f64) {
             None => return EMPTY_RANGE,
         }
     }
-    while let Some(prev) = earliest.pred_opt().filter(|d| add_months(*d, months).is_some_and(|end| end >= as_of)) {
+    while let Some(prev) = earliest
+        .pred_opt()
+        .filter(|d| add_months(*d, months).is_some_and(|end| end >= as_of))
+    {
         earliest = prev;
     }
     (day_number(earliest), f64::INFINITY)
@@ -255,7 +273,10 @@ pub(crate) fn label(key: &str, citizen: bool) -> (String, String) {
         "disability_level" => known("残疾等级", "disability level"),
         "household" => known("家庭情况", "household"),
         _ => match key.strip_prefix("cert.") {
-            Some(kind) => (format!("{kind} 资质取得日期"), format!("{kind} certification date")),
+            Some(kind) => (
+                format!("{kind} 资质取得日期"),
+                format!("{kind} certification date"),
+            ),
             None => (key.to_string(), key.to_string()),
         },
     }
@@ -318,8 +339,16 @@ mod tests {
                 for back in 0..(months * 31 + 40) {
                     let d = as_of - chrono::Days::new(u64::from(back));
                     let end = add_months(d, months).unwrap();
-                    assert_eq!(day_number(d) <= latest, end <= as_of, "{d} +{months} vs {as_of}");
-                    assert_eq!(day_number(d) >= earliest, end >= as_of, "{d} +{months} vs {as_of}");
+                    assert_eq!(
+                        day_number(d) <= latest,
+                        end <= as_of,
+                        "{d} +{months} vs {as_of}"
+                    );
+                    assert_eq!(
+                        day_number(d) >= earliest,
+                        end >= as_of,
+                        "{d} +{months} vs {as_of}"
+                    );
                 }
             }
         }

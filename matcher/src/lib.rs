@@ -15,10 +15,10 @@ pub mod eval;
 mod field;
 pub mod reason;
 pub mod score;
-#[cfg(test)]
-mod testing;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
+#[cfg(test)]
+mod testing;
 
 pub use amount::{AmountEstimate, AmountRule};
 pub use applicability::{Applicability, CompiledApplicability};

@@ -25,7 +25,13 @@ pub struct Reason {
 
 impl Reason {
     pub(crate) fn new(code: &str, text_zh: String, text_en: String) -> Self {
-        Reason { code: code.to_string(), text_zh, text_en, contribution: None, clause: None }
+        Reason {
+            code: code.to_string(),
+            text_zh,
+            text_en,
+            contribution: None,
+            clause: None,
+        }
     }
 
     fn citing(mut self, clause: Option<&String>) -> Self {
@@ -42,7 +48,11 @@ impl Reason {
 pub(crate) fn format_number(n: f64) -> String {
     let text = format!("{n:.4}");
     let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-    if trimmed == "-0" { "0".to_string() } else { trimmed.to_string() }
+    if trimmed == "-0" {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 fn join(items: impl Iterator<Item = String>, separator: &str) -> String {
@@ -58,7 +68,10 @@ pub(crate) fn show_value(value: &Value) -> (String, String) {
         Value::Text(text) => (text.clone(), text.clone()),
         Value::Date(date) => (date.to_string(), date.to_string()),
         Value::Set(items) if items.is_empty() => ("（无）".into(), "(none)".into()),
-        Value::Set(items) => (join(items.iter().cloned(), "、"), join(items.iter().cloned(), ", ")),
+        Value::Set(items) => (
+            join(items.iter().cloned(), "、"),
+            join(items.iter().cloned(), ", "),
+        ),
     }
 }
 
@@ -73,7 +86,10 @@ fn show_json(value: &Json) -> (String, String) {
         Json::Bool(false) => ("否".into(), "false".into()),
         Json::Array(items) => {
             let shown: Vec<(String, String)> = items.iter().map(show_json).collect();
-            (join(shown.iter().map(|s| s.0.clone()), "、"), join(shown.iter().map(|s| s.1.clone()), ", "))
+            (
+                join(shown.iter().map(|s| s.0.clone()), "、"),
+                join(shown.iter().map(|s| s.1.clone()), ", "),
+            )
         }
         other => (other.to_string(), other.to_string()),
     }
@@ -87,42 +103,103 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
         Op::Eq | Op::Ne => {
             let is = (format!("为 {zh}"), format!("is {en}"));
             let is_not = (format!("不为 {zh}"), format!("is not {en}"));
-            if op == Op::Eq { pick(is, is_not) } else { pick(is_not, is) }
+            if op == Op::Eq {
+                pick(is, is_not)
+            } else {
+                pick(is_not, is)
+            }
         }
-        Op::In => pick((format!("属于 {zh} 之一"), format!("is one of {en}")), (format!("不属于 {zh} 中任何一个"), format!("is none of {en}"))),
-        Op::Has => pick((format!("包含 {zh}"), format!("includes {en}")), (format!("不包含 {zh}"), format!("does not include {en}"))),
-        Op::Intersects => pick(
-            (format!("包含 {zh} 中的任一项"), format!("includes one of {en}")),
-            (format!("不包含 {zh} 中的任何一项"), format!("includes none of {en}")),
+        Op::In => pick(
+            (format!("属于 {zh} 之一"), format!("is one of {en}")),
+            (
+                format!("不属于 {zh} 中任何一个"),
+                format!("is none of {en}"),
+            ),
         ),
-        Op::Lt => pick((format!("< {zh}"), format!("is below {en}")), (format!("≥ {zh}"), format!("is at least {en}"))),
-        Op::Le => pick((format!("≤ {zh}"), format!("is at most {en}")), (format!("> {zh}"), format!("is above {en}"))),
-        Op::Gt => pick((format!("> {zh}"), format!("is above {en}")), (format!("≤ {zh}"), format!("is at most {en}"))),
-        Op::Ge => pick((format!("≥ {zh}"), format!("is at least {en}")), (format!("< {zh}"), format!("is below {en}"))),
+        Op::Has => pick(
+            (format!("包含 {zh}"), format!("includes {en}")),
+            (format!("不包含 {zh}"), format!("does not include {en}")),
+        ),
+        Op::Intersects => pick(
+            (
+                format!("包含 {zh} 中的任一项"),
+                format!("includes one of {en}"),
+            ),
+            (
+                format!("不包含 {zh} 中的任何一项"),
+                format!("includes none of {en}"),
+            ),
+        ),
+        Op::Lt => pick(
+            (format!("< {zh}"), format!("is below {en}")),
+            (format!("≥ {zh}"), format!("is at least {en}")),
+        ),
+        Op::Le => pick(
+            (format!("≤ {zh}"), format!("is at most {en}")),
+            (format!("> {zh}"), format!("is above {en}")),
+        ),
+        Op::Gt => pick(
+            (format!("> {zh}"), format!("is above {en}")),
+            (format!("≤ {zh}"), format!("is at most {en}")),
+        ),
+        Op::Ge => pick(
+            (format!("≥ {zh}"), format!("is at least {en}")),
+            (format!("< {zh}"), format!("is below {en}")),
+        ),
         Op::Between => {
             let bound = |i: usize| value.get(i).map(show_json).unwrap_or_default();
             let (low, high) = (bound(0), bound(1));
             pick(
-                (format!("在 {} 至 {} 之间", low.0, high.0), format!("is between {} and {}", low.1, high.1)),
-                (format!("不在 {} 至 {} 之间", low.0, high.0), format!("is not between {} and {}", low.1, high.1)),
+                (
+                    format!("在 {} 至 {} 之间", low.0, high.0),
+                    format!("is between {} and {}", low.1, high.1),
+                ),
+                (
+                    format!("不在 {} 至 {} 之间", low.0, high.0),
+                    format!("is not between {} and {}", low.1, high.1),
+                ),
             )
         }
-        Op::Within => pick((format!("属于 {zh}"), format!("is within {en}")), (format!("不属于 {zh}"), format!("is not within {en}"))),
+        Op::Within => pick(
+            (format!("属于 {zh}"), format!("is within {en}")),
+            (format!("不属于 {zh}"), format!("is not within {en}")),
+        ),
         Op::WithinAny => pick(
             (format!("属于 {zh} 之一"), format!("is within one of {en}")),
-            (format!("不属于 {zh} 中任何一个"), format!("is within none of {en}")),
+            (
+                format!("不属于 {zh} 中任何一个"),
+                format!("is within none of {en}"),
+            ),
         ),
         Op::YearsSinceAtLeast => pick(
-            (format!("距今已满 {zh} 年"), format!("is at least {en} years ago")),
-            (format!("距今不满 {zh} 年"), format!("is less than {en} years ago")),
+            (
+                format!("距今已满 {zh} 年"),
+                format!("is at least {en} years ago"),
+            ),
+            (
+                format!("距今不满 {zh} 年"),
+                format!("is less than {en} years ago"),
+            ),
         ),
         Op::YearsSinceAtMost => pick(
-            (format!("距今不超过 {zh} 年"), format!("is at most {en} years ago")),
-            (format!("距今已超过 {zh} 年"), format!("is more than {en} years ago")),
+            (
+                format!("距今不超过 {zh} 年"),
+                format!("is at most {en} years ago"),
+            ),
+            (
+                format!("距今已超过 {zh} 年"),
+                format!("is more than {en} years ago"),
+            ),
         ),
         Op::MonthsSinceAtMost => pick(
-            (format!("距今不超过 {zh} 个月"), format!("is at most {en} months ago")),
-            (format!("距今已超过 {zh} 个月"), format!("is more than {en} months ago")),
+            (
+                format!("距今不超过 {zh} 个月"),
+                format!("is at most {en} months ago"),
+            ),
+            (
+                format!("距今已超过 {zh} 个月"),
+                format!("is more than {en} months ago"),
+            ),
         ),
     }
 }
@@ -145,8 +222,14 @@ pub fn leaf_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
             let stated = statement(outcome.op, &outcome.value, outcome.under_not);
             Reason::new(
                 "condition.unmet",
-                format!("{label_zh} {} {}（要求{}）", actual_value.0, stated.0, required.0),
-                format!("{label_en} {} {} (required: {})", actual_value.1, stated.1, required.1),
+                format!(
+                    "{label_zh} {} {}（要求{}）",
+                    actual_value.0, stated.0, required.0
+                ),
+                format!(
+                    "{label_en} {} {} (required: {})",
+                    actual_value.1, stated.1, required.1
+                ),
             )
         }
         _ => Reason::new(
@@ -165,13 +248,23 @@ pub fn near_miss_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
     let (now_zh, now_en) = outcome.actual.as_ref().map(show_value).unwrap_or_default();
     Reason::new(
         "near_miss",
-        format!("差一项：若{label_zh} {}，即可符合（当前 {now_zh}）", required.0),
-        format!("one condition short: qualifies if {label_en} {} (now {now_en})", required.1),
+        format!(
+            "差一项：若{label_zh} {}，即可符合（当前 {now_zh}）",
+            required.0
+        ),
+        format!(
+            "one condition short: qualifies if {label_en} {} (now {now_en})",
+            required.1
+        ),
     )
     .citing(outcome.clause.as_ref())
 }
 
 /// "满足 3/4 项条件" / "3 of 4 conditions met".
 pub fn summary_reason(met: usize, total: usize) -> Reason {
-    Reason::new("conditions.summary", format!("满足 {met}/{total} 项条件"), format!("{met} of {total} conditions met"))
+    Reason::new(
+        "conditions.summary",
+        format!("满足 {met}/{total} 项条件"),
+        format!("{met} of {total} conditions met"),
+    )
 }

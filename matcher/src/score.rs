@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::eval::{KindConflict, Row, Slot, Vocab};
 use crate::field::{FieldKind, code_within, hierarchy_prefix, label};
-use profiles::{AttributeSchema, Facts};
 use crate::reason::{Reason, format_number, show_value};
+use profiles::{AttributeSchema, Facts};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,9 +33,18 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        let dimensions = [("region", 3.0), ("industry", 2.0), ("audience", 2.0), ("qualification", 2.0), ("size", 1.0)];
+        let dimensions = [
+            ("region", 3.0),
+            ("industry", 2.0),
+            ("audience", 2.0),
+            ("qualification", 2.0),
+            ("size", 1.0),
+        ];
         Weights {
-            dimensions: dimensions.into_iter().map(|(d, w)| (d.to_string(), w)).collect(),
+            dimensions: dimensions
+                .into_iter()
+                .map(|(d, w)| (d.to_string(), w))
+                .collect(),
             interest: 2.0,
             urgency: 1.0,
             freshness: 1.0,
@@ -55,16 +64,37 @@ pub struct WeightsError {
 
 impl Weights {
     pub fn validate(&self) -> Result<(), WeightsError> {
-        let named = [("interest", self.interest), ("urgency", self.urgency), ("freshness", self.freshness), ("feedback", self.feedback)];
-        let dimensions = self.dimensions.iter().map(|(d, w)| (format!("dimensions.{d}"), *w));
-        for (field, weight) in named.into_iter().map(|(f, w)| (f.to_string(), w)).chain(dimensions) {
+        let named = [
+            ("interest", self.interest),
+            ("urgency", self.urgency),
+            ("freshness", self.freshness),
+            ("feedback", self.feedback),
+        ];
+        let dimensions = self
+            .dimensions
+            .iter()
+            .map(|(d, w)| (format!("dimensions.{d}"), *w));
+        for (field, weight) in named
+            .into_iter()
+            .map(|(f, w)| (f.to_string(), w))
+            .chain(dimensions)
+        {
             if !(weight.is_finite() && weight >= 0.0) {
-                return Err(WeightsError { field, message: "must be a finite non-negative number".into() });
+                return Err(WeightsError {
+                    field,
+                    message: "must be a finite non-negative number".into(),
+                });
             }
         }
-        for (field, days) in [("urgency_horizon_days", self.urgency_horizon_days), ("freshness_half_life_days", self.freshness_half_life_days)] {
+        for (field, days) in [
+            ("urgency_horizon_days", self.urgency_horizon_days),
+            ("freshness_half_life_days", self.freshness_half_life_days),
+        ] {
             if days == 0 {
-                return Err(WeightsError { field: field.into(), message: "must be at least one day".into() });
+                return Err(WeightsError {
+                    field: field.into(),
+                    message: "must be at least one day".into(),
+                });
             }
         }
         Ok(())
@@ -166,15 +196,26 @@ enum TermKey<'a> {
 }
 
 impl ScoreProgram {
-    pub(crate) fn compile(inputs: &ScoreInputs<'_>, vocab: &mut Vocab, schema: &AttributeSchema) -> Result<Self, KindConflict> {
+    pub(crate) fn compile(
+        inputs: &ScoreInputs<'_>,
+        vocab: &mut Vocab,
+        schema: &AttributeSchema,
+    ) -> Result<Self, KindConflict> {
         let mut dimensions = Vec::new();
         for (dimension, tags) in inputs.tags {
-            let Some(key) = dimension_field(dimension, schema) else { continue };
-            let Some(kind) = FieldKind::lookup(schema, key) else { continue };
+            let Some(key) = dimension_field(dimension, schema) else {
+                continue;
+            };
+            let Some(kind) = FieldKind::lookup(schema, key) else {
+                continue;
+            };
             let matcher = match kind {
-                FieldKind::Region | FieldKind::Industry => {
-                    TagMatcher::Within(tags.iter().filter_map(|t| hierarchy_prefix(kind, t)).map(Into::into).collect())
-                }
+                FieldKind::Region | FieldKind::Industry => TagMatcher::Within(
+                    tags.iter()
+                        .filter_map(|t| hierarchy_prefix(kind, t))
+                        .map(Into::into)
+                        .collect(),
+                ),
                 FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
                     let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
                     symbols.sort_unstable();
@@ -190,7 +231,12 @@ impl ScoreProgram {
                 matcher,
             });
         }
-        let mut topics: Vec<String> = inputs.topics.iter().chain(inputs.tags.get("topic").into_iter().flatten()).cloned().collect();
+        let mut topics: Vec<String> = inputs
+            .topics
+            .iter()
+            .chain(inputs.tags.get("topic").into_iter().flatten())
+            .cloned()
+            .collect();
         topics.sort();
         topics.dedup();
         let mut topic_symbols: Vec<u32> = topics.iter().map(|t| vocab.symbol(t)).collect();
@@ -208,33 +254,65 @@ impl ScoreProgram {
 
     /// Feeds every term, applicable or not, to `sink` as (key, weight, value); the single place
     /// both the fast score and the explained score come from.
-    fn terms<'p>(&'p self, weights: &Weights, row: &Row<'_>, as_of: NaiveDate, mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>)) {
+    fn terms<'p>(
+        &'p self,
+        weights: &Weights,
+        row: &Row<'_>,
+        as_of: NaiveDate,
+        mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>),
+    ) {
         for dimension in &self.dimensions {
             let value = match (&dimension.matcher, row.slot(dimension.field)) {
-                (TagMatcher::Within(prefixes), Slot::Text { text, .. }) => Some(prefixes.iter().any(|p| code_within(text, p))),
-                (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => Some(tags.binary_search(symbol).is_ok()),
-                (TagMatcher::Symbols(tags), Slot::Set(elements)) => Some(elements.iter().any(|e| tags.binary_search(e).is_ok())),
+                (TagMatcher::Within(prefixes), Slot::Text { text, .. }) => {
+                    Some(prefixes.iter().any(|p| code_within(text, p)))
+                }
+                (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
+                    Some(tags.binary_search(symbol).is_ok())
+                }
+                (TagMatcher::Symbols(tags), Slot::Set(elements)) => {
+                    Some(elements.iter().any(|e| tags.binary_search(e).is_ok()))
+                }
                 _ => None,
             };
-            sink(TermKey::Dimension(dimension), weights.dimension(&dimension.dimension), value.map(unit));
+            sink(
+                TermKey::Dimension(dimension),
+                weights.dimension(&dimension.dimension),
+                value.map(unit),
+            );
         }
         if !self.topics.is_empty() {
             let value = match row.slot(self.interests) {
-                Slot::Set(elements) => Some(unit(elements.iter().any(|e| self.topic_symbols.binary_search(e).is_ok()))),
+                Slot::Set(elements) => Some(unit(
+                    elements
+                        .iter()
+                        .any(|e| self.topic_symbols.binary_search(e).is_ok()),
+                )),
                 _ => None,
             };
             sink(TermKey::Interest, weights.interest, value);
         }
         if let Some(closes) = self.window_closes {
             let days_left = (closes - as_of).num_days();
-            let value = if days_left < 0 { 0.0 } else { (1.0 - days_left as f64 / f64::from(weights.urgency_horizon_days)).max(0.0) };
+            let value = if days_left < 0 {
+                0.0
+            } else {
+                (1.0 - days_left as f64 / f64::from(weights.urgency_horizon_days)).max(0.0)
+            };
             sink(TermKey::Urgency, weights.urgency, Some(value));
         }
         if let Some(published) = self.published_on {
             let age = (as_of - published).num_days().max(0) as f64;
-            sink(TermKey::Freshness, weights.freshness, Some(0.5f64.powf(age / f64::from(weights.freshness_half_life_days))));
+            sink(
+                TermKey::Freshness,
+                weights.freshness,
+                Some(0.5f64.powf(age / f64::from(weights.freshness_half_life_days))),
+            );
         }
-        sink(TermKey::Feedback, weights.feedback, Some((self.feedback + 1.0) / 2.0));
+        sink(
+            TermKey::Feedback,
+            weights.feedback,
+            Some((self.feedback + 1.0) / 2.0),
+        );
     }
 
     /// The fact keys scoring reads, so the reverse path can fetch just those.
@@ -255,14 +333,30 @@ impl ScoreProgram {
                 total += weight;
             }
         });
-        if total > 0.0 { 100.0 * weighted / total } else { 0.0 }
+        if total > 0.0 {
+            100.0 * weighted / total
+        } else {
+            0.0
+        }
     }
 
     /// The score with every term, and a reason per term with its contribution.
-    pub(crate) fn explain(&self, weights: &Weights, row: &Row<'_>, facts: &Facts, as_of: NaiveDate) -> (Score, Vec<Reason>) {
+    pub(crate) fn explain(
+        &self,
+        weights: &Weights,
+        row: &Row<'_>,
+        facts: &Facts,
+        as_of: NaiveDate,
+    ) -> (Score, Vec<Reason>) {
         let mut collected = Vec::new();
-        self.terms(weights, row, as_of, |key, weight, value| collected.push((key, weight, value)));
-        let total_weight: f64 = collected.iter().filter(|(_, _, v)| v.is_some()).map(|(_, w, _)| w).sum();
+        self.terms(weights, row, as_of, |key, weight, value| {
+            collected.push((key, weight, value))
+        });
+        let total_weight: f64 = collected
+            .iter()
+            .filter(|(_, _, v)| v.is_some())
+            .map(|(_, w, _)| w)
+            .sum();
         let mut terms = Vec::new();
         let mut reasons = Vec::new();
         for (key, weight, value) in collected {
@@ -277,13 +371,30 @@ impl ScoreProgram {
                 reason.text_zh = format!("{}，+{points} 分", reason.text_zh);
                 reason.text_en = format!("{}, +{points} points", reason.text_en);
             }
-            terms.push(ScoreTerm { term: name, weight, value, contribution });
+            terms.push(ScoreTerm {
+                term: name,
+                weight,
+                value,
+                contribution,
+            });
             reasons.push(reason);
         }
-        (Score { total: terms.iter().map(|t| t.contribution).sum(), terms }, reasons)
+        (
+            Score {
+                total: terms.iter().map(|t| t.contribution).sum(),
+                terms,
+            },
+            reasons,
+        )
     }
 
-    fn term_reason(&self, key: TermKey<'_>, value: Option<f64>, facts: &Facts, as_of: NaiveDate) -> (String, Reason) {
+    fn term_reason(
+        &self,
+        key: TermKey<'_>,
+        value: Option<f64>,
+        facts: &Facts,
+        as_of: NaiveDate,
+    ) -> (String, Reason) {
         let matched = value.is_some_and(|v| v > 0.0);
         match key {
             TermKey::Dimension(dimension) => {
@@ -299,17 +410,32 @@ impl ScoreProgram {
                         format!("{dim_zh}标签不符：{have_zh} 不在 {tags_zh} 内"),
                         format!("{dim_en} tag does not match: {have_en} is outside {tags_en}"),
                     ),
-                    None => (format!("{dim_zh}未知，该项不计分"), format!("{dim_en} unknown, term not scored")),
+                    None => (
+                        format!("{dim_zh}未知，该项不计分"),
+                        format!("{dim_en} unknown, term not scored"),
+                    ),
                 };
-                (format!("dimension.{}", dimension.dimension), Reason::new(&format!("score.dimension.{}", dimension.dimension), zh, en))
+                (
+                    format!("dimension.{}", dimension.dimension),
+                    Reason::new(&format!("score.dimension.{}", dimension.dimension), zh, en),
+                )
             }
             TermKey::Interest => {
                 let topics_zh = self.topics.join("、");
                 let topics_en = self.topics.join(", ");
                 let (zh, en) = match value {
-                    None => (format!("关注领域未知（政策主题 {topics_zh}），该项不计分"), format!("interests unknown (policy topics {topics_en}), term not scored")),
-                    Some(_) if matched => (format!("政策主题 {topics_zh} 与关注领域相符"), format!("policy topics {topics_en} match the profile's interests")),
-                    Some(_) => (format!("政策主题 {topics_zh} 不在关注领域内"), format!("policy topics {topics_en} are outside the profile's interests")),
+                    None => (
+                        format!("关注领域未知（政策主题 {topics_zh}），该项不计分"),
+                        format!("interests unknown (policy topics {topics_en}), term not scored"),
+                    ),
+                    Some(_) if matched => (
+                        format!("政策主题 {topics_zh} 与关注领域相符"),
+                        format!("policy topics {topics_en} match the profile's interests"),
+                    ),
+                    Some(_) => (
+                        format!("政策主题 {topics_zh} 不在关注领域内"),
+                        format!("policy topics {topics_en} are outside the profile's interests"),
+                    ),
                 };
                 ("interest".into(), Reason::new("score.interest", zh, en))
             }
@@ -317,20 +443,40 @@ impl ScoreProgram {
                 let closes = self.window_closes.unwrap_or(as_of);
                 let days = (closes - as_of).num_days();
                 let (zh, en) = if days < 0 {
-                    (format!("申报已于 {closes} 截止"), format!("application window closed on {closes}"))
+                    (
+                        format!("申报已于 {closes} 截止"),
+                        format!("application window closed on {closes}"),
+                    )
                 } else {
-                    (format!("申报截止 {closes}，剩余 {days} 天"), format!("application window closes {closes}, {days} days left"))
+                    (
+                        format!("申报截止 {closes}，剩余 {days} 天"),
+                        format!("application window closes {closes}, {days} days left"),
+                    )
                 };
                 ("urgency".into(), Reason::new("score.urgency", zh, en))
             }
             TermKey::Freshness => {
                 let published = self.published_on.unwrap_or(as_of);
                 let days = (as_of - published).num_days().max(0);
-                ("freshness".into(), Reason::new("score.freshness", format!("发布于 {published}（{days} 天前）"), format!("published {published} ({days} days ago)")))
+                (
+                    "freshness".into(),
+                    Reason::new(
+                        "score.freshness",
+                        format!("发布于 {published}（{days} 天前）"),
+                        format!("published {published} ({days} days ago)"),
+                    ),
+                )
             }
             TermKey::Feedback => {
                 let shown = format_number(self.feedback);
-                ("feedback".into(), Reason::new("score.feedback", format!("用户反馈评分 {shown}（-1 至 1）"), format!("feedback rating {shown} (-1 to 1)")))
+                (
+                    "feedback".into(),
+                    Reason::new(
+                        "score.feedback",
+                        format!("用户反馈评分 {shown}（-1 至 1）"),
+                        format!("feedback rating {shown} (-1 to 1)"),
+                    ),
+                )
             }
         }
     }
@@ -351,8 +497,10 @@ mod tests {
     }
 
     fn fixture(tags: &[(&str, &[&str])], topics: &[&str], closes: Option<&str>) -> Fixture {
-        let tags: BTreeMap<String, Vec<String>> =
-            tags.iter().map(|(d, codes)| (d.to_string(), codes.iter().map(|c| c.to_string()).collect())).collect();
+        let tags: BTreeMap<String, Vec<String>> = tags
+            .iter()
+            .map(|(d, codes)| (d.to_string(), codes.iter().map(|c| c.to_string()).collect()))
+            .collect();
         let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
         let inputs = ScoreInputs {
             tags: &tags,
@@ -372,41 +520,93 @@ mod tests {
             let as_of = day("2025-06-30");
             let explained = self.program.explain(weights, &row, facts, as_of);
             let quick = self.program.quick(weights, &row, as_of);
-            assert!((quick - explained.0.total).abs() < 1e-9, "fast and explained scores agree");
+            assert!(
+                (quick - explained.0.total).abs() < 1e-9,
+                "fast and explained scores agree"
+            );
             explained
         }
     }
 
     fn term<'s>(score: &'s Score, name: &str) -> &'s ScoreTerm {
-        score.terms.iter().find(|t| t.term == name).unwrap_or_else(|| panic!("no term {name}"))
+        score
+            .terms
+            .iter()
+            .find(|t| t.term == name)
+            .unwrap_or_else(|| panic!("no term {name}"))
     }
 
     #[test]
     fn tags_match_through_the_code_hierarchy() {
-        let fixture = fixture(&[("region", &["110000"]), ("industry", &["C"]), ("size", &["small", "micro"])], &[], None);
+        let fixture = fixture(
+            &[
+                ("region", &["110000"]),
+                ("industry", &["C"]),
+                ("size", &["small", "micro"]),
+            ],
+            &[],
+            None,
+        );
         let (score, _) = fixture.score(&Weights::default(), &enterprise());
-        assert_eq!(term(&score, "dimension.region").value, Some(1.0), "a 海淀 profile matches a Beijing-wide tag");
+        assert_eq!(
+            term(&score, "dimension.region").value,
+            Some(1.0),
+            "a 海淀 profile matches a Beijing-wide tag"
+        );
         assert_eq!(term(&score, "dimension.industry").value, Some(0.0));
         assert_eq!(term(&score, "dimension.size").value, Some(1.0));
         let district_policy = super::tests::fixture(&[("region", &["110105"])], &[], None);
         let (score, _) = district_policy.score(&Weights::default(), &enterprise());
-        assert_eq!(term(&score, "dimension.region").value, Some(0.0), "a 海淀 profile does not match a 朝阳 tag");
+        assert_eq!(
+            term(&score, "dimension.region").value,
+            Some(0.0),
+            "a 海淀 profile does not match a 朝阳 tag"
+        );
     }
 
     #[test]
     fn every_term_is_a_reason_and_contributions_add_up() {
-        let fixture = fixture(&[("region", &["110000"]), ("qualification", &["tech_sme"])], &["rnd"], Some("2025-07-10"));
+        let fixture = fixture(
+            &[("region", &["110000"]), ("qualification", &["tech_sme"])],
+            &["rnd"],
+            Some("2025-07-10"),
+        );
         let (score, reasons) = fixture.score(&Weights::default(), &enterprise());
         let names: Vec<&str> = score.terms.iter().map(|t| t.term.as_str()).collect();
-        assert_eq!(names, ["dimension.qualification", "dimension.region", "interest", "urgency", "freshness", "feedback"]);
+        assert_eq!(
+            names,
+            [
+                "dimension.qualification",
+                "dimension.region",
+                "interest",
+                "urgency",
+                "freshness",
+                "feedback"
+            ]
+        );
         assert_eq!(reasons.len(), score.terms.len());
         let sum: f64 = reasons.iter().map(|r| r.contribution.unwrap()).sum();
         assert!((sum - score.total).abs() < 1e-9);
         assert!(score.total > 0.0 && score.total < 100.0);
         let urgency = reasons.iter().find(|r| r.code == "score.urgency").unwrap();
-        assert!(urgency.text_zh.starts_with("申报截止 2025-07-10，剩余 10 天，+"), "{}", urgency.text_zh);
-        let region = reasons.iter().find(|r| r.code == "score.dimension.region").unwrap();
-        assert!(region.text_en.starts_with("region tag matches: 110108 fits 110000, +"), "{}", region.text_en);
+        assert!(
+            urgency
+                .text_zh
+                .starts_with("申报截止 2025-07-10，剩余 10 天，+"),
+            "{}",
+            urgency.text_zh
+        );
+        let region = reasons
+            .iter()
+            .find(|r| r.code == "score.dimension.region")
+            .unwrap();
+        assert!(
+            region
+                .text_en
+                .starts_with("region tag matches: 110108 fits 110000, +"),
+            "{}",
+            region.text_en
+        );
     }
 
     #[test]
@@ -417,7 +617,10 @@ mod tests {
         let (score, reasons) = fixture.score(&Weights::default(), &profile);
         let industry = term(&score, "dimension.industry");
         assert_eq!((industry.value, industry.contribution), (None, 0.0));
-        let reason = reasons.iter().find(|r| r.code == "score.dimension.industry").unwrap();
+        let reason = reasons
+            .iter()
+            .find(|r| r.code == "score.dimension.industry")
+            .unwrap();
         assert_eq!(reason.contribution, None);
         assert_eq!(reason.text_en, "industry unknown, term not scored");
         let (with_mismatch, _) = fixture.score(&Weights::default(), &enterprise());
@@ -426,14 +629,22 @@ mod tests {
 
     #[test]
     fn raising_a_weight_moves_the_score_towards_that_term() {
-        let fixture = fixture(&[("region", &["110000"]), ("industry", &["C"])], &["housing"], Some("2025-07-01"));
+        let fixture = fixture(
+            &[("region", &["110000"]), ("industry", &["C"])],
+            &["housing"],
+            Some("2025-07-01"),
+        );
         let profile = enterprise();
         let base = Weights::default();
         let (base_score, _) = fixture.score(&base, &profile);
         type Knob = fn(&mut Weights, f64);
         let knobs: [(&str, Knob); 6] = [
-            ("dimension.region", |w, x| *w.dimensions.get_mut("region").unwrap() += x),
-            ("dimension.industry", |w, x| *w.dimensions.get_mut("industry").unwrap() += x),
+            ("dimension.region", |w, x| {
+                *w.dimensions.get_mut("region").unwrap() += x
+            }),
+            ("dimension.industry", |w, x| {
+                *w.dimensions.get_mut("industry").unwrap() += x
+            }),
             ("interest", |w, x| w.interest += x),
             ("urgency", |w, x| w.urgency += x),
             ("freshness", |w, x| w.freshness += x),
@@ -470,29 +681,59 @@ mod tests {
         let as_interest = fixture(&[], &["rnd"], None);
         let off_interest = fixture(&[], &["housing"], None);
         let weights = Weights::default();
-        assert!(as_interest.score(&weights, &enterprise()).0.total > off_interest.score(&weights, &enterprise()).0.total);
+        assert!(
+            as_interest.score(&weights, &enterprise()).0.total
+                > off_interest.score(&weights, &enterprise()).0.total
+        );
         let soon = fixture(&[], &[], Some("2025-07-01"));
         let later = fixture(&[], &[], Some("2025-07-20"));
         let closed = fixture(&[], &[], Some("2025-06-01"));
-        let urgency = |f: &Fixture| term(&f.score(&weights, &enterprise()).0, "urgency").value.unwrap();
+        let urgency = |f: &Fixture| {
+            term(&f.score(&weights, &enterprise()).0, "urgency")
+                .value
+                .unwrap()
+        };
         assert!(urgency(&soon) > urgency(&later));
         assert_eq!(urgency(&closed), 0.0);
         let citizen = facts(&[("kind", text("citizen")), ("interests", set(&["rnd"]))]);
-        assert_eq!(term(&as_interest.score(&weights, &citizen).0, "interest").value, Some(1.0));
+        assert_eq!(
+            term(&as_interest.score(&weights, &citizen).0, "interest").value,
+            Some(1.0)
+        );
     }
 
     #[test]
     fn weights_are_validated_and_parse_with_defaults() {
         assert!(Weights::default().validate().is_ok());
-        let weights: Weights = serde_json::from_str(r#"{"dimensions": {"region": 5}, "interest": 3}"#).unwrap();
-        assert_eq!((weights.interest, weights.urgency, weights.dimension("region")), (3.0, 1.0, 5.0));
+        let weights: Weights =
+            serde_json::from_str(r#"{"dimensions": {"region": 5}, "interest": 3}"#).unwrap();
+        assert_eq!(
+            (
+                weights.interest,
+                weights.urgency,
+                weights.dimension("region")
+            ),
+            (3.0, 1.0, 5.0)
+        );
         assert!(serde_json::from_str::<Weights>(r#"{"intrest": 3}"#).is_err());
-        let negative = Weights { interest: -1.0, ..Weights::default() };
+        let negative = Weights {
+            interest: -1.0,
+            ..Weights::default()
+        };
         assert_eq!(negative.validate().unwrap_err().field, "interest");
         let mut bad_dimension = Weights::default();
         bad_dimension.dimensions.insert("region".into(), f64::NAN);
-        assert_eq!(bad_dimension.validate().unwrap_err().field, "dimensions.region");
-        let no_horizon = Weights { urgency_horizon_days: 0, ..Weights::default() };
-        assert_eq!(no_horizon.validate().unwrap_err().field, "urgency_horizon_days");
+        assert_eq!(
+            bad_dimension.validate().unwrap_err().field,
+            "dimensions.region"
+        );
+        let no_horizon = Weights {
+            urgency_horizon_days: 0,
+            ..Weights::default()
+        };
+        assert_eq!(
+            no_horizon.validate().unwrap_err().field,
+            "urgency_horizon_days"
+        );
     }
 }

@@ -44,12 +44,16 @@ impl SplitMix64 {
         self.below(100) < percent
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
     }
 
     fn subset(&mut self, items: &[&str], percent: u64) -> BTreeSet<String> {
-        items.iter().filter(|_| self.chance(percent)).map(|s| s.to_string()).collect()
+        items
+            .iter()
+            .filter(|_| self.chance(percent))
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn number(&mut self, max: u64) -> f64 {
@@ -58,20 +62,80 @@ impl SplitMix64 {
 }
 
 const REGIONS: &[&str] = &[
-    "110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111", "110112", "110113", "110114",
-    "110115", "110116", "110117", "110118", "110119", "220102", "220104", "220105", "220106",
+    "110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111", "110112",
+    "110113", "110114", "110115", "110116", "110117", "110118", "110119", "220102", "220104",
+    "220105", "220106",
 ];
-const REGION_ANCESTORS: &[&str] = &["110000", "110100", "110108", "110105", "220000", "220100", "220104", "120000"];
-const INDUSTRIES: &[&str] = &["I6513", "I6511", "I6420", "C3911", "C2710", "M7320", "R9011", "R8610", "F5191", "A0111", "K7010"];
-const INDUSTRY_ANCESTORS: &[&str] = &["I", "I65", "I651", "C", "C39", "M", "R", "R90", "F", "A01", "K"];
-const TOPICS: &[&str] = &["tax", "rnd", "finance", "employment", "talent", "startup", "digital", "green", "elderly", "housing"];
-const CERTIFICATIONS: &[&str] = &["high_tech", "tech_sme", "specialized_new", "little_giant", "innovative_sme"];
-const HOUSEHOLD: &[&str] = &["low_income", "subsistence", "veteran_family", "single_parent", "elderly_living_alone", "multi_child"];
-const AUDIENCES: &[&str] = &["high_tech", "foreign_funded", "sme", "private", "state_owned", "public_institution", "individual"];
-const OWNERSHIP: &[&str] = &["state_owned", "private", "foreign_funded", "hk_macao_taiwan", "collective"];
+const REGION_ANCESTORS: &[&str] = &[
+    "110000", "110100", "110108", "110105", "220000", "220100", "220104", "120000",
+];
+const INDUSTRIES: &[&str] = &[
+    "I6513", "I6511", "I6420", "C3911", "C2710", "M7320", "R9011", "R8610", "F5191", "A0111",
+    "K7010",
+];
+const INDUSTRY_ANCESTORS: &[&str] = &[
+    "I", "I65", "I651", "C", "C39", "M", "R", "R90", "F", "A01", "K",
+];
+const TOPICS: &[&str] = &[
+    "tax",
+    "rnd",
+    "finance",
+    "employment",
+    "talent",
+    "startup",
+    "digital",
+    "green",
+    "elderly",
+    "housing",
+];
+const CERTIFICATIONS: &[&str] = &[
+    "high_tech",
+    "tech_sme",
+    "specialized_new",
+    "little_giant",
+    "innovative_sme",
+];
+const HOUSEHOLD: &[&str] = &[
+    "low_income",
+    "subsistence",
+    "veteran_family",
+    "single_parent",
+    "elderly_living_alone",
+    "multi_child",
+];
+const AUDIENCES: &[&str] = &[
+    "high_tech",
+    "foreign_funded",
+    "sme",
+    "private",
+    "state_owned",
+    "public_institution",
+    "individual",
+];
+const OWNERSHIP: &[&str] = &[
+    "state_owned",
+    "private",
+    "foreign_funded",
+    "hk_macao_taiwan",
+    "collective",
+];
 const SIZES: &[&str] = &["large", "medium", "small", "micro"];
-const EDUCATION: &[&str] = &["senior_high", "vocational", "associate", "bachelor", "master", "doctorate"];
-const EMPLOYMENT: &[&str] = &["employed", "unemployed", "self_employed", "retired", "student", "flexible"];
+const EDUCATION: &[&str] = &[
+    "senior_high",
+    "vocational",
+    "associate",
+    "bachelor",
+    "master",
+    "doctorate",
+];
+const EMPLOYMENT: &[&str] = &[
+    "employed",
+    "unemployed",
+    "self_employed",
+    "retired",
+    "student",
+    "flexible",
+];
 const AGE_BANDS: &[&str] = &["child", "youth", "adult", "senior", "elderly"];
 const GENDERS: &[&str] = &["male", "female"];
 
@@ -79,9 +143,15 @@ const GENDERS: &[&str] = &["male", "female"];
 /// fields (`attr.export_share`, a number; `attr.note`, text).
 pub fn schema() -> AttributeSchema {
     let mut schema = AttributeSchema::builtin();
-    for (key, field_type, label_zh, label_en) in
-        [("attr.export_share", FieldType::Number, "出口占比", "export share"), ("attr.note", FieldType::Text, "备注", "note")]
-    {
+    for (key, field_type, label_zh, label_en) in [
+        (
+            "attr.export_share",
+            FieldType::Number,
+            "出口占比",
+            "export share",
+        ),
+        ("attr.note", FieldType::Text, "备注", "note"),
+    ] {
         schema
             .extend(FieldDef {
                 key: key.to_string(),
@@ -100,7 +170,9 @@ pub fn schema() -> AttributeSchema {
 /// on a month end, so that relative-date tests land on their boundaries.
 fn date_near(rng: &mut SplitMix64, as_of: NaiveDate, max_years: u64) -> NaiveDate {
     let months = u32::try_from(rng.below(max_years * 12 + 1)).expect("small");
-    let base = as_of.checked_sub_months(Months::new(months)).unwrap_or(as_of);
+    let base = as_of
+        .checked_sub_months(Months::new(months))
+        .unwrap_or(as_of);
     let shifted = match rng.below(4) {
         0 => base,
         1 => base - Days::new(rng.below(3)),
@@ -120,43 +192,61 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
     if rng.chance(60) {
         let founded = date_near(rng, as_of, 30);
         let certifications = rng.subset(CERTIFICATIONS, 20);
-        let mut audience = rng.subset(&["high_tech", "foreign_funded", "sme", "private", "state_owned"], 40);
+        let mut audience = rng.subset(
+            &[
+                "high_tech",
+                "foreign_funded",
+                "sme",
+                "private",
+                "state_owned",
+            ],
+            40,
+        );
         if certifications.contains("high_tech") {
             audience.insert("high_tech".into());
         }
         put("kind", text("enterprise"));
         put("audience", Value::Set(audience));
-        put("region", text(*rng.pick(REGIONS)));
-        put("industry", text(*rng.pick(INDUSTRIES)));
-        put("ownership", text(*rng.pick(OWNERSHIP)));
+        put("region", text(rng.pick(REGIONS)));
+        put("industry", text(rng.pick(INDUSTRIES)));
+        put("ownership", text(rng.pick(OWNERSHIP)));
         put("founded_on", Value::Date(founded));
-        put("years_since_founding", number(f64::from(as_of.year() - founded.year())));
+        put(
+            "years_since_founding",
+            number(f64::from(as_of.year() - founded.year())),
+        );
         put("registered_capital", number(rng.number(100) * 50.0));
         put("employees", number(rng.number(400)));
         put("revenue", number(rng.number(60) * 1000.0));
         put("total_assets", number(rng.number(50) * 1000.0));
         put("taxable_income", number(rng.number(60) * 10.0 - 100.0));
         for certification in &certifications {
-            put(&format!("cert.{certification}"), Value::Date(date_near(rng, as_of, 4)));
+            put(
+                &format!("cert.{certification}"),
+                Value::Date(date_near(rng, as_of, 4)),
+            );
         }
         put("certifications", Value::Set(certifications));
-        put("size_class", text(*rng.pick(SIZES)));
+        put("size_class", text(rng.pick(SIZES)));
         put("small_low_profit", Value::Bool(rng.chance(40)));
         put("interests", Value::Set(rng.subset(TOPICS, 25)));
         put("attr.export_share", number(rng.number(10) / 10.0));
     } else {
         let birth = date_near(rng, as_of, 90);
-        let region = *rng.pick(REGIONS);
+        let region = rng.pick(REGIONS);
         put("kind", text("citizen"));
-        put("audience", Value::Set(BTreeSet::from(["individual".to_string()])));
+        put(
+            "audience",
+            Value::Set(BTreeSet::from(["individual".to_string()])),
+        );
         put("region", text(region));
         put("birth_date", Value::Date(birth));
         put("age", number(f64::from(as_of.year() - birth.year())));
-        put("age_band", text(*rng.pick(AGE_BANDS)));
-        put("gender", text(*rng.pick(GENDERS)));
-        put("education", text(*rng.pick(EDUCATION)));
-        put("employment_status", text(*rng.pick(EMPLOYMENT)));
-        put("hukou_region", text(*rng.pick(REGIONS)));
+        put("age_band", text(rng.pick(AGE_BANDS)));
+        put("gender", text(rng.pick(GENDERS)));
+        put("education", text(rng.pick(EDUCATION)));
+        put("employment_status", text(rng.pick(EMPLOYMENT)));
+        put("hukou_region", text(rng.pick(REGIONS)));
         put("residence_region", text(region));
         if rng.chance(20) {
             put("disability_level", number(rng.number(3) + 1.0));
@@ -175,12 +265,17 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
 }
 
 fn leaf(field: &str, op: Op, value: Json) -> Condition {
-    Condition::Leaf(Leaf { field: field.to_string(), op, value, clause: None })
+    Condition::Leaf(Leaf {
+        field: field.to_string(),
+        op,
+        value,
+        clause: None,
+    })
 }
 
 fn some_of(rng: &mut SplitMix64, items: &[&str]) -> Json {
     let count = 1 + rng.below(3);
-    Json::from((0..count).map(|_| *rng.pick(items)).collect::<Vec<_>>())
+    Json::from((0..count).map(|_| rng.pick(items)).collect::<Vec<_>>())
 }
 
 fn iso(date: NaiveDate) -> Json {
@@ -189,10 +284,14 @@ fn iso(date: NaiveDate) -> Json {
 
 /// A leaf valid against [`schema`], with literals from the facts' pools.
 pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
-    let scalar_op = |rng: &mut SplitMix64| *rng.pick(&[Op::Eq, Op::Ne, Op::In]);
+    let scalar_op = |rng: &mut SplitMix64| rng.pick(&[Op::Eq, Op::Ne, Op::In]);
     let enumerated = |rng: &mut SplitMix64, field: &str, values: &[&str]| {
         let op = scalar_op(rng);
-        let value = if op == Op::In { some_of(rng, values) } else { Json::from(*rng.pick(values)) };
+        let value = if op == Op::In {
+            some_of(rng, values)
+        } else {
+            Json::from(rng.pick(values))
+        };
         leaf(field, op, value)
     };
     match rng.below(14) {
@@ -202,21 +301,25 @@ pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
         3 if rng.chance(50) => enumerated(rng, "education", EDUCATION),
         3 => enumerated(rng, "employment_status", EMPLOYMENT),
         4 | 5 => {
-            let field = *rng.pick(&["region", "region", "hukou_region", "residence_region"]);
+            let field = rng.pick(&["region", "region", "hukou_region", "residence_region"]);
             match rng.below(4) {
-                0 => leaf(field, Op::Within, Json::from(*rng.pick(REGION_ANCESTORS))),
+                0 => leaf(field, Op::Within, Json::from(rng.pick(REGION_ANCESTORS))),
                 1 => leaf(field, Op::WithinAny, some_of(rng, REGION_ANCESTORS)),
-                2 => leaf(field, Op::Eq, Json::from(*rng.pick(REGIONS))),
+                2 => leaf(field, Op::Eq, Json::from(rng.pick(REGIONS))),
                 _ => leaf(field, Op::In, some_of(rng, REGIONS)),
             }
         }
         6 => match rng.below(3) {
-            0 => leaf("industry", Op::Within, Json::from(*rng.pick(INDUSTRY_ANCESTORS))),
+            0 => leaf(
+                "industry",
+                Op::Within,
+                Json::from(rng.pick(INDUSTRY_ANCESTORS)),
+            ),
             1 => leaf("industry", Op::WithinAny, some_of(rng, INDUSTRY_ANCESTORS)),
-            _ => leaf("industry", Op::Ne, Json::from(*rng.pick(INDUSTRIES))),
+            _ => leaf("industry", Op::Ne, Json::from(rng.pick(INDUSTRIES))),
         },
         7 | 8 => {
-            let (field, scale, step) = *rng.pick(&[
+            let (field, scale, step) = rng.pick(&[
                 ("employees", 400, 1.0),
                 ("revenue", 60, 1000.0),
                 ("age", 90, 1.0),
@@ -224,7 +327,7 @@ pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
                 ("disability_level", 4, 1.0),
                 ("attr.export_share", 10, 0.1),
             ]);
-            let op = *rng.pick(&[Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Between, Op::Eq, Op::In]);
+            let op = rng.pick(&[Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Between, Op::Eq, Op::In]);
             let mut threshold = || rng.number(scale) * step;
             let value = match op {
                 Op::Between => {
@@ -237,12 +340,21 @@ pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
             leaf(field, op, value)
         }
         9 | 10 => {
-            let field = *rng.pick(&["founded_on", "birth_date", "cert.high_tech", "cert.tech_sme"]);
+            let field = rng.pick(&[
+                "founded_on",
+                "birth_date",
+                "cert.high_tech",
+                "cert.tech_sme",
+            ]);
             match rng.below(6) {
                 0 => leaf(field, Op::YearsSinceAtLeast, json!(rng.below(8))),
                 1 => leaf(field, Op::YearsSinceAtMost, json!(rng.below(8))),
                 2 => leaf(field, Op::MonthsSinceAtMost, json!(rng.below(40))),
-                3 => leaf(field, *rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]), iso(date_near(rng, as_of, 10))),
+                3 => leaf(
+                    field,
+                    rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]),
+                    iso(date_near(rng, as_of, 10)),
+                ),
                 4 => {
                     let (a, b) = (date_near(rng, as_of, 10), date_near(rng, as_of, 10));
                     leaf(field, Op::Between, json!([iso(a.min(b)), iso(a.max(b))]))
@@ -251,17 +363,25 @@ pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
             }
         }
         11 | 12 => {
-            let (field, pool) = *rng.pick(&[
+            let (field, pool) = rng.pick(&[
                 ("audience", AUDIENCES),
                 ("interests", TOPICS),
                 ("certifications", CERTIFICATIONS),
                 ("household", HOUSEHOLD),
             ]);
-            if rng.chance(50) { leaf(field, Op::Has, Json::from(*rng.pick(pool))) } else { leaf(field, Op::Intersects, some_of(rng, pool)) }
+            if rng.chance(50) {
+                leaf(field, Op::Has, Json::from(rng.pick(pool)))
+            } else {
+                leaf(field, Op::Intersects, some_of(rng, pool))
+            }
         }
         _ => {
-            let op = *rng.pick(&[Op::Eq, Op::Ne, Op::In]);
-            let value = if op == Op::In { json!([rng.chance(50)]) } else { json!(rng.chance(50)) };
+            let op = rng.pick(&[Op::Eq, Op::Ne, Op::In]);
+            let value = if op == Op::In {
+                json!([rng.chance(50)])
+            } else {
+                json!(rng.chance(50))
+            };
             leaf("small_low_profit", op, value)
         }
     }
@@ -275,8 +395,14 @@ pub fn condition(rng: &mut SplitMix64, as_of: NaiveDate, depth: u32) -> Conditio
     match rng.below(5) {
         0 => Condition::Not(Box::new(condition(rng, as_of, depth - 1))),
         kind => {
-            let children = (0..1 + rng.below(4)).map(|_| condition(rng, as_of, depth - 1)).collect();
-            if kind % 2 == 0 { Condition::All(children) } else { Condition::Any(children) }
+            let children = (0..1 + rng.below(4))
+                .map(|_| condition(rng, as_of, depth - 1))
+                .collect();
+            if kind % 2 == 0 {
+                Condition::All(children)
+            } else {
+                Condition::Any(children)
+            }
         }
     }
 }
@@ -290,21 +416,43 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
     let audiences = if rng.chance(50) {
         Vec::new()
     } else {
-        rng.subset(AUDIENCES, 25).iter().map(|name| audience_class(name)).collect()
+        rng.subset(AUDIENCES, 25)
+            .iter()
+            .map(|name| audience_class(name))
+            .collect()
     };
     let mut tags = BTreeMap::new();
-    tags.insert("region".to_string(), vec![rng.pick(REGION_ANCESTORS).to_string()]);
+    tags.insert(
+        "region".to_string(),
+        vec![rng.pick(REGION_ANCESTORS).to_string()],
+    );
     if rng.chance(60) {
-        tags.insert("industry".to_string(), vec![rng.pick(INDUSTRY_ANCESTORS).to_string()]);
+        tags.insert(
+            "industry".to_string(),
+            vec![rng.pick(INDUSTRY_ANCESTORS).to_string()],
+        );
     }
     if rng.chance(40) {
-        tags.insert("size".to_string(), rng.subset(SIZES, 50).into_iter().collect());
+        tags.insert(
+            "size".to_string(),
+            rng.subset(SIZES, 50).into_iter().collect(),
+        );
     }
     let topics: Vec<String> = rng.subset(TOPICS, 20).into_iter().collect();
     let amounts = match rng.below(4) {
-        0 => vec![AmountRule::Fixed { value: rng.number(100) }],
-        1 => vec![AmountRule::Rate { rate: 0.05, of: "revenue".into(), cap: Some(rng.number(500)) }],
-        2 => vec![AmountRule::PerHead { value: 0.5, of: "employees".into(), cap: rng.chance(50).then_some(100.0) }],
+        0 => vec![AmountRule::Fixed {
+            value: rng.number(100),
+        }],
+        1 => vec![AmountRule::Rate {
+            rate: 0.05,
+            of: "revenue".into(),
+            cap: Some(rng.number(500)),
+        }],
+        2 => vec![AmountRule::PerHead {
+            value: 0.5,
+            of: "employees".into(),
+            cap: rng.chance(50).then_some(100.0),
+        }],
         _ => Vec::new(),
     };
     PolicyRule {

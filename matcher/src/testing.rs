@@ -25,7 +25,10 @@ pub(crate) fn set(items: &[&str]) -> Value {
 }
 
 pub(crate) fn facts(entries: &[(&str, Value)]) -> Facts {
-    entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    entries
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// A Beijing (海淀) software SME, the running example of DATA_MODEL.md.
@@ -49,7 +52,9 @@ pub(crate) fn enterprise() -> Facts {
 
 pub(crate) fn compile(json: Json) -> CompiledCondition {
     let condition = Condition::from_json(&json).expect("test condition parses");
-    condition.compile(&schema()).expect("test condition is valid")
+    condition
+        .compile(&schema())
+        .expect("test condition is valid")
 }
 
 pub(crate) fn evaluate(json: Json, facts: &Facts, as_of: &str) -> Evaluation {
