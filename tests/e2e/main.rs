@@ -1,1 +1,8 @@
+//! End-to-end tests of the HTTP API, each run against SQLite and against PostgreSQL.
 
+mod bad_input;
+mod fixtures;
+mod policies;
+mod profiles;
+mod system;
+mod tags;

@@ -1,1 +1,256 @@
-//! Test harness.
+//! The end-to-end harness: starts the real service in-process on a free loopback port against a
+//! fresh database — a SQLite file in a temporary folder, or a new PostgreSQL database — and
+//! talks to it over real HTTP.
+//!
+//! PostgreSQL comes from `TEST_POSTGRES_URL` (default `postgres://postgres:postgres@127.0.0.1:5432/postgres`,
+//! which `deploy/scripts/ensure-services.sh` provides). A test that cannot reach it fails: a
+//! missing server is never a silent skip.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use policy_push::{Config, RunningServer};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per backend from an `async fn(TestApp)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($case:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(e2e::TestApp::spawn(e2e::Backend::Sqlite).await).await;
+                }
+            )+
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(e2e::TestApp::spawn(e2e::Backend::Postgres).await).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A running service with its own empty database.
+pub struct TestApp {
+    pub base_url: String,
+    pub backend: Backend,
+    /// The database the service under test uses.
+    pub database_url: String,
+    pub client: reqwest::Client,
+    pub server: RunningServer,
+    shutdown: Option<oneshot::Sender<()>>,
+    postgres_database: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response read whole: status and JSON body (`Null` when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Replaces the database name at the end of a PostgreSQL URL.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let host_part = base.rsplit_once('/').map_or(base, |(host, _)| host);
+    format!("{host_part}/{database}{query}")
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "pp_test_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TestApp {
+    /// Starts the service on `backend` with an empty database and no demo data.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the configuration first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut postgres_database = None;
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
+            Backend::Postgres => {
+                let name = unique_name();
+                let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {} ({e}); run deploy/scripts/ensure-services.sh",
+                        admin_url()
+                    )
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test database");
+                postgres_database = Some(name.clone());
+                with_database(&admin_url(), &name)
+            }
+        };
+        let mut config = Config {
+            database_url: database_url.clone(),
+            listen: "127.0.0.1:0".to_owned(),
+            max_connections: 4,
+            demo_on_empty: false,
+            ..Config::default()
+        };
+        config.mail.outbox_dir = dir.path().join("outbox").display().to_string();
+        adjust(&mut config);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = policy_push::start(&config, async {
+            stop.await.ok();
+        })
+        .await
+        .expect("service starts");
+        Self {
+            base_url: format!("http://{}", server.addr),
+            backend,
+            database_url,
+            client: reqwest::Client::new(),
+            server,
+            shutdown: Some(shutdown),
+            postgres_database,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends a request with an optional JSON body and reads the reply whole.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::read(request.send().await.expect("request reaches the service")).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the service");
+        Reply::read(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// The `total` of a listing.
+    pub async fn total(&self, path: &str) -> i64 {
+        let reply = self.get(path).await.expect(200);
+        reply.body["total"].as_i64().unwrap_or_else(|| panic!("no total in {}", reply.text))
+    }
+}
+
+impl Reply {
+    async fn read(response: Response) -> Self {
+        let status = response.status();
+        let text = response.text().await.expect("response body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self { status, body, text }
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Asserts an error reply in the API's shape with this status and code; returns its field.
+    pub fn expect_error(self, status: u16, code: &str) -> Option<String> {
+        let reply = self.expect(status);
+        assert_eq!(reply.body["code"], code, "error code; body: {}", reply.text);
+        let zh = reply.body["message"].as_str().unwrap_or_default();
+        let en = reply.body["message_en"].as_str().unwrap_or_default();
+        assert!(
+            zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "message must be Chinese: {}",
+            reply.text
+        );
+        assert!(!en.is_empty() && en.is_ascii(), "message_en must be English: {}", reply.text);
+        reply.body["field"].as_str().map(str::to_owned)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).ok();
+        }
+        self.server.task.abort();
+        if let Some(name) = self.postgres_database.take() {
+            // Drop runs outside async context: drop the database from a helper thread.
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin)
+                            .await
+                            .ok();
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}

@@ -1,1 +1,87 @@
-//! API.
+//! The HTTP API under `/api/v1`: routes, strict request parsing, the one error mapping, health
+//! probes and the OpenAPI document generated from the handlers themselves.
+
+mod error;
+mod extract;
+mod routes;
+
+use std::any::Any;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, ErrorBody, FieldProblem};
+pub use extract::parse_json;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Largest accepted request body; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Policy Push (政策直达) API",
+        description = "Policies find the enterprises and citizens they apply to. Errors are \
+                       `{code, message, message_en, field?, errors?}` with messages in Chinese and English."
+    ),
+    tags(
+        (name = "policies", description = "政策库 Policy library"),
+        (name = "profiles", description = "画像库 Enterprise and citizen profiles"),
+        (name = "tags", description = "标签体系 Tag taxonomy"),
+        (name = "system", description = "Health and audit")
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI routes and document, before the non-documented layers are added.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::policies::routes())
+        .merge(routes::profiles::routes())
+        .merge(routes::tags::routes())
+        .merge(routes::system::routes())
+}
+
+/// The OpenAPI 3 document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().split_for_parts().1
+}
+
+/// The complete application router.
+pub fn router(state: AppState, config: &ApiConfig) -> Router {
+    let (api, openapi) = documented_routes().split_for_parts();
+    api.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .fallback(|| async { ApiError::not_found_route() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A panic in a handler is a bug: log it, answer 500 in the usual shape, keep serving.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    ApiError::internal().into_response()
+}

@@ -1,1 +1,157 @@
-fn main() {}
+//! `policy-push`: the one binary. `serve` runs the whole service; `migrate`, `import` and `demo`
+//! prepare its database.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use policy_push::config;
+use policy_push::import::{self, ImportKind};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "policy-push",
+    version,
+    about = "Policy Push (政策直达): policies find the enterprises and citizens they apply to.",
+    after_help = config::HELP
+)]
+struct Cli {
+    /// TOML configuration file (default: ./policy-push.toml when present).
+    #[arg(long, global = true, env = "POLICY_PUSH_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: HTTP API and pages. Loads demo data on an empty database unless told not to.
+    Serve {
+        /// Address to listen on, overriding the configuration.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Do not load demo data, even on an empty database.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Import JSON lines of policies or profiles; bad lines are reported, good ones imported.
+    Import {
+        /// What the file holds.
+        #[arg(value_enum)]
+        kind: ImportKind,
+        /// The file, one JSON object per line; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Load the demo data set (34 policies, 220 enterprises and citizens).
+    Demo,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut config = config::load(cli.config.as_deref()).context("invalid configuration")?;
+    match cli.command {
+        Command::Serve { listen, no_demo } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            config.demo_on_empty &= !no_demo;
+            let server = policy_push::start(&config, shutdown_signal()).await?;
+            server.task.await??;
+            server.store.close().await;
+        }
+        Command::Migrate => {
+            let store = policy_push::open_store(&config).await?;
+            store.close().await;
+            println!("migrations applied / 数据库迁移完成");
+        }
+        Command::Import { kind, file } => {
+            let store = policy_push::open_store(&config).await?;
+            let report = if file.as_os_str() == "-" {
+                import::import_lines(&store, kind, std::io::stdin().lock(), |_| {}).await?
+            } else {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let bar = ProgressBar::new(text.lines().count() as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}")
+                        .context("progress template")?,
+                );
+                let report = import::import_lines(
+                    &store,
+                    kind,
+                    BufReader::new(text.as_bytes()),
+                    |n| bar.set_position(n as u64),
+                )
+                .await?;
+                bar.finish();
+                report
+            };
+            store.close().await;
+            println!(
+                "created {} / updated {} / rejected {}",
+                report.created,
+                report.updated,
+                report.errors.len()
+            );
+            for error in &report.errors {
+                println!(
+                    "line {}: {}{}",
+                    error.line,
+                    error.field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default(),
+                    error.message
+                );
+            }
+            if !report.errors.is_empty() {
+                std::process::exit(2);
+            }
+        }
+        Command::Demo => {
+            let store = policy_push::open_store(&config).await?;
+            let report = import::load_demo(&store).await?;
+            store.close().await;
+            println!(
+                "demo data: {} policies, {} profiles / 演示数据已载入",
+                report.policies.written(),
+                report.profiles.written()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so a rolling restart drains in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

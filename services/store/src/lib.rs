@@ -1,1 +1,131 @@
-//! Storage.
+//! Storage: everything the service persists, behind one [`Store`] handle that runs the same
+//! queries on SQLite (the embedded default) or PostgreSQL (production), chosen by the URL.
+//!
+//! Writes happen in one transaction each, together with their audit-log row, so a rejected or
+//! failed request leaves nothing half-written.
+
+mod audit;
+mod backend;
+mod error;
+mod policies;
+pub mod policy;
+mod profile_store;
+mod tags;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use profiles::{AttributeSchema, IdHashKey};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+pub use audit::AuditEntry;
+pub use backend::{Backend, Db};
+pub use error::{FieldError, StoreError};
+pub use policies::PolicyFilter;
+pub use profile_store::{ProfileFilter, StoredProfile};
+pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};
+
+/// Where "now" comes from, so lifecycle and scheduling can be tested with a controlled clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The handle every service uses to read and write persistent state.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    id_key: Arc<IdHashKey>,
+}
+
+/// One page of a listing.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Matching records over all pages.
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Which page of a listing to return: 1-based, at most [`Paging::MAX_PER_PAGE`] a page.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Paging {
+    pub const MAX_PER_PAGE: u32 = 200;
+    pub const DEFAULT_PER_PAGE: u32 = 20;
+
+    fn offset(&self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.per_page)
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            per_page: Self::DEFAULT_PER_PAGE,
+        }
+    }
+}
+
+impl Store {
+    /// Connects to `url`, applies pending migrations and seeds the standard taxonomy.
+    pub async fn open(
+        url: &str,
+        max_connections: u32,
+        id_key: IdHashKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        let db = Db::connect(url, max_connections).await?;
+        db.migrate().await?;
+        let store = Self {
+            db,
+            clock,
+            id_key: Arc::new(id_key),
+        };
+        store.seed_standard_taxonomy().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Today in China, the day policies' dates are written in.
+    pub fn today(&self) -> chrono::NaiveDate {
+        (self.now() + chrono::Duration::hours(8)).date_naive()
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// The built-in profile fields plus every administrator-defined one.
+    pub async fn attribute_schema(&self) -> Result<AttributeSchema, StoreError> {
+        profile_store::load_schema(&self.db).await
+    }
+}

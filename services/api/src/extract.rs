@@ -1,0 +1,176 @@
+//! Request extractors that turn every malformed input into an [`ApiError`] naming the field:
+//! JSON bodies (syntax, unknown fields, wrong types, missing fields, size), path ids and query
+//! parameters.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body, deserialised strictly.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求体须为 JSON（Content-Type: application/json）",
+                "the request body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "请求体过大",
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                    "无法读取请求体",
+                    format!("the request body could not be read: {rejection}"),
+                )
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserialises `bytes` as a `T`, reporting the JSON path of the first problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            malformed_json(&inner)
+        } else {
+            serde_problem(&path, &inner.to_string(), "请求体")
+        }
+    })?;
+    deserializer.end().map_err(|error| malformed_json(&error))?;
+    Ok(value)
+}
+
+fn malformed_json(error: &serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        format!("JSON 格式错误（第{}行第{}列）", error.line(), error.column()),
+        format!("malformed JSON: {error}"),
+    )
+}
+
+/// Maps a serde data error message to a 422 naming the field in both languages.
+fn serde_problem(path: &str, message: &str, place_zh: &str) -> ApiError {
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let join = |parent: &str, child: &str| match (parent, child) {
+        ("" | ".", c) => c.to_owned(),
+        (p, "") => p.to_owned(),
+        (p, c) => format!("{p}.{c}"),
+    };
+    let (code, zh, field) = if message.starts_with("unknown field") {
+        (
+            "unknown_field",
+            format!("{place_zh}包含未知字段“{quoted}”"),
+            join(path, &quoted),
+        )
+    } else if message.starts_with("missing field") {
+        (
+            "missing_field",
+            format!("{place_zh}缺少必填字段“{quoted}”"),
+            join(path, &quoted),
+        )
+    } else if message.starts_with("unknown variant") {
+        (
+            "invalid_value",
+            format!("字段“{path}”的取值“{quoted}”不在允许范围内"),
+            path.to_owned(),
+        )
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        (
+            "invalid_type",
+            format!("字段“{path}”的类型或取值错误"),
+            path.to_owned(),
+        )
+    } else {
+        (
+            "invalid_field",
+            format!("字段“{path}”无效"),
+            path.to_owned(),
+        )
+    };
+    let field = if field.is_empty() { ".".to_owned() } else { field };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, message.to_owned()).with_field(field)
+}
+
+/// Query parameters, deserialised strictly: unknown parameters are rejected so typos surface.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let mut api = serde_problem(&path, &error.into_inner().to_string(), "查询参数");
+                api.status = StatusCode::BAD_REQUEST;
+                api.code = "invalid_query";
+                api
+            })
+    }
+}
+
+/// Path parameters; a value of the wrong shape (e.g. `/policies/abc`) is a 400 naming it.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    "地址中的编号无效，须为整数",
+                    rejection.body_text(),
+                )
+                .with_field("id")
+            })
+    }
+}

@@ -1,0 +1,140 @@
+//! `/api/v1/policies`: the policy library's create, read, update, delete and list.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use store::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
+use store::{Page, PolicyFilter};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{API_ACTOR, paging};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_policies, create_policy))
+        .routes(routes!(get_policy, update_policy, delete_policy))
+        .routes(routes!(get_policy_version))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PolicyQuery {
+    status: Option<PolicyStatus>,
+    level: Option<PolicyLevel>,
+    /// Issuing region within this GB/T 2260 code.
+    region: Option<String>,
+    /// Topic tag code.
+    topic: Option<String>,
+    /// Audience class.
+    audience: Option<String>,
+    /// Issuing department, exactly.
+    department: Option<String>,
+    /// Text in the title or 文号.
+    q: Option<String>,
+    published_from: Option<NaiveDate>,
+    published_to: Option<NaiveDate>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Lists policies, newest publication first.
+#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", params(PolicyQuery), responses(
+    (status = 200, body = Page<Policy>),
+    (status = 400, body = ErrorBody, description = "a query parameter is invalid")
+))]
+async fn list_policies(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PolicyQuery>,
+) -> Result<Json<Page<Policy>>, ApiError> {
+    let paging = paging(query.page, query.per_page)?;
+    let filter = PolicyFilter {
+        status: query.status,
+        level: query.level,
+        region_within: query.region,
+        topic: query.topic,
+        audience: query.audience,
+        department: query.department,
+        text: query.q,
+        published_from: query.published_from,
+        published_to: query.published_to,
+    };
+    Ok(Json(state.store.list_policies(&filter, paging).await?))
+}
+
+/// Creates a policy (version 1).
+#[utoipa::path(post, path = "/api/v1/policies", tag = "policies", request_body = PolicyContent, responses(
+    (status = 201, body = Policy),
+    (status = 400, body = ErrorBody, description = "malformed JSON"),
+    (status = 413, body = ErrorBody, description = "body too large"),
+    (status = 422, body = ErrorBody, description = "a field is missing, unknown, mistyped or breaks a rule")
+))]
+async fn create_policy(
+    State(state): State<AppState>,
+    ApiJson(content): ApiJson<PolicyContent>,
+) -> Result<(StatusCode, Json<Policy>), ApiError> {
+    let policy = state.store.create_policy(&content, API_ACTOR).await?;
+    Ok((StatusCode::CREATED, Json(policy)))
+}
+
+/// One policy, current version.
+#[utoipa::path(get, path = "/api/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses(
+    (status = 200, body = Policy),
+    (status = 404, body = ErrorBody)
+))]
+async fn get_policy(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Policy>, ApiError> {
+    Ok(Json(state.store.policy(id).await?))
+}
+
+/// Replaces a policy's content, saving it as a new version.
+#[utoipa::path(put, path = "/api/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)),
+    request_body = PolicyContent, responses(
+    (status = 200, body = Policy),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody)
+))]
+async fn update_policy(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(content): ApiJson<PolicyContent>,
+) -> Result<Json<Policy>, ApiError> {
+    Ok(Json(
+        state.store.update_policy(id, &content, API_ACTOR).await?,
+    ))
+}
+
+/// Deletes a draft or in-review policy; published ones must be revoked.
+#[utoipa::path(delete, path = "/api/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses(
+    (status = 204),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the policy was published")
+))]
+async fn delete_policy(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_policy(id, API_ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A policy as it was saved in an earlier version.
+#[utoipa::path(get, path = "/api/v1/policies/{id}/versions/{version}", tag = "policies",
+    params(("id" = i64, Path), ("version" = i64, Path)), responses(
+    (status = 200, body = PolicyContent),
+    (status = 404, body = ErrorBody)
+))]
+async fn get_policy_version(
+    State(state): State<AppState>,
+    ApiPath((id, version)): ApiPath<(i64, i64)>,
+) -> Result<Json<PolicyContent>, ApiError> {
+    Ok(Json(state.store.policy_version(id, version).await?))
+}

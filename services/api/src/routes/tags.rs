@@ -1,0 +1,105 @@
+//! `/api/v1/tags` and `/api/v1/tag-dimensions`: the tag taxonomy.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use store::{Page, Tag, TagDimension, TagFilter, TagInput, TagStatus};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{API_ACTOR, paging};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_dimensions))
+        .routes(routes!(list_tags, create_tag))
+        .routes(routes!(get_tag, update_tag, delete_tag))
+}
+
+/// The taxonomy's dimensions with their score weights.
+#[utoipa::path(get, path = "/api/v1/tag-dimensions", tag = "tags", responses((status = 200, body = Vec<TagDimension>)))]
+async fn list_dimensions(State(state): State<AppState>) -> Result<Json<Vec<TagDimension>>, ApiError> {
+    Ok(Json(state.store.tag_dimensions().await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct TagQuery {
+    dimension: Option<String>,
+    status: Option<TagStatus>,
+    /// Children of this code.
+    parent: Option<String>,
+    /// Text in the code, labels or synonyms.
+    q: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Lists tags by dimension and code.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "tags", params(TagQuery), responses(
+    (status = 200, body = Page<Tag>),
+    (status = 400, body = ErrorBody)
+))]
+async fn list_tags(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<TagQuery>,
+) -> Result<Json<Page<Tag>>, ApiError> {
+    let paging = paging(query.page, query.per_page)?;
+    let filter = TagFilter {
+        dimension: query.dimension,
+        status: query.status,
+        parent_code: query.parent,
+        text: query.q,
+    };
+    Ok(Json(state.store.list_tags(&filter, paging).await?))
+}
+
+/// Creates a tag in an existing dimension.
+#[utoipa::path(post, path = "/api/v1/tags", tag = "tags", request_body = TagInput, responses(
+    (status = 201, body = Tag),
+    (status = 409, body = ErrorBody, description = "the code exists in that dimension"),
+    (status = 422, body = ErrorBody)
+))]
+async fn create_tag(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<TagInput>,
+) -> Result<(StatusCode, Json<Tag>), ApiError> {
+    Ok((StatusCode::CREATED, Json(state.store.create_tag(&input, API_ACTOR).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)), responses(
+    (status = 200, body = Tag),
+    (status = 404, body = ErrorBody)
+))]
+async fn get_tag(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Tag>, ApiError> {
+    Ok(Json(state.store.tag(id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)), request_body = TagInput, responses(
+    (status = 200, body = Tag),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody)
+))]
+async fn update_tag(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TagInput>,
+) -> Result<Json<Tag>, ApiError> {
+    Ok(Json(state.store.update_tag(id, &input, API_ACTOR).await?))
+}
+
+/// Deletes a tag no policy uses.
+#[utoipa::path(delete, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)), responses(
+    (status = 204),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "policies use the tag")
+))]
+async fn delete_tag(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+    state.store.delete_tag(id, API_ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

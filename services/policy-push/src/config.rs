@@ -1,0 +1,162 @@
+//! Configuration: built-in defaults (the embedded default: SQLite under `./data`, e-mails as
+//! `.eml` files, no Redis), overridden by a TOML file, overridden by environment variables.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the service can be told. Field docs are the reference for the TOML keys.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (default `sqlite://data/policy-push.db`) or `postgres://…`.
+    pub database_url: String,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Database connections per instance.
+    pub max_connections: u32,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Secret key of the keyed hash that identifies citizens without storing ID numbers.
+    /// Must be set in production; the default is for the demo only.
+    pub id_hash_secret: String,
+    /// Load the demo data when `serve` starts on an empty database.
+    pub demo_on_empty: bool,
+    /// Redis for multi-instance deployments; without it everything runs in-process.
+    pub redis_url: Option<String>,
+    pub mail: MailConfig,
+}
+
+/// Outgoing e-mail.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// SMTP relay, e.g. `smtp://relay:25`; without one, mails are written as `.eml` files.
+    pub smtp_url: Option<String>,
+    /// Folder the `.eml` files go to when no relay is configured.
+    pub outbox_dir: String,
+    /// The From header.
+    pub from: String,
+}
+
+pub const DEMO_ID_HASH_SECRET: &str = "policy-push-demo-secret-change-me";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/policy-push.db".to_owned(),
+            listen: "127.0.0.1:8080".to_owned(),
+            max_connections: 8,
+            max_body_bytes: 2 * 1024 * 1024,
+            id_hash_secret: DEMO_ID_HASH_SECRET.to_owned(),
+            demo_on_empty: true,
+            redis_url: None,
+            mail: MailConfig {
+                smtp_url: None,
+                outbox_dir: "data/outbox".to_owned(),
+                from: "政策直达 <noreply@policy-push.local>".to_owned(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("max_connections", &self.max_connections)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("id_hash_secret", &"<redacted>")
+            .field("demo_on_empty", &self.demo_on_empty)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("smtp_url", &self.mail.smtp_url.as_deref().map(redact_url))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password part of `scheme://user:password@host/…`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads the configuration: defaults, then `file` (or `policy-push.toml` when present), then
+/// `POLICY_PUSH_*` variables (nested keys with `__`, e.g. `POLICY_PUSH_MAIL__SMTP_URL`), then the
+/// conventional `DATABASE_URL` and `REDIS_URL`.
+pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    match file {
+        Some(path) => figment = figment.merge(Toml::file_exact(path)),
+        None => figment = figment.merge(Toml::file("policy-push.toml")),
+    }
+    figment
+        .merge(Env::prefixed("POLICY_PUSH_").split("__"))
+        .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+        .extract()
+        .map_err(Box::new)
+}
+
+/// The environment variables and keys, for `--help`.
+pub const HELP: &str = "\
+Configuration (later sources override earlier ones):
+  1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, e-mails written
+     as .eml files under ./data/outbox, no Redis, demo data loaded on an empty database;
+  2. a TOML file: --config FILE, or ./policy-push.toml when present (see deploy/policy-push.example.toml);
+  3. environment variables POLICY_PUSH_<KEY>, nested keys joined by a double underscore:
+       POLICY_PUSH_DATABASE_URL, POLICY_PUSH_LISTEN, POLICY_PUSH_MAX_CONNECTIONS,
+       POLICY_PUSH_MAX_BODY_BYTES, POLICY_PUSH_ID_HASH_SECRET, POLICY_PUSH_DEMO_ON_EMPTY,
+       POLICY_PUSH_REDIS_URL, POLICY_PUSH_MAIL__SMTP_URL, POLICY_PUSH_MAIL__OUTBOX_DIR,
+       POLICY_PUSH_MAIL__FROM;
+  4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
+Logging: RUST_LOG (default info).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_in_urls() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/pp"),
+            "postgres://app:***@db:5432/pp"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pp.toml", "listen = \"0.0.0.0:9000\"\n[mail]\nfrom = \"a@b.c\"\n")?;
+            jail.set_env("POLICY_PUSH_MAIL__OUTBOX_DIR", "/tmp/mails");
+            jail.set_env("DATABASE_URL", "postgres://localhost/pp");
+            let config = load(Some(Path::new("pp.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen, "0.0.0.0:9000");
+            assert_eq!(config.mail.from, "a@b.c");
+            assert_eq!(config.mail.outbox_dir, "/tmp/mails");
+            assert_eq!(config.database_url, "postgres://localhost/pp");
+            assert_eq!(config.max_connections, 8);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pp.toml", "databse_url = \"typo\"\n")?;
+            let error = load(Some(Path::new("pp.toml"))).err().expect("typo must fail");
+            assert!(error.to_string().contains("databse_url"), "{error}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,76 @@
+//! The audit log: who changed what and when. Rows are written inside the transaction of the
+//! change they describe, so the log never claims a change that did not commit, nor misses one.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+use crate::backend::on_pool;
+use crate::{Page, Paging, Store, StoreError};
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    #[schema(value_type = Object)]
+    pub detail: Json<serde_json::Value>,
+}
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Appends an audit row on the given transaction: `(tx, now, actor, action, entity, id, detail)`.
+macro_rules! write_audit {
+    ($tx:expr, $now:expr, $actor:expr, $action:expr, $entity:expr, $id:expr, $detail:expr) => {
+        sqlx::query($crate::audit::INSERT_AUDIT)
+            .bind($now)
+            .bind($actor)
+            .bind($action)
+            .bind($entity)
+            .bind($id.to_string())
+            .bind(sqlx::types::Json($detail))
+            .execute(&mut *$tx)
+            .await
+    };
+}
+pub(crate) use write_audit;
+
+impl Store {
+    /// The newest audit entries first, optionally for one entity kind.
+    pub async fn audit_log(
+        &self,
+        entity: Option<&str>,
+        paging: Paging,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let entity = entity.unwrap_or_default();
+        let (items, total) = on_pool!(&self.db, pool => {
+            let items = sqlx::query_as::<_, AuditEntry>(
+                "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_log \
+                 WHERE ($1 = '' OR entity = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(entity)
+            .bind(i64::from(paging.per_page))
+            .bind(paging.offset())
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE ($1 = '' OR entity = $1)",
+            )
+            .bind(entity)
+            .fetch_one(pool)
+            .await?;
+            (items, total)
+        });
+        Ok(Page {
+            items,
+            total,
+            page: paging.page,
+            per_page: paging.per_page,
+        })
+    }
+}

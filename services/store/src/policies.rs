@@ -1,0 +1,373 @@
+//! Policy persistence: create, read, update, delete and list, with every saved state kept as a
+//! version and the filterable facets (tags, departments, application windows) kept in step.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+
+use crate::audit::write_audit;
+use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
+use crate::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
+use crate::{Page, Paging, Store, StoreError};
+
+/// Filters of a policy listing; every one set must hold.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyFilter {
+    pub status: Option<PolicyStatus>,
+    pub level: Option<PolicyLevel>,
+    /// Issuing region within this code (GB/T 2260 hierarchy).
+    pub region_within: Option<String>,
+    pub topic: Option<String>,
+    pub audience: Option<String>,
+    pub department: Option<String>,
+    /// Substring of the title or 文号.
+    pub text: Option<String>,
+    pub published_from: Option<NaiveDate>,
+    pub published_to: Option<NaiveDate>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    id: i64,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    body: Json<PolicyContent>,
+}
+
+impl From<PolicyRow> for Policy {
+    fn from(row: PolicyRow) -> Self {
+        Self {
+            id: row.id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            content: row.body.0,
+        }
+    }
+}
+
+const SELECT_POLICY: &str = "SELECT id, version, created_at, updated_at, body FROM policies";
+
+const INSERT_POLICY: &str = "INSERT INTO policies (doc_number, title, region_code, level, status, \
+     delivery_mode, written_on, published_on, valid_from, valid_until, body, version, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $12) RETURNING id";
+
+const UPDATE_POLICY: &str = "UPDATE policies SET doc_number = $1, title = $2, region_code = $3, \
+     level = $4, status = $5, delivery_mode = $6, written_on = $7, published_on = $8, \
+     valid_from = $9, valid_until = $10, body = $11, version = version + 1, updated_at = $12 \
+     WHERE id = $13 RETURNING version";
+
+/// The snake_case name serde gives a unit enum value; the same text goes into the SQL columns.
+pub(crate) fn enum_text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("unit enum serialised as {other:?}"),
+    }
+}
+
+/// Binds the columns shared by insert and update ($1–$12) for `content` at `now`.
+macro_rules! bind_policy_columns {
+    ($query:expr, $content:expr, $now:expr) => {
+        $query
+            .bind($content.doc_number.as_str())
+            .bind($content.title.as_str())
+            .bind($content.region_code.as_str())
+            .bind(enum_text(&$content.level))
+            .bind(enum_text(&$content.status))
+            .bind(enum_text(&$content.delivery_mode))
+            .bind($content.written_on)
+            .bind($content.published_on)
+            .bind($content.valid_from)
+            .bind($content.valid_until)
+            .bind(Json($content))
+            .bind($now)
+    };
+}
+
+/// Rewrites the facet rows of policy `$id` (inside transaction `$tx`) and snapshots version `$v`.
+macro_rules! write_policy_children {
+    ($tx:expr, $id:expr, $v:expr, $content:expr, $actor:expr, $now:expr) => {{
+        for table in ["policy_tags", "policy_departments", "application_windows"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE policy_id = $1"))
+                .bind($id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for (dimension, code) in $content.tag_rows() {
+            sqlx::query("INSERT INTO policy_tags (policy_id, dimension, code) VALUES ($1, $2, $3)")
+                .bind($id)
+                .bind(dimension)
+                .bind(code)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let mut departments: Vec<&str> = $content
+            .issuing_departments
+            .iter()
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty())
+            .collect();
+        departments.sort_unstable();
+        departments.dedup();
+        for department in departments {
+            sqlx::query("INSERT INTO policy_departments (policy_id, department) VALUES ($1, $2)")
+                .bind($id)
+                .bind(department)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        for (index, item) in $content.benefit_items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO application_windows (policy_id, item_index, item_name, opens_on, \
+                 closes_on) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind($id)
+            .bind(index as i64)
+            .bind(item.name.as_str())
+            .bind(item.window_opens)
+            .bind(item.window_closes)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO policy_versions (policy_id, version, snapshot, actor, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($id)
+        .bind($v)
+        .bind(Json($content))
+        .bind($actor)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+impl Store {
+    /// Validates and stores a new policy as version 1.
+    pub async fn create_policy(
+        &self,
+        content: &PolicyContent,
+        actor: &str,
+    ) -> Result<Policy, StoreError> {
+        let schema = self.attribute_schema().await?;
+        content.validate(&schema).map_err(StoreError::Invalid)?;
+        let now = self.now();
+        let id = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = bind_policy_columns!(sqlx::query_scalar(INSERT_POLICY), content, now)
+                .fetch_one(&mut *tx)
+                .await?;
+            write_policy_children!(tx, id, 1_i64, content, actor, now);
+            write_audit!(tx, now, actor, "create", "policy", id,
+                serde_json::json!({"title": content.title, "status": content.status}))?;
+            tx.commit().await?;
+            id
+        });
+        self.policy(id).await
+    }
+
+    /// Validates and saves a new version of policy `id`.
+    pub async fn update_policy(
+        &self,
+        id: i64,
+        content: &PolicyContent,
+        actor: &str,
+    ) -> Result<Policy, StoreError> {
+        let schema = self.attribute_schema().await?;
+        content.validate(&schema).map_err(StoreError::Invalid)?;
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let version: Option<i64> =
+                bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let version = version.ok_or_else(|| not_found(id))?;
+            write_policy_children!(tx, id, version, content, actor, now);
+            write_audit!(tx, now, actor, "update", "policy", id,
+                serde_json::json!({"version": version, "status": content.status}))?;
+            tx.commit().await?;
+        });
+        self.policy(id).await
+    }
+
+    /// Deletes a policy that was never published; published ones are revoked instead, so the
+    /// notices already delivered keep pointing at a real record.
+    pub async fn delete_policy(&self, id: i64, actor: &str) -> Result<(), StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let status = status.ok_or_else(|| not_found(id))?;
+            let deletable = [PolicyStatus::Draft, PolicyStatus::InReview]
+                .iter()
+                .any(|s| enum_text(s) == status);
+            if !deletable {
+                return Err(StoreError::State {
+                    code: "policy_not_deletable",
+                    message_zh: format!("状态为 {status} 的政策不能删除，请改为废止"),
+                    message_en: format!("a {status} policy cannot be deleted; revoke it instead"),
+                });
+            }
+            sqlx::query("DELETE FROM policies WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            write_audit!(tx, now, actor, "delete", "policy", id, serde_json::json!({}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn policy(&self, id: i64) -> Result<Policy, StoreError> {
+        let row: Option<PolicyRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_POLICY} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Policy::from).ok_or_else(|| not_found(id))
+    }
+
+    /// A saved version of a policy, as it was when saved.
+    pub async fn policy_version(
+        &self,
+        id: i64,
+        version: i64,
+    ) -> Result<PolicyContent, StoreError> {
+        let snapshot: Option<Json<PolicyContent>> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT snapshot FROM policy_versions WHERE policy_id = $1 AND version = $2",
+            )
+            .bind(id)
+            .bind(version)
+            .fetch_optional(pool)
+            .await?
+        });
+        snapshot.map(|s| s.0).ok_or_else(|| StoreError::NotFound {
+            entity: "policy version",
+            id: format!("{id}/{version}"),
+        })
+    }
+
+    pub async fn list_policies(
+        &self,
+        filter: &PolicyFilter,
+        paging: Paging,
+    ) -> Result<Page<Policy>, StoreError> {
+        let mut items = SqlBuf::new(SELECT_POLICY);
+        let mut count = SqlBuf::new("SELECT COUNT(*) FROM policies");
+        for sql in [&mut items, &mut count] {
+            push_policy_filters(sql, filter);
+        }
+        items
+            .push(" ORDER BY published_on DESC, id DESC LIMIT ")
+            .arg(Arg::Int(i64::from(paging.per_page)))
+            .push(" OFFSET ")
+            .arg(Arg::Int(paging.offset()));
+        let (rows, total): (Vec<PolicyRow>, i64) = on_pool!(&self.db, pool => {
+            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args)
+                .fetch_all(pool)
+                .await?;
+            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        });
+        Ok(Page {
+            items: rows.into_iter().map(Policy::from).collect(),
+            total,
+            page: paging.page,
+            per_page: paging.per_page,
+        })
+    }
+
+    pub async fn count_policies(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM policies").fetch_one(pool).await?
+        }))
+    }
+
+    /// Finds a policy by its 文号 and title, the natural key imports upsert on.
+    pub async fn find_policy_id(
+        &self,
+        doc_number: &str,
+        title: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM policies WHERE doc_number = $1 AND title = $2")
+                .bind(doc_number)
+                .bind(title)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+}
+
+fn push_policy_filters(sql: &mut SqlBuf, filter: &PolicyFilter) {
+    sql.push(" WHERE 1 = 1");
+    if let Some(status) = &filter.status {
+        sql.push(" AND status = ").arg(Arg::Text(enum_text(status)));
+    }
+    if let Some(level) = &filter.level {
+        sql.push(" AND level = ").arg(Arg::Text(enum_text(level)));
+    }
+    if let Some(region) = &filter.region_within {
+        sql.push(" AND region_code LIKE ")
+            .arg(Arg::Text(format!("{}%", profiles::codes::region_prefix(region))));
+    }
+    for (dimension, code) in [("topic", &filter.topic), ("audience", &filter.audience)] {
+        if let Some(code) = code {
+            sql.push(" AND EXISTS (SELECT 1 FROM policy_tags t WHERE t.policy_id = policies.id AND t.dimension = ")
+                .arg(Arg::Text(dimension.to_owned()))
+                .push(" AND t.code = ")
+                .arg(Arg::Text(code.clone()))
+                .push(")");
+        }
+    }
+    if let Some(department) = &filter.department {
+        sql.push(" AND EXISTS (SELECT 1 FROM policy_departments d WHERE d.policy_id = policies.id AND d.department = ")
+            .arg(Arg::Text(department.clone()))
+            .push(")");
+    }
+    if let Some(text) = &filter.text {
+        let pattern = format!("%{}%", escape_like(text));
+        sql.push(" AND (title LIKE ")
+            .arg(Arg::Text(pattern.clone()))
+            .push(" ESCAPE '\\' OR doc_number LIKE ")
+            .arg(Arg::Text(pattern))
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(from) = filter.published_from {
+        sql.push(" AND published_on >= ").arg(Arg::Date(from));
+    }
+    if let Some(to) = filter.published_to {
+        sql.push(" AND published_on <= ").arg(Arg::Date(to));
+    }
+}
+
+/// Escapes LIKE's wildcards so user text matches literally.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+fn not_found(id: i64) -> StoreError {
+    StoreError::NotFound {
+        entity: "policy",
+        id: id.to_string(),
+    }
+}

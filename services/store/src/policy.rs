@@ -1,0 +1,280 @@
+//! The policy document: what administrators write and the service stores, versions and pushes —
+//! 文号, dates, status, 解读, Q&A, benefit items (Art. 24) and applicability — and the rules a
+//! policy must satisfy before it is saved.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use matcher::{AmountRule, Applicability};
+use profiles::AttributeSchema;
+
+use crate::error::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Administrative level of the issuing body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyLevel {
+    National,
+    Provincial,
+    Municipal,
+    District,
+}
+
+/// 公开属性.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Disclosure {
+    #[default]
+    Public,
+    OnRequest,
+}
+
+/// Lifecycle: draft → in_review → published → expired / revoked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyStatus {
+    #[default]
+    Draft,
+    InReview,
+    Published,
+    Expired,
+    Revoked,
+}
+
+/// How the benefit reaches the recipient.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// 申请兑现: the recipient applies.
+    #[default]
+    Apply,
+    /// 免申即享: granted without an application; the pack asks for a confirmation.
+    NoApplication,
+    /// 直达快享: fast-tracked; the pack asks for a confirmation.
+    FastTrack,
+}
+
+/// 政策解读: the key points a reader needs, in plain language.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Interpretation {
+    #[serde(default)]
+    pub key_points: Vec<String>,
+}
+
+/// One entry of 简明问答.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QaPair {
+    pub question: String,
+    pub answer: String,
+}
+
+/// 惠企政策事项: the fields Art. 24 asks every benefit item to publish.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenefitItem {
+    pub name: String,
+    /// 适用对象.
+    #[serde(default)]
+    pub targets: String,
+    /// 申报条件, in words; the machine-checked form is the policy's condition tree.
+    #[serde(default)]
+    pub conditions: String,
+    /// 申报材料.
+    #[serde(default)]
+    pub materials: Vec<String>,
+    /// 兑现渠道.
+    #[serde(default)]
+    pub channel: String,
+    /// 办理流程.
+    #[serde(default)]
+    pub process: String,
+    pub online_url: Option<String>,
+    pub offline_address: Option<String>,
+    /// 办理时限, e.g. 20个工作日.
+    pub time_limit: Option<String>,
+    pub hotline: Option<String>,
+    pub window_opens: Option<NaiveDate>,
+    pub window_closes: Option<NaiveDate>,
+    /// How much the item is worth (万元), for the policy calculator.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub amount: Option<AmountRule>,
+}
+
+/// Everything an administrator writes about a policy. Also the body of create and update requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyContent {
+    /// 发文字号, e.g. 京政办发〔2025〕8号.
+    #[serde(default)]
+    pub doc_number: String,
+    pub title: String,
+    pub issuing_departments: Vec<String>,
+    /// GB/T 2260 code of the issuing region.
+    pub region_code: String,
+    pub level: PolicyLevel,
+    /// 成文日期.
+    pub written_on: Option<NaiveDate>,
+    /// 发布日期.
+    pub published_on: Option<NaiveDate>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    #[serde(default)]
+    pub disclosure: Disclosure,
+    #[serde(default)]
+    pub status: PolicyStatus,
+    #[serde(default)]
+    pub delivery_mode: DeliveryMode,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub full_text: String,
+    /// Topic tag codes (taxonomy dimension `topic`).
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub interpretation: Interpretation,
+    #[serde(default)]
+    pub qa: Vec<QaPair>,
+    #[serde(default)]
+    pub benefit_items: Vec<BenefitItem>,
+    #[serde(default)]
+    pub related_policy_ids: Vec<i64>,
+    /// Audience classes, tags per dimension and the eligibility condition tree.
+    #[schema(value_type = Object)]
+    pub applicability: Applicability,
+}
+
+/// A stored policy: its content plus identity and bookkeeping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Policy {
+    pub id: i64,
+    /// Increases by one on every saved edit; earlier versions stay readable.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub content: PolicyContent,
+}
+
+const MAX_TITLE_CHARS: usize = 300;
+
+impl PolicyContent {
+    /// Checks the rules no stored policy may break, collecting every problem.
+    pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<FieldError>> {
+        let mut problems = Vec::new();
+        let mut fail = |field: String, rule: &str, zh: String, en: String| {
+            problems.push(FieldError::new(field, rule, zh, en));
+        };
+        let title = self.title.trim();
+        if title.is_empty() {
+            fail("title".into(), "required", "标题不能为空".into(), "title must not be empty".into());
+        } else if title.chars().count() > MAX_TITLE_CHARS {
+            fail(
+                "title".into(),
+                "too_long",
+                format!("标题不能超过{MAX_TITLE_CHARS}个字符"),
+                format!("title must be at most {MAX_TITLE_CHARS} characters"),
+            );
+        }
+        if self.issuing_departments.iter().all(|d| d.trim().is_empty()) {
+            fail(
+                "issuing_departments".into(),
+                "required",
+                "至少填写一个发文机关".into(),
+                "at least one issuing department is required".into(),
+            );
+        }
+        if !profiles::codes::is_valid_region(&self.region_code) {
+            fail(
+                "region_code".into(),
+                "region_code",
+                format!("“{}”不是有效的行政区划代码（GB/T 2260，6位数字）", self.region_code),
+                format!("{:?} is not a GB/T 2260 region code (6 digits)", self.region_code),
+            );
+        }
+        if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
+            && from > until
+        {
+            fail(
+                "valid_until".into(),
+                "date_order",
+                "有效期截止日期早于起始日期".into(),
+                "valid_until is before valid_from".into(),
+            );
+        }
+        for (i, item) in self.benefit_items.iter().enumerate() {
+            if item.name.trim().is_empty() {
+                fail(
+                    format!("benefit_items[{i}].name"),
+                    "required",
+                    "事项名称不能为空".into(),
+                    "benefit item name must not be empty".into(),
+                );
+            }
+            if let (Some(opens), Some(closes)) = (item.window_opens, item.window_closes)
+                && opens > closes
+            {
+                fail(
+                    format!("benefit_items[{i}].window_closes"),
+                    "date_order",
+                    "申报截止日期早于开始日期".into(),
+                    "window_closes is before window_opens".into(),
+                );
+            }
+            if let Some(url) = &item.online_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                fail(
+                    format!("benefit_items[{i}].online_url"),
+                    "url",
+                    "在线办理链接须以 http:// 或 https:// 开头".into(),
+                    "online_url must start with http:// or https://".into(),
+                );
+            }
+        }
+        let mut condition_errors = Vec::new();
+        if let Err(errors) = self.applicability.validate(schema) {
+            condition_errors.extend(errors.into_iter().map(|e| ("applicability.", e)));
+        }
+        for (i, item) in self.benefit_items.iter().enumerate() {
+            if let Some(amount) = &item.amount
+                && let Err(errors) = amount.validate(schema, &format!("benefit_items[{i}].amount"))
+            {
+                condition_errors.extend(errors.into_iter().map(|e| ("", e)));
+            }
+        }
+        for (prefix, error) in condition_errors {
+            problems.push(FieldError::new(
+                format!("{prefix}{}", error.path),
+                "applicability",
+                error.message_zh,
+                error.message_en,
+            ));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Tags by dimension as stored for filtering: topics, audiences and applicability tags.
+    pub(crate) fn tag_rows(&self) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = self
+            .topics
+            .iter()
+            .map(|t| ("topic".to_owned(), t.clone()))
+            .collect();
+        rows.extend(
+            self.applicability
+                .audiences
+                .iter()
+                .map(|a| ("audience".to_owned(), crate::policies::enum_text(a))),
+        );
+        for (dimension, codes) in self.applicability.tags.iter() {
+            rows.extend(codes.iter().map(|c| (dimension.clone(), c.clone())));
+        }
+        rows.sort();
+        rows.dedup();
+        rows
+    }
+}

@@ -1,0 +1,357 @@
+//! Profile persistence: validated enterprise and citizen profiles with their derived labels,
+//! upserted by 统一社会信用代码 or by the keyed hash of the 身份证号 (never the number itself).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use profiles::{AttributeSchema, DerivedLabel, FieldDef, Profile, ProfileInput, Value};
+use serde::Serialize;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+use crate::audit::write_audit;
+use crate::backend::{Arg, BeginWrite, Db, SqlBuf, bind_args, on_pool};
+use crate::policies::{enum_text, escape_like};
+use crate::{Page, Paging, Store, StoreError};
+
+/// A stored profile with its identity, bookkeeping and the labels derived when it was saved.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct StoredProfile {
+    pub id: i64,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The profile itself; a citizen's ID number appears only masked.
+    #[schema(value_type = Object)]
+    pub profile: Profile,
+    /// 智能画像: labels derived by official rules on the day of reading, each with its reason.
+    #[schema(value_type = Vec<Object>)]
+    pub labels: Vec<DerivedLabel>,
+}
+
+/// Filters of a profile listing; every one set must hold.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileFilter {
+    pub kind: Option<profiles::ProfileKind>,
+    pub region_within: Option<String>,
+    pub industry_within: Option<String>,
+    pub credit_code: Option<String>,
+    /// Substring of the name.
+    pub name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    id: i64,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    body: Json<Profile>,
+}
+
+impl ProfileRow {
+    /// Labels are derived afresh on `as_of`: an age or a size class changes with the calendar,
+    /// not only when the profile is edited.
+    fn into_stored(self, as_of: NaiveDate) -> StoredProfile {
+        let profile = self.body.0;
+        StoredProfile {
+            id: self.id,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            labels: profile.derived_labels(as_of),
+            profile,
+        }
+    }
+}
+
+const SELECT_PROFILE: &str = "SELECT id, version, created_at, updated_at, body FROM profiles";
+
+const INSERT_PROFILE: &str = "INSERT INTO profiles (kind, name, region_code, credit_code, id_hash, \
+     industry_code, ownership, employees, revenue, founded_on, birth_date, body, labels, version, \
+     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, \
+     $14, $14) RETURNING id";
+
+const UPDATE_PROFILE: &str = "UPDATE profiles SET kind = $1, name = $2, region_code = $3, \
+     credit_code = $4, id_hash = $5, industry_code = $6, ownership = $7, employees = $8, \
+     revenue = $9, founded_on = $10, birth_date = $11, body = $12, labels = $13, \
+     version = version + 1, updated_at = $14 WHERE id = $15 RETURNING id";
+
+/// The columns a profile is filtered and indexed by, lifted out of its body.
+struct ProfileColumns {
+    kind: String,
+    name: String,
+    region: String,
+    credit_code: Option<String>,
+    id_hash: Option<String>,
+    industry: Option<String>,
+    ownership: Option<String>,
+    employees: Option<f64>,
+    revenue: Option<f64>,
+    founded_on: Option<NaiveDate>,
+    birth_date: Option<NaiveDate>,
+    labels: Vec<DerivedLabel>,
+}
+
+impl ProfileColumns {
+    fn of(profile: &Profile, as_of: NaiveDate) -> Self {
+        let facts = profile.facts(as_of);
+        let number = |key: &str| match facts.get(key) {
+            Some(Value::Number(n)) => Some(*n),
+            _ => None,
+        };
+        let date = |key: &str| match facts.get(key) {
+            Some(Value::Date(d)) => Some(*d),
+            _ => None,
+        };
+        let text = |key: &str| match facts.get(key) {
+            Some(Value::Text(t)) => Some(t.clone()),
+            _ => None,
+        };
+        Self {
+            kind: enum_text(&profile.kind()),
+            name: profile.name().to_owned(),
+            region: profile.region().to_owned(),
+            credit_code: profile.credit_code().map(str::to_owned),
+            id_hash: profile.id_hash().map(str::to_owned),
+            industry: text("industry"),
+            ownership: text("ownership"),
+            employees: number("employees"),
+            revenue: number("revenue"),
+            founded_on: date("founded_on"),
+            birth_date: date("birth_date"),
+            labels: profile.derived_labels(as_of),
+        }
+    }
+}
+
+/// Binds $1–$14 of the insert and update statements.
+macro_rules! bind_profile_columns {
+    ($query:expr, $cols:expr, $profile:expr, $now:expr) => {
+        $query
+            .bind($cols.kind.as_str())
+            .bind($cols.name.as_str())
+            .bind($cols.region.as_str())
+            .bind($cols.credit_code.as_deref())
+            .bind($cols.id_hash.as_deref())
+            .bind($cols.industry.as_deref())
+            .bind($cols.ownership.as_deref())
+            .bind($cols.employees)
+            .bind($cols.revenue)
+            .bind($cols.founded_on)
+            .bind($cols.birth_date)
+            .bind(Json($profile))
+            .bind(Json(&$cols.labels))
+            .bind($now)
+    };
+}
+
+pub(crate) async fn load_schema(db: &Db) -> Result<AttributeSchema, StoreError> {
+    let definitions: Vec<Json<FieldDef>> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT definition FROM attribute_fields ORDER BY key")
+            .fetch_all(pool)
+            .await?
+    });
+    let mut schema = AttributeSchema::builtin();
+    for definition in definitions {
+        schema.extend(definition.0)?;
+    }
+    Ok(schema)
+}
+
+impl Store {
+    /// Validates `input` against the current schema, optionally over an existing profile.
+    async fn validate_profile(
+        &self,
+        input: ProfileInput,
+        existing: Option<&Profile>,
+    ) -> Result<Profile, StoreError> {
+        let schema = self.attribute_schema().await?;
+        input
+            .validate(&self.id_key, &schema, existing)
+            .map_err(StoreError::from)
+    }
+
+    pub async fn create_profile(
+        &self,
+        input: ProfileInput,
+        actor: &str,
+    ) -> Result<StoredProfile, StoreError> {
+        let profile = self.validate_profile(input, None).await?;
+        let id = self.insert_profile(&profile, actor).await?;
+        self.profile(id).await
+    }
+
+    async fn insert_profile(&self, profile: &Profile, actor: &str) -> Result<i64, StoreError> {
+        let now = self.now();
+        let cols = ProfileColumns::of(profile, self.today());
+        Ok(on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = bind_profile_columns!(sqlx::query_scalar(INSERT_PROFILE), cols, profile, now)
+                .fetch_one(&mut *tx)
+                .await?;
+            write_audit!(tx, now, actor, "create", "profile", id,
+                serde_json::json!({"kind": cols.kind}))?;
+            tx.commit().await?;
+            id
+        }))
+    }
+
+    /// Replaces profile `id` with `input`. A citizen update may omit the ID number: the stored
+    /// masked form and hash are kept.
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        input: ProfileInput,
+        actor: &str,
+    ) -> Result<StoredProfile, StoreError> {
+        let existing = self.profile(id).await?;
+        let profile = self.validate_profile(input, Some(&existing.profile)).await?;
+        self.replace_profile(id, &profile, actor).await?;
+        self.profile(id).await
+    }
+
+    async fn replace_profile(
+        &self,
+        id: i64,
+        profile: &Profile,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let cols = ProfileColumns::of(profile, self.today());
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated: Option<i64> =
+                bind_profile_columns!(sqlx::query_scalar(UPDATE_PROFILE), cols, profile, now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            updated.ok_or_else(|| not_found(id))?;
+            write_audit!(tx, now, actor, "update", "profile", id, serde_json::json!({}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Creates the profile, or replaces the one with the same credit code or ID-number hash.
+    /// Returns the id and whether it was created.
+    pub async fn upsert_profile(
+        &self,
+        input: ProfileInput,
+        actor: &str,
+    ) -> Result<(i64, bool), StoreError> {
+        let profile = self.validate_profile(input, None).await?;
+        let existing: Option<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM profiles WHERE credit_code = $1 OR id_hash = $2")
+                .bind(profile.credit_code())
+                .bind(profile.id_hash())
+                .fetch_optional(pool)
+                .await?
+        });
+        match existing {
+            Some(id) => {
+                self.replace_profile(id, &profile, actor).await?;
+                Ok((id, false))
+            }
+            None => Ok((self.insert_profile(&profile, actor).await?, true)),
+        }
+    }
+
+    pub async fn delete_profile(&self, id: i64, actor: &str) -> Result<(), StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let deleted = sqlx::query("DELETE FROM profiles WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if deleted.rows_affected() == 0 {
+                return Err(not_found(id));
+            }
+            write_audit!(tx, now, actor, "delete", "profile", id, serde_json::json!({}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn profile(&self, id: i64) -> Result<StoredProfile, StoreError> {
+        let row: Option<ProfileRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_PROFILE} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|r| r.into_stored(self.today()))
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn list_profiles(
+        &self,
+        filter: &ProfileFilter,
+        paging: Paging,
+    ) -> Result<Page<StoredProfile>, StoreError> {
+        let mut items = SqlBuf::new(SELECT_PROFILE);
+        let mut count = SqlBuf::new("SELECT COUNT(*) FROM profiles");
+        for sql in [&mut items, &mut count] {
+            push_profile_filters(sql, filter);
+        }
+        items
+            .push(" ORDER BY id LIMIT ")
+            .arg(Arg::Int(i64::from(paging.per_page)))
+            .push(" OFFSET ")
+            .arg(Arg::Int(paging.offset()));
+        let (rows, total): (Vec<ProfileRow>, i64) = on_pool!(&self.db, pool => {
+            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args)
+                .fetch_all(pool)
+                .await?;
+            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        });
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|r| r.into_stored(self.today()))
+                .collect(),
+            total,
+            page: paging.page,
+            per_page: paging.per_page,
+        })
+    }
+
+    pub async fn count_profiles(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM profiles").fetch_one(pool).await?
+        }))
+    }
+}
+
+fn push_profile_filters(sql: &mut SqlBuf, filter: &ProfileFilter) {
+    sql.push(" WHERE 1 = 1");
+    if let Some(kind) = &filter.kind {
+        sql.push(" AND kind = ").arg(Arg::Text(enum_text(kind)));
+    }
+    if let Some(region) = &filter.region_within {
+        sql.push(" AND region_code LIKE ")
+            .arg(Arg::Text(format!("{}%", profiles::codes::region_prefix(region))));
+    }
+    if let Some(industry) = &filter.industry_within {
+        sql.push(" AND industry_code LIKE ")
+            .arg(Arg::Text(format!("{}%", escape_like(industry))))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(code) = &filter.credit_code {
+        sql.push(" AND credit_code = ").arg(Arg::Text(code.clone()));
+    }
+    if let Some(name) = &filter.name {
+        sql.push(" AND name LIKE ")
+            .arg(Arg::Text(format!("%{}%", escape_like(name))))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+fn not_found(id: i64) -> StoreError {
+    StoreError::NotFound {
+        entity: "profile",
+        id: id.to_string(),
+    }
+}

@@ -1,0 +1,402 @@
+//! The tag taxonomy: dimensions (audience, region, industry, size, topic, stage, qualification)
+//! and their tags with codes, bilingual labels, synonyms, parents and weights. Policies refer to
+//! tags by code, so a tag in use is retired rather than deleted.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use utoipa::ToSchema;
+
+use crate::audit::write_audit;
+use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
+use crate::policies::{enum_text, escape_like};
+use crate::error::FieldError;
+use crate::{Page, Paging, Store, StoreError};
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct TagDimension {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+    /// Whether tags form a tree whose ancestors match their descendants (regions, industries).
+    pub hierarchical: bool,
+    /// Weight of this dimension in the match score.
+    pub weight: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TagStatus {
+    #[default]
+    Active,
+    Retired,
+    Merged,
+}
+
+/// What an administrator writes to create or change a tag.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    pub dimension: String,
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    pub parent_code: Option<String>,
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub status: TagStatus,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Tag {
+    pub id: i64,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The code this tag was merged into, when its status is `merged`.
+    pub merged_into: Option<String>,
+    #[serde(flatten)]
+    pub input: TagInput,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TagFilter {
+    pub dimension: Option<String>,
+    pub status: Option<TagStatus>,
+    pub parent_code: Option<String>,
+    /// Substring of the code, either label or a synonym.
+    pub text: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TagRow {
+    id: i64,
+    dimension: String,
+    code: String,
+    label_zh: String,
+    label_en: String,
+    synonyms: Json<Vec<String>>,
+    parent_code: Option<String>,
+    weight: f64,
+    status: String,
+    merged_into: Option<String>,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TagRow> for Tag {
+    type Error = StoreError;
+    fn try_from(row: TagRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            merged_into: row.merged_into,
+            input: TagInput {
+                dimension: row.dimension,
+                code: row.code,
+                label_zh: row.label_zh,
+                label_en: row.label_en,
+                synonyms: row.synonyms.0,
+                parent_code: row.parent_code,
+                weight: row.weight,
+                status: serde_json::from_value(serde_json::Value::String(row.status))?,
+            },
+        })
+    }
+}
+
+const SELECT_TAG: &str = "SELECT id, dimension, code, label_zh, label_en, synonyms, parent_code, \
+     weight, status, merged_into, version, created_at, updated_at FROM tags";
+
+/// The standard dimensions: (code, zh, en, hierarchical, weight).
+const DIMENSIONS: &[(&str, &str, &str, bool, f64)] = &[
+    ("audience", "适用对象", "Audience class", false, 1.0),
+    ("region", "行政区划", "Region", true, 1.0),
+    ("industry", "行业", "Industry", true, 1.5),
+    ("size", "企业规模", "Enterprise size", false, 1.0),
+    ("topic", "政策主题", "Topic", false, 1.0),
+    ("stage", "生命周期", "Life-cycle stage", false, 0.5),
+    ("qualification", "资质", "Qualification", false, 1.5),
+];
+
+/// The flat standard tags: (dimension, code, zh, en).
+const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
+    ("audience", "high_tech", "高新技术企业", "High-tech enterprise"),
+    ("audience", "foreign_funded", "外资企业", "Foreign-funded enterprise"),
+    ("audience", "sme", "中小企业", "Small or medium enterprise"),
+    ("audience", "private", "民营企业", "Private enterprise"),
+    ("audience", "state_owned", "国有企业", "State-owned enterprise"),
+    ("audience", "public_institution", "事业单位", "Public institution"),
+    ("audience", "individual", "个人", "Individual"),
+    ("size", "large", "大型", "Large"),
+    ("size", "medium", "中型", "Medium"),
+    ("size", "small", "小型", "Small"),
+    ("size", "micro", "微型", "Micro"),
+    ("topic", "tax", "税费减免", "Tax relief"),
+    ("topic", "rnd", "研发创新", "R&D and innovation"),
+    ("topic", "finance", "融资信贷", "Financing and credit"),
+    ("topic", "employment", "就业创业", "Employment"),
+    ("topic", "talent", "人才引进", "Talent"),
+    ("topic", "startup", "创业扶持", "Start-up support"),
+    ("topic", "foreign_trade", "外资外贸", "Foreign investment and trade"),
+    ("topic", "culture", "文化产业", "Culture industries"),
+    ("topic", "elderly", "养老服务", "Elderly care"),
+    ("topic", "disability", "残疾人保障", "Disability support"),
+    ("topic", "education", "教育培训", "Education and training"),
+    ("topic", "housing", "住房保障", "Housing"),
+    ("topic", "medical", "医疗保障", "Medical insurance"),
+    ("topic", "veterans", "退役军人", "Veterans"),
+    ("topic", "graduates", "高校毕业生", "Graduates"),
+    ("topic", "digital", "数字经济", "Digital economy"),
+    ("topic", "green", "绿色低碳", "Green and low-carbon"),
+    ("topic", "agriculture", "农业农村", "Agriculture"),
+    ("topic", "social_security", "社会保障", "Social security"),
+    ("topic", "consumption", "消费促进", "Consumption"),
+    ("stage", "founding", "企业开办", "Founding"),
+    ("stage", "growth", "成长发展", "Growth"),
+    ("stage", "listing", "上市融资", "Listing"),
+    ("stage", "hiring", "招聘用工", "Hiring"),
+    ("stage", "retirement", "退休养老", "Retirement"),
+    ("stage", "job_loss", "失业再就业", "Job loss"),
+    ("stage", "graduation", "毕业就业", "Graduation"),
+    ("qualification", "high_tech", "高新技术企业", "High-tech enterprise certificate"),
+    ("qualification", "tech_sme", "科技型中小企业", "Technology-based SME"),
+    ("qualification", "specialized_new", "专精特新中小企业", "Specialised and innovative SME"),
+    ("qualification", "little_giant", "专精特新“小巨人”", "'Little giant' enterprise"),
+    ("qualification", "innovative_sme", "创新型中小企业", "Innovative SME"),
+];
+
+const INSERT_TAG: &str = "INSERT INTO tags (dimension, code, label_zh, label_en, synonyms, \
+     parent_code, weight, status, version, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)";
+
+impl Store {
+    /// Inserts the standard dimensions and tags that are not there yet; administrators' edits to
+    /// existing ones are left alone.
+    pub(crate) async fn seed_standard_taxonomy(&self) -> Result<(), StoreError> {
+        let now = self.now();
+        let regions = profiles::codes::known_regions();
+        let industries = profiles::codes::industry_sections();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (code, zh, en, hierarchical, weight) in DIMENSIONS {
+                sqlx::query(
+                    "INSERT INTO tag_dimensions (code, label_zh, label_en, hierarchical, weight) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(code).bind(zh).bind(en).bind(hierarchical).bind(weight)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let flat = STANDARD_TAGS.iter().map(|(d, c, zh, en)| (*d, c.to_string(), zh.to_string(), en.to_string(), None));
+            let region_tags = regions.iter().map(|r| ("region", r.code.to_string(), r.name_zh.to_string(), r.name_en.to_string(), profiles::codes::region_parent(r.code)));
+            let industry_tags = industries.iter().map(|s| ("industry", s.code.to_string(), s.name_zh.to_string(), s.name_en.to_string(), None));
+            for (dimension, code, zh, en, parent) in flat.chain(region_tags).chain(industry_tags) {
+                sqlx::query(&format!("{INSERT_TAG} ON CONFLICT (dimension, code) DO NOTHING"))
+                    .bind(dimension).bind(code).bind(zh).bind(en)
+                    .bind(Json(Vec::<String>::new())).bind(parent).bind(1.0_f64)
+                    .bind("active").bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn tag_dimensions(&self) -> Result<Vec<TagDimension>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT code, label_zh, label_en, hierarchical, weight FROM tag_dimensions ORDER BY code",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    async fn check_tag(&self, input: &TagInput) -> Result<(), StoreError> {
+        let mut problems = Vec::new();
+        let dimensions = self.tag_dimensions().await?;
+        if !dimensions.iter().any(|d| d.code == input.dimension) {
+            problems.push(FieldError::new(
+                "dimension",
+                "unknown_dimension",
+                format!("维度“{}”不存在", input.dimension),
+                format!("dimension {:?} does not exist", input.dimension),
+            ));
+        }
+        let code_ok = !input.code.is_empty()
+            && input.code.len() <= 64
+            && input.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !code_ok {
+            problems.push(FieldError::new(
+                "code",
+                "tag_code",
+                "代码须为1到64位字母、数字、下划线或连字符",
+                "code must be 1–64 letters, digits, '_' or '-'",
+            ));
+        }
+        for (field, label) in [("label_zh", &input.label_zh), ("label_en", &input.label_en)] {
+            if label.trim().is_empty() {
+                problems.push(FieldError::new(
+                    field,
+                    "required",
+                    "名称不能为空",
+                    format!("{field} must not be empty"),
+                ));
+            }
+        }
+        if !input.weight.is_finite() || input.weight < 0.0 {
+            problems.push(FieldError::new(
+                "weight",
+                "non_negative",
+                "权重须为非负数",
+                "weight must be a non-negative number",
+            ));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(StoreError::Invalid(problems)) }
+    }
+
+    pub async fn create_tag(&self, input: &TagInput, actor: &str) -> Result<Tag, StoreError> {
+        self.check_tag(input).await?;
+        let now = self.now();
+        let id = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(&format!("{INSERT_TAG} RETURNING id"))
+                .bind(&input.dimension).bind(&input.code).bind(&input.label_zh)
+                .bind(&input.label_en).bind(Json(&input.synonyms)).bind(&input.parent_code)
+                .bind(input.weight).bind(enum_text(&input.status)).bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            write_audit!(tx, now, actor, "create", "tag", id, serde_json::json!(input))?;
+            tx.commit().await?;
+            id
+        });
+        self.tag(id).await
+    }
+
+    pub async fn update_tag(&self, id: i64, input: &TagInput, actor: &str) -> Result<Tag, StoreError> {
+        self.check_tag(input).await?;
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE tags SET dimension = $1, code = $2, label_zh = $3, label_en = $4, \
+                 synonyms = $5, parent_code = $6, weight = $7, status = $8, \
+                 version = version + 1, updated_at = $9 WHERE id = $10",
+            )
+            .bind(&input.dimension).bind(&input.code).bind(&input.label_zh)
+            .bind(&input.label_en).bind(Json(&input.synonyms)).bind(&input.parent_code)
+            .bind(input.weight).bind(enum_text(&input.status)).bind(now).bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(not_found(id));
+            }
+            write_audit!(tx, now, actor, "update", "tag", id, serde_json::json!(input))?;
+            tx.commit().await?;
+        });
+        self.tag(id).await
+    }
+
+    /// Deletes a tag no policy uses; a tag in use must be retired or merged instead.
+    pub async fn delete_tag(&self, id: i64, actor: &str) -> Result<(), StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT dimension, code FROM tags WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (dimension, code) = row.ok_or_else(|| not_found(id))?;
+            let uses: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM policy_tags WHERE dimension = $1 AND code = $2",
+            )
+            .bind(&dimension)
+            .bind(&code)
+            .fetch_one(&mut *tx)
+            .await?;
+            if uses > 0 {
+                return Err(StoreError::State {
+                    code: "tag_in_use",
+                    message_zh: format!("标签 {code} 被 {uses} 项政策使用，不能删除，请停用或合并"),
+                    message_en: format!("tag {code} is used by {uses} policies; retire or merge it instead"),
+                });
+            }
+            sqlx::query("DELETE FROM tags WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            write_audit!(tx, now, actor, "delete", "tag", id,
+                serde_json::json!({"dimension": dimension, "code": code}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn tag(&self, id: i64) -> Result<Tag, StoreError> {
+        let row: Option<TagRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_TAG} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or_else(|| not_found(id))?.try_into()
+    }
+
+    pub async fn list_tags(&self, filter: &TagFilter, paging: Paging) -> Result<Page<Tag>, StoreError> {
+        let mut items = SqlBuf::new(SELECT_TAG);
+        let mut count = SqlBuf::new("SELECT COUNT(*) FROM tags");
+        for sql in [&mut items, &mut count] {
+            sql.push(" WHERE 1 = 1");
+            if let Some(dimension) = &filter.dimension {
+                sql.push(" AND dimension = ").arg(Arg::Text(dimension.clone()));
+            }
+            if let Some(status) = &filter.status {
+                sql.push(" AND status = ").arg(Arg::Text(enum_text(status)));
+            }
+            if let Some(parent) = &filter.parent_code {
+                sql.push(" AND parent_code = ").arg(Arg::Text(parent.clone()));
+            }
+            if let Some(text) = &filter.text {
+                let pattern = format!("%{}%", escape_like(text));
+                sql.push(" AND (code LIKE ").arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR label_zh LIKE ").arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR label_en LIKE ").arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR CAST(synonyms AS TEXT) LIKE ").arg(Arg::Text(pattern))
+                    .push(" ESCAPE '\\')");
+            }
+        }
+        items
+            .push(" ORDER BY dimension, code LIMIT ")
+            .arg(Arg::Int(i64::from(paging.per_page)))
+            .push(" OFFSET ")
+            .arg(Arg::Int(paging.offset()));
+        let (rows, total): (Vec<TagRow>, i64) = on_pool!(&self.db, pool => {
+            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args).fetch_all(pool).await?;
+            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args).fetch_one(pool).await?;
+            (rows, total)
+        });
+        Ok(Page {
+            items: rows.into_iter().map(Tag::try_from).collect::<Result<_, _>>()?,
+            total,
+            page: paging.page,
+            per_page: paging.per_page,
+        })
+    }
+}
+
+fn not_found(id: i64) -> StoreError {
+    StoreError::NotFound {
+        entity: "tag",
+        id: id.to_string(),
+    }
+}
