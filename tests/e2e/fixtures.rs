@@ -38,7 +38,7 @@ pub fn policy() -> Value {
             "hotline": "010-12345678",
             "window_opens": "2026-10-01",
             "window_closes": "2026-12-31",
-            "amount": {"kind": "fixed", "value": 50}
+            "amount": {"kind": "fixed", "value": 50.0}
         }],
         "applicability": {
             "audiences": ["sme"],

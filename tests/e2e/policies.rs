@@ -41,6 +41,7 @@ async fn listing_filters_and_pages(app: TestApp) {
     employment["region_code"] = json!("110105");
     employment["level"] = json!("district");
     employment["topics"] = json!(["employment"]);
+    employment["applicability"]["tags"]["topic"] = json!(["employment"]);
     employment["issuing_departments"] = json!(["北京市朝阳区人力资源和社会保障局"]);
     employment["status"] = json!("draft");
     app.post("/api/v1/policies", &employment).await.expect(201);

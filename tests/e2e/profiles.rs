@@ -72,7 +72,7 @@ async fn a_citizen_id_number_is_kept_only_masked_and_hashed(app: TestApp) {
 async fn database_contains(app: &TestApp, needle: &str) -> bool {
     match app.backend {
         Backend::Sqlite => {
-            let url = app.database_url;
+            let url = &app.database_url;
             let path = url.trim_start_matches("sqlite://");
             [path.to_owned(), format!("{path}-wal")].iter().any(|file| {
                 std::fs::read(file)

@@ -7,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use profiles::ProfileInput;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -19,58 +20,97 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            });
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "请求体须为 JSON（Content-Type: application/json）",
-                "the request body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "请求体过大",
-                    "the request body is too large",
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable_body",
-                    "无法读取请求体",
-                    format!("the request body could not be read: {rejection}"),
-                )
-            }
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        let document = read_json_document(req, state).await?;
+        from_document(document).map(ApiJson)
     }
 }
 
-/// Deserialises `bytes` as a `T`, reporting the JSON path of the first problem.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            malformed_json(&inner)
+/// An enterprise or citizen profile body. Parsed in two steps — `kind`, then the variant — so
+/// errors keep the path of the offending field, which serde loses inside tagged enums.
+#[derive(Debug)]
+pub struct ProfileJson(pub ProfileInput);
+
+impl<S: Send + Sync> FromRequest<S> for ProfileJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let document = read_json_document(req, state).await?;
+        profile_from_document(document).map(ProfileJson)
+    }
+}
+
+/// Reads a JSON request body into a document: content type, size and syntax are checked here.
+async fn read_json_document<S: Send + Sync>(req: Request, state: &S) -> Result<serde_json::Value, ApiError> {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        });
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "请求体须为 JSON（Content-Type: application/json）",
+            "the request body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "请求体过大",
+                "the request body is too large",
+            )
         } else {
-            serde_problem(&path, &inner.to_string(), "请求体")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "无法读取请求体",
+                format!("the request body could not be read: {rejection}"),
+            )
         }
     })?;
-    deserializer.end().map_err(|error| malformed_json(&error))?;
-    Ok(value)
+    serde_json::from_slice(&bytes).map_err(|error| malformed_json(&error))
+}
+
+fn from_document<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(document)
+        .map_err(|error| serde_problem(&error.path().to_string(), &error.inner().to_string(), "请求体"))
+}
+
+/// Builds a [`ProfileInput`] from a document tagged by `kind`.
+pub fn profile_from_document(mut document: serde_json::Value) -> Result<ProfileInput, ApiError> {
+    let Some(object) = document.as_object_mut() else {
+        return Err(serde_problem("", "invalid type: expected a JSON object", "请求体"));
+    };
+    let kind = match object.remove("kind") {
+        None => return Err(serde_problem("", "missing field `kind`", "请求体")),
+        Some(kind) => kind,
+    };
+    match kind.as_str() {
+        Some("enterprise") => from_document(document).map(ProfileInput::Enterprise),
+        Some("citizen") => from_document(document).map(ProfileInput::Citizen),
+        _ => Err(serde_problem(
+            "kind",
+            &format!("unknown variant `{kind}`, expected `enterprise` or `citizen`"),
+            "请求体",
+        )),
+    }
+}
+
+/// Deserialises `bytes` as a `T`, syntax first, then reporting the JSON path of the first problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    from_document(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
+}
+
+/// Parses one profile document, as [`ProfileJson`] does for request bodies.
+pub fn parse_profile(bytes: &[u8]) -> Result<ProfileInput, ApiError> {
+    profile_from_document(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
 }
 
 fn malformed_json(error: &serde_json::Error) -> ApiError {
@@ -95,10 +135,11 @@ fn serde_problem(path: &str, message: &str, place_zh: &str) -> ApiError {
         (p, c) => format!("{p}.{c}"),
     };
     let (code, zh, field) = if message.starts_with("unknown field") {
+        // The path already ends at the unknown key.
         (
             "unknown_field",
             format!("{place_zh}包含未知字段“{quoted}”"),
-            join(path, &quoted),
+            path.to_owned(),
         )
     } else if message.starts_with("missing field") {
         (

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody, FieldProblem};
-pub use extract::parse_json;
+pub use extract::{parse_json, parse_profile};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]

@@ -6,7 +6,6 @@
 
 use std::io::BufRead;
 
-use profiles::ProfileInput;
 use store::policy::PolicyContent;
 use store::Store;
 
@@ -117,7 +116,7 @@ async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError
 }
 
 async fn import_profile(store: &Store, line: &[u8]) -> Result<bool, api::ApiError> {
-    let input: ProfileInput = api::parse_json(line)?;
+    let input = api::parse_profile(line)?;
     let (_, created) = store.upsert_profile(input, IMPORT_ACTOR).await?;
     Ok(created)
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use profiles::{ProfileInput, ProfileKind};
+use profiles::ProfileKind;
 use serde::Deserialize;
 use store::{Page, ProfileFilter, StoredProfile};
 use utoipa::IntoParams;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::{API_ACTOR, paging};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ApiQuery, ProfileJson};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -71,7 +71,7 @@ async fn list_profiles(
 ))]
 async fn create_profile(
     State(state): State<AppState>,
-    ApiJson(input): ApiJson<ProfileInput>,
+    ProfileJson(input): ProfileJson,
 ) -> Result<(StatusCode, Json<StoredProfile>), ApiError> {
     let profile = state.store.create_profile(input, API_ACTOR).await?;
     Ok((StatusCode::CREATED, Json(profile)))
@@ -100,7 +100,7 @@ async fn get_profile(
 async fn update_profile(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(input): ApiJson<ProfileInput>,
+    ProfileJson(input): ProfileJson,
 ) -> Result<Json<StoredProfile>, ApiError> {
     Ok(Json(state.store.update_profile(id, input, API_ACTOR).await?))
 }
