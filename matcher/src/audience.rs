@@ -765,9 +765,19 @@ mod tests {
         let mut rng = SplitMix64::new(seed);
         let as_of = day("2025-02-28") + chrono::Days::new(rng.below(800));
         let schema = synth::schema();
-        let rules: Vec<PolicyRule> = (0..policies)
+        let mut rules: Vec<PolicyRule> = (0..policies)
             .map(|id| synth::rule(&mut rng, id as i64, as_of))
             .collect();
+        // Deep trees mixing enterprise and citizen facts, where undetermined outcomes abound.
+        for rule in rules.iter_mut().step_by(3) {
+            rule.applicability.condition = Some(synth::condition(
+                &mut rng,
+                as_of,
+                synth::Target::Anyone,
+                4,
+                4,
+            ));
+        }
         let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
         let mut index = AudienceIndex::new(&schema);
         let population: Vec<Facts> = (0..profiles)
@@ -811,7 +821,7 @@ mod tests {
         let schema = synth::schema();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
-            let condition = synth::condition(&mut rng, as_of, 3)
+            let condition = synth::condition(&mut rng, as_of, synth::Target::Anyone, 3, 4)
                 .compile(&schema)
                 .unwrap();
             seen.insert(

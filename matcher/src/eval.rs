@@ -890,9 +890,10 @@ mod tests {
         let schema = crate::testing::schema();
         let as_of = day("2025-06-30");
         for _ in 0..300 {
-            let condition = crate::synth::condition(&mut rng, as_of, 4)
-                .compile(&schema)
-                .unwrap();
+            let condition =
+                crate::synth::condition(&mut rng, as_of, crate::synth::Target::Anyone, 4, 4)
+                    .compile(&schema)
+                    .unwrap();
             let facts = crate::synth::facts(&mut rng, as_of);
             let mut vocab = Vocab::default();
             let program = vocab.compile(&condition).unwrap();

@@ -16,6 +16,7 @@ use crate::amount::AmountRule;
 use crate::applicability::Applicability;
 use crate::condition::{Condition, Leaf, Op};
 use crate::engine::PolicyRule;
+use profiles::coded::Coded;
 use profiles::{AttributeSchema, AudienceClass, Facts, FieldDef, FieldType, ProfileKind, Value};
 
 /// splitmix64 (Steele, Lea, Flood 2014): one 64-bit state, good enough statistics for test data.
@@ -282,121 +283,191 @@ fn iso(date: NaiveDate) -> Json {
     Json::from(date.to_string())
 }
 
-/// A leaf valid against [`schema`], with literals from the facts' pools.
-pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate) -> Condition {
-    let scalar_op = |rng: &mut SplitMix64| rng.pick(&[Op::Eq, Op::Ne, Op::In]);
-    let enumerated = |rng: &mut SplitMix64, field: &str, values: &[&str]| {
-        let op = scalar_op(rng);
-        let value = if op == Op::In {
-            some_of(rng, values)
-        } else {
-            Json::from(rng.pick(values))
-        };
-        leaf(field, op, value)
-    };
-    match rng.below(14) {
-        0 => enumerated(rng, "kind", &["enterprise", "citizen"]),
-        1 => enumerated(rng, "size_class", SIZES),
-        2 => enumerated(rng, "ownership", OWNERSHIP),
-        3 if rng.chance(50) => enumerated(rng, "education", EDUCATION),
-        3 => enumerated(rng, "employment_status", EMPLOYMENT),
-        4 | 5 => {
-            let field = rng.pick(&["region", "region", "hukou_region", "residence_region"]);
-            match rng.below(4) {
-                0 => leaf(field, Op::Within, Json::from(rng.pick(REGION_ANCESTORS))),
-                1 => leaf(field, Op::WithinAny, some_of(rng, REGION_ANCESTORS)),
-                2 => leaf(field, Op::Eq, Json::from(rng.pick(REGIONS))),
-                _ => leaf(field, Op::In, some_of(rng, REGIONS)),
-            }
-        }
-        6 => match rng.below(3) {
-            0 => leaf(
-                "industry",
-                Op::Within,
-                Json::from(rng.pick(INDUSTRY_ANCESTORS)),
-            ),
-            1 => leaf("industry", Op::WithinAny, some_of(rng, INDUSTRY_ANCESTORS)),
-            _ => leaf("industry", Op::Ne, Json::from(rng.pick(INDUSTRIES))),
-        },
-        7 | 8 => {
-            let (field, scale, step) = rng.pick(&[
-                ("employees", 400, 1.0),
-                ("revenue", 60, 1000.0),
-                ("age", 90, 1.0),
-                ("taxable_income", 60, 10.0),
-                ("disability_level", 4, 1.0),
-                ("attr.export_share", 10, 0.1),
-            ]);
-            let op = rng.pick(&[Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Between, Op::Eq, Op::In]);
-            let mut threshold = || rng.number(scale) * step;
-            let value = match op {
-                Op::Between => {
-                    let (a, b) = (threshold(), threshold());
-                    json!([a.min(b), a.max(b)])
-                }
-                Op::In => json!([threshold(), threshold()]),
-                _ => json!(threshold()),
-            };
-            leaf(field, op, value)
-        }
-        9 | 10 => {
-            let field = rng.pick(&[
-                "founded_on",
-                "birth_date",
-                "cert.high_tech",
-                "cert.tech_sme",
-            ]);
-            match rng.below(6) {
-                0 => leaf(field, Op::YearsSinceAtLeast, json!(rng.below(8))),
-                1 => leaf(field, Op::YearsSinceAtMost, json!(rng.below(8))),
-                2 => leaf(field, Op::MonthsSinceAtMost, json!(rng.below(40))),
-                3 => leaf(
-                    field,
-                    rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]),
-                    iso(date_near(rng, as_of, 10)),
-                ),
-                4 => {
-                    let (a, b) = (date_near(rng, as_of, 10), date_near(rng, as_of, 10));
-                    leaf(field, Op::Between, json!([iso(a.min(b)), iso(a.max(b))]))
-                }
-                _ => leaf(field, Op::Eq, iso(date_near(rng, as_of, 3))),
-            }
-        }
-        11 | 12 => {
-            let (field, pool) = rng.pick(&[
-                ("audience", AUDIENCES),
-                ("interests", TOPICS),
-                ("certifications", CERTIFICATIONS),
-                ("household", HOUSEHOLD),
-            ]);
-            if rng.chance(50) {
-                leaf(field, Op::Has, Json::from(rng.pick(pool)))
-            } else {
-                leaf(field, Op::Intersects, some_of(rng, pool))
-            }
-        }
-        _ => {
-            let op = rng.pick(&[Op::Eq, Op::Ne, Op::In]);
-            let value = if op == Op::In {
-                json!([rng.chance(50)])
-            } else {
-                json!(rng.chance(50))
-            };
-            leaf("small_low_profit", op, value)
-        }
+/// Whom a generated policy is for: its leaves only test facts that audience has, except for
+/// `Anyone`, whose leaves mix both kinds' facts and so are often undetermined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Enterprise,
+    Citizen,
+    Anyone,
+}
+
+impl Target {
+    fn admits(self, who: Target) -> bool {
+        self == Target::Anyone || who == Target::Anyone || self == who
     }
 }
 
-/// A random tree of up to `depth` levels of all/any/not over [`leaf_condition`]s.
-pub fn condition(rng: &mut SplitMix64, as_of: NaiveDate, depth: u32) -> Condition {
+type LeafMaker = fn(&mut SplitMix64, NaiveDate) -> Condition;
+
+fn enumerated(rng: &mut SplitMix64, field: &str, values: &[&str]) -> Condition {
+    let op = rng.pick(&[Op::Eq, Op::Ne, Op::In]);
+    let value = if op == Op::In {
+        some_of(rng, values)
+    } else {
+        Json::from(rng.pick(values))
+    };
+    leaf(field, op, value)
+}
+
+fn region_leaf(rng: &mut SplitMix64, field: &str) -> Condition {
+    match rng.below(4) {
+        0 => leaf(field, Op::Within, Json::from(rng.pick(REGION_ANCESTORS))),
+        1 => leaf(field, Op::WithinAny, some_of(rng, REGION_ANCESTORS)),
+        2 => leaf(field, Op::Eq, Json::from(rng.pick(REGIONS))),
+        _ => leaf(field, Op::In, some_of(rng, REGIONS)),
+    }
+}
+
+fn number_leaf(rng: &mut SplitMix64, field: &str, scale: u64, step: f64) -> Condition {
+    let op = rng.pick(&[Op::Lt, Op::Le, Op::Gt, Op::Ge, Op::Between, Op::Eq, Op::In]);
+    let mut threshold = || rng.number(scale) * step;
+    let value = match op {
+        Op::Between => {
+            let (a, b) = (threshold(), threshold());
+            json!([a.min(b), a.max(b)])
+        }
+        Op::In => json!([threshold(), threshold()]),
+        _ => json!(threshold()),
+    };
+    leaf(field, op, value)
+}
+
+fn date_leaf(rng: &mut SplitMix64, as_of: NaiveDate, field: &str, max_years: u64) -> Condition {
+    match rng.below(6) {
+        0 => leaf(field, Op::YearsSinceAtLeast, json!(rng.below(max_years))),
+        1 => leaf(field, Op::YearsSinceAtMost, json!(rng.below(max_years))),
+        2 => leaf(field, Op::MonthsSinceAtMost, json!(rng.below(40))),
+        3 => {
+            let op = rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]);
+            leaf(field, op, iso(date_near(rng, as_of, max_years)))
+        }
+        4 => {
+            let (a, b) = (
+                date_near(rng, as_of, max_years),
+                date_near(rng, as_of, max_years),
+            );
+            leaf(field, Op::Between, json!([iso(a.min(b)), iso(a.max(b))]))
+        }
+        _ => leaf(field, Op::Eq, iso(date_near(rng, as_of, 3))),
+    }
+}
+
+fn set_leaf(rng: &mut SplitMix64, field: &str, pool: &[&str]) -> Condition {
+    if rng.chance(50) {
+        leaf(field, Op::Has, Json::from(rng.pick(pool)))
+    } else {
+        leaf(field, Op::Intersects, some_of(rng, pool))
+    }
+}
+
+/// Leaf generators and whom their facts belong to; literals come from the facts' pools.
+const LEAVES: &[(Target, LeafMaker)] = &[
+    (Target::Anyone, |rng, _| {
+        enumerated(rng, "kind", &["enterprise", "citizen"])
+    }),
+    (Target::Anyone, |rng, _| region_leaf(rng, "region")),
+    (Target::Anyone, |rng, _| {
+        set_leaf(rng, "audience", AUDIENCES)
+    }),
+    (Target::Anyone, |rng, _| set_leaf(rng, "interests", TOPICS)),
+    (Target::Enterprise, |rng, _| {
+        enumerated(rng, "size_class", SIZES)
+    }),
+    (Target::Enterprise, |rng, _| {
+        enumerated(rng, "ownership", OWNERSHIP)
+    }),
+    (Target::Enterprise, |rng, _| match rng.below(3) {
+        0 => leaf(
+            "industry",
+            Op::Within,
+            Json::from(rng.pick(INDUSTRY_ANCESTORS)),
+        ),
+        1 => leaf("industry", Op::WithinAny, some_of(rng, INDUSTRY_ANCESTORS)),
+        _ => leaf("industry", Op::Ne, Json::from(rng.pick(INDUSTRIES))),
+    }),
+    (Target::Enterprise, |rng, _| {
+        number_leaf(rng, "employees", 400, 1.0)
+    }),
+    (Target::Enterprise, |rng, _| {
+        number_leaf(rng, "revenue", 60, 1000.0)
+    }),
+    (Target::Enterprise, |rng, _| {
+        number_leaf(rng, "taxable_income", 60, 10.0)
+    }),
+    (Target::Enterprise, |rng, _| {
+        number_leaf(rng, "attr.export_share", 10, 0.1)
+    }),
+    (Target::Enterprise, |rng, as_of| {
+        date_leaf(rng, as_of, "founded_on", 10)
+    }),
+    (Target::Enterprise, |rng, as_of| {
+        let field = rng.pick(&["cert.high_tech", "cert.tech_sme"]);
+        date_leaf(rng, as_of, field, 5)
+    }),
+    (Target::Enterprise, |rng, _| {
+        set_leaf(rng, "certifications", CERTIFICATIONS)
+    }),
+    (Target::Enterprise, |rng, _| {
+        let op = rng.pick(&[Op::Eq, Op::Ne, Op::In]);
+        let value = if op == Op::In {
+            json!([rng.chance(50)])
+        } else {
+            json!(rng.chance(50))
+        };
+        leaf("small_low_profit", op, value)
+    }),
+    (Target::Citizen, |rng, _| {
+        enumerated(rng, "education", EDUCATION)
+    }),
+    (Target::Citizen, |rng, _| {
+        enumerated(rng, "employment_status", EMPLOYMENT)
+    }),
+    (Target::Citizen, |rng, _| {
+        enumerated(rng, "age_band", AGE_BANDS)
+    }),
+    (Target::Citizen, |rng, _| {
+        let field = rng.pick(&["hukou_region", "residence_region"]);
+        region_leaf(rng, field)
+    }),
+    (Target::Citizen, |rng, _| number_leaf(rng, "age", 90, 1.0)),
+    (Target::Citizen, |rng, _| {
+        number_leaf(rng, "disability_level", 4, 1.0)
+    }),
+    (Target::Citizen, |rng, as_of| {
+        date_leaf(rng, as_of, "birth_date", 80)
+    }),
+    (Target::Citizen, |rng, _| {
+        set_leaf(rng, "household", HOUSEHOLD)
+    }),
+];
+
+/// A leaf valid against [`schema`] testing a fact `target` has.
+pub fn leaf_condition(rng: &mut SplitMix64, as_of: NaiveDate, target: Target) -> Condition {
+    let makers: Vec<LeafMaker> = LEAVES
+        .iter()
+        .filter(|(who, _)| target.admits(*who))
+        .map(|(_, make)| *make)
+        .collect();
+    rng.pick(&makers)(rng, as_of)
+}
+
+/// A random tree of up to `depth` levels of all/any/not with up to `width` children per node.
+pub fn condition(
+    rng: &mut SplitMix64,
+    as_of: NaiveDate,
+    target: Target,
+    depth: u32,
+    width: u64,
+) -> Condition {
     if depth == 0 || rng.chance(35) {
-        return leaf_condition(rng, as_of);
+        return leaf_condition(rng, as_of, target);
     }
     match rng.below(5) {
-        0 => Condition::Not(Box::new(condition(rng, as_of, depth - 1))),
+        0 => Condition::Not(Box::new(condition(rng, as_of, target, depth - 1, width))),
         kind => {
-            let children = (0..1 + rng.below(4))
-                .map(|_| condition(rng, as_of, depth - 1))
+            let children = (0..1 + rng.below(width))
+                .map(|_| condition(rng, as_of, target, depth - 1, width))
                 .collect();
             if kind % 2 == 0 {
                 Condition::All(children)
@@ -408,31 +479,49 @@ pub fn condition(rng: &mut SplitMix64, as_of: NaiveDate, depth: u32) -> Conditio
 }
 
 fn audience_class(name: &str) -> AudienceClass {
-    serde_json::from_value(Json::from(name)).expect("pool names are audience classes")
+    AudienceClass::from_code(name).expect("pool names are audience classes")
 }
 
-/// A policy rule valid against [`schema`].
+/// A policy rule valid against [`schema`], shaped like real ones: most are for enterprises or
+/// for citizens, name their audience classes, and have a handful of conditions.
 pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
-    let audiences = if rng.chance(50) {
-        Vec::new()
-    } else {
-        rng.subset(AUDIENCES, 25)
-            .iter()
-            .map(|name| audience_class(name))
-            .collect()
+    let target = match rng.below(10) {
+        0..6 => Target::Enterprise,
+        6..9 => Target::Citizen,
+        _ => Target::Anyone,
+    };
+    let audiences: Vec<AudienceClass> = match target {
+        Target::Enterprise if rng.chance(80) => {
+            let mut classes = rng.subset(
+                &[
+                    "high_tech",
+                    "foreign_funded",
+                    "sme",
+                    "private",
+                    "state_owned",
+                ],
+                30,
+            );
+            if classes.is_empty() {
+                classes.insert("sme".to_string());
+            }
+            classes.iter().map(|name| audience_class(name)).collect()
+        }
+        Target::Citizen if rng.chance(80) => vec![audience_class("individual")],
+        _ => Vec::new(),
     };
     let mut tags = BTreeMap::new();
     tags.insert(
         "region".to_string(),
         vec![rng.pick(REGION_ANCESTORS).to_string()],
     );
-    if rng.chance(60) {
+    if target == Target::Enterprise && rng.chance(60) {
         tags.insert(
             "industry".to_string(),
             vec![rng.pick(INDUSTRY_ANCESTORS).to_string()],
         );
     }
-    if rng.chance(40) {
+    if target == Target::Enterprise && rng.chance(40) {
         tags.insert(
             "size".to_string(),
             rng.subset(SIZES, 50).into_iter().collect(),
@@ -460,7 +549,7 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
         applicability: Applicability {
             audiences,
             tags,
-            condition: rng.chance(90).then(|| condition(rng, as_of, 3)),
+            condition: rng.chance(90).then(|| condition(rng, as_of, target, 2, 3)),
             include_undetermined: rng.chance(30),
         },
         published_on: Some(as_of - Days::new(rng.below(720))),
