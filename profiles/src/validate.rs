@@ -924,7 +924,10 @@ mod tests {
         ));
         assert!(errors.has("registered_capital", Rule::Negative));
         assert!(errors.has("total_assets", Rule::Negative));
-        assert!(!errors.iter().any(|e| e.field == "taxable_income"), "a loss is a valid figure");
+        assert!(
+            !errors.iter().any(|e| e.field == "taxable_income"),
+            "a loss is a valid figure"
+        );
         assert!(errors.has("employees", Rule::OutOfRange));
 
         let ProfileInput::Enterprise(mut spreadsheet) = input(enterprise_json()) else {

@@ -15,11 +15,21 @@ async fn assert_nothing_written(app: &TestApp) {
 
 async fn malformed_json_is_a_400(app: TestApp) {
     let reply = app
-        .send_raw(Method::POST, "/api/v1/policies", "application/json", b"{\"title\": \"x\",".to_vec())
+        .send_raw(
+            Method::POST,
+            "/api/v1/policies",
+            "application/json",
+            b"{\"title\": \"x\",".to_vec(),
+        )
         .await;
     reply.expect_error(400, "malformed_json");
     let reply = app
-        .send_raw(Method::POST, "/api/v1/policies", "application/json", b"{} trailing".to_vec())
+        .send_raw(
+            Method::POST,
+            "/api/v1/policies",
+            "application/json",
+            b"{} trailing".to_vec(),
+        )
         .await;
     reply.expect_error(400, "malformed_json");
     assert_nothing_written(&app).await;
@@ -28,15 +38,24 @@ async fn malformed_json_is_a_400(app: TestApp) {
 async fn an_unknown_field_is_named(app: TestApp) {
     let mut input = fixtures::policy();
     input["titel"] = json!("typo");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "unknown_field");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "unknown_field");
     assert_eq!(field.as_deref(), Some("titel"));
     let mut input = fixtures::policy();
     input["benefit_items"][0]["deadline"] = json!("2026-12-31");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "unknown_field");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "unknown_field");
     assert_eq!(field.as_deref(), Some("benefit_items[0].deadline"));
     let mut profile = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
     profile["favourite_colour"] = json!("red");
-    let field = app.post("/api/v1/profiles", &profile).await.expect_error(422, "unknown_field");
+    let field = app
+        .post("/api/v1/profiles", &profile)
+        .await
+        .expect_error(422, "unknown_field");
     assert_eq!(field.as_deref(), Some("favourite_colour"));
     assert_nothing_written(&app).await;
 }
@@ -44,7 +63,10 @@ async fn an_unknown_field_is_named(app: TestApp) {
 async fn a_wrong_type_is_named(app: TestApp) {
     let mut input = fixtures::policy();
     input["issuing_departments"] = json!("北京市财政局");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "invalid_type");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "invalid_type");
     assert_eq!(field.as_deref(), Some("issuing_departments"));
     let mut profile = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
     profile["employees"] = json!("eighty");
@@ -62,7 +84,10 @@ async fn a_wrong_type_is_named(app: TestApp) {
 async fn a_missing_field_is_named(app: TestApp) {
     let mut input = fixtures::policy();
     input.as_object_mut().unwrap().remove("title");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "missing_field");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "missing_field");
     assert_eq!(field.as_deref(), Some("title"));
     assert_nothing_written(&app).await;
 }
@@ -70,9 +95,15 @@ async fn a_missing_field_is_named(app: TestApp) {
 async fn an_invalid_enum_value_is_named(app: TestApp) {
     let mut input = fixtures::policy();
     input["level"] = json!("galactic");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "invalid_value");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "invalid_value");
     assert_eq!(field.as_deref(), Some("level"));
-    let field = app.get("/api/v1/policies?status=pending").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/policies?status=pending")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("status"));
     assert_nothing_written(&app).await;
 }
@@ -80,43 +111,80 @@ async fn an_invalid_enum_value_is_named(app: TestApp) {
 async fn an_oversized_body_is_a_413(app: TestApp) {
     let mut input = fixtures::policy();
     input["full_text"] = json!("条".repeat(3 * 1024 * 1024));
-    app.post("/api/v1/policies", &input).await.expect_error(413, "payload_too_large");
+    app.post("/api/v1/policies", &input)
+        .await
+        .expect_error(413, "payload_too_large");
     assert_nothing_written(&app).await;
 }
 
 async fn a_body_that_is_not_json_is_a_415(app: TestApp) {
     let reply = app
-        .send_raw(Method::POST, "/api/v1/policies", "text/plain", b"title=x".to_vec())
+        .send_raw(
+            Method::POST,
+            "/api/v1/policies",
+            "text/plain",
+            b"title=x".to_vec(),
+        )
         .await;
     reply.expect_error(415, "unsupported_media_type");
 }
 
 async fn ids_that_do_not_exist_or_do_not_parse(app: TestApp) {
-    app.get("/api/v1/policies/424242").await.expect_error(404, "not_found");
-    app.put("/api/v1/policies/424242", &fixtures::policy()).await.expect_error(404, "not_found");
-    app.get("/api/v1/profiles/424242").await.expect_error(404, "not_found");
-    let field = app.get("/api/v1/policies/abc").await.expect_error(400, "invalid_path");
+    app.get("/api/v1/policies/424242")
+        .await
+        .expect_error(404, "not_found");
+    app.put("/api/v1/policies/424242", &fixtures::policy())
+        .await
+        .expect_error(404, "not_found");
+    app.get("/api/v1/profiles/424242")
+        .await
+        .expect_error(404, "not_found");
+    let field = app
+        .get("/api/v1/policies/abc")
+        .await
+        .expect_error(400, "invalid_path");
     assert_eq!(field.as_deref(), Some("id"));
-    app.get("/api/v1/tags/99999999999999999999").await.expect_error(400, "invalid_path");
+    app.get("/api/v1/tags/99999999999999999999")
+        .await
+        .expect_error(400, "invalid_path");
     assert_nothing_written(&app).await;
 }
 
 async fn bad_query_parameters_are_named(app: TestApp) {
-    let field = app.get("/api/v1/policies?per_page=1000").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/policies?per_page=1000")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("per_page"));
-    let field = app.get("/api/v1/policies?page=0").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/policies?page=0")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("page"));
-    let field = app.get("/api/v1/policies?page=two").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/policies?page=two")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("page"));
-    let field = app.get("/api/v1/profiles?colour=red").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/profiles?colour=red")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("colour"));
-    let field = app.get("/api/v1/policies?published_from=yesterday").await.expect_error(400, "invalid_query");
+    let field = app
+        .get("/api/v1/policies?published_from=yesterday")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("published_from"));
 }
 
 async fn unknown_routes_and_methods_answer_in_the_error_shape(app: TestApp) {
-    app.get("/api/v1/nothing-here").await.expect_error(404, "route_not_found");
-    app.call(Method::PATCH, "/api/v1/policies", None).await.expect_error(405, "method_not_allowed");
+    app.get("/api/v1/nothing-here")
+        .await
+        .expect_error(404, "route_not_found");
+    app.call(Method::PATCH, "/api/v1/policies", None)
+        .await
+        .expect_error(405, "method_not_allowed");
 }
 
 on_both_backends!(

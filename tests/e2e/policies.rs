@@ -12,26 +12,50 @@ async fn a_created_policy_reads_back_whole_as_version_1(app: TestApp) {
     assert_eq!(created.body["version"], 1);
 
     let read = app.get(&format!("/api/v1/policies/{id}")).await.expect(200);
-    for field in ["doc_number", "title", "issuing_departments", "benefit_items", "interpretation", "qa", "topics"] {
+    for field in [
+        "doc_number",
+        "title",
+        "issuing_departments",
+        "benefit_items",
+        "interpretation",
+        "qa",
+        "topics",
+    ] {
         assert_eq!(read.body[field], input[field], "{field} round-trips");
     }
     assert_eq!(read.body["benefit_items"][0]["window_closes"], "2026-12-31");
-    assert_eq!(read.body["applicability"]["condition"]["all"][0]["clause"], "第二条");
+    assert_eq!(
+        read.body["applicability"]["condition"]["all"][0]["clause"],
+        "第二条"
+    );
 }
 
 async fn an_update_is_a_new_version_and_the_old_one_stays_readable(app: TestApp) {
     let mut input = fixtures::policy();
-    let id = app.post("/api/v1/policies", &input).await.expect(201).body["id"].as_i64().unwrap();
+    let id = app.post("/api/v1/policies", &input).await.expect(201).body["id"]
+        .as_i64()
+        .unwrap();
     input["title"] = json!("关于支持科技型中小企业加大研发投入的若干措施（修订）");
-    let updated = app.put(&format!("/api/v1/policies/{id}"), &input).await.expect(200);
+    let updated = app
+        .put(&format!("/api/v1/policies/{id}"), &input)
+        .await
+        .expect(200);
     assert_eq!(updated.body["version"], 2);
     assert_eq!(updated.body["title"], input["title"]);
 
-    let v1 = app.get(&format!("/api/v1/policies/{id}/versions/1")).await.expect(200);
+    let v1 = app
+        .get(&format!("/api/v1/policies/{id}/versions/1"))
+        .await
+        .expect(200);
     assert_eq!(v1.body["title"], fixtures::policy()["title"]);
-    let v2 = app.get(&format!("/api/v1/policies/{id}/versions/2")).await.expect(200);
+    let v2 = app
+        .get(&format!("/api/v1/policies/{id}/versions/2"))
+        .await
+        .expect(200);
     assert_eq!(v2.body["title"], input["title"]);
-    app.get(&format!("/api/v1/policies/{id}/versions/3")).await.expect_error(404, "not_found");
+    app.get(&format!("/api/v1/policies/{id}/versions/3"))
+        .await
+        .expect_error(404, "not_found");
 }
 
 async fn listing_filters_and_pages(app: TestApp) {
@@ -45,7 +69,9 @@ async fn listing_filters_and_pages(app: TestApp) {
     employment["issuing_departments"] = json!(["北京市朝阳区人力资源和社会保障局"]);
     employment["status"] = json!("draft");
     app.post("/api/v1/policies", &employment).await.expect(201);
-    app.post("/api/v1/policies", &fixtures::policy()).await.expect(201);
+    app.post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201);
     let mut third = fixtures::policy();
     third["title"] = json!("海淀区研发费用补贴办法");
     third["region_code"] = json!("110108");
@@ -55,34 +81,70 @@ async fn listing_filters_and_pages(app: TestApp) {
     assert_eq!(app.total("/api/v1/policies").await, 3);
     assert_eq!(app.total("/api/v1/policies?status=draft").await, 1);
     assert_eq!(app.total("/api/v1/policies?topic=rnd").await, 2);
-    assert_eq!(app.total("/api/v1/policies?topic=employment&level=district").await, 1);
+    assert_eq!(
+        app.total("/api/v1/policies?topic=employment&level=district")
+            .await,
+        1
+    );
     assert_eq!(app.total("/api/v1/policies?region=110100").await, 2);
     assert_eq!(app.total("/api/v1/policies?region=110000").await, 3);
     assert_eq!(app.total("/api/v1/policies?audience=sme").await, 3);
-    assert_eq!(app.total("/api/v1/policies?department=%E5%8C%97%E4%BA%AC%E5%B8%82%E8%B4%A2%E6%94%BF%E5%B1%80").await, 2);
+    assert_eq!(
+        app.total(
+            "/api/v1/policies?department=%E5%8C%97%E4%BA%AC%E5%B8%82%E8%B4%A2%E6%94%BF%E5%B1%80"
+        )
+        .await,
+        2
+    );
     assert_eq!(app.total("/api/v1/policies?q=%E7%A8%B3%E5%B2%97").await, 1);
-    assert_eq!(app.total("/api/v1/policies?published_from=2026-04-01").await, 1);
+    assert_eq!(
+        app.total("/api/v1/policies?published_from=2026-04-01")
+            .await,
+        1
+    );
 
-    let first = app.get("/api/v1/policies?per_page=2&page=1").await.expect(200);
-    let second = app.get("/api/v1/policies?per_page=2&page=2").await.expect(200);
+    let first = app
+        .get("/api/v1/policies?per_page=2&page=1")
+        .await
+        .expect(200);
+    let second = app
+        .get("/api/v1/policies?per_page=2&page=2")
+        .await
+        .expect(200);
     assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
-    assert_eq!(first.body["items"][0]["title"], "海淀区研发费用补贴办法", "newest publication first");
+    assert_eq!(
+        first.body["items"][0]["title"], "海淀区研发费用补贴办法",
+        "newest publication first"
+    );
 }
 
 async fn a_draft_can_be_deleted_but_a_published_policy_cannot(app: TestApp) {
     let mut draft = fixtures::policy();
     draft["status"] = json!("draft");
-    let draft_id = app.post("/api/v1/policies", &draft).await.expect(201).body["id"].as_i64().unwrap();
-    let published_id =
-        app.post("/api/v1/policies", &fixtures::policy()).await.expect(201).body["id"].as_i64().unwrap();
+    let draft_id = app.post("/api/v1/policies", &draft).await.expect(201).body["id"]
+        .as_i64()
+        .unwrap();
+    let published_id = app
+        .post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
 
-    app.delete(&format!("/api/v1/policies/{draft_id}")).await.expect(204);
-    app.get(&format!("/api/v1/policies/{draft_id}")).await.expect_error(404, "not_found");
+    app.delete(&format!("/api/v1/policies/{draft_id}"))
+        .await
+        .expect(204);
+    app.get(&format!("/api/v1/policies/{draft_id}"))
+        .await
+        .expect_error(404, "not_found");
     app.delete(&format!("/api/v1/policies/{published_id}"))
         .await
         .expect_error(409, "policy_not_deletable");
-    app.get(&format!("/api/v1/policies/{published_id}")).await.expect(200);
+    app.get(&format!("/api/v1/policies/{published_id}"))
+        .await
+        .expect(200);
 }
 
 async fn domain_rules_are_checked_and_named(app: TestApp) {
@@ -92,24 +154,51 @@ async fn domain_rules_are_checked_and_named(app: TestApp) {
     input["benefit_items"][0]["online_url"] = json!("ftp://example.com");
     let reply = app.post("/api/v1/policies", &input).await;
     let body = reply.body.clone();
-    assert_eq!(reply.expect_error(422, "validation_failed").as_deref(), Some("region_code"));
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        reply.expect_error(422, "validation_failed").as_deref(),
+        Some("region_code")
+    );
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert!(fields.contains(&"valid_until"), "{fields:?}");
-    assert!(fields.contains(&"benefit_items[0].online_url"), "{fields:?}");
+    assert!(
+        fields.contains(&"benefit_items[0].online_url"),
+        "{fields:?}"
+    );
 }
 
 async fn a_condition_on_an_unknown_field_is_rejected_with_its_path(app: TestApp) {
     let mut input = fixtures::policy();
     input["applicability"]["condition"]["all"][1]["field"] = json!("shoe_size");
     let reply = app.post("/api/v1/policies", &input).await;
-    let field = reply.expect_error(422, "validation_failed").unwrap_or_default();
-    assert!(field.starts_with("applicability.condition.all[1]"), "field {field}");
+    let field = reply
+        .expect_error(422, "validation_failed")
+        .unwrap_or_default();
+    assert!(
+        field.starts_with("applicability.condition.all[1]"),
+        "field {field}"
+    );
 
     let mut input = fixtures::policy();
     input["applicability"]["condition"]["all"][1]["value"] = json!("five hundred");
-    let field = app.post("/api/v1/policies", &input).await.expect_error(422, "validation_failed").unwrap_or_default();
-    assert!(field.starts_with("applicability.condition.all[1]"), "field {field}");
-    assert_eq!(app.get("/api/v1/policies").await.body["total"], 0, "nothing written");
+    let field = app
+        .post("/api/v1/policies", &input)
+        .await
+        .expect_error(422, "validation_failed")
+        .unwrap_or_default();
+    assert!(
+        field.starts_with("applicability.condition.all[1]"),
+        "field {field}"
+    );
+    assert_eq!(
+        app.get("/api/v1/policies").await.body["total"],
+        0,
+        "nothing written"
+    );
 }
 
 on_both_backends!(

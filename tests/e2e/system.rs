@@ -16,7 +16,12 @@ async fn health_and_readiness_answer_with_the_backend(app: TestApp) {
 
 async fn openapi_document_lists_every_resource_and_the_docs_page_serves(app: TestApp) {
     let doc = app.get("/api/openapi.json").await.expect(200);
-    assert!(doc.body["openapi"].as_str().unwrap_or_default().starts_with("3."));
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.")
+    );
     for path in [
         "/api/v1/policies",
         "/api/v1/policies/{id}",
@@ -34,13 +39,22 @@ async fn openapi_document_lists_every_resource_and_the_docs_page_serves(app: Tes
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
     let page = app.get("/api/docs/").await.expect(200);
-    assert!(page.text.contains("swagger"), "docs page: {}", &page.text[..page.text.len().min(200)]);
+    assert!(
+        page.text.contains("swagger"),
+        "docs page: {}",
+        &page.text[..page.text.len().min(200)]
+    );
 }
 
 async fn every_write_is_in_the_audit_log(app: TestApp) {
-    let created = app.post("/api/v1/policies", &crate::fixtures::policy()).await.expect(201);
+    let created = app
+        .post("/api/v1/policies", &crate::fixtures::policy())
+        .await
+        .expect(201);
     let id = created.body["id"].as_i64().expect("id");
-    app.delete(&format!("/api/v1/tags/{}", 999_999)).await.expect(404);
+    app.delete(&format!("/api/v1/tags/{}", 999_999))
+        .await
+        .expect(404);
     let log = app.get("/api/v1/audit?entity=policy").await.expect(200);
     assert_eq!(log.body["total"], 1);
     assert_eq!(log.body["items"][0]["action"], "create");

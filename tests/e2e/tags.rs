@@ -7,15 +7,42 @@ use crate::fixtures;
 
 async fn the_standard_taxonomy_is_there_on_a_new_database(app: TestApp) {
     let dimensions = app.get("/api/v1/tag-dimensions").await.expect(200);
-    let codes: Vec<&str> = dimensions.body.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    for code in ["audience", "region", "industry", "size", "topic", "stage", "qualification"] {
-        assert!(codes.contains(&code), "dimension {code} missing from {codes:?}");
+    let codes: Vec<&str> = dimensions
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "audience",
+        "region",
+        "industry",
+        "size",
+        "topic",
+        "stage",
+        "qualification",
+    ] {
+        assert!(
+            codes.contains(&code),
+            "dimension {code} missing from {codes:?}"
+        );
     }
     assert_eq!(app.total("/api/v1/tags?dimension=audience").await, 7);
-    let haidian = app.get("/api/v1/tags?dimension=region&q=110108").await.expect(200);
+    let haidian = app
+        .get("/api/v1/tags?dimension=region&q=110108")
+        .await
+        .expect(200);
     assert_eq!(haidian.body["items"][0]["label_zh"], "海淀区");
-    assert!(app.total("/api/v1/tags?dimension=region&parent=110100").await >= 16);
-    assert!(app.total("/api/v1/tags?dimension=industry").await >= 20, "GB/T 4754 sections A–T");
+    assert!(
+        app.total("/api/v1/tags?dimension=region&parent=110100")
+            .await
+            >= 16
+    );
+    assert!(
+        app.total("/api/v1/tags?dimension=industry").await >= 20,
+        "GB/T 4754 sections A–T"
+    );
 }
 
 async fn a_tag_is_created_changed_and_deleted(app: TestApp) {
@@ -26,29 +53,50 @@ async fn a_tag_is_created_changed_and_deleted(app: TestApp) {
     let created = app.post("/api/v1/tags", &input).await.expect(201);
     let id = created.body["id"].as_i64().unwrap();
     assert_eq!(created.body["status"], "active");
-    assert_eq!(app.total("/api/v1/tags?q=%E4%B8%93%E5%88%A9").await, 1, "found by synonym");
+    assert_eq!(
+        app.total("/api/v1/tags?q=%E4%B8%93%E5%88%A9").await,
+        1,
+        "found by synonym"
+    );
 
     let mut changed = input.clone();
     changed["label_zh"] = json!("知识产权保护");
-    let updated = app.put(&format!("/api/v1/tags/{id}"), &changed).await.expect(200);
+    let updated = app
+        .put(&format!("/api/v1/tags/{id}"), &changed)
+        .await
+        .expect(200);
     assert_eq!(updated.body["label_zh"], "知识产权保护");
     assert_eq!(updated.body["version"], 2);
 
-    app.post("/api/v1/tags", &input).await.expect_error(409, "duplicate");
+    app.post("/api/v1/tags", &input)
+        .await
+        .expect_error(409, "duplicate");
     app.delete(&format!("/api/v1/tags/{id}")).await.expect(204);
-    app.get(&format!("/api/v1/tags/{id}")).await.expect_error(404, "not_found");
+    app.get(&format!("/api/v1/tags/{id}"))
+        .await
+        .expect_error(404, "not_found");
 }
 
 async fn a_tag_in_use_cannot_be_deleted(app: TestApp) {
-    app.post("/api/v1/policies", &fixtures::policy()).await.expect(201);
-    let rnd = app.get("/api/v1/tags?dimension=topic&q=rnd").await.expect(200);
+    app.post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201);
+    let rnd = app
+        .get("/api/v1/tags?dimension=topic&q=rnd")
+        .await
+        .expect(200);
     let id = rnd.body["items"][0]["id"].as_i64().unwrap();
-    app.delete(&format!("/api/v1/tags/{id}")).await.expect_error(409, "tag_in_use");
+    app.delete(&format!("/api/v1/tags/{id}"))
+        .await
+        .expect_error(409, "tag_in_use");
 }
 
 async fn a_tag_in_an_unknown_dimension_is_rejected(app: TestApp) {
     let input = json!({"dimension": "colour", "code": "red", "label_zh": "红", "label_en": "Red"});
-    let field = app.post("/api/v1/tags", &input).await.expect_error(422, "validation_failed");
+    let field = app
+        .post("/api/v1/tags", &input)
+        .await
+        .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("dimension"));
 }
 

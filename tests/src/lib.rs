@@ -162,7 +162,13 @@ impl TestApp {
     }
 
     /// Sends raw bytes with the given content type.
-    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let response = self
             .client
             .request(method, self.url(path))
@@ -193,7 +199,9 @@ impl TestApp {
     /// The `total` of a listing.
     pub async fn total(&self, path: &str) -> i64 {
         let reply = self.get(path).await.expect(200);
-        reply.body["total"].as_i64().unwrap_or_else(|| panic!("no total in {}", reply.text))
+        reply.body["total"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no total in {}", reply.text))
     }
 }
 
@@ -207,7 +215,12 @@ impl Reply {
 
     /// Asserts the status, showing the body when it differs.
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 

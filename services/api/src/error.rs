@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use store::FieldError;
 use serde::Serialize;
+use store::FieldError;
 use store::StoreError;
 use utoipa::ToSchema;
 

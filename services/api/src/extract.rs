@@ -40,7 +40,10 @@ impl<S: Send + Sync> FromRequest<S> for ProfileJson {
 }
 
 /// Reads a JSON request body into a document: content type, size and syntax are checked here.
-async fn read_json_document<S: Send + Sync>(req: Request, state: &S) -> Result<serde_json::Value, ApiError> {
+async fn read_json_document<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<serde_json::Value, ApiError> {
     let is_json = req
         .headers()
         .get(CONTENT_TYPE)
@@ -79,14 +82,23 @@ async fn read_json_document<S: Send + Sync>(req: Request, state: &S) -> Result<s
 }
 
 fn from_document<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(document)
-        .map_err(|error| serde_problem(&error.path().to_string(), &error.inner().to_string(), "请求体"))
+    serde_path_to_error::deserialize(document).map_err(|error| {
+        serde_problem(
+            &error.path().to_string(),
+            &error.inner().to_string(),
+            "请求体",
+        )
+    })
 }
 
 /// Builds a [`ProfileInput`] from a document tagged by `kind`.
 pub fn profile_from_document(mut document: serde_json::Value) -> Result<ProfileInput, ApiError> {
     let Some(object) = document.as_object_mut() else {
-        return Err(serde_problem("", "invalid type: expected a JSON object", "请求体"));
+        return Err(serde_problem(
+            "",
+            "invalid type: expected a JSON object",
+            "请求体",
+        ));
     };
     let kind = match object.remove("kind") {
         None => return Err(serde_problem("", "missing field `kind`", "请求体")),
@@ -117,7 +129,11 @@ fn malformed_json(error: &serde_json::Error) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         "malformed_json",
-        format!("JSON 格式错误（第{}行第{}列）", error.line(), error.column()),
+        format!(
+            "JSON 格式错误（第{}行第{}列）",
+            error.line(),
+            error.column()
+        ),
         format!("malformed JSON: {error}"),
     )
 }
@@ -166,8 +182,18 @@ fn serde_problem(path: &str, message: &str, place_zh: &str) -> ApiError {
             path.to_owned(),
         )
     };
-    let field = if field.is_empty() { ".".to_owned() } else { field };
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, message.to_owned()).with_field(field)
+    let field = if field.is_empty() {
+        ".".to_owned()
+    } else {
+        field
+    };
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        zh,
+        message.to_owned(),
+    )
+    .with_field(field)
 }
 
 /// Query parameters, deserialised strictly: unknown parameters are rejected so typos surface.

@@ -135,9 +135,16 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn environment_overrides_file_and_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("pp.toml", "listen = \"0.0.0.0:9000\"\n[mail]\nfrom = \"a@b.c\"\n")?;
+            jail.create_file(
+                "pp.toml",
+                "listen = \"0.0.0.0:9000\"\n[mail]\nfrom = \"a@b.c\"\n",
+            )?;
             jail.set_env("POLICY_PUSH_MAIL__OUTBOX_DIR", "/tmp/mails");
             jail.set_env("DATABASE_URL", "postgres://localhost/pp");
             let config = load(Some(Path::new("pp.toml"))).map_err(|e| e.to_string())?;
@@ -151,10 +158,14 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn unknown_keys_are_rejected() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pp.toml", "databse_url = \"typo\"\n")?;
-            let error = load(Some(Path::new("pp.toml"))).err().expect("typo must fail");
+            let error = load(Some(Path::new("pp.toml"))).expect_err("typo must fail");
             assert!(error.to_string().contains("databse_url"), "{error}");
             Ok(())
         });

@@ -6,8 +6,8 @@
 
 use std::io::BufRead;
 
-use store::policy::PolicyContent;
 use store::Store;
+use store::policy::PolicyContent;
 
 /// Demo policies written for this project (see services/policy-push/demo/).
 const DEMO_POLICIES: &str = include_str!("../demo/policies.jsonl");
@@ -54,8 +54,20 @@ pub struct DemoReport {
 
 /// Loads the demo data set. Every demo line must import: a failure is a bug in the data.
 pub async fn load_demo(store: &Store) -> anyhow::Result<DemoReport> {
-    let profiles = import_lines(store, ImportKind::Profiles, DEMO_PROFILES.as_bytes(), |_| {}).await?;
-    let policies = import_lines(store, ImportKind::Policies, DEMO_POLICIES.as_bytes(), |_| {}).await?;
+    let profiles = import_lines(
+        store,
+        ImportKind::Profiles,
+        DEMO_PROFILES.as_bytes(),
+        |_| {},
+    )
+    .await?;
+    let policies = import_lines(
+        store,
+        ImportKind::Policies,
+        DEMO_POLICIES.as_bytes(),
+        |_| {},
+    )
+    .await?;
     for (what, report) in [("profiles", &profiles), ("policies", &policies)] {
         if let Some(error) = report.errors.first() {
             anyhow::bail!(
@@ -103,7 +115,10 @@ pub async fn import_lines(
 
 async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError> {
     let content: PolicyContent = api::parse_json(line)?;
-    match store.find_policy_id(&content.doc_number, &content.title).await? {
+    match store
+        .find_policy_id(&content.doc_number, &content.title)
+        .await?
+    {
         Some(id) => {
             store.update_policy(id, &content, IMPORT_ACTOR).await?;
             Ok(false)

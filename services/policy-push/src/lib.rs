@@ -18,7 +18,9 @@ pub use config::Config;
 /// Opens (and migrates) the configured database.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.id_hash_secret == config::DEMO_ID_HASH_SECRET {
-        tracing::warn!("id_hash_secret is the demo default; set POLICY_PUSH_ID_HASH_SECRET in production");
+        tracing::warn!(
+            "id_hash_secret is the demo default; set POLICY_PUSH_ID_HASH_SECRET in production"
+        );
     }
     Store::open(
         &config.database_url,
@@ -50,7 +52,9 @@ pub async fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningServer> {
     let store = open_store(config).await?;
-    if config.demo_on_empty && store.count_policies().await? == 0 && store.count_profiles().await? == 0
+    if config.demo_on_empty
+        && store.count_policies().await? == 0
+        && store.count_profiles().await? == 0
     {
         let report = import::load_demo(&store).await?;
         tracing::info!(

@@ -84,16 +84,16 @@ async fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("cannot read {}", file.display()))?;
                 let bar = ProgressBar::new(text.lines().count() as u64);
                 bar.set_style(
-                    ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}")
-                        .context("progress template")?,
+                    ProgressStyle::with_template(
+                        "{bar:40} {pos}/{len} lines  {per_sec}  eta {eta}",
+                    )
+                    .context("progress template")?,
                 );
-                let report = import::import_lines(
-                    &store,
-                    kind,
-                    BufReader::new(text.as_bytes()),
-                    |n| bar.set_position(n as u64),
-                )
-                .await?;
+                let report =
+                    import::import_lines(&store, kind, BufReader::new(text.as_bytes()), |n| {
+                        bar.set_position(n as u64)
+                    })
+                    .await?;
                 bar.finish();
                 report
             };
@@ -108,7 +108,11 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "line {}: {}{}",
                     error.line,
-                    error.field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default(),
+                    error
+                        .field
+                        .as_deref()
+                        .map(|f| format!("{f}: "))
+                        .unwrap_or_default(),
                     error.message
                 );
             }

@@ -43,7 +43,13 @@ impl From<profiles::ValidationError> for FieldError {
 
 impl From<profiles::ValidationErrors> for StoreError {
     fn from(errors: profiles::ValidationErrors) -> Self {
-        Self::Invalid(errors.into_vec().into_iter().map(FieldError::from).collect())
+        Self::Invalid(
+            errors
+                .into_vec()
+                .into_iter()
+                .map(FieldError::from)
+                .collect(),
+        )
     }
 }
 
@@ -90,9 +96,17 @@ pub enum StoreError {
 /// Unique constraints and the input field each one protects. PostgreSQL reports the constraint
 /// name; SQLite reports `table.column`.
 const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
-    ("profiles_credit_code_key", "profiles.credit_code", "credit_code"),
+    (
+        "profiles_credit_code_key",
+        "profiles.credit_code",
+        "credit_code",
+    ),
     ("profiles_id_hash_key", "profiles.id_hash", "id_number"),
-    ("tags_dimension_code_key", "tags.dimension, tags.code", "code"),
+    (
+        "tags_dimension_code_key",
+        "tags.dimension, tags.code",
+        "code",
+    ),
     ("users_username_key", "users.username", "username"),
     ("schedules_name_key", "schedules.name", "name"),
 ];

@@ -9,6 +9,7 @@ mod backend;
 mod error;
 mod policies;
 pub mod policy;
+mod profile_batch;
 mod profile_store;
 mod tags;
 

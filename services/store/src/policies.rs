@@ -237,11 +237,7 @@ impl Store {
     }
 
     /// A saved version of a policy, as it was when saved.
-    pub async fn policy_version(
-        &self,
-        id: i64,
-        version: i64,
-    ) -> Result<PolicyContent, StoreError> {
+    pub async fn policy_version(&self, id: i64, version: i64) -> Result<PolicyContent, StoreError> {
         let snapshot: Option<Json<PolicyContent>> = on_pool!(&self.db, pool => {
             sqlx::query_scalar(
                 "SELECT snapshot FROM policy_versions WHERE policy_id = $1 AND version = $2",
@@ -320,8 +316,10 @@ fn push_policy_filters(sql: &mut SqlBuf, filter: &PolicyFilter) {
         sql.push(" AND level = ").arg(Arg::Text(enum_text(level)));
     }
     if let Some(region) = &filter.region_within {
-        sql.push(" AND region_code LIKE ")
-            .arg(Arg::Text(format!("{}%", profiles::codes::region_prefix(region))));
+        sql.push(" AND region_code LIKE ").arg(Arg::Text(format!(
+            "{}%",
+            profiles::codes::region_prefix(region)
+        )));
     }
     for (dimension, code) in [("topic", &filter.topic), ("audience", &filter.audience)] {
         if let Some(code) = code {

@@ -170,7 +170,12 @@ impl PolicyContent {
         };
         let title = self.title.trim();
         if title.is_empty() {
-            fail("title".into(), "required", "标题不能为空".into(), "title must not be empty".into());
+            fail(
+                "title".into(),
+                "required",
+                "标题不能为空".into(),
+                "title must not be empty".into(),
+            );
         } else if title.chars().count() > MAX_TITLE_CHARS {
             fail(
                 "title".into(),
@@ -191,8 +196,14 @@ impl PolicyContent {
             fail(
                 "region_code".into(),
                 "region_code",
-                format!("“{}”不是有效的行政区划代码（GB/T 2260，6位数字）", self.region_code),
-                format!("{:?} is not a GB/T 2260 region code (6 digits)", self.region_code),
+                format!(
+                    "“{}”不是有效的行政区划代码（GB/T 2260，6位数字）",
+                    self.region_code
+                ),
+                format!(
+                    "{:?} is not a GB/T 2260 region code (6 digits)",
+                    self.region_code
+                ),
             );
         }
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
@@ -254,7 +265,11 @@ impl PolicyContent {
                 error.message_en,
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Tags by dimension as stored for filtering: topics, audiences and applicability tags.

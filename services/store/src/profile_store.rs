@@ -204,7 +204,9 @@ impl Store {
         actor: &str,
     ) -> Result<StoredProfile, StoreError> {
         let existing = self.profile(id).await?;
-        let profile = self.validate_profile(input, Some(&existing.profile)).await?;
+        let profile = self
+            .validate_profile(input, Some(&existing.profile))
+            .await?;
         self.replace_profile(id, &profile, actor).await?;
         self.profile(id).await
     }
@@ -331,8 +333,10 @@ fn push_profile_filters(sql: &mut SqlBuf, filter: &ProfileFilter) {
         sql.push(" AND kind = ").arg(Arg::Text(enum_text(kind)));
     }
     if let Some(region) = &filter.region_within {
-        sql.push(" AND region_code LIKE ")
-            .arg(Arg::Text(format!("{}%", profiles::codes::region_prefix(region))));
+        sql.push(" AND region_code LIKE ").arg(Arg::Text(format!(
+            "{}%",
+            profiles::codes::region_prefix(region)
+        )));
     }
     if let Some(industry) = &filter.industry_within {
         sql.push(" AND industry_code LIKE ")

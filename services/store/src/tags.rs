@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::audit::write_audit;
 use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
-use crate::policies::{enum_text, escape_like};
 use crate::error::FieldError;
+use crate::policies::{enum_text, escape_like};
 use crate::{Page, Paging, Store, StoreError};
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -131,12 +131,32 @@ const DIMENSIONS: &[(&str, &str, &str, bool, f64)] = &[
 
 /// The flat standard tags: (dimension, code, zh, en).
 const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
-    ("audience", "high_tech", "高新技术企业", "High-tech enterprise"),
-    ("audience", "foreign_funded", "外资企业", "Foreign-funded enterprise"),
+    (
+        "audience",
+        "high_tech",
+        "高新技术企业",
+        "High-tech enterprise",
+    ),
+    (
+        "audience",
+        "foreign_funded",
+        "外资企业",
+        "Foreign-funded enterprise",
+    ),
     ("audience", "sme", "中小企业", "Small or medium enterprise"),
     ("audience", "private", "民营企业", "Private enterprise"),
-    ("audience", "state_owned", "国有企业", "State-owned enterprise"),
-    ("audience", "public_institution", "事业单位", "Public institution"),
+    (
+        "audience",
+        "state_owned",
+        "国有企业",
+        "State-owned enterprise",
+    ),
+    (
+        "audience",
+        "public_institution",
+        "事业单位",
+        "Public institution",
+    ),
     ("audience", "individual", "个人", "Individual"),
     ("size", "large", "大型", "Large"),
     ("size", "medium", "中型", "Medium"),
@@ -148,7 +168,12 @@ const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
     ("topic", "employment", "就业创业", "Employment"),
     ("topic", "talent", "人才引进", "Talent"),
     ("topic", "startup", "创业扶持", "Start-up support"),
-    ("topic", "foreign_trade", "外资外贸", "Foreign investment and trade"),
+    (
+        "topic",
+        "foreign_trade",
+        "外资外贸",
+        "Foreign investment and trade",
+    ),
     ("topic", "culture", "文化产业", "Culture industries"),
     ("topic", "elderly", "养老服务", "Elderly care"),
     ("topic", "disability", "残疾人保障", "Disability support"),
@@ -169,11 +194,36 @@ const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
     ("stage", "retirement", "退休养老", "Retirement"),
     ("stage", "job_loss", "失业再就业", "Job loss"),
     ("stage", "graduation", "毕业就业", "Graduation"),
-    ("qualification", "high_tech", "高新技术企业", "High-tech enterprise certificate"),
-    ("qualification", "tech_sme", "科技型中小企业", "Technology-based SME"),
-    ("qualification", "specialized_new", "专精特新中小企业", "Specialised and innovative SME"),
-    ("qualification", "little_giant", "专精特新“小巨人”", "'Little giant' enterprise"),
-    ("qualification", "innovative_sme", "创新型中小企业", "Innovative SME"),
+    (
+        "qualification",
+        "high_tech",
+        "高新技术企业",
+        "High-tech enterprise certificate",
+    ),
+    (
+        "qualification",
+        "tech_sme",
+        "科技型中小企业",
+        "Technology-based SME",
+    ),
+    (
+        "qualification",
+        "specialized_new",
+        "专精特新中小企业",
+        "Specialised and innovative SME",
+    ),
+    (
+        "qualification",
+        "little_giant",
+        "专精特新“小巨人”",
+        "'Little giant' enterprise",
+    ),
+    (
+        "qualification",
+        "innovative_sme",
+        "创新型中小企业",
+        "Innovative SME",
+    ),
 ];
 
 const INSERT_TAG: &str = "INSERT INTO tags (dimension, code, label_zh, label_en, synonyms, \
@@ -237,7 +287,10 @@ impl Store {
         }
         let code_ok = !input.code.is_empty()
             && input.code.len() <= 64
-            && input.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && input
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !code_ok {
             problems.push(FieldError::new(
                 "code",
@@ -264,7 +317,11 @@ impl Store {
                 "weight must be a non-negative number",
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(StoreError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(problems))
+        }
     }
 
     pub async fn create_tag(&self, input: &TagInput, actor: &str) -> Result<Tag, StoreError> {
@@ -285,7 +342,12 @@ impl Store {
         self.tag(id).await
     }
 
-    pub async fn update_tag(&self, id: i64, input: &TagInput, actor: &str) -> Result<Tag, StoreError> {
+    pub async fn update_tag(
+        &self,
+        id: i64,
+        input: &TagInput,
+        actor: &str,
+    ) -> Result<Tag, StoreError> {
         self.check_tag(input).await?;
         let now = self.now();
         on_pool!(&self.db, pool => {
@@ -352,26 +414,36 @@ impl Store {
         row.ok_or_else(|| not_found(id))?.try_into()
     }
 
-    pub async fn list_tags(&self, filter: &TagFilter, paging: Paging) -> Result<Page<Tag>, StoreError> {
+    pub async fn list_tags(
+        &self,
+        filter: &TagFilter,
+        paging: Paging,
+    ) -> Result<Page<Tag>, StoreError> {
         let mut items = SqlBuf::new(SELECT_TAG);
         let mut count = SqlBuf::new("SELECT COUNT(*) FROM tags");
         for sql in [&mut items, &mut count] {
             sql.push(" WHERE 1 = 1");
             if let Some(dimension) = &filter.dimension {
-                sql.push(" AND dimension = ").arg(Arg::Text(dimension.clone()));
+                sql.push(" AND dimension = ")
+                    .arg(Arg::Text(dimension.clone()));
             }
             if let Some(status) = &filter.status {
                 sql.push(" AND status = ").arg(Arg::Text(enum_text(status)));
             }
             if let Some(parent) = &filter.parent_code {
-                sql.push(" AND parent_code = ").arg(Arg::Text(parent.clone()));
+                sql.push(" AND parent_code = ")
+                    .arg(Arg::Text(parent.clone()));
             }
             if let Some(text) = &filter.text {
                 let pattern = format!("%{}%", escape_like(text));
-                sql.push(" AND (code LIKE ").arg(Arg::Text(pattern.clone()))
-                    .push(" ESCAPE '\\' OR label_zh LIKE ").arg(Arg::Text(pattern.clone()))
-                    .push(" ESCAPE '\\' OR label_en LIKE ").arg(Arg::Text(pattern.clone()))
-                    .push(" ESCAPE '\\' OR CAST(synonyms AS TEXT) LIKE ").arg(Arg::Text(pattern))
+                sql.push(" AND (code LIKE ")
+                    .arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR label_zh LIKE ")
+                    .arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR label_en LIKE ")
+                    .arg(Arg::Text(pattern.clone()))
+                    .push(" ESCAPE '\\' OR CAST(synonyms AS TEXT) LIKE ")
+                    .arg(Arg::Text(pattern))
                     .push(" ESCAPE '\\')");
             }
         }
@@ -386,7 +458,10 @@ impl Store {
             (rows, total)
         });
         Ok(Page {
-            items: rows.into_iter().map(Tag::try_from).collect::<Result<_, _>>()?,
+            items: rows
+                .into_iter()
+                .map(Tag::try_from)
+                .collect::<Result<_, _>>()?,
             total,
             page: paging.page,
             per_page: paging.per_page,

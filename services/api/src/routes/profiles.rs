@@ -102,7 +102,9 @@ async fn update_profile(
     ApiPath(id): ApiPath<i64>,
     ProfileJson(input): ProfileJson,
 ) -> Result<Json<StoredProfile>, ApiError> {
-    Ok(Json(state.store.update_profile(id, input, API_ACTOR).await?))
+    Ok(Json(
+        state.store.update_profile(id, input, API_ACTOR).await?,
+    ))
 }
 
 /// Deletes a profile and everything delivered to it.

@@ -23,7 +23,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The taxonomy's dimensions with their score weights.
 #[utoipa::path(get, path = "/api/v1/tag-dimensions", tag = "tags", responses((status = 200, body = Vec<TagDimension>)))]
-async fn list_dimensions(State(state): State<AppState>) -> Result<Json<Vec<TagDimension>>, ApiError> {
+async fn list_dimensions(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<TagDimension>>, ApiError> {
     Ok(Json(state.store.tag_dimensions().await?))
 }
 
@@ -69,14 +71,20 @@ async fn create_tag(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<(StatusCode, Json<Tag>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.store.create_tag(&input, API_ACTOR).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_tag(&input, API_ACTOR).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)), responses(
     (status = 200, body = Tag),
     (status = 404, body = ErrorBody)
 ))]
-async fn get_tag(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Tag>, ApiError> {
+async fn get_tag(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Tag>, ApiError> {
     Ok(Json(state.store.tag(id).await?))
 }
 
@@ -99,7 +107,10 @@ async fn update_tag(
     (status = 404, body = ErrorBody),
     (status = 409, body = ErrorBody, description = "policies use the tag")
 ))]
-async fn delete_tag(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
+async fn delete_tag(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
     state.store.delete_tag(id, API_ACTOR).await?;
     Ok(StatusCode::NO_CONTENT)
 }

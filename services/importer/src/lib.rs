@@ -1,0 +1,1 @@
+//! Bulk import of profiles from CSV and XLSX files.

@@ -1,0 +1,1 @@
+//! Batched profile upserts for bulk import.
