@@ -20,7 +20,7 @@ use crate::eval::{
 use crate::field::{FieldKind, label};
 use crate::reason::leaf_reason;
 use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
-use crate::score::{ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
+use crate::score::{ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
 use profiles::{AttributeSchema, Facts, Value};
 
 /// What the matcher needs of a policy; the service builds it from the stored policy.
@@ -98,14 +98,22 @@ pub struct AudienceHit {
     pub score: f64,
 }
 
+/// A policy as matching walks it: what every match reads sits inline, so the policy vector is
+/// scanned with few cache misses; what only explanations need is behind one pointer.
 #[derive(Debug, Clone)]
 struct CompiledPolicy {
-    rule: PolicyRule,
-    applicability: CompiledApplicability,
+    id: i64,
     /// Bits of the audience classes the policy is for; 0 for any audience.
     audience_mask: u64,
     forward: Option<Forward>,
     score: ScoreProgram,
+    cold: Box<ColdPolicy>,
+}
+
+#[derive(Debug, Clone)]
+struct ColdPolicy {
+    rule: PolicyRule,
+    applicability: CompiledApplicability,
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +124,7 @@ pub struct Engine {
     audience_bits: Vec<u32>,
     policies: Vec<CompiledPolicy>,
     position: HashMap<i64, usize>,
-    weights: Weights,
+    weights: ResolvedWeights,
 }
 
 enum Group {
@@ -142,7 +150,7 @@ impl Engine {
             audience_bits: Vec::new(),
             policies: Vec::new(),
             position: HashMap::new(),
-            weights,
+            weights: ResolvedWeights::new(weights, &Vocab::default()),
         };
         for rule in rules {
             if engine.position.contains_key(&rule.id) {
@@ -160,12 +168,15 @@ impl Engine {
         schema: &AttributeSchema,
     ) -> Result<(), EngineError> {
         let compiled = self.compile(rule, schema)?;
-        match self.position.get(&compiled.rule.id) {
+        match self.position.get(&compiled.id) {
             Some(&at) => self.policies[at] = compiled,
             None => {
-                self.position.insert(compiled.rule.id, self.policies.len());
+                self.position.insert(compiled.id, self.policies.len());
                 self.policies.push(compiled);
             }
+        }
+        if self.vocab.dimensions().len() != self.weights.dimension_count() {
+            self.weights = ResolvedWeights::new(self.weights.weights.clone(), &self.vocab);
         }
         Ok(())
     }
@@ -177,19 +188,19 @@ impl Engine {
         };
         self.policies.swap_remove(at);
         if let Some(moved) = self.policies.get(at) {
-            self.position.insert(moved.rule.id, at);
+            self.position.insert(moved.id, at);
         }
         true
     }
 
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
         weights.validate()?;
-        self.weights = weights;
+        self.weights = ResolvedWeights::new(weights, &self.vocab);
         Ok(())
     }
 
     pub fn weights(&self) -> &Weights {
-        &self.weights
+        &self.weights.weights
     }
 
     pub fn len(&self) -> usize {
@@ -201,12 +212,12 @@ impl Engine {
     }
 
     pub fn policy_ids(&self) -> impl Iterator<Item = i64> + '_ {
-        self.policies.iter().map(|p| p.rule.id)
+        self.policies.iter().map(|p| p.id)
     }
 
     /// The compiled applicability of a policy, for the reverse path ([`AudienceIndex::select`]).
     pub fn applicability(&self, policy_id: i64) -> Option<&CompiledApplicability> {
-        self.policy(policy_id).map(|p| &p.applicability)
+        self.policy(policy_id).map(|p| &p.cold.applicability)
     }
 
     fn policy(&self, policy_id: i64) -> Option<&CompiledPolicy> {
@@ -266,11 +277,14 @@ impl Engine {
         }
         self.vocab = vocab;
         Ok(CompiledPolicy {
-            rule,
-            applicability,
+            id: rule.id,
             audience_mask,
             forward,
             score,
+            cold: Box::new(ColdPolicy {
+                rule,
+                applicability,
+            }),
         })
     }
 
@@ -323,7 +337,7 @@ impl Engine {
                 Truth::False => continue,
             };
             let score = policy.score.quick(&self.weights, &row, as_of);
-            groups[group as usize].push((score, policy.rule.id, at));
+            groups[group as usize].push((score, policy.id, at));
         }
         let [eligible, possible, near_miss] = groups.map(|mut group| {
             group.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -362,7 +376,7 @@ impl Engine {
     ) -> PolicyMatch {
         let gate = Self::gate(policy, audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
-        let evaluation = match (&policy.applicability.condition, &policy.forward) {
+        let evaluation = match (&policy.cold.applicability.condition, &policy.forward) {
             (Some(condition), Some(forward)) => {
                 explain(condition, &forward.statuses(row, ctx), gate, facts)
             }
@@ -377,9 +391,9 @@ impl Engine {
             },
         };
         let mut reasons = Vec::new();
-        if !policy.applicability.audiences.is_empty() {
+        if !policy.cold.applicability.audiences.is_empty() {
             reasons.push(audience_reason(
-                &policy.applicability.audiences,
+                &policy.cold.applicability.audiences,
                 facts.get("audience"),
                 gate,
                 citizen,
@@ -400,6 +414,7 @@ impl Engine {
         reasons.extend(score_reasons);
         reasons.extend(
             policy
+                .cold
                 .rule
                 .amounts
                 .iter()
@@ -410,7 +425,7 @@ impl Engine {
             missing_fields.insert(0, "audience".to_string());
         }
         PolicyMatch {
-            policy_id: policy.rule.id,
+            policy_id: policy.id,
             verdict: evaluation.verdict,
             score: score.total,
             score_terms: score.terms,
@@ -424,7 +439,7 @@ impl Engine {
                 .map(|&at| evaluation.leaves[at].clone())
                 .collect(),
             near_miss_hint,
-            estimated_amount: estimate_all(&policy.rule.amounts, facts),
+            estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
         }
     }
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Since, Test};
-use crate::field::{FieldKind, Typed, classify, code_within};
+use crate::field::{FieldKind, Typed, classify};
 use profiles::{Facts, Value};
 
 /// A Kleene truth value; the order F < U < T makes `all` a minimum and `any` a maximum.
@@ -123,6 +123,8 @@ pub(crate) struct Vocab {
     fields: Vec<(String, FieldKind)>,
     symbols: HashMap<String, u32>,
     since: Vec<Since>,
+    /// Taxonomy dimensions scored by some policy, by id; weights are resolved against these.
+    dimensions: Vec<String>,
 }
 
 /// A field key used with two different kinds: the schema changed under a live engine.
@@ -160,6 +162,22 @@ impl Vocab {
         id
     }
 
+    pub(crate) fn dimension(&mut self, name: &str) -> u16 {
+        let id = self
+            .dimensions
+            .iter()
+            .position(|d| d == name)
+            .unwrap_or_else(|| {
+                self.dimensions.push(name.to_string());
+                self.dimensions.len() - 1
+            });
+        u16::try_from(id).expect("fewer than 2^16 dimensions")
+    }
+
+    pub(crate) fn dimensions(&self) -> &[String] {
+        &self.dimensions
+    }
+
     fn symbols_of(&mut self, texts: &[String]) -> Box<[u32]> {
         let mut ids: Vec<u32> = texts.iter().map(|t| self.symbol(t)).collect();
         ids.sort_unstable();
@@ -183,16 +201,40 @@ impl Vocab {
         &mut self,
         condition: &CompiledCondition,
     ) -> Result<Forward, KindConflict> {
-        let leaves = condition
-            .leaves
-            .iter()
-            .map(|leaf| self.compile_leaf(leaf))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_boxed_slice();
+        let mut nodes = Vec::with_capacity(condition.leaves.len() * 2);
+        self.flatten(&condition.root, condition, &mut nodes)?;
         Ok(Forward {
-            root: lower(&condition.root),
-            leaves,
+            nodes: nodes.into_boxed_slice(),
         })
+    }
+
+    /// Lays a subtree out in pre-order; a combinator records where its subtree ends so a
+    /// short-circuit can jump past the remaining children.
+    fn flatten(
+        &mut self,
+        node: &Node,
+        condition: &CompiledCondition,
+        out: &mut Vec<FlatNode>,
+    ) -> Result<(), KindConflict> {
+        match node {
+            Node::Leaf(index) => out.push(FlatNode::Leaf(
+                self.compile_leaf(&condition.leaves[*index])?,
+            )),
+            Node::All(children) | Node::Any(children) => {
+                let at = out.len();
+                out.push(FlatNode::All { end: 0 });
+                for child in children {
+                    self.flatten(child, condition, out)?;
+                }
+                let end = u32::try_from(out.len()).expect("fewer than 2^32 nodes");
+                out[at] = if matches!(node, Node::All(_)) {
+                    FlatNode::All { end }
+                } else {
+                    FlatNode::Any { end }
+                };
+            }
+        }
+        Ok(())
     }
 
     fn compile_leaf(&mut self, leaf: &CompiledLeaf) -> Result<ForwardLeaf, KindConflict> {
@@ -208,10 +250,21 @@ impl Vocab {
             Test::NumIn(values) => Pred::NumIn(values.clone().into_boxed_slice()),
             Test::Range(low, high) => Pred::Range(*low, *high),
             Test::Since(since) => Pred::Since(self.since_slot(*since)),
-            Test::TextIn(texts) => Pred::TextIn(self.symbols_of(texts)),
-            Test::SetAny(texts) => Pred::SetAny(self.symbols_of(texts)),
+            Test::TextIn(texts) | Test::SetAny(texts) => {
+                let symbols = self.symbols_of(texts);
+                match (&leaf.test, &*symbols) {
+                    (Test::TextIn(_), [one]) => Pred::TextIs(*one),
+                    (Test::TextIn(_), _) => Pred::TextIn(symbols),
+                    (_, [one]) => Pred::SetHas(*one),
+                    _ => Pred::SetAny(symbols),
+                }
+            }
             Test::Within(prefixes) => {
-                Pred::Within(prefixes.iter().map(|p| p.as_str().into()).collect())
+                let prefixes: Box<[Prefix]> = prefixes.iter().map(|p| Prefix::new(p)).collect();
+                match &*prefixes {
+                    [one] => Pred::Within(*one),
+                    _ => Pred::WithinAny(prefixes),
+                }
             }
         };
         Ok(ForwardLeaf {
@@ -257,16 +310,6 @@ impl Vocab {
     }
 }
 
-fn lower(node: &Node) -> ForwardNode {
-    match node {
-        Node::Leaf(index) => {
-            ForwardNode::Leaf(u32::try_from(*index).expect("fewer than 2^32 leaves"))
-        }
-        Node::All(children) => ForwardNode::All(children.iter().map(lower).collect()),
-        Node::Any(children) => ForwardNode::Any(children.iter().map(lower).collect()),
-    }
-}
-
 pub(crate) struct Context {
     since: Vec<(f64, f64)>,
 }
@@ -295,17 +338,23 @@ impl Row<'_> {
     }
 }
 
+/// A condition as one flat pre-order array: a leaf is a field index and an inline test, so a
+/// policy's program is one contiguous allocation walked front to back.
 #[derive(Debug, Clone)]
 pub(crate) struct Forward {
-    root: ForwardNode,
-    leaves: Box<[ForwardLeaf]>,
+    nodes: Box<[FlatNode]>,
 }
 
 #[derive(Debug, Clone)]
-enum ForwardNode {
-    Leaf(u32),
-    All(Box<[ForwardNode]>),
-    Any(Box<[ForwardNode]>),
+enum FlatNode {
+    Leaf(ForwardLeaf),
+    /// `end` is the index just past the node's subtree.
+    All {
+        end: u32,
+    },
+    Any {
+        end: u32,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -315,6 +364,7 @@ struct ForwardLeaf {
     negate: bool,
 }
 
+/// Leaf tests with the common single-value cases inline (no pointer to follow).
 #[derive(Debug, Clone)]
 enum Pred {
     Bool {
@@ -324,19 +374,48 @@ enum Pred {
     NumIn(Box<[f64]>),
     Range(f64, f64),
     Since(u16),
+    TextIs(u32),
     TextIn(Box<[u32]>),
+    SetHas(u32),
     SetAny(Box<[u32]>),
-    Within(Box<[Box<str>]>),
+    Within(Prefix),
+    WithinAny(Box<[Prefix]>),
+}
+
+/// A code hierarchy prefix stored inline: GB/T 2260 prefixes have at most six bytes and
+/// GB/T 4754 codes at most five.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prefix {
+    bytes: [u8; 7],
+    len: u8,
+}
+
+impl Prefix {
+    pub(crate) fn new(prefix: &str) -> Self {
+        let mut bytes = [0; 7];
+        let len = prefix.len().min(bytes.len());
+        bytes[..len].copy_from_slice(&prefix.as_bytes()[..len]);
+        debug_assert_eq!(len, prefix.len(), "validated code prefixes fit");
+        Prefix {
+            bytes,
+            len: u8::try_from(len).expect("at most 7"),
+        }
+    }
+
+    /// Same test as [`code_within`], on the inline bytes.
+    pub(crate) fn contains(&self, code: &str) -> bool {
+        code.as_bytes().get(..usize::from(self.len)) == Some(&self.bytes[..usize::from(self.len)])
+    }
 }
 
 /// How many leaf changes would make a condition true, saturated at 2 ("more than one"); a missing
 /// leaf cannot be changed by the profile alone and counts as more than one.
 const MANY: u8 = 2;
 
-impl Forward {
-    fn leaf(&self, index: u32, row: &Row<'_>, ctx: &Context) -> Truth {
-        let leaf = &self.leaves[index as usize];
-        let hit = match (&leaf.pred, row.slot(leaf.field)) {
+impl ForwardLeaf {
+    #[inline]
+    fn truth(&self, row: &Row<'_>, ctx: &Context) -> Truth {
+        let hit = match (&self.pred, row.slot(self.field)) {
             (
                 Pred::Bool {
                     accept_true,
@@ -356,61 +435,77 @@ impl Forward {
                 let (low, high) = ctx.since[usize::from(*slot)];
                 low <= *n && *n <= high
             }
+            (Pred::TextIs(wanted), Slot::Text { symbol, .. }) => wanted == symbol,
             (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => {
                 symbols.binary_search(symbol).is_ok()
             }
+            (Pred::SetHas(wanted), Slot::Set(elements)) => elements.binary_search(wanted).is_ok(),
             (Pred::SetAny(symbols), Slot::Set(elements)) => sorted_intersect(symbols, elements),
-            (Pred::Within(prefixes), Slot::Text { text, .. }) => {
-                prefixes.iter().any(|p| code_within(text, p))
+            (Pred::Within(prefix), Slot::Text { text, .. }) => prefix.contains(text),
+            (Pred::WithinAny(prefixes), Slot::Text { text, .. }) => {
+                prefixes.iter().any(|p| p.contains(text))
             }
             // A missing fact, or (only if the schema changed a field's kind) a slot of another shape.
             _ => return Truth::Unknown,
         };
-        Truth::of(hit, leaf.negate)
+        Truth::of(hit, self.negate)
     }
+}
 
+impl Forward {
     /// The verdict and the near-miss cost in one pass that stops as soon as neither can change.
     pub(crate) fn quick(&self, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
-        self.quick_node(&self.root, row, ctx)
+        self.quick_at(0, row, ctx).0
     }
 
-    fn quick_node(&self, node: &ForwardNode, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
-        match node {
-            ForwardNode::Leaf(index) => {
-                let truth = self.leaf(*index, row, ctx);
-                (truth, leaf_cost(truth))
+    /// Evaluates the subtree at `at`; also returns the index just past it.
+    fn quick_at(&self, at: usize, row: &Row<'_>, ctx: &Context) -> ((Truth, u8), usize) {
+        match &self.nodes[at] {
+            FlatNode::Leaf(leaf) => {
+                let truth = leaf.truth(row, ctx);
+                ((truth, leaf_cost(truth)), at + 1)
             }
-            ForwardNode::All(children) => {
+            FlatNode::All { end } => {
+                let end = *end as usize;
                 let (mut truth, mut cost) = (Truth::True, 0u8);
-                for child in children {
-                    let (t, c) = self.quick_node(child, row, ctx);
+                let mut child = at + 1;
+                while child < end {
+                    let ((t, c), next) = self.quick_at(child, row, ctx);
                     truth = truth.min(t);
                     cost = cost.saturating_add(c).min(MANY);
                     if truth == Truth::False && cost == MANY {
                         break;
                     }
+                    child = next;
                 }
-                (truth, cost)
+                ((truth, cost), end)
             }
-            ForwardNode::Any(children) => {
+            FlatNode::Any { end } => {
+                let end = *end as usize;
                 let (mut truth, mut cost) = (Truth::False, MANY);
-                for child in children {
-                    let (t, c) = self.quick_node(child, row, ctx);
+                let mut child = at + 1;
+                while child < end {
+                    let ((t, c), next) = self.quick_at(child, row, ctx);
                     truth = truth.max(t);
                     cost = cost.min(c);
                     if truth == Truth::True {
                         break;
                     }
+                    child = next;
                 }
-                (truth, cost)
+                ((truth, cost), end)
             }
         }
     }
 
-    /// Every leaf's truth, for explanations.
+    /// Every leaf's truth in leaf order (pre-order, as the compiler numbered them), for explanations.
     pub(crate) fn statuses(&self, row: &Row<'_>, ctx: &Context) -> Vec<Truth> {
-        (0..self.leaves.len())
-            .map(|i| self.leaf(u32::try_from(i).expect("leaf count fits u32"), row, ctx))
+        self.nodes
+            .iter()
+            .filter_map(|node| match node {
+                FlatNode::Leaf(leaf) => Some(leaf.truth(row, ctx)),
+                FlatNode::All { .. } | FlatNode::Any { .. } => None,
+            })
             .collect()
     }
 }

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::eval::Prefix;
 use crate::eval::{KindConflict, Row, Slot, Vocab};
-use crate::field::{FieldKind, code_within, hierarchy_prefix, label};
+use crate::field::{FieldKind, hierarchy_prefix, label};
 use crate::reason::{Reason, format_number, show_value};
 use profiles::{AttributeSchema, Facts};
 
@@ -105,6 +106,32 @@ impl Weights {
     }
 }
 
+/// Weights with the per-dimension map turned into a vector indexed by the vocabulary's dimension
+/// ids, so scoring a policy looks nothing up by name.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedWeights {
+    pub(crate) weights: Weights,
+    dimensions: Vec<f64>,
+}
+
+impl ResolvedWeights {
+    pub(crate) fn new(weights: Weights, vocab: &Vocab) -> Self {
+        let dimensions = vocab
+            .dimensions()
+            .iter()
+            .map(|d| weights.dimension(d))
+            .collect();
+        ResolvedWeights {
+            weights,
+            dimensions,
+        }
+    }
+
+    pub(crate) fn dimension_count(&self) -> usize {
+        self.dimensions.len()
+    }
+}
+
 /// One term of a score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreTerm {
@@ -152,12 +179,14 @@ fn dimension_label(dimension: &str) -> (String, String) {
 #[derive(Debug, Clone)]
 enum TagMatcher {
     Symbols(Box<[u32]>),
-    Within(Box<[Box<str>]>),
+    Within(Box<[Prefix]>),
 }
 
 #[derive(Debug, Clone)]
 struct DimensionProgram {
     dimension: String,
+    /// Index of the dimension's weight in [`ResolvedWeights`].
+    weight_slot: u16,
     /// The fact key the dimension is matched against, for reasons.
     key: String,
     field: u32,
@@ -213,7 +242,7 @@ impl ScoreProgram {
                 FieldKind::Region | FieldKind::Industry => TagMatcher::Within(
                     tags.iter()
                         .filter_map(|t| hierarchy_prefix(kind, t))
-                        .map(Into::into)
+                        .map(Prefix::new)
                         .collect(),
                 ),
                 FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
@@ -225,6 +254,7 @@ impl ScoreProgram {
             };
             dimensions.push(DimensionProgram {
                 dimension: dimension.clone(),
+                weight_slot: vocab.dimension(dimension),
                 key: key.to_string(),
                 field: vocab.field(key, kind)?,
                 tags: tags.clone(),
@@ -256,15 +286,16 @@ impl ScoreProgram {
     /// both the fast score and the explained score come from.
     fn terms<'p>(
         &'p self,
-        weights: &Weights,
+        resolved: &ResolvedWeights,
         row: &Row<'_>,
         as_of: NaiveDate,
         mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>),
     ) {
+        let weights = &resolved.weights;
         for dimension in &self.dimensions {
             let value = match (&dimension.matcher, row.slot(dimension.field)) {
                 (TagMatcher::Within(prefixes), Slot::Text { text, .. }) => {
-                    Some(prefixes.iter().any(|p| code_within(text, p)))
+                    Some(prefixes.iter().any(|p| p.contains(text)))
                 }
                 (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
                     Some(tags.binary_search(symbol).is_ok())
@@ -276,7 +307,7 @@ impl ScoreProgram {
             };
             sink(
                 TermKey::Dimension(dimension),
-                weights.dimension(&dimension.dimension),
+                resolved.dimensions[usize::from(dimension.weight_slot)],
                 value.map(unit),
             );
         }
@@ -325,7 +356,7 @@ impl ScoreProgram {
     }
 
     /// The score alone, without allocating: used to rank before explaining the kept results.
-    pub(crate) fn quick(&self, weights: &Weights, row: &Row<'_>, as_of: NaiveDate) -> f64 {
+    pub(crate) fn quick(&self, weights: &ResolvedWeights, row: &Row<'_>, as_of: NaiveDate) -> f64 {
         let (mut weighted, mut total) = (0.0, 0.0);
         self.terms(weights, row, as_of, |_, weight, value| {
             if let Some(value) = value {
@@ -343,7 +374,7 @@ impl ScoreProgram {
     /// The score with every term, and a reason per term with its contribution.
     pub(crate) fn explain(
         &self,
-        weights: &Weights,
+        weights: &ResolvedWeights,
         row: &Row<'_>,
         facts: &Facts,
         as_of: NaiveDate,
@@ -518,8 +549,9 @@ mod tests {
         fn score(&self, weights: &Weights, facts: &Facts) -> (Score, Vec<Reason>) {
             let row = self.vocab.row(facts);
             let as_of = day("2025-06-30");
-            let explained = self.program.explain(weights, &row, facts, as_of);
-            let quick = self.program.quick(weights, &row, as_of);
+            let weights = ResolvedWeights::new(weights.clone(), &self.vocab);
+            let explained = self.program.explain(&weights, &row, facts, as_of);
+            let quick = self.program.quick(&weights, &row, as_of);
             assert!(
                 (quick - explained.0.total).abs() < 1e-9,
                 "fast and explained scores agree"
