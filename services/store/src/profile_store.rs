@@ -65,34 +65,34 @@ impl ProfileRow {
 
 const SELECT_PROFILE: &str = "SELECT id, version, created_at, updated_at, body FROM profiles";
 
-const INSERT_PROFILE: &str = "INSERT INTO profiles (kind, name, region_code, credit_code, id_hash, \
+pub(crate) const INSERT_PROFILE: &str = "INSERT INTO profiles (kind, name, region_code, credit_code, id_hash, \
      industry_code, ownership, employees, revenue, founded_on, birth_date, body, labels, version, \
      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, \
      $14, $14) RETURNING id";
 
-const UPDATE_PROFILE: &str = "UPDATE profiles SET kind = $1, name = $2, region_code = $3, \
+pub(crate) const UPDATE_PROFILE: &str = "UPDATE profiles SET kind = $1, name = $2, region_code = $3, \
      credit_code = $4, id_hash = $5, industry_code = $6, ownership = $7, employees = $8, \
      revenue = $9, founded_on = $10, birth_date = $11, body = $12, labels = $13, \
      version = version + 1, updated_at = $14 WHERE id = $15 RETURNING id";
 
 /// The columns a profile is filtered and indexed by, lifted out of its body.
-struct ProfileColumns {
-    kind: String,
-    name: String,
-    region: String,
-    credit_code: Option<String>,
-    id_hash: Option<String>,
-    industry: Option<String>,
-    ownership: Option<String>,
-    employees: Option<f64>,
-    revenue: Option<f64>,
-    founded_on: Option<NaiveDate>,
-    birth_date: Option<NaiveDate>,
-    labels: Vec<DerivedLabel>,
+pub(crate) struct ProfileColumns {
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) region: String,
+    pub(crate) credit_code: Option<String>,
+    pub(crate) id_hash: Option<String>,
+    pub(crate) industry: Option<String>,
+    pub(crate) ownership: Option<String>,
+    pub(crate) employees: Option<f64>,
+    pub(crate) revenue: Option<f64>,
+    pub(crate) founded_on: Option<NaiveDate>,
+    pub(crate) birth_date: Option<NaiveDate>,
+    pub(crate) labels: Vec<DerivedLabel>,
 }
 
 impl ProfileColumns {
-    fn of(profile: &Profile, as_of: NaiveDate) -> Self {
+    pub(crate) fn of(profile: &Profile, as_of: NaiveDate) -> Self {
         let facts = profile.facts(as_of);
         let number = |key: &str| match facts.get(key) {
             Some(Value::Number(n)) => Some(*n),
@@ -143,6 +143,7 @@ macro_rules! bind_profile_columns {
             .bind($now)
     };
 }
+pub(crate) use bind_profile_columns;
 
 pub(crate) async fn load_schema(db: &Db) -> Result<AttributeSchema, StoreError> {
     let definitions: Vec<Json<FieldDef>> = on_pool!(db, pool => {
