@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod fixtures;
+mod matching;
 mod policies;
 mod profiles;
 mod system;

@@ -70,6 +70,22 @@ impl ApiError {
         self
     }
 
+    /// Places the error's field paths under `prefix`, for input nested in a larger body.
+    pub fn under(mut self, prefix: &str) -> Self {
+        let nest = |field: &str| {
+            if field.is_empty() || field == "." {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}.{field}")
+            }
+        };
+        self.field = self.field.as_deref().map(nest);
+        for problem in &mut self.errors {
+            problem.field = nest(&problem.field);
+        }
+        self
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

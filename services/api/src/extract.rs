@@ -35,7 +35,7 @@ impl<S: Send + Sync> FromRequest<S> for ProfileJson {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let document = read_json_document(req, state).await?;
-        profile_from_document(document).map(ProfileJson)
+        parse_profile_value(document).map(ProfileJson)
     }
 }
 
@@ -92,7 +92,7 @@ fn from_document<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, 
 }
 
 /// Builds a [`ProfileInput`] from a document tagged by `kind`.
-pub fn profile_from_document(mut document: serde_json::Value) -> Result<ProfileInput, ApiError> {
+pub fn parse_profile_value(mut document: serde_json::Value) -> Result<ProfileInput, ApiError> {
     let Some(object) = document.as_object_mut() else {
         return Err(serde_problem(
             "",
@@ -122,7 +122,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// Parses one profile document, as [`ProfileJson`] does for request bodies.
 pub fn parse_profile(bytes: &[u8]) -> Result<ProfileInput, ApiError> {
-    profile_from_document(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
+    parse_profile_value(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
 }
 
 fn malformed_json(error: &serde_json::Error) -> ApiError {

@@ -19,11 +19,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{parse_json, parse_profile};
+pub use matching::Matching;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub matching: matching::Matching,
 }
 
 /// Settings of the HTTP layer.
@@ -44,6 +46,7 @@ pub struct ApiConfig {
         (name = "policies", description = "政策库 Policy library"),
         (name = "profiles", description = "画像库 Enterprise and citizen profiles"),
         (name = "tags", description = "标签体系 Tag taxonomy"),
+        (name = "matching", description = "政策匹配 Matching, audiences, the policy calculator, score weights"),
         (name = "system", description = "Health and audit")
     )
 )]
@@ -55,6 +58,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::policies::routes())
         .merge(routes::profiles::routes())
         .merge(routes::tags::routes())
+        .merge(routes::matches::routes())
         .merge(routes::system::routes())
 }
 

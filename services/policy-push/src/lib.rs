@@ -63,6 +63,9 @@ pub async fn start(
             "empty database: demo data loaded"
         );
     }
+    let matching = api::Matching::load(store.clone())
+        .await
+        .context("cannot build the matcher from the database")?;
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -70,6 +73,7 @@ pub async fn start(
     let app = api::router(
         AppState {
             store: store.clone(),
+            matching,
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

@@ -7,8 +7,10 @@
 mod audit;
 mod backend;
 mod error;
+mod feeds;
 mod policies;
 pub mod policy;
+mod preview;
 mod profile_batch;
 mod profile_store;
 mod tags;
@@ -23,6 +25,7 @@ use utoipa::ToSchema;
 pub use audit::AuditEntry;
 pub use backend::{Backend, Db};
 pub use error::{FieldError, StoreError};
+pub use feeds::WeightsVersion;
 pub use policies::PolicyFilter;
 pub use profile_store::{ProfileFilter, StoredProfile};
 pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};

@@ -80,6 +80,7 @@ async fn create_policy(
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = state.store.create_policy(&content, API_ACTOR).await?;
+    state.matching.policy_changed(&policy)?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -107,9 +108,9 @@ async fn update_policy(
     ApiPath(id): ApiPath<i64>,
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(
-        state.store.update_policy(id, &content, API_ACTOR).await?,
-    ))
+    let policy = state.store.update_policy(id, &content, API_ACTOR).await?;
+    state.matching.policy_changed(&policy)?;
+    Ok(Json(policy))
 }
 
 /// Deletes a draft or in-review policy; published ones must be revoked.
@@ -123,6 +124,7 @@ async fn delete_policy(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_policy(id, API_ACTOR).await?;
+    state.matching.policy_removed(id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -73,8 +73,9 @@ async fn create_profile(
     State(state): State<AppState>,
     ProfileJson(input): ProfileJson,
 ) -> Result<(StatusCode, Json<StoredProfile>), ApiError> {
-    let profile = state.store.create_profile(input, API_ACTOR).await?;
-    Ok((StatusCode::CREATED, Json(profile)))
+    let stored = state.store.create_profile(input, API_ACTOR).await?;
+    state.matching.profile_changed(stored.id, &stored.profile)?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// One profile with its derived labels.
@@ -117,5 +118,6 @@ async fn delete_profile(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_profile(id, API_ACTOR).await?;
+    state.matching.profile_removed(id);
     Ok(StatusCode::NO_CONTENT)
 }

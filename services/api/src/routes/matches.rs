@@ -1,0 +1,224 @@
+//! Matching over HTTP: a profile's ranked policies (forward), a policy's audience (reverse), an
+//! ad-hoc profile previewed against the library (the policy calculator), and the score weights.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use matcher::{PolicyMatch, Weights};
+use matching::{Audience, AudienceFilter, AudienceGroup, MatchingError, ProfileMatches};
+use profiles::ProfileKind;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{API_ACTOR, paging};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_profile_value};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(profile_matches))
+        .routes(routes!(policy_audience))
+        .routes(routes!(match_preview))
+        .routes(routes!(get_weights, put_weights))
+}
+
+/// How many audience members come back explained in full.
+const AUDIENCE_SAMPLE: usize = 5;
+
+impl From<MatchingError> for ApiError {
+    fn from(error: MatchingError) -> Self {
+        match error {
+            MatchingError::NotPublished(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                "policy_not_published",
+                format!("政策 {id} 未发布，不参与匹配"),
+                format!("policy {id} is not published, so it does not match"),
+            ),
+            MatchingError::Store(error) => error.into(),
+            MatchingError::Engine(matcher::EngineError::InvalidWeights(error)) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_weights",
+                format!("权重无效：{error}"),
+                format!("invalid weights: {error}"),
+            )
+            .with_field(error.field),
+            MatchingError::Engine(matcher::EngineError::InvalidPolicy { errors, .. }) => {
+                let first = errors.first();
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    first.map_or_else(|| "筛选条件无效".to_owned(), |e| e.message_zh.clone()),
+                    first.map_or_else(|| "invalid filter".to_owned(), |e| e.message_en.clone()),
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "matching failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct MatchQuery {
+    /// Evaluation day (default: today in China), for reproducible results.
+    as_of: Option<NaiveDate>,
+    /// At most this many policies per group (default 20, at most 200).
+    limit: Option<u32>,
+}
+
+/// A profile's policies in three groups: eligible (强相关), possibly (待确认, with the fields that
+/// would settle it) and near misses (差一项), each ranked by 匹配度 with reasons.
+#[utoipa::path(get, path = "/api/v1/profiles/{id}/matches", tag = "matching",
+    params(("id" = i64, Path), MatchQuery), responses(
+    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`"),
+    (status = 404, body = ErrorBody)
+))]
+async fn profile_matches(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<MatchQuery>,
+) -> Result<Json<ProfileMatches>, ApiError> {
+    let limit = paging(None, query.limit)?.per_page as usize;
+    let stored = state.store.profile(id).await?;
+    let as_of = query.as_of.unwrap_or_else(|| state.store.today());
+    Ok(Json(state.matching.matches(&stored.profile, as_of, limit)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct AudienceQuery {
+    as_of: Option<NaiveDate>,
+    /// `eligible` (default) or `undetermined`.
+    #[param(value_type = Option<String>)]
+    group: Option<AudienceGroup>,
+    /// Only profiles within this region.
+    region: Option<String>,
+    /// Only enterprises within this industry.
+    industry: Option<String>,
+    /// `enterprise` or `citizen`.
+    #[param(value_type = Option<String>)]
+    kind: Option<ProfileKind>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// An audience member explained in full.
+#[derive(Serialize, ToSchema)]
+pub struct SampleMember {
+    pub profile_id: i64,
+    pub name: String,
+    pub region: String,
+    #[schema(value_type = Object)]
+    pub result: PolicyMatch,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AudienceReply {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub audience: Audience,
+    /// The first members of the page with every reason.
+    pub sample: Vec<SampleMember>,
+}
+
+/// Who a published policy reaches: counts per verdict group, a ranked page, an explained sample.
+#[utoipa::path(get, path = "/api/v1/policies/{id}/audience", tag = "matching",
+    params(("id" = i64, Path), AudienceQuery), responses(
+    (status = 200, body = AudienceReply),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the policy is not published")
+))]
+async fn policy_audience(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<AudienceQuery>,
+) -> Result<Json<AudienceReply>, ApiError> {
+    let paging = paging(query.page, query.per_page)?;
+    state.store.policy(id).await?;
+    let as_of = query.as_of.unwrap_or_else(|| state.store.today());
+    let filter = AudienceFilter {
+        region_within: query.region,
+        industry_within: query.industry,
+        kind: query.kind,
+    };
+    let offset = (paging.page as usize - 1) * paging.per_page as usize;
+    let audience = state.matching.audience(
+        id,
+        as_of,
+        &filter,
+        query.group.unwrap_or_default(),
+        offset,
+        paging.per_page as usize,
+    )?;
+    let mut sample = Vec::new();
+    for member in audience.hits.iter().take(AUDIENCE_SAMPLE) {
+        let stored = state.store.profile(member.profile_id).await?;
+        sample.push(SampleMember {
+            profile_id: member.profile_id,
+            name: stored.profile.name().to_owned(),
+            region: stored.profile.region().to_owned(),
+            result: state.matching.explain(id, &stored.profile, as_of)?,
+        });
+    }
+    Ok(Json(AudienceReply { audience, sample }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PreviewRequest {
+    /// An enterprise or citizen profile as for `POST /api/v1/profiles`; validated, never stored.
+    #[schema(value_type = Object)]
+    profile: serde_json::Value,
+    as_of: Option<NaiveDate>,
+    limit: Option<u32>,
+}
+
+/// The policy calculator: an ad-hoc profile in, its matches out; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/match/preview", tag = "matching", request_body = PreviewRequest, responses(
+    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`"),
+    (status = 422, body = ErrorBody)
+))]
+async fn match_preview(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<PreviewRequest>,
+) -> Result<Json<ProfileMatches>, ApiError> {
+    let limit = paging(None, request.limit)?.per_page as usize;
+    let input = parse_profile_value(request.profile).map_err(|e| e.under("profile"))?;
+    let profile = state
+        .store
+        .check_profile(input)
+        .await
+        .map_err(|e| ApiError::from(e).under("profile"))?;
+    let as_of = request.as_of.unwrap_or_else(|| state.store.today());
+    Ok(Json(state.matching.matches(&profile, as_of, limit)))
+}
+
+/// The score weights in force.
+#[utoipa::path(get, path = "/api/v1/weights", tag = "matching", responses((status = 200, body = Object)))]
+async fn get_weights(State(state): State<AppState>) -> Json<Weights> {
+    Json(state.matching.weights())
+}
+
+/// Replaces the score weights; every later match uses them. Each save is a new rule version.
+#[utoipa::path(put, path = "/api/v1/weights", tag = "matching", request_body = Object, responses(
+    (status = 200, body = Object),
+    (status = 422, body = ErrorBody)
+))]
+async fn put_weights(
+    State(state): State<AppState>,
+    ApiJson(weights): ApiJson<Weights>,
+) -> Result<Json<Weights>, ApiError> {
+    weights
+        .validate()
+        .map_err(|e| MatchingError::Engine(e.into()))?;
+    let document = serde_json::to_value(&weights).map_err(|_| ApiError::internal())?;
+    state.store.save_weights(&document, API_ACTOR).await?;
+    state.matching.set_weights(weights)?;
+    Ok(Json(state.matching.weights()))
+}

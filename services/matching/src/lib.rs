@@ -1,0 +1,430 @@
+//! The live matcher: the forward engine and the reverse audience index, built from the store at
+//! start and kept in step with every policy, profile and weight change, so matching never needs
+//! a restart.
+//!
+//! Only published policies are loaded; whether one is in force is checked against the request's
+//! evaluation day. The audience index holds the facts derived on the day it was built: date
+//! conditions are evaluated against the requested day, derived labels (age, size class) against
+//! the build day, and [`Matching::refresh_if_stale`] rebuilds it when the day turns.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use chrono::NaiveDate;
+use matcher::{
+    Applicability, AudienceIndex, Condition, Engine, EngineError, Leaf, MatchReport, Op,
+    PolicyMatch, PolicyRule, Weights,
+};
+use profiles::{AttributeSchema, Profile};
+use serde::Serialize;
+use store::policy::Policy;
+use store::{Store, StoreError};
+
+/// Profiles read from the store per round trip while the index is built.
+const LOAD_PAGE: i64 = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatchingError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("stored weights do not decode: {0}")]
+    Weights(serde_json::Error),
+    #[error("policy {0} is not published")]
+    NotPublished(i64),
+    #[error("profile id {0} is outside the index's range")]
+    ProfileId(i64),
+}
+
+/// What a match result says about its policy besides the verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyBrief {
+    pub id: i64,
+    pub title: String,
+    pub doc_number: String,
+    pub region_code: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    /// The earliest closing application window of its benefit items.
+    pub window_closes: Option<NaiveDate>,
+}
+
+impl PolicyBrief {
+    fn in_force_on(&self, day: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|from| from <= day)
+            && self.valid_until.is_none_or(|until| day <= until)
+    }
+}
+
+/// One match with the policy it is about.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatchView {
+    pub policy: PolicyBrief,
+    #[serde(flatten)]
+    pub result: PolicyMatch,
+}
+
+/// A profile's matches in the three groups a person acts on.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProfileMatches {
+    pub as_of: Option<NaiveDate>,
+    /// 强相关.
+    pub eligible: Vec<MatchView>,
+    /// 待确认.
+    pub possible: Vec<MatchView>,
+    /// 差一项.
+    pub near_miss: Vec<MatchView>,
+}
+
+/// Narrows a policy's audience; each filter is one more condition leaf.
+#[derive(Clone, Debug, Default)]
+pub struct AudienceFilter {
+    pub region_within: Option<String>,
+    pub industry_within: Option<String>,
+    pub kind: Option<profiles::ProfileKind>,
+}
+
+/// A policy's audience on one day: counts per verdict group and one ranked page.
+#[derive(Clone, Debug, Serialize)]
+pub struct Audience {
+    pub policy_id: i64,
+    pub as_of: NaiveDate,
+    /// Whether the policy is in force on `as_of`; when not, it reaches nobody.
+    pub in_force: bool,
+    pub eligible: u64,
+    pub undetermined: u64,
+    /// The group `hits` is drawn from.
+    pub group: AudienceGroup,
+    pub hits: Vec<AudienceMember>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AudienceGroup {
+    #[default]
+    Eligible,
+    Undetermined,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct AudienceMember {
+    pub profile_id: i64,
+    pub score: f64,
+}
+
+struct Live {
+    engine: Engine,
+    index: AudienceIndex,
+    schema: AttributeSchema,
+    rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
+    built_on: NaiveDate,
+}
+
+/// The shared live matcher; cheap to clone.
+#[derive(Clone)]
+pub struct Matching {
+    store: Store,
+    live: Arc<RwLock<Live>>,
+}
+
+impl std::fmt::Debug for Matching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matching").finish_non_exhaustive()
+    }
+}
+
+/// What the matcher needs of a stored policy.
+pub fn rule_of(policy: &Policy) -> (PolicyRule, PolicyBrief) {
+    let content = &policy.content;
+    let window_closes = content
+        .benefit_items
+        .iter()
+        .filter_map(|item| item.window_closes)
+        .min();
+    let rule = PolicyRule {
+        id: policy.id,
+        applicability: content.applicability.clone(),
+        published_on: content.published_on,
+        window_closes,
+        topics: content.topics.clone(),
+        amounts: content
+            .benefit_items
+            .iter()
+            .filter_map(|item| item.amount.clone())
+            .collect(),
+        feedback: 0.0,
+    };
+    let brief = PolicyBrief {
+        id: policy.id,
+        title: content.title.clone(),
+        doc_number: content.doc_number.clone(),
+        region_code: content.region_code.clone(),
+        valid_from: content.valid_from,
+        valid_until: content.valid_until,
+        window_closes,
+    };
+    (rule, brief)
+}
+
+fn index_id(id: i64) -> Result<u32, MatchingError> {
+    u32::try_from(id).map_err(|_| MatchingError::ProfileId(id))
+}
+
+fn is_published(policy: &Policy) -> bool {
+    policy.content.status == store::policy::PolicyStatus::Published
+}
+
+async fn build(store: &Store) -> Result<Live, MatchingError> {
+    let schema = store.attribute_schema().await?;
+    let weights = match store.current_weights().await? {
+        Some(saved) => serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?,
+        None => Weights::default(),
+    };
+    let mut rules = HashMap::new();
+    for policy in store.published_policies().await? {
+        let (rule, brief) = rule_of(&policy);
+        rules.insert(policy.id, (rule, brief));
+    }
+    let engine = Engine::new(
+        rules.values().map(|(rule, _)| rule.clone()).collect(),
+        weights,
+        &schema,
+    )?;
+    let built_on = store.today();
+    let mut index = AudienceIndex::new(&schema);
+    let mut after = 0;
+    loop {
+        let page = store.profiles_after(after, LOAD_PAGE).await?;
+        let Some(&(last, _)) = page.last() else { break };
+        for (id, profile) in &page {
+            index.insert(index_id(*id)?, &profile.facts(built_on));
+        }
+        after = last;
+    }
+    tracing::info!(
+        policies = rules.len(),
+        profiles = index.len(),
+        %built_on,
+        "matcher loaded"
+    );
+    Ok(Live {
+        engine,
+        index,
+        schema,
+        rules,
+        built_on,
+    })
+}
+
+impl Matching {
+    /// Builds the engine from every published policy and the index from every profile.
+    pub async fn load(store: Store) -> Result<Self, MatchingError> {
+        let live = build(&store).await?;
+        Ok(Self {
+            store,
+            live: Arc::new(RwLock::new(live)),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Rebuilds everything when the day has turned since the last build, so derived labels such
+    /// as age stay true. The build runs without holding the lock; readers keep the old state.
+    pub async fn refresh_if_stale(&self) -> Result<bool, MatchingError> {
+        if self.read().built_on == self.store.today() {
+            return Ok(false);
+        }
+        let fresh = build(&self.store).await?;
+        *self.write() = fresh;
+        Ok(true)
+    }
+
+    /// Follows a saved policy: published ones are (re)compiled, any other status leaves the engine.
+    pub fn policy_changed(&self, policy: &Policy) -> Result<(), MatchingError> {
+        let mut live = self.write();
+        if is_published(policy) {
+            let (rule, brief) = rule_of(policy);
+            let Live { engine, schema, .. } = &mut *live;
+            engine.upsert(rule.clone(), schema)?;
+            live.rules.insert(policy.id, (rule, brief));
+        } else {
+            live.engine.remove(policy.id);
+            live.rules.remove(&policy.id);
+        }
+        Ok(())
+    }
+
+    pub fn policy_removed(&self, policy_id: i64) {
+        let mut live = self.write();
+        live.engine.remove(policy_id);
+        live.rules.remove(&policy_id);
+    }
+
+    /// Follows a saved profile into the audience index.
+    pub fn profile_changed(&self, profile_id: i64, profile: &Profile) -> Result<(), MatchingError> {
+        let id = index_id(profile_id)?;
+        let mut live = self.write();
+        let facts = profile.facts(live.built_on);
+        if !live.index.update(id, &facts) {
+            live.index.insert(id, &facts);
+        }
+        Ok(())
+    }
+
+    pub fn profile_removed(&self, profile_id: i64) {
+        if let Ok(id) = index_id(profile_id) {
+            self.write().index.remove(id);
+        }
+    }
+
+    /// Validates and applies new weights; the caller persists them.
+    pub fn set_weights(&self, weights: Weights) -> Result<(), MatchingError> {
+        self.write()
+            .engine
+            .set_weights(weights)
+            .map_err(|e| MatchingError::Engine(e.into()))
+    }
+
+    pub fn weights(&self) -> Weights {
+        self.read().engine.weights().clone()
+    }
+
+    /// Forward path: the policies in force on `as_of` that `profile` matches, best `limit` of each group.
+    pub fn matches(&self, profile: &Profile, as_of: NaiveDate, limit: usize) -> ProfileMatches {
+        let live = self.read();
+        let report = live.engine.match_profile(&profile.facts(as_of), as_of);
+        let view = |group: Vec<PolicyMatch>| -> Vec<MatchView> {
+            group
+                .into_iter()
+                .filter_map(|result| {
+                    let (_, brief) = live.rules.get(&result.policy_id)?;
+                    brief.in_force_on(as_of).then(|| MatchView {
+                        policy: brief.clone(),
+                        result,
+                    })
+                })
+                .take(limit)
+                .collect()
+        };
+        let MatchReport {
+            eligible,
+            possible,
+            near_miss,
+        } = report;
+        ProfileMatches {
+            as_of: Some(as_of),
+            eligible: view(eligible),
+            possible: view(possible),
+            near_miss: view(near_miss),
+        }
+    }
+
+    /// One policy against one profile, explained whatever the verdict.
+    pub fn explain(
+        &self,
+        policy_id: i64,
+        profile: &Profile,
+        as_of: NaiveDate,
+    ) -> Result<PolicyMatch, MatchingError> {
+        self.read()
+            .engine
+            .evaluate(policy_id, &profile.facts(as_of), as_of)
+            .ok_or(MatchingError::NotPublished(policy_id))
+    }
+
+    /// Reverse path: the policy's audience on `as_of`, narrowed by `filter`, with one page of
+    /// the chosen group ranked by score.
+    pub fn audience(
+        &self,
+        policy_id: i64,
+        as_of: NaiveDate,
+        filter: &AudienceFilter,
+        group: AudienceGroup,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Audience, MatchingError> {
+        let live = self.read();
+        let (rule, brief) = live
+            .rules
+            .get(&policy_id)
+            .ok_or(MatchingError::NotPublished(policy_id))?;
+        let in_force = brief.in_force_on(as_of);
+        let narrowed = narrow(&rule.applicability, filter)
+            .compile(&live.schema)
+            .map_err(|errors| {
+                MatchingError::Engine(EngineError::InvalidPolicy { policy_id, errors })
+            })?;
+        let sets = if in_force {
+            live.index.select(&narrowed, as_of)
+        } else {
+            matcher::AudienceSets::default()
+        };
+        let chosen = match group {
+            AudienceGroup::Eligible => &sets.eligible,
+            AudienceGroup::Undetermined => &sets.undetermined,
+        };
+        let ranked = live.engine.rank_audience(
+            policy_id,
+            &live.index,
+            chosen,
+            as_of,
+            offset.saturating_add(limit),
+        );
+        Ok(Audience {
+            policy_id,
+            as_of,
+            in_force,
+            eligible: sets.eligible.len(),
+            undetermined: sets.undetermined.len(),
+            group,
+            hits: ranked
+                .into_iter()
+                .skip(offset)
+                .map(|hit| AudienceMember {
+                    profile_id: i64::from(hit.profile_id),
+                    score: hit.score,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The policy's applicability with the filter's leaves added to its condition.
+fn narrow(applicability: &Applicability, filter: &AudienceFilter) -> Applicability {
+    let leaf = |field: &str, op: Op, value: serde_json::Value| {
+        Condition::Leaf(Leaf {
+            field: field.to_owned(),
+            op,
+            value,
+            clause: None,
+        })
+    };
+    let mut extra = Vec::new();
+    if let Some(region) = &filter.region_within {
+        extra.push(leaf("region", Op::Within, region.clone().into()));
+    }
+    if let Some(industry) = &filter.industry_within {
+        extra.push(leaf("industry", Op::Within, industry.clone().into()));
+    }
+    if let Some(kind) = filter.kind {
+        let kind = serde_json::to_value(kind).unwrap_or_default();
+        extra.push(leaf("kind", Op::Eq, kind));
+    }
+    let mut narrowed = applicability.clone();
+    if !extra.is_empty() {
+        extra.extend(narrowed.condition.take());
+        narrowed.condition = Some(Condition::All(extra));
+    }
+    narrowed
+}

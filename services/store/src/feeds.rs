@@ -1,0 +1,103 @@
+//! Bulk reads that feed the in-memory matcher: every published policy, profiles in id order a
+//! page at a time (so loading two million profiles never holds them all as rows), and the
+//! current scoring weights.
+
+use chrono::{DateTime, Utc};
+use profiles::Profile;
+use sqlx::types::Json;
+
+use crate::audit::write_audit;
+use crate::backend::{BeginWrite, on_pool};
+use crate::policy::Policy;
+use crate::{Store, StoreError};
+
+/// A saved set of scoring weights; each save is a new rule version.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WeightsVersion {
+    pub version: i64,
+    pub weights: serde_json::Value,
+    pub actor: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Every policy whose status is `published`, whatever its validity window.
+    pub async fn published_policies(&self) -> Result<Vec<Policy>, StoreError> {
+        let ids: Vec<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM policies WHERE status = 'published' ORDER BY id")
+                .fetch_all(pool)
+                .await?
+        });
+        let mut policies = Vec::with_capacity(ids.len());
+        for id in ids {
+            policies.push(self.policy(id).await?);
+        }
+        Ok(policies)
+    }
+
+    /// Up to `limit` profiles with ids above `after`, in id order.
+    pub async fn profiles_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Profile)>, StoreError> {
+        let rows: Vec<(i64, Json<Profile>)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT id, body FROM profiles WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(|(id, body)| (id, body.0)).collect())
+    }
+
+    /// The newest saved scoring weights, if any were saved.
+    pub async fn current_weights(&self) -> Result<Option<WeightsVersion>, StoreError> {
+        let row: Option<(i64, Json<serde_json::Value>, String, DateTime<Utc>)> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT version, weights, actor, created_at FROM scoring_weights \
+                 ORDER BY version DESC LIMIT 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(
+            row.map(|(version, weights, actor, created_at)| WeightsVersion {
+                version,
+                weights: weights.0,
+                actor,
+                created_at,
+            }),
+        )
+    }
+
+    /// Saves `weights` as the next version; the caller has validated them.
+    pub async fn save_weights(
+        &self,
+        weights: &serde_json::Value,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        let now = self.now();
+        Ok(on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let version: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM scoring_weights",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO scoring_weights (version, weights, actor, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(version)
+            .bind(Json(weights))
+            .bind(actor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            write_audit!(tx, now, actor, "update", "weights", version, weights.clone())?;
+            tx.commit().await?;
+            version
+        }))
+    }
+}

@@ -1,0 +1,271 @@
+//! Matching over HTTP: the forward path's three groups with reasons, the reverse path's audience,
+//! the policy calculator, weights, and the matcher following changes without a restart.
+
+use e2e::{TestApp, on_both_backends};
+use serde_json::{Value, json};
+
+use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
+
+/// A third valid credit code (GB 32100-2015 check character), fictitious.
+const CREDIT_CODE_CHANGCHUN: &str = "91220104MA14Q3R5TY";
+
+fn revenue_policy() -> Value {
+    let mut policy = fixtures::policy();
+    policy["applicability"]["condition"] = json!({"all": [
+        {"field": "region", "op": "within", "value": "110000", "clause": "第二条"},
+        {"field": "employees", "op": "le", "value": 500, "clause": "第三条第一款"},
+        {"field": "revenue", "op": "ge", "value": 1000, "clause": "第三条第二款"}
+    ]});
+    policy["applicability"]["audiences"] = json!(["private"]);
+    policy
+}
+
+async fn create(app: &TestApp, path: &str, body: &Value) -> i64 {
+    app.post(path, body).await.expect(201).body["id"]
+        .as_i64()
+        .expect("id")
+}
+
+fn ids(group: &Value) -> Vec<i64> {
+    group
+        .as_array()
+        .expect("group")
+        .iter()
+        .map(|m| m["policy"]["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons(app: TestApp) {
+    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
+    let eligible = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let mut unknown_revenue = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    unknown_revenue.as_object_mut().unwrap().remove("revenue");
+    let possible = create(&app, "/api/v1/profiles", &unknown_revenue).await;
+    let mut too_big = fixtures::enterprise(CREDIT_CODE_CHANGCHUN);
+    too_big["region"] = json!("110105");
+    too_big["employees"] = json!(800);
+    let near = create(&app, "/api/v1/profiles", &too_big).await;
+
+    let day = "as_of=2026-11-21";
+    let reply = app
+        .get(&format!("/api/v1/profiles/{eligible}/matches?{day}"))
+        .await
+        .expect(200);
+    assert_eq!(ids(&reply.body["eligible"]), vec![policy]);
+    let hit = &reply.body["eligible"][0];
+    assert_eq!(hit["verdict"], "eligible");
+    assert_eq!(
+        (hit["met"].as_u64(), hit["total"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let score = hit["score"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&score), "score {score}");
+    let reasons = hit["reasons"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|r| r["clause"] == "第三条第二款"),
+        "clause cited: {reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|r| !r["text_zh"].as_str().unwrap().is_empty()
+                && !r["text_en"].as_str().unwrap().is_empty())
+    );
+    assert_eq!(
+        hit["estimated_amount"]["total"].as_f64(),
+        Some(50.0),
+        "policy calculator"
+    );
+
+    let reply = app
+        .get(&format!("/api/v1/profiles/{possible}/matches?{day}"))
+        .await
+        .expect(200);
+    assert_eq!(ids(&reply.body["possible"]), vec![policy]);
+    assert_eq!(
+        reply.body["possible"][0]["missing_fields"],
+        json!(["revenue"])
+    );
+
+    let reply = app
+        .get(&format!("/api/v1/profiles/{near}/matches?{day}"))
+        .await
+        .expect(200);
+    assert_eq!(ids(&reply.body["near_miss"]), vec![policy]);
+    assert!(reply.body["eligible"].as_array().unwrap().is_empty());
+    let hint = &reply.body["near_miss"][0]["near_miss_hint"];
+    assert!(
+        hint["text_zh"].as_str().unwrap().contains("500"),
+        "what would qualify: {hint}"
+    );
+}
+
+async fn the_matcher_follows_policy_changes_without_a_restart(app: TestApp) {
+    let profile = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let mut draft = revenue_policy();
+    draft["status"] = json!("draft");
+    let policy = create(&app, "/api/v1/policies", &draft).await;
+    let path = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
+    assert!(
+        ids(&app.get(&path).await.body["eligible"]).is_empty(),
+        "drafts do not match"
+    );
+
+    let mut published = revenue_policy();
+    app.put(&format!("/api/v1/policies/{policy}"), &published)
+        .await
+        .expect(200);
+    assert_eq!(ids(&app.get(&path).await.body["eligible"]), vec![policy]);
+
+    published["applicability"]["condition"]["all"][1]["value"] = json!(50);
+    app.put(&format!("/api/v1/policies/{policy}"), &published)
+        .await
+        .expect(200);
+    let reply = app.get(&path).await;
+    assert_eq!(
+        ids(&reply.body["near_miss"]),
+        vec![policy],
+        "{}",
+        reply.text
+    );
+
+    let later = format!("/api/v1/profiles/{profile}/matches?as_of=2028-06-01");
+    let reply = app.get(&later).await.expect(200);
+    assert!(
+        ids(&reply.body["near_miss"]).is_empty(),
+        "expired on that day: {}",
+        reply.text
+    );
+}
+
+async fn a_policy_audience_counts_groups_filters_and_explains_a_sample(app: TestApp) {
+    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
+    let haidian = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let mut chaoyang = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    chaoyang["region"] = json!("110105");
+    create(&app, "/api/v1/profiles", &chaoyang).await;
+    let mut unknown = fixtures::enterprise(CREDIT_CODE_CHANGCHUN);
+    unknown["region"] = json!("110105");
+    unknown.as_object_mut().unwrap().remove("revenue");
+    create(&app, "/api/v1/profiles", &unknown).await;
+    create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::citizen(fixtures::ID_NUMBER_1990),
+    )
+    .await;
+
+    let base = format!("/api/v1/policies/{policy}/audience?as_of=2026-11-21");
+    let all = app.get(&base).await.expect(200);
+    assert_eq!(all.body["eligible"], 2, "{}", all.text);
+    assert_eq!(all.body["undetermined"], 1);
+    assert_eq!(all.body["hits"].as_array().unwrap().len(), 2);
+    assert_eq!(all.body["sample"][0]["result"]["verdict"], "eligible");
+    assert!(
+        !all.body["sample"][0]["result"]["reasons"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let haidian_only = app.get(&format!("{base}&region=110108")).await.expect(200);
+    assert_eq!(haidian_only.body["eligible"], 1);
+    assert_eq!(haidian_only.body["hits"][0]["profile_id"], haidian);
+    let undetermined = app
+        .get(&format!("{base}&group=undetermined"))
+        .await
+        .expect(200);
+    assert_eq!(undetermined.body["hits"].as_array().unwrap().len(), 1);
+
+    let mut draft = revenue_policy();
+    draft["status"] = json!("draft");
+    let draft = create(&app, "/api/v1/policies", &draft).await;
+    app.get(&format!("/api/v1/policies/{draft}/audience"))
+        .await
+        .expect_error(409, "policy_not_published");
+    app.get("/api/v1/policies/999999/audience")
+        .await
+        .expect_error(404, "not_found");
+    app.get(&format!("{base}&region=abc"))
+        .await
+        .expect_error(400, "invalid_query");
+}
+
+async fn the_policy_calculator_matches_without_storing(app: TestApp) {
+    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
+    let body = json!({"profile": fixtures::enterprise(CREDIT_CODE_HAIDIAN), "as_of": "2026-11-21"});
+    let reply = app.post("/api/v1/match/preview", &body).await.expect(200);
+    assert_eq!(ids(&reply.body["eligible"]), vec![policy]);
+    assert_eq!(app.total("/api/v1/profiles").await, 0, "nothing stored");
+
+    let mut bad = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    bad["credit_code"] = json!("91110108MA01AB2C3X");
+    let field = app
+        .post("/api/v1/match/preview", &json!({"profile": bad}))
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("profile.credit_code"));
+    let mut mistyped = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    mistyped["employees"] = json!("many");
+    let field = app
+        .post("/api/v1/match/preview", &json!({"profile": mistyped}))
+        .await;
+    assert_eq!(field.body["field"], "profile.employees", "{}", field.text);
+}
+
+async fn weights_are_data_and_change_scores(app: TestApp) {
+    create(&app, "/api/v1/policies", &revenue_policy()).await;
+    let profile = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let path = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
+    let before = app.get(&path).await.body["eligible"][0]["score"]
+        .as_f64()
+        .unwrap();
+
+    let mut weights = app.get("/api/v1/weights").await.expect(200).body;
+    weights["urgency"] = json!(-1);
+    let field = app
+        .put("/api/v1/weights", &weights)
+        .await
+        .expect_error(422, "invalid_weights");
+    assert_eq!(field.as_deref(), Some("urgency"));
+
+    weights["urgency"] = json!(0);
+    weights["freshness"] = json!(0);
+    weights["feedback"] = json!(0);
+    weights["interest"] = json!(10);
+    app.put("/api/v1/weights", &weights).await.expect(200);
+    let after = app.get(&path).await.body["eligible"][0]["score"]
+        .as_f64()
+        .unwrap();
+    assert_ne!(before, after, "new weights change the score");
+    assert_eq!(app.get("/api/v1/weights").await.body["interest"], 10.0);
+    assert_eq!(app.total("/api/v1/audit?entity=weights").await, 1);
+}
+
+on_both_backends!(
+    a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons,
+    the_matcher_follows_policy_changes_without_a_restart,
+    a_policy_audience_counts_groups_filters_and_explains_a_sample,
+    the_policy_calculator_matches_without_storing,
+    weights_are_data_and_change_scores,
+);
