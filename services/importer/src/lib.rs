@@ -1,1 +1,213 @@
-//! Bulk import of profiles from CSV and XLSX files.
+//! Bulk import of enterprise and citizen profiles from CSV (streamed) and XLSX files, with a
+//! per-row error report.
+//!
+//! Row 1 names the columns (see `profiles::import` for the names); each data row becomes a
+//! profile input, and valid ones go to [`store::Store::upsert_profiles`] a batch at a time, so
+//! memory is bounded by the batch size however long a CSV file is. A bad row is reported with its
+//! row number, column and rule in Chinese and English and the other rows still import; a header
+//! that cannot be right, or a file that cannot be read, stops the import before anything is
+//! written.
+
+mod csv_rows;
+mod error;
+mod report;
+mod sheet;
+mod xlsx_rows;
+
+use std::fs::File;
+use std::io::{Read, Seek};
+use std::path::Path;
+
+use profiles::ProfileInput;
+use store::Store;
+
+pub use error::ImportError;
+pub use report::{ImportReport, RowError};
+
+use crate::csv_rows::CsvRows;
+use crate::sheet::{Header, RowSource};
+use crate::xlsx_rows::XlsxRows;
+
+/// A file to import, by format. Any `Read + Seek` will do: a `File`, or an upload's bytes in a
+/// `std::io::Cursor`.
+#[derive(Debug)]
+pub enum ImportSource<R> {
+    /// Comma-separated, UTF-8 (with or without a BOM), header in the first record.
+    Csv(R),
+    /// The first worksheet of an Office Open XML workbook.
+    Xlsx(R),
+}
+
+impl ImportSource<File> {
+    /// Opens `path`, choosing the format by its extension (`.csv` or `.xlsx`, any case).
+    pub fn from_path(path: &Path) -> Result<Self, ImportError> {
+        let extension = path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("csv") => Ok(Self::Csv(File::open(path)?)),
+            Some("xlsx") => Ok(Self::Xlsx(File::open(path)?)),
+            _ => Err(ImportError::UnsupportedFile(path.display().to_string())),
+        }
+    }
+}
+
+/// How an import runs.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Rows read per write transaction; also the most rows held in memory at once.
+    pub batch_size: usize,
+    /// Who the audit log names.
+    pub actor: String,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            actor: "import".to_owned(),
+        }
+    }
+}
+
+/// How far an import has got, reported after every batch and once at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Data rows read from the file so far, blank ones included.
+    pub rows_read: u64,
+    /// Data rows in the file, when known before reading them (XLSX).
+    pub total_rows: Option<u64>,
+    /// Rows created or updated.
+    pub imported: u64,
+    /// Rows rejected or superseded.
+    pub failed: u64,
+}
+
+/// Imports every data row of `source` into `store`. Returns the counts and the per-row errors;
+/// `Err` only when the file cannot be read as a whole, its header is wrong, or the database
+/// fails (rows of batches committed before a database failure stay imported).
+pub async fn import_profiles<R: Read + Seek>(
+    store: &Store,
+    source: ImportSource<R>,
+    options: &ImportOptions,
+    progress: impl FnMut(Progress),
+) -> Result<ImportReport, ImportError> {
+    match source {
+        ImportSource::Csv(input) => run(store, CsvRows::new(input), options, progress).await,
+        ImportSource::Xlsx(input) => run(store, XlsxRows::open(input)?, options, progress).await,
+    }
+}
+
+async fn run(
+    store: &Store,
+    mut rows: impl RowSource,
+    options: &ImportOptions,
+    mut progress: impl FnMut(Progress),
+) -> Result<ImportReport, ImportError> {
+    let schema = store.attribute_schema().await?;
+    let header = Header::check(rows.header()?.ok_or(ImportError::NoHeader)?, &schema)?;
+    let batch_size = options.batch_size.max(1);
+    let mut batch = Batch {
+        rows: Vec::with_capacity(batch_size),
+        inputs: Vec::with_capacity(batch_size),
+    };
+    let mut report = ImportReport::default();
+    let mut status = Progress {
+        total_rows: rows.total_rows(),
+        ..Progress::default()
+    };
+    let mut read_since_flush = 0;
+    while let Some(row) = rows.next_row()? {
+        let number = row.number;
+        status.rows_read += 1;
+        read_since_flush += 1;
+        match header.parse(row, &schema) {
+            Ok(Some(input)) => {
+                batch.rows.push(number);
+                batch.inputs.push(input);
+            }
+            Ok(None) => {}
+            Err(errors) => {
+                report.failed += 1;
+                report.errors.extend(errors);
+            }
+        }
+        // Counting rows read, not rows kept, keeps progress moving through runs of bad rows.
+        if read_since_flush == batch_size {
+            batch.write(store, &options.actor, &mut report).await?;
+            read_since_flush = 0;
+            progress(status.of(&report));
+        }
+    }
+    batch.write(store, &options.actor, &mut report).await?;
+    progress(status.of(&report));
+    // Cell errors are found on reading and rule errors on writing: put them back in sheet order.
+    report.errors.sort_by_key(|error| error.row);
+    Ok(report)
+}
+
+impl Progress {
+    fn of(self, report: &ImportReport) -> Self {
+        Self {
+            imported: report.imported(),
+            failed: report.failed + report.superseded,
+            ..self
+        }
+    }
+}
+
+/// Valid inputs waiting to be written, with their sheet row numbers.
+struct Batch {
+    rows: Vec<u64>,
+    inputs: Vec<ProfileInput>,
+}
+
+impl Batch {
+    /// Writes and empties the batch, recording each row's outcome.
+    async fn write(
+        &mut self,
+        store: &Store,
+        actor: &str,
+        report: &mut ImportReport,
+    ) -> Result<(), ImportError> {
+        if self.inputs.is_empty() {
+            return Ok(());
+        }
+        let inputs = std::mem::take(&mut self.inputs);
+        let outcomes = store.upsert_profiles(inputs, actor).await?;
+        for (&row, outcome) in self.rows.iter().zip(outcomes) {
+            match outcome {
+                Ok(outcome) => match outcome.superseded_by() {
+                    Some(by) => {
+                        report.superseded += 1;
+                        report.errors.push(superseded(row, self.rows[by]));
+                    }
+                    None if outcome.is_created() => report.created += 1,
+                    None => report.updated += 1,
+                },
+                Err(errors) => {
+                    report.failed += 1;
+                    report.errors.extend(
+                        errors
+                            .into_vec()
+                            .into_iter()
+                            .map(|error| RowError::of_validation(row, error)),
+                    );
+                }
+            }
+        }
+        self.rows.clear();
+        Ok(())
+    }
+}
+
+fn superseded(row: u64, by: u64) -> RowError {
+    RowError::new(
+        row,
+        "credit_code/id_number",
+        "superseded",
+        format!("与第 {by} 行的统一社会信用代码或身份证号相同，已按第 {by} 行导入，本行未导入"),
+        format!("same credit code or ID number as row {by}, which was imported instead of this row"),
+    )
+}
