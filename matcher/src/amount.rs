@@ -183,3 +183,141 @@ pub fn estimate_all(rules: &[AmountRule], facts: &Facts) -> Option<AmountEstimat
         items,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{enterprise, facts, schema, text};
+
+    fn rule(json: serde_json::Value) -> AmountRule {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn data_model_shapes_parse_and_round_trip() {
+        let shapes = [
+            json!({"kind": "fixed", "value": 30.0}),
+            json!({"kind": "rate", "rate": 0.1, "of": "revenue", "cap": 500.0}),
+            json!({"kind": "per_head", "value": 0.5, "of": "employees", "cap": 100.0}),
+            json!({"kind": "rate", "rate": 0.1, "of": "revenue"}),
+        ];
+        for shape in shapes {
+            assert_eq!(serde_json::to_value(rule(shape.clone())).unwrap(), shape);
+        }
+        assert!(
+            serde_json::from_value::<AmountRule>(json!({"kind": "fixed", "value": 1, "cap": 2}))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<AmountRule>(json!({"kind": "percent", "value": 1})).is_err()
+        );
+    }
+
+    #[test]
+    fn estimates_apply_rates_heads_and_caps() {
+        let profile = enterprise();
+        let cases = [
+            (json!({"kind": "fixed", "value": 30}), Some(30.0)),
+            (
+                json!({"kind": "rate", "rate": 0.1, "of": "revenue"}),
+                Some(420.0),
+            ),
+            (
+                json!({"kind": "rate", "rate": 0.1, "of": "revenue", "cap": 500}),
+                Some(420.0),
+            ),
+            (
+                json!({"kind": "rate", "rate": 0.1, "of": "revenue", "cap": 300}),
+                Some(300.0),
+            ),
+            (
+                json!({"kind": "per_head", "value": 0.5, "of": "employees"}),
+                Some(42.5),
+            ),
+            (
+                json!({"kind": "per_head", "value": 0.5, "of": "employees", "cap": 40}),
+                Some(40.0),
+            ),
+            (
+                json!({"kind": "rate", "rate": 0.1, "of": "taxable_income"}),
+                None,
+            ),
+        ];
+        for (shape, expected) in cases {
+            assert_eq!(rule(shape.clone()).estimate(&profile), expected, "{shape}");
+        }
+        let loss = facts(&[("taxable_income", profiles::Value::Number(-120.0))]);
+        assert_eq!(
+            rule(json!({"kind": "rate", "rate": 0.2, "of": "taxable_income"})).estimate(&loss),
+            Some(0.0)
+        );
+        let corrupt = facts(&[("revenue", text("a lot"))]);
+        assert_eq!(
+            rule(json!({"kind": "rate", "rate": 0.1, "of": "revenue"})).estimate(&corrupt),
+            None
+        );
+    }
+
+    #[test]
+    fn totals_sum_what_can_be_estimated() {
+        let rules = [
+            rule(json!({"kind": "fixed", "value": 30})),
+            rule(json!({"kind": "rate", "rate": 0.1, "of": "taxable_income"})),
+            rule(json!({"kind": "per_head", "value": 1, "of": "employees", "cap": 50})),
+        ];
+        let estimate = estimate_all(&rules, &enterprise()).unwrap();
+        assert_eq!(estimate.items, [Some(30.0), None, Some(50.0)]);
+        assert_eq!(estimate.total, 80.0);
+        assert_eq!(estimate_all(&rules[1..2], &enterprise()), None);
+        assert_eq!(estimate_all(&[], &enterprise()), None);
+    }
+
+    #[test]
+    fn explanations_show_the_figures() {
+        let capped = rule(json!({"kind": "per_head", "value": 0.5, "of": "employees", "cap": 40}));
+        let reason = capped.explain(&enterprise(), false);
+        assert_eq!(
+            reason.text_zh,
+            "按从业人员数 85 × 0.5 估算为 40 万元，上限 40 万元"
+        );
+        assert_eq!(
+            reason.text_en,
+            "estimated 40 (10k yuan) as employees 85 × 0.5, capped at 40"
+        );
+    }
+
+    #[test]
+    fn rules_are_validated_against_the_schema() {
+        let paths = |json: serde_json::Value| -> Vec<String> {
+            rule(json)
+                .validate(&schema(), "benefit_items[0].amount")
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.path)
+                .collect()
+        };
+        assert!(paths(json!({"kind": "rate", "rate": 0.1, "of": "attr.export_share"})).is_empty());
+        assert_eq!(
+            paths(json!({"kind": "rate", "rate": 0.1, "of": "industry"})),
+            ["benefit_items[0].amount.of"]
+        );
+        assert_eq!(
+            paths(json!({"kind": "per_head", "value": 1, "of": "nope"})),
+            ["benefit_items[0].amount.of"]
+        );
+        assert_eq!(
+            paths(json!({"kind": "rate", "rate": -0.1, "of": "revenue", "cap": -5})),
+            [
+                "benefit_items[0].amount.rate",
+                "benefit_items[0].amount.cap"
+            ]
+        );
+        assert_eq!(
+            paths(json!({"kind": "fixed", "value": -1})),
+            ["benefit_items[0].amount.value"]
+        );
+    }
+}

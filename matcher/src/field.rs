@@ -354,3 +354,52 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod agreement_with_profiles {
+    use super::*;
+    use crate::eval::Prefix;
+
+    /// The matcher's compiled `within` tests must mean what the profiles crate's code functions mean.
+    #[test]
+    fn within_agrees_with_profiles_codes() {
+        let regions = [
+            "110000", "110100", "110108", "110105", "220000", "220100", "220104", "120000",
+            "110118",
+        ];
+        for code in regions {
+            for ancestor in regions {
+                let prefix = region_prefix(ancestor).unwrap();
+                let expected = profiles::region_within(code, ancestor);
+                assert_eq!(
+                    code_within(code, prefix),
+                    expected,
+                    "{code} within {ancestor}"
+                );
+                assert_eq!(
+                    Prefix::new(prefix).contains(code),
+                    expected,
+                    "{code} within {ancestor}"
+                );
+            }
+        }
+        let industries = [
+            "I", "I65", "I651", "I6513", "I6420", "C", "C39", "R", "R90", "R9011", "R8610",
+        ];
+        for code in industries {
+            for ancestor in industries {
+                let expected = profiles::industry_within(code, ancestor);
+                assert_eq!(
+                    code_within(code, ancestor),
+                    expected,
+                    "{code} within {ancestor}"
+                );
+                assert_eq!(
+                    Prefix::new(ancestor).contains(code),
+                    expected,
+                    "{code} within {ancestor}"
+                );
+            }
+        }
+    }
+}

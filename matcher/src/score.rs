@@ -176,22 +176,31 @@ fn dimension_label(dimension: &str) -> (String, String) {
     }
 }
 
+/// Tag tests with the usual single-tag cases inline.
 #[derive(Debug, Clone)]
 enum TagMatcher {
+    Symbol(u32),
     Symbols(Box<[u32]>),
-    Within(Box<[Prefix]>),
+    Within(Prefix),
+    WithinAny(Box<[Prefix]>),
+}
+
+/// One tagged dimension: what scoring reads inline, what reasons read behind a pointer.
+#[derive(Debug, Clone)]
+struct DimensionProgram {
+    /// Index of the dimension's weight in [`ResolvedWeights`].
+    weight_slot: u16,
+    field: u32,
+    matcher: TagMatcher,
+    about: Box<DimensionAbout>,
 }
 
 #[derive(Debug, Clone)]
-struct DimensionProgram {
+struct DimensionAbout {
     dimension: String,
-    /// Index of the dimension's weight in [`ResolvedWeights`].
-    weight_slot: u16,
-    /// The fact key the dimension is matched against, for reasons.
+    /// The fact key the dimension is matched against.
     key: String,
-    field: u32,
     tags: Vec<String>,
-    matcher: TagMatcher,
 }
 
 /// What a policy brings to scoring, compiled against the engine's vocabulary.
@@ -239,26 +248,36 @@ impl ScoreProgram {
                 continue;
             };
             let matcher = match kind {
-                FieldKind::Region | FieldKind::Industry => TagMatcher::Within(
-                    tags.iter()
+                FieldKind::Region | FieldKind::Industry => {
+                    let prefixes: Box<[Prefix]> = tags
+                        .iter()
                         .filter_map(|t| hierarchy_prefix(kind, t))
                         .map(Prefix::new)
-                        .collect(),
-                ),
+                        .collect();
+                    match &*prefixes {
+                        [one] => TagMatcher::Within(*one),
+                        _ => TagMatcher::WithinAny(prefixes),
+                    }
+                }
                 FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
                     let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
                     symbols.sort_unstable();
-                    TagMatcher::Symbols(symbols.into())
+                    match *symbols {
+                        [one] => TagMatcher::Symbol(one),
+                        _ => TagMatcher::Symbols(symbols.into()),
+                    }
                 }
                 FieldKind::Bool | FieldKind::Number | FieldKind::Date => continue,
             };
             dimensions.push(DimensionProgram {
-                dimension: dimension.clone(),
                 weight_slot: vocab.dimension(dimension),
-                key: key.to_string(),
                 field: vocab.field(key, kind)?,
-                tags: tags.clone(),
                 matcher,
+                about: Box::new(DimensionAbout {
+                    dimension: dimension.clone(),
+                    key: key.to_string(),
+                    tags: tags.clone(),
+                }),
             });
         }
         let mut topics: Vec<String> = inputs
@@ -294,11 +313,18 @@ impl ScoreProgram {
         let weights = &resolved.weights;
         for dimension in &self.dimensions {
             let value = match (&dimension.matcher, row.slot(dimension.field)) {
-                (TagMatcher::Within(prefixes), Slot::Text { text, .. }) => {
+                (TagMatcher::Within(prefix), Slot::Text { text, .. }) => {
+                    Some(prefix.contains(text))
+                }
+                (TagMatcher::WithinAny(prefixes), Slot::Text { text, .. }) => {
                     Some(prefixes.iter().any(|p| p.contains(text)))
                 }
+                (TagMatcher::Symbol(tag), Slot::Text { symbol, .. }) => Some(tag == symbol),
                 (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
                     Some(tags.binary_search(symbol).is_ok())
+                }
+                (TagMatcher::Symbol(tag), Slot::Set(elements)) => {
+                    Some(elements.binary_search(tag).is_ok())
                 }
                 (TagMatcher::Symbols(tags), Slot::Set(elements)) => {
                     Some(elements.iter().any(|e| tags.binary_search(e).is_ok()))
@@ -348,7 +374,11 @@ impl ScoreProgram {
 
     /// The fact keys scoring reads, so the reverse path can fetch just those.
     pub(crate) fn fact_keys(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self.dimensions.iter().map(|d| d.key.as_str()).collect();
+        let mut keys: Vec<&str> = self
+            .dimensions
+            .iter()
+            .map(|d| d.about.key.as_str())
+            .collect();
         if !self.topics.is_empty() {
             keys.push("interests");
         }
@@ -429,10 +459,10 @@ impl ScoreProgram {
         let matched = value.is_some_and(|v| v > 0.0);
         match key {
             TermKey::Dimension(dimension) => {
-                let (dim_zh, dim_en) = dimension_label(&dimension.dimension);
-                let tags_zh = dimension.tags.join("、");
-                let tags_en = dimension.tags.join(", ");
-                let (zh, en) = match value.and(facts.get(&dimension.key)).map(show_value) {
+                let (dim_zh, dim_en) = dimension_label(&dimension.about.dimension);
+                let tags_zh = dimension.about.tags.join("、");
+                let tags_en = dimension.about.tags.join(", ");
+                let (zh, en) = match value.and(facts.get(&dimension.about.key)).map(show_value) {
                     Some((have_zh, have_en)) if matched => (
                         format!("{dim_zh}标签相符：{have_zh} 对应 {tags_zh}"),
                         format!("{dim_en} tag matches: {have_en} fits {tags_en}"),
@@ -447,8 +477,12 @@ impl ScoreProgram {
                     ),
                 };
                 (
-                    format!("dimension.{}", dimension.dimension),
-                    Reason::new(&format!("score.dimension.{}", dimension.dimension), zh, en),
+                    format!("dimension.{}", dimension.about.dimension),
+                    Reason::new(
+                        &format!("score.dimension.{}", dimension.about.dimension),
+                        zh,
+                        en,
+                    ),
                 )
             }
             TermKey::Interest => {
