@@ -1,6 +1,7 @@
 //! The `policy-push` service assembled: configuration, start-up (migrations, demo data on an
 //! empty database), the HTTP server with graceful shutdown, and bulk import of JSON lines.
 
+pub mod bench;
 pub mod config;
 pub mod import;
 

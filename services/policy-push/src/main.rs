@@ -47,8 +47,23 @@ enum Command {
         /// The file, one JSON object per line; `-` reads standard input.
         file: PathBuf,
     },
-    /// Load the demo data set (34 policies, 220 enterprises and citizens).
+    /// Load the demo data set (42 policies, 220 enterprises and citizens).
     Demo,
+    /// Generate synthetic data and print the matcher's speed and memory against the targets.
+    Bench {
+        /// Synthetic profiles in the audience index (and in the SQL baseline table).
+        #[arg(long, default_value_t = 2_000_000)]
+        profiles: usize,
+        /// Synthetic live policies for the forward match.
+        #[arg(long, default_value_t = 20_000)]
+        policies: usize,
+        /// Forward matches timed.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+        /// PostgreSQL URL for the SQL baseline (a scratch table `bench_profiles` is created and dropped).
+        #[arg(long, env = "BENCH_POSTGRES_URL")]
+        postgres: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -119,6 +134,21 @@ async fn main() -> anyhow::Result<()> {
             if !report.errors.is_empty() {
                 std::process::exit(2);
             }
+        }
+        Command::Bench {
+            profiles,
+            policies,
+            samples,
+            postgres,
+        } => {
+            let options = policy_push::bench::BenchOptions {
+                profiles,
+                policies,
+                samples,
+                postgres_url: postgres,
+            };
+            print!("{}", policy_push::bench::run(&options).await?);
+            return Ok(());
         }
         Command::Demo => {
             let store = policy_push::open_store(&config).await?;
