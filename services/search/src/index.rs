@@ -1,0 +1,262 @@
+//! [`PolicyIndex`]: the in-memory index, its writes (each committed and visible to the next
+//! search) and its searches (ranked or newest-first hits, facet counts, highlighted snippets).
+
+use std::borrow::Borrow;
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use store::policy::Policy;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::Query;
+use tantivy::schema::{Field, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    Term,
+};
+
+use crate::SearchError;
+use crate::analyzer::{TOKENIZER_NAME, load_dictionary, text_analyzer};
+use crate::facets::{FacetCollector, Facets};
+use crate::query::{SearchQuery, build_query};
+use crate::schema::{Fields, build_schema, date_from_day_number, policy_document};
+
+/// Indexing memory shared by the writer threads; more means fewer, larger segments on rebuild.
+const WRITER_HEAP_BYTES: usize = 256 * 1024 * 1024;
+/// Snippet length in bytes (about 80 Chinese characters).
+const SNIPPET_BYTES: usize = 240;
+const SNIPPET_FALLBACK_CHARS: usize = 80;
+
+/// One policy in the results.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hit {
+    pub id: i64,
+    pub title: String,
+    /// Relevance; 0 in a newest-first listing.
+    pub score: f32,
+    pub published_on: Option<NaiveDate>,
+    /// HTML-escaped excerpt, matched words wrapped in `<mark>…</mark>`.
+    pub snippet_html: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// Number of matching policies, not just those on this page.
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+/// The search index over all policies, kept in RAM: it is rebuilt from the database on every
+/// start, so a directory on disk would only add files to manage and slower writes.
+pub struct PolicyIndex {
+    fields: Fields,
+    reader: IndexReader,
+    /// One writer per index (tantivy's rule); the lock also orders commit-then-reload so a
+    /// search after a write sees it.
+    writer: Mutex<IndexWriter>,
+}
+
+impl PolicyIndex {
+    /// An empty index; loads the jieba dictionary on first use in the process.
+    pub fn new() -> Result<Self, SearchError> {
+        load_dictionary();
+        let (schema, fields) = build_schema();
+        let index = Index::create_in_ram(schema);
+        index.tokenizers().register(TOKENIZER_NAME, text_analyzer());
+        let writer = index.writer(WRITER_HEAP_BYTES)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            fields,
+            reader,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// Replaces the whole content with `policies` (references or owned, so a caller can stream
+    /// them); searches see the old content until it is done. Returns how many were indexed.
+    pub fn rebuild<P: Borrow<Policy>>(
+        &self,
+        policies: impl IntoIterator<Item = P>,
+    ) -> Result<usize, SearchError> {
+        self.write(|writer, fields| {
+            writer.delete_all_documents()?;
+            let mut count = 0;
+            for policy in policies {
+                writer.add_document(policy_document(fields, policy.borrow()))?;
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
+    /// Adds the policy, or replaces the one with its id.
+    pub fn upsert(&self, policy: &Policy) -> Result<(), SearchError> {
+        self.write(|writer, fields| {
+            writer.delete_term(Term::from_field_i64(fields.id, policy.id));
+            writer.add_document(policy_document(fields, policy))?;
+            Ok(())
+        })
+    }
+
+    /// Removes the policy with this id; removing an unknown id is not an error.
+    pub fn remove(&self, id: i64) -> Result<(), SearchError> {
+        self.write(|writer, fields| {
+            writer.delete_term(Term::from_field_i64(fields.id, id));
+            Ok(())
+        })
+    }
+
+    fn write<T>(
+        &self,
+        change: impl FnOnce(&mut IndexWriter, &Fields) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        let outcome = change(&mut writer, &self.fields);
+        if outcome.is_err() {
+            writer.rollback()?;
+            return outcome;
+        }
+        writer.commit()?;
+        self.reader.reload()?;
+        outcome
+    }
+
+    /// Number of policies in the index.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        query.validate()?;
+        let searcher = self.reader.searcher();
+        let tantivy_query = build_query(&self.fields, query);
+        let page = TopDocs::with_limit(query.limit).and_offset(query.offset);
+        let (ranked, total, facets) = if query.has_text() {
+            let (top, total, facets) = searcher.search(
+                &tantivy_query,
+                &(page.order_by_score(), Count, FacetCollector),
+            )?;
+            (top, total, facets)
+        } else {
+            let (top, total, facets) = searcher.search(
+                &tantivy_query,
+                &(
+                    page.order_by_fast_field::<i64>("published", Order::Desc),
+                    Count,
+                    FacetCollector,
+                ),
+            )?;
+            let unscored = top.into_iter().map(|(_, address)| (0.0, address)).collect();
+            (unscored, total, facets)
+        };
+        let hits = self.hits(&searcher, tantivy_query.as_ref(), query.has_text(), ranked)?;
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
+    }
+
+    fn hits(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        highlight: bool,
+        ranked: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<Hit>, SearchError> {
+        let fields = &self.fields;
+        // The first of these with a highlighted word gives the snippet: the summary is written
+        // to be read alone, the key points next, the full text is the last resort.
+        let snippet_fields = [fields.summary, fields.key_points, fields.full_text];
+        let generators = if highlight {
+            snippet_fields
+                .iter()
+                .map(|field| {
+                    let mut generator = SnippetGenerator::create(searcher, query, *field)?;
+                    generator.set_max_num_chars(SNIPPET_BYTES);
+                    Ok(generator)
+                })
+                .collect::<Result<Vec<_>, SearchError>>()?
+        } else {
+            Vec::new()
+        };
+        ranked
+            .into_iter()
+            .map(|(score, address)| {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                let snippet_html = generators
+                    .iter()
+                    .map(|generator| {
+                        let mut snippet = generator.snippet_from_doc(&doc);
+                        snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+                        snippet
+                    })
+                    .find(|snippet| !snippet.highlighted().is_empty())
+                    .map_or_else(
+                        || leading_text(&doc, fields.summary, fields.full_text),
+                        |snippet| snippet.to_html(),
+                    );
+                Ok(Hit {
+                    id: doc
+                        .get_first(fields.id)
+                        .and_then(|v| v.as_i64())
+                        .ok_or(SearchError::Corrupt("id"))?,
+                    title: first_text(&doc, fields.title).to_owned(),
+                    score,
+                    published_on: doc
+                        .get_first(fields.published)
+                        .and_then(|v| v.as_i64())
+                        .and_then(date_from_day_number),
+                    snippet_html,
+                })
+            })
+            .collect()
+    }
+}
+
+fn first_text(doc: &TantivyDocument, field: Field) -> &str {
+    doc.get_first(field).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+/// The opening of the summary (or of the full text when there is no summary), escaped, for hits
+/// where no query word shows in a stored field.
+fn leading_text(doc: &TantivyDocument, summary: Field, full_text: Field) -> String {
+    let text = Some(first_text(doc, summary))
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| first_text(doc, full_text));
+    let mut chars = text.chars();
+    let mut html = escape_html(
+        &chars
+            .by_ref()
+            .take(SNIPPET_FALLBACK_CHARS)
+            .collect::<String>(),
+    );
+    if chars.next().is_some() {
+        html.push('…');
+    }
+    html
+}
+
+fn escape_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            _ => html.push(c),
+        }
+    }
+    html
+}
