@@ -15,8 +15,8 @@ mod sheet;
 mod xlsx_rows;
 
 use std::fs::File;
-use std::io::{Read, Seek};
-use std::path::Path;
+use std::io::{BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
 
 use profiles::ProfileInput;
 use store::Store;
@@ -28,14 +28,16 @@ use crate::csv_rows::CsvRows;
 use crate::sheet::{Header, RowSource};
 use crate::xlsx_rows::XlsxRows;
 
-/// A file to import, by format. Any `Read + Seek` will do: a `File`, or an upload's bytes in a
-/// `std::io::Cursor`.
+/// A file to import, by format. A CSV file is read as a stream from any reader (a `File`, an
+/// upload's bytes in a `std::io::Cursor`, standard input); an XLSX workbook is a zip archive read
+/// by seeking, so it comes as a file or as bytes.
 #[derive(Debug)]
 pub enum ImportSource<R> {
     /// Comma-separated, UTF-8 (with or without a BOM), header in the first record.
     Csv(R),
     /// The first worksheet of an Office Open XML workbook.
-    Xlsx(R),
+    XlsxFile(PathBuf),
+    XlsxBytes(Vec<u8>),
 }
 
 impl ImportSource<File> {
@@ -47,7 +49,7 @@ impl ImportSource<File> {
             .map(str::to_ascii_lowercase);
         match extension.as_deref() {
             Some("csv") => Ok(Self::Csv(File::open(path)?)),
-            Some("xlsx") => Ok(Self::Xlsx(File::open(path)?)),
+            Some("xlsx") => Ok(Self::XlsxFile(path.to_owned())),
             _ => Err(ImportError::UnsupportedFile(path.display().to_string())),
         }
     }
@@ -87,7 +89,7 @@ pub struct Progress {
 /// Imports every data row of `source` into `store`. Returns the counts and the per-row errors;
 /// `Err` only when the file cannot be read as a whole, its header is wrong, or the database
 /// fails (rows of batches committed before a database failure stay imported).
-pub async fn import_profiles<R: Read + Seek>(
+pub async fn import_profiles<R: Read>(
     store: &Store,
     source: ImportSource<R>,
     options: &ImportOptions,
@@ -95,7 +97,13 @@ pub async fn import_profiles<R: Read + Seek>(
 ) -> Result<ImportReport, ImportError> {
     match source {
         ImportSource::Csv(input) => run(store, CsvRows::new(input), options, progress).await,
-        ImportSource::Xlsx(input) => run(store, XlsxRows::open(input)?, options, progress).await,
+        ImportSource::XlsxFile(path) => {
+            let rows = XlsxRows::open(BufReader::new(File::open(path)?))?;
+            run(store, rows, options, progress).await
+        }
+        ImportSource::XlsxBytes(bytes) => {
+            run(store, XlsxRows::open(Cursor::new(bytes))?, options, progress).await
+        }
     }
 }
 
