@@ -3,7 +3,10 @@
 //! per second printed for each. Run with `cargo bench -p importer`.
 
 #[path = "../tests/common/mod.rs"]
-#[expect(dead_code, reason = "the benchmark needs only enterprise rows of the shared helpers")]
+#[expect(
+    dead_code,
+    reason = "the benchmark needs only enterprise rows of the shared helpers"
+)]
 mod common;
 
 use std::time::Instant;
@@ -39,7 +42,12 @@ fn main() {
                 .await
                 .expect("import runs");
                 let seconds = started.elapsed().as_secs_f64();
-                assert_eq!(report.imported(), u64::from(rows), "{:?}", report.errors.first());
+                assert_eq!(
+                    report.imported(),
+                    u64::from(rows),
+                    "{:?}",
+                    report.errors.first()
+                );
                 println!(
                     "{backend:?} {pass}: {rows} rows in {seconds:.2} s = {:.0} rows/s",
                     f64::from(rows) / seconds

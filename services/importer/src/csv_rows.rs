@@ -71,7 +71,8 @@ impl<R: Read> RowSource for CsvRows<R> {
                         .get(index)
                         .cloned()
                         .unwrap_or_else(|| format!("第{}列", index + 1));
-                    row.problems.push(cell_encoding_error(row.number, column, field));
+                    row.problems
+                        .push(cell_encoding_error(row.number, column, field));
                     row.cells.push(String::new());
                 }
             }
@@ -86,16 +87,20 @@ impl<R: Read> RowSource for CsvRows<R> {
 
 /// The header is not UTF-8: the whole file is in another encoding.
 fn encoding_error(bytes: &[u8]) -> ImportError {
-    let (message_zh, message_en) = if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF")
+    let (message_zh, message_en) = if bytes.starts_with(b"\xFF\xFE")
+        || bytes.starts_with(b"\xFE\xFF")
     {
         (
-            "文件是 UTF-16 编码（Excel 的“Unicode 文本”）；请另存为“CSV UTF-8（逗号分隔）”".to_owned(),
-            "the file is UTF-16 (Excel's “Unicode Text”); save it as “CSV UTF-8 (Comma delimited)”".to_owned(),
+            "文件是 UTF-16 编码（Excel 的“Unicode 文本”）；请另存为“CSV UTF-8（逗号分隔）”"
+                .to_owned(),
+            "the file is UTF-16 (Excel's “Unicode Text”); save it as “CSV UTF-8 (Comma delimited)”"
+                .to_owned(),
         )
     } else if looks_like_gbk(bytes) {
         (
             "文件看起来是 GBK 编码；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”".to_owned(),
-            "the file looks GBK-encoded; save it from Excel as “CSV UTF-8 (Comma delimited)”".to_owned(),
+            "the file looks GBK-encoded; save it from Excel as “CSV UTF-8 (Comma delimited)”"
+                .to_owned(),
         )
     } else {
         (
@@ -120,7 +125,9 @@ fn cell_encoding_error(row: u64, column: String, bytes: &[u8]) -> RowError {
         column.clone(),
         "encoding",
         format!("列 {column}：内容不是 UTF-8 文本{hint_zh}；请将文件另存为“CSV UTF-8（逗号分隔）”"),
-        format!("column {column}: the cell is not UTF-8 text{hint_en}; save the file as “CSV UTF-8 (Comma delimited)”"),
+        format!(
+            "column {column}: the cell is not UTF-8 text{hint_en}; save the file as “CSV UTF-8 (Comma delimited)”"
+        ),
     )
 }
 

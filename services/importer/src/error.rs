@@ -48,7 +48,9 @@ impl ImportError {
             Self::Xlsx(error) => format!("不是可读取的 .xlsx 工作簿：{error}"),
             Self::NoSheet => "工作簿中没有工作表".to_owned(),
             Self::NoHeader => "文件为空：第一行应为列名".to_owned(),
-            Self::UnsupportedFile(name) => format!("不支持的文件类型“{name}”：请使用 .csv 或 .xlsx"),
+            Self::UnsupportedFile(name) => {
+                format!("不支持的文件类型“{name}”：请使用 .csv 或 .xlsx")
+            }
             Self::Encoding { message_zh, .. } => message_zh.clone(),
             Self::Header(errors) => format!(
                 "表头（第 1 行）有误：{}",

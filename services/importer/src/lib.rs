@@ -102,7 +102,13 @@ pub async fn import_profiles<R: Read>(
             run(store, rows, options, progress).await
         }
         ImportSource::XlsxBytes(bytes) => {
-            run(store, XlsxRows::open(Cursor::new(bytes))?, options, progress).await
+            run(
+                store,
+                XlsxRows::open(Cursor::new(bytes))?,
+                options,
+                progress,
+            )
+            .await
         }
     }
 }
@@ -216,6 +222,8 @@ fn superseded(row: u64, by: u64) -> RowError {
         "credit_code/id_number",
         "superseded",
         format!("与第 {by} 行的统一社会信用代码或身份证号相同，已按第 {by} 行导入，本行未导入"),
-        format!("same credit code or ID number as row {by}, which was imported instead of this row"),
+        format!(
+            "same credit code or ID number as row {by}, which was imported instead of this row"
+        ),
     )
 }

@@ -57,11 +57,7 @@ fn column_of(field: &str) -> String {
     if let Some(key) = field.strip_prefix("attributes.") {
         return format!("{}{key}", profiles::schema::ATTRIBUTE_PREFIX);
     }
-    field
-        .split(['[', '.'])
-        .next()
-        .unwrap_or(field)
-        .to_owned()
+    field.split(['[', '.']).next().unwrap_or(field).to_owned()
 }
 
 /// Counts and errors of one import. `created + updated + superseded + failed` is the number of

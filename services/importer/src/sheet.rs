@@ -114,18 +114,15 @@ impl Header {
         if !extra.is_empty() {
             return Err(extra);
         }
-        profiles::import::parse_row(
-            self.columns.iter().zip(&row.cells),
-            schema,
-        )
-        .map(Some)
-        .map_err(|errors| {
-            errors
-                .into_vec()
-                .into_iter()
-                .map(|error| RowError::of_validation(row.number, error))
-                .collect()
-        })
+        profiles::import::parse_row(self.columns.iter().zip(&row.cells), schema)
+            .map(Some)
+            .map_err(|errors| {
+                errors
+                    .into_vec()
+                    .into_iter()
+                    .map(|error| RowError::of_validation(row.number, error))
+                    .collect()
+            })
     }
 
     /// A row with fewer cells than the header: in a CSV file a stray quote or separator, so the
@@ -154,7 +151,10 @@ fn unnamed_column(row: u64, index: usize) -> RowError {
         row,
         format!("第{}列", index + 1),
         Rule::UnknownColumn.code(),
-        format!("第 {} 列（{letter} 列）没有列名，请在第 1 行填写列名或删除该列内容", index + 1),
+        format!(
+            "第 {} 列（{letter} 列）没有列名，请在第 1 行填写列名或删除该列内容",
+            index + 1
+        ),
         format!(
             "column {} ({letter}) has no header: name it in row 1 or clear its cells",
             index + 1
@@ -180,7 +180,14 @@ mod tests {
 
     #[test]
     fn column_letters_count_like_a_spreadsheet() {
-        for (index, letters) in [(0, "A"), (25, "Z"), (26, "AA"), (27, "AB"), (701, "ZZ"), (702, "AAA")] {
+        for (index, letters) in [
+            (0, "A"),
+            (25, "Z"),
+            (26, "AA"),
+            (27, "AB"),
+            (701, "ZZ"),
+            (702, "AAA"),
+        ] {
             assert_eq!(column_letter(index), letters);
         }
     }

@@ -50,7 +50,11 @@ impl XlsxRows {
                     .cloned()
                     .unwrap_or_else(|| format!("第{}列", column + 1))
             };
-            match self.range.get((index, column)).map_or(Ok(String::new()), cell_text) {
+            match self
+                .range
+                .get((index, column))
+                .map_or(Ok(String::new()), cell_text)
+            {
                 Ok(text) => row.cells.push(text),
                 Err(problem) => {
                     row.problems.push(problem.at(number, name()));
@@ -103,8 +107,12 @@ impl CellProblem {
                 row,
                 column.clone(),
                 "excel_precision",
-                format!("列 {column}：数字 {value} 超过 Excel 的 15 位精度，末尾数字已丢失；请将该列设为“文本”格式后重新填写"),
-                format!("column {column}: the number {value} exceeds Excel's 15 digits and has lost its last digits; format the column as Text and enter it again"),
+                format!(
+                    "列 {column}：数字 {value} 超过 Excel 的 15 位精度，末尾数字已丢失；请将该列设为“文本”格式后重新填写"
+                ),
+                format!(
+                    "column {column}: the number {value} exceeds Excel's 15 digits and has lost its last digits; format the column as Text and enter it again"
+                ),
             ),
             Self::ExcelError(value) => RowError::new(
                 row,
@@ -149,8 +157,12 @@ mod tests {
         assert_eq!(cell_text(&Data::Float(0.3)).ok().as_deref(), Some("0.3"));
         assert_eq!(cell_text(&Data::Int(-3)).ok().as_deref(), Some("-3"));
         assert_eq!(cell_text(&Data::Bool(true)).ok().as_deref(), Some("true"));
-        let date = calamine::ExcelDateTime::new(45943.5, calamine::ExcelDateTimeType::DateTime, false);
-        assert_eq!(cell_text(&Data::DateTime(date)).ok().as_deref(), Some("2025-10-13"));
+        let date =
+            calamine::ExcelDateTime::new(45943.5, calamine::ExcelDateTimeType::DateTime, false);
+        assert_eq!(
+            cell_text(&Data::DateTime(date)).ok().as_deref(),
+            Some("2025-10-13")
+        );
         assert!(matches!(
             cell_text(&Data::Float(110_105_199_003_071_000.0)),
             Err(CellProblem::Precision(_))

@@ -49,13 +49,25 @@ fn mixed_csv() -> String {
     let header = "kind,name,credit_code,region,industry,founded_on,employees,id_number,gender,residence_region";
     [
         header.to_owned(),
-        format!("enterprise,甲公司,{},110108,I6513,2019-04-12,85,,,", credit_code(1)),
-        format!("enterprise,乙公司,{},110108,I6513,,10,,,", bad_credit_code(2)),
+        format!(
+            "enterprise,甲公司,{},110108,I6513,2019-04-12,85,,,",
+            credit_code(1)
+        ),
+        format!(
+            "enterprise,乙公司,{},110108,I6513,,10,,,",
+            bad_credit_code(2)
+        ),
         format!("citizen,李华,,,,,,{},female,110105", id_number(1)),
         format!("citizen,王芳,,,,,,{},,110105", bad_id_number(2)),
-        format!("enterprise,丙公司,{},110108,I6513,,5,,,,备注", credit_code(3)),
+        format!(
+            "enterprise,丙公司,{},110108,I6513,,5,,,,备注",
+            credit_code(3)
+        ),
         format!("enterprise,丁公司,{},110108", credit_code(4)),
-        format!("enterprise,戊公司,{},110108,I6513,2019-02-30,5,,,", credit_code(5)),
+        format!(
+            "enterprise,戊公司,{},110108,I6513,2019-02-30,5,,,",
+            credit_code(5)
+        ),
         format!("enterprise,己公司,{},110108,I6513,,-5,,,", credit_code(6)),
         ",,,,,,,,,".to_owned(),
         format!("enterprise,庚公司,{},110108,I6513,,,,,", credit_code(7)),
@@ -90,10 +102,16 @@ fn assert_errors(report: &ImportReport, expected: &[(u64, &str, &str)]) {
     assert_eq!(rows, expected_rows, "{found:#?}");
     for error in &report.errors {
         assert!(
-            error.message_zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            error
+                .message_zh
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
             "{error:?}"
         );
-        assert!(error.message_en.is_ascii() || error.message_en.contains(' '), "{error:?}");
+        assert!(
+            error.message_en.is_ascii() || error.message_en.contains(' '),
+            "{error:?}"
+        );
     }
 }
 
@@ -109,7 +127,13 @@ const MIXED_CSV_ERRORS: &[(u64, &str, &str)] = &[
 async fn stored_credit_codes(db: &TestDb) -> Vec<String> {
     let page = db
         .store
-        .list_profiles(&store::ProfileFilter::default(), store::Paging { page: 1, per_page: 200 })
+        .list_profiles(
+            &store::ProfileFilter::default(),
+            store::Paging {
+                page: 1,
+                per_page: 200,
+            },
+        )
         .await
         .expect("listing");
     page.items
@@ -121,10 +145,17 @@ async fn stored_credit_codes(db: &TestDb) -> Vec<String> {
 async fn a_mixed_csv_imports_the_good_rows_and_reports_the_bad(backend: Backend) {
     let db = TestDb::new(backend).await;
     let report = import_csv(&db, &mixed_csv()).await.expect("import runs");
-    assert_eq!((report.created, report.updated, report.failed), (3, 0, 6), "{report:#?}");
+    assert_eq!(
+        (report.created, report.updated, report.failed),
+        (3, 0, 6),
+        "{report:#?}"
+    );
     assert_errors(&report, MIXED_CSV_ERRORS);
     assert_eq!(db.store.count_profiles().await.unwrap(), 3);
-    assert_eq!(stored_credit_codes(&db).await, [credit_code(1), credit_code(7)]);
+    assert_eq!(
+        stored_credit_codes(&db).await,
+        [credit_code(1), credit_code(7)]
+    );
 }
 
 async fn reimporting_updates_instead_of_duplicating(backend: Backend) {
@@ -147,7 +178,10 @@ async fn reimporting_updates_instead_of_duplicating(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(citizen.items.len(), 1);
-    assert_eq!(citizen.items[0].version, 2, "the citizen was updated in place");
+    assert_eq!(
+        citizen.items[0].version, 2,
+        "the citizen was updated in place"
+    );
 }
 
 /// `tests/fixtures/mixed.xlsx`, sheet "profiles", made with openpyxl. Columns as in
@@ -177,14 +211,21 @@ async fn a_mixed_xlsx_imports_the_good_rows_and_reports_the_bad(backend: Backend
     )
     .await
     .expect("import runs");
-    assert_eq!((report.created, report.updated, report.failed), (3, 0, 4), "{report:#?}");
+    assert_eq!(
+        (report.created, report.updated, report.failed),
+        (3, 0, 4),
+        "{report:#?}"
+    );
     assert_errors(&report, &expected);
     let stored = db.store.profile(1).await.unwrap();
     let profiles::Profile::Enterprise(first) = stored.profile else {
         panic!("row 2 is an enterprise");
     };
     assert_eq!(first.credit_code.as_str(), credit_code(1));
-    assert_eq!(first.founded_on.map(|d| d.to_string()).as_deref(), Some("2019-04-12"));
+    assert_eq!(
+        first.founded_on.map(|d| d.to_string()).as_deref(),
+        Some("2019-04-12")
+    );
     assert_eq!(first.employees, Some(85));
 
     let again = import_profiles(
@@ -197,7 +238,10 @@ async fn a_mixed_xlsx_imports_the_good_rows_and_reports_the_bad(backend: Backend
     .expect("re-import runs");
     assert_eq!((again.created, again.updated, again.failed), (0, 3, 4));
     assert_eq!(db.store.count_profiles().await.unwrap(), 3);
-    assert_eq!(stored_credit_codes(&db).await, [credit_code(1), credit_code(7)]);
+    assert_eq!(
+        stored_credit_codes(&db).await,
+        [credit_code(1), credit_code(7)]
+    );
 }
 
 async fn the_same_key_twice_in_a_batch_keeps_the_later_row(backend: Backend) {
@@ -209,9 +253,16 @@ async fn the_same_key_twice_in_a_batch_keeps_the_later_row(backend: Backend) {
         code = credit_code(9)
     );
     let report = import_csv(&db, &csv).await.unwrap();
-    assert_eq!((report.created, report.superseded, report.failed), (1, 1, 0));
+    assert_eq!(
+        (report.created, report.superseded, report.failed),
+        (1, 1, 0)
+    );
     assert_errors(&report, &[(2, "credit_code/id_number", "superseded")]);
-    assert!(report.errors[0].message_en.contains("row 3"), "{:?}", report.errors[0]);
+    assert!(
+        report.errors[0].message_en.contains("row 3"),
+        "{:?}",
+        report.errors[0]
+    );
     assert_eq!(db.store.count_profiles().await.unwrap(), 1);
     let stored = db.store.profile(1).await.unwrap();
     assert_eq!(stored.profile.name(), "新名称");
@@ -231,7 +282,10 @@ async fn a_full_id_number_never_reaches_the_database_file() {
     assert!(contains(&credit_code(1)), "the scan sees what was written");
     assert!(contains("110105********"), "the masked form is stored");
     assert!(!contains(&id_number(1)), "the full ID number is stored");
-    assert!(!contains(&bad_id_number(2)), "a rejected ID number is stored");
+    assert!(
+        !contains(&bad_id_number(2)),
+        "a rejected ID number is stored"
+    );
 }
 
 #[tokio::test]
@@ -240,7 +294,9 @@ async fn the_error_report_is_a_bom_prefixed_csv_of_the_bad_rows() {
     let report = import_csv(&db, &mixed_csv()).await.unwrap();
     let mut out = Vec::new();
     report.write_csv(&mut out).unwrap();
-    let body = out.strip_prefix(b"\xEF\xBB\xBF").expect("starts with a UTF-8 BOM");
+    let body = out
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("starts with a UTF-8 BOM");
     let mut reader = csv::Reader::from_reader(body);
     assert_eq!(
         reader.headers().unwrap(),
@@ -257,7 +313,10 @@ async fn the_error_report_is_a_bom_prefixed_csv_of_the_bad_rows() {
     }
     let rows: Vec<&str> = records.iter().map(|r| &r[0]).collect();
     for (row, column, _) in MIXED_CSV_ERRORS {
-        let at = rows.iter().position(|r| *r == row.to_string()).expect("row reported");
+        let at = rows
+            .iter()
+            .position(|r| *r == row.to_string())
+            .expect("row reported");
         assert_eq!(&records[at][1], *column);
     }
 }
@@ -267,23 +326,44 @@ async fn header_problems_stop_the_import_before_anything_is_written() {
     let db = TestDb::new(Backend::Sqlite).await;
     let row = format!("enterprise,甲公司,{},110108,I6513,x", credit_code(1));
     let cases = [
-        (format!("kind,name,credit_code,region,industry,备注\n{row}"), "备注", "unknown_column"),
-        (format!("kind,name,credit_code,region,industry,Name\n{row}"), "name", "duplicate_column"),
-        (format!("name,credit_code,region,industry,x,y\n{row}"), "kind", "required"),
-        (format!("kind,name,credit_code,,industry,region\n{row}"), "第4列", "unknown_column"),
+        (
+            format!("kind,name,credit_code,region,industry,备注\n{row}"),
+            "备注",
+            "unknown_column",
+        ),
+        (
+            format!("kind,name,credit_code,region,industry,Name\n{row}"),
+            "name",
+            "duplicate_column",
+        ),
+        (
+            format!("name,credit_code,region,industry,x,y\n{row}"),
+            "kind",
+            "required",
+        ),
+        (
+            format!("kind,name,credit_code,,industry,region\n{row}"),
+            "第4列",
+            "unknown_column",
+        ),
     ];
     for (csv, column, rule) in cases {
         match import_csv(&db, &csv).await {
             Err(ImportError::Header(errors)) => {
                 assert!(
-                    errors.iter().any(|e| e.row == 1 && e.column == column && e.rule == rule),
+                    errors
+                        .iter()
+                        .any(|e| e.row == 1 && e.column == column && e.rule == rule),
                     "{column} {rule}: {errors:?}"
                 );
             }
             other => panic!("{csv}: header error expected, got {other:?}"),
         }
     }
-    assert!(matches!(import_csv(&db, "").await, Err(ImportError::NoHeader)));
+    assert!(matches!(
+        import_csv(&db, "").await,
+        Err(ImportError::NoHeader)
+    ));
     assert_eq!(db.store.count_profiles().await.unwrap(), 0);
 }
 
@@ -292,7 +372,14 @@ async fn gbk_files_and_cells_are_named_as_such() {
     let db = TestDb::new(Backend::Sqlite).await;
     // "名称" in GBK as a header cell: the whole file is GBK.
     let header_gbk = b"kind,\xC3\xFB\xB3\xC6\nenterprise,x\n";
-    match import_profiles(&db.store, ImportSource::Csv(&header_gbk[..]), &ImportOptions::default(), |_| {}).await {
+    match import_profiles(
+        &db.store,
+        ImportSource::Csv(&header_gbk[..]),
+        &ImportOptions::default(),
+        |_| {},
+    )
+    .await
+    {
         Err(error @ ImportError::Encoding { .. }) => {
             assert!(error.to_string().contains("GBK"), "{error}");
             assert!(error.message_zh().contains("GBK"), "{}", error.message_zh());
@@ -301,15 +388,27 @@ async fn gbk_files_and_cells_are_named_as_such() {
     }
     // A UTF-8 file with one GBK name ("北京"): that row fails on its column, the next imports.
     let mut csv = b"kind,name,credit_code,region,industry\nenterprise,\xB1\xB1\xBE\xA9,".to_vec();
-    csv.extend(format!("{},110108,I6513\n{}\n", credit_code(1), {
-        format!("enterprise,乙公司,{},110108,I6513", credit_code(2))
-    }).as_bytes());
-    let report = import_profiles(&db.store, ImportSource::Csv(&csv[..]), &ImportOptions::default(), |_| {})
-        .await
-        .unwrap();
+    csv.extend(
+        format!("{},110108,I6513\n{}\n", credit_code(1), {
+            format!("enterprise,乙公司,{},110108,I6513", credit_code(2))
+        })
+        .as_bytes(),
+    );
+    let report = import_profiles(
+        &db.store,
+        ImportSource::Csv(&csv[..]),
+        &ImportOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!((report.created, report.failed), (1, 1));
     assert_errors(&report, &[(2, "name", "encoding")]);
-    assert!(report.errors[0].message_en.contains("GBK"), "{:?}", report.errors[0]);
+    assert!(
+        report.errors[0].message_en.contains("GBK"),
+        "{:?}",
+        report.errors[0]
+    );
 }
 
 /// A CSV file of `rows` valid enterprises generated as it is read, counting the rows handed out.
@@ -340,7 +439,8 @@ impl Read for GeneratedCsv {
             }
             self.next += 1;
             self.produced.fetch_add(1, Ordering::Relaxed);
-            self.pending = Cursor::new(format!("{}\n", common::enterprise_csv_row(self.next)).into_bytes());
+            self.pending =
+                Cursor::new(format!("{}\n", common::enterprise_csv_row(self.next)).into_bytes());
         }
     }
 }
@@ -365,14 +465,23 @@ async fn a_large_csv_is_streamed_a_batch_at_a_time() {
     .unwrap();
     assert_eq!((report.created, report.failed), (u64::from(ROWS), 0));
     assert_eq!(db.store.count_profiles().await.unwrap(), i64::from(ROWS));
-    assert!(reports.len() >= ROWS as usize / BATCH, "one report per batch");
+    assert!(
+        reports.len() >= ROWS as usize / BATCH,
+        "one report per batch"
+    );
     let mut previous = Progress::default();
     for (progress, generated) in &reports {
         // Each batch is written before the next is read: at most one batch between reports, all
         // of it written, and the source never more than the CSV reader's small buffer ahead.
-        assert!(progress.rows_read - previous.rows_read <= BATCH as u64, "{progress:?}");
+        assert!(
+            progress.rows_read - previous.rows_read <= BATCH as u64,
+            "{progress:?}"
+        );
         assert_eq!(progress.imported, progress.rows_read, "{progress:?}");
-        assert!(generated - progress.rows_read <= 200, "read ahead: {generated} vs {progress:?}");
+        assert!(
+            generated - progress.rows_read <= 200,
+            "read ahead: {generated} vs {progress:?}"
+        );
         previous = *progress;
     }
 }

@@ -21,11 +21,17 @@ const LOOKUP_CHUNK: usize = 500;
 /// What became of one valid input of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpsertOutcome {
-    Created { id: i64 },
-    Updated { id: i64 },
+    Created {
+        id: i64,
+    },
+    Updated {
+        id: i64,
+    },
     /// A later input of the same batch (at index `by`) has the same credit code or ID number;
     /// the later one was written and this one was not, as if the rows had been saved in order.
-    Superseded { by: usize },
+    Superseded {
+        by: usize,
+    },
 }
 
 impl UpsertOutcome {

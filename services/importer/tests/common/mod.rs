@@ -119,7 +119,8 @@ pub fn id_number(n: u32) -> String {
 }
 
 /// The header of [`enterprise_csv_row`].
-pub const ENTERPRISE_HEADER: &str = "kind,name,credit_code,region,industry,founded_on,employees,revenue,interests";
+pub const ENTERPRISE_HEADER: &str =
+    "kind,name,credit_code,region,industry,founded_on,employees,revenue,interests";
 
 /// One valid enterprise row under [`ENTERPRISE_HEADER`].
 pub fn enterprise_csv_row(n: u32) -> String {
