@@ -340,8 +340,15 @@ impl Engine {
             groups[group as usize].push((score, policy.id, at));
         }
         let [eligible, possible, near_miss] = groups.map(|mut group| {
-            group.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            group.truncate(limit);
+            let ranking = |a: &(f64, i64, usize), b: &(f64, i64, usize)| {
+                b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+            };
+            // Only the kept results need ordering: select them first, then sort just those.
+            if limit < group.len() {
+                group.select_nth_unstable_by(limit, ranking);
+                group.truncate(limit);
+            }
+            group.sort_unstable_by(ranking);
             group
                 .into_iter()
                 .map(|(_, _, at)| {

@@ -258,8 +258,8 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
     entries
         .into_iter()
         .filter_map(|(key, value)| match rng.below(100) {
-            0..12 => None,
-            12..14 => Some((key, text("corrupt"))),
+            0..5 => None,
+            5..6 => Some((key, text("corrupt"))),
             _ => Some((key, value)),
         })
         .collect()
@@ -478,6 +478,22 @@ pub fn condition(
     }
 }
 
+/// Most policies are issued by a city or district for its own territory.
+fn regional(rng: &mut SplitMix64, condition: Condition) -> Condition {
+    if rng.chance(15) {
+        return condition;
+    }
+    let issuer = if rng.chance(30) {
+        rng.pick(&["110000", "220100"])
+    } else {
+        rng.pick(REGIONS)
+    };
+    Condition::All(vec![
+        leaf("region", Op::Within, Json::from(issuer)),
+        condition,
+    ])
+}
+
 fn audience_class(name: &str) -> AudienceClass {
     AudienceClass::from_code(name).expect("pool names are audience classes")
 }
@@ -544,12 +560,14 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
         }],
         _ => Vec::new(),
     };
+    let eligibility = condition(rng, as_of, target, 2, 3);
+    let eligibility = regional(rng, eligibility);
     PolicyRule {
         id,
         applicability: Applicability {
             audiences,
             tags,
-            condition: rng.chance(90).then(|| condition(rng, as_of, target, 2, 3)),
+            condition: Some(eligibility),
             include_undetermined: rng.chance(30),
         },
         published_on: Some(as_of - Days::new(rng.below(720))),
