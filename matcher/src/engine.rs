@@ -15,7 +15,8 @@ use crate::applicability::{Applicability, CompiledApplicability};
 use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
 use crate::eval::{
-    Context, Evaluation, Forward, LeafOutcome, Row, Slot, Truth, Verdict, Vocab, explain,
+    Context, Evaluation, Forward, LeafOutcome, Programs, Row, Slot, Span, Truth, Verdict, Vocab,
+    explain,
 };
 use crate::field::{FieldKind, label};
 use crate::reason::leaf_reason;
@@ -105,7 +106,7 @@ struct CompiledPolicy {
     id: i64,
     /// Bits of the audience classes the policy is for; 0 for any audience.
     audience_mask: u64,
-    forward: Option<Forward>,
+    forward: Option<Span>,
     score: ScoreProgram,
     cold: Box<ColdPolicy>,
 }
@@ -123,6 +124,7 @@ pub struct Engine {
     /// Symbol of each audience class by bit position.
     audience_bits: Vec<u32>,
     policies: Vec<CompiledPolicy>,
+    programs: Programs,
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
 }
@@ -149,6 +151,7 @@ impl Engine {
             audience_field,
             audience_bits: Vec::new(),
             policies: Vec::new(),
+            programs: Programs::default(),
             position: HashMap::new(),
             weights: ResolvedWeights::new(weights, &Vocab::default()),
         };
@@ -167,9 +170,13 @@ impl Engine {
         rule: PolicyRule,
         schema: &AttributeSchema,
     ) -> Result<(), EngineError> {
-        let compiled = self.compile(rule, schema)?;
+        let (mut compiled, forward) = self.compile(rule, schema)?;
+        compiled.forward = forward.map(|f| self.programs.add(&f));
         match self.position.get(&compiled.id) {
-            Some(&at) => self.policies[at] = compiled,
+            Some(&at) => {
+                let replaced = std::mem::replace(&mut self.policies[at], compiled);
+                self.release(&replaced);
+            }
             None => {
                 self.position.insert(compiled.id, self.policies.len());
                 self.policies.push(compiled);
@@ -186,11 +193,20 @@ impl Engine {
         let Some(at) = self.position.remove(&policy_id) else {
             return false;
         };
-        self.policies.swap_remove(at);
+        let removed = self.policies.swap_remove(at);
         if let Some(moved) = self.policies.get(at) {
             self.position.insert(moved.id, at);
         }
+        self.release(&removed);
         true
+    }
+
+    fn release(&mut self, policy: &CompiledPolicy) {
+        if let Some(span) = policy.forward {
+            self.programs.release(span);
+        }
+        let spans = self.policies.iter_mut().filter_map(|p| p.forward.as_mut());
+        self.programs.compact(spans);
     }
 
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
@@ -228,7 +244,7 @@ impl Engine {
         &mut self,
         rule: PolicyRule,
         schema: &AttributeSchema,
-    ) -> Result<CompiledPolicy, EngineError> {
+    ) -> Result<(CompiledPolicy, Option<Forward>), EngineError> {
         let invalid = |errors| EngineError::InvalidPolicy {
             policy_id: rule.id,
             errors,
@@ -276,16 +292,17 @@ impl Engine {
             audience_mask |= 1 << bit;
         }
         self.vocab = vocab;
-        Ok(CompiledPolicy {
+        let policy = CompiledPolicy {
             id: rule.id,
             audience_mask,
-            forward,
+            forward: None,
             score,
             cold: Box::new(ColdPolicy {
                 rule,
                 applicability,
             }),
-        })
+        };
+        Ok((policy, forward))
     }
 
     fn profile_audience(&self, row: &Row<'_>) -> Option<u64> {
@@ -326,10 +343,9 @@ impl Engine {
             if gate == Truth::False {
                 continue;
             }
-            let (tree, cost) = policy
-                .forward
-                .as_ref()
-                .map_or((Truth::True, 0), |f| f.quick(&row, &ctx));
+            let (tree, cost) = policy.forward.map_or((Truth::True, 0), |span| {
+                self.programs.get(span).quick(&row, &ctx)
+            });
             let group = match gate.min(tree) {
                 Truth::True => Group::Eligible,
                 Truth::Unknown => Group::Possible,
@@ -384,9 +400,12 @@ impl Engine {
         let gate = Self::gate(policy, audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
         let evaluation = match (&policy.cold.applicability.condition, &policy.forward) {
-            (Some(condition), Some(forward)) => {
-                explain(condition, &forward.statuses(row, ctx), gate, facts)
-            }
+            (Some(condition), Some(span)) => explain(
+                condition,
+                &self.programs.get(*span).statuses(row, ctx),
+                gate,
+                facts,
+            ),
             _ => Evaluation {
                 verdict: gate.into(),
                 leaves: Vec::new(),
@@ -828,5 +847,35 @@ mod tests {
             serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn replaced_and_removed_policies_leave_the_rest_intact() {
+        let mut rng = crate::synth::SplitMix64::new(9);
+        let as_of = day(AS_OF);
+        let generate = |rng: &mut crate::synth::SplitMix64, id| crate::synth::rule(rng, id, as_of);
+        let mut live: Vec<PolicyRule> = (0..40).map(|id| generate(&mut rng, id)).collect();
+        let mut engine = Engine::new(live.clone(), Weights::default(), &schema()).unwrap();
+        // Enough churn that the program storage is compacted several times.
+        for round in 0..200 {
+            let id = rng.below(40) as i64;
+            if round % 3 == 0 && engine.remove(id) {
+                live.retain(|r| r.id != id);
+            } else {
+                let rule = generate(&mut rng, id);
+                engine.upsert(rule.clone(), &schema()).unwrap();
+                live.retain(|r| r.id != id);
+                live.push(rule);
+            }
+        }
+        let fresh = Engine::new(live, Weights::default(), &schema()).unwrap();
+        assert_eq!(engine.len(), fresh.len());
+        for _ in 0..30 {
+            let profile = crate::synth::facts(&mut rng, as_of);
+            assert_eq!(
+                engine.match_profile(&profile, as_of),
+                fresh.match_profile(&profile, as_of)
+            );
+        }
     }
 }

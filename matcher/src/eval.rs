@@ -112,7 +112,12 @@ impl CompiledCondition {
             .expect("a fresh vocabulary has no kind conflicts");
         let ctx = vocab.context(as_of);
         let row = vocab.row(facts);
-        explain(self, &program.statuses(&row, &ctx), Truth::True, facts)
+        explain(
+            self,
+            &program.program().statuses(&row, &ctx),
+            Truth::True,
+            facts,
+        )
     }
 }
 
@@ -339,10 +344,77 @@ impl Row<'_> {
 }
 
 /// A condition as one flat pre-order array: a leaf is a field index and an inline test, so a
-/// policy's program is one contiguous allocation walked front to back.
+/// program is a contiguous run of nodes walked front to back. The engine keeps the programs of
+/// all policies end to end in one vector ([`Programs`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Forward {
     nodes: Box<[FlatNode]>,
+}
+
+impl Forward {
+    pub(crate) fn program(&self) -> Program<'_> {
+        Program { nodes: &self.nodes }
+    }
+}
+
+/// A borrowed program: one policy's run of nodes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Program<'a> {
+    nodes: &'a [FlatNode],
+}
+
+/// Where a policy's program lies in [`Programs`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// The programs of many policies stored end to end, so a match scans memory in order instead of
+/// chasing one allocation per policy. Replaced and removed programs leave holes that are
+/// squeezed out once they outnumber the live nodes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Programs {
+    nodes: Vec<FlatNode>,
+    holes: usize,
+}
+
+impl Programs {
+    pub(crate) fn add(&mut self, forward: &Forward) -> Span {
+        let start = u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
+        self.nodes.extend_from_slice(&forward.nodes);
+        Span {
+            start,
+            len: u32::try_from(forward.nodes.len()).expect("fewer than 2^32 nodes"),
+        }
+    }
+
+    pub(crate) fn get(&self, span: Span) -> Program<'_> {
+        let start = span.start as usize;
+        Program {
+            nodes: &self.nodes[start..start + span.len as usize],
+        }
+    }
+
+    pub(crate) fn release(&mut self, span: Span) {
+        self.holes += span.len as usize;
+    }
+
+    /// Rewrites the storage without holes when they make up more than half of it.
+    pub(crate) fn compact<'s>(&mut self, spans: impl Iterator<Item = &'s mut Span>) {
+        if self.holes * 2 <= self.nodes.len() {
+            return;
+        }
+        let mut packed = Vec::with_capacity(self.nodes.len() - self.holes);
+        for span in spans {
+            let start = span.start as usize;
+            let moved = u32::try_from(packed.len()).expect("fewer than 2^32 nodes");
+            packed.extend_from_slice(&self.nodes[start..start + span.len as usize]);
+            span.start = moved;
+        }
+        self.nodes = packed;
+        self.holes = 0;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -452,7 +524,7 @@ impl ForwardLeaf {
     }
 }
 
-impl Forward {
+impl Program<'_> {
     /// The verdict and the near-miss cost in one pass that stops as soon as neither can change.
     pub(crate) fn quick(&self, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
         self.quick_at(0, row, ctx).0
@@ -993,7 +1065,7 @@ mod tests {
             let mut vocab = Vocab::default();
             let program = vocab.compile(&condition).unwrap();
             let (row, ctx) = (vocab.row(&facts), vocab.context(as_of));
-            let (truth, cost) = program.quick(&row, &ctx);
+            let (truth, cost) = program.program().quick(&row, &ctx);
             let evaluation = condition.evaluate(&facts, as_of);
             assert_eq!(Verdict::from(truth), evaluation.verdict);
             assert_eq!(
