@@ -78,7 +78,11 @@ fn generate(rng: &mut SplitMix64) -> Row {
 
 fn facts_of(row: &Row) -> Facts {
     let mut facts = Facts::new();
-    let kind = if row.enterprise { "enterprise" } else { "citizen" };
+    let kind = if row.enterprise {
+        "enterprise"
+    } else {
+        "citizen"
+    };
     facts.insert("kind", Value::Text(kind.to_owned()));
     facts.insert("region", Value::Text(row.region.to_owned()));
     if let Some(industry) = row.industry {
@@ -172,15 +176,22 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<String> {
     Ok(out)
 }
 
-fn forward(options: &BenchOptions, schema: &AttributeSchema, out: &mut String) -> anyhow::Result<()> {
+fn forward(
+    options: &BenchOptions,
+    schema: &AttributeSchema,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let mut rng = SplitMix64::new(20_261_121);
     let rules = (0..options.policies)
         .map(|id| synth::rule(&mut rng, id as i64 + 1, as_of()))
         .collect();
     let started = Instant::now();
-    let engine = Engine::new(rules, Weights::default(), schema).context("synthetic policies compile")?;
+    let engine =
+        Engine::new(rules, Weights::default(), schema).context("synthetic policies compile")?;
     let compile = started.elapsed();
-    let profiles: Vec<Facts> = (0..options.samples).map(|_| synth::facts(&mut rng, as_of())).collect();
+    let profiles: Vec<Facts> = (0..options.samples)
+        .map(|_| synth::facts(&mut rng, as_of()))
+        .collect();
     let mut times = Vec::with_capacity(profiles.len());
     let mut matched = 0;
     for facts in &profiles {
@@ -190,7 +201,12 @@ fn forward(options: &BenchOptions, schema: &AttributeSchema, out: &mut String) -
         matched += report.eligible.len() + report.possible.len();
     }
     times.sort();
-    writeln!(out, "| compile {} policies | {} | |", options.policies, ms(compile))?;
+    writeln!(
+        out,
+        "| compile {} policies | {} | |",
+        options.policies,
+        ms(compile)
+    )?;
     writeln!(
         out,
         "| forward match, 1 profile vs {} policies, top 10 per group (p50 / p99 of {}) | {} / {} | p50 < 1 ms at 20,000 |",
@@ -199,11 +215,19 @@ fn forward(options: &BenchOptions, schema: &AttributeSchema, out: &mut String) -
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.99)),
     )?;
-    writeln!(out, "| (policies listed per profile, mean) | {:.1} | |", matched as f64 / options.samples.max(1) as f64)?;
+    writeln!(
+        out,
+        "| (policies listed per profile, mean) | {:.1} | |",
+        matched as f64 / options.samples.max(1) as f64
+    )?;
     Ok(())
 }
 
-async fn reverse(options: &BenchOptions, schema: &AttributeSchema, out: &mut String) -> anyhow::Result<()> {
+async fn reverse(
+    options: &BenchOptions,
+    schema: &AttributeSchema,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let (rss_before, _) = memory_kib();
     let mut rng = SplitMix64::new(7);
     let rows: Vec<Row> = (0..options.profiles).map(|_| generate(&mut rng)).collect();
@@ -215,13 +239,20 @@ async fn reverse(options: &BenchOptions, schema: &AttributeSchema, out: &mut Str
     let build = started.elapsed();
     let (rss_index, peak) = memory_kib();
     let applicability = Applicability {
-        condition: Some(Condition::from_json(&benchmark_condition()).map_err(|e| anyhow::anyhow!("{e:?}"))?),
+        condition: Some(
+            Condition::from_json(&benchmark_condition()).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        ),
         ..Applicability::default()
     }
     .compile(schema)
     .map_err(|e| anyhow::anyhow!("benchmark condition: {e:?}"))?;
     let (reverse_time, sets) = median_of(9, || index.select(&applicability, as_of()));
-    writeln!(out, "| build audience index, {} profiles | {} | |", options.profiles, ms(build))?;
+    writeln!(
+        out,
+        "| build audience index, {} profiles | {} | |",
+        options.profiles,
+        ms(build)
+    )?;
     writeln!(
         out,
         "| memory: RSS growth for generated rows + index / peak RSS | {} MiB / {} MiB | < 2 GiB for 2,000,000 |",
@@ -237,7 +268,10 @@ async fn reverse(options: &BenchOptions, schema: &AttributeSchema, out: &mut Str
         sets.undetermined.len()
     )?;
     let Some(url) = &options.postgres_url else {
-        writeln!(out, "| SQL baseline | not measured: no PostgreSQL URL given (--postgres) | |")?;
+        writeln!(
+            out,
+            "| SQL baseline | not measured: no PostgreSQL URL given (--postgres) | |"
+        )?;
         return Ok(());
     };
     let (sql_time, sql_ids) = sql_baseline(url, &rows).await?;
@@ -262,8 +296,12 @@ async fn reverse(options: &BenchOptions, schema: &AttributeSchema, out: &mut Str
 
 /// Loads `rows` into a fresh indexed table with COPY and times the baseline query.
 async fn sql_baseline(url: &str, rows: &[Row]) -> anyhow::Result<(Duration, u64)> {
-    let mut conn = sqlx::PgConnection::connect(url).await.context("connect to PostgreSQL")?;
-    sqlx::query("DROP TABLE IF EXISTS bench_profiles").execute(&mut conn).await?;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .context("connect to PostgreSQL")?;
+    sqlx::query("DROP TABLE IF EXISTS bench_profiles")
+        .execute(&mut conn)
+        .await?;
     sqlx::query(
         "CREATE TABLE bench_profiles (id BIGINT PRIMARY KEY, kind TEXT NOT NULL, region TEXT NOT NULL, \
          industry TEXT, employees DOUBLE PRECISION, revenue DOUBLE PRECISION, founded_on DATE)",
@@ -280,7 +318,11 @@ async fn sql_baseline(url: &str, rows: &[Row]) -> anyhow::Result<(Duration, u64)
             chunk,
             "{},{},{},{},{},{},{}",
             id + 1,
-            if row.enterprise { "enterprise" } else { "citizen" },
+            if row.enterprise {
+                "enterprise"
+            } else {
+                "citizen"
+            },
             row.region,
             row.industry.unwrap_or_default(),
             show(row.employees.map(|v| v.to_string())),
@@ -295,7 +337,9 @@ async fn sql_baseline(url: &str, rows: &[Row]) -> anyhow::Result<(Duration, u64)
     copy.send(chunk.as_bytes()).await?;
     copy.finish().await?;
     // Empty industry cells arrive as '', not NULL: make them unknown, as in the index.
-    sqlx::query("UPDATE bench_profiles SET industry = NULL WHERE industry = ''").execute(&mut conn).await?;
+    sqlx::query("UPDATE bench_profiles SET industry = NULL WHERE industry = ''")
+        .execute(&mut conn)
+        .await?;
     for index in [
         "CREATE INDEX ON bench_profiles (region text_pattern_ops)",
         "CREATE INDEX ON bench_profiles (industry text_pattern_ops)",
@@ -311,11 +355,15 @@ async fn sql_baseline(url: &str, rows: &[Row]) -> anyhow::Result<(Duration, u64)
     let mut count = 0;
     for _ in 0..9 {
         let started = Instant::now();
-        let ids: Vec<i64> = sqlx::query_scalar(BASELINE_SQL).fetch_all(&mut conn).await?;
+        let ids: Vec<i64> = sqlx::query_scalar(BASELINE_SQL)
+            .fetch_all(&mut conn)
+            .await?;
         times.push(started.elapsed());
         count = ids.len() as u64;
     }
     times.sort();
-    sqlx::query("DROP TABLE bench_profiles").execute(&mut conn).await?;
+    sqlx::query("DROP TABLE bench_profiles")
+        .execute(&mut conn)
+        .await?;
     Ok((percentile(&times, 0.5), count))
 }

@@ -1,0 +1,235 @@
+//! The `policy-push` binary as a newcomer runs it: `serve` on a fresh folder with no
+//! configuration, `import` with a bad line, `migrate` on PostgreSQL, `--help`, and `bench`.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sqlx::Connection;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_policy-push");
+
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run policy-push")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn serve_on_a_fresh_folder_runs_on_sqlite_with_demo_data_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BINARY)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = None;
+    for _ in 0..120 {
+        if let Ok(reply) = client.get(format!("{base}/ready")).send().await {
+            ready = Some(reply.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ready = ready.expect("serve answers /ready");
+    assert_eq!(ready["database"], "sqlite");
+    assert!(
+        dir.path().join("data/policy-push.db").exists(),
+        "SQLite file under ./data"
+    );
+    let total = |path: &'static str| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["total"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    assert!(total("/api/v1/policies").await >= 30, "demo policies");
+    assert!(total("/api/v1/profiles").await >= 200, "demo profiles");
+    assert!(total("/api/v1/profiles?kind=citizen").await >= 50);
+    // The demo's first enterprise matches at least one demo policy.
+    let matches: serde_json::Value = client
+        .get(format!("{base}/api/v1/profiles/1/matches"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = ["eligible", "possible", "near_miss"]
+        .iter()
+        .map(|g| matches[g].as_array().unwrap().len())
+        .sum::<usize>();
+    assert!(listed > 0, "demo data matches: {matches}");
+
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful stop on SIGTERM: {status}");
+}
+
+#[test]
+fn import_keeps_good_lines_reports_bad_ones_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profiles.jsonl");
+    let good = r#"{"kind":"enterprise","name":"北京测试科技有限公司","credit_code":"91110108MA01AB2C3T","region":"110108","industry":"I6513","ownership":"private","founded_on":"2019-04-12","employees":20,"revenue":300}"#;
+    let citizen = r#"{"kind":"citizen","name":"张三","id_number":"110105199003071239","residence_region":"110105"}"#;
+    let bad = r#"{"kind":"enterprise","name":"坏数据有限公司","credit_code":"91110108MA01AB2C3X","region":"110108","industry":"I6513","ownership":"private"}"#;
+    std::fs::write(&file, format!("{good}\n{citizen}\n{bad}\nnot json\n")).unwrap();
+    let first = run(dir.path(), &["import", "profiles", "profiles.jsonl"], &[]);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(
+        first.status.code(),
+        Some(2),
+        "bad lines make a non-zero exit: {text}"
+    );
+    assert!(
+        text.contains("created 2 / updated 0 / rejected 2"),
+        "{text}"
+    );
+    assert!(text.contains("line 3: credit_code"), "{text}");
+    assert!(text.contains("line 4: "), "{text}");
+    let second = run(dir.path(), &["import", "profiles", "profiles.jsonl"], &[]);
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        text.contains("created 0 / updated 2 / rejected 2"),
+        "re-import updates: {text}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_prepares_a_postgresql_database() {
+    let name = format!("pp_cli_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&admin_url())
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_name IN ('policies', 'profiles', 'deliveries', 'inbox_items', 'audit_log')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(tables, 5);
+    assert!(
+        !dir.path().join("data").exists(),
+        "no SQLite file when PostgreSQL is configured"
+    );
+    db.close().await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn help_documents_the_configuration() {
+    let out = run(Path::new("."), &["--help"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "serve",
+        "migrate",
+        "import",
+        "demo",
+        "bench",
+        "POLICY_PUSH_DATABASE_URL",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "POLICY_PUSH_MAIL__SMTP_URL",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}: {text}");
+    }
+}
+
+#[test]
+fn a_bad_configuration_file_is_refused_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy-push.toml"), "listen = 8080\n").unwrap();
+    let out = run(dir.path(), &["migrate"], &[]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("listen"), "{text}");
+}
+
+#[test]
+fn bench_runs_small_and_its_two_paths_agree_with_sql() {
+    let out = run(
+        Path::new("."),
+        &[
+            "bench",
+            "--profiles",
+            "20000",
+            "--policies",
+            "300",
+            "--samples",
+            "20",
+            "--postgres",
+            &admin_url(),
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "forward match",
+        "reverse match",
+        "same audience by SQL",
+        "speed-up",
+        "memory",
+    ] {
+        assert!(text.contains(line), "bench output lacks {line}: {text}");
+    }
+}
