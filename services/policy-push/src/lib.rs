@@ -39,6 +39,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
 }
 
+/// Rebuilds the matcher when the day turns in China, so ages and other derived labels stay true.
+async fn refresh_matcher_daily(matching: api::Matching) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match matching.refresh_if_stale().await {
+            Ok(true) => tracing::info!("new day: matcher rebuilt"),
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "matcher rebuild failed; keeping yesterday's"),
+        }
+    }
+}
+
 /// A started server: where it listens, and the handle that ends with it.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -67,6 +80,7 @@ pub async fn start(
     let matching = api::Matching::load(store.clone())
         .await
         .context("cannot build the matcher from the database")?;
+    tokio::spawn(refresh_matcher_daily(matching.clone()));
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -1,0 +1,79 @@
+//! The audience index is rebuilt when the day turns, so a citizen who comes of age overnight
+//! joins an adults-only policy's audience without a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Utc};
+use matching::{AudienceFilter, AudienceGroup, Matching};
+use store::Store;
+
+/// A clock the test moves by hand.
+#[derive(Debug)]
+struct HandClock(AtomicI64);
+
+impl store::Clock for HandClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.0.load(Ordering::SeqCst), 0).expect("valid time")
+    }
+}
+
+fn policy_for_adults() -> store::policy::PolicyContent {
+    serde_json::from_value(serde_json::json!({
+        "title": "成年人就业见习补贴", "issuing_departments": ["北京市人力资源和社会保障局"],
+        "region_code": "110000", "level": "municipal", "status": "published",
+        "applicability": {"audiences": ["individual"], "condition": {"all": [
+            {"field": "age", "op": "ge", "value": 18}
+        ]}}
+    }))
+    .expect("policy JSON")
+}
+
+#[tokio::test]
+async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2026-11-22 12:00 in China (UTC+8): the citizen, born 2008-11-23, is 17.
+    let clock = Arc::new(HandClock(AtomicI64::new(1_795_320_000)));
+    let store = Store::open(
+        &format!("sqlite://{}/t.db", dir.path().display()),
+        2,
+        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.today().to_string(), "2026-11-22");
+    let policy = store
+        .create_policy(&policy_for_adults(), "test")
+        .await
+        .unwrap();
+    let input = serde_json::from_value(serde_json::json!({
+        "kind": "citizen", "name": "小明", "id_number": "110105200811230010",
+        "residence_region": "110105"
+    }))
+    .unwrap();
+    store.create_profile(input, "test").await.unwrap();
+    let matching = Matching::load(store.clone()).await.unwrap();
+    let eligible = |matching: &Matching| {
+        matching
+            .audience(
+                policy.id,
+                store.today(),
+                &AudienceFilter::default(),
+                AudienceGroup::Eligible,
+                0,
+                10,
+            )
+            .unwrap()
+            .eligible
+    };
+    assert_eq!(eligible(&matching), 0, "17 years old today");
+    assert!(
+        !matching.refresh_if_stale().await.unwrap(),
+        "same day: nothing to rebuild"
+    );
+
+    clock.0.fetch_add(24 * 3600, Ordering::SeqCst);
+    assert!(matching.refresh_if_stale().await.unwrap(), "the day turned");
+    assert_eq!(eligible(&matching), 1, "18 years old today");
+}
