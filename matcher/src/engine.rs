@@ -15,13 +15,16 @@ use crate::applicability::{Applicability, CompiledApplicability};
 use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
 use crate::eval::{
-    Context, Evaluation, Forward, LeafOutcome, Programs, Row, Slot, Span, Truth, Verdict, Vocab,
+    Context, Evaluation, FlatNode, Forward, LeafOutcome, Program, Row, Slot, Truth, Verdict, Vocab,
     explain,
 };
 use crate::field::{FieldKind, label};
+use crate::packed::{Packed, Span};
 use crate::reason::leaf_reason;
 use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
-use crate::score::{ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, Weights, WeightsError};
+use crate::score::{
+    ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, Weights, WeightsError,
+};
 use profiles::{AttributeSchema, Facts, Value};
 
 /// What the matcher needs of a policy; the service builds it from the stored policy.
@@ -107,6 +110,16 @@ struct CompiledPolicy {
     /// Bits of the audience classes the policy is for; 0 for any audience.
     audience_mask: u64,
     forward: Option<Span>,
+    tag_tests: Span,
+    score: ScoreProgram,
+    cold: Box<ColdPolicy>,
+}
+
+/// A compiled policy before its programs are placed in the engine's packed stores.
+struct Parts {
+    audience_mask: u64,
+    forward: Option<Forward>,
+    tag_tests: Vec<TagTest>,
     score: ScoreProgram,
     cold: Box<ColdPolicy>,
 }
@@ -124,7 +137,8 @@ pub struct Engine {
     /// Symbol of each audience class by bit position.
     audience_bits: Vec<u32>,
     policies: Vec<CompiledPolicy>,
-    programs: Programs,
+    programs: Packed<FlatNode>,
+    tag_tests: Packed<TagTest>,
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
 }
@@ -151,7 +165,8 @@ impl Engine {
             audience_field,
             audience_bits: Vec::new(),
             policies: Vec::new(),
-            programs: Programs::default(),
+            programs: Packed::default(),
+            tag_tests: Packed::default(),
             position: HashMap::new(),
             weights: ResolvedWeights::new(weights, &Vocab::default()),
         };
@@ -170,8 +185,15 @@ impl Engine {
         rule: PolicyRule,
         schema: &AttributeSchema,
     ) -> Result<(), EngineError> {
-        let (mut compiled, forward) = self.compile(rule, schema)?;
-        compiled.forward = forward.map(|f| self.programs.add(&f));
+        let parts = self.compile(rule, schema)?;
+        let compiled = CompiledPolicy {
+            id: parts.cold.rule.id,
+            audience_mask: parts.audience_mask,
+            forward: parts.forward.map(|f| self.programs.add(f.nodes())),
+            tag_tests: self.tag_tests.add(&parts.tag_tests),
+            score: parts.score,
+            cold: parts.cold,
+        };
         match self.position.get(&compiled.id) {
             Some(&at) => {
                 let replaced = std::mem::replace(&mut self.policies[at], compiled);
@@ -205,8 +227,11 @@ impl Engine {
         if let Some(span) = policy.forward {
             self.programs.release(span);
         }
+        self.tag_tests.release(policy.tag_tests);
         let spans = self.policies.iter_mut().filter_map(|p| p.forward.as_mut());
         self.programs.compact(spans);
+        self.tag_tests
+            .compact(self.policies.iter_mut().map(|p| &mut p.tag_tests));
     }
 
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
@@ -244,7 +269,7 @@ impl Engine {
         &mut self,
         rule: PolicyRule,
         schema: &AttributeSchema,
-    ) -> Result<(CompiledPolicy, Option<Forward>), EngineError> {
+    ) -> Result<Parts, EngineError> {
         let invalid = |errors| EngineError::InvalidPolicy {
             policy_id: rule.id,
             errors,
@@ -274,7 +299,8 @@ impl Engine {
             window_closes: rule.window_closes,
             feedback: rule.feedback,
         };
-        let score = ScoreProgram::compile(&inputs, &mut vocab, schema).map_err(schema_changed)?;
+        let (score, tag_tests) =
+            ScoreProgram::compile(&inputs, &mut vocab, schema).map_err(schema_changed)?;
         let mut audience_mask = 0u64;
         for class in &applicability.audiences {
             let symbol = vocab.symbol(class);
@@ -292,17 +318,16 @@ impl Engine {
             audience_mask |= 1 << bit;
         }
         self.vocab = vocab;
-        let policy = CompiledPolicy {
-            id: rule.id,
+        Ok(Parts {
             audience_mask,
-            forward: None,
+            forward,
+            tag_tests,
             score,
             cold: Box::new(ColdPolicy {
                 rule,
                 applicability,
             }),
-        };
-        Ok((policy, forward))
+        })
     }
 
     fn profile_audience(&self, row: &Row<'_>) -> Option<u64> {
@@ -344,7 +369,7 @@ impl Engine {
                 continue;
             }
             let (tree, cost) = policy.forward.map_or((Truth::True, 0), |span| {
-                self.programs.get(span).quick(&row, &ctx)
+                Program::of(self.programs.get(span)).quick(&row, &ctx)
             });
             let group = match gate.min(tree) {
                 Truth::True => Group::Eligible,
@@ -352,7 +377,8 @@ impl Engine {
                 Truth::False if gate == Truth::True && cost == 1 => Group::NearMiss,
                 Truth::False => continue,
             };
-            let score = policy.score.quick(&self.weights, &row, as_of);
+            let tests = self.tag_tests.get(policy.tag_tests);
+            let score = policy.score.quick(tests, &self.weights, &row, as_of);
             groups[group as usize].push((score, policy.id, at));
         }
         let [eligible, possible, near_miss] = groups.map(|mut group| {
@@ -402,7 +428,7 @@ impl Engine {
         let evaluation = match (&policy.cold.applicability.condition, &policy.forward) {
             (Some(condition), Some(span)) => explain(
                 condition,
-                &self.programs.get(*span).statuses(row, ctx),
+                &Program::of(self.programs.get(*span)).statuses(row, ctx),
                 gate,
                 facts,
             ),
@@ -436,7 +462,10 @@ impl Engine {
             .near_miss
             .map(|at| near_miss_reason(&evaluation.leaves[at], citizen));
         reasons.extend(near_miss_hint.clone());
-        let (score, score_reasons) = policy.score.explain(&self.weights, row, facts, as_of);
+        let tests = self.tag_tests.get(policy.tag_tests);
+        let (score, score_reasons) = policy
+            .score
+            .explain(tests, &self.weights, row, facts, as_of);
         reasons.extend(score_reasons);
         reasons.extend(
             policy
@@ -490,7 +519,12 @@ impl Engine {
                 let row = self.vocab.row(&facts);
                 Some(AudienceHit {
                     profile_id: id,
-                    score: policy.score.quick(&self.weights, &row, as_of),
+                    score: policy.score.quick(
+                        self.tag_tests.get(policy.tag_tests),
+                        &self.weights,
+                        &row,
+                        as_of,
+                    ),
                 })
             })
             .collect();

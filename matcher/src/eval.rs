@@ -345,7 +345,7 @@ impl Row<'_> {
 
 /// A condition as one flat pre-order array: a leaf is a field index and an inline test, so a
 /// program is a contiguous run of nodes walked front to back. The engine keeps the programs of
-/// all policies end to end in one vector ([`Programs`]).
+/// all policies end to end ([`crate::packed::Packed`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Forward {
     nodes: Box<[FlatNode]>,
@@ -355,6 +355,10 @@ impl Forward {
     pub(crate) fn program(&self) -> Program<'_> {
         Program { nodes: &self.nodes }
     }
+
+    pub(crate) fn nodes(&self) -> &[FlatNode] {
+        &self.nodes
+    }
 }
 
 /// A borrowed program: one policy's run of nodes.
@@ -363,62 +367,14 @@ pub(crate) struct Program<'a> {
     nodes: &'a [FlatNode],
 }
 
-/// Where a policy's program lies in [`Programs`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Span {
-    start: u32,
-    len: u32,
-}
-
-/// The programs of many policies stored end to end, so a match scans memory in order instead of
-/// chasing one allocation per policy. Replaced and removed programs leave holes that are
-/// squeezed out once they outnumber the live nodes.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Programs {
-    nodes: Vec<FlatNode>,
-    holes: usize,
-}
-
-impl Programs {
-    pub(crate) fn add(&mut self, forward: &Forward) -> Span {
-        let start = u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes");
-        self.nodes.extend_from_slice(&forward.nodes);
-        Span {
-            start,
-            len: u32::try_from(forward.nodes.len()).expect("fewer than 2^32 nodes"),
-        }
-    }
-
-    pub(crate) fn get(&self, span: Span) -> Program<'_> {
-        let start = span.start as usize;
-        Program {
-            nodes: &self.nodes[start..start + span.len as usize],
-        }
-    }
-
-    pub(crate) fn release(&mut self, span: Span) {
-        self.holes += span.len as usize;
-    }
-
-    /// Rewrites the storage without holes when they make up more than half of it.
-    pub(crate) fn compact<'s>(&mut self, spans: impl Iterator<Item = &'s mut Span>) {
-        if self.holes * 2 <= self.nodes.len() {
-            return;
-        }
-        let mut packed = Vec::with_capacity(self.nodes.len() - self.holes);
-        for span in spans {
-            let start = span.start as usize;
-            let moved = u32::try_from(packed.len()).expect("fewer than 2^32 nodes");
-            packed.extend_from_slice(&self.nodes[start..start + span.len as usize]);
-            span.start = moved;
-        }
-        self.nodes = packed;
-        self.holes = 0;
+impl<'a> Program<'a> {
+    pub(crate) fn of(nodes: &'a [FlatNode]) -> Self {
+        Program { nodes }
     }
 }
 
 #[derive(Debug, Clone)]
-enum FlatNode {
+pub(crate) enum FlatNode {
     Leaf(ForwardLeaf),
     /// `end` is the index just past the node's subtree.
     All {
@@ -430,7 +386,7 @@ enum FlatNode {
 }
 
 #[derive(Debug, Clone)]
-struct ForwardLeaf {
+pub(crate) struct ForwardLeaf {
     field: u32,
     pred: Pred,
     negate: bool,

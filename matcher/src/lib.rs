@@ -13,6 +13,7 @@ pub mod condition;
 pub mod engine;
 pub mod eval;
 mod field;
+mod packed;
 pub mod reason;
 pub mod score;
 #[cfg(any(test, feature = "synth"))]

@@ -185,14 +185,45 @@ enum TagMatcher {
     WithinAny(Box<[Prefix]>),
 }
 
-/// One tagged dimension: what scoring reads inline, what reasons read behind a pointer.
+/// One tag test of a policy, kept small and in the engine's packed store: a dimension's tags or
+/// the policy's topics against the profile's interests.
 #[derive(Debug, Clone)]
-struct DimensionProgram {
-    /// Index of the dimension's weight in [`ResolvedWeights`].
-    weight_slot: u16,
+pub(crate) struct TagTest {
+    term: TagTerm,
     field: u32,
     matcher: TagMatcher,
-    about: Box<DimensionAbout>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TagTerm {
+    /// `weight_slot` indexes [`ResolvedWeights`]; `about` the program's [`DimensionAbout`]s.
+    Dimension {
+        weight_slot: u16,
+        about: u16,
+    },
+    Interest,
+}
+
+impl TagTest {
+    fn value(&self, row: &Row<'_>) -> Option<bool> {
+        match (&self.matcher, row.slot(self.field)) {
+            (TagMatcher::Within(prefix), Slot::Text { text, .. }) => Some(prefix.contains(text)),
+            (TagMatcher::WithinAny(prefixes), Slot::Text { text, .. }) => {
+                Some(prefixes.iter().any(|p| p.contains(text)))
+            }
+            (TagMatcher::Symbol(tag), Slot::Text { symbol, .. }) => Some(tag == symbol),
+            (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
+                Some(tags.binary_search(symbol).is_ok())
+            }
+            (TagMatcher::Symbol(tag), Slot::Set(elements)) => {
+                Some(elements.binary_search(tag).is_ok())
+            }
+            (TagMatcher::Symbols(tags), Slot::Set(elements)) => {
+                Some(elements.iter().any(|e| tags.binary_search(e).is_ok()))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -203,13 +234,12 @@ struct DimensionAbout {
     tags: Vec<String>,
 }
 
-/// What a policy brings to scoring, compiled against the engine's vocabulary.
+/// What a policy brings to scoring besides its tag tests, which the caller keeps
+/// (the engine in its packed store) and passes back in.
 #[derive(Debug, Clone)]
 pub(crate) struct ScoreProgram {
-    dimensions: Vec<DimensionProgram>,
+    dimensions: Vec<DimensionAbout>,
     topics: Vec<String>,
-    topic_symbols: Box<[u32]>,
-    interests: u32,
     published_on: Option<NaiveDate>,
     window_closes: Option<NaiveDate>,
     feedback: f64,
@@ -226,11 +256,21 @@ pub(crate) struct ScoreInputs<'a> {
 
 #[derive(Clone, Copy)]
 enum TermKey<'a> {
-    Dimension(&'a DimensionProgram),
+    Dimension(&'a DimensionAbout),
     Interest,
     Urgency,
     Freshness,
     Feedback,
+}
+
+fn symbols_matcher(vocab: &mut Vocab, tags: &[String]) -> TagMatcher {
+    let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
+    symbols.sort_unstable();
+    symbols.dedup();
+    match *symbols {
+        [one] => TagMatcher::Symbol(one),
+        _ => TagMatcher::Symbols(symbols.into()),
+    }
 }
 
 impl ScoreProgram {
@@ -238,8 +278,9 @@ impl ScoreProgram {
         inputs: &ScoreInputs<'_>,
         vocab: &mut Vocab,
         schema: &AttributeSchema,
-    ) -> Result<Self, KindConflict> {
+    ) -> Result<(Self, Vec<TagTest>), KindConflict> {
         let mut dimensions = Vec::new();
+        let mut tests = Vec::new();
         for (dimension, tags) in inputs.tags {
             let Some(key) = dimension_field(dimension, schema) else {
                 continue;
@@ -259,25 +300,22 @@ impl ScoreProgram {
                         _ => TagMatcher::WithinAny(prefixes),
                     }
                 }
-                FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
-                    let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
-                    symbols.sort_unstable();
-                    match *symbols {
-                        [one] => TagMatcher::Symbol(one),
-                        _ => TagMatcher::Symbols(symbols.into()),
-                    }
-                }
+                FieldKind::Set | FieldKind::Enum | FieldKind::Text => symbols_matcher(vocab, tags),
                 FieldKind::Bool | FieldKind::Number | FieldKind::Date => continue,
             };
-            dimensions.push(DimensionProgram {
-                weight_slot: vocab.dimension(dimension),
+            let about = u16::try_from(dimensions.len()).expect("fewer than 2^16 dimensions");
+            tests.push(TagTest {
+                term: TagTerm::Dimension {
+                    weight_slot: vocab.dimension(dimension),
+                    about,
+                },
                 field: vocab.field(key, kind)?,
                 matcher,
-                about: Box::new(DimensionAbout {
-                    dimension: dimension.clone(),
-                    key: key.to_string(),
-                    tags: tags.clone(),
-                }),
+            });
+            dimensions.push(DimensionAbout {
+                dimension: dimension.clone(),
+                key: key.to_string(),
+                tags: tags.clone(),
             });
         }
         let mut topics: Vec<String> = inputs
@@ -288,65 +326,44 @@ impl ScoreProgram {
             .collect();
         topics.sort();
         topics.dedup();
-        let mut topic_symbols: Vec<u32> = topics.iter().map(|t| vocab.symbol(t)).collect();
-        topic_symbols.sort_unstable();
-        Ok(ScoreProgram {
+        if !topics.is_empty() {
+            tests.push(TagTest {
+                term: TagTerm::Interest,
+                field: vocab.field("interests", FieldKind::Set)?,
+                matcher: symbols_matcher(vocab, &topics),
+            });
+        }
+        let program = ScoreProgram {
             dimensions,
             topics,
-            topic_symbols: topic_symbols.into(),
-            interests: vocab.field("interests", FieldKind::Set)?,
             published_on: inputs.published_on,
             window_closes: inputs.window_closes,
             feedback: inputs.feedback.clamp(-1.0, 1.0),
-        })
+        };
+        Ok((program, tests))
     }
 
     /// Feeds every term, applicable or not, to `sink` as (key, weight, value); the single place
     /// both the fast score and the explained score come from.
     fn terms<'p>(
         &'p self,
+        tests: &[TagTest],
         resolved: &ResolvedWeights,
         row: &Row<'_>,
         as_of: NaiveDate,
         mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>),
     ) {
         let weights = &resolved.weights;
-        for dimension in &self.dimensions {
-            let value = match (&dimension.matcher, row.slot(dimension.field)) {
-                (TagMatcher::Within(prefix), Slot::Text { text, .. }) => {
-                    Some(prefix.contains(text))
-                }
-                (TagMatcher::WithinAny(prefixes), Slot::Text { text, .. }) => {
-                    Some(prefixes.iter().any(|p| p.contains(text)))
-                }
-                (TagMatcher::Symbol(tag), Slot::Text { symbol, .. }) => Some(tag == symbol),
-                (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
-                    Some(tags.binary_search(symbol).is_ok())
-                }
-                (TagMatcher::Symbol(tag), Slot::Set(elements)) => {
-                    Some(elements.binary_search(tag).is_ok())
-                }
-                (TagMatcher::Symbols(tags), Slot::Set(elements)) => {
-                    Some(elements.iter().any(|e| tags.binary_search(e).is_ok()))
-                }
-                _ => None,
-            };
-            sink(
-                TermKey::Dimension(dimension),
-                resolved.dimensions[usize::from(dimension.weight_slot)],
-                value.map(unit),
-            );
-        }
-        if !self.topics.is_empty() {
-            let value = match row.slot(self.interests) {
-                Slot::Set(elements) => Some(unit(
-                    elements
-                        .iter()
-                        .any(|e| self.topic_symbols.binary_search(e).is_ok()),
-                )),
-                _ => None,
-            };
-            sink(TermKey::Interest, weights.interest, value);
+        for test in tests {
+            let value = test.value(row).map(unit);
+            match test.term {
+                TagTerm::Dimension { weight_slot, about } => sink(
+                    TermKey::Dimension(&self.dimensions[usize::from(about)]),
+                    resolved.dimensions[usize::from(weight_slot)],
+                    value,
+                ),
+                TagTerm::Interest => sink(TermKey::Interest, weights.interest, value),
+            }
         }
         if let Some(closes) = self.window_closes {
             let days_left = (closes - as_of).num_days();
@@ -362,7 +379,7 @@ impl ScoreProgram {
             sink(
                 TermKey::Freshness,
                 weights.freshness,
-                Some(0.5f64.powf(age / f64::from(weights.freshness_half_life_days))),
+                Some((-age / f64::from(weights.freshness_half_life_days)).exp2()),
             );
         }
         sink(
@@ -374,11 +391,7 @@ impl ScoreProgram {
 
     /// The fact keys scoring reads, so the reverse path can fetch just those.
     pub(crate) fn fact_keys(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self
-            .dimensions
-            .iter()
-            .map(|d| d.about.key.as_str())
-            .collect();
+        let mut keys: Vec<&str> = self.dimensions.iter().map(|d| d.key.as_str()).collect();
         if !self.topics.is_empty() {
             keys.push("interests");
         }
@@ -386,9 +399,15 @@ impl ScoreProgram {
     }
 
     /// The score alone, without allocating: used to rank before explaining the kept results.
-    pub(crate) fn quick(&self, weights: &ResolvedWeights, row: &Row<'_>, as_of: NaiveDate) -> f64 {
+    pub(crate) fn quick(
+        &self,
+        tests: &[TagTest],
+        weights: &ResolvedWeights,
+        row: &Row<'_>,
+        as_of: NaiveDate,
+    ) -> f64 {
         let (mut weighted, mut total) = (0.0, 0.0);
-        self.terms(weights, row, as_of, |_, weight, value| {
+        self.terms(tests, weights, row, as_of, |_, weight, value| {
             if let Some(value) = value {
                 weighted += weight * value;
                 total += weight;
@@ -404,13 +423,14 @@ impl ScoreProgram {
     /// The score with every term, and a reason per term with its contribution.
     pub(crate) fn explain(
         &self,
+        tests: &[TagTest],
         weights: &ResolvedWeights,
         row: &Row<'_>,
         facts: &Facts,
         as_of: NaiveDate,
     ) -> (Score, Vec<Reason>) {
         let mut collected = Vec::new();
-        self.terms(weights, row, as_of, |key, weight, value| {
+        self.terms(tests, weights, row, as_of, |key, weight, value| {
             collected.push((key, weight, value))
         });
         let total_weight: f64 = collected
@@ -459,10 +479,10 @@ impl ScoreProgram {
         let matched = value.is_some_and(|v| v > 0.0);
         match key {
             TermKey::Dimension(dimension) => {
-                let (dim_zh, dim_en) = dimension_label(&dimension.about.dimension);
-                let tags_zh = dimension.about.tags.join("、");
-                let tags_en = dimension.about.tags.join(", ");
-                let (zh, en) = match value.and(facts.get(&dimension.about.key)).map(show_value) {
+                let (dim_zh, dim_en) = dimension_label(&dimension.dimension);
+                let tags_zh = dimension.tags.join("、");
+                let tags_en = dimension.tags.join(", ");
+                let (zh, en) = match value.and(facts.get(&dimension.key)).map(show_value) {
                     Some((have_zh, have_en)) if matched => (
                         format!("{dim_zh}标签相符：{have_zh} 对应 {tags_zh}"),
                         format!("{dim_en} tag matches: {have_en} fits {tags_en}"),
@@ -477,12 +497,8 @@ impl ScoreProgram {
                     ),
                 };
                 (
-                    format!("dimension.{}", dimension.about.dimension),
-                    Reason::new(
-                        &format!("score.dimension.{}", dimension.about.dimension),
-                        zh,
-                        en,
-                    ),
+                    format!("dimension.{}", dimension.dimension),
+                    Reason::new(&format!("score.dimension.{}", dimension.dimension), zh, en),
                 )
             }
             TermKey::Interest => {
@@ -559,6 +575,7 @@ mod tests {
     struct Fixture {
         vocab: Vocab,
         program: ScoreProgram,
+        tests: Vec<TagTest>,
     }
 
     fn fixture(tags: &[(&str, &[&str])], topics: &[&str], closes: Option<&str>) -> Fixture {
@@ -575,8 +592,12 @@ mod tests {
             feedback: 0.5,
         };
         let mut vocab = Vocab::default();
-        let program = ScoreProgram::compile(&inputs, &mut vocab, &schema()).unwrap();
-        Fixture { vocab, program }
+        let (program, tests) = ScoreProgram::compile(&inputs, &mut vocab, &schema()).unwrap();
+        Fixture {
+            vocab,
+            program,
+            tests,
+        }
     }
 
     impl Fixture {
@@ -584,8 +605,10 @@ mod tests {
             let row = self.vocab.row(facts);
             let as_of = day("2025-06-30");
             let weights = ResolvedWeights::new(weights.clone(), &self.vocab);
-            let explained = self.program.explain(&weights, &row, facts, as_of);
-            let quick = self.program.quick(&weights, &row, as_of);
+            let explained = self
+                .program
+                .explain(&self.tests, &weights, &row, facts, as_of);
+            let quick = self.program.quick(&self.tests, &weights, &row, as_of);
             assert!(
                 (quick - explained.0.total).abs() < 1e-9,
                 "fast and explained scores agree"
