@@ -183,11 +183,11 @@ impl Vocab {
         &self.dimensions
     }
 
-    fn symbols_of(&mut self, texts: &[String]) -> Box<[u32]> {
+    pub(crate) fn symbols_of(&mut self, texts: &[String]) -> Symbols {
         let mut ids: Vec<u32> = texts.iter().map(|t| self.symbol(t)).collect();
         ids.sort_unstable();
         ids.dedup();
-        ids.into_boxed_slice()
+        Symbols::new(ids)
     }
 
     fn since_slot(&mut self, since: Since) -> u16 {
@@ -255,15 +255,8 @@ impl Vocab {
             Test::NumIn(values) => Pred::NumIn(values.clone().into_boxed_slice()),
             Test::Range(low, high) => Pred::Range(*low, *high),
             Test::Since(since) => Pred::Since(self.since_slot(*since)),
-            Test::TextIn(texts) | Test::SetAny(texts) => {
-                let symbols = self.symbols_of(texts);
-                match (&leaf.test, &*symbols) {
-                    (Test::TextIn(_), [one]) => Pred::TextIs(*one),
-                    (Test::TextIn(_), _) => Pred::TextIn(symbols),
-                    (_, [one]) => Pred::SetHas(*one),
-                    _ => Pred::SetAny(symbols),
-                }
-            }
+            Test::TextIn(texts) => Pred::TextIn(self.symbols_of(texts)),
+            Test::SetAny(texts) => Pred::SetAny(self.symbols_of(texts)),
             Test::Within(prefixes) => {
                 let prefixes: Box<[Prefix]> = prefixes.iter().map(|p| Prefix::new(p)).collect();
                 match &*prefixes {
@@ -402,12 +395,60 @@ enum Pred {
     NumIn(Box<[f64]>),
     Range(f64, f64),
     Since(u16),
-    TextIs(u32),
-    TextIn(Box<[u32]>),
-    SetHas(u32),
-    SetAny(Box<[u32]>),
+    TextIn(Symbols),
+    SetAny(Symbols),
     Within(Prefix),
     WithinAny(Box<[Prefix]>),
+}
+
+/// A sorted set of symbols, inline when small (the usual one to four literals) so testing it
+/// follows no pointer.
+#[derive(Debug, Clone)]
+pub(crate) enum Symbols {
+    Inline { items: [u32; 4], len: u8 },
+    Heap(Box<[u32]>),
+}
+
+impl Symbols {
+    /// `sorted` must be sorted and free of duplicates.
+    pub(crate) fn new(sorted: Vec<u32>) -> Self {
+        let mut items = [0; 4];
+        match items.get_mut(..sorted.len()) {
+            Some(prefix) => {
+                prefix.copy_from_slice(&sorted);
+                Symbols::Inline {
+                    items,
+                    len: u8::try_from(sorted.len()).expect("at most 4"),
+                }
+            }
+            None => Symbols::Heap(sorted.into_boxed_slice()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Symbols::Inline { items, len } => &items[..usize::from(*len)],
+            Symbols::Heap(items) => items,
+        }
+    }
+
+    pub(crate) fn contains(&self, symbol: u32) -> bool {
+        self.as_slice().binary_search(&symbol).is_ok()
+    }
+
+    /// Whether any of the sorted `elements` is in the set.
+    pub(crate) fn intersects(&self, elements: &[u32]) -> bool {
+        let (a, b) = (self.as_slice(), elements);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
 }
 
 /// A code hierarchy prefix stored inline: GB/T 2260 prefixes have at most six bytes and
@@ -463,12 +504,8 @@ impl ForwardLeaf {
                 let (low, high) = ctx.since[usize::from(*slot)];
                 low <= *n && *n <= high
             }
-            (Pred::TextIs(wanted), Slot::Text { symbol, .. }) => wanted == symbol,
-            (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => {
-                symbols.binary_search(symbol).is_ok()
-            }
-            (Pred::SetHas(wanted), Slot::Set(elements)) => elements.binary_search(wanted).is_ok(),
-            (Pred::SetAny(symbols), Slot::Set(elements)) => sorted_intersect(symbols, elements),
+            (Pred::TextIn(symbols), Slot::Text { symbol, .. }) => symbols.contains(*symbol),
+            (Pred::SetAny(symbols), Slot::Set(elements)) => symbols.intersects(elements),
             (Pred::Within(prefix), Slot::Text { text, .. }) => prefix.contains(text),
             (Pred::WithinAny(prefixes), Slot::Text { text, .. }) => {
                 prefixes.iter().any(|p| p.contains(text))
@@ -544,18 +581,6 @@ fn leaf_cost(truth: Truth) -> u8 {
         Truth::False => 1,
         Truth::Unknown => MANY,
     }
-}
-
-fn sorted_intersect(a: &[u32], b: &[u32]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return true,
-        }
-    }
-    false
 }
 
 fn node_truth(node: &Node, statuses: &[Truth]) -> Truth {
@@ -1028,6 +1053,25 @@ mod tests {
                 truth == Truth::False && cost == 1,
                 evaluation.near_miss.is_some()
             );
+        }
+    }
+
+    #[test]
+    fn symbol_sets_answer_alike_inline_and_on_the_heap() {
+        for size in [0u32, 1, 4, 5, 9] {
+            let sorted: Vec<u32> = (0..size).map(|i| i * 3).collect();
+            let set = Symbols::new(sorted.clone());
+            assert_eq!(matches!(set, Symbols::Inline { .. }), size <= 4);
+            for probe in 0..30 {
+                assert_eq!(
+                    set.contains(probe),
+                    sorted.contains(&probe),
+                    "{size} {probe}"
+                );
+                let elements = [probe, probe + 1];
+                let expected = elements.iter().any(|e| sorted.contains(e));
+                assert_eq!(set.intersects(&elements), expected, "{size} {probe}");
+            }
         }
     }
 }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::eval::Prefix;
 use crate::eval::{KindConflict, Row, Slot, Vocab};
+use crate::eval::{Prefix, Symbols};
 use crate::field::{FieldKind, hierarchy_prefix, label};
 use crate::reason::{Reason, format_number, show_value};
 use profiles::{AttributeSchema, Facts};
@@ -179,8 +179,7 @@ fn dimension_label(dimension: &str) -> (String, String) {
 /// Tag tests with the usual single-tag cases inline.
 #[derive(Debug, Clone)]
 enum TagMatcher {
-    Symbol(u32),
-    Symbols(Box<[u32]>),
+    Symbols(Symbols),
     Within(Prefix),
     WithinAny(Box<[Prefix]>),
 }
@@ -211,16 +210,8 @@ impl TagTest {
             (TagMatcher::WithinAny(prefixes), Slot::Text { text, .. }) => {
                 Some(prefixes.iter().any(|p| p.contains(text)))
             }
-            (TagMatcher::Symbol(tag), Slot::Text { symbol, .. }) => Some(tag == symbol),
-            (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => {
-                Some(tags.binary_search(symbol).is_ok())
-            }
-            (TagMatcher::Symbol(tag), Slot::Set(elements)) => {
-                Some(elements.binary_search(tag).is_ok())
-            }
-            (TagMatcher::Symbols(tags), Slot::Set(elements)) => {
-                Some(elements.iter().any(|e| tags.binary_search(e).is_ok()))
-            }
+            (TagMatcher::Symbols(tags), Slot::Text { symbol, .. }) => Some(tags.contains(*symbol)),
+            (TagMatcher::Symbols(tags), Slot::Set(elements)) => Some(tags.intersects(elements)),
             _ => None,
         }
     }
@@ -263,16 +254,6 @@ enum TermKey<'a> {
     Feedback,
 }
 
-fn symbols_matcher(vocab: &mut Vocab, tags: &[String]) -> TagMatcher {
-    let mut symbols: Vec<u32> = tags.iter().map(|t| vocab.symbol(t)).collect();
-    symbols.sort_unstable();
-    symbols.dedup();
-    match *symbols {
-        [one] => TagMatcher::Symbol(one),
-        _ => TagMatcher::Symbols(symbols.into()),
-    }
-}
-
 impl ScoreProgram {
     pub(crate) fn compile(
         inputs: &ScoreInputs<'_>,
@@ -300,7 +281,9 @@ impl ScoreProgram {
                         _ => TagMatcher::WithinAny(prefixes),
                     }
                 }
-                FieldKind::Set | FieldKind::Enum | FieldKind::Text => symbols_matcher(vocab, tags),
+                FieldKind::Set | FieldKind::Enum | FieldKind::Text => {
+                    TagMatcher::Symbols(vocab.symbols_of(tags))
+                }
                 FieldKind::Bool | FieldKind::Number | FieldKind::Date => continue,
             };
             let about = u16::try_from(dimensions.len()).expect("fewer than 2^16 dimensions");
@@ -330,7 +313,7 @@ impl ScoreProgram {
             tests.push(TagTest {
                 term: TagTerm::Interest,
                 field: vocab.field("interests", FieldKind::Set)?,
-                matcher: symbols_matcher(vocab, &topics),
+                matcher: TagMatcher::Symbols(vocab.symbols_of(&topics)),
             });
         }
         let program = ScoreProgram {
