@@ -378,6 +378,8 @@ pub(crate) struct CompiledLeaf {
     pub(crate) under_not: bool,
     pub(crate) path: String,
     pub(crate) source: Leaf,
+    /// The field's labels from the attribute schema, for fields without a built-in one.
+    pub(crate) schema_label: (String, String),
 }
 
 /// The typed test of a leaf with literals parsed once. Numbers and dates share `NumIn`/`Range`
@@ -497,6 +499,7 @@ impl Compiler<'_> {
             under_not,
             path,
             source: leaf.clone(),
+            schema_label: (def.label_zh.clone(), def.label_en.clone()),
         })
     }
 

@@ -20,8 +20,7 @@ use crate::eval::{
 };
 use crate::field::{FieldKind, label};
 use crate::packed::{Packed, Span};
-use crate::reason::leaf_reason;
-use crate::reason::{Reason, near_miss_reason, show_value, summary_reason};
+use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
     ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, Weights, WeightsError,
 };
@@ -452,15 +451,10 @@ impl Engine {
             ));
         }
         reasons.push(summary_reason(evaluation.met, evaluation.total));
-        reasons.extend(
-            evaluation
-                .leaves
-                .iter()
-                .map(|leaf| leaf_reason(leaf, citizen)),
-        );
+        reasons.extend(evaluation.leaves.iter().map(leaf_reason));
         let near_miss_hint = evaluation
             .near_miss
-            .map(|at| near_miss_reason(&evaluation.leaves[at], citizen));
+            .map(|at| near_miss_reason(&evaluation.leaves[at]));
         reasons.extend(near_miss_hint.clone());
         let tests = self.tag_tests.get(policy.tag_tests);
         let (score, score_reasons) = policy

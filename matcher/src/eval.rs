@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Since, Test};
-use crate::field::{FieldKind, Typed, classify};
+use crate::field::{FieldKind, Typed, builtin_label, classify};
 use profiles::{Facts, Value};
 
 /// A Kleene truth value; the order F < U < T makes `all` a minimum and `any` a maximum.
@@ -77,6 +77,9 @@ pub struct LeafOutcome {
     /// JSON path of the leaf in the applicability (`condition.all[1]`).
     pub path: String,
     pub field: String,
+    /// How reasons name the field.
+    pub label_zh: String,
+    pub label_en: String,
     pub op: Op,
     pub value: Json,
     pub clause: Option<String>,
@@ -648,22 +651,29 @@ pub(crate) fn explain(
 ) -> Evaluation {
     let tree = node_truth(&condition.root, statuses);
     let verdict = gate.min(tree);
+    let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
     let leaves: Vec<LeafOutcome> = condition
         .leaves
         .iter()
         .zip(statuses)
-        .map(|(leaf, truth)| LeafOutcome {
-            path: leaf.path.clone(),
-            field: leaf.source.field.clone(),
-            op: leaf.source.op,
-            value: leaf.source.value.clone(),
-            clause: leaf.source.clause.clone(),
-            under_not: leaf.under_not,
-            status: (*truth).into(),
-            actual: facts
-                .get(&leaf.source.field)
-                .filter(|v| classify(leaf.kind, v).is_some())
-                .cloned(),
+        .map(|(leaf, truth)| {
+            let (label_zh, label_en) = builtin_label(&leaf.source.field, citizen)
+                .unwrap_or_else(|| leaf.schema_label.clone());
+            LeafOutcome {
+                path: leaf.path.clone(),
+                field: leaf.source.field.clone(),
+                label_zh,
+                label_en,
+                op: leaf.source.op,
+                value: leaf.source.value.clone(),
+                clause: leaf.source.clause.clone(),
+                under_not: leaf.under_not,
+                status: (*truth).into(),
+                actual: facts
+                    .get(&leaf.source.field)
+                    .filter(|v| classify(leaf.kind, v).is_some())
+                    .cloned(),
+            }
         })
         .collect();
     let mut failed_leaves = Vec::new();

@@ -240,10 +240,17 @@ pub(crate) fn elapsed_at_most(as_of: NaiveDate, months: u32) -> (f64, f64) {
 
 pub(crate) const EMPTY_RANGE: (f64, f64) = (f64::INFINITY, f64::NEG_INFINITY);
 
-/// Chinese and English labels of a fact key for reasons. `region` reads as the registered region
-/// of an enterprise and the residence of a citizen, the two things the profile kinds put there.
+/// Chinese and English labels of a fact key for reasons, the key itself when there is no built-in
+/// one. `region` reads as the registered region of an enterprise and the residence of a citizen,
+/// the two things the profile kinds put there.
 pub(crate) fn label(key: &str, citizen: bool) -> (String, String) {
-    let known = |zh: &str, en: &str| (zh.to_string(), en.to_string());
+    builtin_label(key, citizen).unwrap_or_else(|| (key.to_string(), key.to_string()))
+}
+
+/// Labels of the built-in keys, worded for reasons (with units); `None` for `cert.<kind>` and
+/// `attr.<key>` fields, whose labels come from the attribute schema.
+pub(crate) fn builtin_label(key: &str, citizen: bool) -> Option<(String, String)> {
+    let known = |zh: &str, en: &str| Some((zh.to_string(), en.to_string()));
     match key {
         "kind" => known("主体类型", "profile kind"),
         "audience" => known("适用对象类别", "audience class"),
@@ -272,13 +279,7 @@ pub(crate) fn label(key: &str, citizen: bool) -> (String, String) {
         "residence_region" => known("居住地", "residence region"),
         "disability_level" => known("残疾等级", "disability level"),
         "household" => known("家庭情况", "household"),
-        _ => match key.strip_prefix("cert.") {
-            Some(kind) => (
-                format!("{kind} 资质取得日期"),
-                format!("{kind} certification date"),
-            ),
-            None => (key.to_string(), key.to_string()),
-        },
+        _ => None,
     }
 }
 

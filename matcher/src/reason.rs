@@ -7,7 +7,6 @@ use serde_json::Value as Json;
 
 use crate::condition::Op;
 use crate::eval::{LeafOutcome, LeafStatus};
-use crate::field::label;
 use profiles::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -205,8 +204,8 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
 }
 
 /// The reason for one leaf, e.g. "注册地 110108 属于 110000" / "registered region 110108 is within 110000".
-pub fn leaf_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
-    let (label_zh, label_en) = label(&outcome.field, citizen);
+pub fn leaf_reason(outcome: &LeafOutcome) -> Reason {
+    let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
     let required = statement(outcome.op, &outcome.value, !outcome.under_not);
     let reason = match (&outcome.status, &outcome.actual) {
         (LeafStatus::Met, Some(actual)) => {
@@ -242,8 +241,8 @@ pub fn leaf_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
 }
 
 /// "差一项" for the one leaf whose change would make the profile eligible.
-pub fn near_miss_reason(outcome: &LeafOutcome, citizen: bool) -> Reason {
-    let (label_zh, label_en) = label(&outcome.field, citizen);
+pub fn near_miss_reason(outcome: &LeafOutcome) -> Reason {
+    let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
     let required = statement(outcome.op, &outcome.value, !outcome.under_not);
     let (now_zh, now_en) = outcome.actual.as_ref().map(show_value).unwrap_or_default();
     Reason::new(
@@ -267,4 +266,97 @@ pub fn summary_reason(met: usize, total: usize) -> Reason {
         format!("满足 {met}/{total} 项条件"),
         format!("{met} of {total} conditions met"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{enterprise, evaluate, text};
+
+    fn reasons(condition: serde_json::Value, facts: &profiles::Facts) -> Vec<(String, String)> {
+        evaluate(condition, facts, "2025-06-30")
+            .leaves
+            .iter()
+            .map(|leaf| {
+                let reason = leaf_reason(leaf);
+                (reason.text_zh, reason.text_en)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn negated_leaves_state_what_the_policy_requires() {
+        let mut profile = enterprise();
+        profile.insert("industry", text("R9011"));
+        let texts = reasons(
+            json!({"not": {"field": "industry", "op": "within", "value": "R90"}}),
+            &profile,
+        );
+        assert_eq!(
+            texts,
+            [(
+                "所属行业 R9011 属于 R90（要求不属于 R90）".to_string(),
+                "industry R9011 is within R90 (required: is not within R90)".to_string()
+            )]
+        );
+        let held = reasons(
+            json!({"not": {"field": "employees", "op": "gt", "value": 300}}),
+            &enterprise(),
+        );
+        assert_eq!(held[0].0, "从业人员数 85 ≤ 300");
+        assert_eq!(held[0].1, "employees 85 is at most 300");
+    }
+
+    #[test]
+    fn schema_labels_name_attribute_and_certification_fields() {
+        let mut profile = enterprise();
+        profile.insert("attr.export_share", profiles::Value::Number(0.3));
+        let texts = reasons(
+            json!({"all": [
+                {"field": "attr.export_share", "op": "ge", "value": 0.2},
+                {"field": "cert.high_tech", "op": "months_since_at_most", "value": 12},
+                {"field": "revenue", "op": "between", "value": [1000, 5000]},
+                {"field": "small_low_profit", "op": "eq", "value": true}
+            ]}),
+            &profile,
+        );
+        assert_eq!(texts[0].0, "出口占比 0.3 ≥ 0.2");
+        assert!(texts[1].0.starts_with("高新技术企业"), "{}", texts[1].0);
+        assert!(
+            texts[1].0.contains("2023-11-30 距今已超过 12 个月"),
+            "{}",
+            texts[1].0
+        );
+        assert_eq!(
+            texts[2].1,
+            "revenue (10k yuan) 4200 is between 1000 and 5000"
+        );
+        assert_eq!(texts[3].0, "小型微利企业 否 不为 是（要求为 是）");
+    }
+
+    #[test]
+    fn missing_facts_ask_for_the_field() {
+        let texts = reasons(
+            json!({"field": "taxable_income", "op": "le", "value": 300, "clause": "第四条"}),
+            &enterprise(),
+        );
+        assert_eq!(
+            texts,
+            [(
+                "缺少应纳税所得额（万元）信息（要求≤ 300）（第四条）".to_string(),
+                "taxable income (10k yuan) unknown (required: is at most 300) (clause 第四条)"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_plainly() {
+        assert_eq!(format_number(85.0), "85");
+        assert_eq!(format_number(0.1), "0.1");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(format_number(1.0 / 3.0), "0.3333");
+    }
 }
