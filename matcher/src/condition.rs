@@ -401,14 +401,16 @@ pub(crate) enum Test {
 /// Date arithmetic relative to the evaluation day, resolved to a day range once `as_of` is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Since {
-    AtLeastMonths(u32),
+    AtLeastYears(u32),
+    AtMostYears(u32),
     AtMostMonths(u32),
 }
 
 impl Since {
     pub(crate) fn day_range(self, as_of: chrono::NaiveDate) -> (f64, f64) {
         match self {
-            Since::AtLeastMonths(months) => crate::field::elapsed_at_least(as_of, months),
+            Since::AtLeastYears(years) => crate::field::years_at_least(as_of, years),
+            Since::AtMostYears(years) => crate::field::years_at_most(as_of, years),
             Since::AtMostMonths(months) => crate::field::elapsed_at_most(as_of, months),
         }
     }
@@ -570,13 +572,16 @@ impl Compiler<'_> {
                 Some(Test::Within(prefixes))
             }
             Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
-                let count = value.as_u64().filter(|n| *n <= MAX_YEARS * 12);
-                let months = match (leaf.op, count) {
-                    (Op::MonthsSinceAtMost, Some(months)) => Some(months),
-                    (_, Some(years)) if years <= MAX_YEARS => Some(years * 12),
-                    _ => None,
+                let limit = if leaf.op == Op::MonthsSinceAtMost {
+                    MAX_YEARS * 12
+                } else {
+                    MAX_YEARS
                 };
-                let Some(months) = months.and_then(|m| u32::try_from(m).ok()) else {
+                let Some(count) = value
+                    .as_u64()
+                    .filter(|n| *n <= limit)
+                    .and_then(|n| u32::try_from(n).ok())
+                else {
                     self.errors.push(error(
                         path,
                         format!("必须是不超过 {MAX_YEARS} 年的非负整数"),
@@ -584,10 +589,10 @@ impl Compiler<'_> {
                     ));
                     return None;
                 };
-                Some(Test::Since(if leaf.op == Op::YearsSinceAtLeast {
-                    Since::AtLeastMonths(months)
-                } else {
-                    Since::AtMostMonths(months)
+                Some(Test::Since(match leaf.op {
+                    Op::YearsSinceAtLeast => Since::AtLeastYears(count),
+                    Op::YearsSinceAtMost => Since::AtMostYears(count),
+                    _ => Since::AtMostMonths(count),
                 }))
             }
         }

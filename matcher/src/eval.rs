@@ -932,11 +932,12 @@ mod tests {
         assert_eq!(on(&at_least_3, "2022-06-30", "2025-06-30"), T);
         assert_eq!(on(&at_most_3, "2022-06-30", "2025-06-30"), T);
         assert_eq!(on(&at_most_3, "2022-06-30", "2025-07-01"), F);
-        // Founded on a leap day: the third anniversary falls on 28 February (民法典 第二百零三条).
-        assert_eq!(on(&at_least_3, "2020-02-29", "2023-02-27"), F);
-        assert_eq!(on(&at_least_3, "2020-02-29", "2023-02-28"), T);
-        assert_eq!(on(&at_most_3, "2020-02-29", "2023-02-28"), T);
-        assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-01"), F);
+        // Founded on a leap day: years are counted like an age, so the third anniversary falls
+        // on 1 March, the day `profiles` says three whole years have passed.
+        assert_eq!(on(&at_least_3, "2020-02-29", "2023-02-28"), F);
+        assert_eq!(on(&at_least_3, "2020-02-29", "2023-03-01"), T);
+        assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-01"), T);
+        assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-02"), F);
         // A future date has not been 3 years ago, and is within 3 years.
         assert_eq!(on(&at_least_3, "2026-01-01", "2025-06-30"), F);
         assert_eq!(on(&at_most_3, "2026-01-01", "2025-06-30"), T);

@@ -195,30 +195,39 @@ pub(crate) fn code_within(fact_code: &str, prefix: &str) -> bool {
 }
 
 /// `date` plus whole months, clamped to the month's last day when the day does not exist there:
-/// 民法典 第二百零三条 — a period counted in months or years ends on the corresponding day of the
-/// final month, or on its last day when it has no corresponding day.
+/// 民法典 第二百零三条 — a period counted in months ends on the corresponding day of the final
+/// month, or on its last day when it has no corresponding day. (Years are counted like ages
+/// instead, see [`years_at_least`].)
 fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
     date.checked_add_months(Months::new(months))
 }
 
-/// The day-number range of dates `d` with `d + months <= as_of`: "at least `months` have elapsed".
-/// Because clamped month addition is monotone in `d`, the set is a half-line ending at the latest
-/// such date; clamping can move that date by up to three days, hence the short walk.
-pub(crate) fn elapsed_at_least(as_of: NaiveDate, months: u32) -> (f64, f64) {
-    let Some(mut latest) = as_of.checked_sub_months(Months::new(months)) else {
-        return EMPTY_RANGE;
-    };
-    while let Some(next) = latest
-        .succ_opt()
-        .filter(|d| add_months(*d, months).is_some_and(|end| end <= as_of))
-    {
-        latest = next;
+/// The day-number range of dates `d` with at least `years` whole years between `d` and `as_of`,
+/// counted like a person's age (`profiles::labels::whole_years`), so that `age ge 18` and
+/// `birth_date years_since_at_least 18` agree: the years are complete when `as_of`'s month and day
+/// reach `d`'s, which for 29 February falls on 1 March in common years.
+pub(crate) fn years_at_least(as_of: NaiveDate, years: u32) -> (f64, f64) {
+    // (year − n, month, day) clamped to the month's end is the latest qualifying date: a date
+    // after it has its anniversary after `as_of`.
+    match as_of.checked_sub_months(Months::new(years * 12)) {
+        Some(latest) => (f64::NEG_INFINITY, day_number(latest)),
+        None => EMPTY_RANGE,
     }
-    (f64::NEG_INFINITY, day_number(latest))
+}
+
+/// The day-number range of dates `d` with at most `years` years elapsed by `as_of`: the `years`th
+/// anniversary (counted as in [`years_at_least`]) is today or still ahead, i.e. fewer than
+/// `years` whole years had elapsed yesterday.
+pub(crate) fn years_at_most(as_of: NaiveDate, years: u32) -> (f64, f64) {
+    let Some(yesterday) = as_of.pred_opt() else {
+        return (f64::NEG_INFINITY, f64::INFINITY);
+    };
+    let (_, latest_complete) = years_at_least(yesterday, years);
+    (latest_complete + 1.0, f64::INFINITY)
 }
 
 /// The day-number range of dates `d` with `d + months >= as_of`: "at most `months` have elapsed"
-/// (the anniversary day itself still counts as within).
+/// (the day the period ends still counts as within), months counted by 民法典 第二百零三条.
 pub(crate) fn elapsed_at_most(as_of: NaiveDate, months: u32) -> (f64, f64) {
     let Some(mut earliest) = as_of.checked_sub_months(Months::new(months)) else {
         return (f64::NEG_INFINITY, f64::INFINITY);
@@ -313,42 +322,51 @@ mod tests {
 
     #[test]
     fn elapsed_month_ranges_follow_month_end_rule() {
-        let at_least = |as_of: &str, months| elapsed_at_least(date(as_of), months).1;
         let at_most = |as_of: &str, months| elapsed_at_most(date(as_of), months).0;
-        // 2020-02-29 plus one year is 2021-02-28, so on 2021-02-28 a full year has elapsed.
-        assert_eq!(at_least("2021-02-28", 12), day_number(date("2020-02-29")));
-        assert_eq!(at_least("2021-03-01", 12), day_number(date("2020-03-01")));
-        // 2024-01-31 plus one month is 2024-02-29: dates up to then count as a month elapsed.
-        assert_eq!(at_least("2024-02-29", 1), day_number(date("2024-01-31")));
-        assert_eq!(at_least("2024-02-28", 1), day_number(date("2024-01-28")));
         // Within one month of a day are the dates whose month-later day is on or after it:
         // 2024-02-29 plus a month is 2024-03-29, so on 30 and 31 March it is more than a month ago.
         assert_eq!(at_most("2024-03-31", 1), day_number(date("2024-03-01")));
         assert_eq!(at_most("2024-03-30", 1), day_number(date("2024-03-01")));
         assert_eq!(at_most("2024-03-29", 1), day_number(date("2024-02-29")));
         assert_eq!(at_most("2024-03-28", 1), day_number(date("2024-02-28")));
+        // 2024-01-31 plus one month is 2024-02-29 (no 31 February).
+        assert_eq!(at_most("2024-02-29", 1), day_number(date("2024-01-29")));
     }
 
     #[test]
-    fn elapsed_ranges_agree_with_direct_month_addition() {
+    fn elapsed_ranges_agree_with_month_addition_and_whole_years() {
         let start = date("2019-12-01");
         for offset in 0..500 {
             let as_of = start + chrono::Days::new(offset);
             for months in [1, 6, 12, 13, 24, 36] {
-                let (_, latest) = elapsed_at_least(as_of, months);
                 let (earliest, _) = elapsed_at_most(as_of, months);
                 for back in 0..(months * 31 + 40) {
                     let d = as_of - chrono::Days::new(u64::from(back));
                     let end = add_months(d, months).unwrap();
                     assert_eq!(
-                        day_number(d) <= latest,
-                        end <= as_of,
-                        "{d} +{months} vs {as_of}"
-                    );
-                    assert_eq!(
                         day_number(d) >= earliest,
                         end >= as_of,
                         "{d} +{months} vs {as_of}"
+                    );
+                }
+            }
+            for years in [0, 1, 2, 3] {
+                let (_, latest) = years_at_least(as_of, years);
+                let (earliest, _) = years_at_most(as_of, years);
+                for back in 0..(years * 366 + 400) {
+                    let d = as_of - chrono::Days::new(u64::from(back));
+                    // A date after `on` has had −1 whole years: not even zero have passed.
+                    let whole = |on| profiles::labels::whole_years(d, on).map_or(-1, i64::from);
+                    assert_eq!(
+                        day_number(d) <= latest,
+                        whole(as_of) >= i64::from(years),
+                        "{d} {years}y by {as_of}"
+                    );
+                    let yesterday = as_of.pred_opt().unwrap();
+                    assert_eq!(
+                        day_number(d) >= earliest,
+                        whole(yesterday) < i64::from(years),
+                        "{d} {years}y by {as_of}"
                     );
                 }
             }
