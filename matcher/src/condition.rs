@@ -401,17 +401,17 @@ pub(crate) enum Test {
 /// Date arithmetic relative to the evaluation day, resolved to a day range once `as_of` is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Since {
-    AtLeastYears(u32),
-    AtMostYears(u32),
-    AtMostMonths(u32),
+    YearsAtLeast(u32),
+    YearsAtMost(u32),
+    MonthsAtMost(u32),
 }
 
 impl Since {
     pub(crate) fn day_range(self, as_of: chrono::NaiveDate) -> (f64, f64) {
         match self {
-            Since::AtLeastYears(years) => crate::field::years_at_least(as_of, years),
-            Since::AtMostYears(years) => crate::field::years_at_most(as_of, years),
-            Since::AtMostMonths(months) => crate::field::elapsed_at_most(as_of, months),
+            Since::YearsAtLeast(years) => crate::field::years_at_least(as_of, years),
+            Since::YearsAtMost(years) => crate::field::years_at_most(as_of, years),
+            Since::MonthsAtMost(months) => crate::field::elapsed_at_most(as_of, months),
         }
     }
 }
@@ -590,9 +590,9 @@ impl Compiler<'_> {
                     return None;
                 };
                 Some(Test::Since(match leaf.op {
-                    Op::YearsSinceAtLeast => Since::AtLeastYears(count),
-                    Op::YearsSinceAtMost => Since::AtMostYears(count),
-                    _ => Since::AtMostMonths(count),
+                    Op::YearsSinceAtLeast => Since::YearsAtLeast(count),
+                    Op::YearsSinceAtMost => Since::YearsAtMost(count),
+                    _ => Since::MonthsAtMost(count),
                 }))
             }
         }
