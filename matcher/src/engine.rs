@@ -24,7 +24,8 @@ use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_r
 use crate::score::{
     ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, Weights, WeightsError,
 };
-use profiles::{AttributeSchema, Facts, Value};
+use profiles::coded::Coded;
+use profiles::{AttributeSchema, AudienceClass, Facts, Value};
 
 /// What the matcher needs of a policy; the service builds it from the stored policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -545,8 +546,11 @@ fn audience_reason(
     citizen: bool,
 ) -> Reason {
     let (label_zh, label_en) = label("audience", citizen);
-    let (wanted_zh, wanted_en) = (wanted.join("、"), wanted.join(", "));
-    let (have_zh, have_en) = actual.map(show_value).unwrap_or_default();
+    let (wanted_zh, wanted_en) = audience_labels(wanted.iter().map(String::as_str));
+    let (have_zh, have_en) = match actual {
+        Some(Value::Set(classes)) => audience_labels(classes.iter().map(String::as_str)),
+        other => other.map(show_value).unwrap_or_default(),
+    };
     match gate {
         Truth::True => Reason::new(
             "audience.met",
@@ -564,6 +568,18 @@ fn audience_reason(
             format!("{label_en} unknown (policy audiences: {wanted_en})"),
         ),
     }
+}
+
+/// Audience classes by their names (中小企业 / Small or medium-sized enterprise), codes that are
+/// not classes as they are.
+fn audience_labels<'a>(codes: impl Iterator<Item = &'a str>) -> (String, String) {
+    let (zh, en): (Vec<&str>, Vec<&str>) = codes
+        .map(|code| match AudienceClass::from_code(code) {
+            Some(class) => (class.label_zh(), class.label_en()),
+            None => (code, code),
+        })
+        .unzip();
+    (zh.join("、"), en.join(", "))
 }
 
 #[cfg(test)]
@@ -684,7 +700,10 @@ mod tests {
             .iter()
             .find(|r| r.code == "audience.met")
             .unwrap();
-        assert!(audience.text_zh.contains("sme"), "{}", audience.text_zh);
+        assert_eq!(
+            audience.text_zh,
+            "适用对象类别 高新技术企业、民营企业、中小企业 属于政策适用对象（中小企业）"
+        );
 
         let citizen = facts(&[
             ("kind", text("citizen")),
