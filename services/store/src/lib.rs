@@ -27,6 +27,7 @@ pub use backend::{Backend, Db};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
 pub use policies::PolicyFilter;
+pub use profile_batch::UpsertOutcome;
 pub use profile_store::{ProfileFilter, StoredProfile};
 pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};
 

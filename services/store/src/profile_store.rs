@@ -19,12 +19,22 @@ pub struct StoredProfile {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// The profile itself; a citizen's ID number appears only masked.
+    /// The profile itself; a citizen's ID number appears only masked, and its keyed hash, an
+    /// internal look-up key, not at all.
     #[schema(value_type = Object)]
+    #[serde(serialize_with = "without_id_hash")]
     pub profile: Profile,
     /// 智能画像: labels derived by official rules on the day of reading, each with its reason.
     #[schema(value_type = Vec<Object>)]
     pub labels: Vec<DerivedLabel>,
+}
+
+fn without_id_hash<S: serde::Serializer>(profile: &Profile, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut document = serde_json::to_value(profile).map_err(serde::ser::Error::custom)?;
+    if let Some(object) = document.as_object_mut() {
+        object.remove("id_hash");
+    }
+    document.serialize(serializer)
 }
 
 /// Filters of a profile listing; every one set must hold.
