@@ -1,4 +1,5 @@
-//! Bulk import of policies and profiles from JSON lines, and the built-in demo data set.
+//! Bulk import of policies and profiles from JSON lines, profiles from CSV/XLSX sheets (through
+//! the `importer` crate), and the built-in demo data set.
 //!
 //! Each line stands alone: a bad line is reported with its number and field and the rest still
 //! import; a line is written whole or not at all. Re-importing is idempotent: profiles upsert on
@@ -134,4 +135,34 @@ async fn import_profile(store: &Store, line: &[u8]) -> Result<bool, api::ApiErro
     let input = api::parse_profile(line)?;
     let (_, created) = store.upsert_profile(input, IMPORT_ACTOR).await?;
     Ok(created)
+}
+
+/// Whether `path` is a spreadsheet the sheet importer reads (`.csv`, `.xlsx`).
+pub fn is_spreadsheet(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("xlsx"))
+}
+
+/// Imports a CSV or XLSX sheet of profiles; when rows fail, their report is written beside the
+/// file as `<file>.errors.csv` (UTF-8 with BOM, opens in Excel) and its path returned.
+pub async fn import_profile_sheet(
+    store: &Store,
+    path: &std::path::Path,
+    progress: impl FnMut(importer::Progress),
+) -> anyhow::Result<(importer::ImportReport, Option<std::path::PathBuf>)> {
+    let source = importer::ImportSource::from_path(path)
+        .map_err(|e| anyhow::anyhow!("{} / {}", e.message_zh(), e))?;
+    let report =
+        importer::import_profiles(store, source, &importer::ImportOptions::default(), progress)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} / {}", e.message_zh(), e))?;
+    if report.errors.is_empty() {
+        return Ok((report, None));
+    }
+    let mut report_path = path.as_os_str().to_owned();
+    report_path.push(".errors.csv");
+    let report_path = std::path::PathBuf::from(report_path);
+    report.write_csv(std::fs::File::create(&report_path)?)?;
+    Ok((report, Some(report_path)))
 }

@@ -39,12 +39,14 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Import JSON lines of policies or profiles; bad lines are reported, good ones imported.
+    /// Import policies (JSON lines) or profiles (JSON lines, CSV or XLSX); bad rows are
+    /// reported, good ones imported. Re-importing updates rather than duplicates.
     Import {
         /// What the file holds.
         #[arg(value_enum)]
         kind: ImportKind,
-        /// The file, one JSON object per line; `-` reads standard input.
+        /// The file: `.jsonl` (one JSON object per line; `-` reads standard input), or for
+        /// profiles a `.csv` / `.xlsx` sheet whose columns are listed in profiles/src/import.rs.
         file: PathBuf,
     },
     /// Load the demo data set (42 policies, 220 enterprises and citizens).
@@ -89,6 +91,36 @@ async fn main() -> anyhow::Result<()> {
             let store = policy_push::open_store(&config).await?;
             store.close().await;
             println!("migrations applied / 数据库迁移完成");
+        }
+        Command::Import { kind, file }
+            if kind == ImportKind::Profiles && import::is_spreadsheet(&file) =>
+        {
+            let store = policy_push::open_store(&config).await?;
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {bar:40} {pos}/{len} rows  {msg}  {per_sec}",
+                )
+                .context("progress template")?,
+            );
+            let (report, report_path) = import::import_profile_sheet(&store, &file, |p| {
+                if let Some(total) = p.total_rows {
+                    bar.set_length(total);
+                }
+                bar.set_position(p.rows_read);
+                bar.set_message(format!("imported {} / rejected {}", p.imported, p.failed));
+            })
+            .await?;
+            bar.finish();
+            store.close().await;
+            println!(
+                "created {} / updated {} / rejected {}",
+                report.created, report.updated, report.failed
+            );
+            if let Some(path) = report_path {
+                println!("row errors / 错误明细: {}", path.display());
+                std::process::exit(2);
+            }
         }
         Command::Import { kind, file } => {
             let store = policy_push::open_store(&config).await?;

@@ -233,3 +233,35 @@ fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         assert!(text.contains(line), "bench output lacks {line}: {text}");
     }
 }
+
+#[test]
+fn a_csv_sheet_imports_good_rows_and_writes_the_row_errors_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = "kind,name,credit_code,region,industry,ownership,founded_on,employees,revenue\n\
+                 enterprise,北京表格导入科技有限公司,91110108MA01AB2C3T,110108,I6513,private,2019-04-12,20,300\n\
+                 enterprise,校验码错误有限公司,91110108MA01AB2C3X,110108,I6513,private,2019-04-12,20,300\n";
+    std::fs::write(dir.path().join("firms.csv"), sheet).unwrap();
+    let out = run(dir.path(), &["import", "profiles", "firms.csv"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("created 1 / updated 0 / rejected 1"),
+        "{text}"
+    );
+    let report = std::fs::read(dir.path().join("firms.csv.errors.csv"))
+        .expect("error report beside the sheet");
+    assert!(
+        report.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "UTF-8 BOM for Excel"
+    );
+    let report = String::from_utf8_lossy(&report);
+    assert!(
+        report.lines().any(|l| l.starts_with("3,credit_code")),
+        "{report}"
+    );
+}
