@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod fixtures;
+mod imports;
 mod matching;
 mod policies;
 mod profiles;

@@ -79,7 +79,10 @@ async fn a_citizen_id_number_is_kept_only_masked_and_hashed(app: TestApp) {
         created.text
     );
     assert_eq!(created.body["profile"]["id_masked"], "110105********1239");
-    assert!(created.body["profile"].get("id_hash").is_none(), "the look-up hash stays inside");
+    assert!(
+        created.body["profile"].get("id_hash").is_none(),
+        "the look-up hash stays inside"
+    );
     let read = app.get(&format!("/api/v1/profiles/{id}")).await.expect(200);
     assert!(!read.text.contains(ID_NUMBER_1990));
     let listed = app.get("/api/v1/profiles?kind=citizen").await.expect(200);

@@ -59,6 +59,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::profiles::routes())
         .merge(routes::tags::routes())
         .merge(routes::matches::routes())
+        .merge(routes::imports::routes())
         .merge(routes::system::routes())
 }
 

@@ -245,9 +245,16 @@ impl Matching {
         if self.read().built_on == self.store.today() {
             return Ok(false);
         }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Rebuilds everything from the store now, after a bulk change such as an import. Readers
+    /// keep the old state until the new one is ready.
+    pub async fn reload(&self) -> Result<(), MatchingError> {
         let fresh = build(&self.store).await?;
         *self.write() = fresh;
-        Ok(true)
+        Ok(())
     }
 
     /// Follows a saved policy: published ones are (re)compiled, any other status leaves the engine.

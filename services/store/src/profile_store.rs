@@ -29,7 +29,10 @@ pub struct StoredProfile {
     pub labels: Vec<DerivedLabel>,
 }
 
-fn without_id_hash<S: serde::Serializer>(profile: &Profile, serializer: S) -> Result<S::Ok, S::Error> {
+fn without_id_hash<S: serde::Serializer>(
+    profile: &Profile,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let mut document = serde_json::to_value(profile).map_err(serde::ser::Error::custom)?;
     if let Some(object) = document.as_object_mut() {
         object.remove("id_hash");
