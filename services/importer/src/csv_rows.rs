@@ -87,27 +87,26 @@ impl<R: Read> RowSource for CsvRows<R> {
 
 /// The header is not UTF-8: the whole file is in another encoding.
 fn encoding_error(bytes: &[u8]) -> ImportError {
-    let (message_zh, message_en) = if bytes.starts_with(b"\xFF\xFE")
-        || bytes.starts_with(b"\xFE\xFF")
-    {
-        (
+    let (message_zh, message_en) =
+        if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+            (
             "文件是 UTF-16 编码（Excel 的“Unicode 文本”）；请另存为“CSV UTF-8（逗号分隔）”"
                 .to_owned(),
             "the file is UTF-16 (Excel's “Unicode Text”); save it as “CSV UTF-8 (Comma delimited)”"
                 .to_owned(),
         )
-    } else if looks_like_gbk(bytes) {
-        (
-            "文件看起来是 GBK 编码；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”".to_owned(),
-            "the file looks GBK-encoded; save it from Excel as “CSV UTF-8 (Comma delimited)”"
-                .to_owned(),
-        )
-    } else {
-        (
-            "文件不是 UTF-8 编码；请另存为“CSV UTF-8（逗号分隔）”".to_owned(),
-            "the file is not UTF-8; save it as “CSV UTF-8 (Comma delimited)”".to_owned(),
-        )
-    };
+        } else if looks_like_gbk(bytes) {
+            (
+                "文件看起来是 GBK 编码；请在 Excel 中另存为“CSV UTF-8（逗号分隔）”".to_owned(),
+                "the file looks GBK-encoded; save it from Excel as “CSV UTF-8 (Comma delimited)”"
+                    .to_owned(),
+            )
+        } else {
+            (
+                "文件不是 UTF-8 编码；请另存为“CSV UTF-8（逗号分隔）”".to_owned(),
+                "the file is not UTF-8; save it as “CSV UTF-8 (Comma delimited)”".to_owned(),
+            )
+        };
     ImportError::Encoding {
         message_zh,
         message_en,
