@@ -66,11 +66,6 @@ impl Store {
             .await?;
             (items, total)
         });
-        Ok(Page {
-            items,
-            total,
-            page: paging.page,
-            per_page: paging.per_page,
-        })
+        Ok(Page::new(items, total, paging))
     }
 }

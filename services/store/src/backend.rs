@@ -91,6 +91,51 @@ impl SqlBuf {
     }
 }
 
+/// A paged listing: one set of filters feeds both the page query and the total count.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    pub items: SqlBuf,
+    pub count: SqlBuf,
+}
+
+impl Listing {
+    /// `select` lists the columns of `table`; `filters` appends the WHERE clause to both queries.
+    pub fn new(select: &str, table: &str, filters: impl Fn(&mut SqlBuf)) -> Self {
+        let mut items = SqlBuf::new(select);
+        let mut count = SqlBuf::new(&format!("SELECT COUNT(*) FROM {table}"));
+        filters(&mut items);
+        filters(&mut count);
+        Self { items, count }
+    }
+
+    pub fn page(mut self, order_by: &str, paging: crate::Paging) -> Self {
+        self.items
+            .push(" ORDER BY ")
+            .push(order_by)
+            .push(" LIMIT ")
+            .arg(Arg::Int(i64::from(paging.per_page)))
+            .push(" OFFSET ")
+            .arg(Arg::Int(paging.offset()));
+        self
+    }
+}
+
+/// Runs a [`Listing`] on either backend: `(rows, total)`.
+macro_rules! fetch_listing {
+    ($db:expr, $listing:expr) => {
+        $crate::backend::on_pool!($db, pool => {
+            let rows = $crate::backend::bind_args!(sqlx::query_as(&$listing.items.sql), &$listing.items.args)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = $crate::backend::bind_args!(sqlx::query_scalar(&$listing.count.sql), &$listing.count.args)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        })
+    };
+}
+pub(crate) use fetch_listing;
+
 /// SQLite write transactions must take the write lock up front: a deferred transaction that reads
 /// and then writes fails with SQLITE_BUSY on the lock upgrade, skipping the busy timeout.
 pub(crate) trait BeginWrite {

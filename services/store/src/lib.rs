@@ -73,6 +73,17 @@ pub struct Paging {
     pub per_page: u32,
 }
 
+impl<T> Page<T> {
+    pub(crate) fn new(items: Vec<T>, total: i64, paging: Paging) -> Self {
+        Self {
+            items,
+            total,
+            page: paging.page,
+            per_page: paging.per_page,
+        }
+    }
+}
+
 impl Paging {
     pub const MAX_PER_PAGE: u32 = 200;
     pub const DEFAULT_PER_PAGE: u32 = 20;

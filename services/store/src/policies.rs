@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
+use crate::backend::{Arg, BeginWrite, Listing, SqlBuf, fetch_listing, on_pool};
 use crate::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
 use crate::{Page, Paging, Store, StoreError};
 
@@ -258,31 +258,16 @@ impl Store {
         filter: &PolicyFilter,
         paging: Paging,
     ) -> Result<Page<Policy>, StoreError> {
-        let mut items = SqlBuf::new(SELECT_POLICY);
-        let mut count = SqlBuf::new("SELECT COUNT(*) FROM policies");
-        for sql in [&mut items, &mut count] {
-            push_policy_filters(sql, filter);
-        }
-        items
-            .push(" ORDER BY published_on DESC, id DESC LIMIT ")
-            .arg(Arg::Int(i64::from(paging.per_page)))
-            .push(" OFFSET ")
-            .arg(Arg::Int(paging.offset()));
-        let (rows, total): (Vec<PolicyRow>, i64) = on_pool!(&self.db, pool => {
-            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args)
-                .fetch_all(pool)
-                .await?;
-            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        });
-        Ok(Page {
-            items: rows.into_iter().map(Policy::from).collect(),
-            total,
-            page: paging.page,
-            per_page: paging.per_page,
+        let listing = Listing::new(SELECT_POLICY, "policies", |sql| {
+            push_policy_filters(sql, filter)
         })
+        .page("published_on DESC, id DESC", paging);
+        let (rows, total): (Vec<PolicyRow>, i64) = fetch_listing!(&self.db, listing);
+        Ok(Page::new(
+            rows.into_iter().map(Policy::from).collect(),
+            total,
+            paging,
+        ))
     }
 
     pub async fn count_policies(&self) -> Result<i64, StoreError> {

@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, Db, SqlBuf, bind_args, on_pool};
+use crate::backend::{Arg, BeginWrite, Db, Listing, SqlBuf, fetch_listing, on_pool};
 use crate::policies::{enum_text, escape_like};
 use crate::{Page, Paging, Store, StoreError};
 
@@ -304,34 +304,17 @@ impl Store {
         filter: &ProfileFilter,
         paging: Paging,
     ) -> Result<Page<StoredProfile>, StoreError> {
-        let mut items = SqlBuf::new(SELECT_PROFILE);
-        let mut count = SqlBuf::new("SELECT COUNT(*) FROM profiles");
-        for sql in [&mut items, &mut count] {
-            push_profile_filters(sql, filter);
-        }
-        items
-            .push(" ORDER BY id LIMIT ")
-            .arg(Arg::Int(i64::from(paging.per_page)))
-            .push(" OFFSET ")
-            .arg(Arg::Int(paging.offset()));
-        let (rows, total): (Vec<ProfileRow>, i64) = on_pool!(&self.db, pool => {
-            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args)
-                .fetch_all(pool)
-                .await?;
-            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        });
-        Ok(Page {
-            items: rows
-                .into_iter()
-                .map(|r| r.into_stored(self.today()))
-                .collect(),
-            total,
-            page: paging.page,
-            per_page: paging.per_page,
+        let listing = Listing::new(SELECT_PROFILE, "profiles", |sql| {
+            push_profile_filters(sql, filter)
         })
+        .page("id", paging);
+        let (rows, total): (Vec<ProfileRow>, i64) = fetch_listing!(&self.db, listing);
+        let today = self.today();
+        Ok(Page::new(
+            rows.into_iter().map(|r| r.into_stored(today)).collect(),
+            total,
+            paging,
+        ))
     }
 
     pub async fn count_profiles(&self) -> Result<i64, StoreError> {

@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
+use crate::backend::{Arg, BeginWrite, Listing, fetch_listing, on_pool};
 use crate::error::FieldError;
 use crate::policies::{enum_text, escape_like};
 use crate::{Page, Paging, Store, StoreError};
@@ -419,9 +419,7 @@ impl Store {
         filter: &TagFilter,
         paging: Paging,
     ) -> Result<Page<Tag>, StoreError> {
-        let mut items = SqlBuf::new(SELECT_TAG);
-        let mut count = SqlBuf::new("SELECT COUNT(*) FROM tags");
-        for sql in [&mut items, &mut count] {
+        let listing = Listing::new(SELECT_TAG, "tags", |sql| {
             sql.push(" WHERE 1 = 1");
             if let Some(dimension) = &filter.dimension {
                 sql.push(" AND dimension = ")
@@ -446,26 +444,16 @@ impl Store {
                     .arg(Arg::Text(pattern))
                     .push(" ESCAPE '\\')");
             }
-        }
-        items
-            .push(" ORDER BY dimension, code LIMIT ")
-            .arg(Arg::Int(i64::from(paging.per_page)))
-            .push(" OFFSET ")
-            .arg(Arg::Int(paging.offset()));
-        let (rows, total): (Vec<TagRow>, i64) = on_pool!(&self.db, pool => {
-            let rows = bind_args!(sqlx::query_as(&items.sql), &items.args).fetch_all(pool).await?;
-            let total = bind_args!(sqlx::query_scalar(&count.sql), &count.args).fetch_one(pool).await?;
-            (rows, total)
-        });
-        Ok(Page {
-            items: rows
-                .into_iter()
+        })
+        .page("dimension, code", paging);
+        let (rows, total): (Vec<TagRow>, i64) = fetch_listing!(&self.db, listing);
+        Ok(Page::new(
+            rows.into_iter()
                 .map(Tag::try_from)
                 .collect::<Result<_, _>>()?,
             total,
-            page: paging.page,
-            per_page: paging.per_page,
-        })
+            paging,
+        ))
     }
 }
 
