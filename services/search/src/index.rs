@@ -90,6 +90,10 @@ impl PolicyIndex {
                 writer.add_document(policy_document(fields, policy.borrow()))?;
                 count += 1;
             }
+            tracing::info!(
+                policies = count,
+                "search index rebuild: policies added, committing"
+            );
             Ok(count)
         })
     }

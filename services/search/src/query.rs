@@ -181,7 +181,9 @@ fn text_query(fields: &Fields, text: &str) -> Box<dyn Query> {
             Box::new(BooleanQuery::with_minimum_required_clauses(words, required)),
         ));
     }
-    if analysed.phrase.len() > 1 {
+    // For a single word the phrase adds nothing the word did not, at the price of a positional
+    // match in every field.
+    if analysed.words.len() > 1 {
         for (field, weight) in weighted_text_fields(fields) {
             let terms = analysed
                 .phrase
