@@ -6,5 +6,6 @@ mod imports;
 mod matching;
 mod policies;
 mod profiles;
+mod search;
 mod system;
 mod tags;

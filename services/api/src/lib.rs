@@ -22,10 +22,11 @@ pub use extract::{parse_json, parse_profile};
 pub use matching::Matching;
 
 /// What every handler can reach.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub matching: matching::Matching,
+    pub search: std::sync::Arc<search::PolicyIndex>,
 }
 
 /// Settings of the HTTP layer.
@@ -60,6 +61,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::tags::routes())
         .merge(routes::matches::routes())
         .merge(routes::imports::routes())
+        .merge(routes::search::routes())
         .merge(routes::system::routes())
 }
 

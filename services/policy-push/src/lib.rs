@@ -81,6 +81,10 @@ pub async fn start(
         .await
         .context("cannot build the matcher from the database")?;
     tokio::spawn(refresh_matcher_daily(matching.clone()));
+    let search = search::PolicyIndex::new().context("cannot create the search index")?;
+    search
+        .rebuild(store.all_policies().await?)
+        .context("cannot index the policies for search")?;
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -89,6 +93,7 @@ pub async fn start(
         AppState {
             store: store.clone(),
             matching,
+            search: Arc::new(search),
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

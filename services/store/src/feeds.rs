@@ -1,6 +1,5 @@
-//! Bulk reads that feed the in-memory matcher: every published policy, profiles in id order a
-//! page at a time (so loading two million profiles never holds them all as rows), and the
-//! current scoring weights.
+//! Bulk reads that feed the in-memory matcher: profiles in id order a page at a time (so loading
+//! two million profiles never holds them all as rows), and the current scoring weights.
 
 use chrono::{DateTime, Utc};
 use profiles::Profile;
@@ -8,7 +7,6 @@ use sqlx::types::Json;
 
 use crate::audit::write_audit;
 use crate::backend::{BeginWrite, on_pool};
-use crate::policy::Policy;
 use crate::{Store, StoreError};
 
 /// A saved set of scoring weights; each save is a new rule version.
@@ -21,20 +19,6 @@ pub struct WeightsVersion {
 }
 
 impl Store {
-    /// Every policy whose status is `published`, whatever its validity window.
-    pub async fn published_policies(&self) -> Result<Vec<Policy>, StoreError> {
-        let ids: Vec<i64> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT id FROM policies WHERE status = 'published' ORDER BY id")
-                .fetch_all(pool)
-                .await?
-        });
-        let mut policies = Vec::with_capacity(ids.len());
-        for id in ids {
-            policies.push(self.policy(id).await?);
-        }
-        Ok(policies)
-    }
-
     /// Up to `limit` profiles with ids above `after`, in id order.
     pub async fn profiles_after(
         &self,

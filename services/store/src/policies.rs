@@ -270,6 +270,25 @@ impl Store {
         ))
     }
 
+    /// Every policy whose status is `published`, whatever its validity window: the matcher's feed.
+    pub async fn published_policies(&self) -> Result<Vec<Policy>, StoreError> {
+        self.policies_where(" WHERE status = 'published'").await
+    }
+
+    /// Every policy, whatever its status: the search index's feed.
+    pub async fn all_policies(&self) -> Result<Vec<Policy>, StoreError> {
+        self.policies_where("").await
+    }
+
+    async fn policies_where(&self, condition: &str) -> Result<Vec<Policy>, StoreError> {
+        let rows: Vec<PolicyRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_POLICY}{condition} ORDER BY id"))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(Policy::from).collect())
+    }
+
     pub async fn count_policies(&self) -> Result<i64, StoreError> {
         Ok(on_pool!(&self.db, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM policies").fetch_one(pool).await?

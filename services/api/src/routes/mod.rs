@@ -4,6 +4,7 @@ pub mod imports;
 pub mod matches;
 pub mod policies;
 pub mod profiles;
+pub mod search;
 pub mod system;
 pub mod tags;
 

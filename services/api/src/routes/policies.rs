@@ -81,6 +81,7 @@ async fn create_policy(
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = state.store.create_policy(&content, API_ACTOR).await?;
     state.matching.policy_changed(&policy)?;
+    state.search.upsert(&policy)?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -110,6 +111,7 @@ async fn update_policy(
 ) -> Result<Json<Policy>, ApiError> {
     let policy = state.store.update_policy(id, &content, API_ACTOR).await?;
     state.matching.policy_changed(&policy)?;
+    state.search.upsert(&policy)?;
     Ok(Json(policy))
 }
 
@@ -125,6 +127,7 @@ async fn delete_policy(
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_policy(id, API_ACTOR).await?;
     state.matching.policy_removed(id);
+    state.search.remove(id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
