@@ -130,6 +130,23 @@ fn a_title_match_outranks_a_body_only_match() {
 }
 
 #[test]
+fn the_words_in_the_order_asked_outrank_the_same_words_apart() {
+    let policies = demo_policies();
+    let mut apart = policies[0].content.clone();
+    apart.title = "关于企业发展的若干措施".into();
+    apart.full_text = "本办法支持小微企业，另有其他事项说明贷款贴息。".into();
+    let mut together = apart.clone();
+    together.full_text = "本办法支持小微企业贷款贴息，另有其他事项说明。".into();
+    let index = PolicyIndex::new().unwrap();
+    index
+        .rebuild([policy(1, apart), policy(2, together)])
+        .unwrap();
+    let results = search(&index, &SearchQuery::text("小微企业贷款贴息"));
+    assert_eq!(ids(&results), [2, 1]);
+    assert!(results.hits[0].score > results.hits[1].score);
+}
+
+#[test]
 fn the_exact_doc_number_finds_its_policy_first() {
     let (index, policies) = demo_index();
     let results = search(&index, &SearchQuery::text(&policies[0].content.doc_number));
