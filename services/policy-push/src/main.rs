@@ -65,6 +65,9 @@ enum Command {
         /// PostgreSQL URL for the SQL baseline (a scratch table `bench_profiles` is created and dropped).
         #[arg(long, env = "BENCH_POSTGRES_URL")]
         postgres: Option<String>,
+        /// Synthetic policies for the search benchmark (0 skips it).
+        #[arg(long, default_value_t = 100_000)]
+        search_policies: usize,
     },
 }
 
@@ -172,12 +175,14 @@ async fn main() -> anyhow::Result<()> {
             policies,
             samples,
             postgres,
+            search_policies,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
                 policies,
                 samples,
                 postgres_url: postgres,
+                search_policies,
             };
             print!("{}", policy_push::bench::run(&options).await?);
             return Ok(());
