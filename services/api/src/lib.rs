@@ -62,6 +62,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::matches::routes())
         .merge(routes::imports::routes())
         .merge(routes::search::routes())
+        .merge(routes::attributes::routes())
         .merge(routes::system::routes())
 }
 

@@ -109,6 +109,7 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ),
     ("users_username_key", "users.username", "username"),
     ("schedules_name_key", "schedules.name", "name"),
+    ("attribute_fields_pkey", "attribute_fields.key", "key"),
 ];
 
 impl From<sqlx::Error> for StoreError {

@@ -4,6 +4,7 @@
 //! Writes happen in one transaction each, together with their audit-log row, so a rejected or
 //! failed request leaves nothing half-written.
 
+mod attributes;
 mod audit;
 mod backend;
 mod error;

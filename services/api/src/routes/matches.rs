@@ -21,6 +21,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_profile_value};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(profile_matches))
+        .routes(routes!(profile_completion))
         .routes(routes!(policy_audience))
         .routes(routes!(match_preview))
         .routes(routes!(get_weights, put_weights))
@@ -88,6 +89,76 @@ async fn profile_matches(
     let stored = state.store.profile(id).await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
     Ok(Json(state.matching.matches(&stored.profile, as_of, limit)))
+}
+
+/// A missing profile field and the undetermined policies it would settle (完善画像).
+#[derive(Serialize, ToSchema)]
+pub struct MissingField {
+    pub field: String,
+    pub label_zh: String,
+    pub label_en: String,
+    /// Derived from other fields (e.g. size class from employees and revenue): complete those.
+    pub derived: bool,
+    /// The 待确认 policies this field would help settle.
+    pub settles: Vec<PolicyRef>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PolicyRef {
+    pub id: i64,
+    pub title: String,
+}
+
+/// 完善画像: which missing fields would settle which of the profile's undetermined policies,
+/// most useful first.
+#[utoipa::path(get, path = "/api/v1/profiles/{id}/completion", tag = "matching",
+    params(("id" = i64, Path), MatchQuery), responses(
+    (status = 200, body = Vec<MissingField>),
+    (status = 404, body = ErrorBody)
+))]
+async fn profile_completion(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<MatchQuery>,
+) -> Result<Json<Vec<MissingField>>, ApiError> {
+    let stored = state.store.profile(id).await?;
+    let schema = state.store.attribute_schema().await?;
+    let as_of = query.as_of.unwrap_or_else(|| state.store.today());
+    let matches = state.matching.matches(&stored.profile, as_of, usize::MAX);
+    let mut fields: Vec<MissingField> = Vec::new();
+    for view in &matches.possible {
+        for field in &view.result.missing_fields {
+            let position = match fields.iter().position(|f| &f.field == field) {
+                Some(position) => position,
+                None => {
+                    let def = schema.get(field);
+                    fields.push(MissingField {
+                        field: field.clone(),
+                        label_zh: def
+                            .as_ref()
+                            .map_or_else(|| field.clone(), |d| d.label_zh.clone()),
+                        label_en: def
+                            .as_ref()
+                            .map_or_else(|| field.clone(), |d| d.label_en.clone()),
+                        derived: def.as_ref().is_some_and(|d| d.derived),
+                        settles: Vec::new(),
+                    });
+                    fields.len() - 1
+                }
+            };
+            fields[position].settles.push(PolicyRef {
+                id: view.policy.id,
+                title: view.policy.title.clone(),
+            });
+        }
+    }
+    fields.sort_by(|a, b| {
+        b.settles
+            .len()
+            .cmp(&a.settles.len())
+            .then(a.field.cmp(&b.field))
+    });
+    Ok(Json(fields))
 }
 
 #[derive(Deserialize, IntoParams)]

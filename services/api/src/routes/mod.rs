@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource, each exporting its documented routes.
 
+pub mod attributes;
 pub mod imports;
 pub mod matches;
 pub mod policies;
