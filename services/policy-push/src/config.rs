@@ -24,12 +24,13 @@ pub struct Config {
     pub id_hash_secret: String,
     /// Load the demo data when `serve` starts on an empty database.
     pub demo_on_empty: bool,
-    /// Redis for multi-instance deployments; without it everything runs in-process.
+    /// Redis for multi-instance deployments; without it everything runs in-process. Reserved for
+    /// the delivery service (not built yet).
     pub redis_url: Option<String>,
     pub mail: MailConfig,
 }
 
-/// Outgoing e-mail.
+/// Outgoing e-mail, for the delivery service (not built yet).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
@@ -110,8 +111,9 @@ pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
 /// The environment variables and keys, for `--help`.
 pub const HELP: &str = "\
 Configuration (later sources override earlier ones):
-  1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, e-mails written
-     as .eml files under ./data/outbox, no Redis, demo data loaded on an empty database;
+  1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, no Redis, demo
+     data loaded on an empty database (the mail and Redis keys are accepted now and read by the
+     delivery service, which is not built yet);
   2. a TOML file: --config FILE, or ./policy-push.toml when present (see deploy/policy-push.example.toml);
   3. environment variables POLICY_PUSH_<KEY>, nested keys joined by a double underscore:
        POLICY_PUSH_DATABASE_URL, POLICY_PUSH_LISTEN, POLICY_PUSH_MAX_CONNECTIONS,
