@@ -2,16 +2,13 @@
 //! fresh database — a SQLite file in a temporary folder, or a new PostgreSQL database — and
 //! talks to it over real HTTP.
 //!
-//! PostgreSQL comes from `TEST_POSTGRES_URL` (default `postgres://postgres:postgres@127.0.0.1:5432/postgres`,
-//! which `deploy/scripts/ensure-services.sh` provides). A test that cannot reach it fails: a
-//! missing server is never a silent skip.
-
-use std::sync::atomic::{AtomicU32, Ordering};
+//! PostgreSQL databases come from `scratch-db` (server named by `TEST_POSTGRES_URL`); a test that
+//! cannot reach it fails: a missing server is never a silent skip.
 
 use policy_push::{Config, RunningServer};
 use reqwest::{Method, Response, StatusCode};
+use scratch_db::ScratchDatabase;
 use serde_json::Value;
-use sqlx::Connection;
 use tokio::sync::oneshot;
 
 /// Which database a test runs against.
@@ -53,7 +50,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub server: RunningServer,
     shutdown: Option<oneshot::Sender<()>>,
-    postgres_database: Option<String>,
+    /// Declared after `server`, so the database is dropped after the service stops.
+    _database: Option<ScratchDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -65,34 +63,6 @@ pub struct Reply {
     pub text: String,
 }
 
-fn admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// Replaces the database name at the end of a PostgreSQL URL.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let host_part = base.rsplit_once('/').map_or(base, |(host, _)| host);
-    format!("{host_part}/{database}{query}")
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "pp_test_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 impl TestApp {
     /// Starts the service on `backend` with an empty database and no demo data.
     pub async fn spawn(backend: Backend) -> Self {
@@ -102,24 +72,13 @@ impl TestApp {
     /// Like [`TestApp::spawn`], letting the test adjust the configuration first.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let mut postgres_database = None;
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
-            Backend::Postgres => {
-                let name = unique_name();
-                let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL is not reachable at {} ({e}); run deploy/scripts/ensure-services.sh",
-                        admin_url()
-                    )
-                });
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test database");
-                postgres_database = Some(name.clone());
-                with_database(&admin_url(), &name)
-            }
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(ScratchDatabase::create("pp_test").await),
+        };
+        let database_url = match &database {
+            Some(database) => database.url().to_owned(),
+            None => format!("sqlite://{}/test.db", dir.path().display()),
         };
         let mut config = Config {
             database_url: database_url.clone(),
@@ -143,7 +102,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             server,
             shutdown: Some(shutdown),
-            postgres_database,
+            _database: database,
             _dir: dir,
         }
     }
@@ -250,24 +209,5 @@ impl Drop for TestApp {
             shutdown.send(()).ok();
         }
         self.server.task.abort();
-        if let Some(name) = self.postgres_database.take() {
-            // Drop runs outside async context: drop the database from a helper thread.
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                runtime.block_on(async {
-                    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut admin)
-                            .await
-                            .ok();
-                    }
-                });
-            })
-            .join()
-            .ok();
-        }
     }
 }

@@ -5,14 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use scratch_db::{ScratchDatabase, admin_url};
 use sqlx::Connection;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_policy-push");
-
-fn admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
-}
 
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BINARY)
@@ -131,27 +127,19 @@ fn import_keeps_good_lines_reports_bad_ones_and_is_idempotent() {
 
 #[tokio::test]
 async fn migrate_prepares_a_postgresql_database() {
-    let name = format!("pp_cli_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&admin_url())
-        .await
-        .expect("PostgreSQL reachable");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0);
+    let database = ScratchDatabase::create("pp_cli").await;
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), &["migrate"], &[("DATABASE_URL", &url)]);
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("DATABASE_URL", database.url())],
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut db = sqlx::PgConnection::connect(database.url()).await.unwrap();
     let tables: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \
          AND table_name IN ('policies', 'profiles', 'deliveries', 'inbox_items', 'audit_log')",
@@ -165,10 +153,6 @@ async fn migrate_prepares_a_postgresql_database() {
         "no SQLite file when PostgreSQL is configured"
     );
     db.close().await.unwrap();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
 }
 
 #[test]

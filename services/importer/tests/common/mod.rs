@@ -1,14 +1,12 @@
 //! Shared by the importer's tests and its benchmark: a store on a fresh SQLite file or a fresh
 //! PostgreSQL database, and generated profiles whose codes carry valid check characters.
 //!
-//! PostgreSQL comes from `TEST_POSTGRES_URL` (default
-//! `postgres://postgres:postgres@127.0.0.1:5432/postgres`); when it is unreachable the test
-//! fails, never skips.
+//! PostgreSQL databases come from `scratch-db` (server named by `TEST_POSTGRES_URL`); when it is
+//! unreachable the test fails, never skips.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use sqlx::Connection;
+use scratch_db::ScratchDatabase;
 use store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,45 +19,20 @@ pub enum Backend {
 pub struct TestDb {
     pub store: Store,
     pub dir: tempfile::TempDir,
-    postgres_database: Option<String>,
-}
-
-fn admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let host = base.rsplit_once('/').map_or(base, |(host, _)| host);
-    format!("{host}/{database}{query}")
+    /// Declared after `store`, so the database is dropped after the store's handle.
+    _database: Option<ScratchDatabase>,
 }
 
 impl TestDb {
     pub async fn new(backend: Backend) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let dir = tempfile::tempdir().expect("temporary folder");
-        let (url, postgres_database) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}/t.db", dir.path().display()), None),
-            Backend::Postgres => {
-                let name = format!(
-                    "pp_importer_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
-                let mut admin = sqlx::PgConnection::connect(&admin_url())
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL unreachable at {}: {e}", admin_url()));
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test database");
-                (with_database(&admin_url(), &name), Some(name))
-            }
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(ScratchDatabase::create("pp_importer").await),
+        };
+        let url = match &database {
+            Some(database) => database.url().to_owned(),
+            None => format!("sqlite://{}/t.db", dir.path().display()),
         };
         let store = Store::open(
             &url,
@@ -72,34 +45,8 @@ impl TestDb {
         Self {
             store,
             dir,
-            postgres_database,
+            _database: database,
         }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = self.postgres_database.take() else {
-            return;
-        };
-        // Drop runs outside async context: a helper thread with its own runtime drops the
-        // database, and is joined so the database is gone when the test ends.
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url()).await {
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await
-                        .ok();
-                }
-            });
-        })
-        .join()
-        .ok();
     }
 }
 
