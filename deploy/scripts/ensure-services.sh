@@ -4,6 +4,7 @@
 # already answer are left alone.
 #   PostgreSQL on 127.0.0.1:5432, user postgres / password postgres
 #   Redis on 127.0.0.1:6379
+#   Python's aiosmtpd, which the tests start as their SMTP server (tests/smtp-sink/sink.py)
 set -euo pipefail
 
 apt_updated=0
@@ -62,5 +63,19 @@ ensure_redis() {
     echo "Redis: started"
 }
 
+ensure_smtp_sink() {
+    if python3 -c 'import aiosmtpd' 2>/dev/null; then
+        echo "aiosmtpd: already installed"
+        return
+    fi
+    command -v python3 >/dev/null || apt_install python3
+    if ! python3 -m pip install -q aiosmtpd==1.4.6 2>/dev/null; then
+        apt_install python3-aiosmtpd
+    fi
+    python3 -c 'import aiosmtpd'
+    echo "aiosmtpd: installed"
+}
+
 ensure_postgres
 ensure_redis
+ensure_smtp_sink

@@ -7,6 +7,7 @@ mod imports;
 mod matching;
 mod policies;
 mod profiles;
+mod push;
 mod search;
 mod system;
 mod tags;

@@ -5,6 +5,8 @@
 //! PostgreSQL databases come from `scratch-db` (server named by `TEST_POSTGRES_URL`); a test that
 //! cannot reach it fails: a missing server is never a silent skip.
 
+pub mod smtp_sink;
+
 use policy_push::{Config, RunningServer};
 use reqwest::{Method, Response, StatusCode};
 use scratch_db::ScratchDatabase;
@@ -80,14 +82,24 @@ impl TestApp {
             Some(database) => database.url().to_owned(),
             None => format!("sqlite://{}/test.db", dir.path().display()),
         };
+        // The port is chosen before start-up so the links in e-mails can name it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
         let mut config = Config {
             database_url: database_url.clone(),
-            listen: "127.0.0.1:0".to_owned(),
+            listen: format!("127.0.0.1:{port}"),
+            public_url: format!("http://127.0.0.1:{port}"),
             max_connections: 4,
             demo_on_empty: false,
             ..Config::default()
         };
         config.mail.outbox_dir = dir.path().join("outbox").display().to_string();
+        // Quick polling and retries, so delivery tests wait for work, not for timers.
+        config.delivery.poll_interval_ms = 100;
+        config.delivery.retry_base_ms = 200;
+        config.delivery.retry_cap_ms = 1_000;
         adjust(&mut config);
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = policy_push::start(&config, async {
@@ -153,6 +165,28 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.call(Method::DELETE, path, None).await
+    }
+
+    /// Polls `path` until `done` holds for its JSON body, or fails the test after `timeout`.
+    pub async fn wait_until(
+        &self,
+        path: &str,
+        timeout: std::time::Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let reply = self.get(path).await.expect(200);
+            if done(&reply.body) {
+                return reply.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {path}; last body: {}",
+                reply.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// The `total` of a listing.

@@ -179,6 +179,10 @@ fn entity_zh(entity: &str) -> &str {
         "policy version" => "政策版本",
         "profile" => "画像",
         "tag" => "标签",
+        "push" => "推送",
+        "schedule" => "定时任务",
+        "inbox item" => "消息",
+        "dead-lettered delivery" => "死信投递",
         _ => entity,
     }
 }

@@ -27,6 +27,7 @@ pub struct AppState {
     pub store: Store,
     pub matching: matching::Matching,
     pub search: std::sync::Arc<search::PolicyIndex>,
+    pub pusher: push::Pusher,
 }
 
 /// Settings of the HTTP layer.
@@ -47,6 +48,8 @@ pub struct ApiConfig {
         (name = "policies", description = "政策库 Policy library"),
         (name = "profiles", description = "画像库 Enterprise and citizen profiles"),
         (name = "tags", description = "标签体系 Tag taxonomy"),
+        (name = "push", description = "政策推送 Pushes, schedules, the dead letter"),
+        (name = "inbox", description = "消息中心 Inbox, feedback, confirmations, preferences, analytics"),
         (name = "matching", description = "政策匹配 Matching, audiences, the policy calculator, score weights"),
         (name = "system", description = "Health and audit")
     )
@@ -63,6 +66,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::imports::routes())
         .merge(routes::search::routes())
         .merge(routes::attributes::routes())
+        .merge(routes::pushes::routes())
+        .merge(routes::inbox::routes())
         .merge(routes::system::routes())
 }
 
@@ -74,7 +79,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The complete application router.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
-    api.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+    api.merge(routes::links::routes())
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .fallback(|| async { ApiError::not_found_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

@@ -51,7 +51,7 @@ pub struct PolicyBrief {
 }
 
 impl PolicyBrief {
-    fn in_force_on(&self, day: NaiveDate) -> bool {
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
         self.valid_from.is_none_or(|from| from <= day)
             && self.valid_until.is_none_or(|until| day <= until)
     }
@@ -348,6 +348,48 @@ impl Matching {
             .engine
             .evaluate(policy_id, &profile.facts(as_of), as_of)
             .ok_or(MatchingError::NotPublished(policy_id))
+    }
+
+    /// Ids of the published policies, ascending.
+    pub fn published_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = self.read().rules.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The published policy's brief, if it is published.
+    pub fn brief(&self, policy_id: i64) -> Option<PolicyBrief> {
+        self.read()
+            .rules
+            .get(&policy_id)
+            .map(|(_, brief)| brief.clone())
+    }
+
+    /// Whom a push of the policy reaches on `as_of`, narrowed by `filter`: the eligible, plus
+    /// the undetermined when the policy opts in (`include_undetermined`, also returned). Nobody
+    /// when the policy is not in force that day.
+    pub fn recipients(
+        &self,
+        policy_id: i64,
+        as_of: NaiveDate,
+        filter: &AudienceFilter,
+    ) -> Result<(roaring::RoaringBitmap, bool), MatchingError> {
+        let live = self.read();
+        let (rule, brief) = live
+            .rules
+            .get(&policy_id)
+            .ok_or(MatchingError::NotPublished(policy_id))?;
+        let include_undetermined = rule.applicability.include_undetermined;
+        if !brief.in_force_on(as_of) {
+            return Ok((roaring::RoaringBitmap::new(), include_undetermined));
+        }
+        let narrowed = narrow(&rule.applicability, filter)
+            .compile(&live.schema)
+            .map_err(|errors| {
+                MatchingError::Engine(EngineError::InvalidPolicy { policy_id, errors })
+            })?;
+        let sets = live.index.select(&narrowed, as_of);
+        Ok((sets.recipients(include_undetermined), include_undetermined))
     }
 
     /// Reverse path: the policy's audience on `as_of`, narrowed by `filter`, with one page of

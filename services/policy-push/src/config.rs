@@ -24,13 +24,39 @@ pub struct Config {
     pub id_hash_secret: String,
     /// Load the demo data when `serve` starts on an empty database.
     pub demo_on_empty: bool,
-    /// Redis for multi-instance deployments; without it everything runs in-process. Reserved for
-    /// the delivery service (not built yet).
+    /// Redis for multi-instance deployments. Accepted but not used yet: instances coordinate
+    /// through the database (leases, unique keys), which is correct without Redis.
     pub redis_url: Option<String>,
+    /// Base URL of this service as recipients reach it, for the links in e-mails.
+    pub public_url: String,
+    /// Secret key signing the unsubscribe and read links in e-mails. Must be set in production.
+    pub link_secret: String,
     pub mail: MailConfig,
+    pub delivery: DeliveryConfig,
 }
 
-/// Outgoing e-mail, for the delivery service (not built yet).
+/// How pushes are planned and delivered.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Run the planner, delivery workers and scheduler in this instance.
+    pub enabled: bool,
+    /// Recipients per planning batch (one transaction) and inbox deliveries per worker batch.
+    pub batch_size: usize,
+    /// E-mails sent concurrently per worker batch.
+    pub email_batch: usize,
+    /// Attempts before a delivery goes to the dead letter.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; each further retry doubles it, up to `retry_cap_ms`.
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// How long a claimed batch or push is held before another instance may take it over.
+    pub lease_ms: u64,
+    /// How often idle workers and the scheduler look for due work.
+    pub poll_interval_ms: u64,
+}
+
+/// Outgoing e-mail.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
@@ -40,9 +66,14 @@ pub struct MailConfig {
     pub outbox_dir: String,
     /// The From header.
     pub from: String,
+    /// Connections kept open to the relay.
+    pub pool_size: u32,
+    /// Longest a single send may take, connect to the server's final reply, in milliseconds.
+    pub send_timeout_ms: u64,
 }
 
 pub const DEMO_ID_HASH_SECRET: &str = "policy-push-demo-secret-change-me";
+pub const DEMO_LINK_SECRET: &str = "policy-push-demo-link-secret-change-me";
 
 impl Default for Config {
     fn default() -> Self {
@@ -54,10 +85,24 @@ impl Default for Config {
             id_hash_secret: DEMO_ID_HASH_SECRET.to_owned(),
             demo_on_empty: true,
             redis_url: None,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            link_secret: DEMO_LINK_SECRET.to_owned(),
             mail: MailConfig {
                 smtp_url: None,
                 outbox_dir: "data/outbox".to_owned(),
                 from: "政策直达 <noreply@policy-push.local>".to_owned(),
+                pool_size: 8,
+                send_timeout_ms: 30_000,
+            },
+            delivery: DeliveryConfig {
+                enabled: true,
+                batch_size: 500,
+                email_batch: 64,
+                max_attempts: 6,
+                retry_base_ms: 30_000,
+                retry_cap_ms: 3_600_000,
+                lease_ms: 120_000,
+                poll_interval_ms: 1_000,
             },
         }
     }
@@ -71,6 +116,8 @@ impl std::fmt::Debug for Config {
             .field("max_connections", &self.max_connections)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("id_hash_secret", &"<redacted>")
+            .field("link_secret", &"<redacted>")
+            .field("public_url", &self.public_url)
             .field("demo_on_empty", &self.demo_on_empty)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("smtp_url", &self.mail.smtp_url.as_deref().map(redact_url))
@@ -111,15 +158,21 @@ pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
 /// The environment variables and keys, for `--help`.
 pub const HELP: &str = "\
 Configuration (later sources override earlier ones):
-  1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, no Redis, demo
-     data loaded on an empty database (the mail and Redis keys are accepted now and read by the
-     delivery service, which is not built yet);
+  1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, e-mails written
+     as .eml files to ./data/outbox, demo data loaded on an empty database (redis_url is accepted
+     but not used yet: instances coordinate through the database);
   2. a TOML file: --config FILE, or ./policy-push.toml when present (see deploy/policy-push.example.toml);
   3. environment variables POLICY_PUSH_<KEY>, nested keys joined by a double underscore:
        POLICY_PUSH_DATABASE_URL, POLICY_PUSH_LISTEN, POLICY_PUSH_MAX_CONNECTIONS,
        POLICY_PUSH_MAX_BODY_BYTES, POLICY_PUSH_ID_HASH_SECRET, POLICY_PUSH_DEMO_ON_EMPTY,
-       POLICY_PUSH_REDIS_URL, POLICY_PUSH_MAIL__SMTP_URL, POLICY_PUSH_MAIL__OUTBOX_DIR,
-       POLICY_PUSH_MAIL__FROM;
+       POLICY_PUSH_REDIS_URL, POLICY_PUSH_PUBLIC_URL, POLICY_PUSH_LINK_SECRET,
+       POLICY_PUSH_MAIL__SMTP_URL (smtp://host:25, smtp://host:587?tls=required, smtps://host:465),
+       POLICY_PUSH_MAIL__OUTBOX_DIR, POLICY_PUSH_MAIL__FROM, POLICY_PUSH_MAIL__POOL_SIZE,
+       POLICY_PUSH_MAIL__SEND_TIMEOUT_MS, POLICY_PUSH_DELIVERY__ENABLED,
+       POLICY_PUSH_DELIVERY__BATCH_SIZE, POLICY_PUSH_DELIVERY__EMAIL_BATCH,
+       POLICY_PUSH_DELIVERY__MAX_ATTEMPTS, POLICY_PUSH_DELIVERY__RETRY_BASE_MS,
+       POLICY_PUSH_DELIVERY__RETRY_CAP_MS, POLICY_PUSH_DELIVERY__LEASE_MS,
+       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS;
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info).";
 

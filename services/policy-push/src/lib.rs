@@ -52,6 +52,41 @@ async fn refresh_matcher_daily(matching: api::Matching) {
     }
 }
 
+/// The delivery service's settings from the configuration.
+pub fn push_settings(config: &Config) -> push::PushSettings {
+    use std::time::Duration;
+    if config.link_secret == config::DEMO_LINK_SECRET {
+        tracing::warn!(
+            "link_secret is the demo default; set POLICY_PUSH_LINK_SECRET in production"
+        );
+    }
+    let delivery = &config.delivery;
+    push::PushSettings {
+        worker_id: format!(
+            "{}-{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "policy-push".to_owned()),
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        ),
+        public_url: config.public_url.clone(),
+        link_secret: config.link_secret.clone(),
+        mail: push::MailSettings {
+            smtp_url: config.mail.smtp_url.clone(),
+            outbox_dir: config.mail.outbox_dir.clone().into(),
+            from: config.mail.from.clone(),
+            pool_size: config.mail.pool_size,
+            send_timeout: Duration::from_millis(config.mail.send_timeout_ms),
+        },
+        batch_size: delivery.batch_size,
+        email_batch: delivery.email_batch,
+        max_attempts: delivery.max_attempts,
+        retry_base: Duration::from_millis(delivery.retry_base_ms),
+        retry_cap: Duration::from_millis(delivery.retry_cap_ms),
+        lease: Duration::from_millis(delivery.lease_ms),
+        poll_interval: Duration::from_millis(delivery.poll_interval_ms),
+    }
+}
+
 /// A started server: where it listens, and the handle that ends with it.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -85,6 +120,11 @@ pub async fn start(
     search
         .rebuild(store.all_policies().await?)
         .context("cannot index the policies for search")?;
+    let pusher = push::Pusher::new(store.clone(), matching.clone(), push_settings(config))
+        .context("cannot set up delivery")?;
+    if config.delivery.enabled {
+        pusher.spawn();
+    }
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -94,6 +134,7 @@ pub async fn start(
             store: store.clone(),
             matching,
             search: Arc::new(search),
+            pusher,
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
@@ -47,6 +47,9 @@ macro_rules! bind_args {
                 $crate::backend::Arg::Int(v) => query.bind(*v),
                 $crate::backend::Arg::Text(v) => query.bind(v.as_str()),
                 $crate::backend::Arg::Date(v) => query.bind(*v),
+                $crate::backend::Arg::Time(v) => query.bind(*v),
+                $crate::backend::Arg::Json(v) => query.bind(sqlx::types::Json(v)),
+                $crate::backend::Arg::Null => query.bind(Option::<String>::None),
             };
         }
         query
@@ -60,6 +63,9 @@ pub(crate) enum Arg {
     Int(i64),
     Text(String),
     Date(NaiveDate),
+    Time(DateTime<Utc>),
+    Json(serde_json::Value),
+    Null,
 }
 
 /// SQL text built piece by piece with `$n` placeholders, which both SQLite and PostgreSQL accept.
@@ -87,6 +93,23 @@ impl SqlBuf {
         self.args.push(arg);
         self.sql.push('$');
         self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `(arg, arg, …)`, one tuple of a multi-row `VALUES` list, comma-separated from the
+    /// previous tuple.
+    pub fn tuple(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
+        if self.sql.ends_with(')') {
+            self.sql.push_str(", ");
+        }
+        self.sql.push('(');
+        for (i, arg) in args.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.arg(arg);
+        }
+        self.sql.push(')');
         self
     }
 }

@@ -6,7 +6,7 @@ use profiles::Profile;
 use sqlx::types::Json;
 
 use crate::audit::write_audit;
-use crate::backend::{BeginWrite, on_pool};
+use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
 use crate::{Store, StoreError};
 
 /// A saved set of scoring weights; each save is a new rule version.
@@ -33,6 +33,35 @@ impl Store {
                 .await?
         });
         Ok(rows.into_iter().map(|(id, body)| (id, body.0)).collect())
+    }
+
+    /// The profiles with the given ids that exist, in id order.
+    pub async fn profiles_by_ids(&self, ids: &[i64]) -> Result<Vec<(i64, Profile)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = SqlBuf::new("SELECT id, body FROM profiles WHERE id IN ");
+        sql.tuple(ids.iter().map(|id| Arg::Int(*id)))
+            .push(" ORDER BY id");
+        let rows: Vec<(i64, Json<Profile>)> = on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id, body)| (id, body.0)).collect())
+    }
+
+    /// Profile ids whose 统一社会信用代码 is among `codes`: `(code, id)` pairs.
+    pub async fn profile_ids_by_credit_codes(
+        &self,
+        codes: &[String],
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = SqlBuf::new("SELECT credit_code, id FROM profiles WHERE credit_code IN ");
+        sql.tuple(codes.iter().map(|code| Arg::Text(code.clone())));
+        Ok(on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
+        }))
     }
 
     /// The newest saved scoring weights, if any were saved.

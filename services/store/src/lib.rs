@@ -10,11 +10,14 @@ mod backend;
 mod error;
 mod feeds;
 mod import_jobs;
+mod inbox;
+mod outbox;
 mod policies;
 pub mod policy;
 mod preview;
 mod profile_batch;
 mod profile_store;
+mod schedules;
 mod tags;
 
 use std::sync::Arc;
@@ -29,9 +32,18 @@ pub use backend::{Backend, Db};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
 pub use import_jobs::{ImportCounts, ImportJob, ImportStatus};
+pub use inbox::{
+    ChannelChoice, Confirmation, Feedback, Frequency, InboxFilter, InboxItem, InboxPage,
+    InboxState, PolicyAnalytics, Preferences, QuietHours,
+};
+pub use outbox::{
+    Channel, ClaimedDelivery, DeadLetter, DeliveryCounts, DeliveryPayload, NewPush, PlannedPack,
+    PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement, inbox_key,
+};
 pub use policies::PolicyFilter;
 pub use profile_batch::UpsertOutcome;
 pub use profile_store::{ProfileFilter, StoredProfile};
+pub use schedules::{Schedule, ScheduleInput};
 pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};
 
 /// Where "now" comes from, so lifecycle and scheduling can be tested with a controlled clock.

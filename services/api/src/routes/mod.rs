@@ -2,9 +2,12 @@
 
 pub mod attributes;
 pub mod imports;
+pub mod inbox;
+pub mod links;
 pub mod matches;
 pub mod policies;
 pub mod profiles;
+pub mod pushes;
 pub mod search;
 pub mod system;
 pub mod tags;

@@ -80,9 +80,28 @@ async fn create_policy(
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
     let policy = state.store.create_policy(&content, API_ACTOR).await?;
-    state.matching.policy_changed(&policy)?;
-    state.search.upsert(&policy)?;
+    follow_saved_policy(&state, &policy).await?;
     Ok((StatusCode::CREATED, Json(policy)))
+}
+
+/// Brings the matcher and search index up to date with a saved policy and, when it is
+/// published, pushes it to its audience — once per policy, however often it is saved.
+async fn follow_saved_policy(state: &AppState, policy: &Policy) -> Result<(), ApiError> {
+    state.matching.policy_changed(policy)?;
+    state.search.upsert(policy)?;
+    if policy.content.status == PolicyStatus::Published {
+        state
+            .pusher
+            .create_push(
+                &push::PushSpec::Publish {
+                    policy_id: policy.id,
+                },
+                API_ACTOR,
+                None,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// One policy, current version.
@@ -110,8 +129,7 @@ async fn update_policy(
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<Json<Policy>, ApiError> {
     let policy = state.store.update_policy(id, &content, API_ACTOR).await?;
-    state.matching.policy_changed(&policy)?;
-    state.search.upsert(&policy)?;
+    follow_saved_policy(&state, &policy).await?;
     Ok(Json(policy))
 }
 

@@ -1,0 +1,120 @@
+//! The signed links in e-mails, which work without signing in: `/r/{token}` opens a pack in the
+//! browser and marks it read on every channel; `/unsubscribe/{token}` stops e-mail, by a
+//! confirmation page or by the one-click POST that mail clients send (RFC 8058).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use push::LinkPurpose;
+use store::inbox_key;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/r/{token}", get(read_pack)).route(
+        "/unsubscribe/{token}",
+        get(unsubscribe_page).post(unsubscribe),
+    )
+}
+
+fn bad_link() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "链接无效 · Invalid link",
+        "<p>该链接无效或已损坏。</p><p>This link is invalid or damaged.</p>",
+    )
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    (
+        status,
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body style=\"font-family: sans-serif; max-width: 640px; margin: 40px auto;\"><h1>{title}</h1>{body}</body></html>"
+        )),
+    )
+        .into_response()
+}
+
+/// Opens the pack from an e-mail and marks it read everywhere.
+async fn read_pack(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(ids) = state
+        .pusher
+        .signer()
+        .verify(LinkPurpose::ReadPack, &token, 2)
+    else {
+        return Ok(bad_link());
+    };
+    let (push_id, profile_id) = (ids[0], ids[1]);
+    if !state.store.mark_pack_read(push_id, profile_id).await? {
+        return Ok(bad_link());
+    }
+    let item = state
+        .store
+        .inbox_item_by_key(&inbox_key(push_id, profile_id))
+        .await?;
+    let Some(item) = item else {
+        return Ok(page(
+            StatusCode::OK,
+            "政策服务包 · Policy service pack",
+            "<p>已标记为已读。</p><p>Marked as read.</p>",
+        ));
+    };
+    let pack: push::ServicePack = serde_json::from_value(item.pack.0).map_err(|error| {
+        tracing::error!(%error, item_id = item.id, "stored pack does not decode");
+        ApiError::internal()
+    })?;
+    let rendered = state.pusher.templates().render(&pack, None, None)?;
+    Ok(Html(rendered.html).into_response())
+}
+
+async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if state
+        .pusher
+        .signer()
+        .verify(LinkPurpose::Unsubscribe, &token, 1)
+        .is_none()
+    {
+        return bad_link();
+    }
+    page(
+        StatusCode::OK,
+        "退订政策邮件 · Unsubscribe",
+        "<p>确认后将不再通过电子邮件接收政策服务包，站内消息不受影响。</p>\
+         <p>You will no longer get policy packs by e-mail; your inbox is not affected.</p>\
+         <form method=\"post\"><button type=\"submit\">确认退订 · Unsubscribe</button></form>",
+    )
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(ids) = state
+        .pusher
+        .signer()
+        .verify(LinkPurpose::Unsubscribe, &token, 1)
+    else {
+        return Ok(bad_link());
+    };
+    let profile_id = ids[0];
+    let mut preferences = state.store.preferences(profile_id).await?;
+    preferences.channels.email = false;
+    let actor = format!("profile:{profile_id}");
+    state
+        .store
+        .save_preferences(profile_id, &preferences, &actor)
+        .await?;
+    Ok(page(
+        StatusCode::OK,
+        "已退订 · Unsubscribed",
+        "<p>您已退订政策邮件。可随时在偏好设置中重新开启。</p>\
+         <p>You are unsubscribed from policy e-mails. You can turn them on again in your preferences.</p>",
+    ))
+}

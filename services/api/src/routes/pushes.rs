@@ -1,0 +1,263 @@
+//! `/api/v1/pushes`, `/api/v1/schedules`, `/api/v1/dead-letters`: staff-triggered pushes with
+//! preview, progress and cancel; cron schedules; the dead letter and its re-drive.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use push::{PushError, PushPreview, ScheduledJob, StaffPush};
+use serde::Deserialize;
+use store::{DeadLetter, Page, PushProgress, PushRecord, Schedule, ScheduleInput};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{API_ACTOR, paging};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_pushes, create_push))
+        .routes(routes!(preview_push))
+        .routes(routes!(get_push))
+        .routes(routes!(cancel_push))
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(redrive))
+        .routes(routes!(list_schedules, create_schedule))
+        .routes(routes!(get_schedule, update_schedule, delete_schedule))
+}
+
+impl From<PushError> for ApiError {
+    fn from(error: PushError) -> Self {
+        match error {
+            PushError::Store(error) => error.into(),
+            PushError::Matching(error) => error.into(),
+            PushError::Invalid {
+                field,
+                message_zh,
+                message_en,
+            } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                message_zh,
+                message_en,
+            )
+            .with_field(&field),
+            other => {
+                tracing::error!(error = %other, "delivery service failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PushQuery {
+    /// `publish`, `staff`, `schedule`.
+    trigger_kind: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Push history, newest first.
+#[utoipa::path(get, path = "/api/v1/pushes", tag = "push", params(PushQuery), responses(
+    (status = 200, body = Page<PushRecord>),
+    (status = 400, body = ErrorBody)
+))]
+async fn list_pushes(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PushQuery>,
+) -> Result<Json<Page<PushRecord>>, ApiError> {
+    let paging = paging(query.page, query.per_page)?;
+    Ok(Json(
+        state
+            .store
+            .list_pushes(query.trigger_kind.as_deref(), paging)
+            .await?,
+    ))
+}
+
+/// Starts a targeted push: the chosen policies to their eligible recipients within the audience.
+/// Planning and delivery run in the background; poll the push for progress.
+#[utoipa::path(post, path = "/api/v1/pushes", tag = "push", request_body = StaffPush, responses(
+    (status = 202, body = PushProgress, description = "accepted; the same request_key returns the same push"),
+    (status = 422, body = ErrorBody, description = "no policy, an unpublished policy or a malformed credit code")
+))]
+async fn create_push(
+    State(state): State<AppState>,
+    ApiJson(staff): ApiJson<StaffPush>,
+) -> Result<(StatusCode, Json<PushProgress>), ApiError> {
+    let (id, _) = state
+        .pusher
+        .create_push(&push::PushSpec::Staff(staff), API_ACTOR, None)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(state.store.push_progress(id).await?),
+    ))
+}
+
+/// What a targeted push would do: its reach per policy and a sample of packs with reasons.
+/// Nothing is written.
+#[utoipa::path(post, path = "/api/v1/pushes/preview", tag = "push", request_body = StaffPush, responses(
+    (status = 200, body = PushPreview),
+    (status = 422, body = ErrorBody)
+))]
+async fn preview_push(
+    State(state): State<AppState>,
+    ApiJson(staff): ApiJson<StaffPush>,
+) -> Result<Json<PushPreview>, ApiError> {
+    Ok(Json(state.pusher.preview(&staff, 5).await?))
+}
+
+/// A push with its progress: recipients planned and deliveries per channel and status.
+#[utoipa::path(get, path = "/api/v1/pushes/{id}", tag = "push", params(("id" = i64, Path)), responses(
+    (status = 200, body = PushProgress),
+    (status = 404, body = ErrorBody)
+))]
+async fn get_push(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<PushProgress>, ApiError> {
+    Ok(Json(state.store.push_progress(id).await?))
+}
+
+/// Cancels a push still planning or sending; what was already delivered stays delivered.
+#[utoipa::path(post, path = "/api/v1/pushes/{id}/cancel", tag = "push", params(("id" = i64, Path)), responses(
+    (status = 200, body = PushRecord),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the push already ended")
+))]
+async fn cancel_push(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<PushRecord>, ApiError> {
+    Ok(Json(state.store.cancel_push(id, API_ACTOR).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Deliveries that used up their attempts (or were interrupted mid-send), newest first.
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "push", params(PageQuery), responses(
+    (status = 200, body = Page<DeadLetter>)
+))]
+async fn list_dead_letters(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<DeadLetter>>, ApiError> {
+    let paging = paging(query.page, query.per_page)?;
+    Ok(Json(state.store.dead_letters(paging).await?))
+}
+
+/// Queues a dead-lettered delivery again with a fresh attempt budget.
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/redrive", tag = "push", params(("id" = i64, Path)), responses(
+    (status = 204),
+    (status = 404, body = ErrorBody)
+))]
+async fn redrive(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.redrive(id, API_ACTOR).await?;
+    state.pusher.wake();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A schedule as written by an administrator.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    name: String,
+    /// Seconds first, Asia/Shanghai: `0 0 9 * * *` is 09:00 daily, `0 0 9 * * Mon` Mondays.
+    cron: String,
+    job: ScheduledJob,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+impl ScheduleBody {
+    fn checked(self) -> Result<ScheduleInput, ApiError> {
+        let input = ScheduleInput {
+            name: self.name,
+            cron: self.cron,
+            job: serde_json::to_value(self.job).unwrap_or_default(),
+            enabled: self.enabled,
+        };
+        push::validate_schedule(&input)?;
+        Ok(input)
+    }
+}
+
+/// All schedules.
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "push", responses((status = 200, body = Vec<Schedule>)))]
+async fn list_schedules(State(state): State<AppState>) -> Result<Json<Vec<Schedule>>, ApiError> {
+    Ok(Json(state.store.schedules().await?))
+}
+
+/// Creates a schedule; its first run is the first tick after now.
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "push", request_body = ScheduleBody, responses(
+    (status = 201, body = Schedule),
+    (status = 409, body = ErrorBody, description = "the name is taken"),
+    (status = 422, body = ErrorBody, description = "the cron expression does not parse or the job is unknown")
+))]
+async fn create_schedule(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> Result<(StatusCode, Json<Schedule>), ApiError> {
+    let input = body.checked()?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.create_schedule(&input, API_ACTOR).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "push", params(("id" = i64, Path)), responses(
+    (status = 200, body = Schedule),
+    (status = 404, body = ErrorBody)
+))]
+async fn get_schedule(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Schedule>, ApiError> {
+    Ok(Json(state.store.schedule(id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/schedules/{id}", tag = "push", params(("id" = i64, Path)),
+    request_body = ScheduleBody, responses(
+    (status = 200, body = Schedule),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody)
+))]
+async fn update_schedule(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> Result<Json<Schedule>, ApiError> {
+    let input = body.checked()?;
+    Ok(Json(
+        state.store.update_schedule(id, &input, API_ACTOR).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "push", params(("id" = i64, Path)), responses(
+    (status = 204),
+    (status = 404, body = ErrorBody)
+))]
+async fn delete_schedule(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_schedule(id, API_ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,207 @@
+//! Packs rendered to HTML and plain text from templates, and the e-mail transport: lettre's
+//! pooled async SMTP when a relay is configured, `.eml` files in a folder otherwise.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::PushError;
+use crate::pack::ServicePack;
+
+/// The pack templates, compiled once.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates(..)")
+    }
+}
+
+#[derive(Serialize)]
+struct PackView<'a> {
+    pack: &'a ServicePack,
+    read_url: Option<&'a str>,
+    unsubscribe_url: Option<&'a str>,
+}
+
+/// A pack rendered for one channel.
+#[derive(Clone, Debug)]
+pub struct RenderedPack {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+impl Templates {
+    pub fn new() -> Result<Self, PushError> {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("pack.html", include_str!("../templates/pack.html")),
+            ("pack.txt", include_str!("../templates/pack.txt")),
+        ] {
+            env.add_template(name, source)
+                .map_err(|source| PushError::Template { name, source })?;
+        }
+        Ok(Self { env })
+    }
+
+    /// The pack as a page and as plain text; links are left out when not given.
+    pub fn render(
+        &self,
+        pack: &ServicePack,
+        read_url: Option<&str>,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<RenderedPack, PushError> {
+        let view = PackView {
+            pack,
+            read_url,
+            unsubscribe_url,
+        };
+        let render = |name: &'static str| {
+            self.env
+                .get_template(name)
+                .and_then(|template| template.render(&view))
+                .map_err(|source| PushError::Template { name, source })
+        };
+        Ok(RenderedPack {
+            subject: subject_of(pack),
+            html: render("pack.html")?,
+            text: render("pack.txt")?,
+        })
+    }
+}
+
+fn subject_of(pack: &ServicePack) -> String {
+    match pack.items.as_slice() {
+        [only] => format!("【政策直达】{}", only.title),
+        [first, rest @ ..] => format!("【政策直达】{} 等 {} 项政策", first.title, rest.len() + 1),
+        [] => "【政策直达】政策服务包".to_owned(),
+    }
+}
+
+/// An e-mail ready to go: rendered pack, addresses, and the one-click unsubscribe URL.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub message_id: String,
+    pub to: Vec<String>,
+    pub rendered: RenderedPack,
+    pub unsubscribe_url: String,
+}
+
+/// Where e-mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp(_) => f.write_str("Mailer::Smtp"),
+            Self::Files(_) => f.write_str("Mailer::Files"),
+        }
+    }
+}
+
+/// How to reach the mail relay.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain), `smtp://host:587?tls=required` (STARTTLS), `smtps://host:465`.
+    pub smtp_url: Option<String>,
+    /// Folder for `.eml` files when there is no relay.
+    pub outbox_dir: PathBuf,
+    pub from: String,
+    /// Connections kept open to the relay.
+    pub pool_size: u32,
+    /// A whole send, connect to the server's final reply.
+    pub send_timeout: Duration,
+}
+
+impl Mailer {
+    pub fn new(settings: &MailSettings) -> Result<Self, PushError> {
+        match &settings.smtp_url {
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| PushError::Transport(format!("smtp_url {url:?}: {e}")))?
+                    .timeout(Some(settings.send_timeout))
+                    // Idle connections are dropped before typical relays time them out (60 s+),
+                    // so the pool never hands out a dead one.
+                    .pool_config(
+                        PoolConfig::new()
+                            .max_size(settings.pool_size)
+                            .idle_timeout(Duration::from_secs(30)),
+                    )
+                    .build();
+                Ok(Self::Smtp(transport))
+            }
+            None => {
+                std::fs::create_dir_all(&settings.outbox_dir).map_err(|e| {
+                    PushError::Transport(format!("{}: {e}", settings.outbox_dir.display()))
+                })?;
+                Ok(Self::Files(AsyncFileTransport::new(&settings.outbox_dir)))
+            }
+        }
+    }
+
+    /// Sends one message; the error is kept as the attempt's detail.
+    pub async fn send(
+        &self,
+        from: &Mailbox,
+        outgoing: &Outgoing,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let message = build_message(from, outgoing)?;
+        // lettre's own timeout covers the connection only; a stalled DATA phase would hang.
+        let sent = match self {
+            Self::Smtp(transport) => tokio::time::timeout(timeout, transport.send(message))
+                .await
+                .map_err(|_| format!("no reply within {timeout:?}"))?
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Self::Files(transport) => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        sent
+    }
+}
+
+fn build_message(from: &Mailbox, outgoing: &Outgoing) -> Result<Message, String> {
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(&outgoing.rendered.subject)
+        .message_id(Some(outgoing.message_id.clone()));
+    for to in &outgoing.to {
+        builder = builder.to(to
+            .parse::<Mailbox>()
+            .map_err(|e| format!("address {to:?}: {e}"))?);
+    }
+    let mut message = builder
+        .multipart(MultiPart::alternative_plain_html(
+            outgoing.rendered.text.clone(),
+            outgoing.rendered.html.clone(),
+        ))
+        .map_err(|e| e.to_string())?;
+    // RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
+    let headers = message.headers_mut();
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("List-Unsubscribe"),
+        format!("<{}>", outgoing.unsubscribe_url),
+    ));
+    headers.insert_raw(HeaderValue::new(
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click".to_owned(),
+    ));
+    Ok(message)
+}

@@ -1,0 +1,359 @@
+//! Delivery of 政策服务包 (policy service packs): triggers (a policy published, staff, cron
+//! schedules) become pushes; planning resolves each push to recipients through the matcher and
+//! writes the SQL outbox; workers build each pack at send time and deliver it to the inbox and by
+//! e-mail, exactly once per recipient, policy and reason.
+
+mod email;
+mod error;
+mod links;
+mod pack;
+mod planner;
+mod scheduler;
+mod spec;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use serde::Serialize;
+use store::{Channel, NewPush, Store};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+
+pub use email::{MailSettings, Mailer, RenderedPack, Templates};
+pub use error::PushError;
+pub use links::{LinkPurpose, LinkSigner};
+pub use pack::{PackItem, ServicePack};
+pub use planner::after_quiet_hours;
+pub use scheduler::{parse_cron, validate_schedule};
+pub use spec::{AudienceSpec, PushSpec, ScheduledJob, StaffPush};
+
+/// How the delivery service runs.
+#[derive(Clone, Debug)]
+pub struct PushSettings {
+    /// Names this instance in claims and leases; unique per running process.
+    pub worker_id: String,
+    /// Base of the links in e-mails, e.g. `https://zcjd.example.gov.cn`.
+    pub public_url: String,
+    /// Key of the signed unsubscribe and read links.
+    pub link_secret: String,
+    pub mail: MailSettings,
+    /// Recipients per planning batch and inbox deliveries per worker batch.
+    pub batch_size: usize,
+    /// E-mails sent concurrently per worker batch.
+    pub email_batch: usize,
+    /// Attempts before a delivery goes to the dead letter.
+    pub max_attempts: u32,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// How long a claim holds before another instance may take the work over.
+    pub lease: Duration,
+    /// How often idle workers and the scheduler look for work.
+    pub poll_interval: Duration,
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    matching: matching::Matching,
+    settings: PushSettings,
+    mailer: Mailer,
+    from: Mailbox,
+    templates: Templates,
+    signer: LinkSigner,
+    /// Wakes idle workers when planning wrote deliveries, and the planner when a push was created.
+    work_ready: Notify,
+    plan_ready: Notify,
+}
+
+/// The delivery service; cheap to clone.
+#[derive(Clone)]
+pub struct Pusher {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Pusher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pusher")
+            .field("worker_id", &self.inner.settings.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A staff push previewed before it is confirmed.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PushPreview {
+    /// Recipients the push would reach (before their channel choices).
+    pub recipients: u64,
+    /// Recipients per policy.
+    pub per_policy: Vec<PolicyReach>,
+    /// Listed 统一社会信用代码 with no profile.
+    pub unknown_credit_codes: Vec<String>,
+    /// A few recipients with the pack they would get and its reasons.
+    #[schema(value_type = Vec<Object>)]
+    pub sample: Vec<ServicePack>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PolicyReach {
+    pub policy_id: i64,
+    pub recipients: u64,
+}
+
+impl Pusher {
+    pub fn new(
+        store: Store,
+        matching: matching::Matching,
+        settings: PushSettings,
+    ) -> Result<Self, PushError> {
+        let from = settings.mail.from.parse::<Mailbox>().map_err(|e| {
+            PushError::invalid(
+                "mail.from",
+                format!("发件地址无效：{e}"),
+                format!("invalid sender address: {e}"),
+            )
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                mailer: Mailer::new(&settings.mail)?,
+                templates: Templates::new()?,
+                signer: LinkSigner::new(settings.link_secret.as_bytes()),
+                from,
+                store,
+                matching,
+                settings,
+                work_ready: Notify::new(),
+                plan_ready: Notify::new(),
+            }),
+        })
+    }
+
+    /// Tells idle planners and workers to look for work now (e.g. after a re-drive).
+    pub fn wake(&self) {
+        self.inner.plan_ready.notify_waiters();
+        self.inner.work_ready.notify_waiters();
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.inner.templates
+    }
+
+    pub fn signer(&self) -> &LinkSigner {
+        &self.inner.signer
+    }
+
+    /// The tracked link that opens a pack in the browser and marks it read.
+    pub fn read_url(&self, push_id: i64, profile_id: i64) -> String {
+        format!(
+            "{}/r/{}",
+            self.inner.settings.public_url.trim_end_matches('/'),
+            self.inner
+                .signer
+                .sign(LinkPurpose::ReadPack, &[push_id, profile_id])
+        )
+    }
+
+    /// The one-click unsubscribe link of a recipient.
+    pub fn unsubscribe_url(&self, profile_id: i64) -> String {
+        format!(
+            "{}/unsubscribe/{}",
+            self.inner.settings.public_url.trim_end_matches('/'),
+            self.inner
+                .signer
+                .sign(LinkPurpose::Unsubscribe, &[profile_id])
+        )
+    }
+
+    /// Creates the push of a trigger (or finds the one it already made) and wakes the planner:
+    /// `(push id, created)`.
+    pub async fn create_push(
+        &self,
+        spec: &PushSpec,
+        requested_by: &str,
+        schedule_run: Option<(i64, chrono::DateTime<chrono::Utc>)>,
+    ) -> Result<(i64, bool), PushError> {
+        let store = &self.inner.store;
+        if let PushSpec::Staff(staff) = spec {
+            self.check_staff_push(staff).await?;
+        }
+        let (trigger_kind, trigger_key) = spec::trigger_of(spec, schedule_run, store.now());
+        let rule_version = store.current_weights().await?.map_or(0, |w| w.version);
+        let created = store
+            .create_push(&NewPush {
+                trigger_kind,
+                trigger_key,
+                requested_by: requested_by.to_owned(),
+                spec: serde_json::to_value(spec).unwrap_or_default(),
+                rule_version,
+            })
+            .await?;
+        self.inner.plan_ready.notify_waiters();
+        Ok(created)
+    }
+
+    /// A staff push's reach and a sample of its packs, without writing anything.
+    pub async fn preview(
+        &self,
+        staff: &StaffPush,
+        sample: usize,
+    ) -> Result<PushPreview, PushError> {
+        let unknown_credit_codes = self.check_staff_push(staff).await?;
+        let store = &self.inner.store;
+        let as_of = store.today();
+        let spec = PushSpec::Staff(staff.clone());
+        let targets = self.targets(&spec, 0, as_of).await?;
+        let everyone = planner::union_of(&targets);
+        let mut packer = pack::Packer {
+            store,
+            matching: &self.inner.matching,
+            as_of,
+            cache: pack::PolicyCache::default(),
+        };
+        let ids: Vec<i64> = everyone.iter().take(sample).map(i64::from).collect();
+        let mut packs = Vec::new();
+        for (profile_id, profile) in store.profiles_by_ids(&ids).await? {
+            let member = u32::try_from(profile_id).unwrap_or(u32::MAX);
+            let planned: Vec<store::PlannedPolicy> = targets
+                .iter()
+                .filter(|t| t.members.contains(member))
+                .map(|t| store::PlannedPolicy {
+                    policy_id: t.policy_id,
+                    reason: t.reason.clone(),
+                    allow_undetermined: t.allow_undetermined,
+                })
+                .collect();
+            packs.push(
+                packer
+                    .build((profile_id, &profile), 0, &planned, &[])
+                    .await?
+                    .pack,
+            );
+        }
+        Ok(PushPreview {
+            recipients: everyone.len(),
+            per_policy: targets
+                .iter()
+                .map(|t| PolicyReach {
+                    policy_id: t.policy_id,
+                    recipients: t.members.len(),
+                })
+                .collect(),
+            unknown_credit_codes,
+            sample: packs,
+        })
+    }
+
+    /// Refuses a staff push naming no policy, an unpublished policy or a malformed credit code;
+    /// returns the well-formed codes that match no profile.
+    async fn check_staff_push(&self, staff: &StaffPush) -> Result<Vec<String>, PushError> {
+        if staff.policy_ids.is_empty() {
+            return Err(PushError::invalid(
+                "policy_ids",
+                "请至少选择一项政策",
+                "choose at least one policy",
+            ));
+        }
+        for (i, id) in staff.policy_ids.iter().enumerate() {
+            if self.inner.matching.brief(*id).is_none() {
+                return Err(PushError::invalid(
+                    &format!("policy_ids[{i}]"),
+                    format!("政策 {id} 不存在或未发布"),
+                    format!("policy {id} does not exist or is not published"),
+                ));
+            }
+        }
+        let Some(codes) = &staff.audience.credit_codes else {
+            return Ok(Vec::new());
+        };
+        let mut normalized = Vec::with_capacity(codes.len());
+        for (i, code) in codes.iter().enumerate() {
+            match profiles::CreditCode::parse(code) {
+                Ok(code) => normalized.push(code.as_str().to_owned()),
+                Err(problems) => {
+                    let first = problems.into_vec().into_iter().next();
+                    let (zh, en) =
+                        first.map_or_else(Default::default, |p| (p.message_zh, p.message_en));
+                    return Err(PushError::invalid(
+                        &format!("audience.credit_codes[{i}]"),
+                        format!("统一社会信用代码 {code} 无效：{zh}"),
+                        format!("credit code {code} is invalid: {en}"),
+                    ));
+                }
+            }
+        }
+        let codes = &normalized;
+        let known: std::collections::HashSet<String> = self
+            .inner
+            .store
+            .profile_ids_by_credit_codes(codes)
+            .await?
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
+        Ok(codes
+            .iter()
+            .filter(|c| !known.contains(*c))
+            .cloned()
+            .collect())
+    }
+
+    /// Runs planning, both channel workers and the scheduler in the background, for as long as
+    /// the runtime lives.
+    pub fn spawn(&self) {
+        let planner = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let waiting = planner.inner.plan_ready.notified();
+                match planner.plan_next().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(error) => tracing::error!(%error, "planning failed; will retry"),
+                }
+                let _ = tokio::time::timeout(planner.inner.settings.poll_interval, waiting).await;
+            }
+        });
+        for channel in [Channel::Inbox, Channel::Email] {
+            let worker = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let waiting = worker.inner.work_ready.notified();
+                    match worker.work(channel).await {
+                        Ok(0) => {}
+                        Ok(_) => continue,
+                        Err(error) => {
+                            tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
+                        }
+                    }
+                    let _ =
+                        tokio::time::timeout(worker.inner.settings.poll_interval, waiting).await;
+                }
+            });
+        }
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = scheduler.fire_due_schedules().await {
+                    tracing::error!(%error, "scheduler tick failed");
+                }
+                tokio::time::sleep(scheduler.inner.settings.poll_interval).await;
+            }
+        });
+    }
+
+    /// Plans and delivers everything that is due now, in this task, until nothing is left; for
+    /// the benchmark and the command line. Returns the deliveries handled.
+    pub async fn drain(&self) -> Result<usize, PushError> {
+        while self.plan_next().await? {}
+        let mut handled = 0;
+        for channel in [Channel::Inbox, Channel::Email] {
+            loop {
+                let done = self.work(channel).await?;
+                if done == 0 {
+                    break;
+                }
+                handled += done;
+            }
+        }
+        Ok(handled)
+    }
+}

@@ -1,0 +1,240 @@
+//! Workers: claim due deliveries of one channel, build each recipient's pack (re-checking every
+//! policy), write inbox items or send e-mail, and settle every attempt — retry with exponential
+//! backoff and jitter, or dead letter after the configured number of attempts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use store::{Channel, ClaimedDelivery, Settlement};
+use tokio::task::JoinSet;
+
+use crate::email::Outgoing;
+use crate::pack::{BuiltPack, DropReason, Packer, PolicyCache};
+use crate::{PushError, Pusher};
+
+impl Pusher {
+    /// Claims and settles one batch of `channel`; returns how many deliveries it handled.
+    pub(crate) async fn work(&self, channel: Channel) -> Result<usize, PushError> {
+        let inner = &self.inner;
+        let settings = &inner.settings;
+        let batch = match channel {
+            Channel::Inbox => settings.batch_size,
+            Channel::Email => settings.email_batch,
+        };
+        let claimed = inner
+            .store
+            .claim_deliveries(
+                &settings.worker_id,
+                channel,
+                i64::try_from(batch).unwrap_or(i64::MAX),
+                chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(60)),
+            )
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = claimed
+            .iter()
+            .map(|d| d.profile_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let profiles: HashMap<i64, profiles::Profile> = inner
+            .store
+            .profiles_by_ids(&ids)
+            .await?
+            .into_iter()
+            .collect();
+        let preferences = inner.store.preferences_of(&ids).await?;
+        let rule_version = inner
+            .store
+            .current_weights()
+            .await?
+            .map_or(0, |w| w.version);
+        let mut packer = Packer {
+            store: &inner.store,
+            matching: &inner.matching,
+            as_of: inner.store.today(),
+            cache: PolicyCache::default(),
+        };
+        let mut built = Vec::with_capacity(claimed.len());
+        for delivery in claimed {
+            let muted = preferences
+                .get(&delivery.profile_id)
+                .map(|p| p.muted_topics.clone())
+                .unwrap_or_default();
+            let pack = match profiles.get(&delivery.profile_id) {
+                Some(profile) => Some(
+                    packer
+                        .build(
+                            (delivery.profile_id, profile),
+                            delivery.push_id,
+                            &delivery.payload.policies,
+                            &muted,
+                        )
+                        .await?,
+                ),
+                None => None,
+            };
+            built.push((delivery, pack));
+        }
+        let count = built.len();
+        let settled = match channel {
+            Channel::Inbox => built
+                .into_iter()
+                .map(|(delivery, pack)| {
+                    let settlement = settle_inbox(&delivery, pack, rule_version);
+                    (delivery, settlement)
+                })
+                .collect(),
+            Channel::Email => self.send_emails(built).await?,
+        };
+        inner
+            .store
+            .settle_deliveries(&settings.worker_id, &settled)
+            .await?;
+        Ok(count)
+    }
+
+    /// Sends a batch of e-mails concurrently, through the transport's connection pool.
+    async fn send_emails(
+        &self,
+        built: Vec<(ClaimedDelivery, Option<BuiltPack>)>,
+    ) -> Result<Vec<(ClaimedDelivery, Settlement)>, PushError> {
+        let inner = &self.inner;
+        let mut settled = Vec::with_capacity(built.len());
+        let mut sending = JoinSet::new();
+        for (delivery, pack) in built {
+            let (pack, dropped) = match pack {
+                Some(built) if !built.pack.items.is_empty() => {
+                    let dropped = codes(&built.dropped);
+                    (built.pack, dropped)
+                }
+                other => {
+                    let dropped = dropped_of(&delivery, other.as_ref());
+                    settled.push((delivery, Settlement::Dropped { dropped }));
+                    continue;
+                }
+            };
+            let read_url = self.read_url(delivery.push_id, delivery.profile_id);
+            let unsubscribe_url = self.unsubscribe_url(delivery.profile_id);
+            let rendered =
+                inner
+                    .templates
+                    .render(&pack, Some(&read_url), Some(&unsubscribe_url))?;
+            let outgoing = Outgoing {
+                message_id: format!(
+                    "<delivery-{}.push-{}@policy-push>",
+                    delivery.id, delivery.push_id
+                ),
+                to: delivery.payload.emails.clone(),
+                rendered,
+                unsubscribe_url,
+            };
+            let mailer = inner.mailer.clone();
+            let from = inner.from.clone();
+            let timeout = inner.settings.mail.send_timeout;
+            sending.spawn(async move {
+                let result = mailer.send(&from, &outgoing, timeout).await;
+                (delivery, dropped, result)
+            });
+        }
+        let now = inner.store.now();
+        while let Some(joined) = sending.join_next().await {
+            let Ok((delivery, dropped, result)) = joined else {
+                continue;
+            };
+            let settlement = match result {
+                Ok(()) => Settlement::Delivered {
+                    inbox_pack: None,
+                    rule_version: 0,
+                    dropped,
+                },
+                Err(error) => {
+                    tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
+                    Settlement::Failed {
+                        retry_at: self.retry_at(delivery.id, delivery.attempts, now),
+                        error,
+                    }
+                }
+            };
+            settled.push((delivery, settlement));
+        }
+        Ok(settled)
+    }
+
+    /// When to try again after `attempts` failed attempts, or `None` once they are used up:
+    /// exponential backoff from `retry_base`, capped, with up to 25% jitter so a relay coming back
+    /// is not hit by every retry at once.
+    fn retry_at(
+        &self,
+        delivery_id: i64,
+        attempts: i64,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let settings = &self.inner.settings;
+        if attempts >= i64::from(settings.max_attempts) {
+            return None;
+        }
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let backoff = settings
+            .retry_base
+            .saturating_mul(1 << exponent)
+            .min(settings.retry_cap);
+        let jitter = backoff.mul_f64(jitter_fraction(delivery_id, attempts) * 0.25);
+        Some(
+            now + chrono::Duration::from_std(backoff + jitter)
+                .unwrap_or(chrono::Duration::hours(1)),
+        )
+    }
+}
+
+/// A fraction in [0, 1) that differs between deliveries and attempts (SplitMix64 of both).
+fn jitter_fraction(delivery_id: i64, attempt: i64) -> f64 {
+    let mut z = (delivery_id as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(attempt as u64);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn codes(dropped: &[(i64, DropReason)]) -> Vec<(i64, String)> {
+    dropped
+        .iter()
+        .map(|(id, reason)| (*id, reason.code().to_owned()))
+        .collect()
+}
+
+/// What was left out of a pack that cannot go: everything, when the recipient is gone.
+fn dropped_of(delivery: &ClaimedDelivery, pack: Option<&BuiltPack>) -> Vec<(i64, String)> {
+    match pack {
+        Some(built) => codes(&built.dropped),
+        None => delivery
+            .payload
+            .policies
+            .iter()
+            .map(|p| (p.policy_id, "recipient_deleted".to_owned()))
+            .collect(),
+    }
+}
+
+fn settle_inbox(
+    delivery: &ClaimedDelivery,
+    pack: Option<BuiltPack>,
+    rule_version: i64,
+) -> Settlement {
+    match pack {
+        Some(built) if !built.pack.items.is_empty() => Settlement::Delivered {
+            inbox_pack: serde_json::to_value(&built.pack).ok(),
+            rule_version,
+            dropped: codes(&built.dropped),
+        },
+        other => Settlement::Dropped {
+            dropped: dropped_of(delivery, other.as_ref()),
+        },
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""SMTP sink for the end-to-end tests: a real SMTP server (aiosmtpd) on loopback that accepts
+every message and writes it to a folder as <n>.eml (raw) and <n>.json (envelope, decoded
+headers and both body parts), so tests written in any language can read mail back without an
+e-mail parser of their own. Files appear atomically (written, then renamed)."""
+
+import argparse
+import asyncio
+import email
+import email.policy
+import itertools
+import json
+import os
+import signal
+
+from aiosmtpd.controller import Controller
+
+
+class FolderHandler:
+    def __init__(self, folder):
+        self.folder = folder
+        self.counter = itertools.count(1)
+
+    def _write(self, name, data):
+        path = os.path.join(self.folder, name)
+        with open(path + ".tmp", "wb") as out:
+            out.write(data)
+        os.replace(path + ".tmp", path)
+
+    async def handle_DATA(self, server, session, envelope):
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        text = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "from": str(message["From"]),
+            "to": str(message["To"]),
+            "subject": str(message["Subject"]),
+            "message_id": str(message["Message-ID"]),
+            "list_unsubscribe": str(message.get("List-Unsubscribe", "")),
+            "list_unsubscribe_post": str(message.get("List-Unsubscribe-Post", "")),
+            "content_type": message.get_content_type(),
+            "text": text.get_content() if text is not None else None,
+            "html": html.get_content() if html is not None else None,
+        }
+        n = next(self.counter)
+        stem = f"{os.getpid()}-{n:06d}"
+        self._write(stem + ".eml", raw)
+        self._write(stem + ".json", json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        return "250 Message accepted"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    controller = Controller(FolderHandler(args.dir), hostname="127.0.0.1", port=args.port)
+    controller.start()
+    print(f"listening on 127.0.0.1:{args.port}", flush=True)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.run_until_complete(stop.wait())
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
