@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use e2e::smtp_sink::SmtpSink;
 use e2e::{Backend, TestApp};
 use serde_json::{Value, json};
+use smtp_sink::SmtpSink;
 
 use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
 

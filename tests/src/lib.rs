@@ -5,8 +5,6 @@
 //! PostgreSQL databases come from `scratch-db` (server named by `TEST_POSTGRES_URL`); a test that
 //! cannot reach it fails: a missing server is never a silent skip.
 
-pub mod smtp_sink;
-
 use policy_push::{Config, RunningServer};
 use reqwest::{Method, Response, StatusCode};
 use scratch_db::ScratchDatabase;

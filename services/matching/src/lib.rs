@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use matcher::{
     Applicability, AudienceIndex, Condition, Engine, EngineError, Leaf, MatchReport, Op,
     PolicyMatch, PolicyRule, Weights,
@@ -113,12 +113,17 @@ pub struct AudienceMember {
     pub score: f64,
 }
 
+/// How far back [`Matching::catch_up`] re-reads saves, for clocks of instances that disagree.
+const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+
 struct Live {
     engine: Engine,
     index: AudienceIndex,
     schema: AttributeSchema,
     rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
     built_on: NaiveDate,
+    /// Saves up to this moment are reflected; see [`Matching::catch_up`].
+    synced_at: DateTime<Utc>,
 }
 
 /// The shared live matcher; cheap to clone.
@@ -176,6 +181,7 @@ fn is_published(policy: &Policy) -> bool {
 }
 
 async fn build(store: &Store) -> Result<Live, MatchingError> {
+    let synced_at = store.now();
     let schema = store.attribute_schema().await?;
     let weights = match store.current_weights().await? {
         Some(saved) => serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?,
@@ -214,6 +220,7 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         schema,
         rules,
         built_on,
+        synced_at,
     })
 }
 
@@ -255,6 +262,41 @@ impl Matching {
         let fresh = build(&self.store).await?;
         *self.write() = fresh;
         Ok(())
+    }
+
+    /// Applies the policies and profiles any instance saved since the last catch-up, so instances
+    /// sharing one database converge without a restart. Saves are re-read with a margin for
+    /// clock skew between instances; applying one twice is harmless. Returns how many applied.
+    pub async fn catch_up(&self) -> Result<usize, MatchingError> {
+        let since = self.read().synced_at - CLOCK_SKEW_MARGIN;
+        let now = self.store.now();
+        let policies = self.store.policies_saved_since(since).await?;
+        let profiles = self.store.profiles_saved_since(since).await?;
+        for policy in &policies {
+            self.policy_changed(policy)?;
+        }
+        for (id, profile) in &profiles {
+            self.profile_changed(*id, profile)?;
+        }
+        let mut live = self.write();
+        live.synced_at = live.synced_at.max(now);
+        Ok(policies.len() + profiles.len())
+    }
+
+    /// Makes sure a policy published by another instance is known here before it is used;
+    /// false when it is not published.
+    pub async fn ensure_policy(&self, policy_id: i64) -> Result<bool, MatchingError> {
+        if self.read().rules.contains_key(&policy_id) {
+            return Ok(true);
+        }
+        match self.store.policy(policy_id).await {
+            Ok(policy) => {
+                self.policy_changed(&policy)?;
+                Ok(is_published(&policy))
+            }
+            Err(store::StoreError::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Follows a saved policy: published ones are (re)compiled, any other status leaves the engine.

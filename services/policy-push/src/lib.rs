@@ -87,6 +87,17 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
     }
 }
 
+/// Applies what other instances saved to this instance's matcher, every few seconds.
+async fn follow_other_instances(matching: api::Matching) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        if let Err(error) = matching.catch_up().await {
+            tracing::error!(%error, "matcher catch-up failed; will retry");
+        }
+    }
+}
+
 /// A started server: where it listens, and the handle that ends with it.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -116,6 +127,7 @@ pub async fn start(
         .await
         .context("cannot build the matcher from the database")?;
     tokio::spawn(refresh_matcher_daily(matching.clone()));
+    tokio::spawn(follow_other_instances(matching.clone()));
     let search = search::PolicyIndex::new().context("cannot create the search index")?;
     search
         .rebuild(store.all_policies().await?)

@@ -160,6 +160,7 @@ impl Packer<'_> {
                 dropped.push((plan.policy_id, DropReason::Withdrawn));
                 continue;
             };
+            matching.ensure_policy(plan.policy_id).await?;
             let Some(brief) = matching.brief(plan.policy_id) else {
                 dropped.push((plan.policy_id, DropReason::Withdrawn));
                 continue;

@@ -116,6 +116,10 @@ impl Pusher {
         }
         let mut targets = Vec::new();
         for (policy_id, reason, within, except) in wanted {
+            // Published on another instance a moment ago: learn it before selecting its audience.
+            if !matching.ensure_policy(policy_id).await? {
+                continue;
+            }
             let (mut members, allow_undetermined) =
                 matching.recipients(policy_id, as_of, &filter)?;
             if let Some(within) = within {

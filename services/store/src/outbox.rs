@@ -469,9 +469,9 @@ impl Store {
         let now = self.now();
         // Attempt numbers run on across re-drives, which reset the delivery's retry budget.
         let mut attempts = SqlBuf::new(
-            "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, detail) \
+            "INSERT INTO delivery_attempts (delivery_id, attempt, at, outcome, detail, worker) \
              SELECT v.column1, COALESCE((SELECT MAX(a.attempt) FROM delivery_attempts a \
-             WHERE a.delivery_id = v.column1), 0) + 1, v.column2, v.column3, v.column4 FROM (VALUES ",
+             WHERE a.delivery_id = v.column1), 0) + 1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ",
         );
         let mut inbox = SqlBuf::new(
             "INSERT INTO inbox_items (profile_id, push_id, idempotency_key, pack, rule_version, state, created_at) VALUES ",
@@ -525,6 +525,7 @@ impl Store {
                 Arg::Time(now),
                 Arg::Text(outcome.to_owned()),
                 detail.map_or(Arg::Null, Arg::Text),
+                Arg::Text(worker.to_owned()),
             ]);
         }
         attempts.push(") AS v");

@@ -280,6 +280,21 @@ impl Store {
         self.policies_where("").await
     }
 
+    /// Policies saved at or after `since`, by any instance: what another instance's matcher
+    /// must catch up on.
+    pub async fn policies_saved_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Policy>, StoreError> {
+        let rows: Vec<PolicyRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_POLICY} WHERE updated_at >= $1 ORDER BY id"))
+                .bind(since)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(Policy::from).collect())
+    }
+
     async fn policies_where(&self, condition: &str) -> Result<Vec<Policy>, StoreError> {
         let rows: Vec<PolicyRow> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!("{SELECT_POLICY}{condition} ORDER BY id"))

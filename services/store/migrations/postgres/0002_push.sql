@@ -18,6 +18,9 @@ ALTER TABLE pushes ADD COLUMN claimed_until TIMESTAMPTZ;
 ALTER TABLE pushes ADD COLUMN planned_after BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX pushes_status_idx ON pushes (status);
 
+-- Which instance made each attempt, so sharing work between instances can be seen.
+ALTER TABLE delivery_attempts ADD COLUMN worker TEXT;
+
 ALTER TABLE deliveries ADD COLUMN read_at TIMESTAMPTZ;
 
 CREATE TABLE dropped_items (

@@ -1,4 +1,4 @@
-//! A real SMTP server for the tests: `tests/smtp-sink/sink.py` (aiosmtpd) started on a free
+//! A real SMTP server for the tests: `sink.py` beside this crate (aiosmtpd) started on a free
 //! loopback port, writing each message it accepts to a folder as decoded JSON. It can be stopped
 //! and started again on the same port, to test sending while the relay is down.
 
@@ -45,7 +45,7 @@ impl SmtpSink {
 
     /// Starts the server again on the same port and waits until it accepts connections.
     pub async fn resume(&mut self) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp-sink/sink.py");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sink.py");
         let child = Command::new("python3")
             .arg(script)
             .arg("--port")
