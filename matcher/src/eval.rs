@@ -5,7 +5,8 @@
 //!
 //! For speed the hot path runs on [`Forward`] programs: field keys interned to dense indices,
 //! text literals to symbols, and the profile flattened once into a [`Row`] of slots, so a leaf is
-//! an array index and a comparison.
+//! an array index and a comparison. A program's tree ([`Step`]s) names its leaves by number, so
+//! the engine can share one evaluation of a leaf among every policy that has it.
 
 use std::collections::HashMap;
 
@@ -26,6 +27,16 @@ pub(crate) enum Truth {
 }
 
 impl Truth {
+    /// The inverse of `truth as u8`.
+    #[inline]
+    pub(crate) fn from_byte(byte: u8) -> Self {
+        match byte {
+            0 => Truth::False,
+            1 => Truth::Unknown,
+            _ => Truth::True,
+        }
+    }
+
     fn of(hit: bool, negate: bool) -> Self {
         if hit != negate {
             Truth::True
@@ -115,12 +126,7 @@ impl CompiledCondition {
             .expect("a fresh vocabulary has no kind conflicts");
         let ctx = vocab.context(as_of);
         let row = vocab.row(facts);
-        explain(
-            self,
-            &program.program().statuses(&row, &ctx),
-            Truth::True,
-            facts,
-        )
+        explain(self, &program.statuses(&row, &ctx), Truth::True, facts)
     }
 }
 
@@ -209,40 +215,17 @@ impl Vocab {
         &mut self,
         condition: &CompiledCondition,
     ) -> Result<Forward, KindConflict> {
-        let mut nodes = Vec::with_capacity(condition.leaves.len() * 2);
-        self.flatten(&condition.root, condition, &mut nodes)?;
+        let mut steps = Vec::with_capacity(condition.leaves.len() * 2);
+        flatten(&condition.root, &mut steps);
+        let leaves = condition
+            .leaves
+            .iter()
+            .map(|leaf| self.compile_leaf(leaf))
+            .collect::<Result<_, _>>()?;
         Ok(Forward {
-            nodes: nodes.into_boxed_slice(),
+            leaves,
+            steps: steps.into_boxed_slice(),
         })
-    }
-
-    /// Lays a subtree out in pre-order; a combinator records where its subtree ends so a
-    /// short-circuit can jump past the remaining children.
-    fn flatten(
-        &mut self,
-        node: &Node,
-        condition: &CompiledCondition,
-        out: &mut Vec<FlatNode>,
-    ) -> Result<(), KindConflict> {
-        match node {
-            Node::Leaf(index) => out.push(FlatNode::Leaf(
-                self.compile_leaf(&condition.leaves[*index])?,
-            )),
-            Node::All(children) | Node::Any(children) => {
-                let at = out.len();
-                out.push(FlatNode::All { end: 0 });
-                for child in children {
-                    self.flatten(child, condition, out)?;
-                }
-                let end = u32::try_from(out.len()).expect("fewer than 2^32 nodes");
-                out[at] = if matches!(node, Node::All(_)) {
-                    FlatNode::All { end }
-                } else {
-                    FlatNode::Any { end }
-                };
-            }
-        }
-        Ok(())
     }
 
     fn compile_leaf(&mut self, leaf: &CompiledLeaf) -> Result<ForwardLeaf, KindConflict> {
@@ -255,7 +238,11 @@ impl Vocab {
                 accept_true: *accept_true,
                 accept_false: *accept_false,
             },
-            Test::NumIn(values) => Pred::NumIn(values.clone().into_boxed_slice()),
+            Test::NumIn(values) => match values[..] {
+                [one] => Pred::NumPair(one, one),
+                [a, b] => Pred::NumPair(a, b),
+                _ => Pred::NumIn(values.clone().into_boxed_slice()),
+            },
             Test::Range(low, high) => Pred::Range(*low, *high),
             Test::Since(since) => Pred::Since(self.since_slot(*since)),
             Test::TextIn(texts) => Pred::TextIn(self.symbols_of(texts)),
@@ -339,39 +326,68 @@ impl Row<'_> {
     }
 }
 
-/// A condition as one flat pre-order array: a leaf is a field index and an inline test, so a
-/// program is a contiguous run of nodes walked front to back. The engine keeps the programs of
-/// all policies end to end ([`crate::packed::Packed`]).
+/// Lays a subtree out in pre-order; a combinator records where its subtree ends so a
+/// short-circuit can jump past the remaining children.
+fn flatten(node: &Node, out: &mut Vec<Step>) {
+    match node {
+        Node::Leaf(index) => out.push(Step::Leaf(
+            u32::try_from(*index).expect("fewer than 2^32 leaves"),
+        )),
+        Node::All(children) | Node::Any(children) => {
+            let at = out.len();
+            out.push(Step::All { end: 0 });
+            for child in children {
+                flatten(child, out);
+            }
+            let end = u32::try_from(out.len()).expect("fewer than 2^32 steps");
+            out[at] = if matches!(node, Node::All(_)) {
+                Step::All { end }
+            } else {
+                Step::Any { end }
+            };
+        }
+    }
+}
+
+/// A compiled condition: its leaves in leaf order (pre-order, as the compiler numbered them) and
+/// its tree as one flat pre-order array of [`Step`]s naming leaves by that number.
 #[derive(Debug, Clone)]
 pub(crate) struct Forward {
-    nodes: Box<[FlatNode]>,
+    leaves: Box<[ForwardLeaf]>,
+    steps: Box<[Step]>,
 }
 
 impl Forward {
-    pub(crate) fn program(&self) -> Program<'_> {
-        Program { nodes: &self.nodes }
+    pub(crate) fn leaves(&self) -> &[ForwardLeaf] {
+        &self.leaves
     }
 
-    pub(crate) fn nodes(&self) -> &[FlatNode] {
-        &self.nodes
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Every leaf's truth in leaf order, for explanations.
+    pub(crate) fn statuses(&self, row: &Row<'_>, ctx: &Context) -> Vec<Truth> {
+        self.leaves
+            .iter()
+            .map(|leaf| leaf.truth(row, ctx))
+            .collect()
+    }
+
+    #[cfg(test)]
+    fn quick(&self, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
+        quick(&self.steps, |leaf| {
+            self.leaves[leaf as usize].truth(row, ctx)
+        })
     }
 }
 
-/// A borrowed program: one policy's run of nodes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Program<'a> {
-    nodes: &'a [FlatNode],
-}
-
-impl<'a> Program<'a> {
-    pub(crate) fn of(nodes: &'a [FlatNode]) -> Self {
-        Program { nodes }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum FlatNode {
-    Leaf(ForwardLeaf),
+/// One node of a condition's tree; a few bytes, so a tree is a short contiguous run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A leaf by number: in a [`Forward`] its index in the leaves, in the engine its id in the
+    /// shared leaf table.
+    Leaf(u32),
     /// `end` is the index just past the node's subtree.
     All {
         end: u32,
@@ -395,6 +411,8 @@ enum Pred {
         accept_true: bool,
         accept_false: bool,
     },
+    /// `in` with one or two values, the usual case, as `n == a || n == b`.
+    NumPair(f64, f64),
     NumIn(Box<[f64]>),
     Range(f64, f64),
     Since(u16),
@@ -474,6 +492,13 @@ impl Prefix {
         }
     }
 
+    fn bits(&self) -> u64 {
+        let mut word = [0; 8];
+        word[..7].copy_from_slice(&self.bytes);
+        word[7] = self.len;
+        u64::from_le_bytes(word)
+    }
+
     /// Same test as [`code_within`], on the inline bytes.
     pub(crate) fn contains(&self, code: &str) -> bool {
         code.as_bytes().get(..usize::from(self.len)) == Some(&self.bytes[..usize::from(self.len)])
@@ -485,8 +510,47 @@ impl Prefix {
 const MANY: u8 = 2;
 
 impl ForwardLeaf {
+    /// Identifies the test exactly (numbers by their bits), so that policies sharing a leaf can
+    /// share its evaluation.
+    pub(crate) fn key(&self) -> Vec<u64> {
+        let mut key = vec![u64::from(self.field), u64::from(self.negate)];
+        let symbols = |s: &Symbols| {
+            s.as_slice()
+                .iter()
+                .map(|&id| u64::from(id))
+                .collect::<Vec<_>>()
+        };
+        match &self.pred {
+            Pred::Bool {
+                accept_true,
+                accept_false,
+            } => key.extend([0, u64::from(*accept_true), u64::from(*accept_false)]),
+            Pred::NumPair(a, b) => key.extend([8, a.to_bits(), b.to_bits()]),
+            Pred::NumIn(values) => {
+                key.push(1);
+                key.extend(values.iter().map(|v| v.to_bits()));
+            }
+            Pred::Range(low, high) => key.extend([2, low.to_bits(), high.to_bits()]),
+            Pred::Since(slot) => key.extend([3, u64::from(*slot)]),
+            Pred::TextIn(texts) => {
+                key.push(4);
+                key.extend(symbols(texts));
+            }
+            Pred::SetAny(elements) => {
+                key.push(5);
+                key.extend(symbols(elements));
+            }
+            Pred::Within(prefix) => key.extend([6, prefix.bits()]),
+            Pred::WithinAny(prefixes) => {
+                key.push(7);
+                key.extend(prefixes.iter().map(Prefix::bits));
+            }
+        }
+        key
+    }
+
     #[inline]
-    fn truth(&self, row: &Row<'_>, ctx: &Context) -> Truth {
+    pub(crate) fn truth(&self, row: &Row<'_>, ctx: &Context) -> Truth {
         let hit = match (&self.pred, row.slot(self.field)) {
             (
                 Pred::Bool {
@@ -501,6 +565,7 @@ impl ForwardLeaf {
                     *accept_false
                 }
             }
+            (Pred::NumPair(a, b), Slot::Num(n)) => n == a || n == b,
             (Pred::NumIn(values), Slot::Num(n)) => values.contains(n),
             (Pred::Range(low, high), Slot::Num(n)) => low <= n && n <= high,
             (Pred::Since(slot), Slot::Num(n)) => {
@@ -520,61 +585,122 @@ impl ForwardLeaf {
     }
 }
 
-impl Program<'_> {
-    /// The verdict and the near-miss cost in one pass that stops as soon as neither can change.
-    pub(crate) fn quick(&self, row: &Row<'_>, ctx: &Context) -> (Truth, u8) {
-        self.quick_at(0, row, ctx).0
+/// The verdict and the near-miss cost of the tree `steps` in one pass that stops as soon as
+/// neither can change; `truth` gives a leaf's truth by its number.
+#[inline]
+pub(crate) fn quick(steps: &[Step], mut truth: impl FnMut(u32) -> Truth) -> (Truth, u8) {
+    if steps.is_empty() {
+        return (Truth::True, 0);
     }
+    quick_at(steps, 0, &mut truth).0
+}
 
-    /// Evaluates the subtree at `at`; also returns the index just past it.
-    fn quick_at(&self, at: usize, row: &Row<'_>, ctx: &Context) -> ((Truth, u8), usize) {
-        match &self.nodes[at] {
-            FlatNode::Leaf(leaf) => {
-                let truth = leaf.truth(row, ctx);
-                ((truth, leaf_cost(truth)), at + 1)
-            }
-            FlatNode::All { end } => {
-                let end = *end as usize;
-                let (mut truth, mut cost) = (Truth::True, 0u8);
-                let mut child = at + 1;
-                while child < end {
-                    let ((t, c), next) = self.quick_at(child, row, ctx);
-                    truth = truth.min(t);
-                    cost = cost.saturating_add(c).min(MANY);
-                    if truth == Truth::False && cost == MANY {
-                        break;
-                    }
-                    child = next;
+/// Evaluates the subtree at `at`; also returns the index just past it. Leaf children are
+/// evaluated in place, since most children are leaves and a call per leaf costs more than the
+/// leaf.
+fn quick_at(
+    steps: &[Step],
+    at: usize,
+    truth: &mut impl FnMut(u32) -> Truth,
+) -> ((Truth, u8), usize) {
+    match steps[at] {
+        Step::Leaf(leaf) => {
+            let truth = truth(leaf);
+            ((truth, leaf_cost(truth)), at + 1)
+        }
+        Step::All { end } => {
+            let end = end as usize;
+            let (mut all, mut cost) = (Truth::True, 0u8);
+            let mut child = at + 1;
+            while child < end {
+                let ((t, c), next) = child_at(steps, child, truth);
+                all = all.min(t);
+                cost = cost.saturating_add(c).min(MANY);
+                if all == Truth::False && cost == MANY {
+                    break;
                 }
-                ((truth, cost), end)
+                child = next;
             }
-            FlatNode::Any { end } => {
-                let end = *end as usize;
-                let (mut truth, mut cost) = (Truth::False, MANY);
-                let mut child = at + 1;
-                while child < end {
-                    let ((t, c), next) = self.quick_at(child, row, ctx);
-                    truth = truth.max(t);
-                    cost = cost.min(c);
-                    if truth == Truth::True {
-                        break;
-                    }
-                    child = next;
+            ((all, cost), end)
+        }
+        Step::Any { end } => {
+            let end = end as usize;
+            let (mut any, mut cost) = (Truth::False, MANY);
+            let mut child = at + 1;
+            while child < end {
+                let ((t, c), next) = child_at(steps, child, truth);
+                any = any.max(t);
+                cost = cost.min(c);
+                if any == Truth::True {
+                    break;
                 }
-                ((truth, cost), end)
+                child = next;
             }
+            ((any, cost), end)
         }
     }
+}
 
-    /// Every leaf's truth in leaf order (pre-order, as the compiler numbered them), for explanations.
-    pub(crate) fn statuses(&self, row: &Row<'_>, ctx: &Context) -> Vec<Truth> {
-        self.nodes
-            .iter()
-            .filter_map(|node| match node {
-                FlatNode::Leaf(leaf) => Some(leaf.truth(row, ctx)),
-                FlatNode::All { .. } | FlatNode::Any { .. } => None,
-            })
-            .collect()
+/// The leaves a true verdict cannot do without: those reached from the root through `all`s and
+/// one-child `any`s, by number, in pre-order. Any one of them false makes the tree false and adds
+/// one to its near-miss cost (a missing one adds "many"), so they bound both from below. The flag
+/// says whether they are the whole tree; then they decide it alone, its truth being their
+/// minimum and its cost their saturated sum, exactly as [`quick`] finds.
+pub(crate) fn required(steps: &[Step]) -> (Vec<u32>, bool) {
+    let mut leaves = Vec::new();
+    let mut whole = true;
+    if !steps.is_empty() {
+        required_at(steps, 0, &mut leaves, &mut whole);
+    }
+    (leaves, whole)
+}
+
+/// Collects the required leaves of the subtree at `at`; returns the index just past it.
+fn required_at(steps: &[Step], at: usize, out: &mut Vec<u32>, whole: &mut bool) -> usize {
+    match steps[at] {
+        Step::Leaf(leaf) => {
+            out.push(leaf);
+            at + 1
+        }
+        Step::All { end } => {
+            let end = end as usize;
+            let mut child = at + 1;
+            while child < end {
+                child = required_at(steps, child, out, whole);
+            }
+            end
+        }
+        Step::Any { end } => {
+            let end = end as usize;
+            let only_child = at + 1 < end
+                && match steps[at + 1] {
+                    Step::Leaf(_) => at + 2 == end,
+                    Step::All { end: child_end } | Step::Any { end: child_end } => {
+                        child_end as usize == end
+                    }
+                };
+            if only_child {
+                required_at(steps, at + 1, out, whole);
+            } else {
+                *whole = false;
+            }
+            end
+        }
+    }
+}
+
+#[inline]
+fn child_at(
+    steps: &[Step],
+    child: usize,
+    truth: &mut impl FnMut(u32) -> Truth,
+) -> ((Truth, u8), usize) {
+    match steps[child] {
+        Step::Leaf(leaf) => {
+            let t = truth(leaf);
+            ((t, leaf_cost(t)), child + 1)
+        }
+        _ => quick_at(steps, child, truth),
     }
 }
 
@@ -1057,7 +1183,7 @@ mod tests {
             let mut vocab = Vocab::default();
             let program = vocab.compile(&condition).unwrap();
             let (row, ctx) = (vocab.row(&facts), vocab.context(as_of));
-            let (truth, cost) = program.program().quick(&row, &ctx);
+            let (truth, cost) = program.quick(&row, &ctx);
             let evaluation = condition.evaluate(&facts, as_of);
             assert_eq!(Verdict::from(truth), evaluation.verdict);
             assert_eq!(

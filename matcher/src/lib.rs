@@ -13,9 +13,11 @@ pub mod condition;
 pub mod engine;
 pub mod eval;
 mod field;
+mod leaves;
 mod packed;
 pub mod reason;
 pub mod score;
+mod screen;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
 #[cfg(test)]

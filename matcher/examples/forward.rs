@@ -1,0 +1,78 @@
+//! Times the forward match as `policy-push bench` does (same generator, seed and sizes: 20,000
+//! synthetic policies, one profile at a time, top 10 per group) and prints p50 / p99 of the
+//! screened path beside the unscreened reference ([`Engine::match_profile_top_unscreened`]), run
+//! alternately on the same profiles, after checking that both return the same report.
+//!
+//! `cargo run --release -p matcher --features synth --example forward [policies] [profiles]`
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use matcher::synth::{self, SplitMix64};
+use matcher::{Engine, MatchReport, Weights};
+use profiles::Facts;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.3} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn timed(run: impl FnOnce() -> MatchReport) -> (Duration, MatchReport) {
+    let started = Instant::now();
+    let report = run();
+    (started.elapsed(), report)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
+    let policies = args.next().map_or(20_000, |a| a.expect("policies"));
+    let samples = args.next().map_or(2_000, |a| a.expect("profiles"));
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 21).expect("valid date");
+    let mut rng = SplitMix64::new(20_261_121);
+    let rules = (0..policies)
+        .map(|id| synth::rule(&mut rng, id as i64 + 1, as_of))
+        .collect();
+    let engine = Engine::new(rules, Weights::default(), &synth::schema()).expect("compiles");
+    let profiles: Vec<Facts> = (0..samples)
+        .map(|_| synth::facts(&mut rng, as_of))
+        .collect();
+    let (mut screened, mut unscreened) = (Vec::new(), Vec::new());
+    let mut listed = 0;
+    for (i, facts) in profiles.iter().enumerate() {
+        let fast = || engine.match_profile_top(facts, as_of, 10);
+        let reference = || engine.match_profile_top_unscreened(facts, as_of, 10);
+        // Alternate which runs first so neither always finds the caches warmed by the other.
+        let ((fast_time, fast), (reference_time, reference)) = if i % 2 == 0 {
+            let fast = timed(fast);
+            (fast, timed(reference))
+        } else {
+            let reference = timed(reference);
+            (timed(fast), reference)
+        };
+        assert_eq!(fast, reference, "the paths disagree on profile {i}");
+        listed += fast.eligible.len() + fast.possible.len() + fast.near_miss.len();
+        screened.push(fast_time);
+        unscreened.push(reference_time);
+    }
+    screened.sort();
+    unscreened.sort();
+    println!(
+        "forward, 1 profile vs {policies} policies, top 10 per group, {samples} profiles, {:.1} listed each",
+        listed as f64 / samples as f64
+    );
+    for (name, times) in [("unscreened", &unscreened), ("screened", &screened)] {
+        println!(
+            "  {name:<10} p50 {} / p99 {}",
+            ms(percentile(times, 0.5)),
+            ms(percentile(times, 0.99))
+        );
+    }
+    println!(
+        "  speed-up   p50 {:.2}x / p99 {:.2}x",
+        percentile(&unscreened, 0.5).as_secs_f64() / percentile(&screened, 0.5).as_secs_f64(),
+        percentile(&unscreened, 0.99).as_secs_f64() / percentile(&screened, 0.99).as_secs_f64()
+    );
+}
