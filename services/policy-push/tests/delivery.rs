@@ -94,27 +94,35 @@ impl Instance {
     async fn start(database_url: &str, sink: &SmtpSink, dir: &Path) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let child = Command::new(BINARY)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .current_dir(dir)
-            .env("DATABASE_URL", database_url)
-            .env("POLICY_PUSH_DEMO_ON_EMPTY", "false")
-            .env("POLICY_PUSH_PUBLIC_URL", &base)
-            .env("POLICY_PUSH_MAIL__SMTP_URL", sink.url())
-            .env("POLICY_PUSH_DELIVERY__BATCH_SIZE", "100")
-            .env("POLICY_PUSH_DELIVERY__EMAIL_BATCH", "8")
-            .env("POLICY_PUSH_DELIVERY__LEASE_MS", "2000")
-            .env("POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS", "200")
-            .env("POLICY_PUSH_DELIVERY__RETRY_BASE_MS", "200")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
+        let instance = Self {
+            child: Command::new(BINARY)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .current_dir(dir)
+                .env("DATABASE_URL", database_url)
+                .env("POLICY_PUSH_DEMO_ON_EMPTY", "false")
+                .env("POLICY_PUSH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+                .env("POLICY_PUSH_MAIL__SMTP_URL", sink.url())
+                .env("POLICY_PUSH_DELIVERY__BATCH_SIZE", "100")
+                .env("POLICY_PUSH_DELIVERY__EMAIL_BATCH", "8")
+                .env("POLICY_PUSH_DELIVERY__LEASE_MS", "2000")
+                .env("POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS", "200")
+                .env("POLICY_PUSH_DELIVERY__RETRY_BASE_MS", "200")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start serve"),
+            base,
+        };
         let client = reqwest::Client::new();
         for _ in 0..240 {
-            if client.get(format!("{base}/ready")).send().await.is_ok() {
-                return Self { child, base };
+            if client
+                .get(format!("{}/ready", instance.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return instance;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

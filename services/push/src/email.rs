@@ -161,7 +161,7 @@ impl Mailer {
     ) -> Result<(), String> {
         let message = build_message(from, outgoing)?;
         // lettre's own timeout covers the connection only; a stalled DATA phase would hang.
-        let sent = match self {
+        match self {
             Self::Smtp(transport) => tokio::time::timeout(timeout, transport.send(message))
                 .await
                 .map_err(|_| format!("no reply within {timeout:?}"))?
@@ -172,8 +172,7 @@ impl Mailer {
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-        };
-        sent
+        }
     }
 }
 

@@ -116,7 +116,7 @@ struct FeedbackBody {
 }
 
 /// The pack's policy `policy_id`, or a 422 naming `policy_id`.
-fn pack_policy<'a>(item: &'a InboxItem, policy_id: i64) -> Result<&'a serde_json::Value, ApiError> {
+fn pack_policy(item: &InboxItem, policy_id: i64) -> Result<&serde_json::Value, ApiError> {
     item.pack
         .0
         .get("items")
