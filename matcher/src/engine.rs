@@ -157,6 +157,16 @@ enum Group {
 /// Candidates per [`Group`]: (score, policy id, position).
 type Groups = [Vec<(f64, i64, usize)>; 3];
 
+/// What one match knows of the profile, worked out once.
+struct Profile<'f> {
+    facts: &'f Facts,
+    row: Row<'f>,
+    ctx: Context,
+    /// Its audience classes as policy mask bits; `None` when unknown.
+    audience: Option<u64>,
+    as_of: NaiveDate,
+}
+
 impl Engine {
     pub fn new(
         rules: Vec<PolicyRule>,
@@ -368,13 +378,11 @@ impl Engine {
 
     /// Like [`Engine::match_profile`], keeping the best `limit` of each group; only those are explained.
     pub fn match_profile_top(&self, facts: &Facts, as_of: NaiveDate, limit: usize) -> MatchReport {
-        let row = self.vocab.row(facts);
-        let ctx = self.vocab.context(as_of);
-        let audience = self.profile_audience(&row);
-        let mut memo = self.leaves.memo(&row, &ctx);
+        let profile = self.profile(facts, as_of);
+        let mut memo = self.leaves.memo(&profile.row, &profile.ctx);
         let mut groups = Groups::default();
         for (at, screen) in self.screens.iter().enumerate() {
-            let (gate, tree, cost) = match screen.screen(audience, &mut memo) {
+            let verdict = match screen.screen(profile.audience, &mut memo) {
                 Screened::Skip => continue,
                 Screened::Decided(gate, tree, cost) => (gate, tree, cost),
                 Screened::Evaluate(gate, span) => {
@@ -382,9 +390,9 @@ impl Engine {
                     (gate, tree, cost)
                 }
             };
-            self.place(&mut groups, at, gate, tree, cost, &row, as_of);
+            self.place(&mut groups, at, verdict, &profile);
         }
-        self.report(groups, facts, &row, &ctx, audience, as_of, limit)
+        self.report(groups, &profile, limit)
     }
 
     /// [`Engine::match_profile_top`] without sharing leaf tests: every policy's every leaf is
@@ -397,36 +405,42 @@ impl Engine {
         as_of: NaiveDate,
         limit: usize,
     ) -> MatchReport {
-        let row = self.vocab.row(facts);
-        let ctx = self.vocab.context(as_of);
-        let audience = self.profile_audience(&row);
+        let profile = self.profile(facts, as_of);
         let mut groups = Groups::default();
         for (at, screen) in self.screens.iter().enumerate() {
-            let gate = gate(screen.audience_mask, audience);
+            let gate = gate(screen.audience_mask, profile.audience);
             if gate == Truth::False {
                 continue;
             }
             let (tree, cost) = screen.forward.map_or((Truth::True, 0), |span| {
                 quick(self.conditions.get(span), |leaf| {
-                    self.leaves.leaf(leaf).truth(&row, &ctx)
+                    self.leaves.leaf(leaf).truth(&profile.row, &profile.ctx)
                 })
             });
-            self.place(&mut groups, at, gate, tree, cost, &row, as_of);
+            self.place(&mut groups, at, (gate, tree, cost), &profile);
         }
-        self.report(groups, facts, &row, &ctx, audience, as_of, limit)
+        self.report(groups, &profile, limit)
     }
 
-    /// Scores the policy at `at` into its group, if it has one.
-    #[allow(clippy::too_many_arguments)]
+    fn profile<'f>(&self, facts: &'f Facts, as_of: NaiveDate) -> Profile<'f> {
+        let row = self.vocab.row(facts);
+        Profile {
+            facts,
+            audience: self.profile_audience(&row),
+            row,
+            ctx: self.vocab.context(as_of),
+            as_of,
+        }
+    }
+
+    /// Scores the policy at `at` into its group, if its verdict — audience, condition and
+    /// near-miss cost — gives it one.
     fn place(
         &self,
         groups: &mut Groups,
         at: usize,
-        gate: Truth,
-        tree: Truth,
-        cost: u8,
-        row: &Row<'_>,
-        as_of: NaiveDate,
+        (gate, tree, cost): (Truth, Truth, u8),
+        profile: &Profile<'_>,
     ) {
         let group = match gate.min(tree) {
             Truth::True => Group::Eligible,
@@ -436,22 +450,14 @@ impl Engine {
         };
         let policy = &self.policies[at];
         let tests = self.tag_tests.get(policy.tag_tests);
-        let score = policy.score.quick(tests, &self.weights, row, as_of);
+        let score = policy
+            .score
+            .quick(tests, &self.weights, &profile.row, profile.as_of);
         groups[group as usize].push((score, policy.id, at));
     }
 
     /// Keeps the best `limit` of each group, ranked, and explains just those.
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        groups: Groups,
-        facts: &Facts,
-        row: &Row<'_>,
-        ctx: &Context,
-        audience: Option<u64>,
-        as_of: NaiveDate,
-        limit: usize,
-    ) -> MatchReport {
+    fn report(&self, groups: Groups, profile: &Profile<'_>, limit: usize) -> MatchReport {
         let [eligible, possible, near_miss] = groups.map(|mut group| {
             let ranking = |a: &(f64, i64, usize), b: &(f64, i64, usize)| {
                 b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
@@ -464,7 +470,7 @@ impl Engine {
             group.sort_unstable_by(ranking);
             group
                 .into_iter()
-                .map(|(_, _, at)| self.explain(at, facts, row, ctx, audience, as_of))
+                .map(|(_, _, at)| self.explain(at, profile))
                 .collect()
         });
         MatchReport {
@@ -477,23 +483,19 @@ impl Engine {
     /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
     pub fn evaluate(&self, policy_id: i64, facts: &Facts, as_of: NaiveDate) -> Option<PolicyMatch> {
         let &at = self.position.get(&policy_id)?;
-        let row = self.vocab.row(facts);
-        let ctx = self.vocab.context(as_of);
-        let audience = self.profile_audience(&row);
-        Some(self.explain(at, facts, &row, &ctx, audience, as_of))
+        Some(self.explain(at, &self.profile(facts, as_of)))
     }
 
-    fn explain(
-        &self,
-        at: usize,
-        facts: &Facts,
-        row: &Row<'_>,
-        ctx: &Context,
-        audience: Option<u64>,
-        as_of: NaiveDate,
-    ) -> PolicyMatch {
+    fn explain(&self, at: usize, profile: &Profile<'_>) -> PolicyMatch {
+        let Profile {
+            facts,
+            ref row,
+            ref ctx,
+            as_of,
+            ..
+        } = *profile;
         let (policy, screen) = (&self.policies[at], &self.screens[at]);
-        let gate = gate(screen.audience_mask, audience);
+        let gate = gate(screen.audience_mask, profile.audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
         let evaluation = match (&policy.cold.applicability.condition, &screen.forward) {
             (Some(condition), Some(span)) => explain(
