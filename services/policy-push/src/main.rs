@@ -68,6 +68,17 @@ enum Command {
         /// Synthetic policies for the search benchmark (0 skips it).
         #[arg(long, default_value_t = 100_000)]
         search_policies: usize,
+        /// Recipients of the push benchmark, run on a scratch database of the --postgres server
+        /// (0 skips it).
+        #[arg(long, default_value_t = 100_000)]
+        push_recipients: usize,
+        /// SMTP server for the e-mail rate, e.g. the test sink:
+        /// `python3 tests/smtp-sink/sink.py --port 2525 --dir /tmp/mail` and `smtp://127.0.0.1:2525`.
+        #[arg(long)]
+        smtp_url: Option<String>,
+        /// E-mails sent in the e-mail benchmark.
+        #[arg(long, default_value_t = 5_000)]
+        emails: usize,
     },
 }
 
@@ -176,15 +187,31 @@ async fn main() -> anyhow::Result<()> {
             samples,
             postgres,
             search_policies,
+            push_recipients,
+            smtp_url,
+            emails,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
                 policies,
                 samples,
-                postgres_url: postgres,
+                postgres_url: postgres.clone(),
                 search_policies,
             };
-            print!("{}", policy_push::bench::run(&options).await?);
+            let mut report = policy_push::bench::run(&options).await?;
+            match postgres {
+                Some(postgres_url) if push_recipients > 0 => {
+                    let push = policy_push::bench_push::PushBenchOptions {
+                        recipients: push_recipients,
+                        postgres_url,
+                        smtp_url,
+                        emails,
+                    };
+                    policy_push::bench_push::run(&push, &mut report).await?;
+                }
+                _ => report.push_str("| push and e-mail | not measured: pass --postgres | |\n"),
+            }
+            print!("{report}");
             return Ok(());
         }
         Command::Demo => {

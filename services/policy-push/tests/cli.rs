@@ -184,8 +184,9 @@ fn a_bad_configuration_file_is_refused_with_its_key() {
     assert!(text.contains("listen"), "{text}");
 }
 
-#[test]
-fn bench_runs_small_and_its_two_paths_agree_with_sql() {
+#[tokio::test]
+async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
+    let sink = smtp_sink::SmtpSink::start().await;
     let out = run(
         Path::new("."),
         &[
@@ -196,8 +197,16 @@ fn bench_runs_small_and_its_two_paths_agree_with_sql() {
             "300",
             "--samples",
             "20",
+            "--search-policies",
+            "2000",
             "--postgres",
             &admin_url(),
+            "--push-recipients",
+            "300",
+            "--emails",
+            "40",
+            "--smtp-url",
+            &sink.url(),
         ],
         &[],
     );
@@ -213,9 +222,16 @@ fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         "same audience by SQL",
         "speed-up",
         "memory",
+        "full-text search over 2000 policies",
+        "push to 300 recipients, trigger → inbox rows committed",
+        "e-mail to a local SMTP server (aiosmtpd), 40 through the outbox",
     ] {
         assert!(text.contains(line), "bench output lacks {line}: {text}");
     }
+    assert!(
+        sink.messages().len() >= 40,
+        "the e-mails reached the server"
+    );
 }
 
 #[test]

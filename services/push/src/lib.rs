@@ -21,7 +21,7 @@ use store::{Channel, NewPush, Store};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-pub use email::{MailSettings, Mailer, RenderedPack, Templates};
+pub use email::{MailSettings, Mailer, Outgoing, RenderedPack, Templates};
 pub use error::PushError;
 pub use links::{LinkPurpose, LinkSigner};
 pub use pack::{PackItem, ServicePack};
@@ -340,20 +340,61 @@ impl Pusher {
         });
     }
 
-    /// Plans and delivers everything that is due now, in this task, until nothing is left; for
-    /// the benchmark and the command line. Returns the deliveries handled.
-    pub async fn drain(&self) -> Result<usize, PushError> {
-        while self.plan_next().await? {}
-        let mut handled = 0;
-        for channel in [Channel::Inbox, Channel::Email] {
-            loop {
-                let done = self.work(channel).await?;
-                if done == 0 {
-                    break;
-                }
-                handled += done;
+    /// Plans every push waiting for planning, in this task; true when one was planned. For the
+    /// benchmark and tools that run without the background tasks.
+    pub async fn plan_pending(&self) -> Result<bool, PushError> {
+        self.plan_next().await
+    }
+
+    /// Delivers everything of `channel` that is due now, in this task; returns how many
+    /// deliveries were settled.
+    pub async fn deliver_pending(&self, channel: Channel) -> Result<usize, PushError> {
+        let mut settled = 0;
+        loop {
+            match self.work(channel).await? {
+                0 => return Ok(settled),
+                done => settled += done,
             }
         }
-        Ok(handled)
+    }
+
+    /// The e-mail a recipient would get for `policy_ids` today, rendered but not sent.
+    pub async fn email_for(
+        &self,
+        push_id: i64,
+        profile_id: i64,
+        policy_ids: &[i64],
+    ) -> Result<email::Outgoing, PushError> {
+        let store = &self.inner.store;
+        let profile = store.profile(profile_id).await?.profile;
+        let planned: Vec<store::PlannedPolicy> = policy_ids
+            .iter()
+            .map(|id| store::PlannedPolicy {
+                policy_id: *id,
+                reason: "preview".to_owned(),
+                allow_undetermined: true,
+            })
+            .collect();
+        let mut packer = pack::Packer {
+            store,
+            matching: &self.inner.matching,
+            as_of: store.today(),
+            cache: pack::PolicyCache::default(),
+        };
+        let built = packer
+            .build((profile_id, &profile), push_id, &planned, &[])
+            .await?;
+        let unsubscribe_url = self.unsubscribe_url(profile_id);
+        let rendered = self.inner.templates.render(
+            &built.pack,
+            Some(&self.read_url(push_id, profile_id)),
+            Some(&unsubscribe_url),
+        )?;
+        Ok(email::Outgoing {
+            message_id: format!("<preview-{push_id}-{profile_id}@policy-push>"),
+            to: profile.contacts().iter().map(|c| c.email.clone()).collect(),
+            rendered,
+            unsubscribe_url,
+        })
     }
 }
