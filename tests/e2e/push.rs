@@ -502,6 +502,97 @@ async fn schedules_validate_cron_and_fire_digests_once_per_recipient(backend: Ba
         .expect_error(404, "not_found");
 }
 
+async fn a_policy_revoked_before_sending_is_dropped_with_its_reason(backend: Backend) {
+    let mut sink = SmtpSink::start().await;
+    sink.pause();
+    let app = app_with_sink(backend, &sink, |config| config.delivery.max_attempts = 50).await;
+    two_enterprises(&app).await;
+    let policy = create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let list = app
+        .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
+            body["total"] == 1
+        })
+        .await;
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    app.wait_until(&format!("/api/v1/pushes/{id}"), WAIT, |body| {
+        body["deliveries"]["email"]["queued"] == 1
+    })
+    .await;
+    let mut revoked = fixtures::policy();
+    revoked["status"] = json!("revoked");
+    app.put(&format!("/api/v1/policies/{policy}"), &revoked)
+        .await
+        .expect(200);
+    sink.resume().await;
+    let progress = push_done(&app, "publish").await;
+    assert_eq!(progress["deliveries"]["email"]["dropped"], 1, "{progress}");
+    assert_eq!(
+        progress["dropped_reasons"],
+        json!({"policy_withdrawn": 1}),
+        "{progress}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sink.messages().is_empty(), "a revoked policy is not mailed");
+}
+
+/// `days` days after today in China, as `YYYY-MM-DD`.
+fn days_from_today(days: i64) -> String {
+    use chrono::{Duration as Days, Utc};
+    (Utc::now() + Days::hours(8) + Days::days(days))
+        .date_naive()
+        .to_string()
+}
+
+async fn deadline_reminders_reach_eligible_recipients_who_have_not_confirmed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (small, _) = two_enterprises(&app).await;
+    let mut other = fixtures::enterprise("91110101MA7Q4LXJ2B");
+    other["name"] = json!("北京东城数据服务有限公司");
+    other["region"] = json!("110101");
+    let confirmed = create(&app, "/api/v1/profiles", &other).await;
+    let closes_on = days_from_today(3);
+    let mut policy = fixtures::policy();
+    policy["delivery_mode"] = json!("fast_track");
+    policy["benefit_items"][0]["window_closes"] = json!(closes_on);
+    let policy = create(&app, "/api/v1/policies", &policy).await;
+    push_done(&app, "publish").await;
+    let item = inbox(&app, confirmed).await["items"][0]["id"]
+        .as_i64()
+        .expect("publish pack");
+    app.post(
+        &format!("/api/v1/inbox/{item}/confirmations"),
+        &json!({"policy_id": policy}),
+    )
+    .await
+    .expect(204);
+
+    create(
+        &app,
+        "/api/v1/schedules",
+        &json!({"name": "截止前3天提醒", "cron": "* * * * * *", "job": {"kind": "deadline_reminder", "days_before": 3}}),
+    )
+    .await;
+    let reminded = app
+        .wait_until(&format!("/api/v1/profiles/{small}/inbox"), WAIT, |body| {
+            body["total"] == 2
+        })
+        .await;
+    let reminder = &reminded["items"][0]["pack"]["items"][0];
+    assert_eq!(reminder["policy_id"], policy);
+    assert_eq!(reminder["push_reason"], format!("deadline:{closes_on}"));
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(
+        inbox(&app, small).await["total"],
+        2,
+        "one reminder, however often the schedule runs"
+    );
+    assert_eq!(
+        inbox(&app, confirmed).await["total"],
+        1,
+        "no reminder after 意愿确认"
+    );
+}
+
 macro_rules! on_both {
     ($($case:ident),+ $(,)?) => {
         mod on_sqlite {
@@ -519,4 +610,6 @@ on_both!(
     mail_waits_for_the_relay_and_dead_letters_past_the_limit,
     mail_sent_while_the_relay_is_down_arrives_once_it_is_back,
     schedules_validate_cron_and_fire_digests_once_per_recipient,
+    a_policy_revoked_before_sending_is_dropped_with_its_reason,
+    deadline_reminders_reach_eligible_recipients_who_have_not_confirmed,
 );
