@@ -238,6 +238,54 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
     assert_eq!(analytics["delivered_email"], 1, "{analytics}");
     assert_eq!(analytics["read_rate"], 1.0, "{analytics}");
     assert_eq!(analytics["useful_rate"], 1.0, "{analytics}");
+    let progress = app
+        .get(&format!("/api/v1/pushes/{push_id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(progress["read_rate"], 1.0, "{progress}");
+    assert_eq!(progress["useful_rate"], 1.0, "{progress}");
+}
+
+async fn automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.delivery.max_packs_per_day = 1).await;
+    let (small, _) = two_enterprises(&app).await;
+    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    push_done(&app, "publish").await;
+    let mut second = fixtures::policy();
+    second["doc_number"] = json!("京科发〔2026〕2号");
+    second["title"] = json!("关于支持科技型中小企业开展技术合同登记的若干措施");
+    let second = create(&app, "/api/v1/policies", &second).await;
+    let progress = app
+        .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
+            body["total"] == 2 && body["items"][0]["status"] == "done"
+        })
+        .await;
+    let id = progress["items"][0]["id"].as_i64().unwrap();
+    let progress = app
+        .get(&format!("/api/v1/pushes/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        progress["dropped_reasons"],
+        json!({"frequency_cap": 1}),
+        "{progress}"
+    );
+    assert_eq!(
+        inbox(&app, small).await["total"],
+        1,
+        "the second pack is held back"
+    );
+
+    // Held back means not recorded as sent: a targeted push by staff still brings it.
+    app.post("/api/v1/pushes", &json!({"policy_ids": [second]}))
+        .await
+        .expect(202);
+    push_done(&app, "staff").await;
+    let reader = inbox(&app, small).await;
+    assert_eq!(reader["total"], 2);
+    assert_eq!(reader["items"][0]["pack"]["items"][0]["policy_id"], second);
 }
 
 async fn staff_preview_push_and_confirmations(backend: Backend) {
@@ -612,4 +660,5 @@ on_both!(
     schedules_validate_cron_and_fire_digests_once_per_recipient,
     a_policy_revoked_before_sending_is_dropped_with_its_reason,
     deadline_reminders_reach_eligible_recipients_who_have_not_confirmed,
+    automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not,
 );

@@ -146,6 +146,7 @@ fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSet
         retry_cap: Duration::from_secs(10),
         lease: Duration::from_secs(300),
         poll_interval: Duration::from_millis(50),
+        max_packs_per_day: 0,
     }
 }
 

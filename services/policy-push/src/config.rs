@@ -54,6 +54,9 @@ pub struct DeliveryConfig {
     pub lease_ms: u64,
     /// How often idle workers and the scheduler look for due work.
     pub poll_interval_ms: u64,
+    /// Packs a recipient gets from automatic pushes in 24 hours; 0 for no cap. Staff pushes are
+    /// not capped.
+    pub max_packs_per_day: u32,
 }
 
 /// Outgoing e-mail.
@@ -103,6 +106,7 @@ impl Default for Config {
                 retry_cap_ms: 3_600_000,
                 lease_ms: 120_000,
                 poll_interval_ms: 1_000,
+                max_packs_per_day: 5,
             },
         }
     }
@@ -172,7 +176,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_DELIVERY__BATCH_SIZE, POLICY_PUSH_DELIVERY__EMAIL_BATCH,
        POLICY_PUSH_DELIVERY__MAX_ATTEMPTS, POLICY_PUSH_DELIVERY__RETRY_BASE_MS,
        POLICY_PUSH_DELIVERY__RETRY_CAP_MS, POLICY_PUSH_DELIVERY__LEASE_MS,
-       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS;
+       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY;
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info).";
 

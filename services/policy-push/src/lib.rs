@@ -85,6 +85,7 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
         retry_cap: Duration::from_millis(delivery.retry_cap_ms),
         lease: Duration::from_millis(delivery.lease_ms),
         poll_interval: Duration::from_millis(delivery.poll_interval_ms),
+        max_packs_per_day: delivery.max_packs_per_day,
     }
 }
 

@@ -168,11 +168,25 @@ impl Pusher {
             .iter()
             .filter(|id| i64::from(*id) > push.planned_after)
             .collect();
+        // Staff decided on their push; automatic ones respect the daily cap.
+        let cap = match spec {
+            PushSpec::Staff(_) => None,
+            _ => Some(inner.settings.max_packs_per_day).filter(|cap| *cap > 0),
+        };
         for chunk in pending.chunks(inner.settings.batch_size.max(1)) {
             let ids: Vec<i64> = chunk.iter().map(|id| i64::from(*id)).collect();
             let profiles = inner.store.profiles_by_ids(&ids).await?;
             let preferences = inner.store.preferences_of(&ids).await?;
             let now = inner.store.now();
+            let sent_today = match cap {
+                Some(_) => {
+                    inner
+                        .store
+                        .packs_sent_since(&ids, now - chrono::Duration::days(1))
+                        .await?
+                }
+                None => Default::default(),
+            };
             let mut packs = Vec::with_capacity(profiles.len());
             for (profile_id, profile) in &profiles {
                 let preferences = preferences.get(profile_id).cloned().unwrap_or_default();
@@ -195,11 +209,24 @@ impl Pusher {
                     })
                     .collect();
                 let emails = emails_for(profile, &preferences);
+                let capped = cap.is_some_and(|cap| {
+                    sent_today.get(profile_id).copied().unwrap_or(0) >= i64::from(cap)
+                });
+                let (policies, held_back) = if capped {
+                    let held = policies
+                        .iter()
+                        .map(|p| (p.policy_id, "frequency_cap".to_owned()))
+                        .collect();
+                    (Vec::new(), held)
+                } else {
+                    (policies, Vec::new())
+                };
                 packs.push(PlannedPack {
                     profile_id: *profile_id,
                     policies,
                     channels: channels_for(&preferences, !emails.is_empty(), now),
                     emails,
+                    held_back,
                 });
             }
             let last = ids.last().copied().unwrap_or(push.planned_after);

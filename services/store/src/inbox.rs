@@ -199,7 +199,7 @@ fn item_not_found(id: i64) -> StoreError {
     }
 }
 
-fn ratio(part: i64, whole: i64) -> Option<f64> {
+pub(crate) fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 

@@ -126,6 +126,9 @@ pub struct PlannedPack {
     /// Channels with the moment each may first be attempted (quiet hours push e-mail later).
     pub channels: Vec<(Channel, DateTime<Utc>)>,
     pub emails: Vec<String>,
+    /// Policies held back at planning with the reason (e.g. `frequency_cap`); they get no ledger
+    /// row, so a later push may still bring them.
+    pub held_back: Vec<(i64, String)>,
 }
 
 /// A delivery claimed by a worker.
@@ -176,8 +179,15 @@ pub struct PushProgress {
     #[serde(flatten)]
     pub push: PushRecord,
     pub deliveries: BTreeMap<String, DeliveryCounts>,
-    /// Policies left out at send time, by reason.
+    /// Policies left out at planning or send time, by reason.
     pub dropped_reasons: BTreeMap<String, i64>,
+    /// 有用 / 无用 feedback on the push's packs.
+    pub useful: i64,
+    pub not_useful: i64,
+    /// Packs read / packs delivered to the inbox.
+    pub read_rate: Option<f64>,
+    /// useful / (useful + not useful).
+    pub useful_rate: Option<f64>,
 }
 
 /// A dead-lettered delivery, for administrators.
@@ -331,6 +341,24 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await?
             };
+            let mut held = SqlBuf::new(
+                "INSERT INTO dropped_items (push_id, profile_id, policy_id, channel, reason, at) VALUES ",
+            );
+            for pack in packs {
+                for (policy_id, reason) in &pack.held_back {
+                    held.tuple([
+                        Arg::Int(push_id),
+                        Arg::Int(pack.profile_id),
+                        Arg::Int(*policy_id),
+                        Arg::Text("all".to_owned()),
+                        Arg::Text(reason.clone()),
+                        Arg::Time(now),
+                    ]);
+                }
+            }
+            if !held.args.is_empty() {
+                bind_args!(sqlx::query(&held.sql), &held.args).execute(&mut *tx).await?;
+            }
             let deliveries = deliveries_for(push_id, packs, &fresh, now);
             let written = deliveries.recipients;
             if !deliveries.sql.args.is_empty() {
@@ -584,7 +612,7 @@ impl Store {
 
     /// One push with its delivery counts per channel and status.
     pub async fn push_progress(&self, id: i64) -> Result<PushProgress, StoreError> {
-        let (push, counts, drops) = on_pool!(&self.db, pool => {
+        let (push, counts, drops, (useful, not_useful)) = on_pool!(&self.db, pool => {
             let push: Option<PushRecord> = sqlx::query_as(&format!("{SELECT_PUSH} WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
@@ -602,7 +630,15 @@ impl Store {
             .bind(id)
             .fetch_all(pool)
             .await?;
-            (push, counts, drops)
+            let feedback: (i64, i64) = sqlx::query_as(
+                "SELECT COALESCE(SUM(CASE WHEN f.useful THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN f.useful THEN 0 ELSE 1 END), 0) FROM feedback f \
+                 JOIN inbox_items i ON i.id = f.inbox_item_id WHERE i.push_id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+            (push, counts, drops, feedback)
         });
         let push = push.ok_or_else(|| push_not_found(id))?;
         let mut deliveries: BTreeMap<String, DeliveryCounts> = BTreeMap::new();
@@ -618,10 +654,15 @@ impl Store {
                 _ => entry.cancelled += count,
             }
         }
+        let inbox = deliveries.get("inbox").cloned().unwrap_or_default();
         Ok(PushProgress {
             push,
+            read_rate: crate::inbox::ratio(inbox.read, inbox.delivered),
+            useful_rate: crate::inbox::ratio(useful, useful + not_useful),
             deliveries,
             dropped_reasons: drops.into_iter().collect(),
+            useful,
+            not_useful,
         })
     }
 
@@ -727,25 +768,27 @@ impl Store {
         Ok(())
     }
 
-    /// Recipients already holding a ledger row for `(policy, reason)`, among `profile_ids`.
-    pub async fn already_pushed(
+    /// Packs each of `profile_ids` was sent since `since` (one per push, whatever the channels),
+    /// for the frequency cap; recipients with none are absent.
+    pub async fn packs_sent_since(
         &self,
-        policy_id: i64,
-        reason: &str,
         profile_ids: &[i64],
-    ) -> Result<Vec<i64>, StoreError> {
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<i64, i64>, StoreError> {
         if profile_ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
-        let mut sql = SqlBuf::new("SELECT profile_id FROM pushed_policies WHERE policy_id = ");
-        sql.arg(Arg::Int(policy_id))
-            .push(" AND reason = ")
-            .arg(Arg::Text(reason.to_owned()))
-            .push(" AND profile_id IN ");
+        let mut sql = SqlBuf::new(
+            "SELECT profile_id, COUNT(DISTINCT push_id) FROM deliveries WHERE created_at >= ",
+        );
+        sql.arg(Arg::Time(since))
+            .push(" AND status <> 'cancelled' AND profile_id IN ");
         sql.tuple(profile_ids.iter().map(|id| Arg::Int(*id)));
-        Ok(on_pool!(&self.db, pool => {
-            bind_args!(sqlx::query_scalar(&sql.sql), &sql.args).fetch_all(pool).await?
-        }))
+        sql.push(" GROUP BY profile_id");
+        let rows: Vec<(i64, i64)> = on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// Row locking for claim queries, so concurrent PostgreSQL workers pass over each other's
