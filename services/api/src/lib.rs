@@ -28,6 +28,7 @@ pub struct AppState {
     pub matching: matching::Matching,
     pub search: std::sync::Arc<search::PolicyIndex>,
     pub pusher: push::Pusher,
+    pub coordinator: coordination::Coordinator,
 }
 
 /// Settings of the HTTP layer.
@@ -81,12 +82,35 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
     api.merge(routes::links::routes())
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            announce_changes,
+        ))
         .fallback(|| async { ApiError::not_found_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// After a write that succeeded, tells the other instances to refresh their matchers now rather
+/// than at their next catch-up.
+async fn announce_changes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if writes && response.status().is_success() && path.starts_with("/api/v1/") {
+        state.coordinator.announce(&path).await;
+    }
+    response
 }
 
 /// A panic in a handler is a bug: log it, answer 500 in the usual shape, keep serving.

@@ -124,6 +124,8 @@ struct Live {
     built_on: NaiveDate,
     /// Saves up to this moment are reflected; see [`Matching::catch_up`].
     synced_at: DateTime<Utc>,
+    /// The stored weights version in use (0: built-in defaults).
+    weights_version: i64,
 }
 
 /// The shared live matcher; cheap to clone.
@@ -183,9 +185,12 @@ fn is_published(policy: &Policy) -> bool {
 async fn build(store: &Store) -> Result<Live, MatchingError> {
     let synced_at = store.now();
     let schema = store.attribute_schema().await?;
-    let weights = match store.current_weights().await? {
-        Some(saved) => serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?,
-        None => Weights::default(),
+    let (weights, weights_version) = match store.current_weights().await? {
+        Some(saved) => (
+            serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?,
+            saved.version,
+        ),
+        None => (Weights::default(), 0),
     };
     let mut rules = HashMap::new();
     for policy in store.published_policies().await? {
@@ -221,6 +226,7 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         rules,
         built_on,
         synced_at,
+        weights_version,
     })
 }
 
@@ -264,7 +270,7 @@ impl Matching {
         Ok(())
     }
 
-    /// Applies the policies and profiles any instance saved since the last catch-up, so instances
+    /// Applies the policies, profiles and weights any instance saved since the last catch-up, so instances
     /// sharing one database converge without a restart. Saves are re-read with a margin for
     /// clock skew between instances; applying one twice is harmless. Returns how many applied.
     pub async fn catch_up(&self) -> Result<usize, MatchingError> {
@@ -278,9 +284,18 @@ impl Matching {
         for (id, profile) in &profiles {
             self.profile_changed(*id, profile)?;
         }
+        let mut applied = policies.len() + profiles.len();
+        if let Some(saved) = self.store.current_weights().await?
+            && saved.version != self.read().weights_version
+        {
+            let weights = serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?;
+            self.set_weights(weights)?;
+            self.write().weights_version = saved.version;
+            applied += 1;
+        }
         let mut live = self.write();
         live.synced_at = live.synced_at.max(now);
-        Ok(policies.len() + profiles.len())
+        Ok(applied)
     }
 
     /// Makes sure a policy published by another instance is known here before it is used;

@@ -199,7 +199,12 @@ async fn measure(options: &PushBenchOptions, url: &str, out: &mut String) -> any
     let policy_id = seed(&store, options.recipients, 0, title).await?;
     let matching = matching::Matching::load(store.clone()).await?;
     let outbox = std::env::temp_dir().join(format!("pp-bench-outbox-{}", std::process::id()));
-    let pusher = push::Pusher::new(store.clone(), matching.clone(), settings(None, &outbox))?;
+    let pusher = push::Pusher::new(
+        store.clone(),
+        matching.clone(),
+        coordination::Coordinator::local("bench"),
+        settings(None, &outbox),
+    )?;
 
     // Trigger → inbox rows committed, planner and inbox worker running as in `serve`.
     let started = Instant::now();
@@ -266,7 +271,12 @@ async fn emails(
 ) -> anyhow::Result<()> {
     let mail_settings = settings(Some(smtp_url.to_owned()), &std::env::temp_dir());
     let mail = mail_settings.mail.clone();
-    let pusher = push::Pusher::new(store.clone(), matching.clone(), mail_settings)?;
+    let pusher = push::Pusher::new(
+        store.clone(),
+        matching.clone(),
+        coordination::Coordinator::local("bench"),
+        mail_settings,
+    )?;
     // Recipients with contacts, in a second policy so the inbox push above is not repeated.
     let lines: String = (0..options.emails)
         .map(|n| enterprise_line(options.recipients + n, true) + "\n")

@@ -24,9 +24,15 @@ pub struct Config {
     pub id_hash_secret: String,
     /// Load the demo data when `serve` starts on an empty database.
     pub demo_on_empty: bool,
-    /// Redis for multi-instance deployments. Accepted but not used yet: instances coordinate
-    /// through the database (leases, unique keys), which is correct without Redis.
+    /// Redis for multi-instance deployments: change notices between instances and the
+    /// scheduler's leader lock. Without it each instance leads its own scheduler and catches up
+    /// with the others from the database every `sync_interval_ms`; the database's leases and
+    /// unique keys keep delivery exactly-once either way.
     pub redis_url: Option<String>,
+    /// Prefix of this deployment's Redis keys and channel.
+    pub redis_namespace: String,
+    /// How often an instance re-reads what other instances saved, in milliseconds.
+    pub sync_interval_ms: u64,
     /// Base URL of this service as recipients reach it, for the links in e-mails.
     pub public_url: String,
     /// Secret key signing the unsubscribe and read links in e-mails. Must be set in production.
@@ -88,6 +94,8 @@ impl Default for Config {
             id_hash_secret: DEMO_ID_HASH_SECRET.to_owned(),
             demo_on_empty: true,
             redis_url: None,
+            redis_namespace: "policy-push".to_owned(),
+            sync_interval_ms: 2_000,
             public_url: "http://127.0.0.1:8080".to_owned(),
             link_secret: DEMO_LINK_SECRET.to_owned(),
             mail: MailConfig {
@@ -163,13 +171,13 @@ pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
 pub const HELP: &str = "\
 Configuration (later sources override earlier ones):
   1. built-in defaults: SQLite at ./data/policy-push.db, listen 127.0.0.1:8080, e-mails written
-     as .eml files to ./data/outbox, demo data loaded on an empty database (redis_url is accepted
-     but not used yet: instances coordinate through the database);
+     as .eml files to ./data/outbox, demo data loaded on an empty database, no Redis;
   2. a TOML file: --config FILE, or ./policy-push.toml when present (see deploy/policy-push.example.toml);
   3. environment variables POLICY_PUSH_<KEY>, nested keys joined by a double underscore:
        POLICY_PUSH_DATABASE_URL, POLICY_PUSH_LISTEN, POLICY_PUSH_MAX_CONNECTIONS,
        POLICY_PUSH_MAX_BODY_BYTES, POLICY_PUSH_ID_HASH_SECRET, POLICY_PUSH_DEMO_ON_EMPTY,
-       POLICY_PUSH_REDIS_URL, POLICY_PUSH_PUBLIC_URL, POLICY_PUSH_LINK_SECRET,
+       POLICY_PUSH_REDIS_URL, POLICY_PUSH_REDIS_NAMESPACE, POLICY_PUSH_SYNC_INTERVAL_MS,
+       POLICY_PUSH_PUBLIC_URL, POLICY_PUSH_LINK_SECRET,
        POLICY_PUSH_MAIL__SMTP_URL (smtp://host:25, smtp://host:587?tls=required, smtps://host:465),
        POLICY_PUSH_MAIL__OUTBOX_DIR, POLICY_PUSH_MAIL__FROM, POLICY_PUSH_MAIL__POOL_SIZE,
        POLICY_PUSH_MAIL__SEND_TIMEOUT_MS, POLICY_PUSH_DELIVERY__ENABLED,

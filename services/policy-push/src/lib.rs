@@ -89,11 +89,24 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
     }
 }
 
-/// Applies what other instances saved to this instance's matcher, every few seconds.
-async fn follow_other_instances(matching: api::Matching) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+/// Applies what other instances saved to this instance's matcher: at once when one of them
+/// announces a change (Redis), and every `interval` regardless.
+async fn follow_other_instances(
+    matching: api::Matching,
+    coordinator: coordination::Coordinator,
+    interval: std::time::Duration,
+) {
+    let mut notices = coordinator.notices();
+    let mut tick = tokio::time::interval(interval);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            notice = notices.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = notice {
+                    return;
+                }
+            }
+        }
         if let Err(error) = matching.catch_up().await {
             tracing::error!(%error, "matcher catch-up failed; will retry");
         }
@@ -129,13 +142,31 @@ pub async fn start(
         .await
         .context("cannot build the matcher from the database")?;
     tokio::spawn(refresh_matcher_daily(matching.clone()));
-    tokio::spawn(follow_other_instances(matching.clone()));
+    let settings = push_settings(config);
+    let coordinator = match &config.redis_url {
+        Some(url) => {
+            coordination::Coordinator::redis(url, &config.redis_namespace, &settings.worker_id)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", config::redact_url(url)))?
+        }
+        None => coordination::Coordinator::local(&settings.worker_id),
+    };
+    tokio::spawn(follow_other_instances(
+        matching.clone(),
+        coordinator.clone(),
+        std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
+    ));
     let search = search::PolicyIndex::new().context("cannot create the search index")?;
     search
         .rebuild(store.all_policies().await?)
         .context("cannot index the policies for search")?;
-    let pusher = push::Pusher::new(store.clone(), matching.clone(), push_settings(config))
-        .context("cannot set up delivery")?;
+    let pusher = push::Pusher::new(
+        store.clone(),
+        matching.clone(),
+        coordinator.clone(),
+        settings,
+    )
+    .context("cannot set up delivery")?;
     if config.delivery.enabled {
         pusher.spawn();
     }
@@ -149,6 +180,7 @@ pub async fn start(
             matching,
             search: Arc::new(search),
             pusher,
+            coordinator,
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

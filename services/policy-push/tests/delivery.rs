@@ -92,6 +92,15 @@ struct Instance {
 
 impl Instance {
     async fn start(database_url: &str, sink: &SmtpSink, dir: &Path) -> Self {
+        Self::start_with(database_url, sink, dir, &[]).await
+    }
+
+    async fn start_with(
+        database_url: &str,
+        sink: &SmtpSink,
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let instance = Self {
@@ -108,6 +117,7 @@ impl Instance {
                 .env("POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS", "200")
                 .env("POLICY_PUSH_DELIVERY__RETRY_BASE_MS", "200")
                 .env("RUST_LOG", "warn")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -138,6 +148,17 @@ impl Instance {
     async fn post(&self, path: &str, body: &Value) -> Value {
         let reply = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        reply.json().await.expect("JSON")
+    }
+
+    async fn put(&self, path: &str, body: &Value) -> Value {
+        let reply = reqwest::Client::new()
+            .put(format!("{}{path}", self.base))
             .json(body)
             .send()
             .await
@@ -334,5 +355,120 @@ async fn two_instances_share_a_push_and_a_schedule_and_survive_losing_one() {
         "{runs} runs in {elapsed} s: some run fired twice"
     );
     assert_eq!(runs, created, "each run's push was created once");
+    db.close().await.ok();
+}
+
+/// Waits until `instance` counts `expected` eligible recipients at `audience`.
+async fn wait_for_eligible(instance: &Instance, audience: &str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = instance.get(audience).await;
+        if body["eligible"] == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instance still sees {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn schedule_runs(db: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM pushes WHERE trigger_kind = 'schedule'")
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+/// The value of a Redis key, read with `redis-cli`.
+fn redis_get(key: &str) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", "6379", "GET", key])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = prepared_database(dir.path()).await;
+    let sink = SmtpSink::start().await;
+    let namespace = format!("pp-test-{}-{}", std::process::id(), free_port());
+    // Catch-up from the database is pushed out of the picture: only Redis notices can be heard.
+    let env = [
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("POLICY_PUSH_REDIS_NAMESPACE", namespace.as_str()),
+        ("POLICY_PUSH_SYNC_INTERVAL_MS", "600000"),
+    ];
+    let mut one = Instance::start_with(database.url(), &sink, dir.path(), &env).await;
+    let mut two = Instance::start_with(database.url(), &sink, dir.path(), &env).await;
+    let policy = one.post("/api/v1/policies", &policy()).await;
+    let audience = format!("/api/v1/policies/{}/audience", policy["id"]);
+    wait_for_eligible(&two, &audience, RECIPIENTS as i64).await;
+
+    // A profile grows past the SME limit on one instance; the other's audience follows at once.
+    let mut grown: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.path().join("enterprises.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    grown["employees"] = json!(5000);
+    grown["revenue"] = json!(900_000);
+    let listed = one.get("/api/v1/profiles?per_page=1").await;
+    let first = listed["items"][0]["id"].as_i64().unwrap();
+    one.put(&format!("/api/v1/profiles/{first}"), &grown).await;
+    wait_for_eligible(&two, &audience, RECIPIENTS as i64 - 1).await;
+
+    // One leader fires the schedule; when it dies, the other takes over and runs keep coming.
+    let key = format!("{namespace}:leader:scheduler");
+    let leader = redis_get(&key);
+    let pid_of = |instance: &Instance| format!("-{}-", instance.child.id());
+    assert!(
+        leader.contains(&pid_of(&one)) || leader.contains(&pid_of(&two)),
+        "leader {leader:?} is one of the instances"
+    );
+    two.post(
+        "/api/v1/schedules",
+        &json!({"name": "每秒摘要", "cron": "* * * * * *", "job": {"kind": "digest", "frequency": "daily"}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (dead, alive) = if leader.contains(&pid_of(&one)) {
+        (&mut one, &two)
+    } else {
+        (&mut two, &one)
+    };
+    let survivor = pid_of(alive);
+    dead.kill();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !redis_get(&key).contains(&survivor) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no instance took over the scheduler"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut db = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let before = schedule_runs(&mut db).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = schedule_runs(&mut db).await;
+    assert!(
+        after > before,
+        "the new leader fires the schedule ({before} → {after})"
+    );
+    let doubled: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT trigger_key FROM audit_log a JOIN pushes p ON a.entity = 'push' \
+         AND a.action = 'create' AND a.entity_id = p.id::text WHERE p.trigger_kind = 'schedule' \
+         GROUP BY trigger_key HAVING COUNT(*) > 1) AS twice",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(doubled, 0, "no run was created twice");
     db.close().await.ok();
 }

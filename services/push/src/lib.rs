@@ -58,6 +58,7 @@ pub struct PushSettings {
 
 pub(crate) struct Inner {
     store: Store,
+    coordinator: coordination::Coordinator,
     matching: matching::Matching,
     settings: PushSettings,
     mailer: Mailer,
@@ -107,6 +108,7 @@ impl Pusher {
     pub fn new(
         store: Store,
         matching: matching::Matching,
+        coordinator: coordination::Coordinator,
         settings: PushSettings,
     ) -> Result<Self, PushError> {
         let from = settings.mail.from.parse::<Mailbox>().map_err(|e| {
@@ -123,6 +125,7 @@ impl Pusher {
                 signer: LinkSigner::new(settings.link_secret.as_bytes()),
                 from,
                 store,
+                coordinator,
                 matching,
                 settings,
                 work_ready: Notify::new(),
@@ -334,11 +337,16 @@ impl Pusher {
         }
         let scheduler = self.clone();
         tokio::spawn(async move {
+            let poll = scheduler.inner.settings.poll_interval;
+            // A leader that dies is replaced within three ticks (at least five seconds).
+            let lease = (poll * 3).max(Duration::from_secs(5));
             loop {
-                if let Err(error) = scheduler.fire_due_schedules().await {
+                if scheduler.inner.coordinator.lead("scheduler", lease).await
+                    && let Err(error) = scheduler.fire_due_schedules().await
+                {
                     tracing::error!(%error, "scheduler tick failed");
                 }
-                tokio::time::sleep(scheduler.inner.settings.poll_interval).await;
+                tokio::time::sleep(poll).await;
             }
         });
     }

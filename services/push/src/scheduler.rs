@@ -1,7 +1,8 @@
 //! Schedules: cron expressions (seconds first, Asia/Shanghai) stored in the database. Each tick
 //! fires the newest run that came due since the last one — a run missed while the service was
-//! down is caught up once, not once per missed tick — and every instance may look, because a
-//! run's push is unique by (schedule, run time) and taking the run is a compare-and-set.
+//! down is caught up once, not once per missed tick. With Redis only the elected leader looks;
+//! either way a run's push is unique by (schedule, run time) and taking the run is a
+//! compare-and-set, so a run fires once even while leadership changes hands.
 
 use std::str::FromStr;
 
