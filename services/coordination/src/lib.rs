@@ -1,7 +1,10 @@
 //! What instances share beyond the database: notices that something changed, so every instance
-//! refreshes its in-memory matcher at once (Redis pub/sub), and leadership of a role such as the
-//! scheduler (a Redis key with an expiry, renewed by its holder). Without Redis a single process
-//! is its own leader and hears nothing from others; the database keeps every guarantee either way.
+//! refreshes its in-memory matcher at once (Redis pub/sub); leadership of a role such as the
+//! scheduler (a Redis key with an expiry, renewed by its holder); and work queues (Redis Streams
+//! read by a consumer group) that fan newly written deliveries out to every instance's workers.
+//! Without Redis a single process is its own leader, hears nothing from others and finds its work
+//! by polling the database — which keeps every guarantee either way: a queued id is only a hint,
+//! the database claim decides who works on it, and whatever Redis loses is found by the poll.
 
 use std::time::Duration;
 
@@ -146,6 +149,97 @@ impl Coordinator {
                 false
             }
         }
+    }
+}
+
+/// Longest a stream is kept; older hints are trimmed (the database poll finds their rows).
+const STREAM_MAX_LEN: usize = 100_000;
+const GROUP: &str = "workers";
+
+impl Coordinator {
+    fn stream(&self, queue: &str) -> Option<(ConnectionManager, String)> {
+        self.redis.as_ref().map(|shared| {
+            (
+                shared.manager.clone(),
+                format!("{}:work:{queue}", shared.namespace),
+            )
+        })
+    }
+
+    /// Announces work ids on `queue` to every instance's workers; nothing without Redis.
+    pub async fn queue_work(&self, queue: &str, ids: &[i64]) {
+        let Some((mut connection, key)) = self.stream(queue) else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(STREAM_MAX_LEN)
+                .arg("*")
+                .arg("id")
+                .arg(*id)
+                .ignore();
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            tracing::warn!(%error, queue, "could not queue work; the database poll will find it");
+        }
+    }
+
+    /// Up to `max` work ids from `queue` for this instance, waiting up to `block` (keep it below
+    /// the connection's 500 ms response timeout). Ids are acknowledged as they are read: the
+    /// database claim, not the stream, guarantees each delivery is worked on once.
+    pub async fn take_work(&self, queue: &str, max: usize, block: Duration) -> Vec<i64> {
+        let Some((mut connection, key)) = self.stream(queue) else {
+            return Vec::new();
+        };
+        let created: Result<(), _> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&key)
+            .arg(GROUP)
+            .arg("$")
+            .arg("MKSTREAM")
+            .query_async(&mut connection)
+            .await;
+        if let Err(error) = created
+            && error.code() != Some("BUSYGROUP")
+        {
+            tracing::warn!(%error, queue, "cannot create the work stream's group");
+            return Vec::new();
+        }
+        let options = redis::streams::StreamReadOptions::default()
+            .group(GROUP, &self.instance)
+            .count(max)
+            .block(usize::try_from(block.as_millis()).unwrap_or(usize::MAX));
+        let reply: Result<redis::streams::StreamReadReply, _> =
+            connection.xread_options(&[&key], &[">"], &options).await;
+        let entries = match reply {
+            Ok(reply) => reply
+                .keys
+                .into_iter()
+                .flat_map(|k| k.ids)
+                .collect::<Vec<_>>(),
+            Err(error) => {
+                tracing::warn!(%error, queue, "cannot read the work stream");
+                return Vec::new();
+            }
+        };
+        if entries.is_empty() {
+            return Vec::new();
+        }
+        let entry_ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        if let Err(error) = connection
+            .xack::<_, _, _, i64>(&key, GROUP, &entry_ids)
+            .await
+        {
+            tracing::warn!(%error, queue, "cannot acknowledge work");
+        }
+        entries
+            .iter()
+            .filter_map(|entry| entry.get::<i64>("id"))
+            .collect()
     }
 }
 

@@ -407,6 +407,27 @@ async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler()
     let policy = one.post("/api/v1/policies", &policy()).await;
     let audience = format!("/api/v1/policies/{}/audience", policy["id"]);
     wait_for_eligible(&two, &audience, RECIPIENTS as i64).await;
+    wait_until_settled(&two).await;
+    assert_exactly_once(database.url(), &sink).await;
+    let announced = Command::new("redis-cli")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "6379",
+            "XLEN",
+            &format!("{namespace}:work:inbox"),
+        ])
+        .output()
+        .expect("redis-cli");
+    let announced: usize = String::from_utf8_lossy(&announced.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert_eq!(
+        announced, RECIPIENTS,
+        "every inbox delivery was announced on the work stream"
+    );
 
     // A profile grows past the SME limit on one instance; the other's audience follows at once.
     let mut grown: Value = serde_json::from_str(

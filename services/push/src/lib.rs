@@ -320,20 +320,7 @@ impl Pusher {
         });
         for channel in [Channel::Inbox, Channel::Email] {
             let worker = self.clone();
-            tokio::spawn(async move {
-                loop {
-                    let waiting = worker.inner.work_ready.notified();
-                    match worker.work(channel).await {
-                        Ok(0) => {}
-                        Ok(_) => continue,
-                        Err(error) => {
-                            tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
-                        }
-                    }
-                    let _ =
-                        tokio::time::timeout(worker.inner.settings.poll_interval, waiting).await;
-                }
-            });
+            tokio::spawn(async move { worker.run_worker(channel).await });
         }
         let scheduler = self.clone();
         tokio::spawn(async move {
@@ -349,6 +336,39 @@ impl Pusher {
                 tokio::time::sleep(poll).await;
             }
         });
+    }
+
+    /// One channel's worker loop: deliveries announced on the shared stream first (when Redis is
+    /// configured), then whatever the database poll finds due — retries, and anything the stream
+    /// lost.
+    async fn run_worker(&self, channel: Channel) {
+        let poll = self.inner.settings.poll_interval;
+        let shared = self.inner.coordinator.is_shared();
+        loop {
+            let waiting = self.inner.work_ready.notified();
+            if shared {
+                match self
+                    .work_announced(channel, poll.min(Duration::from_millis(300)))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
+                    }
+                }
+            }
+            match self.work(channel).await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
+                }
+            }
+            if !shared {
+                let _ = tokio::time::timeout(poll, waiting).await;
+            }
+        }
     }
 
     /// Plans every push waiting for planning, in this task; true when one was planned. For the

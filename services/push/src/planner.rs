@@ -230,7 +230,7 @@ impl Pusher {
                 });
             }
             let last = ids.last().copied().unwrap_or(push.planned_after);
-            inner
+            let written = inner
                 .store
                 .write_plan_batch(
                     push.id,
@@ -240,6 +240,16 @@ impl Pusher {
                     last,
                 )
                 .await?;
+            for channel in [Channel::Inbox, Channel::Email] {
+                let ids: Vec<i64> = written
+                    .iter()
+                    .filter(|(_, c)| *c == channel)
+                    .map(|(id, _)| *id)
+                    .collect();
+                if !ids.is_empty() {
+                    inner.coordinator.queue_work(channel.as_str(), &ids).await;
+                }
+            }
             inner.work_ready.notify_waiters();
         }
         inner

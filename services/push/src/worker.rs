@@ -13,23 +13,61 @@ use crate::pack::{BuiltPack, DropReason, Packer, PolicyCache};
 use crate::{PushError, Pusher};
 
 impl Pusher {
-    /// Claims and settles one batch of `channel`; returns how many deliveries it handled.
+    /// Deliveries of `channel` a worker takes at once.
+    fn batch_of(&self, channel: Channel) -> usize {
+        match channel {
+            Channel::Inbox => self.inner.settings.batch_size,
+            Channel::Email => self.inner.settings.email_batch,
+        }
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.settings.lease)
+            .unwrap_or(chrono::Duration::seconds(60))
+    }
+
+    /// Claims and settles the next due batch of `channel` found in the database; returns how many
+    /// deliveries it handled.
     pub(crate) async fn work(&self, channel: Channel) -> Result<usize, PushError> {
+        let limit = i64::try_from(self.batch_of(channel)).unwrap_or(i64::MAX);
+        let claimed = self
+            .inner
+            .store
+            .claim_deliveries(&self.inner.settings.worker_id, channel, limit, self.lease())
+            .await?;
+        self.handle(channel, claimed).await
+    }
+
+    /// Takes deliveries announced on the shared work stream (Redis) and settles those this
+    /// instance wins in the database; returns how many it handled.
+    pub(crate) async fn work_announced(
+        &self,
+        channel: Channel,
+        block: std::time::Duration,
+    ) -> Result<usize, PushError> {
+        let ids = self
+            .inner
+            .coordinator
+            .take_work(channel.as_str(), self.batch_of(channel), block)
+            .await;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let claimed = self
+            .inner
+            .store
+            .claim_deliveries_by_id(&self.inner.settings.worker_id, channel, &ids, self.lease())
+            .await?;
+        self.handle(channel, claimed).await
+    }
+
+    async fn handle(
+        &self,
+        channel: Channel,
+        claimed: Vec<ClaimedDelivery>,
+    ) -> Result<usize, PushError> {
         let inner = &self.inner;
         let settings = &inner.settings;
-        let batch = match channel {
-            Channel::Inbox => settings.batch_size,
-            Channel::Email => settings.email_batch,
-        };
-        let claimed = inner
-            .store
-            .claim_deliveries(
-                &settings.worker_id,
-                channel,
-                i64::try_from(batch).unwrap_or(i64::MAX),
-                chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::seconds(60)),
-            )
-            .await?;
         if claimed.is_empty() {
             return Ok(0);
         }

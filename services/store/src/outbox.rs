@@ -296,8 +296,8 @@ impl Store {
 
     /// Writes one planning batch: ledger rows for policies not yet sent to each recipient for the
     /// same reason, and one delivery per recipient and channel carrying just those policies.
-    /// Returns the number of recipients that got a delivery. Fails with a state error when the
-    /// push was cancelled or its lease passed to another worker, writing nothing.
+    /// Returns the deliveries written. Fails with a state error when the push was cancelled or
+    /// its lease passed to another worker, writing nothing.
     pub async fn write_plan_batch(
         &self,
         push_id: i64,
@@ -305,7 +305,7 @@ impl Store {
         lease: Duration,
         packs: &[PlannedPack],
         planned_after: i64,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<(i64, Channel)>, StoreError> {
         let now = self.now();
         let mut ledger = SqlBuf::new(
             "INSERT INTO pushed_policies (profile_id, policy_id, reason, push_id, created_at) VALUES ",
@@ -360,24 +360,29 @@ impl Store {
                 bind_args!(sqlx::query(&held.sql), &held.args).execute(&mut *tx).await?;
             }
             let deliveries = deliveries_for(push_id, packs, &fresh, now);
-            let written = deliveries.recipients;
-            if !deliveries.sql.args.is_empty() {
-                bind_args!(sqlx::query(&deliveries.sql.sql), &deliveries.sql.args)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let recipients = deliveries.recipients;
+            let written: Vec<(i64, String)> = if deliveries.sql.args.is_empty() {
+                Vec::new()
+            } else {
+                bind_args!(sqlx::query_as(&deliveries.sql.sql), &deliveries.sql.args)
+                    .fetch_all(&mut *tx)
+                    .await?
+            };
             sqlx::query(
                 "UPDATE pushes SET planned_count = planned_count + $1, planned_after = $2, \
                  claimed_until = $3 WHERE id = $4",
             )
-            .bind(i64::try_from(written).unwrap_or(i64::MAX))
+            .bind(i64::try_from(recipients).unwrap_or(i64::MAX))
             .bind(planned_after)
             .bind(now + lease)
             .bind(push_id)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(written)
+            Ok(written
+                .into_iter()
+                .filter_map(|(id, channel)| Channel::try_from(channel).ok().map(|c| (id, c)))
+                .collect())
         })
     }
 
@@ -435,7 +440,8 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due deliveries of `channel` for `worker` until `now + lease`.
+    /// Claims up to `limit` due deliveries of `channel` for `worker` until `now + lease`
+    /// (deliveries of a push may go out while the rest of it is still being planned).
     ///
     /// An e-mail whose worker died mid-send may or may not have left: it is dead-lettered, never
     /// silently resent, so nobody gets it twice; an administrator can re-drive it. An inbox
@@ -447,6 +453,40 @@ impl Store {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim(worker, channel, lease, |sql| {
+            sql.push(" ORDER BY d.next_attempt_at, d.id LIMIT ")
+                .arg(Arg::Int(limit));
+        })
+        .await
+    }
+
+    /// Claims those of `ids` that are still due: the deliveries another instance announced.
+    pub async fn claim_deliveries_by_id(
+        &self,
+        worker: &str,
+        channel: Channel,
+        ids: &[i64],
+        lease: Duration,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.claim(worker, channel, lease, |sql| {
+            sql.push(" AND d.id IN ");
+            sql.tuple(ids.iter().map(|id| Arg::Int(*id)));
+        })
+        .await
+    }
+
+    /// The claim statement shared by both ways of choosing work; `which` narrows and orders the
+    /// candidate rows.
+    async fn claim(
+        &self,
+        worker: &str,
+        channel: Channel,
+        lease: Duration,
+        which: impl FnOnce(&mut SqlBuf),
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = self.now();
         let lock = self.skip_locked("d");
         let abandoned = match channel {
@@ -455,6 +495,20 @@ impl Store {
             }
             Channel::Inbox => "status = 'retry'",
         };
+        let mut claim = SqlBuf::new("UPDATE deliveries SET status = 'sending', claimed_by = ");
+        claim
+            .arg(Arg::Text(worker.to_owned()))
+            .push(", claimed_until = ")
+            .arg(Arg::Time(now + lease))
+            .push(", attempts = attempts + 1 WHERE id IN (SELECT d.id FROM deliveries d JOIN pushes p ON p.id = d.push_id WHERE d.channel = ")
+            .arg(Arg::Text(channel.as_str().to_owned()))
+            .push(&format!(" AND d.{DUE} AND d.next_attempt_at <= "))
+            .arg(Arg::Time(now))
+            .push(" AND p.status IN ('planning', 'sending')");
+        which(&mut claim);
+        claim.push(&format!(
+            "{lock}) RETURNING id, push_id, profile_id, channel, payload, attempts"
+        ));
         Ok(on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             sqlx::query(&format!(
@@ -465,20 +519,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            let claimed: Vec<ClaimedDelivery> = sqlx::query_as(&format!(
-                "UPDATE deliveries SET status = 'sending', claimed_by = $1, claimed_until = $2, \
-                 attempts = attempts + 1 WHERE id IN (SELECT d.id FROM deliveries d \
-                 JOIN pushes p ON p.id = d.push_id WHERE d.channel = $3 AND d.{DUE} \
-                 AND d.next_attempt_at <= $4 AND p.status = 'sending' ORDER BY d.next_attempt_at, d.id \
-                 LIMIT $5{lock}) RETURNING id, push_id, profile_id, channel, payload, attempts"
-            ))
-            .bind(worker)
-            .bind(now + lease)
-            .bind(channel.as_str())
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+            let claimed: Vec<ClaimedDelivery> = bind_args!(sqlx::query_as(&claim.sql), &claim.args)
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
             claimed
         }))
@@ -888,6 +931,6 @@ fn deliveries_for(
             ]);
         }
     }
-    sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+    sql.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, channel");
     DeliveryRows { sql, recipients }
 }
