@@ -10,7 +10,8 @@ use crate::fixtures;
 async fn assert_nothing_written(app: &TestApp) {
     assert_eq!(app.total("/api/v1/policies").await, 0);
     assert_eq!(app.total("/api/v1/profiles").await, 0);
-    assert_eq!(app.total("/api/v1/audit").await, 0);
+    assert_eq!(app.total("/api/v1/audit?entity=policy").await, 0);
+    assert_eq!(app.total("/api/v1/audit?entity=profile").await, 0);
 }
 
 async fn malformed_json_is_a_400(app: TestApp) {

@@ -1,5 +1,6 @@
 //! End-to-end tests of the HTTP API, each run against SQLite and against PostgreSQL.
 
+mod access;
 mod attributes;
 mod bad_input;
 mod fixtures;

@@ -563,7 +563,7 @@ async fn a_policy_revoked_before_sending_is_dropped_with_its_reason(backend: Bac
         .await;
     let id = list["items"][0]["id"].as_i64().unwrap();
     app.wait_until(&format!("/api/v1/pushes/{id}"), WAIT, |body| {
-        body["deliveries"]["email"]["queued"] == 1
+        body["deliveries"]["email"]["queued"] == 1 && body["deliveries"]["inbox"]["delivered"] == 1
     })
     .await;
     let mut revoked = fixtures::policy();

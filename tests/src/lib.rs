@@ -41,13 +41,13 @@ macro_rules! on_both_backends {
     };
 }
 
-/// A running service with its own empty database.
+/// A running service with its own empty database. It derefs to the [`Client`] acting as an
+/// administrator.
 pub struct TestApp {
-    pub base_url: String,
+    pub api: Client,
     pub backend: Backend,
     /// The database the service under test uses.
     pub database_url: String,
-    pub client: reqwest::Client,
     pub server: RunningServer,
     shutdown: Option<oneshot::Sender<()>>,
     /// Declared after `server`, so the database is dropped after the service stops.
@@ -55,68 +55,21 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// A response read whole: status and JSON body (`Null` when the body is empty or not JSON).
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: Value,
-    pub text: String,
+/// Requests to the service as one user.
+#[derive(Clone)]
+pub struct Client {
+    pub base_url: String,
+    pub client: reqwest::Client,
 }
 
-impl TestApp {
-    /// Starts the service on `backend` with an empty database and no demo data.
-    pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, |_| {}).await
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.api
     }
+}
 
-    /// Like [`TestApp::spawn`], letting the test adjust the configuration first.
-    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().expect("temporary folder");
-        let database = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(ScratchDatabase::create("pp_test").await),
-        };
-        let database_url = match &database {
-            Some(database) => database.url().to_owned(),
-            None => format!("sqlite://{}/test.db", dir.path().display()),
-        };
-        // The port is chosen before start-up so the links in e-mails can name it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let mut config = Config {
-            database_url: database_url.clone(),
-            listen: format!("127.0.0.1:{port}"),
-            public_url: format!("http://127.0.0.1:{port}"),
-            max_connections: 4,
-            demo_on_empty: false,
-            ..Config::default()
-        };
-        config.mail.outbox_dir = dir.path().join("outbox").display().to_string();
-        // Quick polling and retries, so delivery tests wait for work, not for timers.
-        config.delivery.poll_interval_ms = 100;
-        config.delivery.retry_base_ms = 200;
-        config.delivery.retry_cap_ms = 1_000;
-        adjust(&mut config);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server = policy_push::start(&config, async {
-            stop.await.ok();
-        })
-        .await
-        .expect("service starts");
-        Self {
-            base_url: format!("http://{}", server.addr),
-            backend,
-            database_url,
-            client: reqwest::Client::new(),
-            server,
-            shutdown: Some(shutdown),
-            _database: database,
-            _dir: dir,
-        }
-    }
-
+impl Client {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -184,6 +137,127 @@ impl TestApp {
                 reply.text
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A response read whole: status and JSON body (`Null` when the body is empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    /// Starts the service on `backend` with an empty database and no demo data.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], letting the test adjust the configuration first.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(ScratchDatabase::create("pp_test").await),
+        };
+        let database_url = match &database {
+            Some(database) => database.url().to_owned(),
+            None => format!("sqlite://{}/test.db", dir.path().display()),
+        };
+        // The port is chosen before start-up so the links in e-mails can name it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut config = Config {
+            database_url: database_url.clone(),
+            listen: format!("127.0.0.1:{port}"),
+            public_url: format!("http://127.0.0.1:{port}"),
+            max_connections: 4,
+            demo_on_empty: false,
+            ..Config::default()
+        };
+        config.mail.outbox_dir = dir.path().join("outbox").display().to_string();
+        // Quick polling and retries, so delivery tests wait for work, not for timers.
+        config.delivery.poll_interval_ms = 100;
+        config.delivery.retry_base_ms = 200;
+        config.delivery.retry_cap_ms = 1_000;
+        adjust(&mut config);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = policy_push::start(&config, async {
+            stop.await.ok();
+        })
+        .await
+        .expect("service starts");
+        // Tests act as an administrator through an API token unless they sign in otherwise.
+        let admin_token =
+            Self::mint_token(&server.store, "e2e-admin", store::Role::Admin, None, None).await;
+        Self {
+            api: Client {
+                base_url: format!("http://{}", server.addr),
+                client: Self::client_with_token(&admin_token),
+            },
+            backend,
+            database_url,
+            server,
+            shutdown: Some(shutdown),
+            _database: database,
+            _dir: dir,
+        }
+    }
+
+    /// A user of `role` (bound to `profile_id` or `region_code`) with an API token; returns the token.
+    pub async fn mint_token(
+        store: &store::Store,
+        username: &str,
+        role: store::Role,
+        profile_id: Option<i64>,
+        region_code: Option<&str>,
+    ) -> String {
+        let user = store
+            .create_user(
+                &store::NewUser {
+                    username: username.to_owned(),
+                    display_name: username.to_owned(),
+                    password_hash: accounts::hash_password("e2e-password-123")
+                        .await
+                        .expect("hash"),
+                    role,
+                    profile_id,
+                    region_code: region_code.map(str::to_owned),
+                },
+                "e2e",
+            )
+            .await
+            .expect("user");
+        let token = accounts::new_secret().expect("secret");
+        store
+            .create_api_token(user.user_id, "e2e", &accounts::secret_hash(&token), "e2e")
+            .await
+            .expect("token");
+        token
+    }
+
+    /// An HTTP client that sends `token` with every request.
+    pub fn client_with_token(token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
+    /// A copy of this app's handle whose requests act as another user.
+    pub fn acting_as(&self, token: &str) -> Client {
+        Client {
+            base_url: self.base_url.clone(),
+            client: Self::client_with_token(token),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The HTTP API under `/api/v1`: routes, strict request parsing, the one error mapping, health
 //! probes and the OpenAPI document generated from the handlers themselves.
 
+mod access;
+pub mod auth;
 mod error;
 mod extract;
 mod routes;
@@ -29,6 +31,8 @@ pub struct AppState {
     pub search: std::sync::Arc<search::PolicyIndex>,
     pub pusher: push::Pusher,
     pub coordinator: coordination::Coordinator,
+    pub throttle: std::sync::Arc<accounts::LoginThrottle>,
+    pub auth: auth::AuthSettings,
 }
 
 /// Settings of the HTTP layer.
@@ -70,6 +74,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::pushes::routes())
         .merge(routes::inbox::routes())
         .merge(routes::system::routes())
+        .merge(auth::routes())
 }
 
 /// The OpenAPI 3 document of the whole API.
@@ -85,6 +90,10 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             announce_changes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
         ))
         .fallback(|| async { ApiError::not_found_route() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })

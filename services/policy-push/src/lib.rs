@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_push;
 pub mod config;
 pub mod import;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,6 +133,13 @@ pub async fn start(
         && store.count_profiles().await? == 0
     {
         let report = import::load_demo(&store).await?;
+        if store.count_users().await? == 0 {
+            users::add_demo_users(&store).await?;
+            tracing::warn!(
+                password = users::DEMO_PASSWORD,
+                "demo users admin, staff-haidian, enterprise and citizen created; not for production"
+            );
+        }
         tracing::info!(
             policies = report.policies.written(),
             profiles = report.profiles.written(),
@@ -181,15 +189,26 @@ pub async fn start(
             search: Arc::new(search),
             pusher,
             coordinator,
+            throttle: Arc::new(accounts::LoginThrottle::new(
+                5,
+                std::time::Duration::from_secs(15 * 60),
+            )),
+            auth: api::auth::AuthSettings {
+                session_ttl: chrono::Duration::hours(i64::from(config.session_hours.max(1))),
+                secure_cookies: config.public_url.starts_with("https://"),
+            },
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,
         },
     );
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     tracing::info!(%addr, backend = ?store.backend(), "serving; API docs at /api/docs");
     Ok(RunningServer { addr, store, task })

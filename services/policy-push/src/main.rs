@@ -51,6 +51,27 @@ enum Command {
     },
     /// Load the demo data set (42 policies, 220 enterprises and citizens).
     Demo,
+    /// Create a user. The password is read from NEW_USER_PASSWORD, else from the first
+    /// line of standard input.
+    UserAdd {
+        username: String,
+        /// admin, staff, enterprise or citizen.
+        #[arg(long)]
+        role: String,
+        /// The profile an enterprise or citizen user acts for.
+        #[arg(long)]
+        profile: Option<i64>,
+        /// The region (GB/T 2260 code) a staff member serves.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Mint an API token for a user (for system integrations); it is printed once.
+    TokenCreate {
+        username: String,
+        /// What the token is for.
+        #[arg(long, default_value = "integration")]
+        name: String,
+    },
     /// Generate synthetic data and print the matcher's speed and memory against the targets.
     Bench {
         /// Synthetic profiles in the audience index (and in the SQL baseline table).
@@ -84,7 +105,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Logs go to standard error, so a command's own output (a token, a report) stays clean.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
@@ -213,6 +236,41 @@ async fn main() -> anyhow::Result<()> {
             }
             print!("{report}");
             return Ok(());
+        }
+        Command::UserAdd {
+            username,
+            role,
+            profile,
+            region,
+        } => {
+            let role: store::Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .map_err(|_| {
+                    anyhow::anyhow!("unknown role {role:?}: admin, staff, enterprise or citizen")
+                })?;
+            let password = match std::env::var("NEW_USER_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let store = policy_push::open_store(&config).await?;
+            let user =
+                policy_push::users::add_user(&store, &username, &password, role, profile, region)
+                    .await?;
+            store.close().await;
+            println!(
+                "user {} ({}) created / 用户已创建",
+                user.username,
+                user.role.as_str()
+            );
+        }
+        Command::TokenCreate { username, name } => {
+            let store = policy_push::open_store(&config).await?;
+            let token = policy_push::users::create_token(&store, &username, &name).await?;
+            store.close().await;
+            println!("{token}");
         }
         Command::Demo => {
             let store = policy_push::open_store(&config).await?;

@@ -56,6 +56,29 @@ async fn serve_on_a_fresh_folder_runs_on_sqlite_with_demo_data_and_stops_cleanly
         dir.path().join("data/policy-push.db").exists(),
         "SQLite file under ./data"
     );
+    // The demo's administrator signs in; the session cookie carries the rest.
+    let signed_in = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&serde_json::json!({"username": "admin", "password": policy_push::users::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200, "demo admin signs in");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("cookie", session.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let total = |path: &'static str| {
         let client = client.clone();
         let url = format!("{base}{path}");

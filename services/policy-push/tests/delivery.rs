@@ -84,19 +84,20 @@ fn policy() -> Value {
     })
 }
 
-/// One running `policy-push serve`.
+/// One running `policy-push serve`, called as the administrator.
 struct Instance {
     child: Child,
     base: String,
+    token: String,
 }
 
 impl Instance {
-    async fn start(database_url: &str, sink: &SmtpSink, dir: &Path) -> Self {
-        Self::start_with(database_url, sink, dir, &[]).await
+    async fn start(database: &Prepared, sink: &SmtpSink, dir: &Path) -> Self {
+        Self::start_with(database, sink, dir, &[]).await
     }
 
     async fn start_with(
-        database_url: &str,
+        database: &Prepared,
         sink: &SmtpSink,
         dir: &Path,
         env: &[(&str, &str)],
@@ -107,7 +108,7 @@ impl Instance {
             child: Command::new(BINARY)
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                 .current_dir(dir)
-                .env("DATABASE_URL", database_url)
+                .env("DATABASE_URL", database.url())
                 .env("POLICY_PUSH_DEMO_ON_EMPTY", "false")
                 .env("POLICY_PUSH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
                 .env("POLICY_PUSH_MAIL__SMTP_URL", sink.url())
@@ -123,6 +124,7 @@ impl Instance {
                 .spawn()
                 .expect("start serve"),
             base,
+            token: database.token.clone(),
         };
         let client = reqwest::Client::new();
         for _ in 0..240 {
@@ -148,6 +150,7 @@ impl Instance {
     async fn post(&self, path: &str, body: &Value) -> Value {
         let reply = reqwest::Client::new()
             .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .json(body)
             .send()
             .await
@@ -159,6 +162,7 @@ impl Instance {
     async fn put(&self, path: &str, body: &Value) -> Value {
         let reply = reqwest::Client::new()
             .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .json(body)
             .send()
             .await
@@ -170,6 +174,7 @@ impl Instance {
     async fn get(&self, path: &str) -> Value {
         reqwest::Client::new()
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .expect("request")
@@ -186,8 +191,21 @@ impl Drop for Instance {
     }
 }
 
-/// A PostgreSQL database with the schema and the recipients imported by the real CLI.
-async fn prepared_database(dir: &Path) -> ScratchDatabase {
+/// A scratch database with the recipients imported and an administrator's API token.
+struct Prepared {
+    database: ScratchDatabase,
+    token: String,
+}
+
+impl Prepared {
+    fn url(&self) -> &str {
+        self.database.url()
+    }
+}
+
+/// A PostgreSQL database with the schema, the recipients and an administrator, all made by the
+/// real CLI.
+async fn prepared_database(dir: &Path) -> Prepared {
     let database = ScratchDatabase::create("pp_delivery").await;
     let file = dir.join("enterprises.jsonl");
     write_enterprises(&file);
@@ -202,7 +220,23 @@ async fn prepared_database(dir: &Path) -> ScratchDatabase {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    database
+    let cli = |args: &[&str]| {
+        let out = Command::new(BINARY)
+            .args(args)
+            .env("DATABASE_URL", database.url())
+            .env("NEW_USER_PASSWORD", "delivery-admin-password")
+            .output()
+            .expect("policy-push");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    cli(&["user-add", "admin", "--role", "admin"]);
+    let token = cli(&["token-create", "admin", "--name", "delivery tests"]);
+    Prepared { database, token }
 }
 
 /// Waits until the publish push is done and no e-mail is waiting or in flight.
@@ -290,7 +324,7 @@ async fn a_push_killed_halfway_and_restarted_delivers_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let database = prepared_database(dir.path()).await;
     let sink = SmtpSink::start().await;
-    let mut first = Instance::start(database.url(), &sink, dir.path()).await;
+    let mut first = Instance::start(&database, &sink, dir.path()).await;
     first.post("/api/v1/policies", &policy()).await;
     wait_for_mail(&sink, 50).await;
     first.kill();
@@ -300,7 +334,7 @@ async fn a_push_killed_halfway_and_restarted_delivers_exactly_once() {
         "the kill must land mid-push ({received_before_restart} of {RECIPIENTS} already sent)"
     );
 
-    let second = Instance::start(database.url(), &sink, dir.path()).await;
+    let second = Instance::start(&database, &sink, dir.path()).await;
     let progress = wait_until_settled(&second).await;
     assert_eq!(progress["audience_count"], RECIPIENTS as i64, "{progress}");
     let dead = assert_exactly_once(database.url(), &sink).await;
@@ -315,8 +349,8 @@ async fn two_instances_share_a_push_and_a_schedule_and_survive_losing_one() {
     let dir = tempfile::tempdir().unwrap();
     let database = prepared_database(dir.path()).await;
     let sink = SmtpSink::start().await;
-    let mut one = Instance::start(database.url(), &sink, dir.path()).await;
-    let two = Instance::start(database.url(), &sink, dir.path()).await;
+    let mut one = Instance::start(&database, &sink, dir.path()).await;
+    let two = Instance::start(&database, &sink, dir.path()).await;
 
     // Published through one instance; the other learns of it from the database.
     one.post("/api/v1/policies", &policy()).await;
@@ -332,7 +366,7 @@ async fn two_instances_share_a_push_and_a_schedule_and_survive_losing_one() {
     assert_eq!(workers, 2, "both instances delivered part of the push");
 
     // A schedule firing every second, watched by two live instances: each run fires once.
-    let _three = Instance::start(database.url(), &sink, dir.path()).await;
+    let _three = Instance::start(&database, &sink, dir.path()).await;
     let started = std::time::Instant::now();
     two.post(
         "/api/v1/schedules",
@@ -402,8 +436,8 @@ async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler()
         ("POLICY_PUSH_REDIS_NAMESPACE", namespace.as_str()),
         ("POLICY_PUSH_SYNC_INTERVAL_MS", "600000"),
     ];
-    let mut one = Instance::start_with(database.url(), &sink, dir.path(), &env).await;
-    let mut two = Instance::start_with(database.url(), &sink, dir.path(), &env).await;
+    let mut one = Instance::start_with(&database, &sink, dir.path(), &env).await;
+    let mut two = Instance::start_with(&database, &sink, dir.path(), &env).await;
     let policy = one.post("/api/v1/policies", &policy()).await;
     let audience = format!("/api/v1/policies/{}/audience", policy["id"]);
     wait_for_eligible(&two, &audience, RECIPIENTS as i64).await;

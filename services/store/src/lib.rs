@@ -19,6 +19,7 @@ mod profile_batch;
 mod profile_store;
 mod schedules;
 mod tags;
+mod users;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub use profile_batch::UpsertOutcome;
 pub use profile_store::{ProfileFilter, StoredProfile};
 pub use schedules::{Schedule, ScheduleInput};
 pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};
+pub use users::{NewUser, Principal, Role};
 
 /// Where "now" comes from, so lifecycle and scheduling can be tested with a controlled clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {

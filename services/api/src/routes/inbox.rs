@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -230,13 +230,14 @@ async fn get_preferences(
 ))]
 async fn put_preferences(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(preferences): ApiJson<Preferences>,
 ) -> Result<Json<Preferences>, ApiError> {
     Ok(Json(
         state
             .store
-            .save_preferences(id, &preferences, API_ACTOR)
+            .save_preferences(id, &preferences, &caller.actor())
             .await?,
     ))
 }

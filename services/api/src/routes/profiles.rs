@@ -46,12 +46,13 @@ struct ProfileQuery {
 ))]
 async fn list_profiles(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiQuery(query): ApiQuery<ProfileQuery>,
 ) -> Result<Json<Page<StoredProfile>>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
     let filter = ProfileFilter {
         kind: query.kind,
-        region_within: query.region,
+        region_within: crate::routes::scoped_region(&caller, query.region)?,
         industry_within: query.industry,
         credit_code: query.credit_code,
         name: query.name,

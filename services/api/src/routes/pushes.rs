@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::{API_ACTOR, paging};
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 
@@ -87,11 +88,13 @@ async fn list_pushes(
 ))]
 async fn create_push(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ApiJson(staff): ApiJson<StaffPush>,
 ) -> Result<(StatusCode, Json<PushProgress>), ApiError> {
+    let staff = within_callers_region(&caller, staff)?;
     let (id, _) = state
         .pusher
-        .create_push(&push::PushSpec::Staff(staff), API_ACTOR, None)
+        .create_push(&push::PushSpec::Staff(staff), &caller.actor(), None)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -107,9 +110,20 @@ async fn create_push(
 ))]
 async fn preview_push(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ApiJson(staff): ApiJson<StaffPush>,
 ) -> Result<Json<PushPreview>, ApiError> {
+    let staff = within_callers_region(&caller, staff)?;
     Ok(Json(state.pusher.preview(&staff, 5).await?))
+}
+
+/// Keeps a staff member's push within their region (a 403 naming `audience.region_within` when
+/// they ask for more).
+fn within_callers_region(caller: &Caller, mut staff: StaffPush) -> Result<StaffPush, ApiError> {
+    staff.audience.region_within =
+        super::scoped_region(caller, staff.audience.region_within.take())
+            .map_err(|error| error.with_field("audience.region_within"))?;
+    Ok(staff)
 }
 
 /// A push with its progress: recipients planned and deliveries per channel and status.
@@ -132,9 +146,10 @@ async fn get_push(
 ))]
 async fn cancel_push(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PushRecord>, ApiError> {
-    Ok(Json(state.store.cancel_push(id, API_ACTOR).await?))
+    Ok(Json(state.store.cancel_push(id, &caller.actor()).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

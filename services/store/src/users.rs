@@ -1,0 +1,228 @@
+//! Accounts as stored: users with their role and binding (an enterprise or citizen profile, a
+//! staff member's region), sessions and API tokens — the latter two by the hash of their secret
+//! only.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::write_audit;
+use crate::backend::{BeginWrite, on_pool};
+use crate::{Store, StoreError};
+
+/// What a user may do is decided by the role and the binding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Bound to one enterprise profile.
+    Enterprise,
+    /// Bound to one citizen profile.
+    Citizen,
+    /// Service-centre staff, bound to a region.
+    Staff,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enterprise => "enterprise",
+            Self::Citizen => "citizen",
+            Self::Staff => "staff",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = serde_json::Error;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(serde_json::Value::String(text))
+    }
+}
+
+/// A signed-in user as every request sees them.
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Principal {
+    #[sqlx(rename = "id")]
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    /// The enterprise or citizen profile an enterprise or citizen user acts for.
+    pub profile_id: Option<i64>,
+    /// The region (GB/T 2260) a staff member serves.
+    pub region_code: Option<String>,
+}
+
+/// A user to create; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub profile_id: Option<i64>,
+    pub region_code: Option<String>,
+}
+
+const SELECT_PRINCIPAL: &str =
+    "SELECT u.id, u.username, u.display_name, u.role, u.profile_id, u.region_code FROM users u";
+
+impl Store {
+    pub async fn create_user(&self, user: &NewUser, actor: &str) -> Result<Principal, StoreError> {
+        let now = self.now();
+        let id: i64 = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO users (username, display_name, password_hash, role, profile_id, region_code, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(&user.username)
+            .bind(&user.display_name)
+            .bind(&user.password_hash)
+            .bind(user.role.as_str())
+            .bind(user.profile_id)
+            .bind(&user.region_code)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            write_audit!(tx, now, actor, "create", "user", id, serde_json::json!({
+                "username": user.username, "role": user.role, "profile_id": user.profile_id,
+                "region_code": user.region_code,
+            }))?;
+            tx.commit().await?;
+            id
+        });
+        self.principal(id).await
+    }
+
+    pub async fn principal(&self, user_id: i64) -> Result<Principal, StoreError> {
+        let row: Option<Principal> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_PRINCIPAL} WHERE u.id = $1"))
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.ok_or_else(|| StoreError::NotFound {
+            entity: "user",
+            id: user_id.to_string(),
+        })
+    }
+
+    /// The password hash and principal of an enabled user, for signing in.
+    pub async fn credentials(
+        &self,
+        username: &str,
+    ) -> Result<Option<(String, Principal)>, StoreError> {
+        let row: Option<(String, i64)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT password_hash, id FROM users WHERE username = $1 AND NOT disabled")
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+        });
+        match row {
+            Some((hash, id)) => Ok(Some((hash, self.principal(id).await?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(id_hash)
+                .bind(user_id)
+                .bind(csrf_token)
+                .bind(expires_at)
+                .execute(pool)
+                .await
+                .map(drop)?
+        });
+        Ok(())
+    }
+
+    /// The principal and CSRF token of a live session.
+    pub async fn session(&self, id_hash: &str) -> Result<Option<(Principal, String)>, StoreError> {
+        let now = self.now();
+        let row: Option<(i64, String)> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        match row {
+            Some((user_id, csrf)) => Ok(Some((self.principal(user_id).await?, csrf))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(pool)
+                .await
+                .map(drop)?
+        });
+        Ok(())
+    }
+
+    pub async fn create_api_token(
+        &self,
+        user_id: i64,
+        name: &str,
+        token_hash: &str,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            write_audit!(tx, now, actor, "create", "api_token", id, serde_json::json!({"user_id": user_id, "name": name}))?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The principal an API token acts for, if the token is known and its user enabled.
+    pub async fn token_principal(&self, token_hash: &str) -> Result<Option<Principal>, StoreError> {
+        let user_id: Option<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1 AND NOT u.disabled",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
+        });
+        match user_id {
+            Some(id) => Ok(Some(self.principal(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?
+        }))
+    }
+}

@@ -1,0 +1,310 @@
+//! Who may do what, checked on the server: anonymous callers are turned away, an enterprise
+//! reaches only its own profile, inbox and preferences, staff only their region, a browser
+//! session's writes need its CSRF token, and repeated failed sign-ins are throttled.
+
+use e2e::{TestApp, on_both_backends};
+use serde_json::json;
+use store::Role;
+
+use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
+
+async fn create(app: &TestApp, path: &str, body: &serde_json::Value) -> i64 {
+    app.post(path, body).await.expect(201).body["id"]
+        .as_i64()
+        .expect("id")
+}
+
+/// Two eligible enterprises, in Haidian and in Chaoyang, each with a pushed pack in its inbox.
+async fn two_recipients(app: &TestApp) -> (i64, i64) {
+    let haidian = create(
+        app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    other["name"] = json!("北京朝阳数智科技有限公司");
+    other["region"] = json!("110105");
+    let chaoyang = create(app, "/api/v1/profiles", &other).await;
+    create(app, "/api/v1/policies", &fixtures::policy()).await;
+    for profile in [haidian, chaoyang] {
+        app.wait_until(
+            &format!("/api/v1/profiles/{profile}/inbox"),
+            std::time::Duration::from_secs(30),
+            |body| body["total"] == 1,
+        )
+        .await;
+    }
+    (haidian, chaoyang)
+}
+
+async fn anonymous_callers_are_turned_away(app: TestApp) {
+    let anonymous = reqwest::Client::new();
+    for path in ["/api/v1/policies", "/api/v1/profiles", "/api/v1/pushes"] {
+        let reply = anonymous.get(app.url(path)).send().await.unwrap();
+        assert_eq!(reply.status(), 401, "{path}");
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(body["code"], "unauthenticated");
+    }
+    let forged = TestApp::client_with_token("not-a-token");
+    assert_eq!(
+        forged
+            .get(app.url("/api/v1/policies"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        anonymous
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+async fn an_enterprise_reaches_only_its_own_records(app: TestApp) {
+    let (haidian, chaoyang) = two_recipients(&app).await;
+    let token = TestApp::mint_token(
+        &app.server.store,
+        "zhixin",
+        Role::Enterprise,
+        Some(haidian),
+        None,
+    )
+    .await;
+    let me = app.acting_as(&token);
+    let own_item = me
+        .get(&format!("/api/v1/profiles/{haidian}/inbox"))
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let other_item = app
+        .get(&format!("/api/v1/profiles/{chaoyang}/inbox"))
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+
+    me.get(&format!("/api/v1/inbox/{own_item}"))
+        .await
+        .expect(200);
+    me.get(&format!("/api/v1/inbox/{other_item}"))
+        .await
+        .expect_error(403, "forbidden");
+    me.put(
+        &format!("/api/v1/inbox/{other_item}/state"),
+        &json!({"state": "read"}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    me.get(&format!("/api/v1/profiles/{chaoyang}"))
+        .await
+        .expect_error(403, "forbidden");
+    me.get(&format!("/api/v1/profiles/{chaoyang}/inbox"))
+        .await
+        .expect_error(403, "forbidden");
+    me.get(&format!("/api/v1/profiles/{haidian}/matches"))
+        .await
+        .expect(200);
+    me.put(
+        &format!("/api/v1/profiles/{haidian}/preferences"),
+        &json!({"channels": {"email": false, "inbox": true}}),
+    )
+    .await
+    .expect(200);
+    me.delete(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect_error(403, "forbidden");
+    me.get("/api/v1/policies").await.expect(200);
+    me.post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect_error(403, "forbidden");
+    me.get("/api/v1/profiles")
+        .await
+        .expect_error(403, "forbidden");
+    me.post("/api/v1/pushes/preview", &json!({"policy_ids": [1]}))
+        .await
+        .expect_error(403, "forbidden");
+    assert_eq!(
+        app.get(&format!("/api/v1/inbox/{other_item}"))
+            .await
+            .expect(200)
+            .body["state"],
+        "unread"
+    );
+}
+
+async fn staff_work_within_their_region(app: TestApp) {
+    let (haidian, chaoyang) = two_recipients(&app).await;
+    let token = TestApp::mint_token(
+        &app.server.store,
+        "haidian-staff",
+        Role::Staff,
+        None,
+        Some("110108"),
+    )
+    .await;
+    let staff = app.acting_as(&token);
+    staff
+        .get(&format!("/api/v1/profiles/{haidian}/matches"))
+        .await
+        .expect(200);
+    staff
+        .get(&format!("/api/v1/profiles/{chaoyang}"))
+        .await
+        .expect_error(403, "forbidden");
+    let listed = staff.get("/api/v1/profiles").await.expect(200).body;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["items"][0]["id"], haidian);
+    let field = staff
+        .get("/api/v1/profiles?region=110105")
+        .await
+        .expect_error(403, "outside_region");
+    assert_eq!(field.as_deref(), Some("region"));
+    staff
+        .get(&format!("/api/v1/profiles/{haidian}/inbox"))
+        .await
+        .expect_error(403, "forbidden");
+
+    let policy = app.get("/api/v1/policies").await.expect(200).body["items"][0]["id"].clone();
+    let field = staff
+        .post(
+            "/api/v1/pushes/preview",
+            &json!({"policy_ids": [policy], "audience": {"region_within": "110105"}}),
+        )
+        .await
+        .expect_error(403, "outside_region");
+    assert_eq!(field.as_deref(), Some("audience.region_within"));
+    let preview = staff
+        .post("/api/v1/pushes/preview", &json!({"policy_ids": [policy]}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(preview["recipients"], 1, "only Haidian: {preview}");
+    let push = staff
+        .post(
+            "/api/v1/pushes",
+            &json!({"policy_ids": [policy], "request_key": "staff-1"}),
+        )
+        .await
+        .expect(202)
+        .body;
+    assert_eq!(push["requested_by"], "staff:haidian-staff");
+    staff
+        .put("/api/v1/weights", &json!({}))
+        .await
+        .expect_error(403, "forbidden");
+}
+
+async fn browser_sessions_need_their_csrf_token_and_sign_out(app: TestApp) {
+    let (haidian, _) = two_recipients(&app).await;
+    TestApp::mint_token(
+        &app.server.store,
+        "zhixin",
+        Role::Enterprise,
+        Some(haidian),
+        None,
+    )
+    .await;
+    let browser = reqwest::Client::new();
+    let signed_in = browser
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "zhixin", "password": "e2e-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let body: serde_json::Value = signed_in.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(body["user"]["role"], "enterprise");
+
+    let preferences = app.url(&format!("/api/v1/profiles/{haidian}/preferences"));
+    let change = json!({"channels": {"email": true, "inbox": true}, "frequency": "daily"});
+    let without = browser
+        .put(&preferences)
+        .header("cookie", &session)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        without.status(),
+        403,
+        "a write without the CSRF token is refused"
+    );
+    let with = browser
+        .put(&preferences)
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with.status(), 200);
+    let out = browser
+        .delete(app.url("/api/v1/session"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = browser
+        .get(app.url("/api/v1/session"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401, "the session ended on the server");
+}
+
+async fn repeated_failed_sign_ins_are_throttled(app: TestApp) {
+    TestApp::mint_token(&app.server.store, "wangmin", Role::Admin, None, None).await;
+    let anonymous = reqwest::Client::new();
+    let attempt = |password: &'static str| {
+        let (anonymous, url) = (anonymous.clone(), app.url("/api/v1/session"));
+        async move {
+            anonymous
+                .post(url)
+                .json(&json!({"username": "wangmin", "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong-password").await, 401);
+    }
+    assert_eq!(attempt("wrong-password").await, 429);
+    assert_eq!(
+        attempt("e2e-password-123").await,
+        429,
+        "even the right password waits"
+    );
+}
+
+on_both_backends!(
+    anonymous_callers_are_turned_away,
+    an_enterprise_reaches_only_its_own_records,
+    staff_work_within_their_region,
+    browser_sessions_need_their_csrf_token_and_sign_out,
+    repeated_failed_sign_ins_are_throttled,
+);
