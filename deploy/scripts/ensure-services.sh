@@ -5,6 +5,7 @@
 #   PostgreSQL on 127.0.0.1:5432, user postgres / password postgres
 #   Redis on 127.0.0.1:6379
 #   Python's aiosmtpd, which the tests start as their SMTP server (tests/smtp-sink/sink.py)
+#   Debian's Chromium with CJK fonts, Node.js and playwright-core, for the browser tests
 set -euo pipefail
 
 apt_updated=0
@@ -76,6 +77,24 @@ ensure_smtp_sink() {
     echo "aiosmtpd: installed"
 }
 
+ensure_browser() {
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+    fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+    local here
+    here=$(cd "$(dirname "$0")/../.." && pwd)
+    if [ ! -d "$here/tests/browser/node_modules/playwright-core" ]; then
+        npm ci --prefix "$here/tests/browser" --no-audit --no-fund >/dev/null
+    fi
+    echo "Chromium $(chromium --version 2>/dev/null | awk '{print $2}'), playwright-core: ready"
+}
+
 ensure_postgres
 ensure_redis
 ensure_smtp_sink
+ensure_browser

@@ -258,6 +258,37 @@ async fn browser_sessions_need_their_csrf_token_and_sign_out(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(with.status(), 200);
+    // The pages' forms need the token too.
+    let item = app
+        .get(&format!("/api/v1/profiles/{haidian}/inbox"))
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let policy = app.get("/api/v1/policies").await.expect(200).body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let forged = browser
+        .post(app.url(&format!("/inbox/{item}/feedback")))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("policy_id={policy}&useful=false"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        403,
+        "a form without the CSRF token is refused"
+    );
+    let feedback = app
+        .get(&format!("/api/v1/inbox/{item}"))
+        .await
+        .expect(200)
+        .body["feedback"]
+        .clone();
+    assert_eq!(feedback, json!([]), "and nothing was written");
     let out = browser
         .delete(app.url("/api/v1/session"))
         .header("cookie", &session)

@@ -3,6 +3,7 @@
 mod access;
 mod attributes;
 mod bad_input;
+mod browser;
 mod fixtures;
 mod imports;
 mod matching;

@@ -49,6 +49,18 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn message_zh(&self) -> &str {
+        &self.message_zh
+    }
+
+    pub fn message_en(&self) -> &str {
+        &self.message_en
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn new(
         status: StatusCode,
         code: &'static str,

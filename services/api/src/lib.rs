@@ -22,6 +22,8 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{parse_json, parse_profile};
 pub use matching::Matching;
+pub use routes::matches::{MissingField, completion};
+pub use routes::scoped_region;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -82,10 +84,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_routes().split_for_parts().1
 }
 
-/// The complete application router.
-pub fn router(state: AppState, config: &ApiConfig) -> Router {
+/// The complete application router, with `pages` (the web pages) served beside the API under the
+/// same layers.
+pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
     api.merge(routes::links::routes())
+        .merge(pages)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -118,6 +118,8 @@ async fn follow_other_instances(
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The delivery service's tasks, running as long as this is kept.
+    pub delivery: Option<push::BackgroundTasks>,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -175,9 +177,7 @@ pub async fn start(
         settings,
     )
     .context("cannot set up delivery")?;
-    if config.delivery.enabled {
-        pusher.spawn();
-    }
+    let delivery = config.delivery.enabled.then(|| pusher.spawn());
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -201,6 +201,7 @@ pub async fn start(
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,
         },
+        web::routes(),
     );
     let task = tokio::spawn(async move {
         axum::serve(
@@ -211,5 +212,10 @@ pub async fn start(
         .await
     });
     tracing::info!(%addr, backend = ?store.backend(), "serving; API docs at /api/docs");
-    Ok(RunningServer { addr, store, task })
+    Ok(RunningServer {
+        addr,
+        store,
+        delivery,
+        task,
+    })
 }

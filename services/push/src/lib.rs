@@ -84,6 +84,25 @@ impl std::fmt::Debug for Pusher {
     }
 }
 
+/// The delivery service's background tasks; stopping or dropping the handle ends them. Work in
+/// flight is then abandoned exactly as in a crash, which the outbox is built to survive.
+#[derive(Debug)]
+pub struct BackgroundTasks {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl BackgroundTasks {
+    pub fn stop(self) {}
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
 /// A staff push previewed before it is confirmed.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PushPreview {
@@ -303,11 +322,12 @@ impl Pusher {
             .collect())
     }
 
-    /// Runs planning, both channel workers and the scheduler in the background, for as long as
-    /// the runtime lives.
-    pub fn spawn(&self) {
+    /// Runs planning, both channel workers and the scheduler in the background until the returned
+    /// handle is stopped or dropped.
+    pub fn spawn(&self) -> BackgroundTasks {
+        let mut tasks = Vec::new();
         let planner = self.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             loop {
                 let waiting = planner.inner.plan_ready.notified();
                 match planner.plan_next().await {
@@ -317,13 +337,15 @@ impl Pusher {
                 }
                 let _ = tokio::time::timeout(planner.inner.settings.poll_interval, waiting).await;
             }
-        });
+        }));
         for channel in [Channel::Inbox, Channel::Email] {
             let worker = self.clone();
-            tokio::spawn(async move { worker.run_worker(channel).await });
+            tasks.push(tokio::spawn(
+                async move { worker.run_worker(channel).await },
+            ));
         }
         let scheduler = self.clone();
-        tokio::spawn(async move {
+        tasks.push(tokio::spawn(async move {
             let poll = scheduler.inner.settings.poll_interval;
             // A leader that dies is replaced within three ticks (at least five seconds).
             let lease = (poll * 3).max(Duration::from_secs(5));
@@ -335,7 +357,8 @@ impl Pusher {
                 }
                 tokio::time::sleep(poll).await;
             }
-        });
+        }));
+        BackgroundTasks { tasks }
     }
 
     /// One channel's worker loop: deliveries announced on the shared stream first (when Redis is

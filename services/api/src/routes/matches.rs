@@ -122,9 +122,19 @@ async fn profile_completion(
     ApiQuery(query): ApiQuery<MatchQuery>,
 ) -> Result<Json<Vec<MissingField>>, ApiError> {
     let stored = state.store.profile(id).await?;
-    let schema = state.store.attribute_schema().await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
-    let matches = state.matching.matches(&stored.profile, as_of, usize::MAX);
+    Ok(Json(completion(&state, &stored.profile, as_of).await?))
+}
+
+/// The fields missing from `profile` that would settle its undetermined policies on `as_of`,
+/// most useful first.
+pub async fn completion(
+    state: &AppState,
+    profile: &profiles::Profile,
+    as_of: chrono::NaiveDate,
+) -> Result<Vec<MissingField>, ApiError> {
+    let schema = state.store.attribute_schema().await?;
+    let matches = state.matching.matches(profile, as_of, usize::MAX);
     let mut fields: Vec<MissingField> = Vec::new();
     for view in &matches.possible {
         for field in &view.result.missing_fields {
@@ -158,7 +168,7 @@ async fn profile_completion(
             .cmp(&a.settles.len())
             .then(a.field.cmp(&b.field))
     });
-    Ok(Json(fields))
+    Ok(fields)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -22,7 +22,7 @@ pub(crate) const API_ACTOR: &str = "api";
 
 /// The region a listing or push may cover: for staff, their own region or a part of it (their
 /// region when none is asked for); for everyone else, what was asked.
-pub(crate) fn scoped_region(
+pub fn scoped_region(
     caller: &crate::auth::Caller,
     asked: Option<String>,
 ) -> Result<Option<String>, ApiError> {

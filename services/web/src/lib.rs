@@ -1,0 +1,921 @@
+//! Server-rendered pages: sign-in; for enterprises and citizens the inbox (unread count, filters,
+//! search), the service pack page with reasons, how to apply and 有用/无用 feedback, 意愿确认,
+//! preferences and their own profile with 完善画像 prompts; for staff the look-up of an enterprise
+//! and its ranked service pack, printable. Pages use the API's session cookie and access rules;
+//! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
+
+mod text;
+
+use std::collections::HashMap;
+
+use api::AppState;
+use api::auth::Caller;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::{Environment, context};
+use serde::Deserialize;
+use store::{InboxFilter, InboxState, Paging, Principal, Role};
+
+pub use text::Lang;
+
+/// The pages, to serve beside the API.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/inbox", get(inbox))
+        .route("/inbox/{id}", get(item))
+        .route("/inbox/{id}/feedback", post(feedback))
+        .route("/inbox/{id}/confirm", post(confirm))
+        .route("/inbox/{id}/archive", post(archive))
+        .route("/preferences", get(preferences_page).post(save_preferences))
+        .route("/profile", get(profile_page))
+        .route("/staff", get(staff))
+        .route("/staff/profiles/{id}", get(staff_profile))
+}
+
+fn templates() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("login.html", include_str!("../templates/login.html")),
+            ("inbox.html", include_str!("../templates/inbox.html")),
+            ("item.html", include_str!("../templates/item.html")),
+            (
+                "preferences.html",
+                include_str!("../templates/preferences.html"),
+            ),
+            ("profile.html", include_str!("../templates/profile.html")),
+            ("staff.html", include_str!("../templates/staff.html")),
+            (
+                "staff_profile.html",
+                include_str!("../templates/staff_profile.html"),
+            ),
+            ("message.html", include_str!("../templates/message.html")),
+        ] {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
+        }
+        env
+    })
+}
+
+/// Who is looking, in which language, and what the shared layout needs.
+struct Viewer {
+    caller: Caller,
+    lang: Lang,
+    unread: i64,
+}
+
+impl Viewer {
+    fn user(&self) -> Option<&Principal> {
+        self.caller.principal()
+    }
+
+    fn render(&self, name: &str, title: &str, page: minijinja::Value) -> Response {
+        let base = context! {
+            lang => self.lang.code(),
+            t => text::dictionary(self.lang),
+            user => self.user(),
+            csrf_token => self.caller.csrf_token(),
+            unread => self.unread,
+            title => title,
+        };
+        let merged = context! { ..page, ..base };
+        match templates()
+            .get_template(name)
+            .and_then(|t| t.render(merged))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(error) => {
+                tracing::error!(%error, template = name, "page does not render");
+                (StatusCode::INTERNAL_SERVER_ERROR, "页面出错 / page error").into_response()
+            }
+        }
+    }
+
+    fn message(&self, status: StatusCode, title: &str, message: &str) -> Response {
+        let mut response = self.render("message.html", title, context! { message => message });
+        *response.status_mut() = status;
+        response
+    }
+
+    fn text(&self, key: &str) -> &'static str {
+        text::lookup(self.lang, key)
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+#[derive(Deserialize, Default)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The viewer of a page request (identified by the API's guard); pages that need a signed-in
+/// user redirect to sign-in.
+async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: Caller,
+    lang: Option<&str>,
+) -> Result<Viewer, Response> {
+    let lang = Lang::pick(lang.or_else(|| cookie(headers, "pp_lang")), headers);
+    let unread = match caller.principal().and_then(|p| p.profile_id) {
+        Some(profile_id) => state
+            .store
+            .inbox(
+                profile_id,
+                &InboxFilter::default(),
+                Paging {
+                    page: 1,
+                    per_page: 1,
+                },
+            )
+            .await
+            .map(|page| page.unread)
+            .unwrap_or(0),
+        None => 0,
+    };
+    Ok(Viewer {
+        caller,
+        lang,
+        unread,
+    })
+}
+
+/// A viewer who must be signed in, with one of `roles`.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: Caller,
+    lang: Option<&str>,
+    roles: &[Role],
+) -> Result<Viewer, Response> {
+    let viewer = viewer(state, headers, caller, lang).await?;
+    match viewer.user() {
+        None => Err(Redirect::to("/login").into_response()),
+        Some(user) if !roles.contains(&user.role) => Err(viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("forbidden_detail"),
+        )),
+        Some(_) => Ok(viewer),
+    }
+}
+
+/// Remembers an explicit language choice for later pages.
+fn with_lang(response: Response, lang: Option<&str>) -> Response {
+    match lang.and_then(Lang::parse) {
+        Some(lang) => (
+            [(
+                header::SET_COOKIE,
+                format!(
+                    "pp_lang={}; Path=/; SameSite=Lax; Max-Age=31536000",
+                    lang.code()
+                ),
+            )],
+            response,
+        )
+            .into_response(),
+        None => response,
+    }
+}
+
+/// A form's fields, when it carries the session's CSRF token.
+fn checked_form(viewer: &Viewer, body: &str) -> Option<HashMap<String, String>> {
+    let fields: HashMap<String, String> = serde_urlencoded::from_str(body).unwrap_or_default();
+    let sent = fields.get("csrf_token").map(String::as_str);
+    (sent.is_some() && sent == viewer.caller.csrf_token()).then_some(fields)
+}
+
+/// The page for a form without a valid CSRF token.
+fn csrf_refused(viewer: &Viewer) -> Response {
+    viewer.message(
+        StatusCode::FORBIDDEN,
+        viewer.text("csrf_title"),
+        viewer.text("csrf_detail"),
+    )
+}
+
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> Response {
+    match viewer(&state, &headers, caller, None).await {
+        Ok(viewer) => match viewer.user().map(|u| u.role) {
+            None => Redirect::to("/login").into_response(),
+            Some(Role::Enterprise | Role::Citizen) => Redirect::to("/inbox").into_response(),
+            Some(Role::Staff | Role::Admin) => Redirect::to("/staff").into_response(),
+        },
+        Err(response) => response,
+    }
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match viewer(&state, &headers, caller, query.lang.as_deref()).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let title = viewer.text("sign_in");
+    with_lang(
+        viewer.render("login.html", title, context! { username => "" }),
+        query.lang.as_deref(),
+    )
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let client = caller.client.clone();
+    let viewer = match viewer(&state, &headers, caller, None).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let fields: HashMap<String, String> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    let form = api::auth::SignIn {
+        username: fields.get("username").cloned().unwrap_or_default(),
+        password: fields.get("password").cloned().unwrap_or_default(),
+    };
+    match api::auth::open_session(&state, &form, &client).await {
+        Ok((_, _, cookie)) => ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response(),
+        Err(error) => {
+            let message = if viewer.lang == Lang::En {
+                error.message_en()
+            } else {
+                error.message_zh()
+            };
+            let mut page = viewer.render(
+                "login.html",
+                viewer.text("sign_in"),
+                context! { username => form.username, error => message },
+            );
+            *page.status_mut() = error.status();
+            page
+        }
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match viewer(&state, &headers, caller, None).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if viewer.user().is_some() {
+        if checked_form(&viewer, &body).is_none() {
+            return csrf_refused(&viewer);
+        }
+        if let Some(session) = cookie(&headers, api::auth::SESSION_COOKIE)
+            && let Err(error) = state
+                .store
+                .delete_session(&accounts::secret_hash(session))
+                .await
+        {
+            tracing::error!(%error, "sign-out failed");
+        }
+    }
+    (
+        [(header::SET_COOKIE, api::auth::cleared_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct InboxQuery {
+    state: Option<String>,
+    q: Option<String>,
+    lang: Option<String>,
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<InboxQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
+        return viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("no_profile"),
+        );
+    };
+    let filter = InboxFilter {
+        state: query
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| {
+                serde_json::from_value::<InboxState>(serde_json::Value::String(s.to_owned())).ok()
+            }),
+        text: query.q.clone().filter(|q| !q.trim().is_empty()),
+    };
+    let page = match state
+        .store
+        .inbox(
+            profile_id,
+            &filter,
+            Paging {
+                page: 1,
+                per_page: 100,
+            },
+        )
+        .await
+    {
+        Ok(page) => page,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let items: Vec<_> = page
+        .page
+        .items
+        .iter()
+        .map(|item| {
+            let titles: Vec<&str> = item.pack.0["items"]
+                .as_array()
+                .map(|items| items.iter().filter_map(|i| i["title"].as_str()).collect())
+                .unwrap_or_default();
+            context! {
+                id => item.id,
+                state => serde_json::to_value(item.state).ok().and_then(|v| v.as_str().map(str::to_owned)),
+                title => titles.join("；"),
+                received => (item.created_at + chrono_offset()).format("%Y-%m-%d %H:%M").to_string(),
+            }
+        })
+        .collect();
+    let title = viewer.text("inbox");
+    with_lang(
+        viewer.render(
+            "inbox.html",
+            title,
+            context! { items => items, state => query.state.unwrap_or_default(), q => query.q.unwrap_or_default() },
+        ),
+        query.lang.as_deref(),
+    )
+}
+
+/// China's offset from UTC, for showing times.
+fn chrono_offset() -> chrono::Duration {
+    chrono::Duration::hours(8)
+}
+
+/// The signed-in user's own inbox item, or the response that refuses it.
+async fn own_item(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<store::InboxItem, Response> {
+    let not_yours = || {
+        viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("forbidden_detail"),
+        )
+    };
+    match state.store.inbox_item(id).await {
+        Ok(item) if viewer.user().and_then(|u| u.profile_id) == Some(item.profile_id) => Ok(item),
+        Ok(_) | Err(store::StoreError::NotFound { .. }) => Err(not_yours()),
+        Err(error) => Err(api::ApiError::from(error).into_response()),
+    }
+}
+
+async fn item(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let item = match own_item(&state, &viewer, id).await {
+        Ok(item) => item,
+        Err(response) => return response,
+    };
+    if item.state == InboxState::Unread
+        && let Err(error) = state.store.set_inbox_state(id, InboxState::Read).await
+    {
+        return api::ApiError::from(error).into_response();
+    }
+    let feedback: HashMap<String, serde_json::Value> = state
+        .store
+        .feedback_of(id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            (
+                f.policy_id.to_string(),
+                serde_json::json!({"useful": f.useful, "comment": f.comment}),
+            )
+        })
+        .collect();
+    let confirmed: Vec<i64> = match item.pack.0["items"].as_array() {
+        Some(items) => {
+            let mut done = Vec::new();
+            for policy in items.iter().filter_map(|i| i["policy_id"].as_i64()) {
+                if state
+                    .store
+                    .confirmations(policy)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.profile_id == item.profile_id)
+                {
+                    done.push(policy);
+                }
+            }
+            done
+        }
+        None => Vec::new(),
+    };
+    let title = viewer.text("pack");
+    viewer.render(
+        "item.html",
+        title,
+        context! { id => id, pack => item.pack.0, feedback => feedback, confirmed => confirmed },
+    )
+}
+
+async fn feedback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        None,
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(fields) = checked_form(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let item = match own_item(&state, &viewer, id).await {
+        Ok(item) => item,
+        Err(response) => return response,
+    };
+    let policy_id: Option<i64> = fields.get("policy_id").and_then(|v| v.parse().ok());
+    let in_pack = policy_id.is_some_and(|policy| {
+        item.pack.0["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i["policy_id"].as_i64() == Some(policy))
+        })
+    });
+    let useful = fields.get("useful").map(String::as_str);
+    let (Some(policy_id), true, Some(useful @ ("true" | "false"))) = (policy_id, in_pack, useful)
+    else {
+        return viewer.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            viewer.text("bad_form"),
+            viewer.text("bad_form_detail"),
+        );
+    };
+    let comment = fields
+        .get("comment")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(|c| c.chars().take(2000).collect::<String>());
+    if let Err(error) = state
+        .store
+        .give_feedback(&item, policy_id, useful == "true", comment.as_deref())
+        .await
+    {
+        return api::ApiError::from(error).into_response();
+    }
+    Redirect::to(&format!("/inbox/{id}#policy-{policy_id}")).into_response()
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        None,
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(fields) = checked_form(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let item = match own_item(&state, &viewer, id).await {
+        Ok(item) => item,
+        Err(response) => return response,
+    };
+    let policy_id: Option<i64> = fields.get("policy_id").and_then(|v| v.parse().ok());
+    let wanted = policy_id.is_some_and(|policy| {
+        item.pack.0["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i["policy_id"].as_i64() == Some(policy) && i["confirm_required"] == true)
+        })
+    });
+    let (Some(policy_id), true) = (policy_id, wanted) else {
+        return viewer.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            viewer.text("bad_form"),
+            viewer.text("bad_form_detail"),
+        );
+    };
+    if let Err(error) = state.store.confirm_policy(policy_id, item.profile_id).await {
+        return api::ApiError::from(error).into_response();
+    }
+    Redirect::to(&format!("/inbox/{id}#policy-{policy_id}")).into_response()
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        None,
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if checked_form(&viewer, &body).is_none() {
+        return csrf_refused(&viewer);
+    }
+    if let Err(response) = own_item(&state, &viewer, id).await {
+        return response;
+    }
+    match state.store.set_inbox_state(id, InboxState::Archived).await {
+        Ok(_) => Redirect::to("/inbox").into_response(),
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+async fn preferences_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
+        return viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("no_profile"),
+        );
+    };
+    match state.store.preferences(profile_id).await {
+        Ok(prefs) => {
+            let title = viewer.text("preferences");
+            viewer.render("preferences.html", title, context! { prefs => prefs })
+        }
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+async fn save_preferences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        None,
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(fields) = checked_form(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
+        return viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("no_profile"),
+        );
+    };
+    let document = serde_json::json!({
+        "channels": {"email": fields.contains_key("email"), "inbox": fields.contains_key("inbox")},
+        "frequency": fields.get("frequency").cloned().unwrap_or_else(|| "immediate".to_owned()),
+        "muted_topics": fields.get("muted_topics").map(|m| m.split([',', '，', ' ']).map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>()).unwrap_or_default(),
+        "quiet_hours": match (fields.get("quiet_start").map(|s| s.trim()), fields.get("quiet_end").map(|s| s.trim())) {
+            (Some(start), Some(end)) if !start.is_empty() && !end.is_empty() => serde_json::json!({"start": start, "end": end}),
+            _ => serde_json::Value::Null,
+        },
+    });
+    let prefs: store::Preferences = match serde_json::from_value(document) {
+        Ok(prefs) => prefs,
+        Err(error) => {
+            let detail = format!("{}: {error}", viewer.text("bad_form_detail"));
+            return viewer.message(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                viewer.text("bad_form"),
+                &detail,
+            );
+        }
+    };
+    match state
+        .store
+        .save_preferences(profile_id, &prefs, &viewer.caller.actor())
+        .await
+    {
+        Ok(prefs) => {
+            let title = viewer.text("preferences");
+            viewer.render(
+                "preferences.html",
+                title,
+                context! { prefs => prefs, notice => viewer.text("saved") },
+            )
+        }
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+async fn profile_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Enterprise, Role::Citizen],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
+        return viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("no_profile"),
+        );
+    };
+    let stored = match state.store.profile(profile_id).await {
+        Ok(stored) => stored,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let prompts = match api::completion(&state, &stored.profile, state.store.today()).await {
+        Ok(fields) => fields
+            .into_iter()
+            .map(|f| {
+                let label = if viewer.lang == Lang::En {
+                    f.label_en
+                } else {
+                    f.label_zh
+                };
+                let titles: Vec<String> = f.settles.into_iter().map(|p| p.title).collect();
+                context! { field => label, policies => titles.join("；") }
+            })
+            .collect::<Vec<_>>(),
+        Err(error) => return error.into_response(),
+    };
+    let rows = vec![
+        (viewer.text("name"), stored.profile.name().to_owned()),
+        (viewer.text("region"), stored.profile.region().to_owned()),
+        (
+            viewer.text("credit_code"),
+            stored.profile.credit_code().unwrap_or("—").to_owned(),
+        ),
+    ];
+    let title = viewer.text("my_profile");
+    viewer.render(
+        "profile.html",
+        title,
+        context! { rows => rows, prompts => prompts },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct StaffQuery {
+    q: Option<String>,
+    lang: Option<String>,
+}
+
+async fn staff(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<StaffQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Staff, Role::Admin],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let q = query.q.clone().unwrap_or_default().trim().to_owned();
+    let mut results = Vec::new();
+    if !q.is_empty() {
+        let region = match api::scoped_region(&viewer.caller, None) {
+            Ok(region) => region,
+            Err(error) => return error.into_response(),
+        };
+        let looks_like_code = q.len() == 18 && q.chars().all(|c| c.is_ascii_alphanumeric());
+        let filter = store::ProfileFilter {
+            kind: Some(profiles::ProfileKind::Enterprise),
+            region_within: region,
+            credit_code: looks_like_code.then(|| q.to_ascii_uppercase()),
+            name: (!looks_like_code).then(|| q.clone()),
+            ..Default::default()
+        };
+        match state
+            .store
+            .list_profiles(
+                &filter,
+                Paging {
+                    page: 1,
+                    per_page: 50,
+                },
+            )
+            .await
+        {
+            Ok(page) => {
+                results = page
+                    .items
+                    .iter()
+                    .map(|p| {
+                        context! {
+                            id => p.id,
+                            name => p.profile.name(),
+                            credit_code => p.profile.credit_code().unwrap_or_default(),
+                            region => p.profile.region(),
+                        }
+                    })
+                    .collect();
+            }
+            Err(error) => return api::ApiError::from(error).into_response(),
+        }
+    }
+    let title = viewer.text("staff_console");
+    with_lang(
+        viewer.render("staff.html", title, context! { q => q, results => results }),
+        query.lang.as_deref(),
+    )
+}
+
+async fn staff_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Staff, Role::Admin],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let stored = match state.store.profile(id).await {
+        Ok(stored) => stored,
+        Err(store::StoreError::NotFound { .. }) => {
+            return viewer.message(
+                StatusCode::NOT_FOUND,
+                viewer.text("not_found"),
+                viewer.text("not_found"),
+            );
+        }
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    if let Some(scope) = viewer
+        .user()
+        .filter(|u| u.role == Role::Staff)
+        .and_then(|u| u.region_code.clone())
+        && !profiles::codes::region_within(stored.profile.region(), &scope)
+    {
+        return viewer.message(
+            StatusCode::FORBIDDEN,
+            viewer.text("forbidden"),
+            viewer.text("forbidden_detail"),
+        );
+    }
+    let as_of = state.store.today();
+    let matches = state.matching.matches(&stored.profile, as_of, 20);
+    let groups = vec![
+        context! { label => viewer.text("eligible"), items => matches.eligible },
+        context! { label => viewer.text("undetermined"), items => matches.possible },
+        context! { label => viewer.text("near_miss"), items => matches.near_miss },
+    ];
+    let title = stored.profile.name().to_owned();
+    viewer.render(
+        "staff_profile.html",
+        &title,
+        context! {
+            name => stored.profile.name(),
+            credit_code => stored.profile.credit_code().unwrap_or_default(),
+            region => stored.profile.region(),
+            as_of => as_of.to_string(),
+            groups => groups,
+        },
+    )
+}

@@ -1,0 +1,168 @@
+//! The pages' words in Chinese (the default) and English, and how a page picks its language: an
+//! explicit `?lang=`, then the remembered choice, then the browser's `Accept-Language`.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderMap, header};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Zh => "zh",
+            Self::En => "en",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "zh" => Some(Self::Zh),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    pub fn pick(chosen: Option<&str>, headers: &HeaderMap) -> Self {
+        if let Some(lang) = chosen.and_then(Self::parse) {
+            return lang;
+        }
+        let accepts_english_first = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("en"));
+        if accepts_english_first {
+            Self::En
+        } else {
+            Self::Zh
+        }
+    }
+}
+
+const WORDS: &[(&str, &str, &str)] = &[
+    ("app", "政策直达", "Policy Push"),
+    ("inbox", "消息中心", "Inbox"),
+    ("preferences", "推送偏好", "Preferences"),
+    ("staff_console", "工作台", "Staff console"),
+    ("sign_in", "登录", "Sign in"),
+    ("sign_out", "退出", "Sign out"),
+    ("username", "用户名", "User name"),
+    ("password", "密码", "Password"),
+    ("unread", "未读", "unread"),
+    ("read", "已读", "read"),
+    ("archived", "已归档", "archived"),
+    ("all", "全部", "all"),
+    ("state", "状态", "State"),
+    ("search", "搜索", "Search"),
+    ("filter", "筛选", "Filter"),
+    ("pack", "政策服务包", "Policy service pack"),
+    ("received", "收到时间", "Received"),
+    ("empty", "暂无内容", "Nothing here yet"),
+    ("score", "匹配度", "Match"),
+    ("eligible", "强相关", "Eligible"),
+    ("undetermined", "待确认", "To be confirmed"),
+    ("near_miss", "差一项", "One condition short"),
+    ("conditions_met", "满足条件", "Conditions met"),
+    ("key_points", "解读要点", "Key points"),
+    ("why", "为什么推送给您", "Why you got this"),
+    ("missing", "待补充信息", "Missing information"),
+    ("complete_profile", "完善画像", "Complete your profile"),
+    ("how_to_apply", "如何申请", "How to apply"),
+    ("hotline", "咨询电话", "Hotline"),
+    ("deadline", "截止日期", "Deadline"),
+    ("confirm", "确认享受", "Confirm I want this benefit"),
+    ("confirmed", "已确认享受意愿", "You confirmed this benefit"),
+    ("your_feedback", "您的评价", "Your feedback"),
+    ("useful", "有用", "Useful"),
+    ("not_useful", "无用", "Not useful"),
+    ("comment", "评价（可选）", "Comment (optional)"),
+    ("archive", "归档", "Archive"),
+    ("channels", "接收渠道", "Channels"),
+    ("email", "电子邮件", "E-mail"),
+    ("frequency", "推送频率", "Frequency"),
+    ("immediate", "即时", "Immediately"),
+    ("daily", "每日汇总", "Daily digest"),
+    ("weekly", "每周汇总", "Weekly digest"),
+    (
+        "muted_topics",
+        "屏蔽的主题（逗号分隔）",
+        "Muted topics (comma-separated)",
+    ),
+    (
+        "quiet_hours",
+        "免打扰时段（开始、结束，如 22:00 与 08:00）",
+        "Quiet hours (start and end, e.g. 22:00 and 08:00)",
+    ),
+    ("save", "保存", "Save"),
+    ("saved", "已保存", "Saved"),
+    ("my_profile", "我的画像", "My profile"),
+    ("fill_in", "请补充", "Please add"),
+    ("settles", "可确认是否符合：", "to settle:"),
+    (
+        "profile_complete",
+        "画像信息完整，暂无需补充。",
+        "Your profile is complete.",
+    ),
+    (
+        "lookup",
+        "企业名称或统一社会信用代码",
+        "Enterprise name or unified social credit code",
+    ),
+    (
+        "lookup_hint",
+        "如：智芯 或 91110108MA01AB2C3T",
+        "e.g. 智芯 or 91110108MA01AB2C3T",
+    ),
+    ("name", "名称", "Name"),
+    ("credit_code", "统一社会信用代码", "Credit code"),
+    ("region", "区域", "Region"),
+    ("no_results", "没有找到匹配的企业", "No enterprise found"),
+    ("as_of", "测算日期", "As of"),
+    ("print", "打印", "Print"),
+    ("policy", "政策", "Policy"),
+    ("home", "返回首页", "Home"),
+    ("forbidden", "无权访问", "Not allowed"),
+    (
+        "forbidden_detail",
+        "您没有权限查看此页面。",
+        "You may not open this page.",
+    ),
+    (
+        "no_profile",
+        "您的账号未绑定企业或个人画像。",
+        "Your account is not bound to a profile.",
+    ),
+    ("csrf_title", "页面已过期", "Page expired"),
+    (
+        "csrf_detail",
+        "表单已失效，请返回刷新后重试。",
+        "The form expired; go back, reload and try again.",
+    ),
+    ("bad_form", "提交有误", "Invalid submission"),
+    (
+        "bad_form_detail",
+        "提交的内容不完整或有误，请检查后重试。",
+        "The submission is incomplete or invalid; check it and try again.",
+    ),
+    ("not_found", "未找到", "Not found"),
+];
+
+/// Every word of `lang`, for templates (`t.inbox`, `t[state]`).
+pub fn dictionary(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    WORDS
+        .iter()
+        .map(|(key, zh, en)| (*key, if lang == Lang::En { *en } else { *zh }))
+        .collect()
+}
+
+/// One word; the key itself when unknown, so a missing word shows rather than breaks the page.
+pub fn lookup(lang: Lang, key: &str) -> &'static str {
+    WORDS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or("?", |(_, zh, en)| if lang == Lang::En { en } else { zh })
+}

@@ -1,0 +1,88 @@
+// Browser journeys of Policy Push in Debian's Chromium (headless), one per role:
+//   node journeys.mjs enterprise <base-url> <screenshot-dir> <user> <password> <someone-else's-item-id>
+//   node journeys.mjs staff      <base-url> <screenshot-dir> <user> <password> <enterprise-name>
+// Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const [role, base, shots, user, password, extra] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function signIn(page) {
+  await page.goto(`${base}/login`);
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+}
+
+async function enterprise(page) {
+  await signIn(page);
+  check(new URL(page.url()).pathname === '/inbox', `after sign-in expected /inbox, got ${page.url()}`);
+  check((await page.textContent('#unread-count'))?.trim() === '1', 'one unread pack announced');
+  await page.screenshot({ path: `${shots}/enterprise-inbox.png`, fullPage: true });
+
+  await Promise.all([page.waitForNavigation(), page.click('#inbox a')]);
+  const title = await page.textContent('section.policy h2');
+  check(title && title.length > 4, 'the pack shows its policy');
+  check((await page.locator('ul.reasons li').count()) > 0, 'the pack says why it matched');
+  check((await page.textContent('section.policy .score'))?.trim().length > 0, 'the pack shows the match score');
+  check(await page.locator('.deadline').count() > 0, 'the pack shows the deadline');
+  await page.screenshot({ path: `${shots}/enterprise-pack.png`, fullPage: true });
+
+  await page.fill('section.policy textarea', '申报指引很清楚');
+  await Promise.all([page.waitForNavigation(), page.click('section.policy button[value=true]')]);
+  const given = await page.textContent('section.policy .given');
+  check(given?.includes('有用') && given.includes('申报指引很清楚'), `feedback recorded, saw: ${given}`);
+  await page.screenshot({ path: `${shots}/enterprise-feedback.png`, fullPage: true });
+
+  await page.goto(`${base}/inbox`);
+  check(await page.locator('#unread-count').count() === 0, 'reading the pack cleared the unread count');
+
+  const response = await page.goto(`${base}/inbox/${extra}`);
+  check(response.status() === 403, `someone else's pack must be refused, got ${response.status()}`);
+  check((await page.textContent('main h1')).includes('无权访问'), 'the refusal says so');
+  await page.screenshot({ path: `${shots}/enterprise-forbidden.png`, fullPage: true });
+
+  await page.goto(`${base}/preferences`);
+  await page.uncheck('input[name=email]');
+  await page.selectOption('#frequency', 'weekly');
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+  check((await page.textContent('.notice'))?.includes('已保存'), 'preferences saved');
+  check(await page.inputValue('#frequency') === 'weekly', 'the saved frequency shows');
+  await page.screenshot({ path: `${shots}/enterprise-preferences.png`, fullPage: true });
+
+  await page.goto(`${base}/inbox?lang=en`);
+  check((await page.textContent('main h1')).includes('Inbox'), 'English on request');
+}
+
+async function staff(page) {
+  await signIn(page);
+  check(new URL(page.url()).pathname === '/staff', `after sign-in expected /staff, got ${page.url()}`);
+  await page.fill('#q', extra);
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+  check(await page.locator('#results a').count() === 1, 'the look-up finds the enterprise');
+  await page.screenshot({ path: `${shots}/staff-lookup.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#results a')]);
+  check((await page.textContent('main h1')).includes(extra), 'the enterprise page opens');
+  check(await page.locator('table.matches td').count() > 1, 'its ranked service pack is listed');
+  await page.screenshot({ path: `${shots}/staff-service-pack.png`, fullPage: true });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+try {
+  const page = await browser.newPage({ locale: 'zh-CN' });
+  await ({ enterprise, staff })[role](page);
+  console.log(`${role} journey passed`);
+} catch (error) {
+  console.error(`${role} journey failed: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,136 @@
+//! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
+//! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
+//! is refused someone else's pack by URL and changes its preferences; staff look up an
+//! enterprise and see its ranked service pack. Screenshots of each page land in
+//! `test-artifacts/screenshots/`. A missing browser or Node.js fails the test.
+
+use std::path::PathBuf;
+
+use e2e::{Backend, TestApp};
+use serde_json::json;
+use store::Role;
+
+use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser")
+}
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/screenshots")
+}
+
+/// Runs one journey (asynchronously: the service under test runs on this test's runtime);
+/// fails the test with the script's own explanation when it fails.
+async fn journey(role: &str, app: &TestApp, args: &[&str]) {
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run deploy/scripts/ensure-services.sh"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(browser_dir().join("journeys.mjs"))
+        .arg(role)
+        .arg(&app.base_url)
+        .arg(screenshots())
+        .args(args)
+        .output()
+        .await
+        .expect("node runs (deploy/scripts/ensure-services.sh installs it with Chromium)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("journey passed"),
+        "{role} journey: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn create(app: &TestApp, path: &str, body: &serde_json::Value) -> i64 {
+    app.post(path, body).await.expect(201).body["id"]
+        .as_i64()
+        .expect("id")
+}
+
+#[tokio::test]
+async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let haidian = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    other["name"] = json!("北京朝阳数智科技有限公司");
+    other["region"] = json!("110105");
+    let chaoyang = create(&app, "/api/v1/profiles", &other).await;
+    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let mut items = Vec::new();
+    for profile in [haidian, chaoyang] {
+        let inbox = app
+            .wait_until(
+                &format!("/api/v1/profiles/{profile}/inbox"),
+                std::time::Duration::from_secs(30),
+                |body| body["total"] == 1,
+            )
+            .await;
+        items.push(inbox["items"][0]["id"].as_i64().unwrap());
+    }
+    let store = &app.server.store;
+    TestApp::mint_token(store, "zhixin", Role::Enterprise, Some(haidian), None).await;
+    TestApp::mint_token(store, "haidian-staff", Role::Staff, None, Some("110108")).await;
+
+    let others_item = items[1].to_string();
+    journey(
+        "enterprise",
+        &app,
+        &["zhixin", "e2e-password-123", &others_item],
+    )
+    .await;
+    // What the browser did reached the server.
+    let item = app
+        .get(&format!("/api/v1/inbox/{}", items[0]))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(item["state"], "read");
+    assert_eq!(item["feedback"][0]["useful"], true);
+    assert_eq!(item["feedback"][0]["comment"], "申报指引很清楚");
+    let others = app
+        .get(&format!("/api/v1/inbox/{others_item}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        others["state"], "unread",
+        "the refused page revealed and changed nothing"
+    );
+    let preferences = app
+        .get(&format!("/api/v1/profiles/{haidian}/preferences"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(preferences["frequency"], "weekly");
+    assert_eq!(preferences["channels"]["email"], false);
+
+    journey(
+        "staff",
+        &app,
+        &[
+            "haidian-staff",
+            "e2e-password-123",
+            "北京智芯算力科技有限公司",
+        ],
+    )
+    .await;
+    for page in [
+        "enterprise-inbox",
+        "enterprise-pack",
+        "enterprise-forbidden",
+        "staff-service-pack",
+    ] {
+        assert!(
+            screenshots().join(format!("{page}.png")).exists(),
+            "screenshot {page}"
+        );
+    }
+}
