@@ -249,13 +249,39 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
 
 async fn automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not(backend: Backend) {
     let app = TestApp::spawn_with(backend, |config| config.delivery.max_packs_per_day = 1).await;
-    let (small, _) = two_enterprises(&app).await;
-    create(&app, "/api/v1/policies", &fixtures::policy()).await;
-    push_done(&app, "publish").await;
+    daily_cap(&app).await;
+}
+
+/// The same cap counted in Redis, shared by every instance of a deployment.
+async fn the_daily_cap_is_counted_in_redis_when_configured(backend: Backend) {
+    let namespace = format!("pp-cap-{}-{}", std::process::id(), backend as u8);
+    let ns = namespace.clone();
+    let app = TestApp::spawn_with(backend, move |config| {
+        config.delivery.max_packs_per_day = 1;
+        config.redis_url = Some("redis://127.0.0.1:6379".to_owned());
+        config.redis_namespace = ns;
+    })
+    .await;
+    daily_cap(&app).await;
+    let keys = std::process::Command::new("redis-cli")
+        .args(["--scan", "--pattern", &format!("{namespace}:packs:*")])
+        .output()
+        .expect("redis-cli");
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    assert!(
+        keys.lines().count() >= 1,
+        "pack counters live in Redis: {keys:?}"
+    );
+}
+
+async fn daily_cap(app: &TestApp) {
+    let (small, _) = two_enterprises(app).await;
+    create(app, "/api/v1/policies", &fixtures::policy()).await;
+    push_done(app, "publish").await;
     let mut second = fixtures::policy();
     second["doc_number"] = json!("京科发〔2026〕2号");
     second["title"] = json!("关于支持科技型中小企业开展技术合同登记的若干措施");
-    let second = create(&app, "/api/v1/policies", &second).await;
+    let second = create(app, "/api/v1/policies", &second).await;
     let progress = app
         .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
             body["total"] == 2 && body["items"][0]["status"] == "done"
@@ -273,7 +299,7 @@ async fn automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not(backend:
         "{progress}"
     );
     assert_eq!(
-        inbox(&app, small).await["total"],
+        inbox(app, small).await["total"],
         1,
         "the second pack is held back"
     );
@@ -282,8 +308,8 @@ async fn automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not(backend:
     app.post("/api/v1/pushes", &json!({"policy_ids": [second]}))
         .await
         .expect(202);
-    push_done(&app, "staff").await;
-    let reader = inbox(&app, small).await;
+    push_done(app, "staff").await;
+    let reader = inbox(app, small).await;
     assert_eq!(reader["total"], 2);
     assert_eq!(reader["items"][0]["pack"]["items"][0]["policy_id"], second);
 }
@@ -661,4 +687,5 @@ on_both!(
     a_policy_revoked_before_sending_is_dropped_with_its_reason,
     deadline_reminders_reach_eligible_recipients_who_have_not_confirmed,
     automatic_pushes_respect_the_daily_cap_and_staff_pushes_do_not,
+    the_daily_cap_is_counted_in_redis_when_configured,
 );

@@ -2,7 +2,8 @@
 """SMTP sink for the end-to-end tests: a real SMTP server (aiosmtpd) on loopback that accepts
 every message and writes it to a folder as <n>.eml (raw) and <n>.json (envelope, decoded
 headers and both body parts), so tests written in any language can read mail back without an
-e-mail parser of their own. Files appear atomically (written, then renamed)."""
+e-mail parser of their own. Files appear atomically (written, then renamed). With --count-only it
+keeps nothing and only counts, so a benchmark measures the sender rather than this script."""
 
 import argparse
 import asyncio
@@ -14,6 +15,15 @@ import os
 import signal
 
 from aiosmtpd.controller import Controller
+
+
+class CountingHandler:
+    def __init__(self):
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 Message accepted"
 
 
 class FolderHandler:
@@ -55,10 +65,15 @@ class FolderHandler:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--dir", required=True)
+    parser.add_argument("--dir")
+    parser.add_argument("--count-only", action="store_true")
     args = parser.parse_args()
-    os.makedirs(args.dir, exist_ok=True)
-    controller = Controller(FolderHandler(args.dir), hostname="127.0.0.1", port=args.port)
+    if args.count_only:
+        handler = CountingHandler()
+    else:
+        os.makedirs(args.dir, exist_ok=True)
+        handler = FolderHandler(args.dir)
+    controller = Controller(handler, hostname="127.0.0.1", port=args.port)
     controller.start()
     print(f"listening on 127.0.0.1:{args.port}", flush=True)
     loop = asyncio.new_event_loop()

@@ -1,7 +1,8 @@
 //! What instances share beyond the database: notices that something changed, so every instance
 //! refreshes its in-memory matcher at once (Redis pub/sub); leadership of a role such as the
-//! scheduler (a Redis key with an expiry, renewed by its holder); and work queues (Redis Streams
-//! read by a consumer group) that fan newly written deliveries out to every instance's workers.
+//! scheduler (a Redis key with an expiry, renewed by its holder); work queues (Redis Streams read
+//! by a consumer group) that fan newly written deliveries out to every instance's workers; and
+//! per-recipient daily pack counters for the frequency cap.
 //! Without Redis a single process is its own leader, hears nothing from others and finds its work
 //! by polling the database — which keeps every guarantee either way: a queued id is only a hint,
 //! the database claim decides who works on it, and whatever Redis loses is found by the poll.
@@ -240,6 +241,52 @@ impl Coordinator {
             .iter()
             .filter_map(|entry| entry.get::<i64>("id"))
             .collect()
+    }
+}
+
+impl Coordinator {
+    fn cap_key(shared: &Shared, day: &str, profile_id: i64) -> String {
+        format!("{}:packs:{day}:{profile_id}", shared.namespace)
+    }
+
+    /// Packs each recipient got on `day` (a date in China), counted across instances; `None`
+    /// without Redis or when it cannot answer, so the caller counts in the database instead.
+    pub async fn pack_counts(&self, day: &str, profile_ids: &[i64]) -> Option<Vec<i64>> {
+        let shared = self.redis.as_ref()?;
+        if profile_ids.is_empty() {
+            return Some(Vec::new());
+        }
+        let keys: Vec<String> = profile_ids
+            .iter()
+            .map(|id| Self::cap_key(shared, day, *id))
+            .collect();
+        let mut connection = shared.manager.clone();
+        match connection.mget::<_, Vec<Option<i64>>>(&keys).await {
+            Ok(counts) => Some(counts.into_iter().map(Option::unwrap_or_default).collect()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read pack counters; counting in the database");
+                None
+            }
+        }
+    }
+
+    /// Counts one more pack on `day` for each recipient; the counters expire after two days.
+    pub async fn add_packs(&self, day: &str, profile_ids: &[i64]) {
+        let Some(shared) = &self.redis else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for id in profile_ids {
+            let key = Self::cap_key(shared, day, *id);
+            pipe.incr(&key, 1)
+                .ignore()
+                .expire(&key, 2 * 24 * 3600)
+                .ignore();
+        }
+        let mut connection = shared.manager.clone();
+        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            tracing::warn!(%error, "cannot count packs in Redis");
+        }
     }
 }
 

@@ -62,8 +62,8 @@ pub struct DeliveryConfig {
     pub lease_ms: u64,
     /// How often idle workers and the scheduler look for due work.
     pub poll_interval_ms: u64,
-    /// Packs a recipient gets from automatic pushes in 24 hours; 0 for no cap. Staff pushes are
-    /// not capped.
+    /// Packs a recipient gets from automatic pushes per day (China); 0 for no cap. Staff pushes
+    /// are not capped.
     pub max_packs_per_day: u32,
 }
 

@@ -93,8 +93,8 @@ enum Command {
         /// (0 skips it).
         #[arg(long, default_value_t = 100_000)]
         push_recipients: usize,
-        /// SMTP server for the e-mail rate, e.g. the test sink:
-        /// `python3 tests/smtp-sink/sink.py --port 2525 --dir /tmp/mail` and `smtp://127.0.0.1:2525`.
+        /// SMTP server for the e-mail rate, e.g. the test sink in counting mode:
+        /// `python3 tests/smtp-sink/sink.py --port 2525 --count-only` and `smtp://127.0.0.1:2525`.
         #[arg(long)]
         smtp_url: Option<String>,
         /// E-mails sent in the e-mail benchmark.

@@ -51,8 +51,9 @@ pub struct PushSettings {
     pub lease: Duration,
     /// How often idle workers and the scheduler look for work.
     pub poll_interval: Duration,
-    /// Packs a recipient gets from automatic pushes in 24 hours (0: no cap); more are held back
-    /// and may come with a later push. Staff pushes are not capped.
+    /// Packs a recipient gets from automatic pushes per day in China (0: no cap); more are held
+    /// back and may come with a later push. Staff pushes are not capped. Counted in Redis when
+    /// configured, else in the database.
     pub max_packs_per_day: u32,
 }
 

@@ -178,13 +178,9 @@ impl Pusher {
             let profiles = inner.store.profiles_by_ids(&ids).await?;
             let preferences = inner.store.preferences_of(&ids).await?;
             let now = inner.store.now();
+            let day = (now + chrono::Duration::hours(8)).date_naive();
             let sent_today = match cap {
-                Some(_) => {
-                    inner
-                        .store
-                        .packs_sent_since(&ids, now - chrono::Duration::days(1))
-                        .await?
-                }
+                Some(_) => self.packs_sent_on(day, &ids).await?,
                 None => Default::default(),
             };
             let mut packs = Vec::with_capacity(profiles.len());
@@ -243,13 +239,19 @@ impl Pusher {
             for channel in [Channel::Inbox, Channel::Email] {
                 let ids: Vec<i64> = written
                     .iter()
-                    .filter(|(_, c)| *c == channel)
-                    .map(|(id, _)| *id)
+                    .filter(|w| w.channel == channel)
+                    .map(|w| w.id)
                     .collect();
                 if !ids.is_empty() {
                     inner.coordinator.queue_work(channel.as_str(), &ids).await;
                 }
             }
+            let mut recipients: Vec<i64> = written.iter().map(|w| w.profile_id).collect();
+            recipients.dedup();
+            inner
+                .coordinator
+                .add_packs(&day.to_string(), &recipients)
+                .await;
             inner.work_ready.notify_waiters();
         }
         inner
@@ -262,6 +264,28 @@ impl Pusher {
             .await?;
         inner.work_ready.notify_waiters();
         Ok(())
+    }
+
+    /// Packs each of `ids` got on `day` (China): from the shared Redis counters when there are
+    /// some, else counted in the database.
+    async fn packs_sent_on(
+        &self,
+        day: NaiveDate,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, i64>, PushError> {
+        if let Some(counts) = self
+            .inner
+            .coordinator
+            .pack_counts(&day.to_string(), ids)
+            .await
+        {
+            return Ok(ids.iter().copied().zip(counts).collect());
+        }
+        let midnight = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(Shanghai).earliest())
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+        Ok(self.inner.store.packs_sent_since(ids, midnight).await?)
     }
 
     /// Leases and plans the next push waiting for it; `false` when there is none.

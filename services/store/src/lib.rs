@@ -39,7 +39,7 @@ pub use inbox::{
 };
 pub use outbox::{
     Channel, ClaimedDelivery, DeadLetter, DeliveryCounts, DeliveryPayload, NewPush, PlannedPack,
-    PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement, inbox_key,
+    PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement, WrittenDelivery, inbox_key,
 };
 pub use policies::PolicyFilter;
 pub use profile_batch::UpsertOutcome;

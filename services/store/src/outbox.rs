@@ -131,6 +131,14 @@ pub struct PlannedPack {
     pub held_back: Vec<(i64, String)>,
 }
 
+/// A delivery written by planning.
+#[derive(Clone, Copy, Debug)]
+pub struct WrittenDelivery {
+    pub id: i64,
+    pub channel: Channel,
+    pub profile_id: i64,
+}
+
 /// A delivery claimed by a worker.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ClaimedDelivery {
@@ -305,7 +313,7 @@ impl Store {
         lease: Duration,
         packs: &[PlannedPack],
         planned_after: i64,
-    ) -> Result<Vec<(i64, Channel)>, StoreError> {
+    ) -> Result<Vec<WrittenDelivery>, StoreError> {
         let now = self.now();
         let mut ledger = SqlBuf::new(
             "INSERT INTO pushed_policies (profile_id, policy_id, reason, push_id, created_at) VALUES ",
@@ -361,7 +369,7 @@ impl Store {
             }
             let deliveries = deliveries_for(push_id, packs, &fresh, now);
             let recipients = deliveries.recipients;
-            let written: Vec<(i64, String)> = if deliveries.sql.args.is_empty() {
+            let written: Vec<(i64, String, i64)> = if deliveries.sql.args.is_empty() {
                 Vec::new()
             } else {
                 bind_args!(sqlx::query_as(&deliveries.sql.sql), &deliveries.sql.args)
@@ -381,7 +389,9 @@ impl Store {
             tx.commit().await?;
             Ok(written
                 .into_iter()
-                .filter_map(|(id, channel)| Channel::try_from(channel).ok().map(|c| (id, c)))
+                .filter_map(|(id, channel, profile_id)| {
+                    Channel::try_from(channel).ok().map(|channel| WrittenDelivery { id, channel, profile_id })
+                })
                 .collect())
         })
     }
@@ -931,6 +941,6 @@ fn deliveries_for(
             ]);
         }
     }
-    sql.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, channel");
+    sql.push(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, channel, profile_id");
     DeliveryRows { sql, recipients }
 }
