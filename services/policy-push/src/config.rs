@@ -53,6 +53,8 @@ pub struct DeliveryConfig {
     pub batch_size: usize,
     /// E-mails sent concurrently per worker batch.
     pub email_batch: usize,
+    /// E-mail worker loops per instance.
+    pub email_workers: usize,
     /// Attempts before a delivery goes to the dead letter.
     pub max_attempts: u32,
     /// First retry delay in milliseconds; each further retry doubles it, up to `retry_cap_ms`.
@@ -112,6 +114,7 @@ impl Default for Config {
                 enabled: true,
                 batch_size: 500,
                 email_batch: 64,
+                email_workers: 4,
                 max_attempts: 6,
                 retry_base_ms: 30_000,
                 retry_cap_ms: 3_600_000,
@@ -185,6 +188,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_MAIL__OUTBOX_DIR, POLICY_PUSH_MAIL__FROM, POLICY_PUSH_MAIL__POOL_SIZE,
        POLICY_PUSH_MAIL__SEND_TIMEOUT_MS, POLICY_PUSH_DELIVERY__ENABLED,
        POLICY_PUSH_DELIVERY__BATCH_SIZE, POLICY_PUSH_DELIVERY__EMAIL_BATCH,
+       POLICY_PUSH_DELIVERY__EMAIL_WORKERS,
        POLICY_PUSH_DELIVERY__MAX_ATTEMPTS, POLICY_PUSH_DELIVERY__RETRY_BASE_MS,
        POLICY_PUSH_DELIVERY__RETRY_CAP_MS, POLICY_PUSH_DELIVERY__LEASE_MS,
        POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY;

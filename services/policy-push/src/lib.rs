@@ -81,6 +81,7 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
         },
         batch_size: delivery.batch_size,
         email_batch: delivery.email_batch,
+        email_workers: delivery.email_workers,
         max_attempts: delivery.max_attempts,
         retry_base: Duration::from_millis(delivery.retry_base_ms),
         retry_cap: Duration::from_millis(delivery.retry_cap_ms),

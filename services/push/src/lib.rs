@@ -43,6 +43,8 @@ pub struct PushSettings {
     pub batch_size: usize,
     /// E-mails sent concurrently per worker batch.
     pub email_batch: usize,
+    /// E-mail worker loops per instance, so rendering one batch overlaps sending another.
+    pub email_workers: usize,
     /// Attempts before a delivery goes to the dead letter.
     pub max_attempts: u32,
     pub retry_base: Duration,
@@ -339,7 +341,10 @@ impl Pusher {
                 let _ = tokio::time::timeout(planner.inner.settings.poll_interval, waiting).await;
             }
         }));
-        for channel in [Channel::Inbox, Channel::Email] {
+        let email_workers = self.inner.settings.email_workers.max(1);
+        for channel in std::iter::once(Channel::Inbox)
+            .chain(std::iter::repeat_n(Channel::Email, email_workers))
+        {
             let worker = self.clone();
             tasks.push(tokio::spawn(
                 async move { worker.run_worker(channel).await },
@@ -404,13 +409,28 @@ impl Pusher {
     /// Delivers everything of `channel` that is due now, in this task; returns how many
     /// deliveries were settled.
     pub async fn deliver_pending(&self, channel: Channel) -> Result<usize, PushError> {
-        let mut settled = 0;
-        loop {
-            match self.work(channel).await? {
-                0 => return Ok(settled),
-                done => settled += done,
-            }
+        let loops = match channel {
+            Channel::Inbox => 1,
+            Channel::Email => self.inner.settings.email_workers.max(1),
+        };
+        let mut running = tokio::task::JoinSet::new();
+        for _ in 0..loops {
+            let worker = self.clone();
+            running.spawn(async move {
+                let mut settled = 0;
+                loop {
+                    match worker.work(channel).await? {
+                        0 => return Ok::<_, PushError>(settled),
+                        done => settled += done,
+                    }
+                }
+            });
         }
+        let mut settled = 0;
+        while let Some(done) = running.join_next().await {
+            settled += done.map_err(|e| PushError::Transport(e.to_string()))??;
+        }
+        Ok(settled)
     }
 
     /// The e-mail a recipient would get for `policy_ids` today, rendered but not sent.
