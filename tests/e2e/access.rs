@@ -142,6 +142,64 @@ async fn an_enterprise_reaches_only_its_own_records(app: TestApp) {
     );
 }
 
+async fn an_enterprise_corrects_its_own_profile_and_sees_what_to_complete(app: TestApp) {
+    let (haidian, chaoyang) = two_recipients(&app).await;
+    let token = TestApp::mint_token(
+        &app.server.store,
+        "zhixin",
+        Role::Enterprise,
+        Some(haidian),
+        None,
+    )
+    .await;
+    let me = app.acting_as(&token);
+    let mut corrected = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    corrected["employees"] = json!(120);
+    corrected["contacts"] =
+        json!([{"name": "王敏", "email": "wangmin@zhixin.example.com", "role": "finance"}]);
+    let saved = me
+        .put(&format!("/api/v1/profiles/{haidian}"), &corrected)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(saved["profile"]["employees"], 120);
+    let audit = app
+        .get("/api/v1/audit?entity=profile")
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "update"),
+        "{audit}"
+    );
+    // A correction that breaks a rule is refused with the field, as for anyone else.
+    corrected["credit_code"] = json!("91110108MA01AB2C3X");
+    let field = me
+        .put(&format!("/api/v1/profiles/{haidian}"), &corrected)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("credit_code"));
+    me.put(
+        &format!("/api/v1/profiles/{chaoyang}"),
+        &fixtures::enterprise(CREDIT_CODE_CHAOYANG),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    let completion = me
+        .get(&format!("/api/v1/profiles/{haidian}/completion"))
+        .await
+        .expect(200)
+        .body;
+    assert!(completion.is_array(), "{completion}");
+    me.get(&format!("/api/v1/profiles/{chaoyang}/completion"))
+        .await
+        .expect_error(403, "forbidden");
+}
+
 async fn staff_work_within_their_region(app: TestApp) {
     let (haidian, chaoyang) = two_recipients(&app).await;
     let token = TestApp::mint_token(
@@ -335,6 +393,7 @@ async fn repeated_failed_sign_ins_are_throttled(app: TestApp) {
 on_both_backends!(
     anonymous_callers_are_turned_away,
     an_enterprise_reaches_only_its_own_records,
+    an_enterprise_corrects_its_own_profile_and_sees_what_to_complete,
     staff_work_within_their_region,
     browser_sessions_need_their_csrf_token_and_sign_out,
     repeated_failed_sign_ins_are_throttled,

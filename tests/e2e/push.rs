@@ -327,7 +327,7 @@ async fn staff_preview_push_and_confirmations(backend: Backend) {
     let field = app
         .post("/api/v1/pushes/preview", &json!({"policy_ids": [policy]}))
         .await
-        .expect_error(422, "invalid");
+        .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("policy_ids[0]"));
     let mut published = draft.clone();
     published["status"] = json!("published");
@@ -352,7 +352,7 @@ async fn staff_preview_push_and_confirmations(backend: Backend) {
     let field = app
         .post("/api/v1/pushes/preview", &bad)
         .await
-        .expect_error(422, "invalid");
+        .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("audience.credit_codes[1]"));
 
     const UNKNOWN_CODE: &str = "91220104MA14Q3R5TY";
@@ -531,7 +531,7 @@ async fn schedules_validate_cron_and_fire_digests_once_per_recipient(backend: Ba
     let field = app
         .post("/api/v1/schedules", &crontab)
         .await
-        .expect_error(422, "invalid");
+        .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("cron"));
     let unknown_job = json!({"name": "x", "cron": "0 0 9 * * *", "job": {"kind": "fireworks"}});
     let field = app

@@ -40,7 +40,7 @@ impl From<PushError> for ApiError {
                 message_en,
             } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
+                "validation_failed",
                 message_zh,
                 message_en,
             )
