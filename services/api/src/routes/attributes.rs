@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::API_ACTOR;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
@@ -52,6 +51,7 @@ struct NewAttribute {
 ))]
 async fn add_attribute(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(input): ApiJson<NewAttribute>,
 ) -> Result<(StatusCode, Json<FieldDef>), ApiError> {
     let def = FieldDef {
@@ -62,7 +62,10 @@ async fn add_attribute(
         applies_to: input.applies_to,
         derived: false,
     };
-    let saved = state.store.add_attribute_field(def, API_ACTOR).await?;
+    let saved = state
+        .store
+        .add_attribute_field(def, &caller.actor())
+        .await?;
     state.matching.reload().await?;
     Ok((StatusCode::CREATED, Json(saved)))
 }

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_profile_value};
@@ -293,13 +293,14 @@ async fn get_weights(State(state): State<AppState>) -> Json<Weights> {
 ))]
 async fn put_weights(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(weights): ApiJson<Weights>,
 ) -> Result<Json<Weights>, ApiError> {
     weights
         .validate()
         .map_err(|e| MatchingError::Engine(e.into()))?;
     let document = serde_json::to_value(&weights).map_err(|_| ApiError::internal())?;
-    state.store.save_weights(&document, API_ACTOR).await?;
+    state.store.save_weights(&document, &caller.actor()).await?;
     state.matching.set_weights(weights)?;
     Ok(Json(state.matching.weights()))
 }

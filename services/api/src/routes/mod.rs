@@ -17,9 +17,6 @@ use store::Paging;
 
 use crate::error::ApiError;
 
-/// The actor recorded in the audit log until sign-in exists.
-pub(crate) const API_ACTOR: &str = "api";
-
 /// The region a listing or push may cover: for staff, their own region or a part of it (their
 /// region when none is asked for); for everyone else, what was asked.
 pub fn scoped_region(

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -77,16 +77,21 @@ async fn list_policies(
 ))]
 async fn create_policy(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
-    let policy = state.store.create_policy(&content, API_ACTOR).await?;
-    follow_saved_policy(&state, &policy).await?;
+    let policy = state.store.create_policy(&content, &caller.actor()).await?;
+    follow_saved_policy(&state, &policy, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
 /// Brings the matcher and search index up to date with a saved policy and, when it is
 /// published, pushes it to its audience — once per policy, however often it is saved.
-async fn follow_saved_policy(state: &AppState, policy: &Policy) -> Result<(), ApiError> {
+async fn follow_saved_policy(
+    state: &AppState,
+    policy: &Policy,
+    actor: &str,
+) -> Result<(), ApiError> {
     state.matching.policy_changed(policy)?;
     state.search.upsert(policy)?;
     if policy.content.status == PolicyStatus::Published {
@@ -96,7 +101,7 @@ async fn follow_saved_policy(state: &AppState, policy: &Policy) -> Result<(), Ap
                 &push::PushSpec::Publish {
                     policy_id: policy.id,
                 },
-                API_ACTOR,
+                actor,
                 None,
             )
             .await?;
@@ -125,11 +130,15 @@ async fn get_policy(
 ))]
 async fn update_policy(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<Json<Policy>, ApiError> {
-    let policy = state.store.update_policy(id, &content, API_ACTOR).await?;
-    follow_saved_policy(&state, &policy).await?;
+    let policy = state
+        .store
+        .update_policy(id, &content, &caller.actor())
+        .await?;
+    follow_saved_policy(&state, &policy, &caller.actor()).await?;
     Ok(Json(policy))
 }
 
@@ -141,9 +150,10 @@ async fn update_policy(
 ))]
 async fn delete_policy(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_policy(id, API_ACTOR).await?;
+    state.store.delete_policy(id, &caller.actor()).await?;
     state.matching.policy_removed(id);
     state.search.remove(id)?;
     Ok(StatusCode::NO_CONTENT)

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ProfileJson};
@@ -72,9 +72,10 @@ async fn list_profiles(
 ))]
 async fn create_profile(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ProfileJson(input): ProfileJson,
 ) -> Result<(StatusCode, Json<StoredProfile>), ApiError> {
-    let stored = state.store.create_profile(input, API_ACTOR).await?;
+    let stored = state.store.create_profile(input, &caller.actor()).await?;
     state.matching.profile_changed(stored.id, &stored.profile)?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
@@ -101,11 +102,15 @@ async fn get_profile(
 ))]
 async fn update_profile(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ProfileJson(input): ProfileJson,
 ) -> Result<Json<StoredProfile>, ApiError> {
     Ok(Json(
-        state.store.update_profile(id, input, API_ACTOR).await?,
+        state
+            .store
+            .update_profile(id, input, &caller.actor())
+            .await?,
     ))
 }
 
@@ -116,9 +121,10 @@ async fn update_profile(
 ))]
 async fn delete_profile(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_profile(id, API_ACTOR).await?;
+    state.store.delete_profile(id, &caller.actor()).await?;
     state.matching.profile_removed(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -178,9 +178,10 @@ async fn list_dead_letters(
 ))]
 async fn redrive(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.redrive(id, API_ACTOR).await?;
+    state.store.redrive(id, &caller.actor()).await?;
     state.pusher.wake();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -228,12 +229,13 @@ async fn list_schedules(State(state): State<AppState>) -> Result<Json<Vec<Schedu
 ))]
 async fn create_schedule(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<(StatusCode, Json<Schedule>), ApiError> {
     let input = body.checked()?;
     Ok((
         StatusCode::CREATED,
-        Json(state.store.create_schedule(&input, API_ACTOR).await?),
+        Json(state.store.create_schedule(&input, &caller.actor()).await?),
     ))
 }
 
@@ -256,12 +258,16 @@ async fn get_schedule(
 ))]
 async fn update_schedule(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<Schedule>, ApiError> {
     let input = body.checked()?;
     Ok(Json(
-        state.store.update_schedule(id, &input, API_ACTOR).await?,
+        state
+            .store
+            .update_schedule(id, &input, &caller.actor())
+            .await?,
     ))
 }
 
@@ -271,8 +277,9 @@ async fn update_schedule(
 ))]
 async fn delete_schedule(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_schedule(id, API_ACTOR).await?;
+    state.store.delete_schedule(id, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

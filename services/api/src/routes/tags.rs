@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{API_ACTOR, paging};
+use super::paging;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -69,11 +69,12 @@ async fn list_tags(
 ))]
 async fn create_tag(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<(StatusCode, Json<Tag>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(state.store.create_tag(&input, API_ACTOR).await?),
+        Json(state.store.create_tag(&input, &caller.actor()).await?),
     ))
 }
 
@@ -95,10 +96,13 @@ async fn get_tag(
 ))]
 async fn update_tag(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<Json<Tag>, ApiError> {
-    Ok(Json(state.store.update_tag(id, &input, API_ACTOR).await?))
+    Ok(Json(
+        state.store.update_tag(id, &input, &caller.actor()).await?,
+    ))
 }
 
 /// Deletes a tag no policy uses.
@@ -109,8 +113,9 @@ async fn update_tag(
 ))]
 async fn delete_tag(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_tag(id, API_ACTOR).await?;
+    state.store.delete_tag(id, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
