@@ -1,6 +1,7 @@
 // Browser journeys of Policy Push in Debian's Chromium (headless), one per role:
 //   node journeys.mjs enterprise <base-url> <screenshot-dir> <user> <password> <someone-else's-item-id>
 //   node journeys.mjs staff      <base-url> <screenshot-dir> <user> <password> <enterprise-name>
+// (staff: look the enterprise up, then run a targeted push to it and watch it complete)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -70,6 +71,22 @@ async function staff(page) {
   check((await page.textContent('main h1')).includes(extra), 'the enterprise page opens');
   check(await page.locator('table.matches td').count() > 1, 'its ranked service pack is listed');
   await page.screenshot({ path: `${shots}/staff-service-pack.png`, fullPage: true });
+
+  // A targeted push: policy → audience → preview → confirm → live progress until done.
+  await page.goto(`${base}/staff/push`);
+  await page.check('input[name=policy_ids]');
+  await page.screenshot({ path: `${shots}/staff-push-form.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#preview')]);
+  check((await page.textContent('#recipients')).trim() === '1', 'the preview counts the region\'s one eligible enterprise');
+  check((await page.textContent('main')).includes(extra), 'the preview samples it with its reasons');
+  await page.screenshot({ path: `${shots}/staff-push-preview.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
+  check(/\/staff\/pushes\/\d+$/.test(new URL(page.url()).pathname), `the push's progress page opens, got ${page.url()}`);
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('已完成'), null, { timeout: 30000 });
+  check(await page.evaluate(() => document.getElementById('progress').value) === 1, 'the progress bar is full');
+  await page.screenshot({ path: `${shots}/staff-push-done.png`, fullPage: true });
+  await page.goto(`${base}/staff/pushes`);
+  check((await page.locator('#pushes td a').count()) >= 1, 'the push is in the history');
 }
 
 const browser = await chromium.launch({

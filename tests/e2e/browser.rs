@@ -1,7 +1,7 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
 //! is refused someone else's pack by URL and changes its preferences; staff look up an
-//! enterprise and see its ranked service pack. Screenshots of each page land in
+//! enterprise, see its ranked service pack, and run a targeted push watched to completion. Screenshots of each page land in
 //! `test-artifacts/screenshots/`. A missing browser or Node.js fails the test.
 
 use std::path::PathBuf;

@@ -36,6 +36,11 @@ pub fn routes() -> Router<AppState> {
         .route("/profile", get(profile_page))
         .route("/staff", get(staff))
         .route("/staff/profiles/{id}", get(staff_profile))
+        .route("/staff/push", get(push_form).post(start_push))
+        .route("/staff/push/preview", post(preview_push))
+        .route("/staff/pushes", get(push_history))
+        .route("/staff/pushes/{id}", get(push_progress))
+        .route("/staff/pushes/{id}/cancel", post(cancel_push))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -58,6 +63,22 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/staff_profile.html"),
             ),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "push_history.html",
+                include_str!("../templates/push_history.html"),
+            ),
+            (
+                "push_progress.html",
+                include_str!("../templates/push_progress.html"),
+            ),
+            (
+                "push_preview.html",
+                include_str!("../templates/push_preview.html"),
+            ),
+            (
+                "push_form.html",
+                include_str!("../templates/push_form.html"),
+            ),
         ] {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
@@ -918,4 +939,351 @@ async fn staff_profile(
             groups => groups,
         },
     )
+}
+
+/// The fields of the targeted-push form, as typed.
+#[derive(Default, serde::Serialize)]
+struct PushForm {
+    policy_ids: Vec<i64>,
+    region_within: String,
+    industry_within: String,
+    credit_codes: String,
+    note: String,
+    request_key: String,
+}
+
+impl PushForm {
+    /// Reads the form (checkboxes repeat `policy_ids`); `None` without the session's CSRF token.
+    fn read(viewer: &Viewer, body: &str) -> Option<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body).unwrap_or_default();
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let sent = value("csrf_token");
+        if Some(sent.as_str()) != viewer.caller.csrf_token() {
+            return None;
+        }
+        Some(Self {
+            policy_ids: pairs
+                .iter()
+                .filter(|(k, _)| k == "policy_ids")
+                .filter_map(|(_, v)| v.parse().ok())
+                .collect(),
+            region_within: value("region_within"),
+            industry_within: value("industry_within"),
+            credit_codes: value("credit_codes"),
+            note: value("note"),
+            request_key: value("request_key"),
+        })
+    }
+
+    fn staff_push(&self) -> push::StaffPush {
+        let codes: Vec<String> = self
+            .credit_codes
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '，')
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+        push::StaffPush {
+            policy_ids: self.policy_ids.clone(),
+            audience: push::AudienceSpec {
+                region_within: some(&self.region_within),
+                industry_within: some(&self.industry_within),
+                kind: None,
+                credit_codes: (!codes.is_empty()).then_some(codes),
+            },
+            note: some(&self.note),
+            request_key: some(&self.request_key),
+        }
+    }
+}
+
+/// Published policies, titled, for the push form.
+fn published(state: &AppState) -> Vec<minijinja::Value> {
+    state
+        .matching
+        .published_ids()
+        .into_iter()
+        .filter_map(|id| state.matching.brief(id))
+        .map(|brief| context! { id => brief.id, title => brief.title, doc_number => brief.doc_number })
+        .collect()
+}
+
+fn render_push_form(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &PushForm,
+    error: Option<&str>,
+) -> Response {
+    let title = viewer.text("new_push");
+    let mut page = viewer.render(
+        "push_form.html",
+        title,
+        context! { policies => published(state), chosen => form.policy_ids, form => form, error => error },
+    );
+    if error.is_some() {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    page
+}
+
+async fn push_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Staff, Role::Admin],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let form = PushForm {
+        region_within: viewer
+            .user()
+            .and_then(|u| u.region_code.clone())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    with_lang(
+        render_push_form(&state, &viewer, &form, None),
+        query.lang.as_deref(),
+    )
+}
+
+/// Checks a push form against the caller's region; the page to show instead when it fails.
+fn checked_push(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &PushForm,
+) -> Result<push::StaffPush, Response> {
+    if form.policy_ids.is_empty() {
+        return Err(render_push_form(
+            state,
+            viewer,
+            form,
+            Some(viewer.text("choose_one")),
+        ));
+    }
+    let mut staff = form.staff_push();
+    staff.audience.region_within =
+        api::scoped_region(&viewer.caller, staff.audience.region_within.take()).map_err(
+            |error| {
+                let message = if viewer.lang == Lang::En {
+                    error.message_en()
+                } else {
+                    error.message_zh()
+                };
+                render_push_form(state, viewer, form, Some(message))
+            },
+        )?;
+    Ok(staff)
+}
+
+fn push_error(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &PushForm,
+    error: push::PushError,
+) -> Response {
+    let error = api::ApiError::from(error);
+    let message = if viewer.lang == Lang::En {
+        error.message_en()
+    } else {
+        error.message_zh()
+    };
+    render_push_form(state, viewer, form, Some(message))
+}
+
+async fn preview_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(form) = PushForm::read(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let staff = match checked_push(&state, &viewer, &form) {
+        Ok(staff) => staff,
+        Err(response) => return response,
+    };
+    let preview = match state.pusher.preview(&staff, 5).await {
+        Ok(preview) => preview,
+        Err(error) => return push_error(&state, &viewer, &form, error),
+    };
+    let titles: HashMap<String, String> = staff
+        .policy_ids
+        .iter()
+        .filter_map(|id| state.matching.brief(*id).map(|b| (id.to_string(), b.title)))
+        .collect();
+    // A fresh key per preview: confirming twice (a double click, a resubmitted form) is one push.
+    let request_key = match accounts::new_secret() {
+        Ok(key) => key,
+        Err(_) => return api::ApiError::internal().into_response(),
+    };
+    let title = viewer.text("preview");
+    viewer.render(
+        "push_preview.html",
+        title,
+        context! { preview => preview, titles => titles, chosen => form.policy_ids, form => form, request_key => request_key },
+    )
+}
+
+async fn start_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(form) = PushForm::read(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let staff = match checked_push(&state, &viewer, &form) {
+        Ok(staff) => staff,
+        Err(response) => return response,
+    };
+    match state
+        .pusher
+        .create_push(&push::PushSpec::Staff(staff), &viewer.caller.actor(), None)
+        .await
+    {
+        Ok((id, _)) => Redirect::to(&format!("/staff/pushes/{id}")).into_response(),
+        Err(error) => push_error(&state, &viewer, &form, error),
+    }
+}
+
+async fn push_progress(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Staff, Role::Admin],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let progress = match state.store.push_progress(id).await {
+        Ok(progress) => progress,
+        Err(store::StoreError::NotFound { .. }) => {
+            return viewer.message(
+                StatusCode::NOT_FOUND,
+                viewer.text("not_found"),
+                viewer.text("not_found"),
+            );
+        }
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let delivered = progress
+        .deliveries
+        .get("inbox")
+        .map_or(0, |c| c.delivered + c.dropped);
+    let status_words: HashMap<&str, &str> = ["planning", "sending", "done", "cancelled"]
+        .into_iter()
+        .map(|s| (s, viewer.text(s)))
+        .collect();
+    let title = viewer.text("push");
+    with_lang(
+        viewer.render(
+            "push_progress.html",
+            title,
+            context! { push => progress.push, delivered => delivered, status_words => status_words },
+        ),
+        query.lang.as_deref(),
+    )
+}
+
+async fn cancel_push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if checked_form(&viewer, &body).is_none() {
+        return csrf_refused(&viewer);
+    }
+    match state.store.cancel_push(id, &viewer.caller.actor()).await {
+        Ok(_) | Err(store::StoreError::State { .. }) => {
+            Redirect::to(&format!("/staff/pushes/{id}")).into_response()
+        }
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+async fn push_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match signed_in(
+        &state,
+        &headers,
+        caller,
+        query.lang.as_deref(),
+        &[Role::Staff, Role::Admin],
+    )
+    .await
+    {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    match state
+        .store
+        .list_pushes(
+            None,
+            Paging {
+                page: 1,
+                per_page: 50,
+            },
+        )
+        .await
+    {
+        Ok(page) => {
+            let title = viewer.text("push_history");
+            viewer.render(
+                "push_history.html",
+                title,
+                context! { pushes => page.items },
+            )
+        }
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
 }
