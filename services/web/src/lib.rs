@@ -1068,14 +1068,14 @@ fn checked_push(
     state: &AppState,
     viewer: &Viewer,
     form: &PushForm,
-) -> Result<push::StaffPush, Response> {
+) -> Result<push::StaffPush, Box<Response>> {
     if form.policy_ids.is_empty() {
-        return Err(render_push_form(
+        return Err(Box::new(render_push_form(
             state,
             viewer,
             form,
             Some(viewer.text("choose_one")),
-        ));
+        )));
     }
     let mut staff = form.staff_push();
     staff.audience.region_within =
@@ -1086,7 +1086,7 @@ fn checked_push(
                 } else {
                     error.message_zh()
                 };
-                render_push_form(state, viewer, form, Some(message))
+                Box::new(render_push_form(state, viewer, form, Some(message)))
             },
         )?;
     Ok(staff)
@@ -1123,7 +1123,7 @@ async fn preview_push(
     };
     let staff = match checked_push(&state, &viewer, &form) {
         Ok(staff) => staff,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let preview = match state.pusher.preview(&staff, 5).await {
         Ok(preview) => preview,
@@ -1163,7 +1163,7 @@ async fn start_push(
     };
     let staff = match checked_push(&state, &viewer, &form) {
         Ok(staff) => staff,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match state
         .pusher
