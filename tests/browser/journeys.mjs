@@ -2,6 +2,9 @@
 //   node journeys.mjs enterprise <base-url> <screenshot-dir> <user> <password> <someone-else's-item-id>
 //   node journeys.mjs staff      <base-url> <screenshot-dir> <user> <password> <enterprise-name>
 // (staff: look the enterprise up, then run a targeted push to it and watch it complete)
+//   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
+// (admin: break a condition leaf, see the error, fix it, publish, see the audience; open the
+// analytics, dead-letter and audit pages)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -89,13 +92,49 @@ async function staff(page) {
   check((await page.locator('#pushes td a').count()) >= 1, 'the push is in the history');
 }
 
+async function admin(page) {
+  await signIn(page);
+  check(new URL(page.url()).pathname === '/admin', `after sign-in expected /admin, got ${page.url()}`);
+  await page.goto(`${base}/admin/policies/${extra}`);
+  await page.waitForFunction(() => document.getElementById('validation').textContent.length > 0);
+  // A bad leaf: the employee count compared with text.
+  await page.fill('#condition', JSON.stringify({ all: [
+    { field: 'region', op: 'within', value: '110000' },
+    { field: 'employees', op: 'le', value: 'many' },
+  ] }, null, 2));
+  await page.waitForFunction(() => document.getElementById('validation').className === 'error');
+  const problem = await page.textContent('#validation');
+  check(problem.includes('applicability.condition.all[1]'), `the error names the bad leaf, saw: ${problem}`);
+  await page.screenshot({ path: `${shots}/admin-condition-error.png`, fullPage: true });
+  await page.fill('#condition', JSON.stringify({ all: [
+    { field: 'region', op: 'within', value: '110000' },
+    { field: 'employees', op: 'le', value: 500 },
+  ] }, null, 2));
+  await page.waitForFunction(() => document.getElementById('validation').className === 'notice');
+  await page.click('#publish');
+  await page.waitForFunction(() => document.getElementById('audience').textContent.length > 0, null, { timeout: 20000 });
+  const audience = await page.textContent('#audience');
+  check(audience.includes('当前符合条件: 2'), `the audience shows after publishing, saw: ${audience}`);
+  check((await page.textContent('#policy-status')) === 'published', 'the policy is published');
+  await page.screenshot({ path: `${shots}/admin-published-audience.png`, fullPage: true });
+  for (const [path, shot] of [['/admin/analytics', 'admin-analytics'], ['/admin/dead-letters', 'admin-dead-letters'], ['/admin/audit', 'admin-audit']]) {
+    const response = await page.goto(`${base}${path}`);
+    check(response.status() === 200, `${path} opens`);
+    await page.screenshot({ path: `${shots}/${shot}.png`, fullPage: true });
+    if (path === '/admin/analytics') {
+      check(await page.locator('#rates-chart rect').count() > 0, 'the analytics chart is drawn');
+    }
+  }
+  check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
 try {
   const page = await browser.newPage({ locale: 'zh-CN' });
-  await ({ enterprise, staff })[role](page);
+  await ({ enterprise, staff, admin })[role](page);
   console.log(`${role} journey passed`);
 } catch (error) {
   console.error(`${role} journey failed: ${error.message}`);

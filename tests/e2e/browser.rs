@@ -1,7 +1,9 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
 //! is refused someone else's pack by URL and changes its preferences; staff look up an
-//! enterprise, see its ranked service pack, and run a targeted push watched to completion. Screenshots of each page land in
+//! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
+//! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
+//! audience. Screenshots of each page land in
 //! `test-artifacts/screenshots/`. A missing browser or Node.js fails the test.
 
 use std::path::PathBuf;
@@ -122,7 +124,33 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         ],
     )
     .await;
+    // The administrator edits a draft's conditions in the browser and publishes it.
+    let mut draft = fixtures::policy();
+    draft["doc_number"] = json!("京科发〔2026〕7号");
+    draft["title"] = json!("关于支持中关村企业建设概念验证中心的若干措施");
+    draft["status"] = json!("draft");
+    let draft_id = create(&app, "/api/v1/policies", &draft).await;
+    journey(
+        "admin",
+        &app,
+        &["e2e-admin", "e2e-password-123", &draft_id.to_string()],
+    )
+    .await;
+    let published = app
+        .get(&format!("/api/v1/policies/{draft_id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(published["status"], "published");
+    assert_eq!(
+        published["applicability"]["condition"]["all"][1]["value"],
+        500
+    );
+
     for page in [
+        "admin-condition-error",
+        "admin-published-audience",
+        "admin-analytics",
         "enterprise-inbox",
         "enterprise-pack",
         "enterprise-forbidden",

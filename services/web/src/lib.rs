@@ -4,6 +4,7 @@
 //! and its ranked service pack, printable. Pages use the API's session cookie and access rules;
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
+mod admin;
 mod text;
 
 use std::collections::HashMap;
@@ -41,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/pushes", get(push_history))
         .route("/staff/pushes/{id}", get(push_progress))
         .route("/staff/pushes/{id}/cancel", post(cancel_push))
+        .route("/admin", get(admin::home))
+        .route("/admin/policies", get(admin::policies))
+        .route("/admin/policies/{id}", get(admin::policy))
+        .route("/admin/analytics", get(admin::analytics))
+        .route("/admin/dead-letters", get(admin::dead_letters))
+        .route("/admin/dead-letters/{id}/redrive", post(admin::redrive))
+        .route("/admin/audit", get(admin::audit))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -63,6 +71,27 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/staff_profile.html"),
             ),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "admin_analytics.html",
+                include_str!("../templates/admin_analytics.html"),
+            ),
+            (
+                "admin_audit.html",
+                include_str!("../templates/admin_audit.html"),
+            ),
+            (
+                "admin_dead_letters.html",
+                include_str!("../templates/admin_dead_letters.html"),
+            ),
+            (
+                "admin_policy.html",
+                include_str!("../templates/admin_policy.html"),
+            ),
+            (
+                "admin_policies.html",
+                include_str!("../templates/admin_policies.html"),
+            ),
+            ("admin.html", include_str!("../templates/admin.html")),
             (
                 "push_history.html",
                 include_str!("../templates/push_history.html"),
@@ -88,7 +117,7 @@ fn templates() -> &'static Environment<'static> {
 }
 
 /// Who is looking, in which language, and what the shared layout needs.
-struct Viewer {
+pub(crate) struct Viewer {
     caller: Caller,
     lang: Lang,
     unread: i64,
@@ -144,7 +173,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 #[derive(Deserialize, Default)]
-struct LangQuery {
+pub(crate) struct LangQuery {
     lang: Option<String>,
 }
 
@@ -181,7 +210,7 @@ async fn viewer(
 }
 
 /// A viewer who must be signed in, with one of `roles`.
-async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     caller: Caller,
@@ -201,7 +230,7 @@ async fn signed_in(
 }
 
 /// Remembers an explicit language choice for later pages.
-fn with_lang(response: Response, lang: Option<&str>) -> Response {
+pub(crate) fn with_lang(response: Response, lang: Option<&str>) -> Response {
     match lang.and_then(Lang::parse) {
         Some(lang) => (
             [(
@@ -219,14 +248,14 @@ fn with_lang(response: Response, lang: Option<&str>) -> Response {
 }
 
 /// A form's fields, when it carries the session's CSRF token.
-fn checked_form(viewer: &Viewer, body: &str) -> Option<HashMap<String, String>> {
+pub(crate) fn checked_form(viewer: &Viewer, body: &str) -> Option<HashMap<String, String>> {
     let fields: HashMap<String, String> = serde_urlencoded::from_str(body).unwrap_or_default();
     let sent = fields.get("csrf_token").map(String::as_str);
     (sent.is_some() && sent == viewer.caller.csrf_token()).then_some(fields)
 }
 
 /// The page for a form without a valid CSRF token.
-fn csrf_refused(viewer: &Viewer) -> Response {
+pub(crate) fn csrf_refused(viewer: &Viewer) -> Response {
     viewer.message(
         StatusCode::FORBIDDEN,
         viewer.text("csrf_title"),
@@ -243,7 +272,8 @@ async fn home(
         Ok(viewer) => match viewer.user().map(|u| u.role) {
             None => Redirect::to("/login").into_response(),
             Some(Role::Enterprise | Role::Citizen) => Redirect::to("/inbox").into_response(),
-            Some(Role::Staff | Role::Admin) => Redirect::to("/staff").into_response(),
+            Some(Role::Staff) => Redirect::to("/staff").into_response(),
+            Some(Role::Admin) => Redirect::to("/admin").into_response(),
         },
         Err(response) => response,
     }

@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_policies, create_policy))
         .routes(routes!(get_policy, update_policy, delete_policy))
         .routes(routes!(get_policy_version))
+        .routes(routes!(check_policy))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -83,6 +84,23 @@ async fn create_policy(
     let policy = state.store.create_policy(&content, &caller.actor()).await?;
     follow_saved_policy(&state, &policy, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(policy)))
+}
+
+/// Checks a policy without saving it: every rule a save applies (structure, dates, and each
+/// condition leaf against the attribute schema), each problem with its JSON path.
+#[utoipa::path(post, path = "/api/v1/policies/check", tag = "policies", request_body = PolicyContent, responses(
+    (status = 200, description = "the policy would be accepted"),
+    (status = 422, body = ErrorBody, description = "what would be refused, with the JSON path of each problem")
+))]
+async fn check_policy(
+    State(state): State<AppState>,
+    ApiJson(content): ApiJson<PolicyContent>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let schema = state.store.attribute_schema().await?;
+    content
+        .validate(&schema)
+        .map_err(|problems| ApiError::from(store::StoreError::Invalid(problems)))?;
+    Ok(Json(serde_json::json!({"valid": true})))
 }
 
 /// Brings the matcher and search index up to date with a saved policy and, when it is
