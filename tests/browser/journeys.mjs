@@ -122,10 +122,23 @@ async function admin(page) {
     check(response.status() === 200, `${path} opens`);
     await page.screenshot({ path: `${shots}/${shot}.png`, fullPage: true });
     if (path === '/admin/analytics') {
-      check(await page.locator('#rates-chart rect').count() > 0, 'the analytics chart is drawn');
+      check(await page.locator('#rates-chart rect').count() > 0, 'the rates chart is drawn');
+      check(await page.locator('#pushes-chart rect').count() > 0, 'the pushes-per-day chart is drawn');
+      check(await page.locator('#channels tr').count() > 1, 'deliveries per channel are listed');
     }
   }
   check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
+
+  // Schedules: a five-field crontab line is refused with the reason, a proper one is kept.
+  await page.goto(`${base}/admin/schedules`);
+  await page.fill('#name', '每日摘要');
+  await page.fill('#cron', '0 9 * * *');
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+  check((await page.textContent('.error')).includes('6'), 'the cron error explains the six fields');
+  await page.fill('#cron', '0 0 9 * * *');
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+  check((await page.textContent('#schedules')).includes('0 0 9 * * *'), 'the schedule is listed');
+  await page.screenshot({ path: `${shots}/admin-schedules.png`, fullPage: true });
 }
 
 const browser = await chromium.launch({

@@ -151,6 +151,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "admin-condition-error",
         "admin-published-audience",
         "admin-analytics",
+        "admin-schedules",
         "enterprise-inbox",
         "enterprise-pack",
         "enterprise-forbidden",

@@ -487,6 +487,31 @@ impl Store {
         Ok(preferences.clone())
     }
 
+    /// When each push since `since` was triggered, for charts of pushes over time.
+    pub async fn push_times_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT created_at FROM pushes WHERE created_at >= $1 ORDER BY created_at")
+                .bind(since)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Per channel: deliveries made and packs read, over all pushes.
+    pub async fn channel_totals(&self) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT channel, COALESCE(SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0), \
+                 COUNT(read_at) FROM deliveries GROUP BY channel ORDER BY channel",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Delivery and response figures of one policy over all pushes.
     pub async fn policy_analytics(&self, policy_id: i64) -> Result<PolicyAnalytics, StoreError> {
         let (audience, inbox, read, email, useful, not_useful, confirmations) = on_pool!(&self.db, pool => {

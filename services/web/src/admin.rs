@@ -166,8 +166,50 @@ pub(crate) async fn analytics(
             useful_rate => figures.useful_rate,
         });
     }
+    // Pushes per day in China over the last 30 days, and deliveries and reads per channel.
+    let now = state.store.now();
+    let times = match state
+        .store
+        .push_times_since(now - chrono::Duration::days(30))
+        .await
+    {
+        Ok(times) => times,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let mut per_day: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for time in times {
+        *per_day
+            .entry(
+                (time + chrono::Duration::hours(8))
+                    .date_naive()
+                    .format("%m-%d")
+                    .to_string(),
+            )
+            .or_default() += 1;
+    }
+    let days: Vec<_> = per_day
+        .into_iter()
+        .map(|(day, count)| context! { day => day, count => count })
+        .collect();
+    let most = days
+        .iter()
+        .filter_map(|d| d.get_attr("count").ok()?.as_i64())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let channels = match state.store.channel_totals().await {
+        Ok(totals) => totals
+            .into_iter()
+            .map(|(channel, delivered, read)| context! { channel => channel, delivered => delivered, read => read })
+            .collect::<Vec<_>>(),
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
     let title = viewer.text("analytics");
-    viewer.render("admin_analytics.html", title, context! { rows => rows })
+    viewer.render(
+        "admin_analytics.html",
+        title,
+        context! { rows => rows, days => days, most => most, channels => channels },
+    )
 }
 
 pub(crate) async fn dead_letters(
@@ -251,6 +293,139 @@ pub(crate) async fn audit(
                 title,
                 context! { entries => page.items },
             )
+        }
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+#[derive(Default, serde::Serialize)]
+struct ScheduleForm {
+    name: String,
+    cron: String,
+    job: String,
+    days_before: String,
+}
+
+async fn render_schedules(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &ScheduleForm,
+    error: Option<String>,
+) -> Response {
+    let schedules = match state.store.schedules().await {
+        Ok(schedules) => schedules,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let title = viewer.text("schedules");
+    let mut page = viewer.render(
+        "admin_schedules.html",
+        title,
+        context! { schedules => schedules, form => form, error => error },
+    );
+    if error.is_some() {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    page
+}
+
+pub(crate) async fn schedules(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    render_schedules(&state, &viewer, &ScheduleForm::default(), None).await
+}
+
+/// Creates a schedule from the form; a cron line that does not parse comes back with the reason.
+pub(crate) async fn create_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, None).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let Some(fields) = checked_form(&viewer, &body) else {
+        return csrf_refused(&viewer);
+    };
+    let field = |key: &str| {
+        fields
+            .get(key)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let form = ScheduleForm {
+        name: field("name"),
+        cron: field("cron"),
+        job: field("job"),
+        days_before: field("days_before"),
+    };
+    let job = match form.job.as_str() {
+        "digest:weekly" => serde_json::json!({"kind": "digest", "frequency": "weekly"}),
+        "deadline_reminder" => match form.days_before.parse::<u32>() {
+            Ok(days) => serde_json::json!({"kind": "deadline_reminder", "days_before": days}),
+            Err(_) => {
+                let message = format!("{}: {}", viewer.text("days_before"), form.days_before);
+                return render_schedules(&state, &viewer, &form, Some(message)).await;
+            }
+        },
+        _ => serde_json::json!({"kind": "digest", "frequency": "daily"}),
+    };
+    let input = store::ScheduleInput {
+        name: form.name.clone(),
+        cron: form.cron.clone(),
+        job,
+        enabled: true,
+    };
+    let refused = |error: api::ApiError| {
+        let message = if viewer.lang == crate::Lang::En {
+            error.message_en()
+        } else {
+            error.message_zh()
+        };
+        message.to_owned()
+    };
+    if let Err(error) = push::validate_schedule(&input) {
+        return render_schedules(&state, &viewer, &form, Some(refused(error.into()))).await;
+    }
+    match state
+        .store
+        .create_schedule(&input, &viewer.caller.actor())
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/schedules").into_response(),
+        Err(error) => render_schedules(&state, &viewer, &form, Some(refused(error.into()))).await,
+    }
+}
+
+pub(crate) async fn delete_schedule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<i64>,
+    body: String,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, None).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if checked_form(&viewer, &body).is_none() {
+        return csrf_refused(&viewer);
+    }
+    match state
+        .store
+        .delete_schedule(id, &viewer.caller.actor())
+        .await
+    {
+        Ok(()) | Err(store::StoreError::NotFound { .. }) => {
+            Redirect::to("/admin/schedules").into_response()
         }
         Err(error) => api::ApiError::from(error).into_response(),
     }

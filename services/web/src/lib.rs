@@ -49,6 +49,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/dead-letters", get(admin::dead_letters))
         .route("/admin/dead-letters/{id}/redrive", post(admin::redrive))
         .route("/admin/audit", get(admin::audit))
+        .route(
+            "/admin/schedules",
+            get(admin::schedules).post(admin::create_schedule),
+        )
+        .route("/admin/schedules/{id}/delete", post(admin::delete_schedule))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -71,6 +76,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/staff_profile.html"),
             ),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "admin_schedules.html",
+                include_str!("../templates/admin_schedules.html"),
+            ),
             (
                 "admin_analytics.html",
                 include_str!("../templates/admin_analytics.html"),

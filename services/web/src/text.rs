@@ -227,6 +227,34 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("condition_valid", "条件有效", "The conditions are valid"),
     ("bad_json", "JSON 格式错误", "Malformed JSON"),
     ("audience_now", "当前符合条件", "Eligible now"),
+    ("schedules", "定时任务", "Schedules"),
+    ("new_schedule", "新建定时任务", "New schedule"),
+    ("job", "任务", "Job"),
+    ("enabled", "启用", "Enabled"),
+    ("last_run", "最近运行", "Last run"),
+    ("delete", "删除", "Delete"),
+    (
+        "cron_help",
+        "6 段，秒在前，北京时间；如每天 9 点为 0 0 9 * * *",
+        "six fields, seconds first, Beijing time; 09:00 daily is 0 0 9 * * *",
+    ),
+    ("deadline_reminder", "申报截止提醒", "Deadline reminder"),
+    (
+        "days_before",
+        "提前天数（截止提醒）",
+        "Days before (deadline reminder)",
+    ),
+    (
+        "pushes_per_day",
+        "每日推送次数（近 30 天）",
+        "Pushes per day (last 30 days)",
+    ),
+    ("delivered", "已送达", "Delivered"),
+    (
+        "per_channel",
+        "各渠道送达与阅读",
+        "Delivered and read per channel",
+    ),
 ];
 
 /// Every word of `lang`, for templates (`t.inbox`, `t[state]`).
