@@ -97,25 +97,25 @@ async function admin(page) {
   check(new URL(page.url()).pathname === '/admin', `after sign-in expected /admin, got ${page.url()}`);
   await page.goto(`${base}/admin/policies/${extra}`);
   await page.waitForFunction(() => document.getElementById('validation').textContent.length > 0);
-  // A bad leaf: the employee count compared with text.
-  await page.fill('#condition', JSON.stringify({ all: [
-    { field: 'region', op: 'within', value: '110000' },
-    { field: 'employees', op: 'le', value: 'many' },
-  ] }, null, 2));
+  // In the visual builder, a bad leaf: the employee count compared with text.
+  const values = page.locator('#builder .leaf input.value');
+  check(await values.count() === 2, 'the builder shows the two condition leaves');
+  await values.nth(1).fill('"many"');
+  await values.nth(1).dispatchEvent('change');
   await page.waitForFunction(() => document.getElementById('validation').className === 'error');
   const problem = await page.textContent('#validation');
   check(problem.includes('applicability.condition.all[1]'), `the error names the bad leaf, saw: ${problem}`);
   await page.screenshot({ path: `${shots}/admin-condition-error.png`, fullPage: true });
-  await page.fill('#condition', JSON.stringify({ all: [
-    { field: 'region', op: 'within', value: '110000' },
-    { field: 'employees', op: 'le', value: 500 },
-  ] }, null, 2));
+  await page.locator('#builder .leaf input.value').nth(1).fill('500');
+  await page.locator('#builder .leaf input.value').nth(1).dispatchEvent('change');
   await page.waitForFunction(() => document.getElementById('validation').className === 'notice');
+  await page.fill('#summary', '对建设概念验证中心的企业给予支持（修订）。');
   await page.click('#publish');
   await page.waitForFunction(() => document.getElementById('audience').textContent.length > 0, null, { timeout: 20000 });
   const audience = await page.textContent('#audience');
   check(audience.includes('当前符合条件: 2'), `the audience shows after publishing, saw: ${audience}`);
   check((await page.textContent('#policy-status')) === 'published', 'the policy is published');
+  check(JSON.parse(await page.inputValue('#condition')).all[1].value === 500, 'the JSON follows the builder');
   await page.screenshot({ path: `${shots}/admin-published-audience.png`, fullPage: true });
   for (const [path, shot] of [['/admin/analytics', 'admin-analytics'], ['/admin/dead-letters', 'admin-dead-letters'], ['/admin/audit', 'admin-audit']]) {
     const response = await page.goto(`${base}${path}`);

@@ -113,6 +113,10 @@ pub(crate) async fn policy(
         serde_json::to_string_pretty(&policy.content.applicability.condition).unwrap_or_default();
     let words = context! {
         lang => viewer.lang.code(),
+        saved => viewer.text("saved"),
+        add_condition => viewer.text("add_condition"),
+        add_group => viewer.text("add_group"),
+        remove => viewer.text("remove"),
         valid => viewer.text("condition_valid"),
         bad_json => viewer.text("bad_json"),
         audience => viewer.text("audience_now"),
