@@ -129,6 +129,16 @@ async function admin(page) {
   }
   check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
 
+  // Weights: a dry run shows what a change would do before it is saved.
+  await page.goto(`${base}/admin/weights`);
+  const weights = JSON.parse(await page.inputValue('#weights'));
+  weights.interest = 0;
+  await page.fill('#weights', JSON.stringify(weights, null, 2));
+  await page.click('#dry-run');
+  await page.waitForSelector('#impact-summary');
+  check((await page.textContent('#impact-summary')).includes('/ '), 'the dry run reports the profiles checked');
+  await page.screenshot({ path: `${shots}/admin-weights-dry-run.png`, fullPage: true });
+
   // Schedules: a five-field crontab line is refused with the reason, a proper one is kept.
   await page.goto(`${base}/admin/schedules`);
   await page.fill('#name', '每日摘要');

@@ -152,6 +152,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "admin-published-audience",
         "admin-analytics",
         "admin-schedules",
+        "admin-weights-dry-run",
         "enterprise-inbox",
         "enterprise-pack",
         "enterprise-forbidden",

@@ -262,10 +262,71 @@ async fn weights_are_data_and_change_scores(app: TestApp) {
     assert_eq!(app.total("/api/v1/audit?entity=weights").await, 1);
 }
 
+/// The top policy of a profile's eligible ranking on the test's day.
+async fn top_policy(app: &TestApp, profile: i64) -> Value {
+    app.get(&format!(
+        "/api/v1/profiles/{profile}/matches?as_of=2026-11-21"
+    ))
+    .await
+    .expect(200)
+    .body["eligible"][0]["policy"]["id"]
+        .clone()
+}
+
+async fn a_weights_dry_run_agrees_with_a_direct_recount(app: TestApp) {
+    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let mut tax = fixtures::policy();
+    tax["doc_number"] = json!("京税发〔2026〕3号");
+    tax["title"] = json!("关于落实研发费用加计扣除政策的通知");
+    tax["topics"] = json!(["tax"]);
+    tax["applicability"]["tags"]["topic"] = json!(["tax"]);
+    create(&app, "/api/v1/policies", &tax).await;
+    let mut profiles = Vec::new();
+    for (code, interests) in [
+        (CREDIT_CODE_HAIDIAN, json!(["tax"])),
+        (CREDIT_CODE_CHAOYANG, json!(["rnd"])),
+    ] {
+        let mut enterprise = fixtures::enterprise(code);
+        enterprise["interests"] = interests;
+        profiles.push(create(&app, "/api/v1/profiles", &enterprise).await);
+    }
+
+    // Without the interest term the two policies tie, and the tie goes to the older one: the
+    // tax-minded enterprise's top policy changes, the other's does not.
+    let mut proposed = app.get("/api/v1/weights").await.expect(200).body;
+    proposed["interest"] = json!(0);
+    let dry = app
+        .post("/api/v1/weights/dry-run?top=1&as_of=2026-11-21", &proposed)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(dry["profiles_checked"], 2);
+
+    // The direct recount: the same change applied for real, each top ranking read again.
+    let mut before = Vec::new();
+    for profile in &profiles {
+        before.push(top_policy(&app, *profile).await);
+    }
+    app.put("/api/v1/weights", &proposed).await.expect(200);
+    let mut changed = Vec::new();
+    for (profile, old) in profiles.iter().zip(&before) {
+        if top_policy(&app, *profile).await != *old {
+            changed.push(*profile);
+        }
+    }
+    assert!(
+        !changed.is_empty(),
+        "the proposed weights reorder someone's ranking"
+    );
+    assert_eq!(dry["top_changed"], changed.len(), "{dry}");
+    assert_eq!(dry["changed_profiles"], json!(changed), "{dry}");
+}
+
 on_both_backends!(
     a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons,
     the_matcher_follows_policy_changes_without_a_restart,
     a_policy_audience_counts_groups_filters_and_explains_a_sample,
     the_policy_calculator_matches_without_storing,
     weights_are_data_and_change_scores,
+    a_weights_dry_run_agrees_with_a_direct_recount,
 );

@@ -77,6 +77,33 @@ pub struct ProfileMatches {
     pub near_miss: Vec<MatchView>,
 }
 
+/// What proposed weights would change in the eligible (强相关) rankings of a set of profiles.
+#[derive(Clone, Debug, Serialize)]
+pub struct WeightsImpact {
+    pub as_of: NaiveDate,
+    /// Profiles the rankings were compared on.
+    pub profiles_checked: usize,
+    /// Length of the ranking compared (the top of each profile's eligible policies).
+    pub top: usize,
+    /// Profiles whose top ranking would change (order or members).
+    pub top_changed: usize,
+    /// Up to 200 of them.
+    pub changed_profiles: Vec<i64>,
+    /// Policies entering profiles' top rankings, most first.
+    pub rising: Vec<PolicyMove>,
+    /// Policies leaving them, most first.
+    pub falling: Vec<PolicyMove>,
+    /// Mean change of 匹配度 over every eligible (profile, policy) pair compared.
+    pub mean_score_change: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyMove {
+    pub policy_id: i64,
+    pub title: String,
+    pub profiles: usize,
+}
+
 /// Narrows a policy's audience; each filter is one more condition leaf.
 #[derive(Clone, Debug, Default)]
 pub struct AudienceFilter {
@@ -358,6 +385,99 @@ impl Matching {
             .engine
             .set_weights(weights)
             .map_err(|e| MatchingError::Engine(e.into()))
+    }
+
+    /// Dry run of new weights: the eligible rankings of `profiles` on `as_of` under the current
+    /// and the proposed weights, compared; nothing changes.
+    pub fn weights_impact(
+        &self,
+        proposed: Weights,
+        profiles: &[(i64, Profile)],
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<WeightsImpact, MatchingError> {
+        let live = self.read();
+        let mut trial = live.engine.clone();
+        trial
+            .set_weights(proposed)
+            .map_err(|e| MatchingError::Engine(e.into()))?;
+        let ranked = |engine: &Engine, facts: &profiles::Facts| -> Vec<(i64, f64)> {
+            engine
+                .match_profile(facts, as_of)
+                .eligible
+                .into_iter()
+                .filter(|m| {
+                    live.rules
+                        .get(&m.policy_id)
+                        .is_some_and(|(_, brief)| brief.in_force_on(as_of))
+                })
+                .map(|m| (m.policy_id, m.score))
+                .collect()
+        };
+        let mut changed = Vec::new();
+        let mut top_changed = 0;
+        let mut rising: HashMap<i64, usize> = HashMap::new();
+        let mut falling: HashMap<i64, usize> = HashMap::new();
+        let (mut delta, mut pairs) = (0.0, 0usize);
+        for (id, profile) in profiles {
+            let facts = profile.facts(as_of);
+            let before = ranked(&live.engine, &facts);
+            let after = ranked(&trial, &facts);
+            for (policy, score) in &after {
+                if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
+                    delta += score - old;
+                    pairs += 1;
+                }
+            }
+            let top_before: Vec<i64> = before.iter().take(top).map(|(p, _)| *p).collect();
+            let top_after: Vec<i64> = after.iter().take(top).map(|(p, _)| *p).collect();
+            if top_before != top_after {
+                top_changed += 1;
+                if changed.len() < 200 {
+                    changed.push(*id);
+                }
+                for policy in top_after.iter().filter(|p| !top_before.contains(p)) {
+                    *rising.entry(*policy).or_default() += 1;
+                }
+                for policy in top_before.iter().filter(|p| !top_after.contains(p)) {
+                    *falling.entry(*policy).or_default() += 1;
+                }
+            }
+        }
+        let moves = |counts: HashMap<i64, usize>| {
+            let mut moves: Vec<PolicyMove> = counts
+                .into_iter()
+                .map(|(policy_id, profiles)| PolicyMove {
+                    policy_id,
+                    title: live
+                        .rules
+                        .get(&policy_id)
+                        .map(|(_, b)| b.title.clone())
+                        .unwrap_or_default(),
+                    profiles,
+                })
+                .collect();
+            moves.sort_by(|a, b| {
+                b.profiles
+                    .cmp(&a.profiles)
+                    .then(a.policy_id.cmp(&b.policy_id))
+            });
+            moves
+        };
+        Ok(WeightsImpact {
+            as_of,
+            profiles_checked: profiles.len(),
+            top,
+            top_changed,
+            changed_profiles: changed,
+            rising: moves(rising),
+            falling: moves(falling),
+            mean_score_change: if pairs == 0 {
+                0.0
+            } else {
+                delta / pairs as f64
+            },
+        })
     }
 
     pub fn weights(&self) -> Weights {

@@ -434,3 +434,29 @@ pub(crate) async fn delete_schedule(
         Err(error) => api::ApiError::from(error).into_response(),
     }
 }
+
+pub(crate) async fn weights(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let words = context! {
+        bad_json => viewer.text("bad_json"),
+        changed => viewer.text("changed"),
+        mean_change => viewer.text("mean_change"),
+        rising => viewer.text("rising"),
+        falling => viewer.text("falling"),
+        saved => viewer.text("saved"),
+    };
+    let title = viewer.text("weights");
+    viewer.render(
+        "admin_weights.html",
+        title,
+        context! { weights => state.matching.weights(), words => words },
+    )
+}

@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/dead-letters", get(admin::dead_letters))
         .route("/admin/dead-letters/{id}/redrive", post(admin::redrive))
         .route("/admin/audit", get(admin::audit))
+        .route("/admin/weights", get(admin::weights))
         .route(
             "/admin/schedules",
             get(admin::schedules).post(admin::create_schedule),
@@ -76,6 +77,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/staff_profile.html"),
             ),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "admin_weights.html",
+                include_str!("../templates/admin_weights.html"),
+            ),
             (
                 "admin_schedules.html",
                 include_str!("../templates/admin_schedules.html"),

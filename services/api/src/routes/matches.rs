@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(profile_matches))
         .routes(routes!(profile_completion))
+        .routes(routes!(dry_run_weights))
         .routes(routes!(policy_audience))
         .routes(routes!(match_preview))
         .routes(routes!(get_weights, put_weights))
@@ -284,6 +285,44 @@ async fn match_preview(
 #[utoipa::path(get, path = "/api/v1/weights", tag = "matching", responses((status = 200, body = Object)))]
 async fn get_weights(State(state): State<AppState>) -> Json<Weights> {
     Json(state.matching.weights())
+}
+
+/// Profiles a weights dry run compares rankings on (the first ones, by id).
+const DRY_RUN_PROFILES: i64 = 5_000;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct DryRunQuery {
+    /// Length of the ranking compared per profile (default 10).
+    top: Option<usize>,
+    /// Evaluation day (default today in China).
+    as_of: Option<chrono::NaiveDate>,
+}
+
+/// Dry run of new weights: how the eligible rankings of up to 5,000 profiles would change —
+/// profiles whose top ranking changes, policies rising and falling, the mean score change.
+/// Nothing is saved.
+#[utoipa::path(post, path = "/api/v1/weights/dry-run", tag = "matching", params(DryRunQuery),
+    request_body = Object, responses(
+    (status = 200, body = Object),
+    (status = 422, body = ErrorBody)
+))]
+async fn dry_run_weights(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<DryRunQuery>,
+    ApiJson(weights): ApiJson<Weights>,
+) -> Result<Json<matching::WeightsImpact>, ApiError> {
+    weights
+        .validate()
+        .map_err(|e| MatchingError::Engine(e.into()))?;
+    let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
+    let as_of = query.as_of.unwrap_or_else(|| state.store.today());
+    Ok(Json(state.matching.weights_impact(
+        weights,
+        &profiles,
+        as_of,
+        query.top.unwrap_or(10).max(1),
+    )?))
 }
 
 /// Replaces the score weights; every later match uses them. Each save is a new rule version.
