@@ -201,6 +201,87 @@ async fn a_condition_on_an_unknown_field_is_rejected_with_its_path(app: TestApp)
     );
 }
 
+async fn the_policy_calendar_lists_windows_by_month_as_json_and_icalendar(app: TestApp) {
+    let id = app
+        .post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201)
+        .body["id"]
+        .clone();
+    let mut draft = fixtures::policy();
+    draft["doc_number"] = json!("京科发〔2026〕9号");
+    draft["status"] = json!("draft");
+    app.post("/api/v1/policies", &draft).await.expect(201);
+
+    let december = app
+        .get("/api/v1/calendar?month=2026-12")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        december["events"].as_array().unwrap().len(),
+        1,
+        "drafts stay off: {december}"
+    );
+    let event = &december["events"][0];
+    assert_eq!(event["date"], "2026-12-31");
+    assert_eq!(event["kind"], "closes");
+    assert_eq!(event["policy_id"], id);
+    let october = app
+        .get("/api/v1/calendar?month=2026-10")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(october["events"][0]["kind"], "opens");
+    // A district sees its city's policy; another province does not; nor another topic.
+    assert_eq!(
+        app.get("/api/v1/calendar?month=2026-12&region=110108")
+            .await
+            .body["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/api/v1/calendar?month=2026-12&region=120000")
+            .await
+            .body["events"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/api/v1/calendar?month=2026-12&topic=employment")
+            .await
+            .body["events"],
+        json!([])
+    );
+    let field = app
+        .get("/api/v1/calendar?month=2026-13")
+        .await
+        .expect_error(400, "invalid_query");
+    assert_eq!(field.as_deref(), Some("month"));
+
+    let ics = app
+        .get("/api/v1/calendar.ics?month=2026-12")
+        .await
+        .expect(200);
+    assert!(ics.text.starts_with("BEGIN:VCALENDAR\r\n"), "{}", ics.text);
+    assert!(
+        ics.text.contains("DTSTART;VALUE=DATE:20261231\r\n"),
+        "{}",
+        ics.text
+    );
+    assert!(
+        ics.text.contains(
+            "SUMMARY:【申报截止】关于支持中关村科技型中小企业加大研发投入的若干措施：研发投入后补助"
+        ),
+        "{}",
+        ics.text
+    );
+    assert_eq!(ics.text.matches("BEGIN:VEVENT").count(), 1);
+    assert!(ics.text.ends_with("END:VCALENDAR\r\n"));
+}
+
 on_both_backends!(
     a_created_policy_reads_back_whole_as_version_1,
     an_update_is_a_new_version_and_the_old_one_stays_readable,
@@ -208,4 +289,5 @@ on_both_backends!(
     a_draft_can_be_deleted_but_a_published_policy_cannot,
     domain_rules_are_checked_and_named,
     a_condition_on_an_unknown_field_is_rejected_with_its_path,
+    the_policy_calendar_lists_windows_by_month_as_json_and_icalendar,
 );

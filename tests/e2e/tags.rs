@@ -100,9 +100,59 @@ async fn a_tag_in_an_unknown_dimension_is_rejected(app: TestApp) {
     assert_eq!(field.as_deref(), Some("dimension"));
 }
 
+async fn a_policys_text_suggests_tags_it_does_not_carry_yet(app: TestApp) {
+    let policy = app
+        .post("/api/v1/policies", &crate::fixtures::policy())
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        "/api/v1/tags",
+        &json!({"dimension": "topic", "code": "rnd_subsidy", "label_zh": "研发补助", "label_en": "R&D subsidy",
+                "synonyms": ["后补助", "研发投入"]}),
+    )
+    .await
+    .expect(201);
+    let suggested = app
+        .get(&format!("/api/v1/policies/{policy}/tag-suggestions"))
+        .await
+        .expect(200)
+        .body;
+    let subsidy = suggested
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "rnd_subsidy")
+        .unwrap_or_else(|| panic!("the new tag is suggested: {suggested}"));
+    let words: Vec<&str> = subsidy["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[0].as_str().unwrap())
+        .collect();
+    assert!(
+        words.contains(&"后补助") && words.contains(&"研发投入"),
+        "{subsidy}"
+    );
+    assert!(
+        !suggested
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["dimension"] == "topic" && s["code"] == "rnd"),
+        "a tag the policy carries is not suggested again: {suggested}"
+    );
+    app.get("/api/v1/policies/999999/tag-suggestions")
+        .await
+        .expect_error(404, "not_found");
+}
+
 on_both_backends!(
     the_standard_taxonomy_is_there_on_a_new_database,
     a_tag_is_created_changed_and_deleted,
     a_tag_in_use_cannot_be_deleted,
     a_tag_in_an_unknown_dimension_is_rejected,
+    a_policys_text_suggests_tags_it_does_not_carry_yet,
 );

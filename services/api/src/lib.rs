@@ -72,6 +72,8 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::matches::routes())
         .merge(routes::imports::routes())
         .merge(routes::search::routes())
+        .merge(routes::calendar::routes())
+        .merge(routes::suggestions::routes())
         .merge(routes::attributes::routes())
         .merge(routes::pushes::routes())
         .merge(routes::inbox::routes())

@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource, each exporting its documented routes.
 
 pub mod attributes;
+pub mod calendar;
 pub mod imports;
 pub mod inbox;
 pub mod links;
@@ -9,6 +10,7 @@ pub mod policies;
 pub mod profiles;
 pub mod pushes;
 pub mod search;
+pub mod suggestions;
 pub mod system;
 pub mod tags;
 
