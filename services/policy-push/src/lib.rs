@@ -41,11 +41,34 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
 }
 
-/// Rebuilds the matcher when the day turns in China, so ages and other derived labels stay true.
-async fn refresh_matcher_daily(matching: api::Matching) {
+/// Keeps time-bound state true: policies whose validity window ended are expired (a new
+/// version, so they stop matching and pushing everywhere), and the matcher is rebuilt when the day
+/// turns in China, so ages and other derived labels stay true.
+async fn follow_the_calendar(
+    store: Store,
+    matching: api::Matching,
+    search: Arc<search::PolicyIndex>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
+        match store.expire_policies().await {
+            Ok(expired) => {
+                for policy in &expired {
+                    tracing::info!(
+                        policy_id = policy.id,
+                        "policy expired at the end of its validity"
+                    );
+                    if let Err(error) = matching.policy_changed(policy) {
+                        tracing::error!(%error, policy_id = policy.id, "matcher did not follow an expiry");
+                    }
+                    if let Err(error) = search.upsert(policy) {
+                        tracing::error!(%error, policy_id = policy.id, "search did not follow an expiry");
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "expiring policies failed; will retry"),
+        }
         match matching.refresh_if_stale().await {
             Ok(true) => tracing::info!("new day: matcher rebuilt"),
             Ok(false) => {}
@@ -152,7 +175,6 @@ pub async fn start(
     let matching = api::Matching::load(store.clone())
         .await
         .context("cannot build the matcher from the database")?;
-    tokio::spawn(refresh_matcher_daily(matching.clone()));
     let settings = push_settings(config);
     let coordinator = match &config.redis_url {
         Some(url) => {
@@ -167,10 +189,15 @@ pub async fn start(
         coordinator.clone(),
         std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
     ));
-    let search = search::PolicyIndex::new().context("cannot create the search index")?;
+    let search = Arc::new(search::PolicyIndex::new().context("cannot create the search index")?);
     search
         .rebuild(store.all_policies().await?)
         .context("cannot index the policies for search")?;
+    tokio::spawn(follow_the_calendar(
+        store.clone(),
+        matching.clone(),
+        search.clone(),
+    ));
     let pusher = push::Pusher::new(
         store.clone(),
         matching.clone(),
@@ -187,7 +214,7 @@ pub async fn start(
         AppState {
             store: store.clone(),
             matching,
-            search: Arc::new(search),
+            search,
             pusher,
             coordinator,
             throttle: Arc::new(accounts::LoginThrottle::new(

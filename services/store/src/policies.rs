@@ -280,6 +280,30 @@ impl Store {
         self.policies_where("").await
     }
 
+    /// Expires every published policy whose validity window ended before today (China): each is
+    /// saved as `expired`, a new version by `system:expiry`. Returns the expired policies.
+    pub async fn expire_policies(&self) -> Result<Vec<Policy>, StoreError> {
+        let today = self.today();
+        let due: Vec<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM policies WHERE status = 'published' AND valid_until < $1 ORDER BY id",
+            )
+            .bind(today)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut expired = Vec::with_capacity(due.len());
+        for id in due {
+            let mut policy = self.policy(id).await?;
+            policy.content.status = crate::policy::PolicyStatus::Expired;
+            expired.push(
+                self.update_policy(id, &policy.content, "system:expiry")
+                    .await?,
+            );
+        }
+        Ok(expired)
+    }
+
     /// Policies saved at or after `since`, by any instance: what another instance's matcher
     /// must catch up on.
     pub async fn policies_saved_since(
