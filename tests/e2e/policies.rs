@@ -282,6 +282,53 @@ async fn the_policy_calendar_lists_windows_by_month_as_json_and_icalendar(app: T
     assert!(ics.text.ends_with("END:VCALENDAR\r\n"));
 }
 
+async fn publishing_can_require_a_second_administrator(backend: e2e::Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.require_second_approval = true).await;
+    let field = app
+        .post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect_error(409, "needs_second_approval");
+    assert_eq!(field.as_deref(), Some("status"));
+    let mut policy = fixtures::policy();
+    policy["status"] = json!("draft");
+    let id = app.post("/api/v1/policies", &policy).await.expect(201).body["id"].clone();
+    policy["status"] = json!("published");
+    app.put(&format!("/api/v1/policies/{id}"), &policy)
+        .await
+        .expect_error(409, "needs_second_approval");
+    policy["status"] = json!("in_review");
+    app.put(&format!("/api/v1/policies/{id}"), &policy)
+        .await
+        .expect(200);
+    policy["status"] = json!("published");
+    app.put(&format!("/api/v1/policies/{id}"), &policy)
+        .await
+        .expect_error(409, "needs_second_approval");
+
+    let second = TestApp::mint_token(
+        &app.server.store,
+        "second-admin",
+        store::Role::Admin,
+        None,
+        None,
+    )
+    .await;
+    let published = app
+        .acting_as(&second)
+        .put(&format!("/api/v1/policies/{id}"), &policy)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(published["status"], "published");
+    assert_eq!(published["version"], 3, "draft, in review, published");
+}
+
+mod with_approval {
+    use super::publishing_can_require_a_second_administrator;
+
+    e2e::on_both_backends!(backend: publishing_can_require_a_second_administrator);
+}
+
 on_both_backends!(
     a_created_policy_reads_back_whole_as_version_1,
     an_update_is_a_new_version_and_the_old_one_stays_readable,

@@ -667,18 +667,8 @@ async fn deadline_reminders_reach_eligible_recipients_who_have_not_confirmed(bac
     );
 }
 
-macro_rules! on_both {
-    ($($case:ident),+ $(,)?) => {
-        mod on_sqlite {
-            $(#[tokio::test] async fn $case() { super::$case(e2e::Backend::Sqlite).await; })+
-        }
-        mod on_postgres {
-            $(#[tokio::test] async fn $case() { super::$case(e2e::Backend::Postgres).await; })+
-        }
-    };
-}
-
-on_both!(
+e2e::on_both_backends!(
+    backend:
     a_published_policy_reaches_its_audience_once_by_inbox_and_email,
     staff_preview_push_and_confirmations,
     mail_waits_for_the_relay_and_dead_letters_past_the_limit,

@@ -18,9 +18,28 @@ pub enum Backend {
     Postgres,
 }
 
-/// Generates one test per backend from an `async fn(TestApp)`.
+/// Generates one test per backend from an `async fn(TestApp)`, or — after `backend:` — from an
+/// `async fn(Backend)` that starts its own service (to configure it or start servers first).
 #[macro_export]
 macro_rules! on_both_backends {
+    (backend: $($case:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(e2e::Backend::Sqlite).await;
+                }
+            )+
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(e2e::Backend::Postgres).await;
+                }
+            )+
+        }
+    };
     ($($case:ident),+ $(,)?) => {
         mod on_sqlite {
             $(

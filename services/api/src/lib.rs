@@ -35,6 +35,8 @@ pub struct AppState {
     pub coordinator: coordination::Coordinator,
     pub throttle: std::sync::Arc<accounts::LoginThrottle>,
     pub auth: auth::AuthSettings,
+    /// Publishing needs a second administrator: one puts a policy in review, another publishes.
+    pub require_second_approval: bool,
 }
 
 /// Settings of the HTTP layer.

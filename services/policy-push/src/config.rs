@@ -39,6 +39,9 @@ pub struct Config {
     pub link_secret: String,
     /// How long a browser session lasts, in hours.
     pub session_hours: u32,
+    /// Publishing a policy needs a second administrator: one submits it for review, another
+    /// publishes it.
+    pub require_second_approval: bool,
     pub mail: MailConfig,
     pub delivery: DeliveryConfig,
 }
@@ -103,6 +106,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".to_owned(),
             link_secret: DEMO_LINK_SECRET.to_owned(),
             session_hours: 8,
+            require_second_approval: false,
             mail: MailConfig {
                 smtp_url: None,
                 outbox_dir: "data/outbox".to_owned(),
@@ -184,6 +188,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_MAX_BODY_BYTES, POLICY_PUSH_ID_HASH_SECRET, POLICY_PUSH_DEMO_ON_EMPTY,
        POLICY_PUSH_REDIS_URL, POLICY_PUSH_REDIS_NAMESPACE, POLICY_PUSH_SYNC_INTERVAL_MS,
        POLICY_PUSH_PUBLIC_URL, POLICY_PUSH_LINK_SECRET, POLICY_PUSH_SESSION_HOURS,
+       POLICY_PUSH_REQUIRE_SECOND_APPROVAL,
        POLICY_PUSH_MAIL__SMTP_URL (smtp://host:25, smtp://host:587?tls=required, smtps://host:465),
        POLICY_PUSH_MAIL__OUTBOX_DIR, POLICY_PUSH_MAIL__FROM, POLICY_PUSH_MAIL__POOL_SIZE,
        POLICY_PUSH_MAIL__SEND_TIMEOUT_MS, POLICY_PUSH_DELIVERY__ENABLED,

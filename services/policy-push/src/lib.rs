@@ -225,6 +225,7 @@ pub async fn start(
                 session_ttl: chrono::Duration::hours(i64::from(config.session_hours.max(1))),
                 secure_cookies: config.public_url.starts_with("https://"),
             },
+            require_second_approval: config.require_second_approval,
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

@@ -236,6 +236,21 @@ impl Store {
         row.map(Policy::from).ok_or_else(|| not_found(id))
     }
 
+    /// Who saved a version of a policy.
+    pub async fn policy_version_actor(&self, id: i64, version: i64) -> Result<String, StoreError> {
+        let actor: Option<String> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT actor FROM policy_versions WHERE policy_id = $1 AND version = $2")
+                .bind(id)
+                .bind(version)
+                .fetch_optional(pool)
+                .await?
+        });
+        actor.ok_or_else(|| StoreError::NotFound {
+            entity: "policy version",
+            id: format!("{id}/{version}"),
+        })
+    }
+
     /// A saved version of a policy, as it was when saved.
     pub async fn policy_version(&self, id: i64, version: i64) -> Result<PolicyContent, StoreError> {
         let snapshot: Option<Json<PolicyContent>> = on_pool!(&self.db, pool => {

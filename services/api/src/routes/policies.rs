@@ -81,9 +81,57 @@ async fn create_policy(
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<(StatusCode, Json<Policy>), ApiError> {
+    if state.require_second_approval && content.status == PolicyStatus::Published {
+        return Err(needs_review());
+    }
     let policy = state.store.create_policy(&content, &caller.actor()).await?;
     follow_saved_policy(&state, &policy, &caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(policy)))
+}
+
+fn needs_review() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "needs_second_approval",
+        "发布须经第二位管理员审核：请先提交审核（in_review），再由另一位管理员发布",
+        "publishing needs a second administrator: submit for review (in_review), then another administrator publishes",
+    )
+    .with_field("status")
+}
+
+/// With second approval required, a policy reaches `published` only from `in_review`, and not by
+/// whoever put it in review.
+async fn check_approval(
+    state: &AppState,
+    id: i64,
+    content: &PolicyContent,
+    actor: &str,
+) -> Result<(), ApiError> {
+    if !state.require_second_approval || content.status != PolicyStatus::Published {
+        return Ok(());
+    }
+    let current = state.store.policy(id).await?;
+    match current.content.status {
+        PolicyStatus::Published => Ok(()),
+        PolicyStatus::InReview => {
+            let submitter = state
+                .store
+                .policy_version_actor(id, current.version)
+                .await?;
+            if submitter == actor {
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "needs_second_approval",
+                    "提交审核的管理员不能自行发布，须由另一位管理员发布",
+                    "the administrator who submitted the policy for review cannot publish it; another must",
+                )
+                .with_field("status"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(needs_review()),
+    }
 }
 
 /// Checks a policy without saving it: every rule a save applies (structure, dates, and each
@@ -152,6 +200,7 @@ async fn update_policy(
     ApiPath(id): ApiPath<i64>,
     ApiJson(content): ApiJson<PolicyContent>,
 ) -> Result<Json<Policy>, ApiError> {
+    check_approval(&state, id, &content, &caller.actor()).await?;
     let policy = state
         .store
         .update_policy(id, &content, &caller.actor())
