@@ -149,10 +149,77 @@ async fn a_policys_text_suggests_tags_it_does_not_carry_yet(app: TestApp) {
         .expect_error(404, "not_found");
 }
 
+async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: TestApp) {
+    let old = app
+        .post("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"}))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut policy = fixtures::policy();
+    policy["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
+    let id = app.post("/api/v1/policies", &policy).await.expect(201).body["id"]
+        .as_i64()
+        .unwrap();
+
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{old}/merge"),
+            &json!({"into": "no_such_tag"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("into"));
+    let merged = app
+        .post(
+            &format!("/api/v1/tags/{old}/merge"),
+            &json!({"into": "rnd"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(merged["status"], "merged");
+    assert_eq!(merged["merged_into"], "rnd");
+
+    let moved = app
+        .get(&format!("/api/v1/policies/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(moved["applicability"]["tags"]["topic"], json!(["rnd"]));
+    assert_eq!(moved["version"], 2, "the move is a new version");
+    assert_eq!(
+        app.get(&format!("/api/v1/policies/{id}/versions/1"))
+            .await
+            .expect(200)
+            .body["applicability"]["tags"]["topic"],
+        json!(["rnd_old"]),
+        "the earlier version stays as it was"
+    );
+    // Old references keep working: a filter by the old code, and a new policy using it.
+    assert_eq!(app.total("/api/v1/policies?topic=rnd_old").await, 1);
+    let mut later = fixtures::policy();
+    later["doc_number"] = json!("京科发〔2026〕8号");
+    later["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
+    let saved = app.post("/api/v1/policies", &later).await.expect(201).body;
+    assert_eq!(saved["applicability"]["tags"]["topic"], json!(["rnd"]));
+    let audit = app.get("/api/v1/audit?entity=tag").await.expect(200).body;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "merge"),
+        "{audit}"
+    );
+}
+
 on_both_backends!(
     the_standard_taxonomy_is_there_on_a_new_database,
     a_tag_is_created_changed_and_deleted,
     a_tag_in_use_cannot_be_deleted,
     a_tag_in_an_unknown_dimension_is_rejected,
     a_policys_text_suggests_tags_it_does_not_carry_yet,
+    a_merged_tag_moves_its_policies_and_its_old_code_keeps_working,
 );

@@ -151,6 +151,7 @@ impl Store {
         content: &PolicyContent,
         actor: &str,
     ) -> Result<Policy, StoreError> {
+        let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.validate(&schema).map_err(StoreError::Invalid)?;
         let now = self.now();
@@ -175,6 +176,7 @@ impl Store {
         content: &PolicyContent,
         actor: &str,
     ) -> Result<Policy, StoreError> {
+        let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.validate(&schema).map_err(StoreError::Invalid)?;
         let now = self.now();
@@ -293,6 +295,26 @@ impl Store {
     /// Every policy, whatever its status: the search index's feed.
     pub async fn all_policies(&self) -> Result<Vec<Policy>, StoreError> {
         self.policies_where("").await
+    }
+
+    /// The content with each tag code that was merged away replaced by the tag it lives on in, so
+    /// old codes keep working in imports and API calls.
+    async fn with_canonical_tags(
+        &self,
+        content: &PolicyContent,
+    ) -> Result<PolicyContent, StoreError> {
+        let mut content = content.clone();
+        for (dimension, codes) in content.applicability.tags.iter_mut() {
+            let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
+            for code in codes.iter() {
+                let code = self.canonical_tag(dimension, code).await?;
+                if !canonical.contains(&code) {
+                    canonical.push(code);
+                }
+            }
+            *codes = canonical;
+        }
+        Ok(content)
     }
 
     /// Expires every published policy whose validity window ended before today (China): each is

@@ -371,6 +371,84 @@ impl Store {
         self.tag(id).await
     }
 
+    /// Where a tag code now lives: the code it was merged into (following chains), or itself.
+    pub async fn canonical_tag(&self, dimension: &str, code: &str) -> Result<String, StoreError> {
+        let mut current = code.to_owned();
+        // A merge never points back at a merged tag, but a bound guards against a bad row.
+        for _ in 0..8 {
+            let next: Option<Option<String>> = on_pool!(&self.db, pool => {
+                sqlx::query_scalar(
+                    "SELECT merged_into FROM tags WHERE dimension = $1 AND code = $2 AND status = 'merged'",
+                )
+                .bind(dimension)
+                .bind(&current)
+                .fetch_optional(pool)
+                .await?
+            });
+            match next.flatten() {
+                Some(target) => current = target,
+                None => break,
+            }
+        }
+        Ok(current)
+    }
+
+    /// Merges a tag into another of the same dimension: the tag is kept, marked merged, so its
+    /// code still resolves; every policy carrying it is saved again carrying the target instead
+    /// (a new version each, by `actor`).
+    pub async fn merge_tag(&self, id: i64, into: &str, actor: &str) -> Result<Tag, StoreError> {
+        let tag = self.tag(id).await?;
+        let dimension = tag.input.dimension.clone();
+        let target: Option<(i64, String)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT id, status FROM tags WHERE dimension = $1 AND code = $2")
+                .bind(&dimension)
+                .bind(into)
+                .fetch_optional(pool)
+                .await?
+        });
+        match target {
+            Some((target_id, status)) if status == "active" && target_id != id => {}
+            _ => {
+                return Err(StoreError::Invalid(vec![crate::FieldError::new(
+                    "into",
+                    "merge_target",
+                    format!("合并目标须为同一维度（{dimension}）下另一个启用中的标签"),
+                    format!("the target must be another active tag of dimension {dimension}"),
+                )]));
+            }
+        }
+        let now = self.now();
+        let users: Vec<i64> = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE tags SET status = 'merged', merged_into = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(into)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            write_audit!(tx, now, actor, "merge", "tag", id,
+                serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
+            let users: Vec<i64> = sqlx::query_scalar(
+                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+            )
+            .bind(&dimension)
+            .bind(&tag.input.code)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            users
+        });
+        for policy_id in users {
+            let policy = self.policy(policy_id).await?;
+            // Saving resolves the merged code to its target (see `with_canonical_tags`).
+            self.update_policy(policy_id, &policy.content, actor)
+                .await?;
+        }
+        self.tag(id).await
+    }
+
     /// Deletes a tag no policy uses; a tag in use must be retired or merged instead.
     pub async fn delete_tag(&self, id: i64, actor: &str) -> Result<(), StoreError> {
         let now = self.now();

@@ -55,11 +55,16 @@ async fn list_policies(
     ApiQuery(query): ApiQuery<PolicyQuery>,
 ) -> Result<Json<Page<Policy>>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
+    // A merged topic code still finds the policies now carrying its target.
+    let topic = match query.topic {
+        Some(code) => Some(state.store.canonical_tag("topic", &code).await?),
+        None => None,
+    };
     let filter = PolicyFilter {
         status: query.status,
         level: query.level,
         region_within: query.region,
-        topic: query.topic,
+        topic,
         audience: query.audience,
         department: query.department,
         text: query.q,

@@ -19,6 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_dimensions))
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(get_tag, update_tag, delete_tag))
+        .routes(routes!(merge_tag))
 }
 
 /// The taxonomy's dimensions with their score weights.
@@ -118,4 +119,36 @@ async fn delete_tag(
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_tag(id, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    /// Code of the tag (same dimension) to merge into.
+    into: String,
+}
+
+/// Merges a tag into another of its dimension: policies carrying it are saved again with the
+/// target; the merged code keeps resolving to the target in later saves and filters.
+#[utoipa::path(post, path = "/api/v1/tags/{id}/merge", tag = "tags", params(("id" = i64, Path)),
+    request_body = MergeBody, responses(
+    (status = 200, body = Tag),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "the target is not another active tag of the dimension")
+))]
+async fn merge_tag(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> Result<Json<Tag>, ApiError> {
+    let merged = state
+        .store
+        .merge_tag(id, &body.into, &caller.actor())
+        .await?;
+    state.matching.reload().await?;
+    for policy in state.store.all_policies().await? {
+        state.search.upsert(&policy)?;
+    }
+    Ok(Json(merged))
 }
