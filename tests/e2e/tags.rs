@@ -215,6 +215,25 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
     );
 }
 
+async fn the_standard_industry_tree_has_sections_and_divisions(app: TestApp) {
+    let divisions = app
+        .get("/api/v1/tags?dimension=industry&parent=I&per_page=50")
+        .await
+        .expect(200)
+        .body;
+    let codes: Vec<&str> = divisions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 3, "{codes:?}");
+    for code in ["I63", "I64", "I65"] {
+        assert!(codes.contains(&code), "{codes:?}");
+    }
+    assert_eq!(app.total("/api/v1/tags?dimension=industry").await, 20 + 97);
+}
+
 on_both_backends!(
     the_standard_taxonomy_is_there_on_a_new_database,
     a_tag_is_created_changed_and_deleted,
@@ -222,4 +241,5 @@ on_both_backends!(
     a_tag_in_an_unknown_dimension_is_rejected,
     a_policys_text_suggests_tags_it_does_not_carry_yet,
     a_merged_tag_moves_its_policies_and_its_old_code_keeps_working,
+    the_standard_industry_tree_has_sections_and_divisions,
 );

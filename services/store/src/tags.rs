@@ -237,6 +237,7 @@ impl Store {
         let now = self.now();
         let regions = profiles::codes::known_regions();
         let industries = profiles::codes::industry_sections();
+        let divisions = profiles::codes::industry_divisions();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             for (code, zh, en, hierarchical, weight) in DIMENSIONS {
@@ -251,7 +252,8 @@ impl Store {
             let flat = STANDARD_TAGS.iter().map(|(d, c, zh, en)| (*d, c.to_string(), zh.to_string(), en.to_string(), None));
             let region_tags = regions.iter().map(|r| ("region", r.code.to_string(), r.name_zh.to_string(), r.name_en.to_string(), profiles::codes::region_parent(r.code)));
             let industry_tags = industries.iter().map(|s| ("industry", s.code.to_string(), s.name_zh.to_string(), s.name_en.to_string(), None));
-            for (dimension, code, zh, en, parent) in flat.chain(region_tags).chain(industry_tags) {
+            let division_tags = divisions.iter().map(|d| ("industry", d.code.clone(), d.name_zh.to_string(), d.name_en.to_string(), Some(d.section.to_string())));
+            for (dimension, code, zh, en, parent) in flat.chain(region_tags).chain(industry_tags).chain(division_tags) {
                 sqlx::query(&format!("{INSERT_TAG} ON CONFLICT (dimension, code) DO NOTHING"))
                     .bind(dimension).bind(code).bind(zh).bind(en)
                     .bind(Json(Vec::<String>::new())).bind(parent).bind(1.0_f64)
