@@ -282,6 +282,64 @@ async fn the_policy_calendar_lists_windows_by_month_as_json_and_icalendar(app: T
     assert!(ics.text.ends_with("END:VCALENDAR\r\n"));
 }
 
+async fn related_policies_are_suggested_by_shared_tags_and_wording(app: TestApp) {
+    let id = app
+        .post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut sibling = fixtures::policy();
+    sibling["doc_number"] = json!("京科发〔2026〕5号");
+    sibling["title"] = json!("关于支持中关村科技型中小企业加大研发投入的补充通知");
+    let sibling = app
+        .post("/api/v1/policies", &sibling)
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut unrelated = fixtures::policy();
+    unrelated["doc_number"] = json!("京民发〔2026〕1号");
+    unrelated["title"] = json!("高龄老年人津贴发放办法");
+    unrelated["summary"] = json!("向八十周岁以上老年人按月发放津贴。");
+    unrelated["topics"] = json!(["elderly"]);
+    unrelated["applicability"]["tags"] = json!({"topic": ["elderly"]});
+    let unrelated = app
+        .post("/api/v1/policies", &unrelated)
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+
+    let suggested = app
+        .get(&format!("/api/v1/policies/{id}/related-suggestions"))
+        .await
+        .expect(200)
+        .body;
+    let items = suggested.as_array().unwrap();
+    assert_eq!(items[0]["policy_id"], sibling, "{suggested}");
+    assert!(
+        items[0]["shared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "topic:rnd"),
+        "{suggested}"
+    );
+    assert!(
+        items[0]["text_similarity"].as_f64().unwrap() > 0.5,
+        "{suggested}"
+    );
+    assert!(
+        !items.iter().any(|s| s["policy_id"] == unrelated),
+        "{suggested}"
+    );
+    assert!(!items.iter().any(|s| s["policy_id"] == id), "not itself");
+}
+
 async fn publishing_can_require_a_second_administrator(backend: e2e::Backend) {
     let app = TestApp::spawn_with(backend, |config| config.require_second_approval = true).await;
     let field = app
@@ -337,4 +395,5 @@ on_both_backends!(
     domain_rules_are_checked_and_named,
     a_condition_on_an_unknown_field_is_rejected_with_its_path,
     the_policy_calendar_lists_windows_by_month_as_json_and_icalendar,
+    related_policies_are_suggested_by_shared_tags_and_wording,
 );

@@ -1,6 +1,8 @@
-//! `/api/v1/policies/{id}/tag-suggestions`: tags a policy's text mentions — by a tag's Chinese or
-//! English label or one of its synonyms — that the policy does not carry yet, each with the words
-//! found, for an administrator to accept.
+//! Suggestions for an administrator to accept: `/api/v1/policies/{id}/tag-suggestions`, tags a
+//! policy's text mentions — by a tag's Chinese or English label or one of its synonyms — that the
+//! policy does not carry yet, each with the words found; and
+//! `/api/v1/policies/{id}/related-suggestions`, other published policies sharing its tags and
+//! topics or worded alike (character bigrams of title and summary), each with why.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +17,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(tag_suggestions))
+    OpenApiRouter::new()
+        .routes(routes!(tag_suggestions))
+        .routes(routes!(related_suggestions))
 }
 
 /// A tag the policy's text suggests.
@@ -109,5 +113,91 @@ async fn tag_suggestions(
     }
     let mentions = |s: &TagSuggestion| s.matched.iter().map(|(_, n)| n).sum::<usize>();
     suggestions.sort_by(|a, b| mentions(b).cmp(&mentions(a)).then(a.code.cmp(&b.code)));
+    Ok(Json(suggestions))
+}
+
+/// A policy suggested as related, with why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RelatedSuggestion {
+    pub policy_id: i64,
+    pub title: String,
+    /// `dimension:code` tags and `topic:…` topics both policies carry.
+    pub shared: Vec<String>,
+    /// Share of title-and-summary character pairs in common (Jaccard, 0–1).
+    pub text_similarity: f64,
+    pub score: f64,
+}
+
+/// How many suggestions are returned.
+const RELATED_SUGGESTIONS: usize = 5;
+
+fn features(content: &store::policy::PolicyContent) -> std::collections::BTreeSet<String> {
+    let tags = content
+        .applicability
+        .tags
+        .iter()
+        .flat_map(|(dimension, codes)| codes.iter().map(move |code| format!("{dimension}:{code}")));
+    let topics = content.topics.iter().map(|topic| format!("topic:{topic}"));
+    tags.chain(topics).collect()
+}
+
+fn bigrams(text: &str) -> std::collections::HashSet<(char, char)> {
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_ascii_punctuation())
+        .collect();
+    chars.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Related-policy suggestions, best first; policies already related are left out.
+#[utoipa::path(get, path = "/api/v1/policies/{id}/related-suggestions", tag = "policies", params(("id" = i64, Path)), responses(
+    (status = 200, body = Vec<RelatedSuggestion>),
+    (status = 404, body = ErrorBody)
+))]
+async fn related_suggestions(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<RelatedSuggestion>>, ApiError> {
+    let policy = state.store.policy(id).await?;
+    let own_features = features(&policy.content);
+    let own_text = bigrams(&format!(
+        "{}{}",
+        policy.content.title, policy.content.summary
+    ));
+    let mut suggestions: Vec<RelatedSuggestion> = state
+        .store
+        .published_policies()
+        .await?
+        .into_iter()
+        .filter(|other| other.id != id && !policy.content.related_policy_ids.contains(&other.id))
+        .filter_map(|other| {
+            let shared: Vec<String> = features(&other.content)
+                .intersection(&own_features)
+                .cloned()
+                .collect();
+            let text = bigrams(&format!("{}{}", other.content.title, other.content.summary));
+            let union = own_text.union(&text).count();
+            let similarity = if union == 0 {
+                0.0
+            } else {
+                own_text.intersection(&text).count() as f64 / union as f64
+            };
+            // Tags are deliberate and weigh more than wording; either alone can relate policies.
+            let score = shared.len() as f64 + 4.0 * similarity;
+            (score > 0.5).then(|| RelatedSuggestion {
+                policy_id: other.id,
+                title: other.content.title.clone(),
+                shared,
+                text_similarity: (similarity * 1000.0).round() / 1000.0,
+                score: (score * 1000.0).round() / 1000.0,
+            })
+        })
+        .collect();
+    suggestions.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.policy_id.cmp(&b.policy_id))
+    });
+    suggestions.truncate(RELATED_SUGGESTIONS);
     Ok(Json(suggestions))
 }
