@@ -234,6 +234,99 @@ async fn the_standard_industry_tree_has_sections_and_divisions(app: TestApp) {
     assert_eq!(app.total("/api/v1/tags?dimension=industry").await, 20 + 97);
 }
 
+/// The first ten eligible policies of a profile, in rank order.
+async fn top_ten(app: &TestApp, profile: i64) -> Vec<i64> {
+    app.get(&format!("/api/v1/profiles/{profile}/matches"))
+        .await
+        .expect(200)
+        .body["eligible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(10)
+        .map(|m| m["policy"]["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn a_merge_dry_run_agrees_with_the_merge_itself(app: TestApp) {
+    let old = app
+        .post("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"}))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut tagged = fixtures::policy();
+    tagged["doc_number"] = json!("京科发〔2026〕6号");
+    tagged["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
+    let tagged = app.post("/api/v1/policies", &tagged).await.expect(201).body["id"]
+        .as_i64()
+        .unwrap();
+    app.post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201);
+    let mut profiles = Vec::new();
+    for (code, interests) in [
+        (crate::fixtures::CREDIT_CODE_HAIDIAN, json!(["rnd"])),
+        (crate::fixtures::CREDIT_CODE_CHAOYANG, json!(["tax"])),
+    ] {
+        let mut enterprise = fixtures::enterprise(code);
+        enterprise["interests"] = interests;
+        profiles.push(
+            app.post("/api/v1/profiles", &enterprise)
+                .await
+                .expect(201)
+                .body["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let audience = format!("/api/v1/policies/{tagged}/audience");
+    let eligible_before = app.get(&audience).await.expect(200).body["eligible"].clone();
+    let mut before = Vec::new();
+    for profile in &profiles {
+        before.push(top_ten(&app, *profile).await);
+    }
+
+    let dry = app
+        .post(
+            &format!("/api/v1/tags/{old}/merge/dry-run"),
+            &json!({"into": "rnd"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        app.get(&format!("/api/v1/tags/{old}")).await.body["status"],
+        "active",
+        "a dry run saves nothing"
+    );
+
+    // The direct recount: merge for real, then read everything again.
+    app.post(
+        &format!("/api/v1/tags/{old}/merge"),
+        &json!({"into": "rnd"}),
+    )
+    .await
+    .expect(200);
+    let change = &dry["audiences"][0];
+    assert_eq!(change["policy_id"], tagged, "{dry}");
+    assert_eq!(change["eligible_before"], eligible_before, "{dry}");
+    assert_eq!(
+        change["eligible_after"],
+        app.get(&audience).await.expect(200).body["eligible"],
+        "{dry}"
+    );
+    let mut changed = 0;
+    for (profile, old_top) in profiles.iter().zip(&before) {
+        if top_ten(&app, *profile).await != *old_top {
+            changed += 1;
+        }
+    }
+    assert_eq!(dry["rankings"]["top_changed"], changed, "{dry}");
+    assert_eq!(dry["rankings"]["profiles_checked"], 2);
+}
+
 on_both_backends!(
     the_standard_taxonomy_is_there_on_a_new_database,
     a_tag_is_created_changed_and_deleted,
@@ -242,4 +335,5 @@ on_both_backends!(
     a_policys_text_suggests_tags_it_does_not_carry_yet,
     a_merged_tag_moves_its_policies_and_its_old_code_keeps_working,
     the_standard_industry_tree_has_sections_and_divisions,
+    a_merge_dry_run_agrees_with_the_merge_itself,
 );

@@ -77,9 +77,10 @@ pub struct ProfileMatches {
     pub near_miss: Vec<MatchView>,
 }
 
-/// What proposed weights would change in the eligible (强相关) rankings of a set of profiles.
+/// How the eligible (强相关) rankings of a set of profiles would change (under new weights or
+/// changed policies).
 #[derive(Clone, Debug, Serialize)]
-pub struct WeightsImpact {
+pub struct RankingImpact {
     pub as_of: NaiveDate,
     /// Profiles the rankings were compared on.
     pub profiles_checked: usize,
@@ -95,6 +96,24 @@ pub struct WeightsImpact {
     pub falling: Vec<PolicyMove>,
     /// Mean change of 匹配度 over every eligible (profile, policy) pair compared.
     pub mean_score_change: f64,
+}
+
+/// A policy's audience before and after a change.
+#[derive(Clone, Debug, Serialize)]
+pub struct AudienceChange {
+    pub policy_id: i64,
+    pub title: String,
+    pub eligible_before: u64,
+    pub eligible_after: u64,
+    pub undetermined_before: u64,
+    pub undetermined_after: u64,
+}
+
+/// What saving some policies differently would change.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoliciesImpact {
+    pub audiences: Vec<AudienceChange>,
+    pub rankings: RankingImpact,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -395,91 +414,149 @@ impl Matching {
         profiles: &[(i64, Profile)],
         as_of: NaiveDate,
         top: usize,
-    ) -> Result<WeightsImpact, MatchingError> {
+    ) -> Result<RankingImpact, MatchingError> {
         let live = self.read();
         let mut trial = live.engine.clone();
         trial
             .set_weights(proposed)
             .map_err(|e| MatchingError::Engine(e.into()))?;
-        let ranked = |engine: &Engine, facts: &profiles::Facts| -> Vec<(i64, f64)> {
-            engine
-                .match_profile(facts, as_of)
-                .eligible
-                .into_iter()
-                .filter(|m| {
-                    live.rules
-                        .get(&m.policy_id)
-                        .is_some_and(|(_, brief)| brief.in_force_on(as_of))
-                })
-                .map(|m| (m.policy_id, m.score))
-                .collect()
-        };
-        let mut changed = Vec::new();
-        let mut top_changed = 0;
-        let mut rising: HashMap<i64, usize> = HashMap::new();
-        let mut falling: HashMap<i64, usize> = HashMap::new();
-        let (mut delta, mut pairs) = (0.0, 0usize);
-        for (id, profile) in profiles {
-            let facts = profile.facts(as_of);
-            let before = ranked(&live.engine, &facts);
-            let after = ranked(&trial, &facts);
-            for (policy, score) in &after {
-                if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
-                    delta += score - old;
-                    pairs += 1;
-                }
-            }
-            let top_before: Vec<i64> = before.iter().take(top).map(|(p, _)| *p).collect();
-            let top_after: Vec<i64> = after.iter().take(top).map(|(p, _)| *p).collect();
-            if top_before != top_after {
-                top_changed += 1;
-                if changed.len() < 200 {
-                    changed.push(*id);
-                }
-                for policy in top_after.iter().filter(|p| !top_before.contains(p)) {
-                    *rising.entry(*policy).or_default() += 1;
-                }
-                for policy in top_before.iter().filter(|p| !top_after.contains(p)) {
-                    *falling.entry(*policy).or_default() += 1;
-                }
-            }
-        }
-        let moves = |counts: HashMap<i64, usize>| {
-            let mut moves: Vec<PolicyMove> = counts
-                .into_iter()
-                .map(|(policy_id, profiles)| PolicyMove {
-                    policy_id,
-                    title: live
-                        .rules
-                        .get(&policy_id)
-                        .map(|(_, b)| b.title.clone())
-                        .unwrap_or_default(),
-                    profiles,
-                })
-                .collect();
-            moves.sort_by(|a, b| {
-                b.profiles
-                    .cmp(&a.profiles)
-                    .then(a.policy_id.cmp(&b.policy_id))
-            });
-            moves
-        };
-        Ok(WeightsImpact {
-            as_of,
-            profiles_checked: profiles.len(),
-            top,
-            top_changed,
-            changed_profiles: changed,
-            rising: moves(rising),
-            falling: moves(falling),
-            mean_score_change: if pairs == 0 {
-                0.0
-            } else {
-                delta / pairs as f64
-            },
-        })
+        Ok(compare_rankings(&live, &trial, profiles, as_of, top))
     }
 
+    /// Dry run of policies saved differently (e.g. their tags after a taxonomy change): each
+    /// policy's audience before and after, and how profiles' top rankings would change.
+    pub fn policies_impact(
+        &self,
+        changed: &[Policy],
+        profiles: &[(i64, Profile)],
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<PoliciesImpact, MatchingError> {
+        let live = self.read();
+        let mut trial = live.engine.clone();
+        let mut audiences = Vec::new();
+        for policy in changed.iter().filter(|p| is_published(p)) {
+            let (rule, brief) = rule_of(policy);
+            trial.upsert(rule.clone(), &live.schema)?;
+            let count = |applicability: &Applicability| -> Result<(u64, u64), MatchingError> {
+                let compiled = applicability.compile(&live.schema).map_err(|errors| {
+                    MatchingError::Engine(EngineError::InvalidPolicy {
+                        policy_id: policy.id,
+                        errors,
+                    })
+                })?;
+                let sets = live.index.select(&compiled, as_of);
+                Ok((sets.eligible.len(), sets.undetermined.len()))
+            };
+            let before = match live.rules.get(&policy.id) {
+                Some((current, _)) => count(&current.applicability)?,
+                None => (0, 0),
+            };
+            let after = count(&rule.applicability)?;
+            audiences.push(AudienceChange {
+                policy_id: policy.id,
+                title: brief.title,
+                eligible_before: before.0,
+                eligible_after: after.0,
+                undetermined_before: before.1,
+                undetermined_after: after.1,
+            });
+        }
+        Ok(PoliciesImpact {
+            audiences,
+            rankings: compare_rankings(&live, &trial, profiles, as_of, top),
+        })
+    }
+}
+
+/// The eligible rankings of `profiles` under the live engine and under `trial`, compared.
+fn compare_rankings(
+    live: &Live,
+    trial: &Engine,
+    profiles: &[(i64, Profile)],
+    as_of: NaiveDate,
+    top: usize,
+) -> RankingImpact {
+    let ranked = |engine: &Engine, facts: &profiles::Facts| -> Vec<(i64, f64)> {
+        engine
+            .match_profile(facts, as_of)
+            .eligible
+            .into_iter()
+            .filter(|m| {
+                live.rules
+                    .get(&m.policy_id)
+                    .is_some_and(|(_, brief)| brief.in_force_on(as_of))
+            })
+            .map(|m| (m.policy_id, m.score))
+            .collect()
+    };
+    let mut changed = Vec::new();
+    let mut top_changed = 0;
+    let mut rising: HashMap<i64, usize> = HashMap::new();
+    let mut falling: HashMap<i64, usize> = HashMap::new();
+    let (mut delta, mut pairs) = (0.0, 0usize);
+    for (id, profile) in profiles {
+        let facts = profile.facts(as_of);
+        let before = ranked(&live.engine, &facts);
+        let after = ranked(&trial, &facts);
+        for (policy, score) in &after {
+            if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
+                delta += score - old;
+                pairs += 1;
+            }
+        }
+        let top_before: Vec<i64> = before.iter().take(top).map(|(p, _)| *p).collect();
+        let top_after: Vec<i64> = after.iter().take(top).map(|(p, _)| *p).collect();
+        if top_before != top_after {
+            top_changed += 1;
+            if changed.len() < 200 {
+                changed.push(*id);
+            }
+            for policy in top_after.iter().filter(|p| !top_before.contains(p)) {
+                *rising.entry(*policy).or_default() += 1;
+            }
+            for policy in top_before.iter().filter(|p| !top_after.contains(p)) {
+                *falling.entry(*policy).or_default() += 1;
+            }
+        }
+    }
+    let moves = |counts: HashMap<i64, usize>| {
+        let mut moves: Vec<PolicyMove> = counts
+            .into_iter()
+            .map(|(policy_id, profiles)| PolicyMove {
+                policy_id,
+                title: live
+                    .rules
+                    .get(&policy_id)
+                    .map(|(_, b)| b.title.clone())
+                    .unwrap_or_default(),
+                profiles,
+            })
+            .collect();
+        moves.sort_by(|a, b| {
+            b.profiles
+                .cmp(&a.profiles)
+                .then(a.policy_id.cmp(&b.policy_id))
+        });
+        moves
+    };
+    RankingImpact {
+        as_of,
+        profiles_checked: profiles.len(),
+        top,
+        top_changed,
+        changed_profiles: changed,
+        rising: moves(rising),
+        falling: moves(falling),
+        mean_score_change: if pairs == 0 {
+            0.0
+        } else {
+            delta / pairs as f64
+        },
+    }
+}
+
+impl Matching {
     pub fn weights(&self) -> Weights {
         self.read().engine.weights().clone()
     }

@@ -395,6 +395,55 @@ impl Store {
         Ok(current)
     }
 
+    /// Every policy carrying a tag.
+    pub async fn policies_with_tag(
+        &self,
+        dimension: &str,
+        code: &str,
+    ) -> Result<Vec<crate::policy::Policy>, StoreError> {
+        let ids: Vec<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+            )
+            .bind(dimension)
+            .bind(code)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut policies = Vec::with_capacity(ids.len());
+        for id in ids {
+            policies.push(self.policy(id).await?);
+        }
+        Ok(policies)
+    }
+
+    /// The policies as a merge of `code` into `into` would save them (tags replaced), unsaved.
+    pub async fn policies_after_merge(
+        &self,
+        dimension: &str,
+        code: &str,
+        into: &str,
+    ) -> Result<Vec<crate::policy::Policy>, StoreError> {
+        let mut policies = self.policies_with_tag(dimension, code).await?;
+        for policy in &mut policies {
+            if let Some(codes) = policy.content.applicability.tags.get_mut(dimension) {
+                let mut merged: Vec<String> = Vec::with_capacity(codes.len());
+                for existing in codes.iter() {
+                    let next = if existing == code {
+                        into.to_owned()
+                    } else {
+                        existing.clone()
+                    };
+                    if !merged.contains(&next) {
+                        merged.push(next);
+                    }
+                }
+                *codes = merged;
+            }
+        }
+        Ok(policies)
+    }
+
     /// Merges a tag into another of the same dimension: the tag is kept, marked merged, so its
     /// code still resolves; every policy carrying it is saved again carrying the target instead
     /// (a new version each, by `actor`).

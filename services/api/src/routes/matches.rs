@@ -311,7 +311,7 @@ async fn dry_run_weights(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<DryRunQuery>,
     ApiJson(weights): ApiJson<Weights>,
-) -> Result<Json<matching::WeightsImpact>, ApiError> {
+) -> Result<Json<matching::RankingImpact>, ApiError> {
     weights
         .validate()
         .map_err(|e| MatchingError::Engine(e.into()))?;

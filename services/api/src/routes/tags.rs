@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(get_tag, update_tag, delete_tag))
         .routes(routes!(merge_tag))
+        .routes(routes!(merge_dry_run))
 }
 
 /// The taxonomy's dimensions with their score weights.
@@ -151,4 +152,34 @@ async fn merge_tag(
         state.search.upsert(&policy)?;
     }
     Ok(Json(merged))
+}
+
+/// Profiles a taxonomy dry run compares rankings on (the first ones, by id).
+const DRY_RUN_PROFILES: i64 = 5_000;
+
+/// Dry run of a merge: for each policy carrying the tag, its audience (eligible and undetermined)
+/// before and after, and how the top-10 eligible rankings of up to 5,000 profiles would change.
+/// Nothing is saved.
+#[utoipa::path(post, path = "/api/v1/tags/{id}/merge/dry-run", tag = "tags", params(("id" = i64, Path)),
+    request_body = MergeBody, responses(
+    (status = 200, body = Object),
+    (status = 404, body = ErrorBody)
+))]
+async fn merge_dry_run(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<MergeBody>,
+) -> Result<Json<matching::PoliciesImpact>, ApiError> {
+    let tag = state.store.tag(id).await?;
+    let changed = state
+        .store
+        .policies_after_merge(&tag.input.dimension, &tag.input.code, &body.into)
+        .await?;
+    let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
+    Ok(Json(state.matching.policies_impact(
+        &changed,
+        &profiles,
+        state.store.today(),
+        10,
+    )?))
 }
