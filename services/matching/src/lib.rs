@@ -498,7 +498,7 @@ fn compare_rankings(
     for (id, profile) in profiles {
         let facts = profile.facts(as_of);
         let before = ranked(&live.engine, &facts);
-        let after = ranked(&trial, &facts);
+        let after = ranked(trial, &facts);
         for (policy, score) in &after {
             if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
                 delta += score - old;
