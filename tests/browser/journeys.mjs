@@ -139,6 +139,15 @@ async function admin(page) {
   check((await page.textContent('#impact-summary')).includes('/ '), 'the dry run reports the profiles checked');
   await page.screenshot({ path: `${shots}/admin-weights-dry-run.png`, fullPage: true });
 
+  // Taxonomy: a merge is tried first, its effect shown, nothing saved.
+  await page.goto(`${base}/admin/tags?dimension=topic`);
+  await page.fill('#tag-tax .into', 'rnd');
+  await page.click('#tag-tax .dry-run');
+  await page.waitForFunction(() => document.querySelector('#tag-tax .impact').textContent.length > 0);
+  const impact = await page.textContent('#tag-tax .impact');
+  check(impact.includes('排名变化的画像'), `the dry run reports the rankings, saw: ${impact}`);
+  await page.screenshot({ path: `${shots}/admin-taxonomy-dry-run.png`, fullPage: true });
+
   // Schedules: a five-field crontab line is refused with the reason, a proper one is kept.
   await page.goto(`${base}/admin/schedules`);
   await page.fill('#name', '每日摘要');

@@ -153,6 +153,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "admin-analytics",
         "admin-schedules",
         "admin-weights-dry-run",
+        "admin-taxonomy-dry-run",
         "enterprise-inbox",
         "enterprise-pack",
         "enterprise-forbidden",

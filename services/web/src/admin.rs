@@ -460,3 +460,64 @@ pub(crate) async fn weights(
         context! { weights => state.matching.weights(), words => words },
     )
 }
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct TagsQuery {
+    dimension: Option<String>,
+    lang: Option<String>,
+}
+
+pub(crate) async fn tags(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Query(query): Query<TagsQuery>,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let dimension = query.dimension.unwrap_or_else(|| "topic".to_owned());
+    let (dimensions, tags) = match (
+        state.store.tag_dimensions().await,
+        state
+            .store
+            .list_tags(
+                &store::TagFilter {
+                    dimension: Some(dimension.clone()),
+                    ..Default::default()
+                },
+                Paging {
+                    page: 1,
+                    per_page: Paging::MAX_PER_PAGE,
+                },
+            )
+            .await,
+    ) {
+        (Ok(dimensions), Ok(tags)) => (dimensions, tags.items),
+        (Err(error), _) | (_, Err(error)) => return api::ApiError::from(error).into_response(),
+    };
+    let rows: Vec<_> = tags
+        .iter()
+        .map(|tag| {
+            context! {
+                id => tag.id,
+                code => tag.input.code,
+                label_zh => tag.input.label_zh,
+                status => serde_json::to_value(tag.input.status).ok(),
+                merged_into => tag.merged_into,
+            }
+        })
+        .collect();
+    let words = context! {
+        eligible => viewer.text("eligible"),
+        undetermined => viewer.text("undetermined"),
+        changed => viewer.text("changed"),
+    };
+    let title = viewer.text("taxonomy");
+    viewer.render(
+        "admin_tags.html",
+        title,
+        context! { dimensions => dimensions, dimension => dimension, tags => rows, words => words },
+    )
+}

@@ -50,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/dead-letters/{id}/redrive", post(admin::redrive))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/weights", get(admin::weights))
+        .route("/admin/tags", get(admin::tags))
         .route(
             "/admin/schedules",
             get(admin::schedules).post(admin::create_schedule),
@@ -77,6 +78,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/staff_profile.html"),
             ),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "admin_tags.html",
+                include_str!("../templates/admin_tags.html"),
+            ),
             (
                 "admin_weights.html",
                 include_str!("../templates/admin_weights.html"),

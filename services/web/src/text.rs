@@ -250,6 +250,16 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Pushes per day (last 30 days)",
     ),
     ("delivered", "已送达", "Delivered"),
+    ("taxonomy", "标签体系", "Tag taxonomy"),
+    ("dimension", "维度", "Dimension"),
+    ("code", "代码", "Code"),
+    ("merge_into", "合并到（代码）", "Merge into (code)"),
+    ("merge", "合并", "Merge"),
+    (
+        "merge_help",
+        "合并前先试算：受影响政策的适用范围变化，以及前 5,000 个画像的前 10 名排名变化。",
+        "Dry-run a merge first: how the affected policies' audiences and the top 10 of the first 5,000 profiles would change.",
+    ),
     ("weights", "评分权重", "Score weights"),
     (
         "weights_help",
