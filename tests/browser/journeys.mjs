@@ -78,6 +78,9 @@ async function staff(page) {
   // A targeted push: policy → audience → preview → confirm → live progress until done.
   await page.goto(`${base}/staff/push`);
   await page.check('input[name=policy_ids]');
+  await page.setInputFiles('#credit_code_file', { name: 'list.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('credit_code\n91110108MA01AB2C3T\n') });
+  await page.waitForFunction(() => document.getElementById('credit_codes').value.includes('91110108MA01AB2C3T'));
   await page.screenshot({ path: `${shots}/staff-push-form.png`, fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('#preview')]);
   check((await page.textContent('#recipients')).trim() === '1', 'the preview counts the region\'s one eligible enterprise');
@@ -125,6 +128,7 @@ async function admin(page) {
       check(await page.locator('#rates-chart rect').count() > 0, 'the rates chart is drawn');
       check(await page.locator('#pushes-chart rect').count() > 0, 'the pushes-per-day chart is drawn');
       check(await page.locator('#channels tr').count() > 1, 'deliveries per channel are listed');
+      check(await page.locator('#channels-chart rect').count() > 0, 'the per-channel chart is drawn');
     }
   }
   check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
@@ -138,6 +142,12 @@ async function admin(page) {
   await page.waitForSelector('#impact-summary');
   check((await page.textContent('#impact-summary')).includes('/ '), 'the dry run reports the profiles checked');
   await page.screenshot({ path: `${shots}/admin-weights-dry-run.png`, fullPage: true });
+
+  // A new draft opens straight in the editor.
+  await page.goto(`${base}/admin/policies`);
+  await Promise.all([page.waitForNavigation(), page.click('#new-policy')]);
+  check(/\/admin\/policies\/\d+$/.test(new URL(page.url()).pathname), `the new draft opens in the editor, got ${page.url()}`);
+  check((await page.textContent('#policy-status')) === 'draft', 'a new policy starts as a draft');
 
   // Taxonomy: a merge is tried first, its effect shown, nothing saved.
   await page.goto(`${base}/admin/tags?dimension=topic`);

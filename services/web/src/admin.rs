@@ -521,3 +521,40 @@ pub(crate) async fn tags(
         context! { dimensions => dimensions, dimension => dimension, tags => rows, words => words },
     )
 }
+
+/// Creates a draft to edit in the policy editor; its content starts as a skeleton.
+pub(crate) async fn new_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: String,
+) -> Response {
+    let viewer = match admin(&state, &headers, caller, None).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    if checked_form(&viewer, &body).is_none() {
+        return csrf_refused(&viewer);
+    }
+    let skeleton = serde_json::json!({
+        "doc_number": "（待填写）",
+        "title": format!("新政策草稿 {}", state.store.now().format("%Y-%m-%d %H:%M:%S")),
+        "issuing_departments": ["（待填写）"],
+        "region_code": viewer.user().and_then(|u| u.region_code.clone()).unwrap_or_else(|| "110000".to_owned()),
+        "level": "municipal",
+        "status": "draft",
+        "applicability": {"audiences": []},
+    });
+    let content: store::policy::PolicyContent = match serde_json::from_value(skeleton) {
+        Ok(content) => content,
+        Err(_) => return api::ApiError::internal().into_response(),
+    };
+    match state
+        .store
+        .create_policy(&content, &viewer.caller.actor())
+        .await
+    {
+        Ok(policy) => Redirect::to(&format!("/admin/policies/{}", policy.id)).into_response(),
+        Err(error) => api::ApiError::from(error).into_response(),
+    }
+}

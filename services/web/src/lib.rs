@@ -43,7 +43,10 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/pushes/{id}", get(push_progress))
         .route("/staff/pushes/{id}/cancel", post(cancel_push))
         .route("/admin", get(admin::home))
-        .route("/admin/policies", get(admin::policies))
+        .route(
+            "/admin/policies",
+            get(admin::policies).post(admin::new_policy),
+        )
         .route("/admin/policies/{id}", get(admin::policy))
         .route("/admin/analytics", get(admin::analytics))
         .route("/admin/dead-letters", get(admin::dead_letters))

@@ -251,6 +251,12 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("delivered", "已送达", "Delivered"),
     ("taxonomy", "标签体系", "Tag taxonomy"),
+    (
+        "upload_list",
+        "或上传名单文件（CSV 或文本，每行一个信用代码）",
+        "or upload a list (CSV or text, one credit code per line)",
+    ),
+    ("new_policy", "新建政策草稿", "New policy draft"),
     ("dimension", "维度", "Dimension"),
     ("code", "代码", "Code"),
     ("merge_into", "合并到（代码）", "Merge into (code)"),
