@@ -1,5 +1,6 @@
 // Browser journeys of Policy Push in Debian's Chromium (headless), one per role:
 //   node journeys.mjs enterprise <base-url> <screenshot-dir> <user> <password> <someone-else's-item-id>
+//   node journeys.mjs citizen    <base-url> <screenshot-dir> <user> <password>
 //   node journeys.mjs staff      <base-url> <screenshot-dir> <user> <password> <enterprise-name>
 // (staff: look the enterprise up, then run a targeted push to it and watch it complete)
 //   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
@@ -61,6 +62,17 @@ async function enterprise(page) {
 
   await page.goto(`${base}/inbox?lang=en`);
   check((await page.textContent('main h1')).includes('Inbox'), 'English on request');
+}
+
+async function citizen(page) {
+  await signIn(page);
+  check(new URL(page.url()).pathname === '/inbox', `after sign-in expected /inbox, got ${page.url()}`);
+  check((await page.textContent('main h1')).includes('消息中心'), 'the citizen has an inbox');
+  const response = await page.goto(`${base}/staff`);
+  check(response.status() === 403, `the staff console is refused to a citizen, got ${response.status()}`);
+  await page.goto(`${base}/profile`);
+  check((await page.textContent('main h1')).includes('我的画像'), 'the citizen sees their profile');
+  await page.screenshot({ path: `${shots}/citizen-profile.png`, fullPage: true });
 }
 
 async function staff(page) {
@@ -176,7 +188,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ locale: 'zh-CN' });
-  await ({ enterprise, staff, admin })[role](page);
+  await ({ enterprise, citizen, staff, admin })[role](page);
   console.log(`${role} journey passed`);
 } catch (error) {
   console.error(`${role} journey failed: ${error.message}`);

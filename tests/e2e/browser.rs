@@ -1,6 +1,7 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
-//! is refused someone else's pack by URL and changes its preferences; staff look up an
+//! is refused someone else's pack by URL and changes its preferences; a citizen reaches their own
+//! space and not the staff console; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
 //! audience. Screenshots of each page land in
@@ -114,6 +115,15 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     assert_eq!(preferences["frequency"], "weekly");
     assert_eq!(preferences["channels"]["email"], false);
 
+    let citizen = create(
+        &app,
+        "/api/v1/profiles",
+        &fixtures::citizen(fixtures::ID_NUMBER_1990),
+    )
+    .await;
+    TestApp::mint_token(store, "lihua", Role::Citizen, Some(citizen), None).await;
+    journey("citizen", &app, &["lihua", "e2e-password-123"]).await;
+
     journey(
         "staff",
         &app,
@@ -158,6 +168,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "enterprise-pack",
         "enterprise-forbidden",
         "staff-service-pack",
+        "citizen-profile",
     ] {
         assert!(
             screenshots().join(format!("{page}.png")).exists(),
