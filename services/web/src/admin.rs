@@ -4,34 +4,18 @@
 //! log.
 
 use api::AppState;
-use api::auth::Caller;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
-use store::{Paging, PolicyFilter, Role};
+use store::{Paging, PolicyFilter};
 
-use crate::{LangQuery, Viewer, checked_form, csrf_refused, signed_in, with_lang};
-
-async fn admin(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: Caller,
-    lang: Option<&str>,
-) -> Result<Viewer, Response> {
-    signed_in(state, headers, caller, lang, &[Role::Admin]).await
-}
+use crate::{Admin, LangQuery, Signed, Viewer, checked_form, csrf_refused, with_lang};
 
 pub(crate) async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let title = viewer.text("administration");
     with_lang(
         viewer.render("admin.html", title, context! {}),
@@ -41,14 +25,8 @@ pub(crate) async fn home(
 
 pub(crate) async fn policies(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let page = match state
         .store
         .list_policies(
@@ -81,15 +59,9 @@ pub(crate) async fn policies(
 
 pub(crate) async fn policy(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     Path(id): Path<i64>,
-    Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let policy = match state.store.policy(id).await {
         Ok(policy) => policy,
         Err(store::StoreError::NotFound { .. }) => {
@@ -139,14 +111,8 @@ pub(crate) async fn policy(
 
 pub(crate) async fn analytics(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let mut rows = Vec::new();
     for id in state.matching.published_ids() {
         let Some(brief) = state.matching.brief(id) else {
@@ -218,14 +184,8 @@ pub(crate) async fn analytics(
 
 pub(crate) async fn dead_letters(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     match state
         .store
         .dead_letters(Paging {
@@ -248,15 +208,10 @@ pub(crate) async fn dead_letters(
 
 pub(crate) async fn redrive(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, None).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }
@@ -271,14 +226,8 @@ pub(crate) async fn redrive(
 
 pub(crate) async fn audit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     match state
         .store
         .audit_log(
@@ -334,28 +283,17 @@ async fn render_schedules(
 
 pub(crate) async fn schedules(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     render_schedules(&state, &viewer, &ScheduleForm::default(), None).await
 }
 
 /// Creates a schedule from the form; a cron line that does not parse comes back with the reason.
 pub(crate) async fn create_schedule(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     body: String,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, None).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(fields) = checked_form(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -411,15 +349,10 @@ pub(crate) async fn create_schedule(
 
 pub(crate) async fn delete_schedule(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, None).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }
@@ -437,14 +370,8 @@ pub(crate) async fn delete_schedule(
 
 pub(crate) async fn weights(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Admin>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let words = context! {
         bad_json => viewer.text("bad_json"),
         changed => viewer.text("changed"),
@@ -464,19 +391,13 @@ pub(crate) async fn weights(
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct TagsQuery {
     dimension: Option<String>,
-    lang: Option<String>,
 }
 
 pub(crate) async fn tags(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     Query(query): Query<TagsQuery>,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, query.lang.as_deref()).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let dimension = query.dimension.unwrap_or_else(|| "topic".to_owned());
     let (dimensions, tags) = match (
         state.store.tag_dimensions().await,
@@ -525,14 +446,9 @@ pub(crate) async fn tags(
 /// Creates a draft to edit in the policy editor; its content starts as a skeleton.
 pub(crate) async fn new_policy(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Admin>,
     body: String,
 ) -> Response {
-    let viewer = match admin(&state, &headers, caller, None).await {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }

@@ -231,6 +231,55 @@ async fn viewer(
     })
 }
 
+/// Who may open a page.
+pub(crate) trait Audience {
+    const ROLES: &'static [Role];
+}
+
+/// Enterprise and citizen users: their own space.
+pub(crate) struct Public;
+/// Service-centre staff (and administrators).
+pub(crate) struct Staff;
+pub(crate) struct Admin;
+
+impl Audience for Public {
+    const ROLES: &'static [Role] = &[Role::Enterprise, Role::Citizen];
+}
+impl Audience for Staff {
+    const ROLES: &'static [Role] = &[Role::Staff, Role::Admin];
+}
+impl Audience for Admin {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// A page's viewer, signed in with one of `A`'s roles; otherwise the request is answered with
+/// the sign-in page (not signed in) or a refusal (wrong role) before the handler runs.
+pub(crate) struct Signed<A>(pub Viewer, std::marker::PhantomData<A>);
+
+impl<A: Audience + Send + Sync> axum::extract::FromRequestParts<AppState> for Signed<A> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default();
+        let lang: Option<String> = parts.uri.query().and_then(|query| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .ok()?
+                .into_iter()
+                .find(|(key, _)| key == "lang")
+                .map(|(_, value)| value)
+        });
+        let viewer = signed_in(state, &parts.headers, caller, lang.as_deref(), A::ROLES).await?;
+        Ok(Self(viewer, std::marker::PhantomData))
+    }
+}
+
 /// A viewer who must be signed in, with one of `roles`.
 pub(crate) async fn signed_in(
     state: &AppState,
@@ -392,22 +441,9 @@ struct InboxQuery {
 
 async fn inbox(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     Query(query): Query<InboxQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
         return viewer.message(
             StatusCode::FORBIDDEN,
@@ -495,23 +531,9 @@ async fn own_item(
 
 async fn item(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     Path(id): Path<i64>,
-    Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let item = match own_item(&state, &viewer, id).await {
         Ok(item) => item,
         Err(response) => return response,
@@ -563,23 +585,10 @@ async fn item(
 
 async fn feedback(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        None,
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(fields) = checked_form(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -621,23 +630,10 @@ async fn feedback(
 
 async fn confirm(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        None,
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(fields) = checked_form(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -668,23 +664,10 @@ async fn confirm(
 
 async fn archive(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        None,
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }
@@ -699,22 +682,8 @@ async fn archive(
 
 async fn preferences_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Public>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
         return viewer.message(
             StatusCode::FORBIDDEN,
@@ -733,22 +702,9 @@ async fn preferences_page(
 
 async fn save_preferences(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Public>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        None,
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(fields) = checked_form(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -798,22 +754,8 @@ async fn save_preferences(
 
 async fn profile_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Signed(viewer, _): Signed<Public>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Enterprise, Role::Citizen],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
         return viewer.message(
             StatusCode::FORBIDDEN,
@@ -864,22 +806,9 @@ struct StaffQuery {
 
 async fn staff(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     Query(query): Query<StaffQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Staff, Role::Admin],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let mut results = Vec::new();
     if !q.is_empty() {
@@ -932,23 +861,9 @@ async fn staff(
 
 async fn staff_profile(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     Path(id): Path<i64>,
-    Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Staff, Role::Admin],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let stored = match state.store.profile(id).await {
         Ok(stored) => stored,
         Err(store::StoreError::NotFound { .. }) => {
@@ -1086,22 +1001,9 @@ fn render_push_form(
 
 async fn push_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Staff, Role::Admin],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let form = PushForm {
         region_within: viewer
             .user()
@@ -1161,15 +1063,9 @@ fn push_error(
 
 async fn preview_push(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(form) = PushForm::read(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -1201,15 +1097,9 @@ async fn preview_push(
 
 async fn start_push(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let Some(form) = PushForm::read(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
@@ -1229,23 +1119,10 @@ async fn start_push(
 
 async fn push_progress(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     Path(id): Path<i64>,
     Query(query): Query<LangQuery>,
 ) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Staff, Role::Admin],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     let progress = match state.store.push_progress(id).await {
         Ok(progress) => progress,
         Err(store::StoreError::NotFound { .. }) => {
@@ -1278,16 +1155,10 @@ async fn push_progress(
 
 async fn cancel_push(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
+    Signed(viewer, _): Signed<Staff>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let viewer = match signed_in(&state, &headers, caller, None, &[Role::Staff, Role::Admin]).await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }
@@ -1299,24 +1170,7 @@ async fn cancel_push(
     }
 }
 
-async fn push_history(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
-) -> Response {
-    let viewer = match signed_in(
-        &state,
-        &headers,
-        caller,
-        query.lang.as_deref(),
-        &[Role::Staff, Role::Admin],
-    )
-    .await
-    {
-        Ok(viewer) => viewer,
-        Err(response) => return response,
-    };
+async fn push_history(State(state): State<AppState>, Signed(viewer, _): Signed<Staff>) -> Response {
     match state
         .store
         .list_pushes(
