@@ -65,11 +65,7 @@ pub(crate) async fn policy(
     let policy = match state.store.policy(id).await {
         Ok(policy) => policy,
         Err(store::StoreError::NotFound { .. }) => {
-            return viewer.message(
-                StatusCode::NOT_FOUND,
-                viewer.text("not_found"),
-                viewer.text("not_found"),
-            );
+            return viewer.not_found();
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };

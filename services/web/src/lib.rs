@@ -178,6 +178,11 @@ impl Viewer {
         response
     }
 
+    fn not_found(&self) -> Response {
+        let words = self.text("not_found");
+        self.message(StatusCode::NOT_FOUND, words, words)
+    }
+
     fn text(&self, key: &str) -> &'static str {
         text::lookup(self.lang, key)
     }
@@ -583,27 +588,41 @@ async fn item(
     )
 }
 
+/// The policy `policy_id` of an inbox item's pack.
+fn pack_entry(item: &store::InboxItem, policy_id: i64) -> Option<&serde_json::Value> {
+    item.pack.0["items"]
+        .as_array()?
+        .iter()
+        .find(|i| i["policy_id"].as_i64() == Some(policy_id))
+}
+
+/// A form posted about one of the viewer's own inbox items: its fields (CSRF-checked), the
+/// item, and the `policy_id` it names.
+async fn form_on_own_item(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    body: &str,
+) -> Result<(HashMap<String, String>, store::InboxItem, Option<i64>), Response> {
+    let Some(fields) = checked_form(viewer, body) else {
+        return Err(csrf_refused(viewer));
+    };
+    let item = own_item(state, viewer, id).await?;
+    let policy_id = fields.get("policy_id").and_then(|v| v.parse().ok());
+    Ok((fields, item, policy_id))
+}
+
 async fn feedback(
     State(state): State<AppState>,
     Signed(viewer, _): Signed<Public>,
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let Some(fields) = checked_form(&viewer, &body) else {
-        return csrf_refused(&viewer);
-    };
-    let item = match own_item(&state, &viewer, id).await {
-        Ok(item) => item,
+    let (fields, item, policy_id) = match form_on_own_item(&state, &viewer, id, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let policy_id: Option<i64> = fields.get("policy_id").and_then(|v| v.parse().ok());
-    let in_pack = policy_id.is_some_and(|policy| {
-        item.pack.0["items"].as_array().is_some_and(|items| {
-            items
-                .iter()
-                .any(|i| i["policy_id"].as_i64() == Some(policy))
-        })
-    });
+    let in_pack = policy_id.is_some_and(|policy| pack_entry(&item, policy).is_some());
     let useful = fields.get("useful").map(String::as_str);
     let (Some(policy_id), true, Some(useful @ ("true" | "false"))) = (policy_id, in_pack, useful)
     else {
@@ -634,20 +653,12 @@ async fn confirm(
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    let Some(fields) = checked_form(&viewer, &body) else {
-        return csrf_refused(&viewer);
-    };
-    let item = match own_item(&state, &viewer, id).await {
-        Ok(item) => item,
+    let (_, item, policy_id) = match form_on_own_item(&state, &viewer, id, &body).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let policy_id: Option<i64> = fields.get("policy_id").and_then(|v| v.parse().ok());
     let wanted = policy_id.is_some_and(|policy| {
-        item.pack.0["items"].as_array().is_some_and(|items| {
-            items
-                .iter()
-                .any(|i| i["policy_id"].as_i64() == Some(policy) && i["confirm_required"] == true)
-        })
+        pack_entry(&item, policy).is_some_and(|entry| entry["confirm_required"] == true)
     });
     let (Some(policy_id), true) = (policy_id, wanted) else {
         return viewer.message(
@@ -867,11 +878,7 @@ async fn staff_profile(
     let stored = match state.store.profile(id).await {
         Ok(stored) => stored,
         Err(store::StoreError::NotFound { .. }) => {
-            return viewer.message(
-                StatusCode::NOT_FOUND,
-                viewer.text("not_found"),
-                viewer.text("not_found"),
-            );
+            return viewer.not_found();
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };
@@ -1126,11 +1133,7 @@ async fn push_progress(
     let progress = match state.store.push_progress(id).await {
         Ok(progress) => progress,
         Err(store::StoreError::NotFound { .. }) => {
-            return viewer.message(
-                StatusCode::NOT_FOUND,
-                viewer.text("not_found"),
-                viewer.text("not_found"),
-            );
+            return viewer.not_found();
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };
