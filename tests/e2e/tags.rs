@@ -215,6 +215,220 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
     );
 }
 
+async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
+    let tag = |code: &str, parent: Option<&str>| {
+        json!({"dimension": "topic", "code": code, "label_zh": "科研", "label_en": "Research",
+               "parent_code": parent})
+    };
+    let id = app
+        .post("/api/v1/tags", &tag("research", None))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let child = app
+        .post("/api/v1/tags", &tag("research_basic", Some("research")))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let alias = app
+        .post("/api/v1/tags", &tag("science", None))
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/api/v1/tags/{alias}/merge"),
+        &json!({"into": "research"}),
+    )
+    .await
+    .expect(200);
+    let mut policy = fixtures::policy();
+    policy["applicability"]["tags"]["topic"] = json!(["research"]);
+    let policy_id = app.post("/api/v1/policies", &policy).await.expect(201).body["id"]
+        .as_i64()
+        .unwrap();
+
+    // A code changes only through the rename, which says so.
+    let mut recoded = tag("research_new", None);
+    recoded["label_zh"] = json!("科学研究");
+    let field = app
+        .put(&format!("/api/v1/tags/{id}"), &recoded)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("code"));
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{id}/rename"),
+            &json!({"code": "rnd"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("code"), "rnd is taken");
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{id}/rename"),
+            &json!({"code": "bad code!"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("code"));
+
+    let renamed = app
+        .post(
+            &format!("/api/v1/tags/{id}/rename"),
+            &json!({"code": "research_new"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(renamed["code"], "research_new");
+    assert_eq!(renamed["status"], "active");
+    assert_eq!(renamed["version"], 2);
+
+    let moved = app
+        .get(&format!("/api/v1/policies/{policy_id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        moved["applicability"]["tags"]["topic"],
+        json!(["research_new"])
+    );
+    assert_eq!(moved["version"], 2, "the move is a new version");
+    assert_eq!(
+        app.get(&format!("/api/v1/policies/{policy_id}/versions/1"))
+            .await
+            .expect(200)
+            .body["applicability"]["tags"]["topic"],
+        json!(["research"])
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/tags/{child}"))
+            .await
+            .expect(200)
+            .body["parent_code"],
+        "research_new",
+        "children follow"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/tags/{alias}"))
+            .await
+            .expect(200)
+            .body["merged_into"],
+        "research_new",
+        "aliases follow"
+    );
+    // The old code and the alias keep working in filters and saves.
+    for old in ["research", "science"] {
+        assert_eq!(
+            app.total(&format!("/api/v1/policies?topic={old}")).await,
+            1,
+            "{old}"
+        );
+    }
+    let mut later = fixtures::policy();
+    later["doc_number"] = json!("京科发〔2026〕9号");
+    later["applicability"]["tags"]["topic"] = json!(["research", "science"]);
+    let saved = app.post("/api/v1/policies", &later).await.expect(201).body;
+    assert_eq!(
+        saved["applicability"]["tags"]["topic"],
+        json!(["research_new"])
+    );
+
+    // The tag's history: created, then renamed, each entry with who and what.
+    let history = app
+        .get(&format!("/api/v1/audit?entity=tag&entity_id={id}"))
+        .await
+        .expect(200)
+        .body;
+    let actions: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["rename", "create"], "{history}");
+    assert_eq!(history["items"][0]["detail"]["to"], "research_new");
+    assert_eq!(history["items"][0]["detail"]["code"], "research");
+}
+
+async fn a_retired_tag_stays_on_the_policies_that_carry_it(app: TestApp) {
+    let created = app
+        .post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201)
+        .body;
+    let id = created["id"].as_i64().unwrap();
+    for code in [
+        fixtures::CREDIT_CODE_HAIDIAN,
+        fixtures::CREDIT_CODE_CHAOYANG,
+    ] {
+        app.post("/api/v1/profiles", &fixtures::enterprise(code))
+            .await
+            .expect(201);
+    }
+    let audience = format!("/api/v1/policies/{id}/audience?as_of=2026-11-21");
+    let before = app.get(&audience).await.expect(200).body;
+    assert!(before["eligible"].as_i64().unwrap() >= 1, "{before}");
+    let rnd = app
+        .get("/api/v1/tags?dimension=topic&q=rnd")
+        .await
+        .expect(200)
+        .body["items"][0]
+        .clone();
+    let mut retired = rnd.clone();
+    for generated in ["id", "version", "created_at", "updated_at", "merged_into"] {
+        retired.as_object_mut().unwrap().remove(generated);
+    }
+    retired["status"] = json!("retired");
+    let saved = app
+        .put(&format!("/api/v1/tags/{}", rnd["id"]), &retired)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(saved["status"], "retired");
+    let mut merged = retired.clone();
+    merged["status"] = json!("merged");
+    let field = app
+        .put(&format!("/api/v1/tags/{}", rnd["id"]), &merged)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        field.as_deref(),
+        Some("status"),
+        "merging has its own operation"
+    );
+
+    let policy = app
+        .get(&format!("/api/v1/policies/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        policy["version"], created["version"],
+        "retiring saves no policy"
+    );
+    assert!(
+        policy["applicability"]["tags"]["topic"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("rnd")),
+        "{policy}"
+    );
+    assert_eq!(app.total("/api/v1/policies?topic=rnd").await, 1);
+    let after = app.get(&audience).await.expect(200).body;
+    assert_eq!(
+        after["eligible"], before["eligible"],
+        "the audience is unchanged"
+    );
+    assert_eq!(after["undetermined"], before["undetermined"]);
+}
+
 async fn the_standard_industry_tree_has_sections_and_divisions(app: TestApp) {
     let divisions = app
         .get("/api/v1/tags?dimension=industry&parent=I&per_page=50")
@@ -334,6 +548,8 @@ on_both_backends!(
     a_tag_in_an_unknown_dimension_is_rejected,
     a_policys_text_suggests_tags_it_does_not_carry_yet,
     a_merged_tag_moves_its_policies_and_its_old_code_keeps_working,
+    a_renamed_tag_moves_its_policies_children_and_aliases,
+    a_retired_tag_stays_on_the_policies_that_carry_it,
     the_standard_industry_tree_has_sections_and_divisions,
     a_merge_dry_run_agrees_with_the_merge_itself,
 );

@@ -125,7 +125,7 @@ async fn a_policy_expires_when_its_validity_ends_and_stops_matching() {
         "expiry is a new version"
     );
     let audit = store
-        .audit_log(Some("policy"), store::Paging::default())
+        .audit_log(Some("policy"), None, store::Paging::default())
         .await
         .unwrap();
     assert_eq!(audit.items[0].actor, "system:expiry");

@@ -41,27 +41,33 @@ macro_rules! write_audit {
 pub(crate) use write_audit;
 
 impl Store {
-    /// The newest audit entries first, optionally for one entity kind.
+    /// The newest audit entries first, optionally for one entity kind and one record of it (a
+    /// record's entries are its history: each carries what the change wrote).
     pub async fn audit_log(
         &self,
         entity: Option<&str>,
+        entity_id: Option<&str>,
         paging: Paging,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let entity = entity.unwrap_or_default();
+        let entity_id = entity_id.unwrap_or_default();
         let (items, total) = on_pool!(&self.db, pool => {
             let items = sqlx::query_as::<_, AuditEntry>(
                 "SELECT id, at, actor, action, entity, entity_id, detail FROM audit_log \
-                 WHERE ($1 = '' OR entity = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
+                 WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) \
+                 ORDER BY id DESC LIMIT $3 OFFSET $4",
             )
             .bind(entity)
+            .bind(entity_id)
             .bind(i64::from(paging.per_page))
             .bind(paging.offset())
             .fetch_all(pool)
             .await?;
             let total: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM audit_log WHERE ($1 = '' OR entity = $1)",
+                "SELECT COUNT(*) FROM audit_log WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2)",
             )
             .bind(entity)
+            .bind(entity_id)
             .fetch_one(pool)
             .await?;
             (items, total)

@@ -344,6 +344,9 @@ impl Store {
         self.tag(id).await
     }
 
+    /// Changes a tag's labels, synonyms, parent, weight or status (retiring it keeps every policy
+    /// that carries it as it is). Its dimension and code stay: policies refer to them, so a new
+    /// code goes through [`Store::rename_tag`] and folding into another tag through a merge.
     pub async fn update_tag(
         &self,
         id: i64,
@@ -351,6 +354,35 @@ impl Store {
         actor: &str,
     ) -> Result<Tag, StoreError> {
         self.check_tag(input).await?;
+        let current = self.tag(id).await?;
+        let mut problems = Vec::new();
+        if input.dimension != current.input.dimension {
+            problems.push(FieldError::new(
+                "dimension",
+                "immutable",
+                "标签的维度不能修改，请新建标签后合并",
+                "a tag's dimension cannot change; create a tag in the other dimension and merge",
+            ));
+        }
+        if input.code != current.input.code {
+            problems.push(FieldError::new(
+                "code",
+                "immutable",
+                format!("修改代码请使用 POST /api/v1/tags/{id}/rename，旧代码将继续有效"),
+                format!("change a code with POST /api/v1/tags/{id}/rename, which keeps the old code working"),
+            ));
+        }
+        if (input.status == TagStatus::Merged) != (current.input.status == TagStatus::Merged) {
+            problems.push(FieldError::new(
+                "status",
+                "merge_only",
+                "“已合并”状态只能通过合并操作设置或保留",
+                "the merged status is set by a merge only, and kept",
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -491,13 +523,94 @@ impl Store {
             tx.commit().await?;
             users
         });
-        for policy_id in users {
+        self.resave_policies(users, actor).await?;
+        self.tag(id).await
+    }
+
+    /// Gives a tag a new code. The old code stays behind as a merged alias of the new one, so
+    /// imports, filters and API calls that use it keep working; child tags and aliases follow,
+    /// and every policy carrying the old code is saved again with the new one (a new version
+    /// each, by `actor`).
+    pub async fn rename_tag(&self, id: i64, code: &str, actor: &str) -> Result<Tag, StoreError> {
+        let tag = self.tag(id).await?;
+        let dimension = tag.input.dimension.clone();
+        let old = tag.input.code.clone();
+        if tag.input.status == TagStatus::Merged {
+            return Err(StoreError::State {
+                code: "tag_merged",
+                message_zh: format!("标签 {old} 已合并，不能改名"),
+                message_en: format!("tag {old} was merged and cannot be renamed"),
+            });
+        }
+        let renamed = TagInput {
+            code: code.to_owned(),
+            ..tag.input.clone()
+        };
+        self.check_tag(&renamed).await?;
+        if code == old {
+            return Ok(tag);
+        }
+        let now = self.now();
+        let users: Vec<i64> = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let taken: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM tags WHERE dimension = $1 AND code = $2")
+                    .bind(&dimension)
+                    .bind(code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                return Err(StoreError::Invalid(vec![FieldError::new(
+                    "code",
+                    "duplicate",
+                    format!("维度 {dimension} 下已有代码 {code}"),
+                    format!("dimension {dimension} already has a tag with code {code}"),
+                )]));
+            }
+            sqlx::query("UPDATE tags SET code = $1, version = version + 1, updated_at = $2 WHERE id = $3")
+                .bind(code).bind(now).bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!("{INSERT_TAG} RETURNING id"))
+                .bind(&dimension).bind(&old).bind(&tag.input.label_zh)
+                .bind(&tag.input.label_en).bind(Json(&tag.input.synonyms))
+                .bind(&tag.input.parent_code).bind(tag.input.weight)
+                .bind(enum_text(&TagStatus::Merged)).bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE tags SET merged_into = $1 WHERE dimension = $2 AND (code = $3 OR merged_into = $3)")
+                .bind(code).bind(&dimension).bind(&old)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE tags SET parent_code = $1 WHERE dimension = $2 AND parent_code = $3")
+                .bind(code).bind(&dimension).bind(&old)
+                .execute(&mut *tx)
+                .await?;
+            write_audit!(tx, now, actor, "rename", "tag", id,
+                serde_json::json!({"dimension": dimension, "code": old, "to": code}))?;
+            let users: Vec<i64> = sqlx::query_scalar(
+                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+            )
+            .bind(&dimension)
+            .bind(&old)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            users
+        });
+        self.resave_policies(users, actor).await?;
+        self.tag(id).await
+    }
+
+    /// Saves policies again as they are, so tag codes that now resolve elsewhere are rewritten
+    /// (see `with_canonical_tags`).
+    async fn resave_policies(&self, ids: Vec<i64>, actor: &str) -> Result<(), StoreError> {
+        for policy_id in ids {
             let policy = self.policy(policy_id).await?;
-            // Saving resolves the merged code to its target (see `with_canonical_tags`).
             self.update_policy(policy_id, &policy.content, actor)
                 .await?;
         }
-        self.tag(id).await
+        Ok(())
     }
 
     /// Deletes a tag no policy uses; a tag in use must be retired or merged instead.

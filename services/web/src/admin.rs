@@ -228,6 +228,7 @@ pub(crate) async fn audit(
         .store
         .audit_log(
             None,
+            None,
             Paging {
                 page: 1,
                 per_page: Paging::MAX_PER_PAGE,

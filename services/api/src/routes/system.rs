@@ -67,6 +67,8 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> 
 struct AuditQuery {
     /// Only entries about this entity kind (`policy`, `profile`, `tag`, …).
     entity: Option<String>,
+    /// Only entries about this record (with `entity`: a tag's or a policy's history).
+    entity_id: Option<String>,
     page: Option<u32>,
     per_page: Option<u32>,
 }
@@ -84,7 +86,7 @@ async fn audit_log(
     Ok(Json(
         state
             .store
-            .audit_log(query.entity.as_deref(), paging)
+            .audit_log(query.entity.as_deref(), query.entity_id.as_deref(), paging)
             .await?,
     ))
 }

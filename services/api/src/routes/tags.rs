@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tags, create_tag))
         .routes(routes!(get_tag, update_tag, delete_tag))
         .routes(routes!(merge_tag))
+        .routes(routes!(rename_tag))
         .routes(routes!(merge_dry_run))
 }
 
@@ -129,6 +130,45 @@ struct MergeBody {
     into: String,
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    /// The tag's new code.
+    code: String,
+}
+
+/// Gives a tag a new code: policies carrying it are saved again with the new code; the old code
+/// keeps resolving to it in later saves and filters.
+#[utoipa::path(post, path = "/api/v1/tags/{id}/rename", tag = "tags", params(("id" = i64, Path)),
+    request_body = RenameBody, responses(
+    (status = 200, body = Tag),
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the tag was merged"),
+    (status = 422, body = ErrorBody, description = "the code is malformed or taken")
+))]
+async fn rename_tag(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<RenameBody>,
+) -> Result<Json<Tag>, ApiError> {
+    let renamed = state
+        .store
+        .rename_tag(id, &body.code, &caller.actor())
+        .await?;
+    follow_retagged_policies(&state).await?;
+    Ok(Json(renamed))
+}
+
+/// Brings the matcher and the search index up to policies a rename or merge saved again.
+async fn follow_retagged_policies(state: &AppState) -> Result<(), ApiError> {
+    state.matching.reload().await?;
+    for policy in state.store.all_policies().await? {
+        state.search.upsert(&policy)?;
+    }
+    Ok(())
+}
+
 /// Merges a tag into another of its dimension: policies carrying it are saved again with the
 /// target; the merged code keeps resolving to the target in later saves and filters.
 #[utoipa::path(post, path = "/api/v1/tags/{id}/merge", tag = "tags", params(("id" = i64, Path)),
@@ -147,10 +187,7 @@ async fn merge_tag(
         .store
         .merge_tag(id, &body.into, &caller.actor())
         .await?;
-    state.matching.reload().await?;
-    for policy in state.store.all_policies().await? {
-        state.search.upsert(&policy)?;
-    }
+    follow_retagged_policies(&state).await?;
     Ok(Json(merged))
 }
 
