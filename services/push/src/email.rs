@@ -1,18 +1,19 @@
-//! Packs rendered to HTML and plain text from templates, and the e-mail transport: lettre's
-//! pooled async SMTP when a relay is configured, `.eml` files in a folder otherwise.
+//! Packs rendered to HTML and plain text from templates, and the e-mail transport: pooled SMTP
+//! connections ([`crate::smtp`]) when a relay is configured, `.eml` files in a folder otherwise.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
 use serde::Serialize;
 
 use crate::PushError;
 use crate::pack::ServicePack;
+use crate::smtp::SmtpPool;
 
 /// The pack templates, compiled once.
 pub struct Templates {
@@ -99,7 +100,7 @@ pub struct Outgoing {
 /// Where e-mail goes.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpPool>),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -130,18 +131,9 @@ impl Mailer {
     pub fn new(settings: &MailSettings) -> Result<Self, PushError> {
         match &settings.smtp_url {
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| PushError::Transport(format!("smtp_url {url:?}: {e}")))?
-                    .timeout(Some(settings.send_timeout))
-                    // Idle connections are dropped before typical relays time them out (60 s+),
-                    // so the pool never hands out a dead one.
-                    .pool_config(
-                        PoolConfig::new()
-                            .max_size(settings.pool_size)
-                            .idle_timeout(Duration::from_secs(30)),
-                    )
-                    .build();
-                Ok(Self::Smtp(transport))
+                let pool = SmtpPool::from_url(url, settings.pool_size)
+                    .map_err(|e| PushError::Transport(format!("smtp_url {url:?}: {e}")))?;
+                Ok(Self::Smtp(Arc::new(pool)))
             }
             None => {
                 std::fs::create_dir_all(&settings.outbox_dir).map_err(|e| {
@@ -160,13 +152,14 @@ impl Mailer {
         timeout: Duration,
     ) -> Result<(), String> {
         let message = build_message(from, outgoing)?;
-        // lettre's own timeout covers the connection only; a stalled DATA phase would hang.
+        // The whole send is bounded, connect and DATA phase alike: a stalled relay would hang.
         match self {
-            Self::Smtp(transport) => tokio::time::timeout(timeout, transport.send(message))
-                .await
-                .map_err(|_| format!("no reply within {timeout:?}"))?
-                .map(drop)
-                .map_err(|e| e.to_string()),
+            Self::Smtp(pool) => {
+                let bytes = message.formatted();
+                tokio::time::timeout(timeout, pool.send(message.envelope(), &bytes))
+                    .await
+                    .map_err(|_| format!("no reply within {timeout:?}"))?
+            }
             Self::Files(transport) => transport
                 .send(message)
                 .await

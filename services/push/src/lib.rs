@@ -9,6 +9,7 @@ mod links;
 mod pack;
 mod planner;
 mod scheduler;
+mod smtp;
 mod spec;
 mod worker;
 
