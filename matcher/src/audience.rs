@@ -6,10 +6,11 @@
 //! them; undetermined = universe − T − F. The same leaf tests and the same fact reading as the
 //! forward path keep both paths' verdicts identical.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::applicability::CompiledApplicability;
 use crate::condition::{CompiledLeaf, Node, Test};
@@ -212,10 +213,89 @@ impl AudienceIndex {
         negate: bool,
         as_of: NaiveDate,
     ) -> Sides {
-        let Some(column) = self.columns.get(field).filter(|c| c.kind == kind) else {
+        let Some((hit, present)) = self.hits(field, kind, test, as_of) else {
             return (RoaringBitmap::new(), RoaringBitmap::new());
         };
-        let (hit, present) = match (test, &column.data) {
+        let miss = present.as_ref() - &hit;
+        if negate { (miss, hit) } else { (hit, miss) }
+    }
+
+    /// The profiles eligible for a policy on `as_of`: [`AudienceIndex::select`]'s eligible set,
+    /// without working out who is undetermined — by Kleene's tables a subtree holds where all
+    /// (or any) of its children hold, so only the true side of each leaf is needed.
+    pub fn eligible(&self, applicability: &CompiledApplicability, as_of: NaiveDate) -> RoaringBitmap {
+        let mut yes = match applicability.condition() {
+            Some(condition) => self.holds(&condition.root, &condition.leaves, as_of),
+            None => self.universe.clone(),
+        };
+        if !applicability.audiences.is_empty() && !yes.is_empty() {
+            yes &= self.leaf_holds(
+                "audience",
+                FieldKind::Set,
+                &Test::SetAny(applicability.audiences.clone()),
+                false,
+                as_of,
+            );
+        }
+        yes
+    }
+
+    fn holds(&self, node: &Node, leaves: &[CompiledLeaf], as_of: NaiveDate) -> RoaringBitmap {
+        match node {
+            Node::Leaf(at) => {
+                let leaf = &leaves[*at];
+                self.leaf_holds(&leaf.source.field, leaf.kind, &leaf.test, leaf.negate, as_of)
+            }
+            Node::All(children) => {
+                let mut children = children.iter();
+                let mut yes = match children.next() {
+                    Some(first) => self.holds(first, leaves, as_of),
+                    None => return self.universe.clone(),
+                };
+                for child in children {
+                    if yes.is_empty() {
+                        break;
+                    }
+                    yes &= self.holds(child, leaves, as_of);
+                }
+                yes
+            }
+            Node::Any(children) => children
+                .iter()
+                .fold(RoaringBitmap::new(), |yes, child| {
+                    yes | self.holds(child, leaves, as_of)
+                }),
+        }
+    }
+
+    /// Where a leaf holds, after negation: a negated leaf holds where its field has a value the
+    /// test rejects.
+    fn leaf_holds(
+        &self,
+        field: &str,
+        kind: FieldKind,
+        test: &Test,
+        negate: bool,
+        as_of: NaiveDate,
+    ) -> RoaringBitmap {
+        match self.hits(field, kind, test, as_of) {
+            Some((hit, present)) if negate => present.as_ref() - &hit,
+            Some((hit, _)) => hit,
+            None => RoaringBitmap::new(),
+        }
+    }
+
+    /// Where a test passes and where its field has a value at all, before negation; `None` when
+    /// the index has no such column (every profile then lacks the field).
+    fn hits(
+        &self,
+        field: &str,
+        kind: FieldKind,
+        test: &Test,
+        as_of: NaiveDate,
+    ) -> Option<(RoaringBitmap, Cow<'_, RoaringBitmap>)> {
+        let column = self.columns.get(field).filter(|c| c.kind == kind)?;
+        Some(match (test, &column.data) {
             (
                 Test::Bool {
                     accept_true,
@@ -230,33 +310,32 @@ impl AudienceIndex {
                 if *accept_false {
                     hit |= no;
                 }
-                (hit, yes | no)
+                (hit, Cow::Owned(yes | no))
             }
             (Test::NumIn(values), ColumnData::Range(range)) => (
                 values
                     .iter()
                     .map(|v| range.between(*v, *v))
                     .fold(RoaringBitmap::new(), |acc, b| acc | b),
-                range.present.clone(),
+                Cow::Borrowed(&range.present),
             ),
             (Test::Range(low, high), ColumnData::Range(range)) => {
-                (range.between(*low, *high), range.present.clone())
+                (range.between(*low, *high), Cow::Borrowed(&range.present))
             }
             (Test::Since(since), ColumnData::Range(range)) => {
                 let (low, high) = since.day_range(as_of);
-                (range.between(low, high), range.present.clone())
+                (range.between(low, high), Cow::Borrowed(&range.present))
             }
             (Test::TextIn(texts), ColumnData::Scalar(postings))
             | (Test::SetAny(texts), ColumnData::Set(postings)) => {
-                (postings.union_of(texts), postings.present.clone())
+                (postings.union_of(texts), Cow::Borrowed(&postings.present))
             }
-            (Test::Within(prefixes), ColumnData::Scalar(postings)) => {
-                (postings.union_within(prefixes), postings.present.clone())
-            }
-            _ => return (RoaringBitmap::new(), RoaringBitmap::new()),
-        };
-        let miss = present - &hit;
-        if negate { (miss, hit) } else { (hit, miss) }
+            (Test::Within(prefixes), ColumnData::Scalar(postings)) => (
+                postings.union_within(prefixes),
+                Cow::Borrowed(&postings.present),
+            ),
+            _ => (RoaringBitmap::new(), Cow::Owned(RoaringBitmap::new())),
+        })
     }
 }
 
@@ -401,27 +480,26 @@ impl Postings {
         }
     }
 
+    // Unions go through roaring's many-way union, which merges each container once instead of
+    // re-growing a sorted array per operand.
     fn union_of(&self, texts: &[String]) -> RoaringBitmap {
         texts
             .iter()
             .filter_map(|t| self.symbols.get(t))
-            .fold(RoaringBitmap::new(), |acc, s| {
-                acc | &self.bitmaps[*s as usize]
-            })
+            .map(|s| &self.bitmaps[*s as usize])
+            .union()
     }
 
     fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
-        let mut hit = RoaringBitmap::new();
-        for prefix in prefixes {
-            for (_, symbol) in self
-                .symbols
-                .range(prefix.clone()..)
-                .take_while(|(code, _)| code_within(code, prefix))
-            {
-                hit |= &self.bitmaps[*symbol as usize];
-            }
-        }
-        hit
+        prefixes
+            .iter()
+            .flat_map(|prefix| {
+                self.symbols
+                    .range(prefix.clone()..)
+                    .take_while(move |(code, _)| code_within(code, prefix))
+            })
+            .map(|(_, symbol)| &self.bitmaps[*symbol as usize])
+            .union()
     }
 }
 
@@ -549,23 +627,21 @@ impl RangeColumn {
 
     /// Ids whose value lies in [low, high].
     fn between(&self, low: f64, high: f64) -> RoaringBitmap {
-        let mut hit = RoaringBitmap::new();
         if low > high {
-            return hit;
+            return RoaringBitmap::new();
         }
-        for bucket in &self.buckets[self.bucket_of(low)..=self.bucket_of(high)] {
-            if bucket.members.is_empty() || bucket.max < low || bucket.min > high {
-                continue;
-            }
-            if low <= bucket.min && bucket.max <= high {
-                hit |= &bucket.members;
-            } else {
-                let inside = bucket.members.iter().filter(|id| {
-                    let value = self.values[*id as usize];
-                    low <= value && value <= high
-                });
-                hit |= RoaringBitmap::from_sorted_iter(inside).expect("bitmap iteration is sorted");
-            }
+        let touched = self.buckets[self.bucket_of(low)..=self.bucket_of(high)]
+            .iter()
+            .filter(|b| !b.members.is_empty() && b.max >= low && b.min <= high);
+        let (whole, cut): (Vec<&Bucket>, Vec<&Bucket>) =
+            touched.partition(|b| low <= b.min && b.max <= high);
+        let mut hit = whole.into_iter().map(|b| &b.members).union();
+        for bucket in cut {
+            let inside = bucket.members.iter().filter(|id| {
+                let value = self.values[*id as usize];
+                low <= value && value <= high
+            });
+            hit |= RoaringBitmap::from_sorted_iter(inside).expect("bitmap iteration is sorted");
         }
         hit
     }
@@ -787,7 +863,13 @@ mod tests {
             index.insert(u32::try_from(id).unwrap(), facts);
         }
         for policy_id in engine.policy_ids() {
-            let sets = index.select(engine.applicability(policy_id).unwrap(), as_of);
+            let applicability = engine.applicability(policy_id).unwrap();
+            let sets = index.select(applicability, as_of);
+            assert_eq!(
+                index.eligible(applicability, as_of),
+                sets.eligible,
+                "seed {seed}, policy {policy_id}: the eligible-only path"
+            );
             for (id, facts) in population.iter().enumerate() {
                 let id = u32::try_from(id).unwrap();
                 let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;

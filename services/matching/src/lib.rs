@@ -642,8 +642,12 @@ impl Matching {
             .map_err(|errors| {
                 MatchingError::Engine(EngineError::InvalidPolicy { policy_id, errors })
             })?;
-        let sets = live.index.select(&narrowed, as_of);
-        Ok((sets.recipients(include_undetermined), include_undetermined))
+        let recipients = if include_undetermined {
+            live.index.select(&narrowed, as_of).recipients(true)
+        } else {
+            live.index.eligible(&narrowed, as_of)
+        };
+        Ok((recipients, include_undetermined))
     }
 
     /// Reverse path: the policy's audience on `as_of`, narrowed by `filter`, with one page of
