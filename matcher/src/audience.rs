@@ -223,7 +223,11 @@ impl AudienceIndex {
     /// The profiles eligible for a policy on `as_of`: [`AudienceIndex::select`]'s eligible set,
     /// without working out who is undetermined — by Kleene's tables a subtree holds where all
     /// (or any) of its children hold, so only the true side of each leaf is needed.
-    pub fn eligible(&self, applicability: &CompiledApplicability, as_of: NaiveDate) -> RoaringBitmap {
+    pub fn eligible(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+    ) -> RoaringBitmap {
         let mut yes = match applicability.condition() {
             Some(condition) => self.holds(&condition.root, &condition.leaves, as_of),
             None => self.universe.clone(),
@@ -244,7 +248,13 @@ impl AudienceIndex {
         match node {
             Node::Leaf(at) => {
                 let leaf = &leaves[*at];
-                self.leaf_holds(&leaf.source.field, leaf.kind, &leaf.test, leaf.negate, as_of)
+                self.leaf_holds(
+                    &leaf.source.field,
+                    leaf.kind,
+                    &leaf.test,
+                    leaf.negate,
+                    as_of,
+                )
             }
             Node::All(children) => {
                 let mut children = children.iter();
@@ -260,11 +270,9 @@ impl AudienceIndex {
                 }
                 yes
             }
-            Node::Any(children) => children
-                .iter()
-                .fold(RoaringBitmap::new(), |yes, child| {
-                    yes | self.holds(child, leaves, as_of)
-                }),
+            Node::Any(children) => children.iter().fold(RoaringBitmap::new(), |yes, child| {
+                yes | self.holds(child, leaves, as_of)
+            }),
         }
     }
 

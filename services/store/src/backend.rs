@@ -176,7 +176,15 @@ impl BeginWrite for SqlitePool {
 impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+        // sqlx 0.8's BEGIN on PostgreSQL is not cancel-safe (sqlx issues #2805, #4393): a caller
+        // dropped while BEGIN is in flight — a client hanging up, a timeout, an aborted task —
+        // returns the connection to the pool inside a transaction nobody ends, and the next
+        // borrower's writes hold their locks forever. Run BEGIN where the caller cannot cancel it;
+        // if the caller is gone, the finished transaction is dropped and rolled back as usual.
+        let pool = self.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 }
 
@@ -185,7 +193,10 @@ impl Db {
     /// `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?;
+            // A backstop for any transaction left open by mistake: the server ends the session
+            // (and releases its locks) once it has sat idle in a transaction for a minute.
+            let options = PgConnectOptions::from_str(url)?
+                .options([("idle_in_transaction_session_timeout", "60s")]);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
