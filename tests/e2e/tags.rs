@@ -149,6 +149,34 @@ async fn a_policys_text_suggests_tags_it_does_not_carry_yet(app: TestApp) {
         .expect_error(404, "not_found");
 }
 
+/// Creates the fixture policy under `doc_number` carrying `topics`; returns it as saved.
+async fn policy_with_topics(app: &TestApp, doc_number: &str, topics: &[&str]) -> serde_json::Value {
+    let mut policy = fixtures::policy();
+    policy["doc_number"] = json!(doc_number);
+    policy["applicability"]["tags"]["topic"] = json!(topics);
+    app.post("/api/v1/policies", &policy).await.expect(201).body
+}
+
+/// A rename or merge saved policy `id` again as version 2 carrying `after`, and its version 1
+/// still reads `before`.
+async fn assert_retagged(app: &TestApp, id: i64, before: &[&str], after: &[&str]) {
+    let moved = app
+        .get(&format!("/api/v1/policies/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(moved["applicability"]["tags"]["topic"], json!(after));
+    assert_eq!(moved["version"], 2, "the move is a new version");
+    assert_eq!(
+        app.get(&format!("/api/v1/policies/{id}/versions/1"))
+            .await
+            .expect(200)
+            .body["applicability"]["tags"]["topic"],
+        json!(before),
+        "the earlier version stays as it was"
+    );
+}
+
 async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: TestApp) {
     let old = app
         .post("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"}))
@@ -157,9 +185,7 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
         .body["id"]
         .as_i64()
         .unwrap();
-    let mut policy = fixtures::policy();
-    policy["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
-    let id = app.post("/api/v1/policies", &policy).await.expect(201).body["id"]
+    let id = policy_with_topics(&app, "京科发〔2026〕1号", &["rnd_old"]).await["id"]
         .as_i64()
         .unwrap();
 
@@ -182,27 +208,10 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
     assert_eq!(merged["status"], "merged");
     assert_eq!(merged["merged_into"], "rnd");
 
-    let moved = app
-        .get(&format!("/api/v1/policies/{id}"))
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(moved["applicability"]["tags"]["topic"], json!(["rnd"]));
-    assert_eq!(moved["version"], 2, "the move is a new version");
-    assert_eq!(
-        app.get(&format!("/api/v1/policies/{id}/versions/1"))
-            .await
-            .expect(200)
-            .body["applicability"]["tags"]["topic"],
-        json!(["rnd_old"]),
-        "the earlier version stays as it was"
-    );
+    assert_retagged(&app, id, &["rnd_old"], &["rnd"]).await;
     // Old references keep working: a filter by the old code, and a new policy using it.
     assert_eq!(app.total("/api/v1/policies?topic=rnd_old").await, 1);
-    let mut later = fixtures::policy();
-    later["doc_number"] = json!("京科发〔2026〕8号");
-    later["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
-    let saved = app.post("/api/v1/policies", &later).await.expect(201).body;
+    let saved = policy_with_topics(&app, "京科发〔2026〕8号", &["rnd_old"]).await;
     assert_eq!(saved["applicability"]["tags"]["topic"], json!(["rnd"]));
     let audit = app.get("/api/v1/audit?entity=tag").await.expect(200).body;
     assert!(
@@ -247,9 +256,7 @@ async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
     )
     .await
     .expect(200);
-    let mut policy = fixtures::policy();
-    policy["applicability"]["tags"]["topic"] = json!(["research"]);
-    let policy_id = app.post("/api/v1/policies", &policy).await.expect(201).body["id"]
+    let policy_id = policy_with_topics(&app, "京科发〔2026〕1号", &["research"]).await["id"]
         .as_i64()
         .unwrap();
 
@@ -290,23 +297,7 @@ async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
     assert_eq!(renamed["status"], "active");
     assert_eq!(renamed["version"], 2);
 
-    let moved = app
-        .get(&format!("/api/v1/policies/{policy_id}"))
-        .await
-        .expect(200)
-        .body;
-    assert_eq!(
-        moved["applicability"]["tags"]["topic"],
-        json!(["research_new"])
-    );
-    assert_eq!(moved["version"], 2, "the move is a new version");
-    assert_eq!(
-        app.get(&format!("/api/v1/policies/{policy_id}/versions/1"))
-            .await
-            .expect(200)
-            .body["applicability"]["tags"]["topic"],
-        json!(["research"])
-    );
+    assert_retagged(&app, policy_id, &["research"], &["research_new"]).await;
     assert_eq!(
         app.get(&format!("/api/v1/tags/{child}"))
             .await
@@ -331,10 +322,7 @@ async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
             "{old}"
         );
     }
-    let mut later = fixtures::policy();
-    later["doc_number"] = json!("京科发〔2026〕9号");
-    later["applicability"]["tags"]["topic"] = json!(["research", "science"]);
-    let saved = app.post("/api/v1/policies", &later).await.expect(201).body;
+    let saved = policy_with_topics(&app, "京科发〔2026〕9号", &["research", "science"]).await;
     assert_eq!(
         saved["applicability"]["tags"]["topic"],
         json!(["research_new"])
