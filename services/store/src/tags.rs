@@ -226,6 +226,10 @@ const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The ids of the policies carrying a tag: `(dimension, code)`.
+const POLICIES_WITH_TAG: &str =
+    "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id";
+
 const INSERT_TAG: &str = "INSERT INTO tags (dimension, code, label_zh, label_en, synonyms, \
      parent_code, weight, status, version, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)";
@@ -435,7 +439,7 @@ impl Store {
     ) -> Result<Vec<crate::policy::Policy>, StoreError> {
         let ids: Vec<i64> = on_pool!(&self.db, pool => {
             sqlx::query_scalar(
-                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+                POLICIES_WITH_TAG,
             )
             .bind(dimension)
             .bind(code)
@@ -514,7 +518,7 @@ impl Store {
             write_audit!(tx, now, actor, "merge", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
             let users: Vec<i64> = sqlx::query_scalar(
-                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+                POLICIES_WITH_TAG,
             )
             .bind(&dimension)
             .bind(&tag.input.code)
@@ -589,7 +593,7 @@ impl Store {
             write_audit!(tx, now, actor, "rename", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": old, "to": code}))?;
             let users: Vec<i64> = sqlx::query_scalar(
-                "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id",
+                POLICIES_WITH_TAG,
             )
             .bind(&dimension)
             .bind(&old)
