@@ -25,7 +25,8 @@ use crate::leaves::LeafTable;
 use crate::packed::{Packed, Span};
 use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
-    ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, Weights, WeightsError,
+    ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
+    WeightsError,
 };
 use crate::screen::{Screen, Screened, gate};
 use profiles::coded::Coded;
@@ -146,6 +147,7 @@ pub struct Engine {
     tag_tests: Packed<TagTest>,
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
+    tag_weights: TagWeights,
 }
 
 enum Group {
@@ -189,6 +191,7 @@ impl Engine {
             tag_tests: Packed::default(),
             position: HashMap::new(),
             weights: ResolvedWeights::new(weights, &Vocab::default()),
+            tag_weights: TagWeights::default(),
         };
         for rule in rules {
             if engine.position.contains_key(&rule.id) {
@@ -272,6 +275,39 @@ impl Engine {
         &self.weights.weights
     }
 
+    /// Applies new tag weights, compiling again the policies carrying a tag whose weight changed.
+    pub fn set_tag_weights(
+        &mut self,
+        tag_weights: TagWeights,
+        schema: &AttributeSchema,
+    ) -> Result<(), EngineError> {
+        let changed = self.tag_weights.changed(&tag_weights);
+        let carrying = |rule: &PolicyRule| {
+            let tags = &rule.applicability.tags;
+            changed.iter().any(|(dimension, code)| {
+                tags.get(*dimension)
+                    .is_some_and(|t| t.iter().any(|c| c == code))
+                    || (*dimension == "topic" && rule.topics.iter().any(|t| t == code))
+            })
+        };
+        let affected: Vec<PolicyRule> = self
+            .policies
+            .iter()
+            .map(|p| &p.cold.rule)
+            .filter(|rule| carrying(rule))
+            .cloned()
+            .collect();
+        self.tag_weights = tag_weights;
+        for rule in affected {
+            self.upsert(rule, schema)?;
+        }
+        Ok(())
+    }
+
+    pub fn tag_weights(&self) -> &TagWeights {
+        &self.tag_weights
+    }
+
     pub fn len(&self) -> usize {
         self.policies.len()
     }
@@ -326,6 +362,7 @@ impl Engine {
             published_on: rule.published_on,
             window_closes: rule.window_closes,
             feedback: rule.feedback,
+            tag_weights: &self.tag_weights,
         };
         let (score, tag_tests) =
             ScoreProgram::compile(&inputs, &mut vocab, schema).map_err(schema_changed)?;
@@ -968,6 +1005,56 @@ mod tests {
             serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(),
             "unknown keys are refused"
         );
+    }
+
+    #[test]
+    fn tag_weights_rescore_only_the_policies_carrying_the_tags() {
+        let heavy = rule(
+            1,
+            json!({"tags": {"region": ["110000"], "industry": ["C"]}}),
+        );
+        let plain = rule(
+            2,
+            json!({"tags": {"region": ["110108"], "industry": ["C"]}}),
+        );
+        let mut engine = engine(vec![heavy, plain]);
+        let as_of = day("2025-06-30");
+        let scores = |engine: &Engine| -> Vec<(i64, f64)> {
+            let mut scores: Vec<(i64, f64)> = engine
+                .match_profile(&enterprise(), as_of)
+                .eligible
+                .iter()
+                .map(|m| (m.policy_id, m.score))
+                .collect();
+            scores.sort_by_key(|(id, _)| *id);
+            scores
+        };
+        let before = scores(&engine);
+        let tag_weights = TagWeights::new([("region".into(), "110000".into(), 4.0)]).unwrap();
+        engine
+            .set_tag_weights(tag_weights.clone(), &schema())
+            .unwrap();
+        let after = scores(&engine);
+        assert!(
+            after[0].1 > before[0].1,
+            "the matching region tag weighs more: {before:?} → {after:?}"
+        );
+        assert_eq!(
+            after[1], before[1],
+            "a policy without the tag keeps its score"
+        );
+        let explained = engine.evaluate(1, &enterprise(), as_of).unwrap();
+        let region = explained
+            .score_terms
+            .iter()
+            .find(|t| t.term == "dimension.region")
+            .unwrap();
+        assert_eq!(region.weight, 4.0 * Weights::default().dimensions["region"]);
+        assert_eq!(engine.tag_weights(), &tag_weights);
+        engine
+            .set_tag_weights(TagWeights::default(), &schema())
+            .unwrap();
+        assert_eq!(scores(&engine), before, "back to the default weights");
     }
 
     #[test]

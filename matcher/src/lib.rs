@@ -30,4 +30,4 @@ pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
 pub use engine::{AudienceHit, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
 pub use eval::{Evaluation, LeafOutcome, LeafStatus, Verdict};
 pub use reason::Reason;
-pub use score::{Score, ScoreTerm, Weights, WeightsError};
+pub use score::{Score, ScoreTerm, TagWeights, Weights, WeightsError};

@@ -106,6 +106,71 @@ impl Weights {
     }
 }
 
+/// Weights administrators give single tags (the taxonomy's `weight`), by dimension and code; a
+/// tag not listed weighs 1. A policy's term for a dimension — and its interest term, for the
+/// `topic` dimension — is scaled by the heaviest of the policy's tags there. The scale is fixed
+/// when the policy is compiled, so matching pays nothing for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TagWeights(BTreeMap<(String, String), f64>);
+
+impl TagWeights {
+    /// From (dimension, code, weight) triples; weights of 1 are the default and not kept.
+    pub fn new(
+        weights: impl IntoIterator<Item = (String, String, f64)>,
+    ) -> Result<Self, WeightsError> {
+        let mut kept = BTreeMap::new();
+        for (dimension, code, weight) in weights {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(WeightsError {
+                    field: format!("tags.{dimension}.{code}"),
+                    message: "must be a finite non-negative number".into(),
+                });
+            }
+            if weight != 1.0 {
+                kept.insert((dimension, code), weight);
+            }
+        }
+        Ok(TagWeights(kept))
+    }
+
+    /// The same weights with one tag's changed.
+    pub fn with(&self, dimension: &str, code: &str, weight: f64) -> Result<Self, WeightsError> {
+        let others = self
+            .0
+            .iter()
+            .filter(|((d, c), _)| (d.as_str(), c.as_str()) != (dimension, code))
+            .map(|((d, c), w)| (d.clone(), c.clone(), *w));
+        TagWeights::new(others.chain([(dimension.to_owned(), code.to_owned(), weight)]))
+    }
+
+    /// The tags whose weight differs between the two, as (dimension, code).
+    pub fn changed<'a>(&'a self, other: &'a TagWeights) -> Vec<(&'a str, &'a str)> {
+        let mut keys: Vec<(&str, &str)> = self
+            .0
+            .iter()
+            .chain(&other.0)
+            .filter(|(key, _)| self.0.get(*key) != other.0.get(*key))
+            .map(|((d, c), _)| (d.as_str(), c.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// The scale of a policy's term carrying `tags` of `dimension`: its heaviest tag's weight.
+    fn scale<'t>(&self, dimension: &str, tags: impl IntoIterator<Item = &'t String>) -> f64 {
+        tags.into_iter()
+            .map(|code| {
+                self.0
+                    .get(&(dimension.to_owned(), code.clone()))
+                    .copied()
+                    .unwrap_or(1.0)
+            })
+            .reduce(f64::max)
+            .unwrap_or(1.0)
+    }
+}
+
 /// Weights with the per-dimension map turned into a vector indexed by the vocabulary's dimension
 /// ids, so scoring a policy looks nothing up by name.
 #[derive(Debug, Clone)]
@@ -223,6 +288,8 @@ struct DimensionAbout {
     /// The fact key the dimension is matched against.
     key: String,
     tags: Vec<String>,
+    /// The tag weight scale ([`TagWeights`]).
+    scale: f64,
 }
 
 /// What a policy brings to scoring besides its tag tests, which the caller keeps
@@ -231,6 +298,8 @@ struct DimensionAbout {
 pub(crate) struct ScoreProgram {
     dimensions: Vec<DimensionAbout>,
     topics: Vec<String>,
+    /// The tag weight scale of the interest term, from the `topic` tags.
+    interest_scale: f64,
     published_on: Option<NaiveDate>,
     window_closes: Option<NaiveDate>,
     feedback: f64,
@@ -243,6 +312,7 @@ pub(crate) struct ScoreInputs<'a> {
     pub(crate) published_on: Option<NaiveDate>,
     pub(crate) window_closes: Option<NaiveDate>,
     pub(crate) feedback: f64,
+    pub(crate) tag_weights: &'a TagWeights,
 }
 
 #[derive(Clone, Copy)]
@@ -299,6 +369,7 @@ impl ScoreProgram {
                 dimension: dimension.clone(),
                 key: key.to_string(),
                 tags: tags.clone(),
+                scale: inputs.tag_weights.scale(dimension, tags),
             });
         }
         let mut topics: Vec<String> = inputs
@@ -316,9 +387,11 @@ impl ScoreProgram {
                 matcher: TagMatcher::Symbols(vocab.symbols_of(&topics)),
             });
         }
+        let interest_scale = inputs.tag_weights.scale("topic", &topics);
         let program = ScoreProgram {
             dimensions,
             topics,
+            interest_scale,
             published_on: inputs.published_on,
             window_closes: inputs.window_closes,
             feedback: inputs.feedback.clamp(-1.0, 1.0),
@@ -340,12 +413,19 @@ impl ScoreProgram {
         for test in tests {
             let value = test.value(row).map(unit);
             match test.term {
-                TagTerm::Dimension { weight_slot, about } => sink(
-                    TermKey::Dimension(&self.dimensions[usize::from(about)]),
-                    resolved.dimensions[usize::from(weight_slot)],
+                TagTerm::Dimension { weight_slot, about } => {
+                    let about = &self.dimensions[usize::from(about)];
+                    sink(
+                        TermKey::Dimension(about),
+                        resolved.dimensions[usize::from(weight_slot)] * about.scale,
+                        value,
+                    )
+                }
+                TagTerm::Interest => sink(
+                    TermKey::Interest,
+                    weights.interest * self.interest_scale,
                     value,
                 ),
-                TagTerm::Interest => sink(TermKey::Interest, weights.interest, value),
             }
         }
         if let Some(closes) = self.window_closes {
@@ -562,6 +642,15 @@ mod tests {
     }
 
     fn fixture(tags: &[(&str, &[&str])], topics: &[&str], closes: Option<&str>) -> Fixture {
+        weighted_fixture(tags, topics, closes, &TagWeights::default())
+    }
+
+    fn weighted_fixture(
+        tags: &[(&str, &[&str])],
+        topics: &[&str],
+        closes: Option<&str>,
+        tag_weights: &TagWeights,
+    ) -> Fixture {
         let tags: BTreeMap<String, Vec<String>> = tags
             .iter()
             .map(|(d, codes)| (d.to_string(), codes.iter().map(|c| c.to_string()).collect()))
@@ -573,6 +662,7 @@ mod tests {
             published_on: Some(day("2025-01-01")),
             window_closes: closes.map(day),
             feedback: 0.5,
+            tag_weights,
         };
         let mut vocab = Vocab::default();
         let (program, tests) = ScoreProgram::compile(&inputs, &mut vocab, &schema()).unwrap();
@@ -633,6 +723,64 @@ mod tests {
             term(&score, "dimension.region").value,
             Some(0.0),
             "a 海淀 profile does not match a 朝阳 tag"
+        );
+    }
+
+    #[test]
+    fn a_tag_weight_scales_the_terms_its_policies_carry_it_in() {
+        let tags: &[(&str, &[&str])] = &[("region", &["110000"]), ("industry", &["C", "I65"])];
+        let tag_weights = TagWeights::new([
+            ("region".into(), "110000".into(), 2.5),
+            ("industry".into(), "C".into(), 3.0),
+            ("industry".into(), "I65".into(), 0.5),
+            ("topic".into(), "rnd".into(), 0.0),
+            ("region".into(), "110105".into(), 9.0),
+        ])
+        .unwrap();
+        let (plain, _) = fixture(tags, &["rnd"], None).score(&Weights::default(), &enterprise());
+        let (weighted, reasons) = weighted_fixture(tags, &["rnd"], None, &tag_weights)
+            .score(&Weights::default(), &enterprise());
+        let defaults = Weights::default();
+        assert_eq!(
+            term(&weighted, "dimension.region").weight,
+            2.5 * defaults.dimensions["region"]
+        );
+        assert_eq!(
+            term(&weighted, "dimension.industry").weight,
+            3.0 * defaults.dimensions["industry"],
+            "the heaviest of the policy's tags in a dimension sets its scale"
+        );
+        assert_eq!(
+            term(&weighted, "interest").weight,
+            0.0,
+            "topic tags scale the interest term"
+        );
+        assert_eq!(term(&plain, "interest").weight, defaults.interest);
+        let sum: f64 = reasons.iter().filter_map(|r| r.contribution).sum();
+        assert!((sum - weighted.total).abs() < 1e-9);
+        assert_ne!(plain.total, weighted.total);
+
+        let unrelated = weighted_fixture(&[("region", &["110000"])], &[], None, &tag_weights);
+        let (score, _) = unrelated.score(&Weights::default(), &enterprise());
+        assert_eq!(
+            term(&score, "dimension.region").weight,
+            2.5 * defaults.dimensions["region"]
+        );
+        let other = TagWeights::new([("region".into(), "110105".into(), 9.0)]).unwrap();
+        assert_eq!(
+            tag_weights.changed(&other),
+            [
+                ("industry", "C"),
+                ("industry", "I65"),
+                ("region", "110000"),
+                ("topic", "rnd")
+            ]
+        );
+        assert_eq!(
+            TagWeights::new([("region".into(), "110000".into(), f64::NAN)])
+                .unwrap_err()
+                .field,
+            "tags.region.110000"
         );
     }
 

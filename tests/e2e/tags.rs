@@ -29,6 +29,15 @@ async fn the_standard_taxonomy_is_there_on_a_new_database(app: TestApp) {
         );
     }
     assert_eq!(app.total("/api/v1/tags?dimension=audience").await, 7);
+    let weights = app.get("/api/v1/weights").await.expect(200).body;
+    for dimension in dimensions.body.as_array().unwrap() {
+        let code = dimension["code"].as_str().unwrap();
+        assert_eq!(
+            dimension["score_weight"].as_f64(),
+            Some(weights["dimensions"][code].as_f64().unwrap_or(0.0)),
+            "a dimension shows the score weight in force: {dimension}"
+        );
+    }
     let haidian = app
         .get("/api/v1/tags?dimension=region&q=110108")
         .await
@@ -529,6 +538,137 @@ async fn a_merge_dry_run_agrees_with_the_merge_itself(app: TestApp) {
     assert_eq!(dry["rankings"]["profiles_checked"], 2);
 }
 
+/// Two policies alike but for their region tag (Beijing-wide, and 海淀 only) and two enterprises
+/// (in 海淀 and in 朝阳): under equal weights the 海淀 enterprise's tie goes to the older policy.
+async fn a_tag_weight_change_reorders_rankings_as_its_dry_run_said(app: TestApp) {
+    app.post("/api/v1/policies", &fixtures::policy())
+        .await
+        .expect(201);
+    let mut haidian_only = fixtures::policy();
+    haidian_only["doc_number"] = json!("京科发〔2026〕8号");
+    haidian_only["applicability"]["tags"]["region"] = json!(["110108"]);
+    let haidian_only = app
+        .post("/api/v1/policies", &haidian_only)
+        .await
+        .expect(201)
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let mut profiles = Vec::new();
+    for (code, region) in [
+        (fixtures::CREDIT_CODE_HAIDIAN, "110108"),
+        (fixtures::CREDIT_CODE_CHAOYANG, "110105"),
+    ] {
+        let mut enterprise = fixtures::enterprise(code);
+        enterprise["region"] = json!(region);
+        profiles.push(
+            app.post("/api/v1/profiles", &enterprise)
+                .await
+                .expect(201)
+                .body["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let tags = app
+        .get("/api/v1/tags?dimension=region&q=110108")
+        .await
+        .expect(200)
+        .body;
+    let tag = tags["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "110108")
+        .unwrap()
+        .clone();
+    let id = tag["id"].as_i64().unwrap();
+    let mut heavier = tag.clone();
+    for key in ["id", "version", "created_at", "updated_at", "merged_into"] {
+        heavier.as_object_mut().unwrap().remove(key);
+    }
+    heavier["weight"] = json!(3.0);
+
+    let mut bad = heavier.clone();
+    bad["weight"] = json!(-1);
+    let refused = app
+        .post(&format!("/api/v1/tags/{id}/dry-run"), &bad)
+        .await
+        .expect(422);
+    assert!(
+        refused.body.to_string().contains("weight"),
+        "{}",
+        refused.body
+    );
+    bad = heavier.clone();
+    bad["code"] = json!("110108x");
+    let refused = app
+        .post(&format!("/api/v1/tags/{id}/dry-run"), &bad)
+        .await
+        .expect(422);
+    assert!(
+        refused.body.to_string().contains("code"),
+        "{}",
+        refused.body
+    );
+
+    let audience = format!("/api/v1/policies/{haidian_only}/audience");
+    let eligible_before = app.get(&audience).await.expect(200).body["eligible"].clone();
+    let mut before = Vec::new();
+    for profile in &profiles {
+        before.push(top_ten(&app, *profile).await);
+    }
+    let dry = app
+        .post(&format!("/api/v1/tags/{id}/dry-run"), &heavier)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        app.get(&format!("/api/v1/tags/{id}")).await.body["weight"],
+        1.0,
+        "a dry run saves nothing"
+    );
+    assert_eq!(
+        top_ten(&app, profiles[0]).await,
+        before[0],
+        "nor applies anything"
+    );
+
+    // The direct recount: save the weight, then read everything again.
+    app.put(&format!("/api/v1/tags/{id}"), &heavier)
+        .await
+        .expect(200);
+    let change = &dry["audiences"][0];
+    assert_eq!(dry["audiences"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(change["policy_id"], haidian_only, "{dry}");
+    assert_eq!(change["eligible_before"], eligible_before, "{dry}");
+    assert_eq!(
+        change["eligible_after"],
+        app.get(&audience).await.expect(200).body["eligible"],
+        "a weight never changes who is eligible: {dry}"
+    );
+    let mut changed = Vec::new();
+    for (profile, old_top) in profiles.iter().zip(&before) {
+        if top_ten(&app, *profile).await != *old_top {
+            changed.push(*profile);
+        }
+    }
+    assert_eq!(
+        changed,
+        [profiles[0]],
+        "the 海淀 enterprise now ranks the 海淀 policy first; the 朝阳 one keeps its order"
+    );
+    assert_eq!(top_ten(&app, profiles[0]).await[0], haidian_only);
+    assert_eq!(dry["rankings"]["top_changed"], changed.len(), "{dry}");
+    assert_eq!(dry["rankings"]["changed_profiles"], json!(changed), "{dry}");
+    assert_eq!(
+        app.total(&format!("/api/v1/audit?entity=tag&entity_id={id}"))
+            .await,
+        1,
+        "the change is audited"
+    );
+}
+
 on_both_backends!(
     the_standard_taxonomy_is_there_on_a_new_database,
     a_tag_is_created_changed_and_deleted,
@@ -540,4 +680,5 @@ on_both_backends!(
     a_retired_tag_stays_on_the_policies_that_carry_it,
     the_standard_industry_tree_has_sections_and_divisions,
     a_merge_dry_run_agrees_with_the_merge_itself,
+    a_tag_weight_change_reorders_rankings_as_its_dry_run_said,
 );

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, NaiveDate, Utc};
 use matcher::{
     Applicability, AudienceIndex, Condition, Engine, EngineError, Leaf, MatchReport, Op,
-    PolicyMatch, PolicyRule, Weights,
+    PolicyMatch, PolicyRule, TagWeights, Weights,
 };
 use profiles::{AttributeSchema, Profile};
 use serde::Serialize;
@@ -220,6 +220,10 @@ pub fn rule_of(policy: &Policy) -> (PolicyRule, PolicyBrief) {
     (rule, brief)
 }
 
+async fn stored_tag_weights(store: &Store) -> Result<TagWeights, MatchingError> {
+    TagWeights::new(store.tag_weights().await?).map_err(|e| MatchingError::Engine(e.into()))
+}
+
 fn index_id(id: i64) -> Result<u32, MatchingError> {
     u32::try_from(id).map_err(|_| MatchingError::ProfileId(id))
 }
@@ -243,11 +247,12 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         let (rule, brief) = rule_of(&policy);
         rules.insert(policy.id, (rule, brief));
     }
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         rules.values().map(|(rule, _)| rule.clone()).collect(),
         weights,
         &schema,
     )?;
+    engine.set_tag_weights(stored_tag_weights(store).await?, &schema)?;
     let built_on = store.today();
     let mut index = AudienceIndex::new(&schema);
     let mut after = 0;
@@ -339,9 +344,24 @@ impl Matching {
             self.write().weights_version = saved.version;
             applied += 1;
         }
+        if self.follow_tag_weights().await? {
+            applied += 1;
+        }
         let mut live = self.write();
         live.synced_at = live.synced_at.max(now);
         Ok(applied)
+    }
+
+    /// Applies the taxonomy's tag weights when they differ from the ones in use; true if they did.
+    pub async fn follow_tag_weights(&self) -> Result<bool, MatchingError> {
+        let stored = stored_tag_weights(&self.store).await?;
+        if self.read().engine.tag_weights() == &stored {
+            return Ok(false);
+        }
+        let mut live = self.write();
+        let Live { engine, schema, .. } = &mut *live;
+        engine.set_tag_weights(stored, schema)?;
+        Ok(true)
     }
 
     /// Makes sure a policy published by another instance is known here before it is used;
@@ -432,8 +452,43 @@ impl Matching {
         as_of: NaiveDate,
         top: usize,
     ) -> Result<PoliciesImpact, MatchingError> {
+        self.impact(changed, None, profiles, as_of, top)
+    }
+
+    /// Dry run of a tag weight: the audiences of the policies carrying the tag (a weight moves
+    /// rankings, never eligibility) and how profiles' top rankings would change.
+    pub fn tag_weight_impact(
+        &self,
+        (dimension, code, weight): (&str, &str, f64),
+        carrying: &[Policy],
+        profiles: &[(i64, Profile)],
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<PoliciesImpact, MatchingError> {
+        let proposed = self
+            .read()
+            .engine
+            .tag_weights()
+            .with(dimension, code, weight)
+            .map_err(|e| MatchingError::Engine(e.into()))?;
+        self.impact(carrying, Some(proposed), profiles, as_of, top)
+    }
+
+    /// `changed` policies saved as given and, when given, `tag_weights` applied, in a trial copy
+    /// of the engine compared with the live one.
+    fn impact(
+        &self,
+        changed: &[Policy],
+        tag_weights: Option<TagWeights>,
+        profiles: &[(i64, Profile)],
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<PoliciesImpact, MatchingError> {
         let live = self.read();
         let mut trial = live.engine.clone();
+        if let Some(tag_weights) = tag_weights {
+            trial.set_tag_weights(tag_weights, &live.schema)?;
+        }
         let mut audiences = Vec::new();
         for policy in changed.iter().filter(|p| is_published(p)) {
             let (rule, brief) = rule_of(policy);

@@ -393,6 +393,14 @@ async fn two_instances_share_a_push_and_a_schedule_and_survive_losing_one() {
     db.close().await.ok();
 }
 
+/// The id of the `nth` profile (from 1) as listed by `instance`.
+async fn listed_id(instance: &Instance, nth: usize) -> i64 {
+    let listed = instance
+        .get(&format!("/api/v1/profiles?per_page=1&page={nth}"))
+        .await;
+    listed["items"][0]["id"].as_i64().unwrap()
+}
+
 /// Waits until `instance` counts `expected` eligible recipients at `audience`.
 async fn wait_for_eligible(instance: &Instance, audience: &str, expected: i64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -475,10 +483,40 @@ async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler()
     .unwrap();
     grown["employees"] = json!(5000);
     grown["revenue"] = json!(900_000);
-    let listed = one.get("/api/v1/profiles?per_page=1").await;
-    let first = listed["items"][0]["id"].as_i64().unwrap();
+    let first = listed_id(&one, 1).await;
     one.put(&format!("/api/v1/profiles/{first}"), &grown).await;
     wait_for_eligible(&two, &audience, RECIPIENTS as i64 - 1).await;
+
+    // A tag weight saved on one instance rescores the other's matches at once.
+    let second = listed_id(&one, 2).await;
+    let matches = format!("/api/v1/profiles/{second}/matches");
+    let interest_weight = |body: &Value| {
+        body["eligible"][0]["score_terms"]
+            .as_array()
+            .and_then(|terms| terms.iter().find(|t| t["term"] == "interest"))
+            .map(|t| t["weight"].clone())
+    };
+    let before = interest_weight(&two.get(&matches).await).expect("an interest term");
+    let tags = one.get("/api/v1/tags?dimension=topic&q=digital").await;
+    let mut digital = tags["items"][0].clone();
+    let id = digital["id"].clone();
+    for key in ["id", "version", "created_at", "updated_at", "merged_into"] {
+        digital.as_object_mut().unwrap().remove(key);
+    }
+    digital["weight"] = json!(2.5);
+    one.put(&format!("/api/v1/tags/{id}"), &digital).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = interest_weight(&two.get(&matches).await).expect("an interest term");
+        if now == json!(before.as_f64().unwrap() * 2.5) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other instance still weighs the interest term {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // One leader fires the schedule; when it dies, the other takes over and runs keep coming.
     let key = format!("{namespace}:leader:scheduler");

@@ -20,8 +20,6 @@ pub struct TagDimension {
     pub label_en: String,
     /// Whether tags form a tree whose ancestors match their descendants (regions, industries).
     pub hierarchical: bool,
-    /// Weight of this dimension in the match score.
-    pub weight: f64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -118,15 +116,16 @@ impl TryFrom<TagRow> for Tag {
 const SELECT_TAG: &str = "SELECT id, dimension, code, label_zh, label_en, synonyms, parent_code, \
      weight, status, merged_into, version, created_at, updated_at FROM tags";
 
-/// The standard dimensions: (code, zh, en, hierarchical, weight).
-const DIMENSIONS: &[(&str, &str, &str, bool, f64)] = &[
-    ("audience", "适用对象", "Audience class", false, 1.0),
-    ("region", "行政区划", "Region", true, 1.0),
-    ("industry", "行业", "Industry", true, 1.5),
-    ("size", "企业规模", "Enterprise size", false, 1.0),
-    ("topic", "政策主题", "Topic", false, 1.0),
-    ("stage", "生命周期", "Life-cycle stage", false, 0.5),
-    ("qualification", "资质", "Qualification", false, 1.5),
+/// The standard dimensions: (code, zh, en, hierarchical). Their score weights are part of the
+/// score weights (`matcher::Weights`).
+const DIMENSIONS: &[(&str, &str, &str, bool)] = &[
+    ("audience", "适用对象", "Audience class", false),
+    ("region", "行政区划", "Region", true),
+    ("industry", "行业", "Industry", true),
+    ("size", "企业规模", "Enterprise size", false),
+    ("topic", "政策主题", "Topic", false),
+    ("stage", "生命周期", "Life-cycle stage", false),
+    ("qualification", "资质", "Qualification", false),
 ];
 
 /// The flat standard tags: (dimension, code, zh, en).
@@ -244,12 +243,12 @@ impl Store {
         let divisions = profiles::codes::industry_divisions();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            for (code, zh, en, hierarchical, weight) in DIMENSIONS {
+            for (code, zh, en, hierarchical) in DIMENSIONS {
                 sqlx::query(
-                    "INSERT INTO tag_dimensions (code, label_zh, label_en, hierarchical, weight) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
+                    "INSERT INTO tag_dimensions (code, label_zh, label_en, hierarchical) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING",
                 )
-                .bind(code).bind(zh).bind(en).bind(hierarchical).bind(weight)
+                .bind(code).bind(zh).bind(en).bind(hierarchical)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -273,7 +272,7 @@ impl Store {
     pub async fn tag_dimensions(&self) -> Result<Vec<TagDimension>, StoreError> {
         Ok(on_pool!(&self.db, pool => {
             sqlx::query_as(
-                "SELECT code, label_zh, label_en, hierarchical, weight FROM tag_dimensions ORDER BY code",
+                "SELECT code, label_zh, label_en, hierarchical FROM tag_dimensions ORDER BY code",
             )
             .fetch_all(pool)
             .await?
@@ -357,6 +356,31 @@ impl Store {
         input: &TagInput,
         actor: &str,
     ) -> Result<Tag, StoreError> {
+        self.check_tag_update(id, input).await?;
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let updated = sqlx::query(
+                "UPDATE tags SET dimension = $1, code = $2, label_zh = $3, label_en = $4, \
+                 synonyms = $5, parent_code = $6, weight = $7, status = $8, \
+                 version = version + 1, updated_at = $9 WHERE id = $10",
+            )
+            .bind(&input.dimension).bind(&input.code).bind(&input.label_zh)
+            .bind(&input.label_en).bind(Json(&input.synonyms)).bind(&input.parent_code)
+            .bind(input.weight).bind(enum_text(&input.status)).bind(now).bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(not_found(id));
+            }
+            write_audit!(tx, now, actor, "update", "tag", id, serde_json::json!(input))?;
+            tx.commit().await?;
+        });
+        self.tag(id).await
+    }
+
+    /// Checks a change [`Store::update_tag`] would save, saving nothing; returns the tag as it is.
+    pub async fn check_tag_update(&self, id: i64, input: &TagInput) -> Result<Tag, StoreError> {
         self.check_tag(input).await?;
         let current = self.tag(id).await?;
         let mut problems = Vec::new();
@@ -384,29 +408,24 @@ impl Store {
                 "the merged status is set by a merge only, and kept",
             ));
         }
-        if !problems.is_empty() {
-            return Err(StoreError::Invalid(problems));
+        if problems.is_empty() {
+            Ok(current)
+        } else {
+            Err(StoreError::Invalid(problems))
         }
-        let now = self.now();
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(
-                "UPDATE tags SET dimension = $1, code = $2, label_zh = $3, label_en = $4, \
-                 synonyms = $5, parent_code = $6, weight = $7, status = $8, \
-                 version = version + 1, updated_at = $9 WHERE id = $10",
+    }
+
+    /// The weights of tags that differ from the default 1, as (dimension, code, weight). Merged
+    /// tags are left out: no policy carries them any more.
+    pub async fn tag_weights(&self) -> Result<Vec<(String, String, f64)>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT dimension, code, weight FROM tags WHERE weight <> 1 AND status <> 'merged' \
+                 ORDER BY dimension, code",
             )
-            .bind(&input.dimension).bind(&input.code).bind(&input.label_zh)
-            .bind(&input.label_en).bind(Json(&input.synonyms)).bind(&input.parent_code)
-            .bind(input.weight).bind(enum_text(&input.status)).bind(now).bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if updated.rows_affected() == 0 {
-                return Err(not_found(id));
-            }
-            write_audit!(tx, now, actor, "update", "tag", id, serde_json::json!(input))?;
-            tx.commit().await?;
-        });
-        self.tag(id).await
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// Where a tag code now lives: the code it was merged into (following chains), or itself.

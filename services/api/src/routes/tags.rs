@@ -3,9 +3,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use store::{Page, Tag, TagDimension, TagFilter, TagInput, TagStatus};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,14 +22,38 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(merge_tag))
         .routes(routes!(rename_tag))
         .routes(routes!(merge_dry_run))
+        .routes(routes!(update_dry_run))
+}
+
+/// A dimension with its weight in the match score.
+#[derive(Serialize, ToSchema)]
+struct DimensionView {
+    #[serde(flatten)]
+    dimension: TagDimension,
+    /// The dimension's weight in the score weights in force (`/api/v1/weights`).
+    score_weight: f64,
 }
 
 /// The taxonomy's dimensions with their score weights.
-#[utoipa::path(get, path = "/api/v1/tag-dimensions", tag = "tags", responses((status = 200, body = Vec<TagDimension>)))]
+#[utoipa::path(get, path = "/api/v1/tag-dimensions", tag = "tags", responses((status = 200, body = Vec<DimensionView>)))]
 async fn list_dimensions(
     State(state): State<AppState>,
-) -> Result<Json<Vec<TagDimension>>, ApiError> {
-    Ok(Json(state.store.tag_dimensions().await?))
+) -> Result<Json<Vec<DimensionView>>, ApiError> {
+    let weights = state.matching.weights();
+    let dimensions = state.store.tag_dimensions().await?;
+    Ok(Json(
+        dimensions
+            .into_iter()
+            .map(|dimension| DimensionView {
+                score_weight: weights
+                    .dimensions
+                    .get(&dimension.code)
+                    .copied()
+                    .unwrap_or(0.0),
+                dimension,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -75,10 +99,9 @@ async fn create_tag(
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<(StatusCode, Json<Tag>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.create_tag(&input, &caller.actor()).await?),
-    ))
+    let created = state.store.create_tag(&input, &caller.actor()).await?;
+    state.matching.follow_tag_weights().await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 #[utoipa::path(get, path = "/api/v1/tags/{id}", tag = "tags", params(("id" = i64, Path)), responses(
@@ -103,9 +126,39 @@ async fn update_tag(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<Json<Tag>, ApiError> {
-    Ok(Json(
-        state.store.update_tag(id, &input, &caller.actor()).await?,
-    ))
+    let updated = state.store.update_tag(id, &input, &caller.actor()).await?;
+    state.matching.follow_tag_weights().await?;
+    Ok(Json(updated))
+}
+
+/// Dry run of a tag change (`PUT /api/v1/tags/{id}` with the same body): the audiences of the
+/// policies carrying the tag before and after — a tag's weight, labels or status move rankings,
+/// never eligibility — and how the top-10 eligible rankings of up to 5,000 profiles would change
+/// under its weight. Nothing is saved.
+#[utoipa::path(post, path = "/api/v1/tags/{id}/dry-run", tag = "tags", params(("id" = i64, Path)),
+    request_body = TagInput, responses(
+    (status = 200, body = Object),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody)
+))]
+async fn update_dry_run(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TagInput>,
+) -> Result<Json<matching::PoliciesImpact>, ApiError> {
+    state.store.check_tag_update(id, &input).await?;
+    let carrying = state
+        .store
+        .policies_with_tag(&input.dimension, &input.code)
+        .await?;
+    let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
+    Ok(Json(state.matching.tag_weight_impact(
+        (&input.dimension, &input.code, input.weight),
+        &carrying,
+        &profiles,
+        state.store.today(),
+        10,
+    )?))
 }
 
 /// Deletes a tag no policy uses.
