@@ -256,6 +256,9 @@ pub(crate) struct TagTest {
     term: TagTerm,
     field: u32,
     matcher: TagMatcher,
+    /// The tag weight scale ([`TagWeights`]), here rather than with the policy's cold data
+    /// because every scored candidate reads it.
+    scale: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -288,8 +291,6 @@ struct DimensionAbout {
     /// The fact key the dimension is matched against.
     key: String,
     tags: Vec<String>,
-    /// The tag weight scale ([`TagWeights`]).
-    scale: f64,
 }
 
 /// What a policy brings to scoring besides its tag tests, which the caller keeps
@@ -298,8 +299,6 @@ struct DimensionAbout {
 pub(crate) struct ScoreProgram {
     dimensions: Vec<DimensionAbout>,
     topics: Vec<String>,
-    /// The tag weight scale of the interest term, from the `topic` tags.
-    interest_scale: f64,
     published_on: Option<NaiveDate>,
     window_closes: Option<NaiveDate>,
     feedback: f64,
@@ -364,12 +363,12 @@ impl ScoreProgram {
                 },
                 field: vocab.field(key, kind)?,
                 matcher,
+                scale: inputs.tag_weights.scale(dimension, tags),
             });
             dimensions.push(DimensionAbout {
                 dimension: dimension.clone(),
                 key: key.to_string(),
                 tags: tags.clone(),
-                scale: inputs.tag_weights.scale(dimension, tags),
             });
         }
         let mut topics: Vec<String> = inputs
@@ -385,13 +384,12 @@ impl ScoreProgram {
                 term: TagTerm::Interest,
                 field: vocab.field("interests", FieldKind::Set)?,
                 matcher: TagMatcher::Symbols(vocab.symbols_of(&topics)),
+                scale: inputs.tag_weights.scale("topic", &topics),
             });
         }
-        let interest_scale = inputs.tag_weights.scale("topic", &topics);
         let program = ScoreProgram {
             dimensions,
             topics,
-            interest_scale,
             published_on: inputs.published_on,
             window_closes: inputs.window_closes,
             feedback: inputs.feedback.clamp(-1.0, 1.0),
@@ -413,19 +411,12 @@ impl ScoreProgram {
         for test in tests {
             let value = test.value(row).map(unit);
             match test.term {
-                TagTerm::Dimension { weight_slot, about } => {
-                    let about = &self.dimensions[usize::from(about)];
-                    sink(
-                        TermKey::Dimension(about),
-                        resolved.dimensions[usize::from(weight_slot)] * about.scale,
-                        value,
-                    )
-                }
-                TagTerm::Interest => sink(
-                    TermKey::Interest,
-                    weights.interest * self.interest_scale,
+                TagTerm::Dimension { weight_slot, about } => sink(
+                    TermKey::Dimension(&self.dimensions[usize::from(about)]),
+                    resolved.dimensions[usize::from(weight_slot)] * test.scale,
                     value,
                 ),
+                TagTerm::Interest => sink(TermKey::Interest, weights.interest * test.scale, value),
             }
         }
         if let Some(closes) = self.window_closes {

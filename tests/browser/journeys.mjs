@@ -170,6 +170,17 @@ async function admin(page) {
   check(impact.includes('排名变化的画像'), `the dry run reports the rankings, saw: ${impact}`);
   await page.screenshot({ path: `${shots}/admin-taxonomy-dry-run.png`, fullPage: true });
 
+  // A tag weight: tried first (nothing saved), then saved and shown after the reload.
+  await page.fill('#tag-tax .weight', '2.5');
+  await page.click('#tag-tax .weight-dry-run');
+  await page.waitForFunction(() => document.querySelector('#tag-tax .weight-impact').textContent.length > 0);
+  const weightImpact = await page.textContent('#tag-tax .weight-impact');
+  check(weightImpact.includes('排名变化的画像'), `the weight dry run reports the rankings, saw: ${weightImpact}`);
+  const unsaved = await page.evaluate(async () => (await (await fetch('/api/v1/tags?dimension=topic&q=tax', { credentials: 'same-origin' })).json()).items.find((t) => t.code === 'tax').weight);
+  check(unsaved === 1, `a dry run saves nothing, weight ${unsaved}`);
+  await Promise.all([page.waitForNavigation(), page.click('#tag-tax .weight-save')]);
+  check((await page.inputValue('#tag-tax .weight')) === '2.5', 'the saved weight is shown');
+
   // Schedules: a five-field crontab line is refused with the reason, a proper one is kept.
   await page.goto(`${base}/admin/schedules`);
   await page.fill('#name', '每日摘要');

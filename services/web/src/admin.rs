@@ -424,6 +424,8 @@ pub(crate) async fn tags(
                 label_zh => tag.input.label_zh,
                 status => serde_json::to_value(tag.input.status).ok(),
                 merged_into => tag.merged_into,
+                weight => tag.input.weight,
+                input => tag.input,
             }
         })
         .collect();

@@ -263,9 +263,10 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("merge", "合并", "Merge"),
     (
         "merge_help",
-        "合并前先试算：受影响政策的适用范围变化，以及前 5,000 个画像的前 10 名排名变化。",
-        "Dry-run a merge first: how the affected policies' audiences and the top 10 of the first 5,000 profiles would change.",
+        "合并或调整标签权重前先试算：受影响政策的适用范围变化，以及前 5,000 个画像的前 10 名排名变化。标签权重放大带有该标签的政策在该维度上的评分项（默认 1）。",
+        "Dry-run a merge or a tag weight first: how the affected policies' audiences and the top 10 of the first 5,000 profiles would change. A tag's weight scales the score term of the policies carrying it (default 1).",
     ),
+    ("tag_weight", "标签权重", "Tag weight"),
     ("weights", "评分权重", "Score weights"),
     (
         "weights_help",
