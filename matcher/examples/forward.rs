@@ -7,6 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+/// The allocator the service binary runs with, so the figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::NaiveDate;
 use matcher::synth::{self, SplitMix64};
 use matcher::{Engine, MatchReport, Weights};
@@ -35,7 +39,8 @@ fn main() {
     let rules = (0..policies)
         .map(|id| synth::rule(&mut rng, id as i64 + 1, as_of))
         .collect();
-    let engine = Engine::new(rules, Weights::default(), &synth::schema()).expect("compiles");
+    let mut engine = Engine::new(rules, Weights::default(), &synth::schema()).expect("compiles");
+    engine.prepare_day(as_of);
     let profiles: Vec<Facts> = (0..samples)
         .map(|_| synth::facts(&mut rng, as_of))
         .collect();

@@ -6,7 +6,8 @@
 //! leaves all policies share ([`crate::leaves`]), so a common leaf is tested once per match —
 //! decides verdicts and scores without allocating, and explains only the results it returns.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use chrono::NaiveDate;
 use roaring::RoaringBitmap;
@@ -25,8 +26,8 @@ use crate::leaves::LeafTable;
 use crate::packed::{Packed, Span};
 use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
-    ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
-    WeightsError,
+    DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
+    WeightsError, quick_score,
 };
 use crate::screen::{Screen, Screened, gate};
 use profiles::coded::Coded;
@@ -148,6 +149,8 @@ pub struct Engine {
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
     tag_weights: TagWeights,
+    /// Every policy's [`DayPart`] (by position) for the day set by [`Engine::prepare_day`].
+    day: Option<(NaiveDate, Vec<DayPart>)>,
 }
 
 enum Group {
@@ -158,6 +161,45 @@ enum Group {
 
 /// Candidates per [`Group`]: (score, policy id, position).
 type Groups = [Vec<(f64, i64, usize)>; 3];
+
+/// Per [`Group`], the best `limit` scores seen so far during a match: once a group holds that
+/// many, a candidate whose [`DayPart::ceiling`] is below the lowest of them cannot be returned,
+/// and is passed over unscored.
+struct Floors {
+    limit: usize,
+    /// Min-heaps of scores as bits: scores are never negative, so their bits order as they do.
+    kept: [BinaryHeap<Reverse<u64>>; 3],
+}
+
+impl Floors {
+    /// Slack for the ceiling being summed in another order than the score it bounds.
+    const SLACK: f64 = 1e-9;
+
+    fn new(limit: usize) -> Self {
+        Floors {
+            limit,
+            kept: Default::default(),
+        }
+    }
+
+    fn may_keep(&self, group: usize, ceiling: f64) -> bool {
+        let kept = &self.kept[group];
+        match kept.peek() {
+            Some(Reverse(lowest)) if kept.len() >= self.limit => {
+                (ceiling + Self::SLACK).to_bits() >= *lowest
+            }
+            _ => true,
+        }
+    }
+
+    fn keep(&mut self, group: usize, score: f64) {
+        let kept = &mut self.kept[group];
+        kept.push(Reverse(score.to_bits()));
+        if kept.len() > self.limit {
+            kept.pop();
+        }
+    }
+}
 
 /// What one match knows of the profile, worked out once.
 struct Profile<'f> {
@@ -192,6 +234,7 @@ impl Engine {
             position: HashMap::new(),
             weights: ResolvedWeights::new(weights, &Vocab::default()),
             tag_weights: TagWeights::default(),
+            day: None,
         };
         for rule in rules {
             if engine.position.contains_key(&rule.id) {
@@ -221,22 +264,57 @@ impl Engine {
             score: parts.score,
             cold: parts.cold,
         };
-        match self.position.get(&compiled.id) {
+        let at = match self.position.get(&compiled.id) {
             Some(&at) => {
                 let replaced = std::mem::replace(&mut self.policies[at], compiled);
                 let screen = std::mem::replace(&mut self.screens[at], screen);
                 self.release(&replaced, &screen);
+                at
             }
             None => {
                 self.position.insert(compiled.id, self.policies.len());
                 self.policies.push(compiled);
                 self.screens.push(screen);
+                self.policies.len() - 1
             }
-        }
+        };
         if self.vocab.dimensions().len() != self.weights.dimension_count() {
             self.weights = ResolvedWeights::new(self.weights.weights.clone(), &self.vocab);
         }
+        if let Some((day, _)) = self.day {
+            let part = self.day_part_on(at, day);
+            if let Some((_, parts)) = &mut self.day {
+                match parts.get_mut(at) {
+                    Some(slot) => *slot = part,
+                    None => parts.push(part),
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Works out every policy's day-dependent score part for `as_of`, the day most matches will
+    /// be for (the service's today); matches on other days work it out as they go.
+    pub fn prepare_day(&mut self, as_of: NaiveDate) {
+        let parts = (0..self.policies.len())
+            .map(|at| self.day_part_on(at, as_of))
+            .collect();
+        self.day = Some((as_of, parts));
+    }
+
+    /// The day part of the policy at `at` for `as_of`, prepared or worked out now.
+    fn day_part(&self, at: usize, as_of: NaiveDate) -> DayPart {
+        match &self.day {
+            Some((day, parts)) if *day == as_of => parts[at],
+            _ => self.day_part_on(at, as_of),
+        }
+    }
+
+    fn day_part_on(&self, at: usize, as_of: NaiveDate) -> DayPart {
+        let policy = &self.policies[at];
+        policy
+            .score
+            .day_part(self.tag_tests.get(policy.tag_tests), &self.weights, as_of)
     }
 
     /// Removes a policy; false if it was not there.
@@ -246,6 +324,9 @@ impl Engine {
         };
         let removed = self.policies.swap_remove(at);
         let screen = self.screens.swap_remove(at);
+        if let Some((_, parts)) = &mut self.day {
+            parts.swap_remove(at);
+        }
         if let Some(moved) = self.policies.get(at) {
             self.position.insert(moved.id, at);
         }
@@ -268,6 +349,9 @@ impl Engine {
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
         weights.validate()?;
         self.weights = ResolvedWeights::new(weights, &self.vocab);
+        if let Some((day, _)) = self.day {
+            self.prepare_day(day);
+        }
         Ok(())
     }
 
@@ -418,6 +502,8 @@ impl Engine {
         let profile = self.profile(facts, as_of);
         let mut memo = self.leaves.memo(&profile.row, &profile.ctx);
         let mut groups = Groups::default();
+        // Only worth keeping when most candidates will not be returned.
+        let mut floors = (limit < self.policies.len()).then(|| Floors::new(limit));
         for (at, screen) in self.screens.iter().enumerate() {
             let verdict = match screen.screen(profile.audience, &mut memo) {
                 Screened::Skip => continue,
@@ -427,7 +513,7 @@ impl Engine {
                     (gate, tree, cost)
                 }
             };
-            self.place(&mut groups, at, verdict, &profile);
+            self.place(&mut groups, floors.as_mut(), at, verdict, &profile);
         }
         self.report(groups, &profile, limit)
     }
@@ -454,7 +540,7 @@ impl Engine {
                     self.leaves.leaf(leaf).truth(&profile.row, &profile.ctx)
                 })
             });
-            self.place(&mut groups, at, (gate, tree, cost), &profile);
+            self.place(&mut groups, None, at, (gate, tree, cost), &profile);
         }
         self.report(groups, &profile, limit)
     }
@@ -471,10 +557,12 @@ impl Engine {
     }
 
     /// Scores the policy at `at` into its group, if its verdict — audience, condition and
-    /// near-miss cost — gives it one.
+    /// near-miss cost — gives it one and, with `floors`, if it could still make the group's kept
+    /// results.
     fn place(
         &self,
         groups: &mut Groups,
+        floors: Option<&mut Floors>,
         at: usize,
         (gate, tree, cost): (Truth, Truth, u8),
         profile: &Profile<'_>,
@@ -484,13 +572,20 @@ impl Engine {
             Truth::Unknown => Group::Possible,
             Truth::False if gate == Truth::True && cost == 1 => Group::NearMiss,
             Truth::False => return,
-        };
+        } as usize;
+        let day = self.day_part(at, profile.as_of);
+        if let Some(floors) = &floors
+            && !floors.may_keep(group, day.ceiling())
+        {
+            return;
+        }
         let policy = &self.policies[at];
         let tests = self.tag_tests.get(policy.tag_tests);
-        let score = policy
-            .score
-            .quick(tests, &self.weights, &profile.row, profile.as_of);
-        groups[group as usize].push((score, policy.id, at));
+        let score = quick_score(tests, &self.weights, &profile.row, &day);
+        if let Some(floors) = floors {
+            floors.keep(group, score);
+        }
+        groups[group].push((score, policy.id, at));
     }
 
     /// Keeps the best `limit` of each group, ranked, and explains just those.
@@ -616,6 +711,8 @@ impl Engine {
             return Vec::new();
         };
         let keys = policy.score.fact_keys();
+        let tests = self.tag_tests.get(policy.tag_tests);
+        let day = policy.score.day_part(tests, &self.weights, as_of);
         let mut hits: Vec<AudienceHit> = candidates
             .iter()
             .filter_map(|id| {
@@ -623,12 +720,7 @@ impl Engine {
                 let row = self.vocab.row(&facts);
                 Some(AudienceHit {
                     profile_id: id,
-                    score: policy.score.quick(
-                        self.tag_tests.get(policy.tag_tests),
-                        &self.weights,
-                        &row,
-                        as_of,
-                    ),
+                    score: quick_score(tests, &self.weights, &row, &day),
                 })
             })
             .collect();
@@ -1102,7 +1194,8 @@ mod tests {
                 Verdict::NotEligible => continue,
             };
             let tests = engine.tag_tests.get(policy.tag_tests);
-            let score = policy.score.quick(tests, &engine.weights, &row, as_of);
+            let day = policy.score.day_part(tests, &engine.weights, as_of);
+            let score = quick_score(tests, &engine.weights, &row, &day);
             groups[group].push((score, policy.id, explained));
         }
         let [eligible, possible, near_miss] = groups.map(|mut group| {
@@ -1140,6 +1233,20 @@ mod tests {
         let as_of = day("2025-02-28") + chrono::Days::new(rng.below(800));
         let mut rules = generated_rules(&mut rng, 60, as_of);
         let mut engine = Engine::new(rules.clone(), Weights::default(), &schema()).unwrap();
+        // Day parts prepared for the match day (kept up through the weight change and the churn
+        // below), for another day (not to be used), or not at all.
+        match rng.below(3) {
+            0 => engine.prepare_day(as_of),
+            1 => engine.prepare_day(as_of + chrono::Days::new(1)),
+            _ => {}
+        }
+        engine
+            .set_weights(Weights {
+                interest: rng.below(5) as f64,
+                freshness: rng.below(5) as f64,
+                ..Weights::default()
+            })
+            .unwrap();
         // Churn, so that shared leaves are released, recycled and compacted away.
         for _ in 0..40 {
             let id = rng.below(70) as i64;
@@ -1154,7 +1261,7 @@ mod tests {
                 rules.push(rule);
             }
         }
-        let fresh = Engine::new(rules, Weights::default(), &schema()).unwrap();
+        let fresh = Engine::new(rules, engine.weights().clone(), &schema()).unwrap();
         assert_eq!(
             engine.leaves.live(),
             fresh.leaves.live(),

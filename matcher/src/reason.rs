@@ -45,13 +45,24 @@ impl Reason {
 
 /// Numbers as people write them: no trailing `.0`, at most four decimals.
 pub(crate) fn format_number(n: f64) -> String {
-    let text = format!("{n:.4}");
-    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-    if trimmed == "-0" {
-        "0".to_string()
-    } else {
-        trimmed.to_string()
+    // Integer arithmetic where the rounded value is an exact integer of ten-thousandths: every
+    // explained match formats dozens of numbers, and fixed-precision float formatting is slow.
+    let scaled = (n * 10_000.0).round();
+    if scaled.is_nan() || scaled.abs() >= 9.0e15 {
+        let text = format!("{n:.4}");
+        return text.trim_end_matches('0').trim_end_matches('.').to_string();
     }
+    let scaled = scaled as i64;
+    let (whole, fraction) = (
+        scaled.unsigned_abs() / 10_000,
+        scaled.unsigned_abs() % 10_000,
+    );
+    let sign = if scaled < 0 { "-" } else { "" };
+    if fraction == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{fraction:04}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
 fn join(items: impl Iterator<Item = String>, separator: &str) -> String {
@@ -97,108 +108,133 @@ fn show_json(value: &Json) -> (String, String) {
 /// What a leaf states about a field, phrased as holding (`holds`) or as its opposite.
 pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
     let (zh, en) = show_json(value);
-    let pick = |yes: (String, String), no: (String, String)| if holds { yes } else { no };
+    // Only the wording that applies is formatted: explanations are built on every match.
+    let pick = |yes: &dyn Fn() -> (String, String), no: &dyn Fn() -> (String, String)| {
+        if holds { yes() } else { no() }
+    };
     match op {
         Op::Eq | Op::Ne => {
-            let is = (format!("为 {zh}"), format!("is {en}"));
-            let is_not = (format!("不为 {zh}"), format!("is not {en}"));
+            let is = || (format!("为 {zh}"), format!("is {en}"));
+            let is_not = || (format!("不为 {zh}"), format!("is not {en}"));
             if op == Op::Eq {
-                pick(is, is_not)
+                pick(&is, &is_not)
             } else {
-                pick(is_not, is)
+                pick(&is_not, &is)
             }
         }
         Op::In => pick(
-            (format!("属于 {zh} 之一"), format!("is one of {en}")),
-            (
-                format!("不属于 {zh} 中任何一个"),
-                format!("is none of {en}"),
-            ),
+            &|| (format!("属于 {zh} 之一"), format!("is one of {en}")),
+            &|| {
+                (
+                    format!("不属于 {zh} 中任何一个"),
+                    format!("is none of {en}"),
+                )
+            },
         ),
         Op::Has => pick(
-            (format!("包含 {zh}"), format!("includes {en}")),
-            (format!("不包含 {zh}"), format!("does not include {en}")),
+            &|| (format!("包含 {zh}"), format!("includes {en}")),
+            &|| (format!("不包含 {zh}"), format!("does not include {en}")),
         ),
         Op::Intersects => pick(
-            (
-                format!("包含 {zh} 中的任一项"),
-                format!("includes one of {en}"),
-            ),
-            (
-                format!("不包含 {zh} 中的任何一项"),
-                format!("includes none of {en}"),
-            ),
+            &|| {
+                (
+                    format!("包含 {zh} 中的任一项"),
+                    format!("includes one of {en}"),
+                )
+            },
+            &|| {
+                (
+                    format!("不包含 {zh} 中的任何一项"),
+                    format!("includes none of {en}"),
+                )
+            },
         ),
-        Op::Lt => pick(
-            (format!("< {zh}"), format!("is below {en}")),
-            (format!("≥ {zh}"), format!("is at least {en}")),
-        ),
+        Op::Lt => pick(&|| (format!("< {zh}"), format!("is below {en}")), &|| {
+            (format!("≥ {zh}"), format!("is at least {en}"))
+        }),
         Op::Le => pick(
-            (format!("≤ {zh}"), format!("is at most {en}")),
-            (format!("> {zh}"), format!("is above {en}")),
+            &|| (format!("≤ {zh}"), format!("is at most {en}")),
+            &|| (format!("> {zh}"), format!("is above {en}")),
         ),
-        Op::Gt => pick(
-            (format!("> {zh}"), format!("is above {en}")),
-            (format!("≤ {zh}"), format!("is at most {en}")),
-        ),
+        Op::Gt => pick(&|| (format!("> {zh}"), format!("is above {en}")), &|| {
+            (format!("≤ {zh}"), format!("is at most {en}"))
+        }),
         Op::Ge => pick(
-            (format!("≥ {zh}"), format!("is at least {en}")),
-            (format!("< {zh}"), format!("is below {en}")),
+            &|| (format!("≥ {zh}"), format!("is at least {en}")),
+            &|| (format!("< {zh}"), format!("is below {en}")),
         ),
         Op::Between => {
             let bound = |i: usize| value.get(i).map(show_json).unwrap_or_default();
             let (low, high) = (bound(0), bound(1));
             pick(
-                (
-                    format!("在 {} 至 {} 之间", low.0, high.0),
-                    format!("is between {} and {}", low.1, high.1),
-                ),
-                (
-                    format!("不在 {} 至 {} 之间", low.0, high.0),
-                    format!("is not between {} and {}", low.1, high.1),
-                ),
+                &|| {
+                    (
+                        format!("在 {} 至 {} 之间", low.0, high.0),
+                        format!("is between {} and {}", low.1, high.1),
+                    )
+                },
+                &|| {
+                    (
+                        format!("不在 {} 至 {} 之间", low.0, high.0),
+                        format!("is not between {} and {}", low.1, high.1),
+                    )
+                },
             )
         }
         Op::Within => pick(
-            (format!("属于 {zh}"), format!("is within {en}")),
-            (format!("不属于 {zh}"), format!("is not within {en}")),
+            &|| (format!("属于 {zh}"), format!("is within {en}")),
+            &|| (format!("不属于 {zh}"), format!("is not within {en}")),
         ),
         Op::WithinAny => pick(
-            (format!("属于 {zh} 之一"), format!("is within one of {en}")),
-            (
-                format!("不属于 {zh} 中任何一个"),
-                format!("is within none of {en}"),
-            ),
+            &|| (format!("属于 {zh} 之一"), format!("is within one of {en}")),
+            &|| {
+                (
+                    format!("不属于 {zh} 中任何一个"),
+                    format!("is within none of {en}"),
+                )
+            },
         ),
         Op::YearsSinceAtLeast => pick(
-            (
-                format!("距今已满 {zh} 年"),
-                format!("is at least {en} years ago"),
-            ),
-            (
-                format!("距今不满 {zh} 年"),
-                format!("is less than {en} years ago"),
-            ),
+            &|| {
+                (
+                    format!("距今已满 {zh} 年"),
+                    format!("is at least {en} years ago"),
+                )
+            },
+            &|| {
+                (
+                    format!("距今不满 {zh} 年"),
+                    format!("is less than {en} years ago"),
+                )
+            },
         ),
         Op::YearsSinceAtMost => pick(
-            (
-                format!("距今不超过 {zh} 年"),
-                format!("is at most {en} years ago"),
-            ),
-            (
-                format!("距今已超过 {zh} 年"),
-                format!("is more than {en} years ago"),
-            ),
+            &|| {
+                (
+                    format!("距今不超过 {zh} 年"),
+                    format!("is at most {en} years ago"),
+                )
+            },
+            &|| {
+                (
+                    format!("距今已超过 {zh} 年"),
+                    format!("is more than {en} years ago"),
+                )
+            },
         ),
         Op::MonthsSinceAtMost => pick(
-            (
-                format!("距今不超过 {zh} 个月"),
-                format!("is at most {en} months ago"),
-            ),
-            (
-                format!("距今已超过 {zh} 个月"),
-                format!("is more than {en} months ago"),
-            ),
+            &|| {
+                (
+                    format!("距今不超过 {zh} 个月"),
+                    format!("is at most {en} months ago"),
+                )
+            },
+            &|| {
+                (
+                    format!("距今已超过 {zh} 个月"),
+                    format!("is more than {en} months ago"),
+                )
+            },
         ),
     }
 }
@@ -358,5 +394,12 @@ mod tests {
         assert_eq!(format_number(0.1), "0.1");
         assert_eq!(format_number(-0.0), "0");
         assert_eq!(format_number(1.0 / 3.0), "0.3333");
+        assert_eq!(format_number(-2.50004), "-2.5");
+        assert_eq!(format_number(-0.25), "-0.25");
+        assert_eq!(format_number(-0.00001), "0");
+        assert_eq!(format_number(1234567.125), "1234567.125");
+        assert_eq!(format_number(0.05), "0.05");
+        assert_eq!(format_number(1e20), "100000000000000000000");
+        assert_eq!(format_number(f64::INFINITY), "inf");
     }
 }

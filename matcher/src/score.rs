@@ -272,6 +272,14 @@ enum TagTerm {
 }
 
 impl TagTest {
+    fn weight(&self, resolved: &ResolvedWeights) -> f64 {
+        let weight = match self.term {
+            TagTerm::Dimension { weight_slot, .. } => resolved.dimensions[usize::from(weight_slot)],
+            TagTerm::Interest => resolved.weights.interest,
+        };
+        weight * self.scale
+    }
+
     fn value(&self, row: &Row<'_>) -> Option<bool> {
         match (&self.matcher, row.slot(self.field)) {
             (TagMatcher::Within(prefix), Slot::Text { text, .. }) => Some(prefix.contains(text)),
@@ -312,6 +320,30 @@ pub(crate) struct ScoreInputs<'a> {
     pub(crate) window_closes: Option<NaiveDate>,
     pub(crate) feedback: f64,
     pub(crate) tag_weights: &'a TagWeights,
+}
+
+/// The part of a policy's score that depends on the day and the weights but not on the profile
+/// — urgency, freshness and feedback as a weighted sum and its weight — and the weight of its tag
+/// terms. Worked out once per day for every policy, it spares each match the date arithmetic,
+/// and bounds the score: tag terms only ever add values of at most 1 with their weights, so no
+/// profile can score above [`DayPart::ceiling`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DayPart {
+    weighted: f64,
+    total: f64,
+    tag_weights: f64,
+}
+
+impl DayPart {
+    /// The highest score any profile can reach: every tag term matching.
+    pub(crate) fn ceiling(&self) -> f64 {
+        let total = self.total + self.tag_weights;
+        if total > 0.0 {
+            100.0 * (self.weighted + self.tag_weights) / total
+        } else {
+            0.0
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -397,8 +429,10 @@ impl ScoreProgram {
         Ok((program, tests))
     }
 
-    /// Feeds every term, applicable or not, to `sink` as (key, weight, value); the single place
-    /// both the fast score and the explained score come from.
+    /// Feeds every term, applicable or not, to `sink` as (key, weight, value): the tag terms, then
+    /// the day terms. The single place the explained score comes from; the fast score
+    /// ([`quick_score`]) adds up the same tag terms and [`ScoreProgram::day_part`] the same day
+    /// terms.
     fn terms<'p>(
         &'p self,
         tests: &[TagTest],
@@ -407,18 +441,28 @@ impl ScoreProgram {
         as_of: NaiveDate,
         mut sink: impl FnMut(TermKey<'p>, f64, Option<f64>),
     ) {
-        let weights = &resolved.weights;
         for test in tests {
-            let value = test.value(row).map(unit);
-            match test.term {
-                TagTerm::Dimension { weight_slot, about } => sink(
-                    TermKey::Dimension(&self.dimensions[usize::from(about)]),
-                    resolved.dimensions[usize::from(weight_slot)] * test.scale,
-                    value,
-                ),
-                TagTerm::Interest => sink(TermKey::Interest, weights.interest * test.scale, value),
-            }
+            let key = match test.term {
+                TagTerm::Dimension { about, .. } => {
+                    TermKey::Dimension(&self.dimensions[usize::from(about)])
+                }
+                TagTerm::Interest => TermKey::Interest,
+            };
+            sink(key, test.weight(resolved), test.value(row).map(unit));
         }
+        self.day_terms(resolved, as_of, |key, weight, value| {
+            sink(key, weight, Some(value))
+        });
+    }
+
+    /// The terms that depend on the day but not on the profile, as (key, weight, value).
+    fn day_terms<'p>(
+        &'p self,
+        resolved: &ResolvedWeights,
+        as_of: NaiveDate,
+        mut sink: impl FnMut(TermKey<'p>, f64, f64),
+    ) {
+        let weights = &resolved.weights;
         if let Some(closes) = self.window_closes {
             let days_left = (closes - as_of).num_days();
             let value = if days_left < 0 {
@@ -426,20 +470,20 @@ impl ScoreProgram {
             } else {
                 (1.0 - days_left as f64 / f64::from(weights.urgency_horizon_days)).max(0.0)
             };
-            sink(TermKey::Urgency, weights.urgency, Some(value));
+            sink(TermKey::Urgency, weights.urgency, value);
         }
         if let Some(published) = self.published_on {
             let age = (as_of - published).num_days().max(0) as f64;
             sink(
                 TermKey::Freshness,
                 weights.freshness,
-                Some((-age / f64::from(weights.freshness_half_life_days)).exp2()),
+                (-age / f64::from(weights.freshness_half_life_days)).exp2(),
             );
         }
         sink(
             TermKey::Feedback,
             weights.feedback,
-            Some((self.feedback + 1.0) / 2.0),
+            (self.feedback + 1.0) / 2.0,
         );
     }
 
@@ -452,26 +496,20 @@ impl ScoreProgram {
         keys
     }
 
-    /// The score alone, without allocating: used to rank before explaining the kept results.
-    pub(crate) fn quick(
+    /// What the score owes to the day, and the most its tag terms could add (see [`DayPart`]).
+    pub(crate) fn day_part(
         &self,
         tests: &[TagTest],
-        weights: &ResolvedWeights,
-        row: &Row<'_>,
+        resolved: &ResolvedWeights,
         as_of: NaiveDate,
-    ) -> f64 {
-        let (mut weighted, mut total) = (0.0, 0.0);
-        self.terms(tests, weights, row, as_of, |_, weight, value| {
-            if let Some(value) = value {
-                weighted += weight * value;
-                total += weight;
-            }
+    ) -> DayPart {
+        let mut part = DayPart::default();
+        self.day_terms(resolved, as_of, |_, weight, value| {
+            part.weighted += weight * value;
+            part.total += weight;
         });
-        if total > 0.0 {
-            100.0 * weighted / total
-        } else {
-            0.0
-        }
+        part.tag_weights = tests.iter().map(|test| test.weight(resolved)).sum();
+        part
     }
 
     /// The score with every term, and a reason per term with its contribution.
@@ -501,10 +539,16 @@ impl ScoreProgram {
             };
             let (name, mut reason) = self.term_reason(key, value, facts, as_of);
             reason.contribution = value.map(|_| contribution);
-            let points = format_number((contribution * 10.0).round() / 10.0);
             if value.is_some() {
-                reason.text_zh = format!("{}，+{points} 分", reason.text_zh);
-                reason.text_en = format!("{}, +{points} points", reason.text_en);
+                let points = format_number((contribution * 10.0).round() / 10.0);
+                for (text, before, after) in [
+                    (&mut reason.text_zh, "，+", " 分"),
+                    (&mut reason.text_en, ", +", " points"),
+                ] {
+                    text.push_str(before);
+                    text.push_str(&points);
+                    text.push_str(after);
+                }
             }
             terms.push(ScoreTerm {
                 term: name,
@@ -617,6 +661,30 @@ impl ScoreProgram {
     }
 }
 
+/// A policy's score alone, without allocating: used to rank before explaining the kept results.
+/// `day` is the policy's [`ScoreProgram::day_part`] for the day of the match; the policy's
+/// program itself is not read, so ranking touches only the packed tag tests.
+pub(crate) fn quick_score(
+    tests: &[TagTest],
+    resolved: &ResolvedWeights,
+    row: &Row<'_>,
+    day: &DayPart,
+) -> f64 {
+    let (mut weighted, mut total) = (day.weighted, day.total);
+    for test in tests {
+        if let Some(value) = test.value(row) {
+            let weight = test.weight(resolved);
+            weighted += weight * unit(value);
+            total += weight;
+        }
+    }
+    if total > 0.0 {
+        100.0 * weighted / total
+    } else {
+        0.0
+    }
+}
+
 fn unit(hit: bool) -> f64 {
     if hit { 1.0 } else { 0.0 }
 }
@@ -672,7 +740,9 @@ mod tests {
             let explained = self
                 .program
                 .explain(&self.tests, &weights, &row, facts, as_of);
-            let quick = self.program.quick(&self.tests, &weights, &row, as_of);
+            let day = self.program.day_part(&self.tests, &weights, as_of);
+            let quick = quick_score(&self.tests, &weights, &row, &day);
+            assert!(day.ceiling() + 1e-9 >= quick, "no score above the ceiling");
             assert!(
                 (quick - explained.0.total).abs() < 1e-9,
                 "fast and explained scores agree"

@@ -254,6 +254,7 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
     )?;
     engine.set_tag_weights(stored_tag_weights(store).await?, &schema)?;
     let built_on = store.today();
+    engine.prepare_day(built_on);
     let mut index = AudienceIndex::new(&schema);
     let mut after = 0;
     loop {

@@ -199,8 +199,9 @@ fn forward(
         .map(|id| synth::rule(&mut rng, id as i64 + 1, as_of()))
         .collect();
     let started = Instant::now();
-    let engine =
+    let mut engine =
         Engine::new(rules, Weights::default(), schema).context("synthetic policies compile")?;
+    engine.prepare_day(as_of());
     let compile = started.elapsed();
     let profiles: Vec<Facts> = (0..options.samples)
         .map(|_| synth::facts(&mut rng, as_of()))

@@ -11,6 +11,11 @@ use policy_push::config;
 use policy_push::import::{self, ImportKind};
 use tracing_subscriber::EnvFilter;
 
+/// Matching and explaining allocate many small strings and vectors per request; mimalloc serves
+/// them faster than the system allocator (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "policy-push",
