@@ -23,7 +23,7 @@ use crate::eval::{
 };
 use crate::field::{FieldKind, label};
 use crate::leaves::LeafTable;
-use crate::packed::{Packed, Span};
+use crate::packed::Packed;
 use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
     DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
@@ -113,7 +113,6 @@ pub struct AudienceHit {
 #[derive(Debug, Clone)]
 struct CompiledPolicy {
     id: i64,
-    tag_tests: Span,
     score: ScoreProgram,
     cold: Box<ColdPolicy>,
 }
@@ -159,8 +158,8 @@ enum Group {
     NearMiss,
 }
 
-/// Candidates per [`Group`]: (score, policy id, position).
-type Groups = [Vec<(f64, i64, usize)>; 3];
+/// Candidates per [`Group`]: (score, position).
+type Groups = [Vec<(f64, usize)>; 3];
 
 /// Per [`Group`], the best `limit` scores seen so far during a match: once a group holds that
 /// many, a candidate whose [`DayPart::ceiling`] is below the lowest of them cannot be returned,
@@ -257,18 +256,18 @@ impl Engine {
             .map(|forward| self.leaves.intern(&forward))
             .unwrap_or_default();
         let forward = (!steps.is_empty()).then(|| self.conditions.add(&steps));
-        let screen = Screen::new(parts.audience_mask, &steps, forward);
+        let tag_tests = self.tag_tests.add(&parts.tag_tests);
+        let screen = Screen::new(parts.audience_mask, &steps, forward, tag_tests);
         let compiled = CompiledPolicy {
             id: parts.cold.rule.id,
-            tag_tests: self.tag_tests.add(&parts.tag_tests),
             score: parts.score,
             cold: parts.cold,
         };
         let at = match self.position.get(&compiled.id) {
             Some(&at) => {
-                let replaced = std::mem::replace(&mut self.policies[at], compiled);
+                self.policies[at] = compiled;
                 let screen = std::mem::replace(&mut self.screens[at], screen);
-                self.release(&replaced, &screen);
+                self.release(&screen);
                 at
             }
             None => {
@@ -311,10 +310,9 @@ impl Engine {
     }
 
     fn day_part_on(&self, at: usize, as_of: NaiveDate) -> DayPart {
-        let policy = &self.policies[at];
-        policy
+        self.policies[at]
             .score
-            .day_part(self.tag_tests.get(policy.tag_tests), &self.weights, as_of)
+            .day_part(self.tests_at(at), &self.weights, as_of)
     }
 
     /// Removes a policy; false if it was not there.
@@ -322,7 +320,7 @@ impl Engine {
         let Some(at) = self.position.remove(&policy_id) else {
             return false;
         };
-        let removed = self.policies.swap_remove(at);
+        self.policies.swap_remove(at);
         let screen = self.screens.swap_remove(at);
         if let Some((_, parts)) = &mut self.day {
             parts.swap_remove(at);
@@ -330,20 +328,26 @@ impl Engine {
         if let Some(moved) = self.policies.get(at) {
             self.position.insert(moved.id, at);
         }
-        self.release(&removed, &screen);
+        self.release(&screen);
         true
     }
 
-    fn release(&mut self, policy: &CompiledPolicy, screen: &Screen) {
+    /// Frees what a replaced or removed policy's screen pointed at.
+    fn release(&mut self, screen: &Screen) {
         if let Some(span) = screen.forward {
             self.leaves.release(self.conditions.get(span));
             self.conditions.release(span);
         }
-        self.tag_tests.release(policy.tag_tests);
+        self.tag_tests.release(screen.tag_tests);
         let spans = self.screens.iter_mut().filter_map(|s| s.forward.as_mut());
         self.conditions.compact(spans);
         self.tag_tests
-            .compact(self.policies.iter_mut().map(|p| &mut p.tag_tests));
+            .compact(self.screens.iter_mut().map(|s| &mut s.tag_tests));
+    }
+
+    /// The tag tests of the policy at `at`.
+    fn tests_at(&self, at: usize) -> &[TagTest] {
+        self.tag_tests.get(self.screens[at].tag_tests)
     }
 
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
@@ -579,20 +583,20 @@ impl Engine {
         {
             return;
         }
-        let policy = &self.policies[at];
-        let tests = self.tag_tests.get(policy.tag_tests);
-        let score = quick_score(tests, &self.weights, &profile.row, &day);
+        let score = quick_score(self.tests_at(at), &self.weights, &profile.row, &day);
         if let Some(floors) = floors {
             floors.keep(group, score);
         }
-        groups[group].push((score, policy.id, at));
+        groups[group].push((score, at));
     }
 
     /// Keeps the best `limit` of each group, ranked, and explains just those.
     fn report(&self, groups: Groups, profile: &Profile<'_>, limit: usize) -> MatchReport {
         let [eligible, possible, near_miss] = groups.map(|mut group| {
-            let ranking = |a: &(f64, i64, usize), b: &(f64, i64, usize)| {
-                b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+            // Ties go to the lower policy id, looked up only for them.
+            let ranking = |a: &(f64, usize), b: &(f64, usize)| {
+                b.0.total_cmp(&a.0)
+                    .then_with(|| self.policies[a.1].id.cmp(&self.policies[b.1].id))
             };
             // Only the kept results need ordering: select them first, then sort just those.
             if limit < group.len() {
@@ -602,7 +606,7 @@ impl Engine {
             group.sort_unstable_by(ranking);
             group
                 .into_iter()
-                .map(|(_, _, at)| self.explain(at, profile))
+                .map(|(_, at)| self.explain(at, profile))
                 .collect()
         });
         MatchReport {
@@ -661,7 +665,7 @@ impl Engine {
             .near_miss
             .map(|at| near_miss_reason(&evaluation.leaves[at]));
         reasons.extend(near_miss_hint.clone());
-        let tests = self.tag_tests.get(policy.tag_tests);
+        let tests = self.tests_at(at);
         let (score, score_reasons) = policy
             .score
             .explain(tests, &self.weights, row, facts, as_of);
@@ -707,11 +711,12 @@ impl Engine {
         as_of: NaiveDate,
         limit: usize,
     ) -> Vec<AudienceHit> {
-        let Some(policy) = self.policy(policy_id) else {
+        let Some(&at) = self.position.get(&policy_id) else {
             return Vec::new();
         };
+        let policy = &self.policies[at];
         let keys = policy.score.fact_keys();
-        let tests = self.tag_tests.get(policy.tag_tests);
+        let tests = self.tests_at(at);
         let day = policy.score.day_part(tests, &self.weights, as_of);
         let mut hits: Vec<AudienceHit> = candidates
             .iter()
@@ -1185,7 +1190,7 @@ mod tests {
     fn naive_report(engine: &Engine, facts: &Facts, as_of: NaiveDate, limit: usize) -> MatchReport {
         let row = engine.vocab.row(facts);
         let mut groups: [Vec<(f64, i64, PolicyMatch)>; 3] = Default::default();
-        for policy in &engine.policies {
+        for (at, policy) in engine.policies.iter().enumerate() {
             let explained = engine.evaluate(policy.id, facts, as_of).unwrap();
             let group = match explained.verdict {
                 Verdict::Eligible => 0,
@@ -1193,7 +1198,7 @@ mod tests {
                 Verdict::NotEligible if explained.near_miss_hint.is_some() => 2,
                 Verdict::NotEligible => continue,
             };
-            let tests = engine.tag_tests.get(policy.tag_tests);
+            let tests = engine.tests_at(at);
             let day = policy.score.day_part(tests, &engine.weights, as_of);
             let score = quick_score(tests, &engine.weights, &row, &day);
             groups[group].push((score, policy.id, explained));

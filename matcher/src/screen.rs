@@ -1,6 +1,6 @@
 //! A policy's screen: the few bytes a forward match reads of every policy before anything else —
-//! its audience mask and up to [`SCREENED`] of its condition's required leaves ([`required`]) as
-//! ids in the shared leaf table. From their memoized truths a match skips the policies that can
+//! its audience mask, up to [`SCREENED`] of its condition's required leaves ([`required`]) as
+//! ids in the shared leaf table, and where its tag tests are. From their memoized truths a match skips the policies that can
 //! be neither eligible, undetermined nor a near miss, decides outright those whose screened leaves
 //! are the whole condition, and walks the condition only for the rest.
 
@@ -9,7 +9,7 @@ use crate::leaves::{ALWAYS_TRUE, Memo};
 use crate::packed::Span;
 
 /// Required leaves kept per policy: enough for the usual region-plus-a-few-conditions policy, few
-/// enough that a screen fits in half a cache line.
+/// enough that a screen stays within 48 bytes.
 const SCREENED: usize = 4;
 
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +22,9 @@ pub(crate) struct Screen {
     pub(crate) forward: Option<Span>,
     /// The screened leaves are the whole condition (none: no condition), so they decide it.
     decisive: bool,
+    /// Where the policy's tag tests are: here because scoring a candidate right after its screen
+    /// then reads nothing else of the policy.
+    pub(crate) tag_tests: Span,
 }
 
 /// What screening concluded about one policy.
@@ -48,7 +51,12 @@ pub(crate) fn gate(mask: u64, profile: Option<u64>) -> Truth {
 impl Screen {
     /// The screen of a policy whose condition, over leaf ids, is `steps` (empty: no condition),
     /// stored at `forward`.
-    pub(crate) fn new(audience_mask: u64, steps: &[Step], forward: Option<Span>) -> Self {
+    pub(crate) fn new(
+        audience_mask: u64,
+        steps: &[Step],
+        forward: Option<Span>,
+        tag_tests: Span,
+    ) -> Self {
         let (required, whole) = required(steps);
         let mut leaves = [ALWAYS_TRUE; SCREENED];
         for (slot, id) in leaves.iter_mut().zip(&required) {
@@ -59,6 +67,7 @@ impl Screen {
             leaves,
             forward,
             decisive: whole && required.len() <= SCREENED,
+            tag_tests,
         }
     }
 
