@@ -373,7 +373,7 @@ async fn sql_baseline(url: &str, rows: &[Row]) -> anyhow::Result<(Duration, u64)
         "CREATE INDEX ON bench_profiles (revenue)",
         "CREATE INDEX ON bench_profiles (founded_on)",
         "CREATE INDEX ON bench_profiles (region text_pattern_ops, industry text_pattern_ops, employees, revenue, founded_on)",
-        "ANALYZE bench_profiles",
+        "VACUUM ANALYZE bench_profiles",
     ] {
         sqlx::query(index).execute(&mut conn).await?;
     }
