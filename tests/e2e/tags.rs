@@ -589,28 +589,15 @@ async fn a_tag_weight_change_reorders_rankings_as_its_dry_run_said(app: TestApp)
     }
     heavier["weight"] = json!(3.0);
 
-    let mut bad = heavier.clone();
-    bad["weight"] = json!(-1);
-    let refused = app
-        .post(&format!("/api/v1/tags/{id}/dry-run"), &bad)
-        .await
-        .expect(422);
-    assert!(
-        refused.body.to_string().contains("weight"),
-        "{}",
-        refused.body
-    );
-    bad = heavier.clone();
-    bad["code"] = json!("110108x");
-    let refused = app
-        .post(&format!("/api/v1/tags/{id}/dry-run"), &bad)
-        .await
-        .expect(422);
-    assert!(
-        refused.body.to_string().contains("code"),
-        "{}",
-        refused.body
-    );
+    for (field, value) in [("weight", json!(-1)), ("code", json!("110108x"))] {
+        let mut bad = heavier.clone();
+        bad[field] = value;
+        let refused = app
+            .post(&format!("/api/v1/tags/{id}/dry-run"), &bad)
+            .await
+            .expect(422);
+        assert!(refused.body.to_string().contains(field), "{}", refused.body);
+    }
 
     let audience = format!("/api/v1/policies/{haidian_only}/audience");
     let eligible_before = app.get(&audience).await.expect(200).body["eligible"].clone();
