@@ -498,16 +498,35 @@ impl Postings {
             .union()
     }
 
+    /// The profiles whose (single) code lies within any of `prefixes`; scalar fields only.
     fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
-        prefixes
-            .iter()
-            .flat_map(|prefix| {
-                self.symbols
-                    .range(prefix.clone()..)
-                    .take_while(move |(code, _)| code_within(code, prefix))
-            })
-            .map(|(_, symbol)| &self.bitmaps[*symbol as usize])
-            .union()
+        let mut within = vec![false; self.bitmaps.len()];
+        for prefix in prefixes {
+            let codes = self
+                .symbols
+                .range(prefix.clone()..)
+                .take_while(|(code, _)| code_within(code, prefix));
+            for (_, symbol) in codes {
+                within[*symbol as usize] = true;
+            }
+        }
+        let covered: u64 = (self.bitmaps.iter().zip(&within))
+            .filter(|(_, inside)| **inside)
+            .map(|(b, _)| b.len())
+            .sum();
+        let side = |wanted: bool| {
+            (self.bitmaps.iter().zip(&within))
+                .filter(move |(_, inside)| **inside == wanted)
+                .map(|(b, _)| b)
+                .union()
+        };
+        // A profile has one code, so when most are within, the present ids less the few
+        // outside are the same set, for less gathering.
+        if covered * 2 > self.present.len() {
+            &self.present - &side(false)
+        } else {
+            side(true)
+        }
     }
 }
 
@@ -515,8 +534,9 @@ impl Postings {
 const BUCKET_LIMIT: u64 = 8192;
 
 /// Number or date values (dates as day numbers): a dense value per id plus buckets that each hold
-/// the ids of one value interval as a bitmap. A range query unions the buckets it covers and scans
-/// only the (at most two) it cuts, so its cost does not grow with the number of matching profiles.
+/// the ids of one value interval as a bitmap. A range query unions the buckets it covers (or, when
+/// they hold most values, takes the present ids less the buckets outside) and scans only the (at
+/// most two) it cuts, so its cost does not grow with the number of matching profiles.
 #[derive(Debug, Clone)]
 struct RangeColumn {
     /// NaN where the profile has no value.
@@ -643,13 +663,31 @@ impl RangeColumn {
             .filter(|b| !b.members.is_empty() && b.max >= low && b.min <= high);
         let (whole, cut): (Vec<&Bucket>, Vec<&Bucket>) =
             touched.partition(|b| low <= b.min && b.max <= high);
+        let inside = |id: &u32| {
+            let value = self.values[*id as usize];
+            low <= value && value <= high
+        };
+        let covered: u64 = whole.iter().map(|b| b.members.len()).sum();
+        // Unions cost what they gather: when most values are in range, gather the few outside
+        // it and take them from the present ids instead.
+        if covered * 2 > self.present.len() {
+            let outside = self
+                .buckets
+                .iter()
+                .filter(|b| !b.members.is_empty() && (b.max < low || high < b.min))
+                .map(|b| &b.members)
+                .union();
+            let mut hit = &self.present - &outside;
+            for bucket in cut {
+                let out = bucket.members.iter().filter(|id| !inside(id));
+                hit -= RoaringBitmap::from_sorted_iter(out).expect("bitmap iteration is sorted");
+            }
+            return hit;
+        }
         let mut hit = whole.into_iter().map(|b| &b.members).union();
         for bucket in cut {
-            let inside = bucket.members.iter().filter(|id| {
-                let value = self.values[*id as usize];
-                low <= value && value <= high
-            });
-            hit |= RoaringBitmap::from_sorted_iter(inside).expect("bitmap iteration is sorted");
+            let members = bucket.members.iter().filter(|id| inside(id));
+            hit |= RoaringBitmap::from_sorted_iter(members).expect("bitmap iteration is sorted");
         }
         hit
     }
@@ -773,6 +811,53 @@ mod tests {
     }
 
     #[test]
+    fn code_prefixes_answer_like_a_scan_whether_most_codes_are_within_or_not() {
+        let codes = [
+            "110101", "110108", "110115", "120101", "310104", "C3911", "I6513",
+        ];
+        let mut postings = Postings::default();
+        let mut rng = SplitMix64::new(5);
+        let mut truth: Vec<Option<&str>> = Vec::new();
+        for id in 0..20_000u32 {
+            // Beijing codes three times as likely, so "within 11" covers most profiles.
+            let code = if rng.chance(75) {
+                codes[rng.below(3) as usize]
+            } else {
+                codes[3 + rng.below(4) as usize]
+            };
+            postings.insert_scalar(id, code);
+            truth.push(Some(code));
+            if rng.chance(5) {
+                let victim = rng.below(u64::from(id) + 1) as usize;
+                postings.remove_scalar(u32::try_from(victim).unwrap());
+                truth[victim] = None;
+            }
+        }
+        for prefixes in [
+            vec!["11"],
+            vec!["12", "31"],
+            vec!["11", "I"],
+            vec!["9"],
+            vec![],
+        ] {
+            let prefixes: Vec<String> = prefixes.into_iter().map(String::from).collect();
+            let expected: Vec<u32> = truth
+                .iter()
+                .enumerate()
+                .filter(|(_, code)| {
+                    code.is_some_and(|code| prefixes.iter().any(|p| code_within(code, p)))
+                })
+                .map(|(id, _)| u32::try_from(id).unwrap())
+                .collect();
+            assert_eq!(
+                ids(&postings.union_within(&prefixes)),
+                expected,
+                "{prefixes:?}"
+            );
+        }
+    }
+
+    #[test]
     fn range_columns_answer_like_a_scan_across_bucket_splits() {
         let mut column = RangeColumn::default();
         let mut rng = SplitMix64::new(11);
@@ -804,6 +889,10 @@ mod tests {
             (4_999.0, f64::INFINITY),
             (f64::NEG_INFINITY, 10.0),
             (7.0, 3.0),
+            // Most values in range: answered as the present ids less those outside.
+            (0.0, 4_990.0),
+            (11.0, f64::INFINITY),
+            (f64::NEG_INFINITY, f64::INFINITY),
         ] {
             let expected: Vec<u32> = truth
                 .iter()
