@@ -8,25 +8,19 @@ use store::Role;
 
 use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
 
-async fn create(app: &TestApp, path: &str, body: &serde_json::Value) -> i64 {
-    app.post(path, body).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id")
-}
-
 /// Two eligible enterprises, in Haidian and in Chaoyang, each with a pushed pack in its inbox.
 async fn two_recipients(app: &TestApp) -> (i64, i64) {
-    let haidian = create(
-        app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let haidian = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     other["name"] = json!("北京朝阳数智科技有限公司");
     other["region"] = json!("110105");
-    let chaoyang = create(app, "/api/v1/profiles", &other).await;
-    create(app, "/api/v1/policies", &fixtures::policy()).await;
+    let chaoyang = app.create("/api/v1/profiles", &other).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
     for profile in [haidian, chaoyang] {
         app.wait_until(
             &format!("/api/v1/profiles/{profile}/inbox"),

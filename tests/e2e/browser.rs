@@ -47,26 +47,20 @@ async fn journey(role: &str, app: &TestApp, args: &[&str]) {
     );
 }
 
-async fn create(app: &TestApp, path: &str, body: &serde_json::Value) -> i64 {
-    app.post(path, body).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id")
-}
-
 #[tokio::test]
 async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let haidian = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let haidian = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     other["name"] = json!("北京朝阳数智科技有限公司");
     other["region"] = json!("110105");
-    let chaoyang = create(&app, "/api/v1/profiles", &other).await;
-    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let chaoyang = app.create("/api/v1/profiles", &other).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
     let mut items = Vec::new();
     for profile in [haidian, chaoyang] {
         let inbox = app
@@ -115,12 +109,12 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     assert_eq!(preferences["frequency"], "weekly");
     assert_eq!(preferences["channels"]["email"], false);
 
-    let citizen = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::citizen(fixtures::ID_NUMBER_1990),
-    )
-    .await;
+    let citizen = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::citizen(fixtures::ID_NUMBER_1990),
+        )
+        .await;
     TestApp::mint_token(store, "lihua", Role::Citizen, Some(citizen), None).await;
     journey("citizen", &app, &["lihua", "e2e-password-123"]).await;
 
@@ -139,7 +133,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     draft["doc_number"] = json!("京科发〔2026〕7号");
     draft["title"] = json!("关于支持中关村企业建设概念验证中心的若干措施");
     draft["status"] = json!("draft");
-    let draft_id = create(&app, "/api/v1/policies", &draft).await;
+    let draft_id = app.create("/api/v1/policies", &draft).await;
     journey(
         "admin",
         &app,

@@ -20,12 +20,6 @@ fn revenue_policy() -> Value {
     policy
 }
 
-async fn create(app: &TestApp, path: &str, body: &Value) -> i64 {
-    app.post(path, body).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id")
-}
-
 fn ids(group: &Value) -> Vec<i64> {
     group
         .as_array()
@@ -36,20 +30,20 @@ fn ids(group: &Value) -> Vec<i64> {
 }
 
 async fn a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons(app: TestApp) {
-    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
-    let eligible = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let policy = app.create("/api/v1/policies", &revenue_policy()).await;
+    let eligible = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut unknown_revenue = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     unknown_revenue.as_object_mut().unwrap().remove("revenue");
-    let possible = create(&app, "/api/v1/profiles", &unknown_revenue).await;
+    let possible = app.create("/api/v1/profiles", &unknown_revenue).await;
     let mut too_big = fixtures::enterprise(CREDIT_CODE_CHANGCHUN);
     too_big["region"] = json!("110105");
     too_big["employees"] = json!(800);
-    let near = create(&app, "/api/v1/profiles", &too_big).await;
+    let near = app.create("/api/v1/profiles", &too_big).await;
 
     let day = "as_of=2026-11-21";
     let reply = app
@@ -106,15 +100,15 @@ async fn a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons(ap
 }
 
 async fn the_matcher_follows_policy_changes_without_a_restart(app: TestApp) {
-    let profile = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let profile = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut draft = revenue_policy();
     draft["status"] = json!("draft");
-    let policy = create(&app, "/api/v1/policies", &draft).await;
+    let policy = app.create("/api/v1/policies", &draft).await;
     let path = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
     assert!(
         ids(&app.get(&path).await.body["eligible"]).is_empty(),
@@ -149,22 +143,21 @@ async fn the_matcher_follows_policy_changes_without_a_restart(app: TestApp) {
 }
 
 async fn a_policy_audience_counts_groups_filters_and_explains_a_sample(app: TestApp) {
-    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
-    let haidian = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let policy = app.create("/api/v1/policies", &revenue_policy()).await;
+    let haidian = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut chaoyang = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     chaoyang["region"] = json!("110105");
-    create(&app, "/api/v1/profiles", &chaoyang).await;
+    app.create("/api/v1/profiles", &chaoyang).await;
     let mut unknown = fixtures::enterprise(CREDIT_CODE_CHANGCHUN);
     unknown["region"] = json!("110105");
     unknown.as_object_mut().unwrap().remove("revenue");
-    create(&app, "/api/v1/profiles", &unknown).await;
-    create(
-        &app,
+    app.create("/api/v1/profiles", &unknown).await;
+    app.create(
         "/api/v1/profiles",
         &fixtures::citizen(fixtures::ID_NUMBER_1990),
     )
@@ -194,7 +187,7 @@ async fn a_policy_audience_counts_groups_filters_and_explains_a_sample(app: Test
 
     let mut draft = revenue_policy();
     draft["status"] = json!("draft");
-    let draft = create(&app, "/api/v1/policies", &draft).await;
+    let draft = app.create("/api/v1/policies", &draft).await;
     app.get(&format!("/api/v1/policies/{draft}/audience"))
         .await
         .expect_error(409, "policy_not_published");
@@ -207,7 +200,7 @@ async fn a_policy_audience_counts_groups_filters_and_explains_a_sample(app: Test
 }
 
 async fn the_policy_calculator_matches_without_storing(app: TestApp) {
-    let policy = create(&app, "/api/v1/policies", &revenue_policy()).await;
+    let policy = app.create("/api/v1/policies", &revenue_policy()).await;
     let body = json!({"profile": fixtures::enterprise(CREDIT_CODE_HAIDIAN), "as_of": "2026-11-21"});
     let reply = app.post("/api/v1/match/preview", &body).await.expect(200);
     assert_eq!(ids(&reply.body["eligible"]), vec![policy]);
@@ -229,13 +222,13 @@ async fn the_policy_calculator_matches_without_storing(app: TestApp) {
 }
 
 async fn weights_are_data_and_change_scores(app: TestApp) {
-    create(&app, "/api/v1/policies", &revenue_policy()).await;
-    let profile = create(
-        &app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    app.create("/api/v1/policies", &revenue_policy()).await;
+    let profile = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let path = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
     let before = app.get(&path).await.body["eligible"][0]["score"]
         .as_f64()
@@ -274,13 +267,13 @@ async fn top_policy(app: &TestApp, profile: i64) -> Value {
 }
 
 async fn a_weights_dry_run_agrees_with_a_direct_recount(app: TestApp) {
-    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
     let mut tax = fixtures::policy();
     tax["doc_number"] = json!("京税发〔2026〕3号");
     tax["title"] = json!("关于落实研发费用加计扣除政策的通知");
     tax["topics"] = json!(["tax"]);
     tax["applicability"]["tags"]["topic"] = json!(["tax"]);
-    create(&app, "/api/v1/policies", &tax).await;
+    app.create("/api/v1/policies", &tax).await;
     let mut profiles = Vec::new();
     for (code, interests) in [
         (CREDIT_CODE_HAIDIAN, json!(["tax"])),
@@ -288,7 +281,7 @@ async fn a_weights_dry_run_agrees_with_a_direct_recount(app: TestApp) {
     ] {
         let mut enterprise = fixtures::enterprise(code);
         enterprise["interests"] = interests;
-        profiles.push(create(&app, "/api/v1/profiles", &enterprise).await);
+        profiles.push(app.create("/api/v1/profiles", &enterprise).await);
     }
 
     // Without the interest term the two policies tie, and the tie goes to the older one: the

@@ -13,12 +13,6 @@ use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn create(app: &TestApp, path: &str, body: &Value) -> i64 {
-    app.post(path, body).await.expect(201).body["id"]
-        .as_i64()
-        .expect("id")
-}
-
 async fn app_with_sink(
     backend: Backend,
     sink: &SmtpSink,
@@ -34,12 +28,12 @@ async fn app_with_sink(
 
 /// An SME in Haidian (eligible for the fixture policy) and a large firm in Chaoyang (not).
 async fn two_enterprises(app: &TestApp) -> (i64, i64) {
-    let small = create(
-        app,
-        "/api/v1/profiles",
-        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-    )
-    .await;
+    let small = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
     let mut big = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     big["name"] = json!("北京大成制造集团有限公司");
     big["region"] = json!("110105");
@@ -47,7 +41,7 @@ async fn two_enterprises(app: &TestApp) -> (i64, i64) {
     big["revenue"] = json!(900_000);
     big["contacts"] =
         json!([{"name": "赵强", "email": "zhaoqiang@example.com", "role": "finance"}]);
-    let big = create(app, "/api/v1/profiles", &big).await;
+    let big = app.create("/api/v1/profiles", &big).await;
     (small, big)
 }
 
@@ -91,7 +85,7 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
     let sink = SmtpSink::start().await;
     let app = app_with_sink(backend, &sink, |_| {}).await;
     let (small, big) = two_enterprises(&app).await;
-    let policy = create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let policy = app.create("/api/v1/policies", &fixtures::policy()).await;
 
     let progress = push_done(&app, "publish").await;
     assert_eq!(progress["audience_count"], 1, "{progress}");
@@ -276,12 +270,12 @@ async fn the_daily_cap_is_counted_in_redis_when_configured(backend: Backend) {
 
 async fn daily_cap(app: &TestApp) {
     let (small, _) = two_enterprises(app).await;
-    create(app, "/api/v1/policies", &fixtures::policy()).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
     push_done(app, "publish").await;
     let mut second = fixtures::policy();
     second["doc_number"] = json!("京科发〔2026〕2号");
     second["title"] = json!("关于支持科技型中小企业开展技术合同登记的若干措施");
-    let second = create(app, "/api/v1/policies", &second).await;
+    let second = app.create("/api/v1/policies", &second).await;
     let progress = app
         .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
             body["total"] == 2 && body["items"][0]["status"] == "done"
@@ -321,7 +315,7 @@ async fn staff_preview_push_and_confirmations(backend: Backend) {
     let mut draft = fixtures::policy();
     draft["status"] = json!("draft");
     draft["delivery_mode"] = json!("no_application");
-    let policy = create(&app, "/api/v1/policies", &draft).await;
+    let policy = app.create("/api/v1/policies", &draft).await;
 
     // A draft cannot be pushed; a malformed credit code is named by its position.
     let field = app
@@ -445,7 +439,7 @@ async fn mail_waits_for_the_relay_and_dead_letters_past_the_limit(backend: Backe
     })
     .await;
     let (small, _) = two_enterprises(&app).await;
-    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
 
     // With the relay down, attempts fail and are retried until the budget is spent.
     let dead = app
@@ -484,7 +478,7 @@ async fn mail_sent_while_the_relay_is_down_arrives_once_it_is_back(backend: Back
     sink.pause();
     let app = app_with_sink(backend, &sink, |config| config.delivery.max_attempts = 50).await;
     two_enterprises(&app).await;
-    create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    app.create("/api/v1/policies", &fixtures::policy()).await;
     let list = app
         .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
             body["total"] == 1
@@ -519,7 +513,7 @@ async fn schedules_validate_cron_and_fire_digests_once_per_recipient(backend: Ba
     )
     .await
     .expect(200);
-    let policy = create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let policy = app.create("/api/v1/policies", &fixtures::policy()).await;
     push_done(&app, "publish").await;
     assert_eq!(
         inbox(&app, small).await["total"],
@@ -542,7 +536,7 @@ async fn schedules_validate_cron_and_fire_digests_once_per_recipient(backend: Ba
 
     // Every second: the digest fires again and again, but the policy reaches the reader once.
     let every_second = json!({"name": "每日摘要", "cron": "* * * * * *", "job": {"kind": "digest", "frequency": "daily"}});
-    let schedule = create(&app, "/api/v1/schedules", &every_second).await;
+    let schedule = app.create("/api/v1/schedules", &every_second).await;
     app.post("/api/v1/schedules", &every_second)
         .await
         .expect_error(409, "duplicate");
@@ -581,7 +575,7 @@ async fn a_policy_revoked_before_sending_is_dropped_with_its_reason(backend: Bac
     sink.pause();
     let app = app_with_sink(backend, &sink, |config| config.delivery.max_attempts = 50).await;
     two_enterprises(&app).await;
-    let policy = create(&app, "/api/v1/policies", &fixtures::policy()).await;
+    let policy = app.create("/api/v1/policies", &fixtures::policy()).await;
     let list = app
         .wait_until("/api/v1/pushes?trigger_kind=publish", WAIT, |body| {
             body["total"] == 1
@@ -623,12 +617,12 @@ async fn deadline_reminders_reach_eligible_recipients_who_have_not_confirmed(bac
     let mut other = fixtures::enterprise("91110101MA7Q4LXJ2B");
     other["name"] = json!("北京东城数据服务有限公司");
     other["region"] = json!("110101");
-    let confirmed = create(&app, "/api/v1/profiles", &other).await;
+    let confirmed = app.create("/api/v1/profiles", &other).await;
     let closes_on = days_from_today(3);
     let mut policy = fixtures::policy();
     policy["delivery_mode"] = json!("fast_track");
     policy["benefit_items"][0]["window_closes"] = json!(closes_on);
-    let policy = create(&app, "/api/v1/policies", &policy).await;
+    let policy = app.create("/api/v1/policies", &policy).await;
     push_done(&app, "publish").await;
     let item = inbox(&app, confirmed).await["items"][0]["id"]
         .as_i64()
@@ -640,9 +634,7 @@ async fn deadline_reminders_reach_eligible_recipients_who_have_not_confirmed(bac
     .await
     .expect(204);
 
-    create(
-        &app,
-        "/api/v1/schedules",
+    app.create("/api/v1/schedules",
         &json!({"name": "截止前3天提醒", "cron": "* * * * * *", "job": {"kind": "deadline_reminder", "days_before": 3}}),
     )
     .await;

@@ -111,12 +111,8 @@ async fn a_tag_in_an_unknown_dimension_is_rejected(app: TestApp) {
 
 async fn a_policys_text_suggests_tags_it_does_not_carry_yet(app: TestApp) {
     let policy = app
-        .post("/api/v1/policies", &crate::fixtures::policy())
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
+        .create("/api/v1/policies", &crate::fixtures::policy())
+        .await;
     app.post(
         "/api/v1/tags",
         &json!({"dimension": "topic", "code": "rnd_subsidy", "label_zh": "研发补助", "label_en": "R&D subsidy",
@@ -187,13 +183,7 @@ async fn assert_retagged(app: &TestApp, id: i64, before: &[&str], after: &[&str]
 }
 
 async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: TestApp) {
-    let old = app
-        .post("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"}))
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
+    let old = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"})).await;
     let id = policy_with_topics(&app, "京科发〔2026〕1号", &["rnd_old"]).await["id"]
         .as_i64()
         .unwrap();
@@ -238,27 +228,11 @@ async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
         json!({"dimension": "topic", "code": code, "label_zh": "科研", "label_en": "Research",
                "parent_code": parent})
     };
-    let id = app
-        .post("/api/v1/tags", &tag("research", None))
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
+    let id = app.create("/api/v1/tags", &tag("research", None)).await;
     let child = app
-        .post("/api/v1/tags", &tag("research_basic", Some("research")))
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let alias = app
-        .post("/api/v1/tags", &tag("science", None))
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
+        .create("/api/v1/tags", &tag("research_basic", Some("research")))
+        .await;
+    let alias = app.create("/api/v1/tags", &tag("science", None)).await;
     app.post(
         &format!("/api/v1/tags/{alias}/merge"),
         &json!({"into": "research"}),
@@ -446,6 +420,23 @@ async fn the_standard_industry_tree_has_sections_and_divisions(app: TestApp) {
 }
 
 /// The first ten eligible policies of a profile, in rank order.
+/// Two enterprises under the fixtures' 海淀 and 朝阳 credit codes, alike but for `field`; their ids.
+async fn two_enterprises(app: &TestApp, field: &str, values: [serde_json::Value; 2]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (code, value) in [
+        fixtures::CREDIT_CODE_HAIDIAN,
+        fixtures::CREDIT_CODE_CHAOYANG,
+    ]
+    .into_iter()
+    .zip(values)
+    {
+        let mut enterprise = fixtures::enterprise(code);
+        enterprise[field] = value;
+        ids.push(app.create("/api/v1/profiles", &enterprise).await);
+    }
+    ids
+}
+
 async fn top_ten(app: &TestApp, profile: i64) -> Vec<i64> {
     app.get(&format!("/api/v1/profiles/{profile}/matches"))
         .await
@@ -460,38 +451,15 @@ async fn top_ten(app: &TestApp, profile: i64) -> Vec<i64> {
 }
 
 async fn a_merge_dry_run_agrees_with_the_merge_itself(app: TestApp) {
-    let old = app
-        .post("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"}))
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
+    let old = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"})).await;
     let mut tagged = fixtures::policy();
     tagged["doc_number"] = json!("京科发〔2026〕6号");
     tagged["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
-    let tagged = app.post("/api/v1/policies", &tagged).await.expect(201).body["id"]
-        .as_i64()
-        .unwrap();
+    let tagged = app.create("/api/v1/policies", &tagged).await;
     app.post("/api/v1/policies", &fixtures::policy())
         .await
         .expect(201);
-    let mut profiles = Vec::new();
-    for (code, interests) in [
-        (crate::fixtures::CREDIT_CODE_HAIDIAN, json!(["rnd"])),
-        (crate::fixtures::CREDIT_CODE_CHAOYANG, json!(["tax"])),
-    ] {
-        let mut enterprise = fixtures::enterprise(code);
-        enterprise["interests"] = interests;
-        profiles.push(
-            app.post("/api/v1/profiles", &enterprise)
-                .await
-                .expect(201)
-                .body["id"]
-                .as_i64()
-                .unwrap(),
-        );
-    }
+    let profiles = two_enterprises(&app, "interests", [json!(["rnd"]), json!(["tax"])]).await;
     let audience = format!("/api/v1/policies/{tagged}/audience");
     let eligible_before = app.get(&audience).await.expect(200).body["eligible"].clone();
     let mut before = Vec::new();
@@ -547,29 +515,8 @@ async fn a_tag_weight_change_reorders_rankings_as_its_dry_run_said(app: TestApp)
     let mut haidian_only = fixtures::policy();
     haidian_only["doc_number"] = json!("京科发〔2026〕8号");
     haidian_only["applicability"]["tags"]["region"] = json!(["110108"]);
-    let haidian_only = app
-        .post("/api/v1/policies", &haidian_only)
-        .await
-        .expect(201)
-        .body["id"]
-        .as_i64()
-        .unwrap();
-    let mut profiles = Vec::new();
-    for (code, region) in [
-        (fixtures::CREDIT_CODE_HAIDIAN, "110108"),
-        (fixtures::CREDIT_CODE_CHAOYANG, "110105"),
-    ] {
-        let mut enterprise = fixtures::enterprise(code);
-        enterprise["region"] = json!(region);
-        profiles.push(
-            app.post("/api/v1/profiles", &enterprise)
-                .await
-                .expect(201)
-                .body["id"]
-                .as_i64()
-                .unwrap(),
-        );
-    }
+    let haidian_only = app.create("/api/v1/policies", &haidian_only).await;
+    let profiles = two_enterprises(&app, "region", [json!("110108"), json!("110105")]).await;
     let tags = app
         .get("/api/v1/tags?dimension=region&q=110108")
         .await

@@ -129,6 +129,13 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// POSTs `body` to a collection, expects 201 Created and returns the new record's id.
+    pub async fn create(&self, path: &str, body: &Value) -> i64 {
+        self.post(path, body).await.expect(201).body["id"]
+            .as_i64()
+            .expect("id")
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.call(Method::PUT, path, Some(body)).await
     }
