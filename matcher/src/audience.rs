@@ -1,10 +1,11 @@
 //! The reverse path: one policy against every profile. Profiles are indexed per attribute under
 //! dense u32 ids — a bitmap per value for enum, code and set fields (codes kept in order so
-//! "within a prefix" is a range of keys), bucketed sorted columns for numbers and dates, and a
-//! "present" bitmap per field so absence is explicit. A compiled condition then becomes bitmap
-//! algebra over (true, false) pairs: `all` T=∩T, F=∪F; `any` T=∪T, F=∩F; a negated leaf swaps
-//! them; undetermined = universe − T − F. The same leaf tests and the same fact reading as the
-//! forward path keep both paths' verdicts identical.
+//! "within a prefix" is a range of keys, plus a bitmap per code group such as a province or an
+//! industry section), bucketed columns for numbers and dates, and a "present" bitmap per field so
+//! absence is explicit. A compiled condition then becomes bitmap algebra over (true, false) pairs:
+//! `all` T=∩T, F=∪F; `any` T=∪T, F=∩F; a negated leaf swaps them; undetermined = universe − T − F,
+//! each child evaluated only among the profiles its siblings left open. The same leaf tests and
+//! the same fact reading as the forward path keep both paths' verdicts identical.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +15,7 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use crate::applicability::CompiledApplicability;
 use crate::condition::{CompiledLeaf, Node, Test};
-use crate::field::{FieldKind, Typed, classify, code_within, date_of_day_number};
+use crate::field::{FieldKind, Typed, classify, code_within, date_of_day_number, hierarchy_levels};
 use profiles::{AttributeSchema, Facts, Value};
 
 /// The profiles a policy reaches.
@@ -145,20 +146,24 @@ impl AudienceIndex {
 
     /// The audience of a policy on `as_of`, by bitmap algebra alone.
     pub fn select(&self, applicability: &CompiledApplicability, as_of: NaiveDate) -> AudienceSets {
+        self.select_planned(applicability, as_of, Planner::default())
+    }
+
+    fn select_planned(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+        planner: Planner,
+    ) -> AudienceSets {
         let (mut yes, mut no) = match applicability.condition() {
-            Some(condition) => self.node(&condition.root, &condition.leaves, as_of),
+            Some(condition) => Query::new(self, &condition.leaves, as_of, planner)
+                .sides(&condition.root, &self.universe),
             None => (self.universe.clone(), RoaringBitmap::new()),
         };
         if !applicability.audiences.is_empty() {
-            let (gate_yes, gate_no) = self.test(
-                "audience",
-                FieldKind::Set,
-                &Test::SetAny(applicability.audiences.clone()),
-                false,
-                as_of,
-            );
-            yes &= gate_yes;
-            no |= gate_no;
+            let (hit, present) = self.audience_gate(applicability, as_of);
+            yes &= &hit;
+            no |= present.as_ref() - &hit;
         }
         let undetermined = &(&self.universe - &yes) - &no;
         AudienceSets {
@@ -167,130 +172,127 @@ impl AudienceIndex {
         }
     }
 
-    fn node(&self, node: &Node, leaves: &[CompiledLeaf], as_of: NaiveDate) -> Sides {
-        match node {
-            Node::Leaf(at) => {
-                let leaf = &leaves[*at];
-                self.test(
-                    &leaf.source.field,
-                    leaf.kind,
-                    &leaf.test,
-                    leaf.negate,
-                    as_of,
-                )
-            }
-            Node::All(children) => {
-                let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
-                let (mut yes, mut no) = sides
-                    .next()
-                    .unwrap_or_else(|| (self.universe.clone(), RoaringBitmap::new()));
-                for (child_yes, child_no) in sides {
-                    yes &= child_yes;
-                    no |= child_no;
-                }
-                (yes, no)
-            }
-            Node::Any(children) => {
-                let mut sides = children.iter().map(|c| self.node(c, leaves, as_of));
-                let (mut yes, mut no) = sides
-                    .next()
-                    .unwrap_or_else(|| (RoaringBitmap::new(), self.universe.clone()));
-                for (child_yes, child_no) in sides {
-                    yes |= child_yes;
-                    no &= child_no;
-                }
-                (yes, no)
-            }
-        }
-    }
-
-    /// A leaf test as (profiles where it holds, profiles where it fails), after negation.
-    fn test(
-        &self,
-        field: &str,
-        kind: FieldKind,
-        test: &Test,
-        negate: bool,
-        as_of: NaiveDate,
-    ) -> Sides {
-        let Some((hit, present)) = self.hits(field, kind, test, as_of) else {
-            return (RoaringBitmap::new(), RoaringBitmap::new());
-        };
-        let miss = present.as_ref() - &hit;
-        if negate { (miss, hit) } else { (hit, miss) }
-    }
-
     /// The profiles eligible for a policy on `as_of`: [`AudienceIndex::select`]'s eligible set,
     /// without working out who is undetermined — by Kleene's tables a subtree holds where all
-    /// (or any) of its children hold, so only the true side of each leaf is needed.
+    /// (or any) of its children hold, so only where each leaf holds is needed.
     pub fn eligible(
         &self,
         applicability: &CompiledApplicability,
         as_of: NaiveDate,
     ) -> RoaringBitmap {
-        let mut yes = match applicability.condition() {
-            Some(condition) => self.holds(&condition.root, &condition.leaves, as_of),
-            None => self.universe.clone(),
-        };
-        if !applicability.audiences.is_empty() && !yes.is_empty() {
-            yes &= self.leaf_holds(
-                "audience",
-                FieldKind::Set,
-                &Test::SetAny(applicability.audiences.clone()),
-                false,
-                as_of,
-            );
-        }
-        yes
+        self.eligible_planned(applicability, as_of, Planner::default())
     }
 
-    fn holds(&self, node: &Node, leaves: &[CompiledLeaf], as_of: NaiveDate) -> RoaringBitmap {
-        match node {
-            Node::Leaf(at) => {
-                let leaf = &leaves[*at];
-                self.leaf_holds(
-                    &leaf.source.field,
-                    leaf.kind,
-                    &leaf.test,
-                    leaf.negate,
-                    as_of,
-                )
-            }
-            Node::All(children) => {
-                let mut children = children.iter();
-                let mut yes = match children.next() {
-                    Some(first) => self.holds(first, leaves, as_of),
-                    None => return self.universe.clone(),
-                };
-                for child in children {
-                    if yes.is_empty() {
-                        break;
-                    }
-                    yes &= self.holds(child, leaves, as_of);
-                }
-                yes
-            }
-            Node::Any(children) => children.iter().fold(RoaringBitmap::new(), |yes, child| {
-                yes | self.holds(child, leaves, as_of)
-            }),
-        }
-    }
-
-    /// Where a leaf holds, after negation: a negated leaf holds where its field has a value the
-    /// test rejects.
-    fn leaf_holds(
+    fn eligible_planned(
         &self,
-        field: &str,
-        kind: FieldKind,
-        test: &Test,
-        negate: bool,
+        applicability: &CompiledApplicability,
         as_of: NaiveDate,
+        planner: Planner,
     ) -> RoaringBitmap {
-        match self.hits(field, kind, test, as_of) {
-            Some((hit, present)) if negate => present.as_ref() - &hit,
-            Some((hit, _)) => hit,
-            None => RoaringBitmap::new(),
+        let gate;
+        let candidates = if applicability.audiences.is_empty() {
+            &self.universe
+        } else {
+            gate = self.audience_gate(applicability, as_of).0;
+            &gate
+        };
+        match applicability.condition() {
+            Some(condition) => Query::new(self, &condition.leaves, as_of, planner)
+                .holds(&condition.root, candidates),
+            None => candidates.clone(),
         }
+    }
+
+    /// Who has one of the policy's audience labels, and who has any audience labels at all.
+    fn audience_gate(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+    ) -> (RoaringBitmap, Cow<'_, RoaringBitmap>) {
+        let test = Test::SetAny(applicability.audiences.clone());
+        self.hits("audience", FieldKind::Set, &test, as_of, &self.universe)
+            .unwrap_or_default()
+    }
+
+    /// What a leaf is expected to select, from bitmap and bucket sizes alone.
+    fn plan(&self, leaf: &CompiledLeaf, as_of: NaiveDate) -> LeafPlan {
+        let Some(column) = self.column(&leaf.source.field, leaf.kind) else {
+            return LeafPlan::default();
+        };
+        let (hits, present, gather, probes) = match (&leaf.test, &column.data) {
+            (Test::Bool { .. }, ColumnData::Bool { yes, no }) => {
+                let present = yes.len() + no.len();
+                (present / 2, present, present, false)
+            }
+            (Test::NumIn(_) | Test::Range(..) | Test::Since(_), ColumnData::Range(range)) => {
+                let (hits, gather) = number_ranges(&leaf.test, as_of)
+                    .iter()
+                    .map(|(low, high)| range.estimate(*low, *high))
+                    .fold((0, 0), |(h, g), (hits, gather)| (h + hits, g + gather));
+                (hits, range.present.len(), gather, true)
+            }
+            (Test::TextIn(texts), ColumnData::Scalar(postings)) => {
+                let hits = texts
+                    .iter()
+                    .filter_map(|t| postings.exactly(t))
+                    .map(RoaringBitmap::len)
+                    .sum();
+                (hits, postings.present.len(), hits, true)
+            }
+            (Test::Within(prefixes), ColumnData::Scalar(postings)) => {
+                let (hits, gather) = postings.estimate_within(prefixes);
+                (hits, postings.present.len(), gather, true)
+            }
+            (Test::SetAny(texts), ColumnData::Set(postings)) => {
+                let hits: u64 = texts
+                    .iter()
+                    .filter_map(|t| postings.exactly(t))
+                    .map(RoaringBitmap::len)
+                    .sum();
+                (hits, postings.present.len(), hits, false)
+            }
+            _ => return LeafPlan::default(),
+        };
+        let hits = hits.min(present);
+        let (holds, fails) = if leaf.negate {
+            (present - hits, hits)
+        } else {
+            (hits, present - hits)
+        };
+        LeafPlan {
+            holds,
+            fails,
+            gather,
+            probes,
+        }
+    }
+
+    /// How to read a leaf's test per profile, for leaves on number, date and code columns.
+    fn probe(&self, leaf: &CompiledLeaf, as_of: NaiveDate) -> Option<Probe<'_>> {
+        let column = self.column(&leaf.source.field, leaf.kind)?;
+        match (&leaf.test, &column.data) {
+            (Test::TextIn(texts), ColumnData::Scalar(postings)) => Some(Probe::Code {
+                symbols: &postings.scalar,
+                passes: (postings.names.iter())
+                    .map(|name| texts.contains(name))
+                    .collect(),
+            }),
+            (Test::Within(prefixes), ColumnData::Scalar(postings)) => Some(Probe::Code {
+                symbols: &postings.scalar,
+                passes: (postings.names.iter())
+                    .map(|name| prefixes.iter().any(|p| code_within(name, p)))
+                    .collect(),
+            }),
+            (_, ColumnData::Range(range)) => Some(Probe::Number {
+                values: &range.values,
+                ranges: number_ranges(&leaf.test, as_of),
+            }),
+            _ => None,
+        }
+    }
+
+    fn column(&self, field: &str, kind: FieldKind) -> Option<&Column> {
+        self.columns.get(field).filter(|c| c.kind == kind)
     }
 
     /// Where a test passes and where its field has a value at all, before negation; `None` when
@@ -301,8 +303,9 @@ impl AudienceIndex {
         kind: FieldKind,
         test: &Test,
         as_of: NaiveDate,
+        within: &RoaringBitmap,
     ) -> Option<(RoaringBitmap, Cow<'_, RoaringBitmap>)> {
-        let column = self.columns.get(field).filter(|c| c.kind == kind)?;
+        let column = self.column(field, kind)?;
         Some(match (test, &column.data) {
             (
                 Test::Bool {
@@ -320,20 +323,13 @@ impl AudienceIndex {
                 }
                 (hit, Cow::Owned(yes | no))
             }
-            (Test::NumIn(values), ColumnData::Range(range)) => (
-                values
-                    .iter()
-                    .map(|v| range.between(*v, *v))
+            (Test::NumIn(_) | Test::Range(..) | Test::Since(_), ColumnData::Range(range)) => (
+                number_ranges(test, as_of)
+                    .into_iter()
+                    .map(|(low, high)| range.between(low, high, within))
                     .fold(RoaringBitmap::new(), |acc, b| acc | b),
                 Cow::Borrowed(&range.present),
             ),
-            (Test::Range(low, high), ColumnData::Range(range)) => {
-                (range.between(*low, *high), Cow::Borrowed(&range.present))
-            }
-            (Test::Since(since), ColumnData::Range(range)) => {
-                let (low, high) = since.day_range(as_of);
-                (range.between(low, high), Cow::Borrowed(&range.present))
-            }
             (Test::TextIn(texts), ColumnData::Scalar(postings))
             | (Test::SetAny(texts), ColumnData::Set(postings)) => {
                 (postings.union_of(texts), Cow::Borrowed(&postings.present))
@@ -347,6 +343,255 @@ impl AudienceIndex {
     }
 }
 
+/// How the reverse path answers a leaf over some candidate profiles: by gathering the leaf's
+/// bitmap from the index and intersecting, or by reading each candidate's value, whichever
+/// touches less. Once earlier leaves have narrowed the candidates, reading a few thousand values
+/// beats merging the buckets of a range that holds hundreds of thousands of profiles.
+#[derive(Debug, Clone, Copy)]
+struct Planner {
+    /// What reading one candidate's value costs, in ids gathered from bitmaps: values lie
+    /// scattered across memory, so each read is about a cache miss, while gathering streams.
+    probe_cost: f64,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Planner { probe_cost: 24.0 }
+    }
+}
+
+/// What a leaf is expected to select, before anything is computed: how many profiles it holds
+/// and fails for (after negation), how many ids gathering its bitmap touches, and how to read it
+/// per profile when its column allows.
+#[derive(Debug, Clone, Copy, Default)]
+struct LeafPlan {
+    holds: u64,
+    fails: u64,
+    gather: u64,
+    /// Whether the leaf's column keeps one value per profile to read.
+    probes: bool,
+}
+
+/// A leaf's test applied to one profile's value, read from the column.
+enum Probe<'a> {
+    Number {
+        values: &'a [f64],
+        ranges: Vec<(f64, f64)>,
+    },
+    Code {
+        symbols: &'a [u32],
+        /// Per value symbol: whether the test passes.
+        passes: Vec<bool>,
+    },
+}
+
+impl Probe<'_> {
+    /// Whether the test passes for `id`, before negation; `None` when it has no value.
+    fn test(&self, id: u32) -> Option<bool> {
+        match self {
+            Probe::Number { values, ranges } => {
+                let value = *values.get(id as usize)?;
+                (!value.is_nan()).then(|| ranges.iter().any(|(l, h)| *l <= value && value <= *h))
+            }
+            Probe::Code { symbols, passes } => {
+                let symbol = *symbols.get(id as usize)?;
+                (symbol != 0).then(|| passes[symbol as usize - 1])
+            }
+        }
+    }
+}
+
+/// One condition's evaluation over the index. Every method answers for a set of candidate
+/// profiles only, so each child of an `all` is evaluated where the children before it left the
+/// outcome open; children are taken in the order that narrows the candidates soonest.
+struct Query<'a> {
+    index: &'a AudienceIndex,
+    leaves: &'a [CompiledLeaf],
+    as_of: NaiveDate,
+    planner: Planner,
+}
+
+impl<'a> Query<'a> {
+    fn new(
+        index: &'a AudienceIndex,
+        leaves: &'a [CompiledLeaf],
+        as_of: NaiveDate,
+        planner: Planner,
+    ) -> Self {
+        Query {
+            index,
+            leaves,
+            as_of,
+            planner,
+        }
+    }
+
+    /// The children of a node with the plans of those that are leaves, sorted by `key`.
+    fn ordered<'n>(
+        &self,
+        children: &'n [Node],
+        key: impl Fn(Option<&LeafPlan>) -> u64,
+    ) -> Vec<(&'n Node, Option<LeafPlan>)> {
+        let mut planned: Vec<_> = children
+            .iter()
+            .map(|child| match child {
+                Node::Leaf(at) => (child, Some(self.index.plan(&self.leaves[*at], self.as_of))),
+                _ => (child, None),
+            })
+            .collect();
+        planned.sort_by_key(|(_, plan)| key(plan.as_ref()));
+        planned
+    }
+
+    /// Where `node` holds, among `within`.
+    fn holds(&self, node: &Node, within: &RoaringBitmap) -> RoaringBitmap {
+        self.holds_planned(node, None, within)
+    }
+
+    /// [`Query::holds`], for a leaf whose plan is already made.
+    fn holds_planned(
+        &self,
+        node: &Node,
+        plan: Option<LeafPlan>,
+        within: &RoaringBitmap,
+    ) -> RoaringBitmap {
+        match node {
+            Node::Leaf(at) => self.leaf(*at, plan, within, false).0,
+            Node::All(children) => {
+                let mut yes = within.clone();
+                for (child, plan) in self.ordered(children, |p| p.map_or(u64::MAX, |p| p.holds)) {
+                    if yes.is_empty() {
+                        break;
+                    }
+                    yes = self.holds_planned(child, plan, &yes);
+                }
+                yes
+            }
+            Node::Any(children) => {
+                let mut yes = RoaringBitmap::new();
+                for (child, plan) in
+                    self.ordered(children, |p| p.map_or(u64::MAX, |p| u64::MAX - p.holds))
+                {
+                    let open = within - &yes;
+                    if open.is_empty() {
+                        break;
+                    }
+                    yes |= self.holds_planned(child, plan, &open);
+                }
+                yes
+            }
+        }
+    }
+
+    /// Where `node` holds and where it fails, among `within`; the rest of `within` is undetermined.
+    fn sides(&self, node: &Node, within: &RoaringBitmap) -> Sides {
+        self.sides_planned(node, None, within)
+    }
+
+    /// [`Query::sides`], for a leaf whose plan is already made.
+    fn sides_planned(&self, node: &Node, plan: Option<LeafPlan>, within: &RoaringBitmap) -> Sides {
+        match node {
+            Node::Leaf(at) => self.leaf(*at, plan, within, true),
+            Node::All(children) => {
+                let mut yes = within.clone();
+                let mut no = RoaringBitmap::new();
+                for (child, plan) in
+                    self.ordered(children, |p| p.map_or(u64::MAX, |p| u64::MAX - p.fails))
+                {
+                    let open = within - &no;
+                    if open.is_empty() {
+                        break;
+                    }
+                    let (child_yes, child_no) = self.sides_planned(child, plan, &open);
+                    yes &= child_yes;
+                    no |= child_no;
+                }
+                (yes, no)
+            }
+            Node::Any(children) => {
+                let mut yes = RoaringBitmap::new();
+                let mut no = within.clone();
+                for (child, plan) in
+                    self.ordered(children, |p| p.map_or(u64::MAX, |p| u64::MAX - p.holds))
+                {
+                    let open = within - &yes;
+                    if open.is_empty() {
+                        break;
+                    }
+                    let (child_yes, child_no) = self.sides_planned(child, plan, &open);
+                    yes |= child_yes;
+                    no &= child_no;
+                }
+                (yes, no)
+            }
+        }
+    }
+
+    /// Where a leaf holds and (when `with_fails`) where it fails, among `within`.
+    fn leaf(
+        &self,
+        at: usize,
+        plan: Option<LeafPlan>,
+        within: &RoaringBitmap,
+        with_fails: bool,
+    ) -> Sides {
+        let leaf = &self.leaves[at];
+        let plan = plan.unwrap_or_else(|| self.index.plan(leaf, self.as_of));
+        let probe = (plan.probes
+            && (within.len() as f64) * self.planner.probe_cost < plan.gather as f64)
+            .then(|| self.index.probe(leaf, self.as_of))
+            .flatten();
+        if let Some(probe) = probe {
+            let mut yes = RoaringBitmap::new();
+            let mut no = RoaringBitmap::new();
+            for id in within {
+                let side = match probe.test(id).map(|passes| passes != leaf.negate) {
+                    Some(true) => &mut yes,
+                    Some(false) if with_fails => &mut no,
+                    _ => continue,
+                };
+                side.try_push(id)
+                    .expect("candidates are visited in ascending order");
+            }
+            return (yes, no);
+        }
+        let Some((hit, present)) = self.index.hits(
+            &leaf.source.field,
+            leaf.kind,
+            &leaf.test,
+            self.as_of,
+            within,
+        ) else {
+            return (RoaringBitmap::new(), RoaringBitmap::new());
+        };
+        let (mut yes, mut no) = match (leaf.negate, with_fails) {
+            (false, false) => (hit, RoaringBitmap::new()),
+            (true, false) => (present.as_ref() - &hit, RoaringBitmap::new()),
+            (false, true) => {
+                let miss = present.as_ref() - &hit;
+                (hit, miss)
+            }
+            (true, true) => (present.as_ref() - &hit, hit),
+        };
+        // Candidates are a subset of the universe, so the same size means the same set.
+        if within.len() != self.index.universe.len() {
+            yes &= within;
+            no &= within;
+        }
+        (yes, no)
+    }
+}
+
+/// The value intervals a number or date test accepts (inclusive; dates as day numbers).
+fn number_ranges(test: &Test, as_of: NaiveDate) -> Vec<(f64, f64)> {
+    match test {
+        Test::NumIn(values) => values.iter().map(|v| (*v, *v)).collect(),
+        Test::Range(low, high) => vec![(*low, *high)],
+        Test::Since(since) => vec![since.day_range(as_of)],
+        _ => Vec::new(),
+    }
+}
+
 impl Column {
     fn new(kind: FieldKind) -> Self {
         let data = match kind {
@@ -356,7 +601,7 @@ impl Column {
             },
             FieldKind::Number | FieldKind::Date => ColumnData::Range(RangeColumn::default()),
             FieldKind::Text | FieldKind::Enum | FieldKind::Region | FieldKind::Industry => {
-                ColumnData::Scalar(Postings::default())
+                ColumnData::Scalar(Postings::grouped_at(hierarchy_levels(kind)))
             }
             FieldKind::Set => ColumnData::Set(Postings::default()),
         };
@@ -434,9 +679,29 @@ struct Postings {
     /// For scalar fields: each profile's value symbol plus one, 0 for none; lets removal find the
     /// one bitmap to update.
     scalar: Vec<u32>,
+    /// For code fields, the prefix lengths of the code system's groups (provinces, sections …),
+    /// and per group prefix the profiles whose code lies under it: a `within` test at a group
+    /// reads that bitmap instead of merging one per code.
+    levels: &'static [usize],
+    groups: HashMap<String, RoaringBitmap>,
+}
+
+/// The group prefixes a scalar code lies under.
+fn group_prefixes<'t>(levels: &[usize], code: &'t str) -> impl Iterator<Item = &'t str> {
+    levels
+        .iter()
+        .filter(move |&&length| code.len() > length && code.is_char_boundary(length))
+        .map(move |&length| &code[..length])
 }
 
 impl Postings {
+    fn grouped_at(levels: &'static [usize]) -> Self {
+        Postings {
+            levels,
+            ..Postings::default()
+        }
+    }
+
     fn symbol(&mut self, text: &str) -> u32 {
         if let Some(&symbol) = self.symbols.get(text) {
             return symbol;
@@ -457,6 +722,16 @@ impl Postings {
             self.scalar.resize(at + 1, 0);
         }
         self.scalar[at] = symbol + 1;
+        for prefix in group_prefixes(self.levels, text) {
+            match self.groups.get_mut(prefix) {
+                Some(group) => group.insert(id),
+                None => self
+                    .groups
+                    .entry(prefix.to_string())
+                    .or_default()
+                    .insert(id),
+            };
+        }
     }
 
     fn insert_set<'a>(&mut self, id: u32, elements: impl Iterator<Item = &'a str>) {
@@ -474,9 +749,15 @@ impl Postings {
 
     fn remove_scalar(&mut self, id: u32) {
         if let Some(slot) = self.scalar.get_mut(id as usize).filter(|s| **s != 0) {
-            self.bitmaps[*slot as usize - 1].remove(id);
+            let symbol = *slot as usize - 1;
             *slot = 0;
+            self.bitmaps[symbol].remove(id);
             self.present.remove(id);
+            for prefix in group_prefixes(self.levels, &self.names[symbol]) {
+                if let Some(group) = self.groups.get_mut(prefix) {
+                    group.remove(id);
+                }
+            }
         }
     }
 
@@ -488,34 +769,69 @@ impl Postings {
         }
     }
 
+    fn exactly(&self, text: &str) -> Option<&RoaringBitmap> {
+        self.symbols.get(text).map(|s| &self.bitmaps[*s as usize])
+    }
+
     // Unions go through roaring's many-way union, which merges each container once instead of
     // re-growing a sorted array per operand.
     fn union_of(&self, texts: &[String]) -> RoaringBitmap {
-        texts
-            .iter()
-            .filter_map(|t| self.symbols.get(t))
-            .map(|s| &self.bitmaps[*s as usize])
-            .union()
+        texts.iter().filter_map(|t| self.exactly(t)).union()
     }
 
-    /// The profiles whose (single) code lies within any of `prefixes`; scalar fields only.
-    fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
-        let mut within = vec![false; self.bitmaps.len()];
+    /// The bitmaps that answer "within any of `prefixes`": the groups, when every prefix is at a
+    /// grouping level; otherwise the codes under each prefix, flagged in symbol order.
+    fn within_plan(&self, prefixes: &[String]) -> WithinPlan<'_> {
+        if prefixes.iter().all(|p| self.levels.contains(&p.len())) {
+            // A group's profiles, plus any whose code is the group's prefix itself.
+            return WithinPlan::Groups(
+                prefixes
+                    .iter()
+                    .flat_map(|p| [self.groups.get(p), self.exactly(p)])
+                    .flatten()
+                    .collect(),
+            );
+        }
+        let mut inside = vec![false; self.bitmaps.len()];
         for prefix in prefixes {
             let codes = self
                 .symbols
                 .range(prefix.clone()..)
                 .take_while(|(code, _)| code_within(code, prefix));
             for (_, symbol) in codes {
-                within[*symbol as usize] = true;
+                inside[*symbol as usize] = true;
             }
         }
-        let covered: u64 = (self.bitmaps.iter().zip(&within))
+        let covered = (self.bitmaps.iter().zip(&inside))
             .filter(|(_, inside)| **inside)
             .map(|(b, _)| b.len())
             .sum();
+        WithinPlan::Codes { inside, covered }
+    }
+
+    /// How many profiles are within any of `prefixes`, and how many ids answering it gathers.
+    fn estimate_within(&self, prefixes: &[String]) -> (u64, u64) {
+        match self.within_plan(prefixes) {
+            WithinPlan::Groups(groups) => {
+                let hits = groups.iter().map(|g| g.len()).sum::<u64>();
+                // Groups are dense: reading one copies whole containers, not ids.
+                (hits, hits / 32)
+            }
+            WithinPlan::Codes { covered, .. } => (
+                covered,
+                covered.min(self.present.len().saturating_sub(covered)),
+            ),
+        }
+    }
+
+    /// The profiles whose (single) code lies within any of `prefixes`; scalar fields only.
+    fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
+        let (inside, covered) = match self.within_plan(prefixes) {
+            WithinPlan::Groups(groups) => return groups.into_iter().union(),
+            WithinPlan::Codes { inside, covered } => (inside, covered),
+        };
         let side = |wanted: bool| {
-            (self.bitmaps.iter().zip(&within))
+            (self.bitmaps.iter().zip(&inside))
                 .filter(move |(_, inside)| **inside == wanted)
                 .map(|(b, _)| b)
                 .union()
@@ -530,13 +846,22 @@ impl Postings {
     }
 }
 
-/// Members of a bucket are scanned when a query cuts through it; past this size it splits.
-const BUCKET_LIMIT: u64 = 8192;
+enum WithinPlan<'a> {
+    Groups(Vec<&'a RoaringBitmap>),
+    Codes { inside: Vec<bool>, covered: u64 },
+}
 
-/// Number or date values (dates as day numbers): a dense value per id plus buckets that each hold
-/// the ids of one value interval as a bitmap. A range query unions the buckets it covers (or, when
-/// they hold most values, takes the present ids less the buckets outside) and scans only the (at
-/// most two) it cuts, so its cost does not grow with the number of matching profiles.
+/// Members of a bucket are scanned when a query cuts through it; past this size it splits.
+const BUCKET_LIMIT: u64 = 4096;
+/// Blocks group neighbouring buckets; past this size a block splits. Sized so that a block of a
+/// few million profiles is dense enough for roaring to keep it as plain bitsets.
+const BLOCK_LIMIT: u64 = 1 << 18;
+
+/// Number or date values (dates as day numbers): a dense value per id, small buckets that each
+/// hold the ids of one value interval, and blocks that hold the union of neighbouring buckets. A
+/// range query takes the blocks inside it whole, the buckets inside the (at most two) blocks it
+/// cuts, and scans only the buckets it cuts; so it gathers a few dense blocks and at most two
+/// blocks' worth of buckets, whatever the number of matching profiles.
 #[derive(Debug, Clone)]
 struct RangeColumn {
     /// NaN where the profile has no value.
@@ -544,8 +869,13 @@ struct RangeColumn {
     present: RoaringBitmap,
     /// Ordered by `low`; the first starts at −∞, each covers [low, next.low).
     buckets: Vec<Bucket>,
+    /// The same, coarser: each block's `low` is a bucket's `low`, so buckets nest in blocks.
+    blocks: Vec<Bucket>,
+    bucket_limit: u64,
+    block_limit: u64,
 }
 
+/// The ids whose values lie in one interval.
 #[derive(Debug, Clone)]
 struct Bucket {
     low: f64,
@@ -558,33 +888,72 @@ struct Bucket {
     split_at: u64,
 }
 
+/// How a range query meets a bucket or block.
+enum Overlap {
+    Disjoint,
+    Inside,
+    Cut,
+}
+
 impl Bucket {
-    fn new(low: f64) -> Self {
+    fn new(low: f64, split_at: u64) -> Self {
         Bucket {
             low,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             members: RoaringBitmap::new(),
-            split_at: BUCKET_LIMIT,
+            split_at,
         }
     }
+
+    fn add(&mut self, id: u32, value: f64) {
+        self.members.insert(id);
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    fn overlap(&self, low: f64, high: f64) -> Overlap {
+        if self.members.is_empty() || self.max < low || high < self.min {
+            Overlap::Disjoint
+        } else if low <= self.min && self.max <= high {
+            Overlap::Inside
+        } else {
+            Overlap::Cut
+        }
+    }
+}
+
+/// The pieces that answer a range query: the ids in `plus` less those in `minus`, corrected by
+/// scanning the cut buckets — adding their members inside the range, or removing those outside
+/// it where the bucket's whole block was taken.
+#[derive(Default)]
+struct Cover<'a> {
+    plus: Vec<&'a RoaringBitmap>,
+    minus: Vec<&'a RoaringBitmap>,
+    add_inside: Vec<&'a Bucket>,
+    remove_outside: Vec<&'a Bucket>,
+    /// Ids in range, counting scanned buckets as half in.
+    estimate: u64,
+    /// Ids gathered or scanned to answer it; a block counts as 1/32 of its ids, being dense.
+    cost: u64,
 }
 
 impl Default for RangeColumn {
     fn default() -> Self {
-        RangeColumn {
-            values: Vec::new(),
-            present: RoaringBitmap::new(),
-            buckets: vec![Bucket::new(f64::NEG_INFINITY)],
-        }
+        RangeColumn::with_limits(BUCKET_LIMIT, BLOCK_LIMIT)
     }
 }
 
 impl RangeColumn {
-    fn bucket_of(&self, value: f64) -> usize {
-        self.buckets
-            .partition_point(|b| b.low <= value)
-            .saturating_sub(1)
+    fn with_limits(bucket_limit: u64, block_limit: u64) -> Self {
+        RangeColumn {
+            values: Vec::new(),
+            present: RoaringBitmap::new(),
+            buckets: vec![Bucket::new(f64::NEG_INFINITY, bucket_limit)],
+            blocks: vec![Bucket::new(f64::NEG_INFINITY, block_limit)],
+            bucket_limit,
+            block_limit,
+        }
     }
 
     fn value(&self, id: u32) -> Option<f64> {
@@ -601,28 +970,35 @@ impl RangeColumn {
         }
         self.values[at] = value;
         self.present.insert(id);
-        let index = self.bucket_of(value);
+        let index = index_of(&self.buckets, value);
         let bucket = &mut self.buckets[index];
-        bucket.members.insert(id);
-        bucket.min = bucket.min.min(value);
-        bucket.max = bucket.max.max(value);
+        bucket.add(id, value);
         if bucket.members.len() > bucket.split_at {
-            self.split(index);
+            self.split_bucket(index);
+        }
+        let index = index_of(&self.blocks, value);
+        let block = &mut self.blocks[index];
+        block.add(id, value);
+        if block.members.len() > block.split_at {
+            self.split_block(index);
         }
     }
 
     fn remove(&mut self, id: u32) {
         if let Some(value) = self.value(id) {
-            let index = self.bucket_of(value);
-            self.buckets[index].members.remove(id);
+            let bucket = index_of(&self.buckets, value);
+            self.buckets[bucket].members.remove(id);
+            let block = index_of(&self.blocks, value);
+            self.blocks[block].members.remove(id);
             self.present.remove(id);
             self.values[id as usize] = f64::NAN;
         }
     }
 
     /// Splits a bucket at its median value; a bucket of one repeated value cannot split and need
-    /// not: its bounds make every query take it whole or skip it.
-    fn split(&mut self, index: usize) {
+    /// not: its bounds make every query take it whole or skip it. The cut lies inside the
+    /// bucket, so both halves stay inside its block.
+    fn split_bucket(&mut self, index: usize) {
         let bucket = &self.buckets[index];
         let mut values: Vec<f64> = bucket
             .members
@@ -640,57 +1016,148 @@ impl RangeColumn {
             self.buckets[index].split_at = 2 * self.buckets[index].members.len();
             return;
         };
-        let mut lower = Bucket::new(bucket.low);
-        let mut upper = Bucket::new(cut);
+        let mut lower = Bucket::new(bucket.low, self.bucket_limit);
+        let mut upper = Bucket::new(cut, self.bucket_limit);
         for id in &bucket.members {
             let value = self.values[id as usize];
             let side = if value >= cut { &mut upper } else { &mut lower };
-            side.members.insert(id);
-            side.min = side.min.min(value);
-            side.max = side.max.max(value);
+            side.add(id, value);
         }
         self.buckets[index] = lower;
         self.buckets.insert(index + 1, upper);
     }
 
-    /// Ids whose value lies in [low, high].
-    fn between(&self, low: f64, high: f64) -> RoaringBitmap {
-        if low > high {
-            return RoaringBitmap::new();
-        }
-        let touched = self.buckets[self.bucket_of(low)..=self.bucket_of(high)]
-            .iter()
-            .filter(|b| !b.members.is_empty() && b.max >= low && b.min <= high);
-        let (whole, cut): (Vec<&Bucket>, Vec<&Bucket>) =
-            touched.partition(|b| low <= b.min && b.max <= high);
-        let inside = |id: &u32| {
-            let value = self.values[*id as usize];
-            low <= value && value <= high
+    /// The buckets that make up block `index`.
+    fn buckets_of(&self, index: usize) -> std::ops::Range<usize> {
+        let low = self.blocks[index].low;
+        let end = self.blocks.get(index + 1).map_or(f64::INFINITY, |b| b.low);
+        let first = self.buckets.partition_point(|b| b.low < low);
+        first..first + self.buckets[first..].partition_point(|b| b.low < end)
+    }
+
+    /// Splits a block between two of its buckets, about halfway through its ids; a block of one
+    /// bucket waits until that bucket splits.
+    fn split_block(&mut self, index: usize) {
+        let buckets = self.buckets_of(index);
+        let block = &self.blocks[index];
+        let half = block.members.len() / 2;
+        let mut seen = 0;
+        let middle = buckets.clone().skip(1).find(|&at| {
+            seen += self.buckets[at - 1].members.len();
+            seen >= half
+        });
+        let Some(middle) = middle else {
+            self.blocks[index].split_at = 2 * block.members.len();
+            return;
         };
-        let covered: u64 = whole.iter().map(|b| b.members.len()).sum();
-        // Unions cost what they gather: when most values are in range, gather the few outside
-        // it and take them from the present ids instead.
-        if covered * 2 > self.present.len() {
-            let outside = self
-                .buckets
-                .iter()
-                .filter(|b| !b.members.is_empty() && (b.max < low || high < b.min))
-                .map(|b| &b.members)
-                .union();
-            let mut hit = &self.present - &outside;
-            for bucket in cut {
-                let out = bucket.members.iter().filter(|id| !inside(id));
-                hit -= RoaringBitmap::from_sorted_iter(out).expect("bitmap iteration is sorted");
+        let gather = |range: std::ops::Range<usize>, low: f64| {
+            let parts = &self.buckets[range];
+            Bucket {
+                low,
+                min: parts.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
+                max: parts
+                    .iter()
+                    .map(|b| b.max)
+                    .fold(f64::NEG_INFINITY, f64::max),
+                members: parts.iter().map(|b| &b.members).union(),
+                split_at: self.block_limit,
             }
-            return hit;
+        };
+        let lower = gather(buckets.start..middle, block.low);
+        let upper = gather(middle..buckets.end, self.buckets[middle].low);
+        self.blocks[index] = lower;
+        self.blocks.insert(index + 1, upper);
+    }
+
+    /// The pieces answering a query for [low, high].
+    fn cover(&self, low: f64, high: f64) -> Cover<'_> {
+        let mut cover = Cover::default();
+        if low > high {
+            return cover;
         }
-        let mut hit = whole.into_iter().map(|b| &b.members).union();
-        for bucket in cut {
-            let members = bucket.members.iter().filter(|id| inside(id));
-            hit |= RoaringBitmap::from_sorted_iter(members).expect("bitmap iteration is sorted");
+        let first = index_of(&self.blocks, low);
+        let last = index_of(&self.blocks, high);
+        for index in first..=last {
+            let block = &self.blocks[index];
+            match block.overlap(low, high) {
+                Overlap::Disjoint => continue,
+                Overlap::Inside => {
+                    cover.plus.push(&block.members);
+                    cover.estimate += block.members.len();
+                    cover.cost += block.members.len() / 32;
+                    continue;
+                }
+                Overlap::Cut => {}
+            }
+            let (mut inside, mut outside, mut cut) = (Vec::new(), Vec::new(), Vec::new());
+            for bucket in &self.buckets[self.buckets_of(index)] {
+                match bucket.overlap(low, high) {
+                    Overlap::Disjoint => outside.push(bucket),
+                    Overlap::Inside => inside.push(bucket),
+                    Overlap::Cut => cut.push(bucket),
+                }
+            }
+            let count = |buckets: &[&Bucket]| buckets.iter().map(|b| b.members.len()).sum::<u64>();
+            let (inside_ids, outside_ids, cut_ids) = (count(&inside), count(&outside), count(&cut));
+            cover.estimate += inside_ids + cut_ids / 2;
+            cover.cost += inside_ids.min(outside_ids) + cut_ids;
+            // Gather the smaller side: the buckets inside, or the block less those outside.
+            if inside_ids <= outside_ids {
+                cover.plus.extend(inside.iter().map(|b| &b.members));
+                cover.add_inside.extend(cut);
+            } else {
+                cover.plus.push(&block.members);
+                cover.cost += block.members.len() / 32;
+                cover.minus.extend(outside.iter().map(|b| &b.members));
+                cover.remove_outside.extend(cut);
+            }
+        }
+        cover
+    }
+
+    /// How many ids lie in [low, high] (estimated), and how many answering it touches.
+    fn estimate(&self, low: f64, high: f64) -> (u64, u64) {
+        let cover = self.cover(low, high);
+        (cover.estimate, cover.cost)
+    }
+
+    /// Ids whose value lies in [low, high]; outside `within` the answer may be incomplete: the
+    /// buckets the query cuts are scanned only for those candidates when they are few, since a
+    /// scan reads values scattered across memory.
+    fn between(&self, low: f64, high: f64, within: &RoaringBitmap) -> RoaringBitmap {
+        let cover = self.cover(low, high);
+        let narrow = within.len() < self.present.len() / 4;
+        let scan = |bucket: &Bucket, want_inside: bool| {
+            let candidates = if narrow {
+                Cow::Owned(&bucket.members & within)
+            } else {
+                Cow::Borrowed(&bucket.members)
+            };
+            let members = candidates.iter().filter(|id| {
+                let value = self.values[*id as usize];
+                (low <= value && value <= high) == want_inside
+            });
+            RoaringBitmap::from_sorted_iter(members).expect("bitmap iteration is sorted")
+        };
+        let mut hit = cover.plus.into_iter().union();
+        if !cover.minus.is_empty() {
+            hit -= cover.minus.into_iter().union();
+        }
+        for bucket in cover.add_inside {
+            hit |= scan(bucket, true);
+        }
+        for bucket in cover.remove_outside {
+            hit -= scan(bucket, false);
         }
         hit
     }
+}
+
+/// The bucket or block whose interval holds `value`.
+fn index_of(intervals: &[Bucket], value: f64) -> usize {
+    intervals
+        .partition_point(|b| b.low <= value)
+        .saturating_sub(1)
 }
 
 #[cfg(test)]
@@ -813,9 +1280,16 @@ mod tests {
     #[test]
     fn code_prefixes_answer_like_a_scan_whether_most_codes_are_within_or_not() {
         let codes = [
-            "110101", "110108", "110115", "120101", "310104", "C3911", "I6513",
+            "110101", "110108", "110115", "120101", "310104", "C3911", "I6513", "C",
         ];
-        let mut postings = Postings::default();
+        // Without groups every prefix merges the codes under it; with them, prefixes of a
+        // group's length read the group's bitmap.
+        for levels in [&[][..], &[1, 2, 4][..]] {
+            assert_prefixes_answer_like_a_scan(Postings::grouped_at(levels), &codes);
+        }
+    }
+
+    fn assert_prefixes_answer_like_a_scan(mut postings: Postings, codes: &[&'static str]) {
         let mut rng = SplitMix64::new(5);
         let mut truth: Vec<Option<&str>> = Vec::new();
         for id in 0..20_000u32 {
@@ -823,7 +1297,7 @@ mod tests {
             let code = if rng.chance(75) {
                 codes[rng.below(3) as usize]
             } else {
-                codes[3 + rng.below(4) as usize]
+                codes[3 + rng.below(5) as usize]
             };
             postings.insert_scalar(id, code);
             truth.push(Some(code));
@@ -837,6 +1311,8 @@ mod tests {
             vec!["11"],
             vec!["12", "31"],
             vec!["11", "I"],
+            vec!["1101", "C"],
+            vec!["110115"],
             vec!["9"],
             vec![],
         ] {
@@ -859,7 +1335,8 @@ mod tests {
 
     #[test]
     fn range_columns_answer_like_a_scan_across_bucket_splits() {
-        let mut column = RangeColumn::default();
+        // Small limits, so that buckets and blocks both split many times.
+        let mut column = RangeColumn::with_limits(256, 4096);
         let mut rng = SplitMix64::new(11);
         let mut truth: Vec<Option<f64>> = Vec::new();
         for id in 0..60_000u32 {
@@ -878,10 +1355,16 @@ mod tests {
             }
         }
         assert!(
-            column.buckets.len() > 5,
-            "buckets split: {}",
-            column.buckets.len()
+            column.buckets.len() > 50 && column.blocks.len() > 5,
+            "buckets and blocks split: {} and {}",
+            column.buckets.len(),
+            column.blocks.len()
         );
+        for block in 0..column.blocks.len() {
+            let buckets = &column.buckets[column.buckets_of(block)];
+            let members = buckets.iter().map(|b| &b.members).union();
+            assert_eq!(column.blocks[block].members, members, "block {block}");
+        }
         for (low, high) in [
             (10.0, 10.0),
             (0.0, 9.5),
@@ -889,8 +1372,9 @@ mod tests {
             (4_999.0, f64::INFINITY),
             (f64::NEG_INFINITY, 10.0),
             (7.0, 3.0),
-            // Most values in range: answered as the present ids less those outside.
+            // Most of a cut block in range: answered as the block less the buckets outside.
             (0.0, 4_990.0),
+            (3.0, 4_000.0),
             (11.0, f64::INFINITY),
             (f64::NEG_INFINITY, f64::INFINITY),
         ] {
@@ -900,7 +1384,19 @@ mod tests {
                 .filter(|(_, v)| v.is_some_and(|v| low <= v && v <= high))
                 .map(|(id, _)| u32::try_from(id).unwrap())
                 .collect();
-            assert_eq!(ids(&column.between(low, high)), expected, "[{low}, {high}]");
+            assert_eq!(
+                ids(&column.between(low, high, &column.present)),
+                expected,
+                "[{low}, {high}]"
+            );
+            // Few candidates: only the answer among them counts.
+            let candidates: RoaringBitmap = (0..60_000).step_by(7).collect();
+            let among: Vec<u32> = expected.into_iter().filter(|id| id % 7 == 0).collect();
+            assert_eq!(
+                ids(&(column.between(low, high, &candidates) & &candidates)),
+                among,
+                "[{low}, {high}] among every seventh"
+            );
         }
     }
 
@@ -967,6 +1463,20 @@ mod tests {
                 sets.eligible,
                 "seed {seed}, policy {policy_id}: the eligible-only path"
             );
+            // Whether leaves are read per profile or gathered from bitmaps changes nothing.
+            for probe_cost in [0.0, f64::INFINITY] {
+                let planner = Planner { probe_cost };
+                assert_eq!(
+                    index.select_planned(applicability, as_of, planner),
+                    sets,
+                    "seed {seed}, policy {policy_id}, probe cost {probe_cost}"
+                );
+                assert_eq!(
+                    index.eligible_planned(applicability, as_of, planner),
+                    sets.eligible,
+                    "seed {seed}, policy {policy_id}, probe cost {probe_cost}: eligible only"
+                );
+            }
             for (id, facts) in population.iter().enumerate() {
                 let id = u32::try_from(id).unwrap();
                 let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;

@@ -188,6 +188,18 @@ pub(crate) fn hierarchy_prefix(kind: FieldKind, code: &str) -> Option<&str> {
     }
 }
 
+/// The prefix lengths at which a code system groups other codes — GB/T 2260 provinces and cities,
+/// GB/T 4754 sections, divisions and groups — i.e. the lengths [`hierarchy_prefix`] gives for codes
+/// that are not leaves. The audience index keeps a bitmap per prefix of these lengths, so a `within`
+/// test at a grouping level reads one bitmap instead of merging one per code under it.
+pub(crate) fn hierarchy_levels(kind: FieldKind) -> &'static [usize] {
+    match kind {
+        FieldKind::Region => &[2, 4],
+        FieldKind::Industry => &[1, 3, 4],
+        _ => &[],
+    }
+}
+
 /// The one `within` test both paths use: a fact code lies within a code when it starts with that
 /// code's hierarchy prefix.
 pub(crate) fn code_within(fact_code: &str, prefix: &str) -> bool {
@@ -308,6 +320,27 @@ mod tests {
         assert_eq!(region_prefix("000000"), None);
         assert_eq!(region_prefix("11010"), None);
         assert_eq!(region_prefix("11010x"), None);
+    }
+
+    #[test]
+    fn grouping_codes_have_prefixes_at_hierarchy_levels() {
+        for (kind, code) in [
+            (FieldKind::Region, "110000"),
+            (FieldKind::Region, "220100"),
+            (FieldKind::Industry, "I"),
+            (FieldKind::Industry, "I65"),
+            (FieldKind::Industry, "I651"),
+        ] {
+            let prefix = hierarchy_prefix(kind, code).unwrap();
+            assert!(hierarchy_levels(kind).contains(&prefix.len()), "{code}");
+        }
+        for (kind, leaf) in [
+            (FieldKind::Region, "110108"),
+            (FieldKind::Industry, "I6513"),
+        ] {
+            let prefix = hierarchy_prefix(kind, leaf).unwrap();
+            assert!(!hierarchy_levels(kind).contains(&prefix.len()), "{leaf}");
+        }
     }
 
     #[test]
