@@ -22,7 +22,7 @@ use crate::eval::{
     quick,
 };
 use crate::field::{FieldKind, label};
-use crate::leaves::LeafTable;
+use crate::leaves::{LeafTable, Memo};
 use crate::packed::Packed;
 use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
@@ -148,8 +148,88 @@ pub struct Engine {
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
     tag_weights: TagWeights,
-    /// Every policy's [`DayPart`] (by position) for the day set by [`Engine::prepare_day`].
-    day: Option<(NaiveDate, Vec<DayPart>)>,
+    /// Every policy's score part for the day set by [`Engine::prepare_day`].
+    day: Option<PreparedDay>,
+}
+
+/// Every policy's [`DayPart`] (by position) for one day, and every policy again in descending
+/// order of its [`DayPart::ceiling`]: a match that takes policies in that order can stop once no
+/// policy left could enter any group's top results. The ranked copies carry the policy's screen
+/// and day part, so that a match reads them in memory order.
+#[derive(Debug, Clone)]
+struct PreparedDay {
+    on: NaiveDate,
+    parts: Vec<DayPart>,
+    ranked: Vec<Ranked>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    ceiling: f64,
+    at: u32,
+    part: DayPart,
+    screen: Screen,
+}
+
+impl PreparedDay {
+    fn new(on: NaiveDate, parts: Vec<DayPart>, screens: &[Screen]) -> Self {
+        let mut ranked: Vec<Ranked> = (parts.iter().zip(screens).enumerate())
+            .map(|(at, (part, screen))| Ranked {
+                ceiling: part.ceiling(),
+                at: position(at),
+                part: *part,
+                screen: *screen,
+            })
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.ceiling.total_cmp(&a.ceiling));
+        PreparedDay { on, parts, ranked }
+    }
+
+    /// Sets the part of the policy at `at`, which is new when `at` is one past the last.
+    fn set(&mut self, at: usize, part: DayPart, screen: Screen) {
+        if at == self.parts.len() {
+            self.parts.push(part);
+        } else {
+            self.parts[at] = part;
+            self.unlist(at);
+        }
+        let ceiling = part.ceiling();
+        let slot = self.ranked.partition_point(|r| r.ceiling > ceiling);
+        let entry = Ranked {
+            ceiling,
+            at: position(at),
+            part,
+            screen,
+        };
+        self.ranked.insert(slot, entry);
+    }
+
+    /// Follows a `swap_remove(at)` of the policies.
+    fn swap_remove(&mut self, at: usize) {
+        self.parts.swap_remove(at);
+        self.unlist(at);
+        let moved = position(self.parts.len());
+        if let Some(entry) = self.ranked.iter_mut().find(|r| r.at == moved) {
+            entry.at = position(at);
+        }
+    }
+
+    fn unlist(&mut self, at: usize) {
+        if let Some(slot) = self.ranked.iter().position(|r| r.at == position(at)) {
+            self.ranked.remove(slot);
+        }
+    }
+
+    /// Copies the screens again after their spans moved (see [`Engine::release`]).
+    fn refresh(&mut self, screens: &[Screen]) {
+        for entry in &mut self.ranked {
+            entry.screen = screens[entry.at as usize];
+        }
+    }
+}
+
+fn position(at: usize) -> u32 {
+    u32::try_from(at).expect("fewer than 2^32 policies")
 }
 
 enum Group {
@@ -189,6 +269,11 @@ impl Floors {
             }
             _ => true,
         }
+    }
+
+    /// Whether no group could take a candidate scoring at most `ceiling`.
+    fn shut(&self, ceiling: f64) -> bool {
+        (0..self.kept.len()).all(|group| !self.may_keep(group, ceiling))
     }
 
     fn keep(&mut self, group: usize, score: f64) {
@@ -280,13 +365,10 @@ impl Engine {
         if self.vocab.dimensions().len() != self.weights.dimension_count() {
             self.weights = ResolvedWeights::new(self.weights.weights.clone(), &self.vocab);
         }
-        if let Some((day, _)) = self.day {
-            let part = self.day_part_on(at, day);
-            if let Some((_, parts)) = &mut self.day {
-                match parts.get_mut(at) {
-                    Some(slot) => *slot = part,
-                    None => parts.push(part),
-                }
+        if let Some(on) = self.day.as_ref().map(|day| day.on) {
+            let part = self.day_part_on(at, on);
+            if let Some(day) = &mut self.day {
+                day.set(at, part, self.screens[at]);
             }
         }
         Ok(())
@@ -298,13 +380,13 @@ impl Engine {
         let parts = (0..self.policies.len())
             .map(|at| self.day_part_on(at, as_of))
             .collect();
-        self.day = Some((as_of, parts));
+        self.day = Some(PreparedDay::new(as_of, parts, &self.screens));
     }
 
     /// The day part of the policy at `at` for `as_of`, prepared or worked out now.
     fn day_part(&self, at: usize, as_of: NaiveDate) -> DayPart {
         match &self.day {
-            Some((day, parts)) if *day == as_of => parts[at],
+            Some(day) if day.on == as_of => day.parts[at],
             _ => self.day_part_on(at, as_of),
         }
     }
@@ -322,8 +404,8 @@ impl Engine {
         };
         self.policies.swap_remove(at);
         let screen = self.screens.swap_remove(at);
-        if let Some((_, parts)) = &mut self.day {
-            parts.swap_remove(at);
+        if let Some(day) = &mut self.day {
+            day.swap_remove(at);
         }
         if let Some(moved) = self.policies.get(at) {
             self.position.insert(moved.id, at);
@@ -343,6 +425,9 @@ impl Engine {
         self.conditions.compact(spans);
         self.tag_tests
             .compact(self.screens.iter_mut().map(|s| &mut s.tag_tests));
+        if let Some(day) = &mut self.day {
+            day.refresh(&self.screens);
+        }
     }
 
     /// The tag tests of the policy at `at`.
@@ -353,8 +438,8 @@ impl Engine {
     pub fn set_weights(&mut self, weights: Weights) -> Result<(), WeightsError> {
         weights.validate()?;
         self.weights = ResolvedWeights::new(weights, &self.vocab);
-        if let Some((day, _)) = self.day {
-            self.prepare_day(day);
+        if let Some(on) = self.day.as_ref().map(|day| day.on) {
+            self.prepare_day(on);
         }
         Ok(())
     }
@@ -508,18 +593,45 @@ impl Engine {
         let mut groups = Groups::default();
         // Only worth keeping when most candidates will not be returned.
         let mut floors = (limit < self.policies.len()).then(|| Floors::new(limit));
-        for (at, screen) in self.screens.iter().enumerate() {
-            let verdict = match screen.screen(profile.audience, &mut memo) {
-                Screened::Skip => continue,
-                Screened::Decided(gate, tree, cost) => (gate, tree, cost),
-                Screened::Evaluate(gate, span) => {
-                    let (tree, cost) = quick(self.conditions.get(span), |leaf| memo.truth(leaf));
-                    (gate, tree, cost)
+        match self.day.as_ref().filter(|day| day.on == as_of) {
+            Some(day) => {
+                for ranked in &day.ranked {
+                    if floors.as_ref().is_some_and(|f| f.shut(ranked.ceiling)) {
+                        break;
+                    }
+                    let policy = (ranked.at as usize, &ranked.screen, Some(ranked.part));
+                    self.consider(policy, &profile, &mut memo, &mut groups, floors.as_mut());
                 }
-            };
-            self.place(&mut groups, floors.as_mut(), at, verdict, &profile);
+            }
+            None => {
+                for (at, screen) in self.screens.iter().enumerate() {
+                    let policy = (at, screen, None);
+                    self.consider(policy, &profile, &mut memo, &mut groups, floors.as_mut());
+                }
+            }
         }
         self.report(groups, &profile, limit)
+    }
+
+    /// Screens a policy — its position, screen, and day part when prepared — and, if it has a
+    /// group, places it there.
+    fn consider(
+        &self,
+        (at, screen, part): (usize, &Screen, Option<DayPart>),
+        profile: &Profile<'_>,
+        memo: &mut Memo<'_, '_>,
+        groups: &mut Groups,
+        floors: Option<&mut Floors>,
+    ) {
+        let verdict = match screen.screen(profile.audience, memo) {
+            Screened::Skip => return,
+            Screened::Decided(gate, tree, cost) => (gate, tree, cost),
+            Screened::Evaluate(gate, span) => {
+                let (tree, cost) = quick(self.conditions.get(span), |leaf| memo.truth(leaf));
+                (gate, tree, cost)
+            }
+        };
+        self.place(groups, floors, (at, part), verdict, profile);
     }
 
     /// [`Engine::match_profile_top`] without sharing leaf tests: every policy's every leaf is
@@ -544,7 +656,7 @@ impl Engine {
                     self.leaves.leaf(leaf).truth(&profile.row, &profile.ctx)
                 })
             });
-            self.place(&mut groups, None, at, (gate, tree, cost), &profile);
+            self.place(&mut groups, None, (at, None), (gate, tree, cost), &profile);
         }
         self.report(groups, &profile, limit)
     }
@@ -560,14 +672,14 @@ impl Engine {
         }
     }
 
-    /// Scores the policy at `at` into its group, if its verdict — audience, condition and
-    /// near-miss cost — gives it one and, with `floors`, if it could still make the group's kept
-    /// results.
+    /// Scores the policy at `at` (with its day part, when prepared) into its group, if its
+    /// verdict — audience, condition and near-miss cost — gives it one and, with `floors`, if it
+    /// could still make the group's kept results.
     fn place(
         &self,
         groups: &mut Groups,
         floors: Option<&mut Floors>,
-        at: usize,
+        (at, part): (usize, Option<DayPart>),
         (gate, tree, cost): (Truth, Truth, u8),
         profile: &Profile<'_>,
     ) {
@@ -577,7 +689,7 @@ impl Engine {
             Truth::False if gate == Truth::True && cost == 1 => Group::NearMiss,
             Truth::False => return,
         } as usize;
-        let day = self.day_part(at, profile.as_of);
+        let day = part.unwrap_or_else(|| self.day_part(at, profile.as_of));
         if let Some(floors) = &floors
             && !floors.may_keep(group, day.ceiling())
         {
@@ -1287,6 +1399,29 @@ mod tests {
                 );
                 assert_eq!(fresh.match_profile_top(&facts, as_of, limit), expected);
             }
+        }
+    }
+
+    #[test]
+    fn a_prepared_day_follows_policies_whose_steps_were_compacted() {
+        let mut rng = SplitMix64::new(17);
+        let as_of = day("2025-06-30");
+        let rules = generated_rules(&mut rng, 40, as_of);
+        let mut engine = Engine::new(rules, Weights::default(), &schema()).unwrap();
+        engine.prepare_day(as_of);
+        // Replacing every policy twice leaves more holes than live steps: the store compacts,
+        // and the steps of the policies move.
+        for _ in 0..2 {
+            for rule in generated_rules(&mut rng, 40, as_of) {
+                engine.upsert(rule, &schema()).unwrap();
+            }
+        }
+        for _ in 0..20 {
+            let facts = synth::facts(&mut rng, as_of);
+            assert_eq!(
+                engine.match_profile_top(&facts, as_of, 3),
+                naive_report(&engine, &facts, as_of, 3)
+            );
         }
     }
 
