@@ -23,7 +23,7 @@ use crate::eval::{
 };
 use crate::field::{FieldKind, label};
 use crate::leaves::{LeafTable, Memo};
-use crate::packed::Packed;
+use crate::packed::{Packed, Span};
 use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
 use crate::score::{
     DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
@@ -380,7 +380,30 @@ impl Engine {
         let parts = (0..self.policies.len())
             .map(|at| self.day_part_on(at, as_of))
             .collect();
-        self.day = Some(PreparedDay::new(as_of, parts, &self.screens));
+        let mut day = PreparedDay::new(as_of, parts, &self.screens);
+        let order: Vec<usize> = day.ranked.iter().map(|r| r.at as usize).collect();
+        self.lay_out(&order);
+        day.refresh(&self.screens);
+        self.day = Some(day);
+    }
+
+    /// Rewrites the policies' condition steps and tag tests in the order of `order` (every
+    /// position once), the order a match reads them in.
+    fn lay_out(&mut self, order: &[usize]) {
+        let mut steps: Vec<Span> = (order.iter())
+            .filter_map(|&at| self.screens[at].forward)
+            .collect();
+        self.conditions.repack(steps.iter_mut());
+        let mut tests: Vec<Span> = order.iter().map(|&at| self.screens[at].tag_tests).collect();
+        self.tag_tests.repack(tests.iter_mut());
+        let mut steps = steps.into_iter();
+        for (&at, tests) in order.iter().zip(tests) {
+            let screen = &mut self.screens[at];
+            if let Some(span) = &mut screen.forward {
+                *span = steps.next().expect("one span per policy with a condition");
+            }
+            screen.tag_tests = tests;
+        }
     }
 
     /// The day part of the policy at `at` for `as_of`, prepared or worked out now.
@@ -631,7 +654,7 @@ impl Engine {
                 (gate, tree, cost)
             }
         };
-        self.place(groups, floors, (at, part), verdict, profile);
+        self.place(groups, floors, (at, screen, part), verdict, profile);
     }
 
     /// [`Engine::match_profile_top`] without sharing leaf tests: every policy's every leaf is
@@ -656,7 +679,8 @@ impl Engine {
                     self.leaves.leaf(leaf).truth(&profile.row, &profile.ctx)
                 })
             });
-            self.place(&mut groups, None, (at, None), (gate, tree, cost), &profile);
+            let policy = (at, screen, None);
+            self.place(&mut groups, None, policy, (gate, tree, cost), &profile);
         }
         self.report(groups, &profile, limit)
     }
@@ -672,14 +696,14 @@ impl Engine {
         }
     }
 
-    /// Scores the policy at `at` (with its day part, when prepared) into its group, if its
-    /// verdict — audience, condition and near-miss cost — gives it one and, with `floors`, if it
-    /// could still make the group's kept results.
+    /// Scores the policy at `at` (with its screen, and its day part when prepared) into its
+    /// group, if its verdict — audience, condition and near-miss cost — gives it one and, with
+    /// `floors`, if it could still make the group's kept results.
     fn place(
         &self,
         groups: &mut Groups,
         floors: Option<&mut Floors>,
-        (at, part): (usize, Option<DayPart>),
+        (at, screen, part): (usize, &Screen, Option<DayPart>),
         (gate, tree, cost): (Truth, Truth, u8),
         profile: &Profile<'_>,
     ) {
@@ -695,7 +719,8 @@ impl Engine {
         {
             return;
         }
-        let score = quick_score(self.tests_at(at), &self.weights, &profile.row, &day);
+        let tests = self.tag_tests.get(screen.tag_tests);
+        let score = quick_score(tests, &self.weights, &profile.row, &day);
         if let Some(floors) = floors {
             floors.keep(group, score);
         }
@@ -1403,12 +1428,23 @@ mod tests {
     }
 
     #[test]
-    fn a_prepared_day_follows_policies_whose_steps_were_compacted() {
+    fn a_prepared_day_follows_policies_whose_steps_were_laid_out_again() {
         let mut rng = SplitMix64::new(17);
         let as_of = day("2025-06-30");
         let rules = generated_rules(&mut rng, 40, as_of);
         let mut engine = Engine::new(rules, Weights::default(), &schema()).unwrap();
+        let assert_matches_naive = |engine: &Engine, rng: &mut SplitMix64| {
+            for _ in 0..20 {
+                let facts = synth::facts(rng, as_of);
+                assert_eq!(
+                    engine.match_profile_top(&facts, as_of, 3),
+                    naive_report(engine, &facts, as_of, 3)
+                );
+            }
+        };
+        // Preparing the day lays the steps out again in the order matches read them.
         engine.prepare_day(as_of);
+        assert_matches_naive(&engine, &mut rng);
         // Replacing every policy twice leaves more holes than live steps: the store compacts,
         // and the steps of the policies move.
         for _ in 0..2 {
@@ -1416,13 +1452,7 @@ mod tests {
                 engine.upsert(rule, &schema()).unwrap();
             }
         }
-        for _ in 0..20 {
-            let facts = synth::facts(&mut rng, as_of);
-            assert_eq!(
-                engine.match_profile_top(&facts, as_of, 3),
-                naive_report(&engine, &facts, as_of, 3)
-            );
-        }
+        assert_matches_naive(&engine, &mut rng);
     }
 
     proptest! {

@@ -1,7 +1,8 @@
 //! Many small runs of values stored end to end in one vector, addressed by [`Span`]s. The engine
 //! keeps every policy's condition program and score tests this way so that a match scans memory
 //! in order instead of chasing one allocation per policy. Replaced and removed runs leave holes
-//! that are squeezed out once they outnumber the live values.
+//! that are squeezed out once they outnumber the live values; the engine also lays the runs out
+//! again in the order its matches read them.
 
 /// Where one run lies in a [`Packed`] store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,12 @@ impl<T: Clone> Packed<T> {
         if self.holes * 2 <= self.items.len() {
             return;
         }
+        self.repack(spans);
+    }
+
+    /// Rewrites the store without holes, its runs in the order of `spans`, which must be every
+    /// live span and are updated in place.
+    pub(crate) fn repack<'s>(&mut self, spans: impl Iterator<Item = &'s mut Span>) {
         let mut packed = Vec::with_capacity(self.items.len() - self.holes);
         for span in spans {
             let moved = u32::try_from(packed.len()).expect("fewer than 2^32 packed values");

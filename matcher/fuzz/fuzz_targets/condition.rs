@@ -1,6 +1,6 @@
 //! Feeds arbitrary bytes as JSON to condition parsing and validation, and every condition that
 //! validates to evaluation on both paths: nothing may panic, and forward and reverse verdicts
-//! must agree on a small generated population.
+//! (three-valued and eligible-only) must agree on a small generated population.
 
 #![no_main]
 
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         index.insert(id, facts);
     }
     let sets = index.select(&applicability, as_of);
+    assert_eq!(index.eligible(&applicability, as_of), sets.eligible, "{json}: the eligible-only path");
     for (id, facts) in (0u32..).zip(&population) {
         let evaluation = compiled.evaluate(facts, as_of);
         let reverse = if sets.eligible.contains(id) {
