@@ -220,9 +220,19 @@ impl AudienceIndex {
             return LeafPlan::default();
         };
         let (hits, present, gather, probes) = match (&leaf.test, &column.data) {
-            (Test::Bool { .. }, ColumnData::Bool { yes, no }) => {
-                let present = yes.len() + no.len();
-                (present / 2, present, present, false)
+            (
+                Test::Bool {
+                    accept_true,
+                    accept_false,
+                },
+                ColumnData::Bool { yes, no },
+            ) => {
+                let hits = [(accept_true, yes), (accept_false, no)]
+                    .into_iter()
+                    .filter(|(accepted, _)| **accepted)
+                    .map(|(_, ids)| ids.len())
+                    .sum();
+                (hits, yes.len() + no.len(), hits, false)
             }
             (Test::NumIn(_) | Test::Range(..) | Test::Since(_), ColumnData::Range(range)) => {
                 let (hits, gather) = number_ranges(&leaf.test, as_of)
@@ -232,11 +242,7 @@ impl AudienceIndex {
                 (hits, range.present.len(), gather, true)
             }
             (Test::TextIn(texts), ColumnData::Scalar(postings)) => {
-                let hits = texts
-                    .iter()
-                    .filter_map(|t| postings.exactly(t))
-                    .map(RoaringBitmap::len)
-                    .sum();
+                let hits = postings.count_of(texts);
                 (hits, postings.present.len(), hits, true)
             }
             (Test::Within(prefixes), ColumnData::Scalar(postings)) => {
@@ -244,11 +250,7 @@ impl AudienceIndex {
                 (hits, postings.present.len(), gather, true)
             }
             (Test::SetAny(texts), ColumnData::Set(postings)) => {
-                let hits: u64 = texts
-                    .iter()
-                    .filter_map(|t| postings.exactly(t))
-                    .map(RoaringBitmap::len)
-                    .sum();
+                let hits = postings.count_of(texts);
                 (hits, postings.present.len(), hits, false)
             }
             _ => return LeafPlan::default(),
@@ -283,10 +285,12 @@ impl AudienceIndex {
                     .map(|name| prefixes.iter().any(|p| code_within(name, p)))
                     .collect(),
             }),
-            (_, ColumnData::Range(range)) => Some(Probe::Number {
-                values: &range.values,
-                ranges: number_ranges(&leaf.test, as_of),
-            }),
+            (Test::NumIn(_) | Test::Range(..) | Test::Since(_), ColumnData::Range(range)) => {
+                Some(Probe::Number {
+                    values: &range.values,
+                    ranges: number_ranges(&leaf.test, as_of),
+                })
+            }
             _ => None,
         }
     }
@@ -767,6 +771,14 @@ impl Postings {
                 b.remove(id);
             });
         }
+    }
+
+    /// How many profiles have any of `texts`, counting a profile once per text it has.
+    fn count_of(&self, texts: &[String]) -> u64 {
+        (texts.iter())
+            .filter_map(|t| self.exactly(t))
+            .map(RoaringBitmap::len)
+            .sum()
     }
 
     fn exactly(&self, text: &str) -> Option<&RoaringBitmap> {
