@@ -365,8 +365,8 @@ impl Default for Planner {
 }
 
 /// What a leaf is expected to select, before anything is computed: how many profiles it holds
-/// and fails for (after negation), how many ids gathering its bitmap touches, and how to read it
-/// per profile when its column allows.
+/// and fails for (after negation), how many ids gathering its bitmap touches, and whether it can
+/// be read per profile instead.
 #[derive(Debug, Clone, Copy, Default)]
 struct LeafPlan {
     holds: u64,
