@@ -497,38 +497,39 @@ impl<'a> Query<'a> {
         match node {
             Node::Leaf(at) => self.leaf(*at, plan, within, true),
             Node::All(children) => {
-                let mut yes = within.clone();
-                let mut no = RoaringBitmap::new();
-                for (child, plan) in
-                    self.ordered(children, |p| p.map_or(u64::MAX, |p| u64::MAX - p.fails))
-                {
-                    let open = within - &no;
-                    if open.is_empty() {
-                        break;
-                    }
-                    let (child_yes, child_no) = self.sides_planned(child, plan, &open);
-                    yes &= child_yes;
-                    no |= child_no;
-                }
-                (yes, no)
+                let swap = |(yes, no)| (no, yes);
+                swap(self.settle(children, within, |p| p.fails, swap))
             }
-            Node::Any(children) => {
-                let mut yes = RoaringBitmap::new();
-                let mut no = within.clone();
-                for (child, plan) in
-                    self.ordered(children, |p| p.map_or(u64::MAX, |p| u64::MAX - p.holds))
-                {
-                    let open = within - &yes;
-                    if open.is_empty() {
-                        break;
-                    }
-                    let (child_yes, child_no) = self.sides_planned(child, plan, &open);
-                    yes |= child_yes;
-                    no &= child_no;
-                }
-                (yes, no)
-            }
+            Node::Any(children) => self.settle(children, within, |p| p.holds, |sides| sides),
         }
+    }
+
+    /// The two Kleene connectives as one walk: a profile is settled by the first child that gives
+    /// it the deciding answer — fails, under `all`; holds, under `any` — and has the other answer
+    /// only where every child gives it. `deciding` picks (deciding, other) from a child's
+    /// (holds, fails); children are evaluated among the profiles not yet settled, those expected
+    /// to settle most first. Returns (deciding, other) for the node.
+    fn settle(
+        &self,
+        children: &[Node],
+        within: &RoaringBitmap,
+        expected_to_settle: impl Fn(&LeafPlan) -> u64,
+        deciding: impl Fn(Sides) -> Sides,
+    ) -> Sides {
+        let mut settled = RoaringBitmap::new();
+        let mut other = within.clone();
+        for (child, plan) in self.ordered(children, |p| {
+            p.map_or(u64::MAX, |p| u64::MAX - expected_to_settle(p))
+        }) {
+            let open = within - &settled;
+            if open.is_empty() {
+                break;
+            }
+            let (child_settled, child_other) = deciding(self.sides_planned(child, plan, &open));
+            settled |= child_settled;
+            other &= child_other;
+        }
+        (settled, other)
     }
 
     /// Where a leaf holds and (when `with_fails`) where it fails, among `within`.
