@@ -1302,24 +1302,49 @@ mod tests {
         }
     }
 
-    fn assert_prefixes_answer_like_a_scan(mut postings: Postings, codes: &[&'static str]) {
-        let mut rng = SplitMix64::new(5);
-        let mut truth: Vec<Option<&str>> = Vec::new();
-        for id in 0..20_000u32 {
-            // Beijing codes three times as likely, so "within 11" covers most profiles.
-            let code = if rng.chance(75) {
-                codes[rng.below(3) as usize]
-            } else {
-                codes[3 + rng.below(5) as usize]
-            };
-            postings.insert_scalar(id, code);
-            truth.push(Some(code));
-            if rng.chance(5) {
+    /// A change [`churn`] makes to a column.
+    enum Change<T> {
+        Insert(u32, T),
+        Remove(u32),
+    }
+
+    /// Inserts `count` generated values under ids 0.., removing an earlier id after an insert
+    /// with a chance of `remove_percent`; returns each id's value, `None` where removed.
+    fn churn<T: Copy>(
+        rng: &mut SplitMix64,
+        count: u32,
+        remove_percent: u64,
+        mut value: impl FnMut(&mut SplitMix64) -> T,
+        mut apply: impl FnMut(Change<T>),
+    ) -> Vec<Option<T>> {
+        let mut truth = Vec::new();
+        for id in 0..count {
+            let value = value(rng);
+            apply(Change::Insert(id, value));
+            truth.push(Some(value));
+            if rng.chance(remove_percent) {
                 let victim = rng.below(u64::from(id) + 1) as usize;
-                postings.remove_scalar(u32::try_from(victim).unwrap());
+                apply(Change::Remove(u32::try_from(victim).unwrap()));
                 truth[victim] = None;
             }
         }
+        truth
+    }
+
+    fn assert_prefixes_answer_like_a_scan(mut postings: Postings, codes: &[&'static str]) {
+        let mut rng = SplitMix64::new(5);
+        // Beijing codes three times as likely, so "within 11" covers most profiles.
+        let code = |rng: &mut SplitMix64| {
+            if rng.chance(75) {
+                codes[rng.below(3) as usize]
+            } else {
+                codes[3 + rng.below(5) as usize]
+            }
+        };
+        let truth = churn(&mut rng, 20_000, 5, code, |change| match change {
+            Change::Insert(id, code) => postings.insert_scalar(id, code),
+            Change::Remove(id) => postings.remove_scalar(id),
+        });
         for prefixes in [
             vec!["11"],
             vec!["12", "31"],
@@ -1351,22 +1376,18 @@ mod tests {
         // Small limits, so that buckets and blocks both split many times.
         let mut column = RangeColumn::with_limits(256, 4096);
         let mut rng = SplitMix64::new(11);
-        let mut truth: Vec<Option<f64>> = Vec::new();
-        for id in 0..60_000u32 {
-            // A popular value, a spread of others, and removals, to exercise every bucket path.
-            let value = if rng.chance(30) {
+        // A popular value, a spread of others, and removals, to exercise every bucket path.
+        let value = |rng: &mut SplitMix64| {
+            if rng.chance(30) {
                 10.0
             } else {
                 rng.below(5_000) as f64
-            };
-            column.insert(id, value);
-            truth.push(Some(value));
-            if rng.chance(10) {
-                let victim = rng.below(u64::from(id) + 1) as usize;
-                column.remove(u32::try_from(victim).unwrap());
-                truth[victim] = None;
             }
-        }
+        };
+        let truth = churn(&mut rng, 60_000, 10, value, |change| match change {
+            Change::Insert(id, value) => column.insert(id, value),
+            Change::Remove(id) => column.remove(id),
+        });
         assert!(
             column.buckets.len() > 50 && column.blocks.len() > 5,
             "buckets and blocks split: {} and {}",
