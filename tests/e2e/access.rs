@@ -256,6 +256,182 @@ async fn staff_work_within_their_region(app: TestApp) {
         .expect_error(403, "forbidden");
 }
 
+/// What staff read about a policy or a push is their region's share only, in the API and the
+/// pages; staff of another region and staff without a region are refused.
+async fn staff_see_only_their_regions_audiences_confirmations_and_pushes(app: TestApp) {
+    let (haidian, chaoyang) = two_recipients(&app).await;
+    let mut policy = fixtures::policy();
+    policy["delivery_mode"] = json!("no_application");
+    policy["title"] = json!("关于企业免申即享稳岗返还的通知");
+    let policy = app.create("/api/v1/policies", &policy).await;
+    for profile in [haidian, chaoyang] {
+        let items = app
+            .wait_until(
+                &format!("/api/v1/profiles/{profile}/inbox"),
+                std::time::Duration::from_secs(30),
+                |body| body["total"] == 2,
+            )
+            .await;
+        let item = items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["pack"]["items"][0]["policy_id"] == policy)
+            .expect("the 免申即享 pack")["id"]
+            .as_i64()
+            .unwrap();
+        app.post(
+            &format!("/api/v1/inbox/{item}/confirmations"),
+            &json!({"policy_id": policy}),
+        )
+        .await
+        .expect(204);
+    }
+    let store = &app.server.store;
+    let haidian_staff =
+        app.acting_as(&TestApp::mint_token(store, "hd", Role::Staff, None, Some("110108")).await);
+    let chaoyang_staff =
+        app.acting_as(&TestApp::mint_token(store, "cy", Role::Staff, None, Some("110105")).await);
+    let regionless =
+        app.acting_as(&TestApp::mint_token(store, "nobody", Role::Staff, None, None).await);
+
+    let audience = format!("/api/v1/policies/{policy}/audience");
+    assert_eq!(app.get(&audience).await.expect(200).body["eligible"], 2);
+    assert_eq!(
+        haidian_staff.get(&audience).await.expect(200).body["eligible"],
+        1
+    );
+    let field = haidian_staff
+        .get(&format!("{audience}?region=110105"))
+        .await
+        .expect_error(403, "outside_region");
+    assert_eq!(field.as_deref(), Some("region"));
+
+    let confirmations = format!("/api/v1/policies/{policy}/confirmations");
+    assert_eq!(
+        app.get(&confirmations)
+            .await
+            .expect(200)
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let own = haidian_staff.get(&confirmations).await.expect(200).body;
+    assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    assert_eq!(own[0]["profile_id"], haidian);
+    let csv = haidian_staff
+        .get(&format!("{confirmations}.csv"))
+        .await
+        .expect(200)
+        .text;
+    assert!(
+        csv.contains(CREDIT_CODE_HAIDIAN) && !csv.contains(CREDIT_CODE_CHAOYANG),
+        "{csv}"
+    );
+
+    let analytics = format!("/api/v1/policies/{policy}/analytics");
+    let everyone = app.get(&analytics).await.expect(200).body;
+    let theirs = haidian_staff.get(&analytics).await.expect(200).body;
+    assert_eq!(
+        (
+            everyone["audience"].clone(),
+            everyone["confirmations"].clone()
+        ),
+        (json!(2), json!(2))
+    );
+    assert_eq!(
+        (theirs["audience"].clone(), theirs["confirmations"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(theirs["delivered_inbox"], 1, "{theirs}");
+
+    let push_of = |staff: &e2e::Client, key: &'static str| {
+        let staff = staff.clone();
+        async move {
+            staff
+                .post(
+                    "/api/v1/pushes",
+                    &json!({"policy_ids": [policy], "request_key": key}),
+                )
+                .await
+                .expect(202)
+                .body["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let haidian_push = push_of(&haidian_staff, "hd-1").await;
+    let chaoyang_push = push_of(&chaoyang_staff, "cy-1").await;
+    let listed: Vec<i64> = haidian_staff.get("/api/v1/pushes").await.expect(200).body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        vec![haidian_push],
+        "neither Chaoyang's nor the publish pushes"
+    );
+    assert!(app.total("/api/v1/pushes").await >= 4);
+    haidian_staff
+        .get(&format!("/api/v1/pushes/{chaoyang_push}"))
+        .await
+        .expect_error(403, "forbidden");
+    let before = app
+        .wait_until(
+            &format!("/api/v1/pushes/{chaoyang_push}"),
+            std::time::Duration::from_secs(30),
+            |body| body["status"] == "done",
+        )
+        .await["status"]
+        .clone();
+    haidian_staff
+        .post(
+            &format!("/api/v1/pushes/{chaoyang_push}/cancel"),
+            &json!({}),
+        )
+        .await
+        .expect_error(403, "forbidden");
+    let after = app
+        .get(&format!("/api/v1/pushes/{chaoyang_push}"))
+        .await
+        .expect(200)
+        .body["status"]
+        .clone();
+    assert_eq!(before, after, "a refused cancel changed nothing");
+
+    for path in [
+        "/api/v1/profiles",
+        audience.as_str(),
+        confirmations.as_str(),
+        "/api/v1/pushes",
+    ] {
+        regionless.get(path).await.expect_error(403, "forbidden");
+    }
+    // The pages follow the same rules.
+    for (client, page, status) in [
+        (&regionless, "/staff".to_owned(), 403),
+        (&regionless, format!("/staff/profiles/{haidian}"), 403),
+        (&haidian_staff, format!("/staff/profiles/{chaoyang}"), 403),
+        (&haidian_staff, format!("/staff/profiles/{haidian}"), 200),
+        (
+            &haidian_staff,
+            format!("/staff/pushes/{chaoyang_push}"),
+            403,
+        ),
+        (&haidian_staff, format!("/staff/pushes/{haidian_push}"), 200),
+    ] {
+        assert_eq!(client.get(&page).await.status, status, "{page}");
+    }
+    let history = haidian_staff.get("/staff/pushes").await.expect(200).text;
+    let link = |id: i64| format!("href=\"/staff/pushes/{id}\"");
+    assert!(history.contains(&link(haidian_push)), "{history}");
+    assert!(!history.contains(&link(chaoyang_push)), "{history}");
+}
+
 async fn browser_sessions_need_their_csrf_token_and_sign_out(app: TestApp) {
     let (haidian, _) = two_recipients(&app).await;
     TestApp::mint_token(
@@ -341,9 +517,29 @@ async fn browser_sessions_need_their_csrf_token_and_sign_out(app: TestApp) {
         .body["feedback"]
         .clone();
     assert_eq!(feedback, json!([]), "and nothing was written");
+    // Another site cannot sign the user out: sign-out is a write and needs the token too.
+    let forged_out = browser
+        .delete(app.url("/api/v1/session"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_out.status(), 403);
+    let still_in = browser
+        .get(app.url("/api/v1/session"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        still_in.status(),
+        200,
+        "the session survived the forged sign-out"
+    );
     let out = browser
         .delete(app.url("/api/v1/session"))
         .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
         .send()
         .await
         .unwrap();
@@ -385,6 +581,7 @@ async fn repeated_failed_sign_ins_are_throttled(app: TestApp) {
 }
 
 on_both_backends!(
+    staff_see_only_their_regions_audiences_confirmations_and_pushes,
     anonymous_callers_are_turned_away,
     an_enterprise_reaches_only_its_own_records,
     an_enterprise_corrects_its_own_profile_and_sees_what_to_complete,

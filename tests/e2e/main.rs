@@ -2,6 +2,7 @@
 
 mod access;
 mod attributes;
+mod authorization_matrix;
 mod bad_input;
 mod browser;
 mod fixtures;

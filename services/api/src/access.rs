@@ -1,120 +1,278 @@
-//! The access rules of `/api/v1`, in one place: what each role may do, and the bindings checked
-//! against the data (an enterprise or citizen reaches only its own profile, inbox and
-//! preferences; staff reach profiles within their region). Administrators may do everything.
-//! A route not listed here is for administrators only.
+//! Who may do what, decided in one place for the API and the pages. Every operation has a
+//! [`Rule`]; [`authorize`] checks a rule against the signed-in principal and the record the request
+//! names, its id decoded and typed exactly as the handler receives it (never the raw path).
+//! Administrators may do everything; staff reach only their region, and a staff user without a
+//! region reaches nothing; enterprise and citizen users reach only their own profile, inbox and
+//! preferences. A refusal never tells whether someone else's record exists.
 
-use axum::http::Method;
-use store::{Principal, Role};
+use std::collections::HashMap;
 
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use profiles::codes::region_within;
+use store::{Principal, Role, StoreError};
 
 use crate::AppState;
-use crate::auth::{Caller, forbidden, unauthenticated};
+use crate::auth::{CSRF_HEADER, Caller, forbidden, unauthenticated};
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 
-/// Checks one request, given its method and its path below `/api/v1/`.
-pub async fn check(
-    state: &AppState,
-    caller: &Caller,
-    method: &Method,
-    path: &str,
-) -> Result<(), ApiError> {
-    let principal = caller.principal().ok_or_else(unauthenticated)?;
-    if principal.role == Role::Admin {
-        return Ok(());
+/// Who may perform an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone, signed in or not.
+    Open,
+    /// Any signed-in user.
+    SignedIn,
+    /// Administrators only.
+    Admin,
+    /// Staff who have a region, and administrators; the handler narrows staff to their region
+    /// with [`region_scope`].
+    Staff,
+    /// Enterprise and citizen users bound to a profile: their own space.
+    PublicUser,
+    /// The profile `{id}`: its own user and administrators.
+    ProfileOwner,
+    /// The profile `{id}`: its own user, staff whose region covers it, administrators.
+    ProfileOwnerOrStaff,
+    /// The inbox item `{id}`: its recipient's own user and administrators.
+    InboxOwner,
+    /// The push `{id}`: staff whose region covers the region the push was confined to, and
+    /// administrators.
+    PushInRegion,
+}
+
+impl Rule {
+    /// Whether the rule is about the one record named by the path's `{id}`.
+    fn names_a_record(self) -> bool {
+        matches!(
+            self,
+            Self::ProfileOwner | Self::ProfileOwnerOrStaff | Self::InboxOwner | Self::PushInRegion
+        )
     }
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+}
+
+/// The rule of each API operation, by method and route template. Routes not listed are for
+/// administrators only.
+pub fn api_rule(method: &Method, route: &str) -> Rule {
     let read = *method == Method::GET;
-    let staff = principal.role == Role::Staff;
-    let allowed = match segments.as_slice() {
-        // The policy library, its search and the taxonomy are open to every signed-in user.
-        ["policies"]
-        | ["policies", _]
-        | ["policies", _, "versions", _]
-        | ["search"]
-        | ["tags"]
-        | ["tags", _]
-        | ["tag-dimensions"]
-        | ["attributes"] => read,
+    let Some(path) = route.strip_prefix("/api/v1/") else {
+        // Probes and the OpenAPI document.
+        return Rule::Open;
+    };
+    match path {
+        "session" => Rule::Open,
+        // The policy library, its search and calendar and the taxonomy: every signed-in user.
+        "policies"
+        | "policies/{id}"
+        | "policies/{id}/versions/{version}"
+        | "search"
+        | "calendar"
+        | "calendar.ics"
+        | "tags"
+        | "tags/{id}"
+        | "tag-dimensions"
+        | "attributes"
+            if read =>
+        {
+            Rule::SignedIn
+        }
         // The policy calculator stores nothing.
-        ["match", "preview"] => *method == Method::POST,
-        [
-            "policies",
-            _,
-            "audience" | "confirmations" | "confirmations.csv" | "analytics",
-        ] => read && staff,
-        // Staff list profiles; the handler narrows the list to their region.
-        ["profiles"] => read && staff,
-        ["profiles", id, rest @ ..] => profile_access(state, principal, id, rest, method).await?,
-        ["inbox", id, ..] => own_inbox_item(state, principal, id).await?,
-        // Staff run targeted pushes; the handlers keep them within their region.
-        ["pushes"] | ["pushes", "preview"] | ["pushes", _] | ["pushes", _, "cancel"] => staff,
-        _ => false,
+        "match/preview" => Rule::SignedIn,
+        "policies/{id}/audience"
+        | "policies/{id}/confirmations"
+        | "policies/{id}/confirmations.csv"
+        | "policies/{id}/analytics"
+        | "profiles"
+            if read =>
+        {
+            Rule::Staff
+        }
+        "pushes" | "pushes/preview" => Rule::Staff,
+        "pushes/{id}" | "pushes/{id}/cancel" => Rule::PushInRegion,
+        "profiles/{id}" => match *method {
+            Method::GET => Rule::ProfileOwnerOrStaff,
+            Method::PUT => Rule::ProfileOwner,
+            _ => Rule::Admin,
+        },
+        "profiles/{id}/matches" | "profiles/{id}/completion" if read => Rule::ProfileOwnerOrStaff,
+        "profiles/{id}/inbox" if read => Rule::ProfileOwner,
+        "profiles/{id}/preferences" if read || *method == Method::PUT => Rule::ProfileOwner,
+        "inbox/{id}" if read => Rule::InboxOwner,
+        "inbox/{id}/state" | "inbox/{id}/feedback" | "inbox/{id}/confirmations" => Rule::InboxOwner,
+        _ => Rule::Admin,
+    }
+}
+
+/// Decides whether `principal` may act under `rule` on the record `id` (for rules about one
+/// record). Missing records are refused to everyone but administrators, like someone else's.
+pub async fn authorize(
+    state: &AppState,
+    principal: Option<&Principal>,
+    rule: Rule,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let Some(principal) = principal else {
+        return if rule == Rule::Open {
+            Ok(())
+        } else {
+            Err(unauthenticated())
+        };
+    };
+    let admin = principal.role == Role::Admin;
+    let allowed = match rule {
+        Rule::Open | Rule::SignedIn => true,
+        Rule::Admin => admin,
+        Rule::Staff => admin || staff_region(principal).is_some(),
+        Rule::PublicUser => is_public_user(principal),
+        _ if admin => true,
+        _ => {
+            let Some(id) = id.filter(|_| rule.names_a_record()) else {
+                return Err(forbidden());
+            };
+            match record_access(state, principal, rule, id).await {
+                Ok(allowed) => allowed,
+                Err(StoreError::NotFound { .. }) => false,
+                Err(error) => return Err(error.into()),
+            }
+        }
     };
     if allowed { Ok(()) } else { Err(forbidden()) }
 }
 
-fn parse_id(text: &str) -> Option<i64> {
-    text.parse().ok()
-}
-
-async fn profile_access(
+/// Whether a non-administrator may reach record `id` under a rule about one record.
+async fn record_access(
     state: &AppState,
     principal: &Principal,
-    id: &str,
-    rest: &[&str],
-    method: &Method,
-) -> Result<bool, ApiError> {
-    let Some(id) = parse_id(id) else {
-        // A malformed id gets the handler's 400, which reveals nothing.
-        return Ok(true);
+    rule: Rule,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let own_profile =
+        |profile_id: i64| is_public_user(principal) && principal.profile_id == Some(profile_id);
+    Ok(match rule {
+        Rule::ProfileOwner => own_profile(id),
+        Rule::ProfileOwnerOrStaff => {
+            own_profile(id)
+                || match staff_region(principal) {
+                    Some(scope) => {
+                        region_within(state.store.profile(id).await?.profile.region(), scope)
+                    }
+                    None => false,
+                }
+        }
+        Rule::InboxOwner => own_profile(state.store.inbox_item(id).await?.profile_id),
+        Rule::PushInRegion => match staff_region(principal) {
+            Some(scope) => state
+                .store
+                .push(id)
+                .await?
+                .region_scope
+                .is_some_and(|region| region_within(&region, scope)),
+            None => false,
+        },
+        Rule::Open | Rule::SignedIn | Rule::Admin | Rule::Staff | Rule::PublicUser => false,
+    })
+}
+
+/// The region a staff user works in; `None` for other roles and for staff without one.
+fn staff_region(principal: &Principal) -> Option<&str> {
+    (principal.role == Role::Staff)
+        .then_some(principal.region_code.as_deref())
+        .flatten()
+        .filter(|region| !region.is_empty())
+}
+
+/// Whether `principal` is an enterprise or citizen user bound to a profile.
+fn is_public_user(principal: &Principal) -> bool {
+    matches!(principal.role, Role::Enterprise | Role::Citizen) && principal.profile_id.is_some()
+}
+
+/// The region a listing, audience, export or push may cover: for staff, their own region or a
+/// part of it (their region when none is asked for; a 403 naming `region` for anything wider);
+/// for everyone else, what was asked.
+pub fn region_scope(caller: &Caller, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(principal) = caller.principal().filter(|p| p.role == Role::Staff) else {
+        return Ok(asked);
     };
-    let read = *method == Method::GET;
-    match principal.role {
-        Role::Enterprise | Role::Citizen => {
-            let own = principal.profile_id == Some(id);
-            Ok(own
-                && match rest {
-                    // Reading and correcting one's own profile; never deleting it.
-                    [] => read || *method == Method::PUT,
-                    ["matches" | "completion" | "inbox"] => read,
-                    ["preferences"] => read || *method == Method::PUT,
-                    _ => false,
-                })
-        }
-        Role::Staff => {
-            if !(read && matches!(rest, [] | ["matches" | "completion"])) {
-                return Ok(false);
-            }
-            let Some(scope) = &principal.region_code else {
-                return Ok(false);
-            };
-            match state.store.profile(id).await {
-                Ok(stored) => Ok(region_within(stored.profile.region(), scope)),
-                // Unknown ids get the handler's 404.
-                Err(store::StoreError::NotFound { .. }) => Ok(true),
-                Err(error) => Err(error.into()),
-            }
-        }
-        Role::Admin => Ok(true),
+    let Some(scope) = staff_region(principal) else {
+        return Err(forbidden());
+    };
+    match asked {
+        None => Ok(Some(scope.to_owned())),
+        Some(region) if region_within(&region, scope) => Ok(Some(region)),
+        Some(region) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "outside_region",
+            format!("区域 {region} 不在您负责的区域 {scope} 之内"),
+            format!("region {region} is outside your region {scope}"),
+        )
+        .with_field("region")),
     }
 }
 
-async fn own_inbox_item(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> Result<bool, ApiError> {
-    let Some(id) = parse_id(id) else {
-        return Ok(true);
+/// Checks every API request after routing, before its handler: the operation's rule for the
+/// caller and the record its path names, and the CSRF token of a browser session's writes.
+pub async fn guard_operation(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned())
+        .unwrap_or_default();
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or_default();
+    let rule = api_rule(&parts.method, &route);
+    let id = if caller.principal().is_some() && rule.names_a_record() {
+        match record_id(&mut parts, &state).await {
+            Ok(id) => id,
+            Err(error) => return error.into_response(),
+        }
+    } else {
+        None
     };
-    if !crate::auth::is_public_user(principal.role) {
-        return Ok(false);
+    if let Err(error) = authorize(&state, caller.principal(), rule, id).await {
+        return error.into_response();
     }
-    match state.store.inbox_item(id).await {
-        Ok(item) => Ok(principal.profile_id == Some(item.profile_id)),
-        // Someone else's item and a missing one look the same from outside.
-        Err(store::StoreError::NotFound { .. }) => Ok(false),
-        Err(error) => Err(error.into()),
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    // Signing in opens the session the token belongs to, so it cannot carry one.
+    let signs_in = parts.method == Method::POST && route == "/api/v1/session";
+    if writes
+        && !signs_in
+        && let Some(expected) = caller.csrf_token()
+        && parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) != Some(expected)
+    {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "请求缺少有效的 CSRF 令牌，请刷新页面后重试",
+            "the request lacks a valid CSRF token; reload the page and try again",
+        )
+        .into_response();
     }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The path's `{id}`, extracted with the handler's own extractor so both read the same value;
+/// a malformed id gets the handler's 400.
+async fn record_id(
+    parts: &mut axum::http::request::Parts,
+    state: &AppState,
+) -> Result<Option<i64>, ApiError> {
+    let has_params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .is_ok_and(|params| params.iter().next().is_some());
+    if !has_params {
+        return Ok(None);
+    }
+    let ApiPath(params) = ApiPath::<HashMap<String, i64>>::from_request_parts(parts, state).await?;
+    Ok(params.get("id").copied())
 }

@@ -1,14 +1,14 @@
 //! Who is calling, and may they: the principal from an API token (`Authorization: Bearer`) or a
 //! session cookie, CSRF protection for cookie-authenticated writes, sign-in and sign-out with a
-//! throttle on failures, and the one access check every `/api/v1` request passes.
+//! throttle on failures. What a caller may do is decided in [`crate::access`].
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use store::{Principal, Role};
+use store::Principal;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -125,8 +125,8 @@ pub fn forbidden() -> ApiError {
     )
 }
 
-/// Identifies the caller of every request and, under `/api/v1`, checks the access rules and the
-/// CSRF token before any handler runs.
+/// Identifies the caller of every request (API and pages alike) and hands it on in the request's
+/// extensions; what the caller may do is decided after routing, by [`crate::access`].
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     // The connecting peer as the server saw it; a load balancer in front makes this its address,
     // and the throttle key still holds the user name.
@@ -138,33 +138,6 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
-    let path = request.uri().path().to_owned();
-    if let Some(rest) = path.strip_prefix("/api/v1/") {
-        let method = request.method().clone();
-        let public = matches!(rest, "session");
-        if !public {
-            if let Err(error) = crate::access::check(&state, &caller, &method, rest).await {
-                return error.into_response();
-            }
-            let writes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-            if writes
-                && let Some(expected) = caller.csrf_token()
-                && request
-                    .headers()
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    != Some(expected)
-            {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf",
-                    "请求缺少有效的 CSRF 令牌，请刷新页面后重试",
-                    "the request lacks a valid CSRF token; reload the page and try again",
-                )
-                .into_response();
-            }
-        }
-    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
@@ -288,8 +261,12 @@ async fn current(
     }))
 }
 
-/// Signs out: the session ends on the server and the cookie is cleared.
-#[utoipa::path(delete, path = "/api/v1/session", tag = "system", responses((status = 204)))]
+/// Signs out: the session ends on the server and the cookie is cleared. A browser session must
+/// send its CSRF token, so another site cannot sign its user out.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "system", responses(
+    (status = 204),
+    (status = 403, body = ErrorBody, description = "a browser session without its CSRF token")
+))]
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
         state
@@ -310,9 +287,4 @@ pub struct AuthSettings {
     pub session_ttl: chrono::Duration,
     /// Mark cookies Secure (the service is reached over HTTPS).
     pub secure_cookies: bool,
-}
-
-/// Whether `role` is one of the public's (enterprise or citizen users).
-pub fn is_public_user(role: Role) -> bool {
-    matches!(role, Role::Enterprise | Role::Citizen)
 }

@@ -1,7 +1,7 @@
 //! The HTTP API under `/api/v1`: routes, strict request parsing, the one error mapping, health
 //! probes and the OpenAPI document generated from the handlers themselves.
 
-mod access;
+pub mod access;
 pub mod auth;
 mod error;
 mod extract;
@@ -19,11 +19,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use access::{Rule, authorize, region_scope};
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{parse_json, parse_profile};
 pub use matching::Matching;
 pub use routes::matches::{MissingField, completion};
-pub use routes::scoped_region;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -92,23 +92,29 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// same layers.
 pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> Router {
     let (api, openapi) = documented_routes().split_for_parts();
-    api.merge(routes::links::routes())
-        .merge(pages)
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            announce_changes,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
-        .fallback(|| async { ApiError::not_found_route() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    // After routing, so the rule is chosen by the matched route and the ids it names are read
+    // decoded, as the handlers read them.
+    api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        access::guard_operation,
+    ))
+    .merge(routes::links::routes())
+    .merge(pages)
+    .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        announce_changes,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::guard,
+    ))
+    .fallback(|| async { ApiError::not_found_route() })
+    .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+    .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    .layer(CatchPanicLayer::custom(panic_response))
+    .layer(TraceLayer::new_for_http())
+    .with_state(state)
 }
 
 /// After a write that succeeded, tells the other instances to refresh their matchers now rather

@@ -214,6 +214,10 @@ impl Pusher {
                 requested_by: requested_by.to_owned(),
                 spec: serde_json::to_value(spec).unwrap_or_default(),
                 rule_version,
+                region_scope: match spec {
+                    PushSpec::Staff(staff) => staff.audience.region_within.clone(),
+                    _ => None,
+                },
             })
             .await?;
         self.inner.plan_ready.notify_waiters();

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::audit::write_audit;
 use crate::backend::{Arg, BeginWrite, Listing, fetch_listing, on_pool};
-use crate::policies::escape_like;
+use crate::policies::{escape_like, region_pattern};
 use crate::{Page, Paging, Store, StoreError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -380,15 +380,23 @@ impl Store {
         Ok(())
     }
 
-    /// Everyone who confirmed `policy_id`, first confirmed first.
-    pub async fn confirmations(&self, policy_id: i64) -> Result<Vec<Confirmation>, StoreError> {
+    /// Everyone who confirmed `policy_id`, first confirmed first; with `region_within`, only
+    /// recipients within that region.
+    pub async fn confirmations(
+        &self,
+        policy_id: i64,
+        region_within: Option<&str>,
+    ) -> Result<Vec<Confirmation>, StoreError> {
+        let region = region_within.map(region_pattern);
         Ok(on_pool!(&self.db, pool => {
             sqlx::query_as(
                 "SELECT c.policy_id, c.profile_id, p.name, COALESCE(p.credit_code, '') AS credit_code, \
                  c.confirmed_at FROM confirmations c JOIN profiles p ON p.id = c.profile_id \
-                 WHERE c.policy_id = $1 ORDER BY c.confirmed_at, c.profile_id",
+                 WHERE c.policy_id = $1 AND ($2 IS NULL OR p.region_code LIKE $2 ESCAPE '\\') \
+                 ORDER BY c.confirmed_at, c.profile_id",
             )
             .bind(policy_id)
+            .bind(&region)
             .fetch_all(pool)
             .await?
         }))
@@ -512,43 +520,71 @@ impl Store {
         }))
     }
 
-    /// Delivery and response figures of one policy over all pushes.
-    pub async fn policy_analytics(&self, policy_id: i64) -> Result<PolicyAnalytics, StoreError> {
+    /// Delivery and response figures of one policy over all pushes; with `region_within`, counted
+    /// over the recipients within that region only.
+    pub async fn policy_analytics(
+        &self,
+        policy_id: i64,
+        region_within: Option<&str>,
+    ) -> Result<PolicyAnalytics, StoreError> {
+        let region = region_within.map(region_pattern);
+        let within = |alias: &str| {
+            format!(
+                "($2 IS NULL OR {alias}.profile_id IN \
+                 (SELECT id FROM profiles WHERE region_code LIKE $2 ESCAPE '\\'))"
+            )
+        };
+        let audience_sql = format!(
+            "SELECT COUNT(DISTINCT profile_id) FROM pushed_policies pp WHERE policy_id = $1 AND {}",
+            within("pp")
+        );
+        let inbox_sql = format!(
+            "SELECT COUNT(*), COUNT(i.read_at) FROM inbox_items i JOIN pushed_policies pp \
+             ON pp.push_id = i.push_id AND pp.profile_id = i.profile_id WHERE pp.policy_id = $1 AND {}",
+            within("i")
+        );
+        let email_sql = format!(
+            "SELECT COUNT(*) FROM deliveries d JOIN pushed_policies pp ON pp.push_id = d.push_id \
+             AND pp.profile_id = d.profile_id WHERE pp.policy_id = $1 AND d.channel = 'email' \
+             AND d.status = 'delivered' AND {}",
+            within("d")
+        );
+        let feedback_sql = format!(
+            "SELECT COALESCE(SUM(CASE WHEN f.useful THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN f.useful THEN 0 ELSE 1 END), 0) FROM feedback f \
+             JOIN inbox_items i ON i.id = f.inbox_item_id WHERE f.policy_id = $1 AND {}",
+            within("i")
+        );
+        let confirmations_sql = format!(
+            "SELECT COUNT(*) FROM confirmations c WHERE policy_id = $1 AND {}",
+            within("c")
+        );
         let (audience, inbox, read, email, useful, not_useful, confirmations) = on_pool!(&self.db, pool => {
-            let audience: i64 = sqlx::query_scalar(
-                "SELECT COUNT(DISTINCT profile_id) FROM pushed_policies WHERE policy_id = $1",
-            )
-            .bind(policy_id)
-            .fetch_one(pool)
-            .await?;
-            let (inbox, read): (i64, i64) = sqlx::query_as(
-                "SELECT COUNT(*), COUNT(i.read_at) FROM inbox_items i JOIN pushed_policies pp \
-                 ON pp.push_id = i.push_id AND pp.profile_id = i.profile_id WHERE pp.policy_id = $1",
-            )
-            .bind(policy_id)
-            .fetch_one(pool)
-            .await?;
-            let email: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM deliveries d JOIN pushed_policies pp ON pp.push_id = d.push_id \
-                 AND pp.profile_id = d.profile_id WHERE pp.policy_id = $1 AND d.channel = 'email' \
-                 AND d.status = 'delivered'",
-            )
-            .bind(policy_id)
-            .fetch_one(pool)
-            .await?;
-            let (useful, not_useful): (i64, i64) = sqlx::query_as(
-                "SELECT COALESCE(SUM(CASE WHEN useful THEN 1 ELSE 0 END), 0), \
-                 COALESCE(SUM(CASE WHEN useful THEN 0 ELSE 1 END), 0) FROM feedback WHERE policy_id = $1",
-            )
-            .bind(policy_id)
-            .fetch_one(pool)
-            .await?;
-            let confirmations: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM confirmations WHERE policy_id = $1",
-            )
-            .bind(policy_id)
-            .fetch_one(pool)
-            .await?;
+            let audience: i64 = sqlx::query_scalar(&audience_sql)
+                .bind(policy_id)
+                .bind(&region)
+                .fetch_one(pool)
+                .await?;
+            let (inbox, read): (i64, i64) = sqlx::query_as(&inbox_sql)
+                .bind(policy_id)
+                .bind(&region)
+                .fetch_one(pool)
+                .await?;
+            let email: i64 = sqlx::query_scalar(&email_sql)
+                .bind(policy_id)
+                .bind(&region)
+                .fetch_one(pool)
+                .await?;
+            let (useful, not_useful): (i64, i64) = sqlx::query_as(&feedback_sql)
+                .bind(policy_id)
+                .bind(&region)
+                .fetch_one(pool)
+                .await?;
+            let confirmations: i64 = sqlx::query_scalar(&confirmations_sql)
+                .bind(policy_id)
+                .bind(&region)
+                .fetch_one(pool)
+                .await?;
             (audience, inbox, read, email, useful, not_useful, confirmations)
         });
         Ok(PolicyAnalytics {

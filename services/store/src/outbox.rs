@@ -16,6 +16,7 @@ use crate::audit::write_audit;
 use crate::backend::{
     Arg, Backend, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool,
 };
+use crate::policies::region_pattern;
 use crate::{Page, Paging, Store, StoreError};
 
 /// Where a push is in its life.
@@ -72,6 +73,9 @@ pub struct NewPush {
     pub requested_by: String,
     pub spec: serde_json::Value,
     pub rule_version: i64,
+    /// The region the push is confined to (a staff push's audience region); `None` when it is
+    /// not confined, which only administrators may see.
+    pub region_scope: Option<String>,
 }
 
 /// A push as stored.
@@ -85,6 +89,8 @@ pub struct PushRecord {
     /// What the trigger asked for (policies, audience, reason).
     #[schema(value_type = Object)]
     pub spec: Json<serde_json::Value>,
+    /// The region the push is confined to; absent for pushes not confined to one.
+    pub region_scope: Option<String>,
     #[sqlx(try_from = "String")]
     pub status: PushStatus,
     /// Recipients found by the audience selection.
@@ -211,7 +217,7 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
 }
 
-const SELECT_PUSH: &str = "SELECT id, trigger_kind, trigger_key, requested_by, spec, status, \
+const SELECT_PUSH: &str = "SELECT id, trigger_kind, trigger_key, requested_by, spec, region_scope, status, \
      audience_count, planned_count, rule_version, planned_after, created_at, finished_at FROM pushes";
 
 /// Delivery statuses a worker may pick up.
@@ -232,7 +238,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let created: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO pushes (trigger_kind, trigger_key, requested_by, spec, status, \
-                 rule_version, created_at) VALUES ($1, $2, $3, $4, 'planning', $5, $6) \
+                 rule_version, created_at, region_scope) VALUES ($1, $2, $3, $4, 'planning', $5, $6, $7) \
                  ON CONFLICT (trigger_kind, trigger_key) DO NOTHING RETURNING id",
             )
             .bind(&new.trigger_kind)
@@ -241,6 +247,7 @@ impl Store {
             .bind(Json(&new.spec))
             .bind(new.rule_version)
             .bind(now)
+            .bind(&new.region_scope)
             .fetch_optional(&mut *tx)
             .await?;
             let result = match created {
@@ -720,15 +727,35 @@ impl Store {
     }
 
     /// Pushes, newest first, optionally of one trigger kind.
+    /// One push as stored.
+    pub async fn push(&self, id: i64) -> Result<PushRecord, StoreError> {
+        let push: Option<PushRecord> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!("{SELECT_PUSH} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        push.ok_or_else(|| push_not_found(id))
+    }
+
+    /// Pushes, newest first; with `region_within`, only those confined to that region or a part
+    /// of it.
     pub async fn list_pushes(
         &self,
         trigger_kind: Option<&str>,
+        region_within: Option<&str>,
         paging: Paging,
     ) -> Result<Page<PushRecord>, StoreError> {
         let listing = Listing::new(SELECT_PUSH, "pushes", |sql| {
+            sql.push(" WHERE 1 = 1");
             if let Some(kind) = trigger_kind {
-                sql.push(" WHERE trigger_kind = ")
+                sql.push(" AND trigger_kind = ")
                     .arg(Arg::Text(kind.to_owned()));
+            }
+            if let Some(region) = region_within {
+                sql.push(" AND region_scope LIKE ")
+                    .arg(Arg::Text(region_pattern(region)))
+                    .push(" ESCAPE '\\'");
             }
         })
         .page("id DESC", paging);

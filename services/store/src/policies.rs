@@ -396,10 +396,9 @@ fn push_policy_filters(sql: &mut SqlBuf, filter: &PolicyFilter) {
         sql.push(" AND level = ").arg(Arg::Text(enum_text(level)));
     }
     if let Some(region) = &filter.region_within {
-        sql.push(" AND region_code LIKE ").arg(Arg::Text(format!(
-            "{}%",
-            profiles::codes::region_prefix(region)
-        )));
+        sql.push(" AND region_code LIKE ")
+            .arg(Arg::Text(region_pattern(region)))
+            .push(" ESCAPE '\\'");
     }
     for (dimension, code) in [("topic", &filter.topic), ("audience", &filter.audience)] {
         if let Some(code) = code {
@@ -429,6 +428,11 @@ fn push_policy_filters(sql: &mut SqlBuf, filter: &PolicyFilter) {
     if let Some(to) = filter.published_to {
         sql.push(" AND published_on <= ").arg(Arg::Date(to));
     }
+}
+
+/// A LIKE pattern (with `ESCAPE '\\'`) matching every region code within `region`.
+pub(crate) fn region_pattern(region: &str) -> String {
+    format!("{}%", escape_like(profiles::codes::region_prefix(region)))
 }
 
 /// Escapes LIKE's wildcards so user text matches literally.

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::audit::write_audit;
 use crate::backend::{Arg, BeginWrite, Db, Listing, SqlBuf, fetch_listing, on_pool};
-use crate::policies::{enum_text, escape_like};
+use crate::policies::{enum_text, escape_like, region_pattern};
 use crate::{Page, Paging, Store, StoreError};
 
 /// A stored profile with its identity, bookkeeping and the labels derived when it was saved.
@@ -330,10 +330,9 @@ fn push_profile_filters(sql: &mut SqlBuf, filter: &ProfileFilter) {
         sql.push(" AND kind = ").arg(Arg::Text(enum_text(kind)));
     }
     if let Some(region) = &filter.region_within {
-        sql.push(" AND region_code LIKE ").arg(Arg::Text(format!(
-            "{}%",
-            profiles::codes::region_prefix(region)
-        )));
+        sql.push(" AND region_code LIKE ")
+            .arg(Arg::Text(region_pattern(region)))
+            .push(" ESCAPE '\\'");
     }
     if let Some(industry) = &filter.industry_within {
         sql.push(" AND industry_code LIKE ")

@@ -114,7 +114,7 @@ pub(crate) async fn analytics(
         let Some(brief) = state.matching.brief(id) else {
             continue;
         };
-        let figures = match state.store.policy_analytics(id).await {
+        let figures = match state.store.policy_analytics(id, None).await {
             Ok(figures) => figures,
             Err(error) => return api::ApiError::from(error).into_response(),
         };

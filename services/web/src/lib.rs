@@ -9,8 +9,8 @@ mod text;
 
 use std::collections::HashMap;
 
-use api::AppState;
 use api::auth::Caller;
+use api::{AppState, Rule};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -178,6 +178,19 @@ impl Viewer {
         response
     }
 
+    /// Refuses with the forbidden page unless the access rule allows this viewer on record `id`.
+    async fn allowed(&self, state: &AppState, rule: Rule, id: Option<i64>) -> Result<(), Response> {
+        match api::authorize(state, self.user(), rule, id).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.status == StatusCode::FORBIDDEN => Err(self.message(
+                StatusCode::FORBIDDEN,
+                self.text("forbidden"),
+                self.text("forbidden_detail"),
+            )),
+            Err(error) => Err(error.into_response()),
+        }
+    }
+
     fn not_found(&self) -> Response {
         let words = self.text("not_found");
         self.message(StatusCode::NOT_FOUND, words, words)
@@ -236,28 +249,28 @@ async fn viewer(
     })
 }
 
-/// Who may open a page.
+/// Who may open a page: the access rule it is decided by (`api::access`, shared with the API).
 pub(crate) trait Audience {
-    const ROLES: &'static [Role];
+    const RULE: Rule;
 }
 
 /// Enterprise and citizen users: their own space.
 pub(crate) struct Public;
-/// Service-centre staff (and administrators).
+/// Service-centre staff with a region (and administrators).
 pub(crate) struct Staff;
 pub(crate) struct Admin;
 
 impl Audience for Public {
-    const ROLES: &'static [Role] = &[Role::Enterprise, Role::Citizen];
+    const RULE: Rule = Rule::PublicUser;
 }
 impl Audience for Staff {
-    const ROLES: &'static [Role] = &[Role::Staff, Role::Admin];
+    const RULE: Rule = Rule::Staff;
 }
 impl Audience for Admin {
-    const ROLES: &'static [Role] = &[Role::Admin];
+    const RULE: Rule = Rule::Admin;
 }
 
-/// A page's viewer, signed in with one of `A`'s roles; otherwise the request is answered with
+/// A page's viewer, signed in and allowed by `A`'s rule; otherwise the request is answered with
 /// the sign-in page (not signed in) or a refusal (wrong role) before the handler runs.
 pub(crate) struct Signed<A>(pub Viewer, std::marker::PhantomData<A>);
 
@@ -280,29 +293,25 @@ impl<A: Audience + Send + Sync> axum::extract::FromRequestParts<AppState> for Si
                 .find(|(key, _)| key == "lang")
                 .map(|(_, value)| value)
         });
-        let viewer = signed_in(state, &parts.headers, caller, lang.as_deref(), A::ROLES).await?;
+        let viewer = signed_in(state, &parts.headers, caller, lang.as_deref(), A::RULE).await?;
         Ok(Self(viewer, std::marker::PhantomData))
     }
 }
 
-/// A viewer who must be signed in, with one of `roles`.
+/// A viewer who must be signed in and allowed by `rule`.
 pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     caller: Caller,
     lang: Option<&str>,
-    roles: &[Role],
+    rule: Rule,
 ) -> Result<Viewer, Response> {
     let viewer = viewer(state, headers, caller, lang).await?;
-    match viewer.user() {
-        None => Err(Redirect::to("/login").into_response()),
-        Some(user) if !roles.contains(&user.role) => Err(viewer.message(
-            StatusCode::FORBIDDEN,
-            viewer.text("forbidden"),
-            viewer.text("forbidden_detail"),
-        )),
-        Some(_) => Ok(viewer),
+    if viewer.user().is_none() {
+        return Err(Redirect::to("/login").into_response());
     }
+    viewer.allowed(state, rule, None).await?;
+    Ok(viewer)
 }
 
 /// Remembers an explicit language choice for later pages.
@@ -520,18 +529,12 @@ async fn own_item(
     viewer: &Viewer,
     id: i64,
 ) -> Result<store::InboxItem, Response> {
-    let not_yours = || {
-        viewer.message(
-            StatusCode::FORBIDDEN,
-            viewer.text("forbidden"),
-            viewer.text("forbidden_detail"),
-        )
-    };
-    match state.store.inbox_item(id).await {
-        Ok(item) if viewer.user().and_then(|u| u.profile_id) == Some(item.profile_id) => Ok(item),
-        Ok(_) | Err(store::StoreError::NotFound { .. }) => Err(not_yours()),
-        Err(error) => Err(api::ApiError::from(error).into_response()),
-    }
+    viewer.allowed(state, Rule::InboxOwner, Some(id)).await?;
+    state
+        .store
+        .inbox_item(id)
+        .await
+        .map_err(|error| api::ApiError::from(error).into_response())
 }
 
 async fn item(
@@ -567,11 +570,10 @@ async fn item(
             for policy in items.iter().filter_map(|i| i["policy_id"].as_i64()) {
                 if state
                     .store
-                    .confirmations(policy)
+                    .confirmed_profiles(policy)
                     .await
                     .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.profile_id == item.profile_id)
+                    .contains(&item.profile_id)
                 {
                     done.push(policy);
                 }
@@ -823,7 +825,7 @@ async fn staff(
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let mut results = Vec::new();
     if !q.is_empty() {
-        let region = match api::scoped_region(&viewer.caller, None) {
+        let region = match api::region_scope(&viewer.caller, None) {
             Ok(region) => region,
             Err(error) => return error.into_response(),
         };
@@ -875,6 +877,12 @@ async fn staff_profile(
     Signed(viewer, _): Signed<Staff>,
     Path(id): Path<i64>,
 ) -> Response {
+    if let Err(refused) = viewer
+        .allowed(&state, Rule::ProfileOwnerOrStaff, Some(id))
+        .await
+    {
+        return refused;
+    }
     let stored = match state.store.profile(id).await {
         Ok(stored) => stored,
         Err(store::StoreError::NotFound { .. }) => {
@@ -882,18 +890,6 @@ async fn staff_profile(
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };
-    if let Some(scope) = viewer
-        .user()
-        .filter(|u| u.role == Role::Staff)
-        .and_then(|u| u.region_code.clone())
-        && !profiles::codes::region_within(stored.profile.region(), &scope)
-    {
-        return viewer.message(
-            StatusCode::FORBIDDEN,
-            viewer.text("forbidden"),
-            viewer.text("forbidden_detail"),
-        );
-    }
     let as_of = state.store.today();
     let matches = state.matching.matches(&stored.profile, as_of, 20);
     let groups = vec![
@@ -1040,7 +1036,7 @@ fn checked_push(
     }
     let mut staff = form.staff_push();
     staff.audience.region_within =
-        api::scoped_region(&viewer.caller, staff.audience.region_within.take()).map_err(
+        api::region_scope(&viewer.caller, staff.audience.region_within.take()).map_err(
             |error| {
                 let message = if viewer.lang == Lang::En {
                     error.message_en()
@@ -1130,6 +1126,9 @@ async fn push_progress(
     Path(id): Path<i64>,
     Query(query): Query<LangQuery>,
 ) -> Response {
+    if let Err(refused) = viewer.allowed(&state, Rule::PushInRegion, Some(id)).await {
+        return refused;
+    }
     let progress = match state.store.push_progress(id).await {
         Ok(progress) => progress,
         Err(store::StoreError::NotFound { .. }) => {
@@ -1165,6 +1164,9 @@ async fn cancel_push(
     if checked_form(&viewer, &body).is_none() {
         return csrf_refused(&viewer);
     }
+    if let Err(refused) = viewer.allowed(&state, Rule::PushInRegion, Some(id)).await {
+        return refused;
+    }
     match state.store.cancel_push(id, &viewer.caller.actor()).await {
         Ok(_) | Err(store::StoreError::State { .. }) => {
             Redirect::to(&format!("/staff/pushes/{id}")).into_response()
@@ -1174,10 +1176,15 @@ async fn cancel_push(
 }
 
 async fn push_history(State(state): State<AppState>, Signed(viewer, _): Signed<Staff>) -> Response {
+    let region = match api::region_scope(&viewer.caller, None) {
+        Ok(region) => region,
+        Err(error) => return error.into_response(),
+    };
     match state
         .store
         .list_pushes(
             None,
+            region.as_deref(),
             Paging {
                 page: 1,
                 per_page: 50,

@@ -242,17 +242,21 @@ async fn put_preferences(
     ))
 }
 
-/// Who confirmed a 免申即享 / 直达快享 policy.
+/// Who confirmed a 免申即享 / 直达快享 policy; for staff, within their region.
 #[utoipa::path(get, path = "/api/v1/policies/{id}/confirmations", tag = "inbox", params(("id" = i64, Path)), responses(
     (status = 200, body = Vec<Confirmation>),
     (status = 404, body = ErrorBody)
 ))]
 async fn list_confirmations(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Confirmation>>, ApiError> {
+    let region = crate::access::region_scope(&caller, None)?;
     state.store.policy(id).await?;
-    Ok(Json(state.store.confirmations(id).await?))
+    Ok(Json(
+        state.store.confirmations(id, region.as_deref()).await?,
+    ))
 }
 
 /// The confirmations as CSV (UTF-8 with BOM, so spreadsheet programs read the Chinese right),
@@ -263,10 +267,12 @@ async fn list_confirmations(
 ))]
 async fn export_confirmations(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let region = crate::access::region_scope(&caller, None)?;
     state.store.policy(id).await?;
-    let confirmations = state.store.confirmations(id).await?;
+    let confirmations = state.store.confirmations(id, region.as_deref()).await?;
     let mut csv = String::from("\u{feff}policy_id,profile_id,name,credit_code,confirmed_at\n");
     for c in confirmations {
         csv.push_str(&format!(
@@ -305,15 +311,20 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-/// Delivery and response figures of one policy: audience, delivered, read rate, useful rate.
+/// Delivery and response figures of one policy: audience, delivered, read rate, useful rate; for
+/// staff, over the recipients of their region.
 #[utoipa::path(get, path = "/api/v1/policies/{id}/analytics", tag = "inbox", params(("id" = i64, Path)), responses(
     (status = 200, body = PolicyAnalytics),
     (status = 404, body = ErrorBody)
 ))]
 async fn policy_analytics(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PolicyAnalytics>, ApiError> {
+    let region = crate::access::region_scope(&caller, None)?;
     state.store.policy(id).await?;
-    Ok(Json(state.store.policy_analytics(id).await?))
+    Ok(Json(
+        state.store.policy_analytics(id, region.as_deref()).await?,
+    ))
 }

@@ -209,7 +209,8 @@ pub struct AudienceReply {
     pub sample: Vec<SampleMember>,
 }
 
-/// Who a published policy reaches: counts per verdict group, a ranked page, an explained sample.
+/// Who a published policy reaches: counts per verdict group, a ranked page, an explained sample;
+/// for staff, within their region.
 #[utoipa::path(get, path = "/api/v1/policies/{id}/audience", tag = "matching",
     params(("id" = i64, Path), AudienceQuery), responses(
     (status = 200, body = AudienceReply),
@@ -218,14 +219,16 @@ pub struct AudienceReply {
 ))]
 async fn policy_audience(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<AudienceQuery>,
 ) -> Result<Json<AudienceReply>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
+    let region_within = crate::access::region_scope(&caller, query.region)?;
     state.store.policy(id).await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
     let filter = AudienceFilter {
-        region_within: query.region,
+        region_within,
         industry_within: query.industry,
         kind: query.kind,
     };

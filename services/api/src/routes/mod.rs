@@ -19,32 +19,6 @@ use store::Paging;
 
 use crate::error::ApiError;
 
-/// The region a listing or push may cover: for staff, their own region or a part of it (their
-/// region when none is asked for); for everyone else, what was asked.
-pub fn scoped_region(
-    caller: &crate::auth::Caller,
-    asked: Option<String>,
-) -> Result<Option<String>, ApiError> {
-    let Some(principal) = caller.principal() else {
-        return Ok(asked);
-    };
-    if principal.role != store::Role::Staff {
-        return Ok(asked);
-    }
-    let scope = principal.region_code.clone().unwrap_or_default();
-    match asked {
-        None => Ok(Some(scope)),
-        Some(region) if ::profiles::codes::region_within(&region, &scope) => Ok(Some(region)),
-        Some(region) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "outside_region",
-            format!("区域 {region} 不在您负责的区域 {scope} 之内"),
-            format!("region {region} is outside your region {scope}"),
-        )
-        .with_field("region")),
-    }
-}
-
 /// Checks `page` / `per_page` query values and applies the defaults.
 pub(crate) fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<Paging, ApiError> {
     let page = page.unwrap_or(1);

@@ -52,7 +52,7 @@ async fn list_profiles(
     let paging = paging(query.page, query.per_page)?;
     let filter = ProfileFilter {
         kind: query.kind,
-        region_within: crate::routes::scoped_region(&caller, query.region)?,
+        region_within: crate::access::region_scope(&caller, query.region)?,
         industry_within: query.industry,
         credit_code: query.credit_code,
         name: query.name,

@@ -62,20 +62,22 @@ struct PushQuery {
     per_page: Option<u32>,
 }
 
-/// Push history, newest first.
+/// Push history, newest first; staff see the pushes of their region.
 #[utoipa::path(get, path = "/api/v1/pushes", tag = "push", params(PushQuery), responses(
     (status = 200, body = Page<PushRecord>),
     (status = 400, body = ErrorBody)
 ))]
 async fn list_pushes(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<Caller>,
     ApiQuery(query): ApiQuery<PushQuery>,
 ) -> Result<Json<Page<PushRecord>>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
+    let region = crate::access::region_scope(&caller, None)?;
     Ok(Json(
         state
             .store
-            .list_pushes(query.trigger_kind.as_deref(), paging)
+            .list_pushes(query.trigger_kind.as_deref(), region.as_deref(), paging)
             .await?,
     ))
 }
@@ -121,7 +123,7 @@ async fn preview_push(
 /// they ask for more).
 fn within_callers_region(caller: &Caller, mut staff: StaffPush) -> Result<StaffPush, ApiError> {
     staff.audience.region_within =
-        super::scoped_region(caller, staff.audience.region_within.take())
+        crate::access::region_scope(caller, staff.audience.region_within.take())
             .map_err(|error| error.with_field("audience.region_within"))?;
     Ok(staff)
 }
