@@ -131,7 +131,7 @@ async fn announce_changes(
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     if writes && response.status().is_success() && path.starts_with("/api/v1/") {
-        state.coordinator.announce(&path).await;
+        state.coordinator.announce(&path);
     }
     response
 }

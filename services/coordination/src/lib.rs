@@ -6,12 +6,40 @@
 //! Without Redis a single process is its own leader, hears nothing from others and finds its work
 //! by polling the database — which keeps every guarantee either way: a queued id is only a hint,
 //! the database claim decides who works on it, and whatever Redis loses is found by the poll.
+//!
+//! Redis only ever speeds things up, so no caller waits on it for long: commands (locks, notices,
+//! counters) share one connection with short, bounded waits and fail over to the database path when
+//! Redis is slow or down; a worker's blocking stream read has a connection of its own
+//! ([`WorkReader`]), so it never holds up anyone else's command; and announcing a change is sent
+//! in the background, so a write request does not wait for it.
 
+use std::future::Future;
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+/// The longest any command may keep its caller waiting, reconnecting included; past it the caller
+/// takes the database path.
+const COMMAND_WAIT: Duration = Duration::from_millis(250);
+
+/// How long a worker leaves Redis alone after its stream could not be read, polling the database
+/// meanwhile.
+const READER_REST: Duration = Duration::from_secs(2);
+
+/// Runs a Redis command within [`COMMAND_WAIT`].
+async fn bounded<T>(command: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
+    tokio::time::timeout(COMMAND_WAIT, command)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis did not answer in time",
+            )))
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinationError {
@@ -29,6 +57,8 @@ pub struct Coordinator {
 
 #[derive(Clone)]
 struct Shared {
+    client: redis::Client,
+    /// Commands only; blocking reads have connections of their own.
     manager: ConnectionManager,
     namespace: String,
 }
@@ -57,18 +87,21 @@ impl Coordinator {
     }
 
     /// Coordination through Redis at `url`; keys and the channel are prefixed with `namespace`,
-    /// so several deployments (or tests) can share one server.
-    pub async fn redis(
-        url: &str,
-        namespace: &str,
-        instance: &str,
-    ) -> Result<Self, CoordinationError> {
+    /// so several deployments (or tests) can share one server. Redis need not be up yet: the
+    /// connection is made on first use and remade whenever it is lost.
+    pub fn redis(url: &str, namespace: &str, instance: &str) -> Result<Self, CoordinationError> {
         let client = redis::Client::open(url)?;
-        let manager = client.get_connection_manager().await?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_WAIT))
+            .set_response_timeout(Some(COMMAND_WAIT))
+            .set_number_of_retries(1)
+            .set_max_delay(COMMAND_WAIT);
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         let coordinator = Self {
             instance: instance.to_owned(),
             notices: broadcast::channel(64).0,
             redis: Some(Shared {
+                client: client.clone(),
                 manager,
                 namespace: namespace.to_owned(),
             }),
@@ -93,20 +126,21 @@ impl Coordinator {
         }
     }
 
-    /// Tells the other instances that `what` changed. Failures are logged, not returned: the
-    /// others still catch up from the database on their own schedule.
-    pub async fn announce(&self, what: &str) {
+    /// Tells the other instances that `what` changed, in the background: the caller does not
+    /// wait. Failures are logged: the others still catch up from the database on their own
+    /// schedule.
+    pub fn announce(&self, what: &str) {
         let Some(shared) = &self.redis else {
             return;
         };
         let mut connection = shared.manager.clone();
+        let channel = self.channel();
         let message = format!("{}|{what}", self.instance);
-        if let Err(error) = connection
-            .publish::<_, _, i64>(self.channel(), message)
-            .await
-        {
-            tracing::warn!(%error, "could not announce a change to other instances");
-        }
+        tokio::spawn(async move {
+            if let Err(error) = bounded(connection.publish::<_, _, i64>(channel, message)).await {
+                tracing::warn!(%error, "could not announce a change to other instances");
+            }
+        });
     }
 
     /// Notices from other instances (what changed), as they arrive.
@@ -115,7 +149,10 @@ impl Coordinator {
     }
 
     /// Takes or keeps leadership of `role` for `ttl`; true while this instance leads. A leader
-    /// that stops renewing (crashed, partitioned) loses the role when the key expires.
+    /// that stops renewing (crashed, partitioned) loses the role when the key expires. When Redis
+    /// cannot answer, every instance acts as leader: leadership only saves work, and what a
+    /// leader does must be safe to do twice (the scheduler takes each run with a unique key in
+    /// the database), so a Redis outage never stops it.
     pub async fn lead(&self, role: &str, ttl: Duration) -> bool {
         let Some(shared) = &self.redis else {
             return true;
@@ -123,31 +160,32 @@ impl Coordinator {
         let key = format!("{}:leader:{role}", shared.namespace);
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
         let mut connection = shared.manager.clone();
-        let renewed: Result<i64, _> = redis::Script::new(RENEW)
-            .key(&key)
-            .arg(&self.instance)
-            .arg(millis)
-            .invoke_async(&mut connection)
-            .await;
+        let renewed: Result<i64, _> = bounded(
+            redis::Script::new(RENEW)
+                .key(&key)
+                .arg(&self.instance)
+                .arg(millis)
+                .invoke_async(&mut connection),
+        )
+        .await;
         match renewed {
             Ok(1) => return true,
             Ok(_) => {}
             Err(error) => {
-                tracing::warn!(%error, role, "leadership check failed; not leading");
-                return false;
+                tracing::warn!(%error, role, "Redis cannot say who leads; leading on the database's guarantees");
+                return true;
             }
         }
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::PX(millis));
-        match connection
-            .set_options::<_, _, Option<String>>(&key, &self.instance, options)
+        match bounded(connection.set_options::<_, _, Option<String>>(&key, &self.instance, options))
             .await
         {
             Ok(taken) => taken.is_some(),
             Err(error) => {
-                tracing::warn!(%error, role, "leadership check failed; not leading");
-                false
+                tracing::warn!(%error, role, "Redis cannot say who leads; leading on the database's guarantees");
+                true
             }
         }
     }
@@ -158,20 +196,16 @@ const STREAM_MAX_LEN: usize = 100_000;
 const GROUP: &str = "workers";
 
 impl Coordinator {
-    fn stream(&self, queue: &str) -> Option<(ConnectionManager, String)> {
-        self.redis.as_ref().map(|shared| {
-            (
-                shared.manager.clone(),
-                format!("{}:work:{queue}", shared.namespace),
-            )
-        })
+    fn stream_key(shared: &Shared, queue: &str) -> String {
+        format!("{}:work:{queue}", shared.namespace)
     }
 
     /// Announces work ids on `queue` to every instance's workers; nothing without Redis.
     pub async fn queue_work(&self, queue: &str, ids: &[i64]) {
-        let Some((mut connection, key)) = self.stream(queue) else {
+        let Some(shared) = &self.redis else {
             return;
         };
+        let key = Self::stream_key(shared, queue);
         let mut pipe = redis::pipe();
         for id in ids {
             pipe.cmd("XADD")
@@ -184,63 +218,116 @@ impl Coordinator {
                 .arg(*id)
                 .ignore();
         }
-        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+        let mut connection = shared.manager.clone();
+        if let Err(error) = bounded(pipe.query_async::<()>(&mut connection)).await {
             tracing::warn!(%error, queue, "could not queue work; the database poll will find it");
         }
     }
 
-    /// Up to `max` work ids from `queue` for this instance, waiting up to `block` (keep it below
-    /// the connection's 500 ms response timeout). Ids are acknowledged as they are read: the
-    /// database claim, not the stream, guarantees each delivery is worked on once.
-    pub async fn take_work(&self, queue: &str, max: usize, block: Duration) -> Vec<i64> {
-        let Some((mut connection, key)) = self.stream(queue) else {
-            return Vec::new();
+    /// A reader of `queue` for one worker, with a connection of its own.
+    pub fn work_reader(&self, queue: &str) -> WorkReader {
+        WorkReader {
+            source: self.redis.as_ref().map(|shared| StreamSource {
+                client: shared.client.clone(),
+                key: Self::stream_key(shared, queue),
+                consumer: self.instance.clone(),
+                connection: None,
+                resting_until: None,
+            }),
+        }
+    }
+}
+
+/// One worker's reader of a work stream. A blocking read holds its connection for the whole
+/// wait, so each reader has a connection to itself; after a failure it rests for a while, and the
+/// worker polls the database instead.
+pub struct WorkReader {
+    source: Option<StreamSource>,
+}
+
+struct StreamSource {
+    client: redis::Client,
+    key: String,
+    consumer: String,
+    connection: Option<MultiplexedConnection>,
+    resting_until: Option<Instant>,
+}
+
+impl WorkReader {
+    /// Up to `max` work ids, waiting up to `block` for them; `None` when there is no stream to
+    /// read now (no Redis, or Redis failed lately): the caller then finds its work in the
+    /// database. Ids are acknowledged as they are read: the database claim, not the stream,
+    /// guarantees each delivery is worked on once.
+    pub async fn take(&mut self, max: usize, block: Duration) -> Option<Vec<i64>> {
+        let source = self.source.as_mut()?;
+        if source
+            .resting_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return None;
+        }
+        match source.read(max, block).await {
+            Ok(ids) => {
+                source.resting_until = None;
+                Some(ids)
+            }
+            Err(error) => {
+                tracing::warn!(%error, stream = source.key, "cannot read the work stream; polling the database");
+                source.connection = None;
+                source.resting_until = Some(Instant::now() + READER_REST);
+                None
+            }
+        }
+    }
+}
+
+impl StreamSource {
+    async fn read(&mut self, max: usize, block: Duration) -> redis::RedisResult<Vec<i64>> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(COMMAND_WAIT))
+                    .set_response_timeout(Some(block + COMMAND_WAIT));
+                let connection = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                self.connection.insert(connection)
+            }
         };
-        let created: Result<(), _> = redis::cmd("XGROUP")
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")
-            .arg(&key)
+            .arg(&self.key)
             .arg(GROUP)
             .arg("$")
             .arg("MKSTREAM")
-            .query_async(&mut connection)
+            .query_async(connection)
             .await;
         if let Err(error) = created
             && error.code() != Some("BUSYGROUP")
         {
-            tracing::warn!(%error, queue, "cannot create the work stream's group");
-            return Vec::new();
+            return Err(error);
         }
         let options = redis::streams::StreamReadOptions::default()
-            .group(GROUP, &self.instance)
+            .group(GROUP, &self.consumer)
             .count(max)
             .block(usize::try_from(block.as_millis()).unwrap_or(usize::MAX));
-        let reply: Result<redis::streams::StreamReadReply, _> =
-            connection.xread_options(&[&key], &[">"], &options).await;
-        let entries = match reply {
-            Ok(reply) => reply
-                .keys
-                .into_iter()
-                .flat_map(|k| k.ids)
-                .collect::<Vec<_>>(),
-            Err(error) => {
-                tracing::warn!(%error, queue, "cannot read the work stream");
-                return Vec::new();
-            }
-        };
+        let reply: redis::streams::StreamReadReply = connection
+            .xread_options(&[&self.key], &[">"], &options)
+            .await?;
+        let entries: Vec<_> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
         if entries.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let entry_ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-        if let Err(error) = connection
-            .xack::<_, _, _, i64>(&key, GROUP, &entry_ids)
-            .await
-        {
-            tracing::warn!(%error, queue, "cannot acknowledge work");
-        }
-        entries
+        connection
+            .xack::<_, _, _, i64>(&self.key, GROUP, &entry_ids)
+            .await?;
+        Ok(entries
             .iter()
             .filter_map(|entry| entry.get::<i64>("id"))
-            .collect()
+            .collect())
     }
 }
 
@@ -261,7 +348,7 @@ impl Coordinator {
             .map(|id| Self::cap_key(shared, day, *id))
             .collect();
         let mut connection = shared.manager.clone();
-        match connection.mget::<_, Vec<Option<i64>>>(&keys).await {
+        match bounded(connection.mget::<_, Vec<Option<i64>>>(&keys)).await {
             Ok(counts) => Some(counts.into_iter().map(Option::unwrap_or_default).collect()),
             Err(error) => {
                 tracing::warn!(%error, "cannot read pack counters; counting in the database");
@@ -284,7 +371,7 @@ impl Coordinator {
                 .ignore();
         }
         let mut connection = shared.manager.clone();
-        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+        if let Err(error) = bounded(pipe.query_async::<()>(&mut connection)).await {
             tracing::warn!(%error, "cannot count packs in Redis");
         }
     }

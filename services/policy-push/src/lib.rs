@@ -179,8 +179,7 @@ pub async fn start(
     let coordinator = match &config.redis_url {
         Some(url) => {
             coordination::Coordinator::redis(url, &config.redis_namespace, &settings.worker_id)
-                .await
-                .with_context(|| format!("cannot reach Redis at {}", config::redact_url(url)))?
+                .with_context(|| format!("invalid Redis URL {}", config::redact_url(url)))?
         }
         None => coordination::Coordinator::local(&settings.worker_id),
     };

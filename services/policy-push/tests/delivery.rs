@@ -566,3 +566,145 @@ async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler()
     assert_eq!(doubled, 0, "no run was created twice");
     db.close().await.ok();
 }
+
+/// A Redis server of the test's own, on a port of its own, so it can be killed and restarted
+/// without touching the one other tests share.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+        };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let port = self.port.to_string();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (deploy/scripts/ensure-services.sh)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            let pong = Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &port, "PING"])
+                .output()
+                .map(|out| String::from_utf8_lossy(&out.stdout).contains("PONG"));
+            if pong.unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL redis-server");
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The run times of the schedule's pushes so far, in order.
+async fn schedule_run_times(db: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT split_part(trigger_key, '@', 2) FROM pushes WHERE trigger_kind = 'schedule' \
+         ORDER BY trigger_key",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Two instances share a Redis server that is killed and brought back while a schedule fires
+/// every two seconds and a push is delivered: every run fires exactly once throughout (no run
+/// twice, none skipped), and the push reaches every recipient while Redis is down.
+#[tokio::test]
+async fn with_redis_down_or_back_every_cron_run_fires_once_and_pushes_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = prepared_database(dir.path()).await;
+    let sink = SmtpSink::start().await;
+    let mut redis = RedisServer::start();
+    let url = redis.url();
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("POLICY_PUSH_REDIS_NAMESPACE", "pp-fault"),
+    ];
+    let one = Instance::start_with(&database, &sink, dir.path(), &env).await;
+    let two = Instance::start_with(&database, &sink, dir.path(), &env).await;
+    one.post(
+        "/api/v1/schedules",
+        &json!({"name": "两秒摘要", "cron": "*/2 * * * * *", "job": {"kind": "digest", "frequency": "daily"}}),
+    )
+    .await;
+    let mut db = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let with_redis = schedule_run_times(&mut db).await.len();
+
+    redis.kill();
+    two.post("/api/v1/policies", &policy()).await;
+    let settled = wait_until_settled(&one).await;
+    assert_eq!(
+        settled["planned_count"], RECIPIENTS as i64,
+        "planned with Redis down: {settled}"
+    );
+    assert_exactly_once(database.url(), &sink).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let without_redis = schedule_run_times(&mut db).await.len();
+
+    redis.restart();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let runs = schedule_run_times(&mut db).await;
+    db.close().await.ok();
+
+    assert!(with_redis >= 3, "runs fired with Redis up: {with_redis}");
+    assert!(
+        without_redis >= with_redis + 3,
+        "runs kept firing with Redis down: {with_redis} → {without_redis}"
+    );
+    assert!(
+        runs.len() >= without_redis + 3,
+        "runs kept firing after Redis came back: {without_redis} → {}",
+        runs.len()
+    );
+    let times: Vec<chrono::DateTime<chrono::Utc>> = runs
+        .iter()
+        .map(|t| t.parse().unwrap_or_else(|e| panic!("run time {t}: {e}")))
+        .collect();
+    for pair in times.windows(2) {
+        assert_eq!(
+            (pair[1] - pair[0]).num_seconds(),
+            2,
+            "every two-second run fired once, none skipped: {runs:?}"
+        );
+    }
+    drop((one, two));
+}

@@ -377,19 +377,21 @@ impl Pusher {
     /// lost.
     async fn run_worker(&self, channel: Channel) {
         let poll = self.inner.settings.poll_interval;
-        let shared = self.inner.coordinator.is_shared();
+        let mut reader = self.inner.coordinator.work_reader(channel.as_str());
         loop {
             let waiting = self.inner.work_ready.notified();
-            if shared {
-                match self
-                    .work_announced(channel, poll.min(Duration::from_millis(300)))
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(_) => continue,
-                    Err(error) => {
-                        tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
-                    }
+            // Whether the stream was read: its read already waited for work, so the database
+            // poll below needs no wait of its own.
+            let mut streamed = false;
+            match self
+                .work_announced(&mut reader, channel, poll.min(Duration::from_millis(300)))
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(0)) => streamed = true,
+                Ok(Some(_)) => continue,
+                Err(error) => {
+                    tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
                 }
             }
             match self.work(channel).await {
@@ -399,7 +401,7 @@ impl Pusher {
                     tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
                 }
             }
-            if !shared {
+            if !streamed {
                 let _ = tokio::time::timeout(poll, waiting).await;
             }
         }

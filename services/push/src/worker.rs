@@ -39,26 +39,26 @@ impl Pusher {
     }
 
     /// Takes deliveries announced on the shared work stream (Redis) and settles those this
-    /// instance wins in the database; returns how many it handled.
+    /// instance wins in the database; how many it handled, or `None` when the stream cannot be
+    /// read now (no Redis, or Redis failing), so the caller polls the database.
     pub(crate) async fn work_announced(
         &self,
+        reader: &mut coordination::WorkReader,
         channel: Channel,
         block: std::time::Duration,
-    ) -> Result<usize, PushError> {
-        let ids = self
-            .inner
-            .coordinator
-            .take_work(channel.as_str(), self.batch_of(channel), block)
-            .await;
+    ) -> Result<Option<usize>, PushError> {
+        let Some(ids) = reader.take(self.batch_of(channel), block).await else {
+            return Ok(None);
+        };
         if ids.is_empty() {
-            return Ok(0);
+            return Ok(Some(0));
         }
         let claimed = self
             .inner
             .store
             .claim_deliveries_by_id(&self.inner.settings.worker_id, channel, &ids, self.lease())
             .await?;
-        self.handle(channel, claimed).await
+        self.handle(channel, claimed).await.map(Some)
     }
 
     async fn handle(
