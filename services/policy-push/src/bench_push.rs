@@ -244,7 +244,7 @@ async fn measure(options: &PushBenchOptions, url: &str, out: &mut String) -> any
     }
     let push_time = started.elapsed();
     // The e-mail measurement below has its own sender; this one must not take its work.
-    background.stop();
+    background.drain(Duration::from_secs(30)).await;
     // The floor: the same rows copied by PostgreSQL itself in one statement.
     sqlx::query("CREATE TABLE bench_inbox_copy (LIKE inbox_items)")
         .execute(&mut db)

@@ -70,6 +70,9 @@ pub struct DeliveryConfig {
     /// Packs a recipient gets from automatic pushes per day (China); 0 for no cap. Staff pushes
     /// are not capped.
     pub max_packs_per_day: u32,
+    /// On SIGTERM, how long the work in hand may take to settle before the instance exits, in
+    /// milliseconds (keep it below the orchestrator's grace period).
+    pub drain_grace_ms: u64,
 }
 
 /// Outgoing e-mail.
@@ -125,6 +128,7 @@ impl Default for Config {
                 lease_ms: 120_000,
                 poll_interval_ms: 1_000,
                 max_packs_per_day: 5,
+                drain_grace_ms: 20_000,
             },
         }
     }

@@ -127,6 +127,15 @@ async fn main() -> anyhow::Result<()> {
             config.demo_on_empty &= !no_demo;
             let server = policy_push::start(&config, shutdown_signal()).await?;
             server.task.await??;
+            // A deploy's SIGTERM: the work in hand settles and the leases go back, so another
+            // instance carries on at once instead of waiting for them to expire.
+            if let Some(delivery) = server.delivery {
+                delivery
+                    .drain(std::time::Duration::from_millis(
+                        config.delivery.drain_grace_ms,
+                    ))
+                    .await;
+            }
             server.store.close().await;
         }
         Command::Migrate => {

@@ -708,3 +708,46 @@ async fn with_redis_down_or_back_every_cron_run_fires_once_and_pushes_arrive() {
     }
     drop((one, two));
 }
+
+/// A deploy: SIGTERM reaches an instance halfway through a push. It stops taking work, lets
+/// the batches in hand settle, hands its leases back and exits on its own; a new instance then
+/// finishes the push at once — the leases are ten minutes long, so waiting them out would fail
+/// the test — and nothing is lost, doubled or dead-lettered.
+#[tokio::test]
+async fn sigterm_mid_push_drains_and_another_instance_carries_on_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = prepared_database(dir.path()).await;
+    let sink = SmtpSink::start().await;
+    let env = [("POLICY_PUSH_DELIVERY__LEASE_MS", "600000")];
+    let mut first = Instance::start_with(&database, &sink, dir.path(), &env).await;
+    first.post("/api/v1/policies", &policy()).await;
+    wait_for_mail(&sink, 50).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(exit) = first.child.try_wait().expect("wait for the instance") {
+            break exit;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instance did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "a drained instance exits cleanly: {exit}");
+    let sent_before = sink.messages().len();
+    assert!(
+        sent_before < RECIPIENTS,
+        "the push was still going when SIGTERM came ({sent_before} sent)"
+    );
+
+    let second = Instance::start_with(&database, &sink, dir.path(), &env).await;
+    wait_until_settled(&second).await;
+    wait_for_mail(&sink, RECIPIENTS).await;
+    let dead = assert_exactly_once(database.url(), &sink).await;
+    assert_eq!(dead, 0, "a drain leaves no dead letter");
+}

@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     /// Wakes idle workers when planning wrote deliveries, and the planner when a push was created.
     work_ready: Notify,
     plan_ready: Notify,
+    /// Set when the instance is draining: no new claims, work in hand finishes.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// The delivery service; cheap to clone.
@@ -88,15 +90,45 @@ impl std::fmt::Debug for Pusher {
     }
 }
 
-/// The delivery service's background tasks; stopping or dropping the handle ends them. Work in
-/// flight is then abandoned exactly as in a crash, which the outbox is built to survive.
+/// The delivery service's background tasks. [`BackgroundTasks::drain`] ends them the way a deploy
+/// should: nothing new is claimed, the batches in hand finish, and the leases left are handed
+/// back so another instance carries on at once. Dropping the handle aborts them instead, exactly
+/// as a crash would, which the outbox is built to survive.
 #[derive(Debug)]
 pub struct BackgroundTasks {
+    pusher: Pusher,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl BackgroundTasks {
-    pub fn stop(self) {}
+    /// Stops claiming work, waits up to `grace` for the work in hand to settle, aborts what is
+    /// still running, and releases this instance's planning leases and unsent inbox claims.
+    /// E-mails still in flight when `grace` runs out stay claimed: whether the server took them
+    /// cannot be known, so their lease decides.
+    pub async fn drain(mut self, grace: Duration) {
+        self.pusher.inner.stopping.send_replace(true);
+        self.pusher.wake();
+        let deadline = tokio::time::Instant::now() + grace;
+        for task in &mut self.tasks {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!("delivery work still running when the grace period ended");
+                break;
+            }
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        let store = &self.pusher.inner.store;
+        match store
+            .release_claims(&self.pusher.inner.settings.worker_id)
+            .await
+        {
+            Ok(released) => tracing::info!(released, "drained; claims handed back"),
+            Err(error) => {
+                tracing::error!(%error, "could not hand back claims; their leases will expire")
+            }
+        }
+    }
 }
 
 impl Drop for BackgroundTasks {
@@ -153,6 +185,7 @@ impl Pusher {
                 settings,
                 work_ready: Notify::new(),
                 plan_ready: Notify::new(),
+                stopping: tokio::sync::watch::channel(false).0,
             }),
         })
     }
@@ -331,19 +364,21 @@ impl Pusher {
     }
 
     /// Runs planning, both channel workers and the scheduler in the background until the returned
-    /// handle is stopped or dropped.
+    /// handle is drained or dropped.
     pub fn spawn(&self) -> BackgroundTasks {
         let mut tasks = Vec::new();
         let planner = self.clone();
         tasks.push(tokio::spawn(async move {
-            loop {
+            while !planner.stopping() {
                 let waiting = planner.inner.plan_ready.notified();
                 match planner.plan_next().await {
                     Ok(true) => continue,
                     Ok(false) => {}
                     Err(error) => tracing::error!(%error, "planning failed; will retry"),
                 }
-                let _ = tokio::time::timeout(planner.inner.settings.poll_interval, waiting).await;
+                planner
+                    .idle(planner.inner.settings.poll_interval, waiting)
+                    .await;
             }
         }));
         let email_workers = self.inner.settings.email_workers.max(1);
@@ -360,16 +395,34 @@ impl Pusher {
             let poll = scheduler.inner.settings.poll_interval;
             // A leader that dies is replaced within three ticks (at least five seconds).
             let lease = (poll * 3).max(Duration::from_secs(5));
-            loop {
+            while !scheduler.stopping() {
                 if scheduler.inner.coordinator.lead("scheduler", lease).await
                     && let Err(error) = scheduler.fire_due_schedules().await
                 {
                     tracing::error!(%error, "scheduler tick failed");
                 }
-                tokio::time::sleep(poll).await;
+                scheduler.idle(poll, std::future::pending()).await;
             }
         }));
-        BackgroundTasks { tasks }
+        BackgroundTasks {
+            pusher: self.clone(),
+            tasks,
+        }
+    }
+
+    /// Whether the instance is draining: loops take no new work.
+    pub(crate) fn stopping(&self) -> bool {
+        *self.inner.stopping.borrow()
+    }
+
+    /// Waits for `wake`, at most `wait`, and no longer once draining begins.
+    async fn idle(&self, wait: Duration, wake: impl std::future::Future<Output = ()>) {
+        let mut stopping = self.inner.stopping.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake => {}
+            _ = stopping.wait_for(|stop| *stop) => {}
+        }
     }
 
     /// One channel's worker loop: deliveries announced on the shared stream first (when Redis is
@@ -378,7 +431,7 @@ impl Pusher {
     async fn run_worker(&self, channel: Channel) {
         let poll = self.inner.settings.poll_interval;
         let mut reader = self.inner.coordinator.work_reader(channel.as_str());
-        loop {
+        while !self.stopping() {
             let waiting = self.inner.work_ready.notified();
             // Whether the stream was read: its read already waited for work, so the database
             // poll below needs no wait of its own.
@@ -394,6 +447,9 @@ impl Pusher {
                     tracing::error!(%error, channel = channel.as_str(), "delivery batch failed; will retry");
                 }
             }
+            if self.stopping() {
+                break;
+            }
             match self.work(channel).await {
                 Ok(0) => {}
                 Ok(_) => continue,
@@ -402,7 +458,7 @@ impl Pusher {
                 }
             }
             if !streamed {
-                let _ = tokio::time::timeout(poll, waiting).await;
+                self.idle(poll, waiting).await;
             }
         }
     }

@@ -174,6 +174,11 @@ impl Pusher {
             _ => Some(inner.settings.max_packs_per_day).filter(|cap| *cap > 0),
         };
         for chunk in pending.chunks(inner.settings.batch_size.max(1)) {
+            if self.stopping() {
+                // Draining: the batches written so far are committed; another instance resumes
+                // after them once the drain hands the lease back.
+                return Ok(());
+            }
             let ids: Vec<i64> = chunk.iter().map(|id| i64::from(*id)).collect();
             let profiles = inner.store.profiles_by_ids(&ids).await?;
             let preferences = inner.store.preferences_of(&ids).await?;

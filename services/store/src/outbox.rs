@@ -727,6 +727,34 @@ impl Store {
     }
 
     /// Pushes, newest first, optionally of one trigger kind.
+    /// Hands back what `worker` holds when it drains: its planning leases, and inbox deliveries
+    /// it claimed (an inbox item is written once whoever writes it). Returns how many claims were
+    /// released. E-mails it claimed stay claimed: whether the server took them cannot be known
+    /// here, so their lease decides.
+    pub async fn release_claims(&self, worker: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let pushes = sqlx::query(
+                "UPDATE pushes SET claimed_by = NULL, claimed_until = NULL \
+                 WHERE claimed_by = $1 AND status = 'planning'",
+            )
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let inbox = sqlx::query(
+                "UPDATE deliveries SET status = 'retry', claimed_by = NULL, claimed_until = NULL \
+                 WHERE claimed_by = $1 AND status = 'sending' AND channel = 'inbox'",
+            )
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            pushes + inbox
+        }))
+    }
+
     /// One push as stored.
     pub async fn push(&self, id: i64) -> Result<PushRecord, StoreError> {
         let push: Option<PushRecord> = on_pool!(&self.db, pool => {
