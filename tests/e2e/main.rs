@@ -12,5 +12,6 @@ mod policies;
 mod profiles;
 mod push;
 mod search;
+mod signin;
 mod system;
 mod tags;

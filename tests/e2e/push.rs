@@ -161,7 +161,7 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
         .body;
     assert_eq!(progress["deliveries"]["email"]["read"], 1, "{progress}");
     let forged = read_link.replace(&format!("/r/{push_id}-"), &format!("/r/{}-", push_id + 1));
-    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), 403);
 
     // Saving the published policy again pushes nothing new.
     let mut edited = fixtures::policy();
@@ -201,7 +201,7 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
     );
     assert_eq!(
         app.client.post(&tampered).send().await.unwrap().status(),
-        404
+        400
     );
 
     // Feedback on a policy of the pack, and analytics that count it.

@@ -11,6 +11,9 @@ use scratch_db::ScratchDatabase;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// The link secret every test service signs with, so a test can sign links itself.
+pub const TEST_LINK_SECRET: &str = "e2e-link-secret-not-for-production";
+
 /// Which database a test runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -203,6 +206,8 @@ impl TestApp {
             public_url: format!("http://127.0.0.1:{port}"),
             max_connections: 4,
             demo_on_empty: false,
+            link_secret: Some(TEST_LINK_SECRET.to_owned()),
+            id_hash_secret: Some("e2e-id-hash-secret-not-for-production".to_owned()),
             ..Config::default()
         };
         config.mail.outbox_dir = dir.path().join("outbox").display().to_string();

@@ -161,31 +161,66 @@ pub struct SessionView {
 }
 
 /// Checks a user name and password and opens a session: the cookie is HttpOnly, SameSite=Strict,
-/// and Secure when the service is reached over HTTPS. Repeated failures are refused for a while.
+/// and Secure when the service is reached over HTTPS.
+///
+/// Oversized fields are refused before any work. Every other attempt is counted under the
+/// normalised name and the client address before the password is checked, so attempts made in
+/// parallel are counted too, and attempts beyond either limit are refused for the rest of the
+/// window. An unknown name is checked against a dummy hash, so it costs what a known one costs.
 pub async fn open_session(
     state: &AppState,
     form: &SignIn,
     client: &str,
 ) -> Result<(Principal, String, String), ApiError> {
-    let key = format!("{}@{client}", form.username);
-    if let Err(wait) = state.throttle.check(&key) {
+    if let Some(field) = accounts::oversized_sign_in_field(&form.username, &form.password) {
+        let (zh, en) = if field == "username" {
+            (
+                format!("用户名不能超过 {} 个字符", accounts::MAX_USERNAME_CHARS),
+                format!(
+                    "the user name may have at most {} characters",
+                    accounts::MAX_USERNAME_CHARS
+                ),
+            )
+        } else {
+            (
+                format!("密码不能超过 {} 字节", accounts::MAX_PASSWORD_BYTES),
+                format!(
+                    "the password may have at most {} bytes",
+                    accounts::MAX_PASSWORD_BYTES
+                ),
+            )
+        };
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_long", zh, en).with_field(field),
+        );
+    }
+    let username = accounts::normalise_username(&form.username);
+    let throttle = &state.throttle;
+    let keys = throttle.keys(&username, client);
+    let now = state.store.now().timestamp();
+    let (window_start, window_end) = throttle.window_at(now);
+    let counts = state
+        .store
+        .count_sign_in_attempt(&[&keys.name, &keys.address], window_start, window_end)
+        .await?;
+    if let Some(wait) = throttle.refusal(now, counts[0], counts[1]) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
-            format!("登录失败次数过多，请 {} 秒后再试", wait.as_secs().max(1)),
+            format!("登录失败次数过多，请 {} 秒后再试", wait.as_secs()),
             format!(
                 "too many failed sign-ins; try again in {} s",
-                wait.as_secs().max(1)
+                wait.as_secs()
             ),
         ));
     }
-    let known = state.store.credentials(form.username.trim()).await?;
-    let verified = match &known {
-        Some((hash, _)) => accounts::verify_password(&form.password, hash).await,
-        None => false,
-    };
+    let known = state.store.credentials(&username).await?;
+    let verified = accounts::verify_sign_in(
+        &form.password,
+        known.as_ref().map(|(hash, _)| hash.as_str()),
+    )
+    .await;
     let Some((_, principal)) = known.filter(|_| verified) else {
-        state.throttle.failed(&key);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
@@ -194,7 +229,10 @@ pub async fn open_session(
         )
         .with_field("password"));
     };
-    state.throttle.succeeded(&key);
+    state
+        .store
+        .settle_sign_in_attempt(&keys.name, &keys.address, window_start)
+        .await?;
     let secret = accounts::new_secret().map_err(|_| ApiError::internal())?;
     let csrf = accounts::new_secret().map_err(|_| ApiError::internal())?;
     let expires = state.store.now() + state.auth.session_ttl;
@@ -228,6 +266,7 @@ pub fn cleared_cookie() -> String {
 #[utoipa::path(post, path = "/api/v1/session", tag = "system", request_body = SignIn, responses(
     (status = 200, body = SessionView),
     (status = 401, body = ErrorBody, description = "wrong user name or password"),
+    (status = 422, body = ErrorBody, description = "user name or password too long"),
     (status = 429, body = ErrorBody, description = "too many failed attempts")
 ))]
 async fn sign_in(

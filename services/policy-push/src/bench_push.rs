@@ -132,6 +132,8 @@ fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSet
         worker_id: format!("bench-{}", std::process::id()),
         public_url: "http://127.0.0.1:8080".to_owned(),
         link_secret: "bench".to_owned(),
+        pack_link_ttl: chrono::Duration::days(90),
+        unsubscribe_link_ttl: chrono::Duration::days(365),
         mail: push::MailSettings {
             smtp_url,
             outbox_dir: outbox.to_path_buf(),
@@ -340,7 +342,10 @@ async fn emails(
         .await?
         .pop()
         .context("sample recipient")?;
-    let sample = pusher.email_for(push_id, profile_id, &[policy_id]).await?;
+    // A sample for the transport, not a delivery: its links name delivery 0, which opens nothing.
+    let sample = pusher
+        .email_for(push_id, profile_id, 0, &[policy_id])
+        .await?;
     let started = Instant::now();
     let mut sending = tokio::task::JoinSet::new();
     let concurrency = mail.pool_size as usize;

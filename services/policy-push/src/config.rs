@@ -19,9 +19,10 @@ pub struct Config {
     pub max_connections: u32,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
-    /// Secret key of the keyed hash that identifies citizens without storing ID numbers.
-    /// Must be set in production; the default is for the demo only.
-    pub id_hash_secret: String,
+    /// Secret key of the keyed hash that identifies citizens without storing ID numbers. Unset
+    /// beside a SQLite database: made on first start and kept in `<data dir>/secrets.toml`;
+    /// a PostgreSQL deployment must set it (the same on every instance and command).
+    pub id_hash_secret: Option<String>,
     /// Load the demo data when `serve` starts on an empty database.
     pub demo_on_empty: bool,
     /// Redis for multi-instance deployments: change notices between instances and the
@@ -35,8 +36,13 @@ pub struct Config {
     pub sync_interval_ms: u64,
     /// Base URL of this service as recipients reach it, for the links in e-mails.
     pub public_url: String,
-    /// Secret key signing the unsubscribe and read links in e-mails. Must be set in production.
-    pub link_secret: String,
+    /// Secret key signing the unsubscribe and read links in e-mails; unset, as `id_hash_secret`.
+    pub link_secret: Option<String>,
+    /// Days the "view in browser" link of an e-mail opens its pack.
+    pub pack_link_days: u32,
+    /// Days the unsubscribe link of an e-mail works.
+    pub unsubscribe_link_days: u32,
+    pub sign_in: SignInConfig,
     /// How long a browser session lasts, in hours.
     pub session_hours: u32,
     /// Publishing a policy needs a second administrator: one submits it for review, another
@@ -44,6 +50,18 @@ pub struct Config {
     pub require_second_approval: bool,
     pub mail: MailConfig,
     pub delivery: DeliveryConfig,
+}
+
+/// The sign-in throttle: attempts counted per user name and per client address in fixed windows
+/// (a successful sign-in is not counted against either).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInConfig {
+    /// Attempts on one user name per window.
+    pub attempts_per_name: u32,
+    /// Attempts from one client address per window (an office behind one address shares it).
+    pub attempts_per_address: u32,
+    pub window_minutes: u32,
 }
 
 /// How pushes are planned and delivered.
@@ -91,9 +109,6 @@ pub struct MailConfig {
     pub send_timeout_ms: u64,
 }
 
-pub const DEMO_ID_HASH_SECRET: &str = "policy-push-demo-secret-change-me";
-pub const DEMO_LINK_SECRET: &str = "policy-push-demo-link-secret-change-me";
-
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -101,13 +116,20 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_owned(),
             max_connections: 8,
             max_body_bytes: 2 * 1024 * 1024,
-            id_hash_secret: DEMO_ID_HASH_SECRET.to_owned(),
+            id_hash_secret: None,
             demo_on_empty: true,
             redis_url: None,
             redis_namespace: "policy-push".to_owned(),
             sync_interval_ms: 2_000,
             public_url: "http://127.0.0.1:8080".to_owned(),
-            link_secret: DEMO_LINK_SECRET.to_owned(),
+            link_secret: None,
+            pack_link_days: 90,
+            unsubscribe_link_days: 365,
+            sign_in: SignInConfig {
+                attempts_per_name: 5,
+                attempts_per_address: 50,
+                window_minutes: 15,
+            },
             session_hours: 8,
             require_second_approval: false,
             mail: MailConfig {
@@ -192,7 +214,11 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_MAX_BODY_BYTES, POLICY_PUSH_ID_HASH_SECRET, POLICY_PUSH_DEMO_ON_EMPTY,
        POLICY_PUSH_REDIS_URL, POLICY_PUSH_REDIS_NAMESPACE, POLICY_PUSH_SYNC_INTERVAL_MS,
        POLICY_PUSH_PUBLIC_URL, POLICY_PUSH_LINK_SECRET, POLICY_PUSH_SESSION_HOURS,
-       POLICY_PUSH_REQUIRE_SECOND_APPROVAL,
+       (without the two secrets, SQLite keeps generated ones in <data dir>/secrets.toml;
+       PostgreSQL refuses to start), POLICY_PUSH_PACK_LINK_DAYS (90),
+       POLICY_PUSH_UNSUBSCRIBE_LINK_DAYS (365), POLICY_PUSH_REQUIRE_SECOND_APPROVAL,
+       POLICY_PUSH_SIGN_IN__ATTEMPTS_PER_NAME (5), POLICY_PUSH_SIGN_IN__ATTEMPTS_PER_ADDRESS (50),
+       POLICY_PUSH_SIGN_IN__WINDOW_MINUTES (15),
        POLICY_PUSH_MAIL__SMTP_URL (smtp://host:25, smtp://host:587?tls=required, smtps://host:465),
        POLICY_PUSH_MAIL__OUTBOX_DIR, POLICY_PUSH_MAIL__FROM, POLICY_PUSH_MAIL__POOL_SIZE,
        POLICY_PUSH_MAIL__SEND_TIMEOUT_MS, POLICY_PUSH_DELIVERY__ENABLED,

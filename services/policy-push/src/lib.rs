@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_push;
 pub mod config;
 pub mod import;
+pub mod secrets;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -18,17 +19,17 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database, with the ID-hash secret every command on it
+/// shares (see [`secrets::resolve`]).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    if config.id_hash_secret == config::DEMO_ID_HASH_SECRET {
-        tracing::warn!(
-            "id_hash_secret is the demo default; set POLICY_PUSH_ID_HASH_SECRET in production"
-        );
-    }
+    open_store_with(config, &secrets::resolve(config)?).await
+}
+
+async fn open_store_with(config: &Config, secrets: &secrets::Secrets) -> anyhow::Result<Store> {
     Store::open(
         &config.database_url,
         config.max_connections,
-        IdHashKey::new(config.id_hash_secret.as_bytes())
+        IdHashKey::new(secrets.id_hash_secret.as_bytes())
             .map_err(|e| anyhow::anyhow!("id_hash_secret: {e}"))?,
         Arc::new(SystemClock),
     )
@@ -78,13 +79,8 @@ async fn follow_the_calendar(
 }
 
 /// The delivery service's settings from the configuration.
-pub fn push_settings(config: &Config) -> push::PushSettings {
+fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSettings {
     use std::time::Duration;
-    if config.link_secret == config::DEMO_LINK_SECRET {
-        tracing::warn!(
-            "link_secret is the demo default; set POLICY_PUSH_LINK_SECRET in production"
-        );
-    }
     let delivery = &config.delivery;
     push::PushSettings {
         worker_id: format!(
@@ -94,7 +90,9 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
             chrono::Utc::now().timestamp_millis()
         ),
         public_url: config.public_url.clone(),
-        link_secret: config.link_secret.clone(),
+        link_secret: secrets.link_secret.clone(),
+        pack_link_ttl: chrono::Duration::days(i64::from(config.pack_link_days)),
+        unsubscribe_link_ttl: chrono::Duration::days(i64::from(config.unsubscribe_link_days)),
         mail: push::MailSettings {
             smtp_url: config.mail.smtp_url.clone(),
             outbox_dir: config.mail.outbox_dir.clone().into(),
@@ -153,7 +151,8 @@ pub async fn start(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningServer> {
-    let store = open_store(config).await?;
+    let secrets = secrets::resolve(config)?;
+    let store = open_store_with(config, &secrets).await?;
     if config.demo_on_empty
         && store.count_policies().await? == 0
         && store.count_profiles().await? == 0
@@ -175,7 +174,7 @@ pub async fn start(
     let matching = api::Matching::load(store.clone())
         .await
         .context("cannot build the matcher from the database")?;
-    let settings = push_settings(config);
+    let settings = push_settings(config, &secrets);
     let coordinator = match &config.redis_url {
         Some(url) => {
             coordination::Coordinator::redis(url, &config.redis_namespace, &settings.worker_id)
@@ -216,10 +215,13 @@ pub async fn start(
             search,
             pusher,
             coordinator,
-            throttle: Arc::new(accounts::LoginThrottle::new(
-                5,
-                std::time::Duration::from_secs(15 * 60),
-            )),
+            throttle: Arc::new(accounts::LoginThrottle {
+                per_name: config.sign_in.attempts_per_name,
+                per_address: config.sign_in.attempts_per_address,
+                window: std::time::Duration::from_secs(
+                    u64::from(config.sign_in.window_minutes.max(1)) * 60,
+                ),
+            }),
             auth: api::auth::AuthSettings {
                 session_ttl: chrono::Duration::hours(i64::from(config.session_hours.max(1))),
                 secure_cookies: config.public_url.starts_with("https://"),

@@ -8,7 +8,8 @@ use store::{NewUser, Principal, Role, Store};
 /// database); the README lists them.
 pub const DEMO_PASSWORD: &str = "demo-password-2026";
 
-/// Checks a password and creates a user with it.
+/// Checks a name and password and creates a user with them; the name is stored normalised, the
+/// form sign-in looks it up by.
 pub async fn add_user(
     store: &Store,
     username: &str,
@@ -17,6 +18,16 @@ pub async fn add_user(
     profile_id: Option<i64>,
     region_code: Option<String>,
 ) -> anyhow::Result<Principal> {
+    let username = accounts::normalise_username(username);
+    anyhow::ensure!(
+        !username.is_empty() && accounts::oversized_sign_in_field(&username, password).is_none(),
+        "the user name needs 1 to {} characters and the password at most {} bytes / \
+         用户名须为 1 至 {} 个字符，密码不超过 {} 字节",
+        accounts::MAX_USERNAME_CHARS,
+        accounts::MAX_PASSWORD_BYTES,
+        accounts::MAX_USERNAME_CHARS,
+        accounts::MAX_PASSWORD_BYTES
+    );
     anyhow::ensure!(
         password.chars().count() >= accounts::MIN_PASSWORD_CHARS,
         "the password needs at least {} characters / 密码至少 {} 个字符",
@@ -51,8 +62,8 @@ pub async fn add_user(
     Ok(store
         .create_user(
             &NewUser {
-                username: username.to_owned(),
-                display_name: username.to_owned(),
+                display_name: username.clone(),
+                username,
                 password_hash,
                 role,
                 profile_id,
@@ -66,7 +77,7 @@ pub async fn add_user(
 /// Mints an API token for `username`; only its hash is stored, so it is shown once.
 pub async fn create_token(store: &Store, username: &str, name: &str) -> anyhow::Result<String> {
     let (_, principal) = store
-        .credentials(username)
+        .credentials(&accounts::normalise_username(username))
         .await?
         .with_context(|| format!("no enabled user {username} / 用户不存在"))?;
     let token = accounts::new_secret()?;

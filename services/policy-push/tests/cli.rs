@@ -1,5 +1,6 @@
 //! The `policy-push` binary as a newcomer runs it: `serve` on a fresh folder with no
-//! configuration, `import` with a bad line, `migrate` on PostgreSQL, `--help`, and `bench`.
+//! configuration, `import` with a bad line, `migrate` on PostgreSQL (refused without secrets),
+//! secrets generated beside a SQLite database, `--help`, and `bench`.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -148,34 +149,109 @@ fn import_keeps_good_lines_reports_bad_ones_and_is_idempotent() {
     );
 }
 
+async fn public_tables(db: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_name IN ('policies', 'profiles', 'deliveries', 'inbox_items', 'audit_log')",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
-async fn migrate_prepares_a_postgresql_database() {
+async fn migrate_prepares_a_postgresql_database_only_with_its_secrets() {
     let database = ScratchDatabase::create("pp_cli").await;
     let dir = tempfile::tempdir().unwrap();
-    let out = run(
+    let mut db = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let refused = run(
         dir.path(),
         &["migrate"],
         &[("DATABASE_URL", database.url())],
+    );
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{text}");
+    assert!(
+        text.contains("POLICY_PUSH_LINK_SECRET") && text.contains("POLICY_PUSH_ID_HASH_SECRET"),
+        "the refusal names what to set: {text}"
+    );
+    assert_eq!(public_tables(&mut db).await, 0, "nothing was migrated");
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[
+            ("DATABASE_URL", database.url()),
+            ("POLICY_PUSH_LINK_SECRET", "cli-test-link-secret-0123456789"),
+            (
+                "POLICY_PUSH_ID_HASH_SECRET",
+                "cli-test-id-hash-secret-0123456789",
+            ),
+        ],
     );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut db = sqlx::PgConnection::connect(database.url()).await.unwrap();
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \
-         AND table_name IN ('policies', 'profiles', 'deliveries', 'inbox_items', 'audit_log')",
-    )
-    .fetch_one(&mut db)
-    .await
-    .unwrap();
-    assert_eq!(tables, 5);
+    assert_eq!(public_tables(&mut db).await, 5);
     assert!(
         !dir.path().join("data").exists(),
         "no SQLite file when PostgreSQL is configured"
     );
     db.close().await.unwrap();
+}
+
+#[test]
+fn without_configured_secrets_sqlite_keeps_generated_ones_private_and_reuses_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let citizen = r#"{"kind":"citizen","name":"张三","id_number":"110105199003071239","residence_region":"110105"}"#;
+    std::fs::write(dir.path().join("citizen.jsonl"), format!("{citizen}\n")).unwrap();
+    let first = run(dir.path(), &["import", "profiles", "citizen.jsonl"], &[]);
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("created 1 / updated 0"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let file = dir.path().join("data/secrets.toml");
+    let kept = std::fs::read_to_string(&file).expect("secrets beside the database");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "only the owner reads it");
+    for key in ["link_secret = \"", "id_hash_secret = \""] {
+        let value = kept.split(key).nth(1).and_then(|v| v.split('"').next());
+        assert_eq!(value.map(str::len), Some(64), "{key} random: {kept}");
+    }
+    assert!(!kept.contains("change-me"), "{kept}");
+    // A later command on the same database hashes the ID number with the same key: the citizen
+    // is found, not created again.
+    let second = run(dir.path(), &["import", "profiles", "citizen.jsonl"], &[]);
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("created 0 / updated 1"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), kept, "reused");
+}
+
+#[test]
+fn the_old_public_secrets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        (
+            "POLICY_PUSH_LINK_SECRET",
+            "policy-push-demo-link-secret-change-me",
+        ),
+        (
+            "POLICY_PUSH_ID_HASH_SECRET",
+            "policy-push-demo-secret-change-me",
+        ),
+    ] {
+        let out = run(dir.path(), &["migrate"], &[(key, value)]);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}: {text}");
+        assert!(text.contains("published demo value"), "{text}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
 }
 
 #[test]

@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 
 pub use email::{MailSettings, Mailer, Outgoing, RenderedPack, Templates};
 pub use error::PushError;
-pub use links::{LinkPurpose, LinkSigner};
+pub use links::{LinkPurpose, LinkRefusal, LinkSigner};
 pub use pack::{PackItem, ServicePack};
 pub use planner::after_quiet_hours;
 pub use scheduler::{parse_cron, validate_schedule};
@@ -39,6 +39,9 @@ pub struct PushSettings {
     pub public_url: String,
     /// Key of the signed unsubscribe and read links.
     pub link_secret: String,
+    /// How long a read link opens its pack, and an unsubscribe link works, after it was sent.
+    pub pack_link_ttl: chrono::Duration,
+    pub unsubscribe_link_ttl: chrono::Duration,
     pub mail: MailSettings,
     /// Recipients per planning batch and inbox deliveries per worker batch.
     pub batch_size: usize,
@@ -177,7 +180,11 @@ impl Pusher {
             inner: Arc::new(Inner {
                 mailer: Mailer::new(&settings.mail)?,
                 templates: Templates::new()?,
-                signer: LinkSigner::new(settings.link_secret.as_bytes()),
+                signer: LinkSigner::new(
+                    settings.link_secret.as_bytes(),
+                    settings.pack_link_ttl,
+                    settings.unsubscribe_link_ttl,
+                ),
                 from,
                 store,
                 coordinator,
@@ -204,25 +211,30 @@ impl Pusher {
         &self.inner.signer
     }
 
-    /// The tracked link that opens a pack in the browser and marks it read.
-    pub fn read_url(&self, push_id: i64, profile_id: i64) -> String {
+    /// The tracked link that opens the pack of one e-mail delivery in the browser and marks it
+    /// read.
+    pub fn read_url(&self, push_id: i64, profile_id: i64, delivery_id: i64) -> String {
         format!(
             "{}/r/{}",
             self.inner.settings.public_url.trim_end_matches('/'),
-            self.inner
-                .signer
-                .sign(LinkPurpose::ReadPack, &[push_id, profile_id])
+            self.inner.signer.sign(
+                LinkPurpose::ReadPack,
+                &[push_id, profile_id, delivery_id],
+                self.inner.store.now()
+            )
         )
     }
 
-    /// The one-click unsubscribe link of a recipient.
-    pub fn unsubscribe_url(&self, profile_id: i64) -> String {
+    /// The one-click unsubscribe link of the recipient of one e-mail delivery.
+    pub fn unsubscribe_url(&self, profile_id: i64, delivery_id: i64) -> String {
         format!(
             "{}/unsubscribe/{}",
             self.inner.settings.public_url.trim_end_matches('/'),
-            self.inner
-                .signer
-                .sign(LinkPurpose::Unsubscribe, &[profile_id])
+            self.inner.signer.sign(
+                LinkPurpose::Unsubscribe,
+                &[profile_id, delivery_id],
+                self.inner.store.now()
+            )
         )
     }
 
@@ -496,11 +508,13 @@ impl Pusher {
         Ok(settled)
     }
 
-    /// The e-mail a recipient would get for `policy_ids` today, rendered but not sent.
+    /// The e-mail a recipient would get for `policy_ids` today as `delivery_id`, rendered but not
+    /// sent.
     pub async fn email_for(
         &self,
         push_id: i64,
         profile_id: i64,
+        delivery_id: i64,
         policy_ids: &[i64],
     ) -> Result<email::Outgoing, PushError> {
         let store = &self.inner.store;
@@ -522,10 +536,10 @@ impl Pusher {
         let built = packer
             .build((profile_id, &profile), push_id, &planned, &[])
             .await?;
-        let unsubscribe_url = self.unsubscribe_url(profile_id);
+        let unsubscribe_url = self.unsubscribe_url(profile_id, delivery_id);
         let rendered = self.inner.templates.render(
             &built.pack,
-            Some(&self.read_url(push_id, profile_id)),
+            Some(&self.read_url(push_id, profile_id, delivery_id)),
             Some(&unsubscribe_url),
         )?;
         Ok(email::Outgoing {

@@ -154,8 +154,8 @@ impl Pusher {
                     continue;
                 }
             };
-            let read_url = self.read_url(delivery.push_id, delivery.profile_id);
-            let unsubscribe_url = self.unsubscribe_url(delivery.profile_id);
+            let read_url = self.read_url(delivery.push_id, delivery.profile_id, delivery.id);
+            let unsubscribe_url = self.unsubscribe_url(delivery.profile_id, delivery.id);
             let rendered =
                 inner
                     .templates

@@ -292,12 +292,28 @@ impl Store {
         self.inbox_item(id).await
     }
 
-    /// Marks a pack read from its e-mail's tracked link; `false` when there is no such pack.
-    pub async fn mark_pack_read(&self, push_id: i64, profile_id: i64) -> Result<bool, StoreError> {
-        let now = self.now();
+    /// The push and recipient of an e-mail delivery: what the signed links in that e-mail must
+    /// name for it to be honoured.
+    pub async fn email_delivery_recipient(
+        &self,
+        delivery_id: i64,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
         Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT push_id, profile_id FROM deliveries WHERE id = $1 AND channel = 'email'",
+            )
+            .bind(delivery_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Marks a pack read, on every channel, from its e-mail's tracked link.
+    pub async fn mark_pack_read(&self, push_id: i64, profile_id: i64) -> Result<(), StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let deliveries = sqlx::query(
+            sqlx::query(
                 "UPDATE deliveries SET read_at = COALESCE(read_at, $1) WHERE push_id = $2 AND profile_id = $3",
             )
             .bind(now)
@@ -315,8 +331,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            deliveries.rows_affected() > 0
-        }))
+        });
+        Ok(())
     }
 
     /// Records (or replaces) feedback on one policy of an inbox item; the policy must be in the pack.

@@ -1,6 +1,6 @@
 //! Accounts as stored: users with their role and binding (an enterprise or citizen profile, a
 //! staff member's region), sessions and API tokens — the latter two by the hash of their secret
-//! only.
+//! only — and the sign-in throttle's counts.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,13 +111,15 @@ impl Store {
         })
     }
 
-    /// The password hash and principal of an enabled user, for signing in.
+    /// The password hash and principal of an enabled user, for signing in. `username` is
+    /// normalised by the caller (`accounts::normalise_username`, the form names are stored in);
+    /// names stored before that are matched lower-cased.
     pub async fn credentials(
         &self,
         username: &str,
     ) -> Result<Option<(String, Principal)>, StoreError> {
         let row: Option<(String, i64)> = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT password_hash, id FROM users WHERE username = $1 AND NOT disabled")
+            sqlx::query_as("SELECT password_hash, id FROM users WHERE lower(username) = $1 AND NOT disabled")
                 .bind(username)
                 .fetch_optional(pool)
                 .await?
@@ -218,6 +220,84 @@ impl Store {
             Some(id) => Ok(Some(self.principal(id).await?)),
             None => Ok(None),
         }
+    }
+
+    /// Counts one sign-in attempt under each of `key_hashes` in the window starting at
+    /// `window_start` (Unix seconds) and returns each key's attempts in that window so far, this
+    /// one included. The upsert is atomic on both backends, so parallel attempts each get their
+    /// own count, and every instance sees the same counts.
+    ///
+    /// The database rather than Redis: every instance has it, Redis is optional here, and a
+    /// throttle that moved to a fallback whenever Redis was lost would forget its counts just
+    /// then; one upsert beside an argon2 verification costs nothing that matters.
+    pub async fn count_sign_in_attempt(
+        &self,
+        key_hashes: &[&str],
+        window_start: i64,
+        expires_at: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let now = self.now().timestamp();
+        let counts = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut counts = Vec::with_capacity(key_hashes.len());
+            for key_hash in key_hashes {
+                let attempts: i64 = sqlx::query_scalar(
+                    "INSERT INTO sign_in_attempts (key_hash, window_start, attempts, expires_at) \
+                     VALUES ($1, $2, 1, $3) ON CONFLICT (key_hash, window_start) DO UPDATE \
+                     SET attempts = sign_in_attempts.attempts + 1 RETURNING attempts",
+                )
+                .bind(key_hash)
+                .bind(window_start)
+                .bind(expires_at)
+                .fetch_one(&mut *tx)
+                .await?;
+                counts.push(attempts);
+            }
+            tx.commit().await?;
+            // Outside the counting transaction, so clean-ups of different instances never hold
+            // the rows a count waits for.
+            sqlx::query("DELETE FROM sign_in_attempts WHERE expires_at <= $1")
+                .bind(now)
+                .execute(pool)
+                .await?;
+            counts
+        });
+        Ok(counts)
+    }
+
+    /// Takes back a successful sign-in's counts: the name's failures are forgotten (its owner
+    /// knew the password), the address's count loses just this attempt, so signing in to one's
+    /// own account cannot make room for guesses at others'.
+    pub async fn settle_sign_in_attempt(
+        &self,
+        name_key_hash: &str,
+        address_key_hash: &str,
+        window_start: i64,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM sign_in_attempts WHERE key_hash = $1")
+                .bind(name_key_hash)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE sign_in_attempts SET attempts = attempts - 1 \
+                 WHERE key_hash = $1 AND window_start = $2 AND attempts > 0",
+            )
+            .bind(address_key_hash)
+            .bind(window_start)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Rows the sign-in throttle holds: only the current window's, once counting has cleaned up.
+    pub async fn sign_in_attempt_rows(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_attempts").fetch_one(pool).await?
+        }))
     }
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {

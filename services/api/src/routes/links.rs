@@ -1,13 +1,15 @@
 //! The signed links in e-mails, which work without signing in: `/r/{token}` opens a pack in the
 //! browser and marks it read on every channel; `/unsubscribe/{token}` stops e-mail, by a
-//! confirmation page or by the one-click POST that mail clients send (RFC 8058).
+//! confirmation page or by the one-click POST that mail clients send (RFC 8058). A link is
+//! honoured only while it is within its lifetime and names its e-mail delivery as stored;
+//! otherwise a page says why, in Chinese and English.
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use push::LinkPurpose;
+use push::{LinkPurpose, LinkRefusal};
 use store::inbox_key;
 
 use crate::AppState;
@@ -20,12 +22,56 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-fn bad_link() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "链接无效 · Invalid link",
-        "<p>该链接无效或已损坏。</p><p>This link is invalid or damaged.</p>",
-    )
+fn refused(refusal: LinkRefusal) -> Response {
+    match refusal {
+        LinkRefusal::Malformed => page(
+            StatusCode::BAD_REQUEST,
+            "链接无效 · Invalid link",
+            "<p>该链接不完整或格式有误。较早发送的邮件中的链接已停用，请登录后在消息中心查看。</p>\
+             <p>This link is incomplete or malformed. Links in older e-mails no longer work; \
+             sign in and read your inbox instead.</p>",
+        ),
+        LinkRefusal::Forged => page(
+            StatusCode::FORBIDDEN,
+            "链接无效 · Invalid link",
+            "<p>该链接无效或已被改动。</p><p>This link is invalid or has been altered.</p>",
+        ),
+        LinkRefusal::Expired => page(
+            StatusCode::GONE,
+            "链接已过期 · Link expired",
+            "<p>该链接已过期，请登录后在消息中心查看，或在偏好设置中管理邮件。</p>\
+             <p>This link has expired. Sign in to read your inbox or manage e-mail in your \
+             preferences.</p>",
+        ),
+    }
+}
+
+/// The push and recipient of the e-mail delivery a link came with, when the link verifies and
+/// names that delivery's push and recipient as stored; otherwise the page refusing it.
+async fn follow(
+    state: &AppState,
+    purpose: LinkPurpose,
+    token: &str,
+) -> Result<(i64, i64), Response> {
+    let signer = state.pusher.signer();
+    let ids = signer
+        .verify(purpose, token, state.store.now())
+        .map_err(refused)?;
+    let (&delivery_id, named) = ids
+        .split_last()
+        .ok_or_else(|| refused(LinkRefusal::Malformed))?;
+    let stored = state
+        .store
+        .email_delivery_recipient(delivery_id)
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?;
+    // A read link names the push and the recipient, an unsubscribe link the recipient.
+    match stored {
+        Some((push_id, profile_id)) if named == [push_id, profile_id] || named == [profile_id] => {
+            Ok((push_id, profile_id))
+        }
+        _ => Err(refused(LinkRefusal::Forged)),
+    }
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -44,17 +90,11 @@ async fn read_pack(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(ids) = state
-        .pusher
-        .signer()
-        .verify(LinkPurpose::ReadPack, &token, 2)
-    else {
-        return Ok(bad_link());
+    let (push_id, profile_id) = match follow(&state, LinkPurpose::ReadPack, &token).await {
+        Ok(named) => named,
+        Err(refusal) => return Ok(refusal),
     };
-    let (push_id, profile_id) = (ids[0], ids[1]);
-    if !state.store.mark_pack_read(push_id, profile_id).await? {
-        return Ok(bad_link());
-    }
+    state.store.mark_pack_read(push_id, profile_id).await?;
     let item = state
         .store
         .inbox_item_by_key(&inbox_key(push_id, profile_id))
@@ -75,13 +115,8 @@ async fn read_pack(
 }
 
 async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if state
-        .pusher
-        .signer()
-        .verify(LinkPurpose::Unsubscribe, &token, 1)
-        .is_none()
-    {
-        return bad_link();
+    if let Err(refusal) = follow(&state, LinkPurpose::Unsubscribe, &token).await {
+        return refusal;
     }
     page(
         StatusCode::OK,
@@ -96,14 +131,10 @@ async fn unsubscribe(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(ids) = state
-        .pusher
-        .signer()
-        .verify(LinkPurpose::Unsubscribe, &token, 1)
-    else {
-        return Ok(bad_link());
+    let profile_id = match follow(&state, LinkPurpose::Unsubscribe, &token).await {
+        Ok((_, profile_id)) => profile_id,
+        Err(refusal) => return Ok(refusal),
     };
-    let profile_id = ids[0];
     let mut preferences = state.store.preferences(profile_id).await?;
     preferences.channels.email = false;
     let actor = format!("profile:{profile_id}");
