@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{parse_json, parse_profile};
 pub use matching::Matching;
+pub use routes::imports::ImportSettings;
 pub use routes::matches::{MissingField, completion};
 pub use routes::scoped_region;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub auth: auth::AuthSettings,
     /// Publishing needs a second administrator: one puts a policy in review, another publishes.
     pub require_second_approval: bool,
+    /// How big an imported sheet may be.
+    pub imports: ImportSettings,
 }
 
 /// Settings of the HTTP layer.
