@@ -226,7 +226,10 @@ async fn a_huge_declared_workbook_is_refused_and_the_server_keeps_serving(app: T
     let body = assert_refused(&app, upload(&app, XLSX, bomb).await, "imports.max_rows").await;
     for message in [&body["message"], &body["message_en"]] {
         let message = message.as_str().unwrap();
-        assert!(message.contains("A1:XFD1048576") && message.contains("200000"), "{body}");
+        assert!(
+            message.contains("A1:XFD1048576") && message.contains("200000"),
+            "{body}"
+        );
     }
 
     // The server still serves, and the same sheet within bounds imports.
@@ -298,7 +301,12 @@ async fn files_over_the_configured_limits_are_refused_whole(backend: Backend) {
 async fn an_import_left_running_by_a_dead_process_is_failed_with_the_reason(backend: Backend) {
     let app = TestApp::spawn_with(backend, |config| config.imports.stale_after_secs = 1).await;
     // A job as a process leaves it when it dies mid-import: running, nobody beating it.
-    let orphan = app.server.store.create_import_job("profiles").await.unwrap();
+    let orphan = app
+        .server
+        .store
+        .create_import_job("profiles")
+        .await
+        .unwrap();
     let job = app
         .wait_until(
             &format!("/api/v1/imports/{orphan}"),
@@ -330,7 +338,12 @@ async fn the_errors_csv_neutralises_formulas(app: TestApp) {
         .expect(202);
     let job = finished_job(&app, started.body["id"].as_i64().unwrap()).await;
     assert_eq!(job["status"], "failed", "{job}");
-    assert!(job["failure_message_en"].as_str().is_some_and(|m| m.contains("header")), "{job}");
+    assert!(
+        job["failure_message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains("header")),
+        "{job}"
+    );
     let report = app
         .client
         .get(app.url(&format!("/api/v1/imports/{}/errors.csv", job["id"])))
@@ -346,7 +359,9 @@ async fn the_errors_csv_neutralises_formulas(app: TestApp) {
         assert!(fields.iter().any(|f| f == safe), "{safe} in {report}");
     }
     assert!(
-        !report.lines().any(|line| line.split(',').any(|cell| cell.starts_with(['=', '+', '-', '@', '\t']))),
+        !report.lines().any(|line| line
+            .split(',')
+            .any(|cell| cell.starts_with(['=', '+', '-', '@', '\t']))),
         "{report}"
     );
 }

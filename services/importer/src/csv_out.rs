@@ -83,7 +83,13 @@ mod tests {
 
     #[test]
     fn ordinary_text_is_left_alone() {
-        for cell in ["北京智芯算力科技有限公司", "91110108MA01AB2C3T", "a=b", "1-2", ""] {
+        for cell in [
+            "北京智芯算力科技有限公司",
+            "91110108MA01AB2C3T",
+            "a=b",
+            "1-2",
+            "",
+        ] {
             assert_eq!(neutralise_formula(cell), cell);
         }
     }

@@ -79,14 +79,18 @@ impl<R: Read> CsvRows<R> {
                     let mut start = 0;
                     for &end in &self.ends[..ended] {
                         if (end - start) as u64 > self.limits.max_cell_bytes {
-                            return Err(
-                                LimitExceeded::cell(row, self.limits.max_cell_bytes).into()
-                            );
+                            return Err(LimitExceeded::cell(row, self.limits.max_cell_bytes).into());
                         }
                         start = end;
                     }
                     if row > self.limits.max_rows.saturating_add(1) {
-                        return Err(LimitExceeded::row(row, self.limits.max_rows, "文件", "the file").into());
+                        return Err(LimitExceeded::row(
+                            row,
+                            self.limits.max_rows,
+                            "文件",
+                            "the file",
+                        )
+                        .into());
                     }
                     self.records = row;
                     self.fields = ended;

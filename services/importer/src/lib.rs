@@ -8,8 +8,8 @@
 //! that cannot be right, or a file that cannot be read, stops the import before anything is
 //! written.
 
-mod csv_rows;
 mod csv_out;
+mod csv_rows;
 mod error;
 mod limits;
 mod report;

@@ -147,7 +147,10 @@ impl ImportLimits {
 /// directory, then every entry inflated through one shared byte budget (declared sizes may lie),
 /// the worksheets' declared dimensions and cell positions and the cells' and shared strings' sizes
 /// read on the way. Leaves `input` wherever it ends; the caller rewinds.
-pub(crate) fn check_xlsx<R: Read + Seek>(input: R, limits: &ImportLimits) -> Result<(), ImportError> {
+pub(crate) fn check_xlsx<R: Read + Seek>(
+    input: R,
+    limits: &ImportLimits,
+) -> Result<(), ImportError> {
     let mut archive = zip::ZipArchive::new(input)?;
     let entries = archive.len() as u64;
     if entries > limits.max_entries {
@@ -165,8 +168,11 @@ pub(crate) fn check_xlsx<R: Read + Seek>(input: R, limits: &ImportLimits) -> Res
         )
         .into());
     }
-    let declared = archive.decompressed_size().unwrap_or(u128::MAX);
-    if declared > u128::from(limits.max_uncompressed_bytes) {
+    // Unknown when entries were written streamed (sizes in data descriptors, as some writers
+    // do): the budget below still holds.
+    if let Some(declared) = archive.decompressed_size()
+        && declared > u128::from(limits.max_uncompressed_bytes)
+    {
         return Err(uncompressed_over(limits.max_uncompressed_bytes).into());
     }
     let mut budget = limits.max_uncompressed_bytes;
@@ -220,7 +226,9 @@ impl<R: Read> Read for Budgeted<'_, R> {
             }
             return Ok(0);
         }
-        let allowed = buf.len().min(usize::try_from(*self.left).unwrap_or(usize::MAX));
+        let allowed = buf
+            .len()
+            .min(usize::try_from(*self.left).unwrap_or(usize::MAX));
         let read = self.inner.read(&mut buf[..allowed])?;
         *self.left -= read as u64;
         Ok(read)
@@ -309,7 +317,12 @@ fn scan_xml(
     }
 }
 
-fn add_text(text: &mut Option<u64>, bytes: usize, row: u64, limits: &ImportLimits) -> Result<(), ImportError> {
+fn add_text(
+    text: &mut Option<u64>,
+    bytes: usize,
+    row: u64,
+    limits: &ImportLimits,
+) -> Result<(), ImportError> {
     if let Some(size) = text {
         *size += bytes as u64;
         if *size > limits.max_cell_bytes {
@@ -339,7 +352,8 @@ fn cell_reference(reference: &str) -> Option<(u64, u64)> {
     let reference = reference.trim().replace('$', "");
     let split = reference.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = reference.split_at(split);
-    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_alphabetic()) {
+    if letters.is_empty() || letters.len() > 3 || !letters.bytes().all(|b| b.is_ascii_alphabetic())
+    {
         return None;
     }
     let column = letters.bytes().fold(0u64, |n, b| {

@@ -518,13 +518,12 @@ fn xlsx(dimension: &str, rows: &[Vec<String>], tail: &str, extra: &[(&str, Vec<u
     let parts = [
         (
             "[Content_Types].xml",
-            format!(
                 "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
                  <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
                  <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
                  <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
                  <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>"
-            ),
+                .to_owned(),
         ),
         (
             "_rels/.rels",
@@ -576,7 +575,12 @@ fn enterprise_sheet(rows: u32) -> Vec<Vec<String>> {
 }
 
 /// Imports `bytes` as XLSX with `limits`, expecting the refusal of `limit`; returns its messages.
-async fn refused_xlsx(db: &TestDb, bytes: Vec<u8>, limits: ImportLimits, limit: Limit) -> LimitExceeded {
+async fn refused_xlsx(
+    db: &TestDb,
+    bytes: Vec<u8>,
+    limits: ImportLimits,
+    limit: Limit,
+) -> LimitExceeded {
     let mut source = ImportSource::<Cursor<Vec<u8>>>::XlsxBytes(bytes.clone());
     let checked = check_limits(&mut source, &limits);
     let imported = import_profiles(
@@ -595,7 +599,11 @@ async fn refused_xlsx(db: &TestDb, bytes: Vec<u8>, limits: ImportLimits, limit: 
             other => panic!("{limit:?} refusal expected, got {other:?}"),
         }
     }
-    assert_eq!(db.store.count_profiles().await.unwrap(), 0, "nothing written");
+    assert_eq!(
+        db.store.count_profiles().await.unwrap(),
+        0,
+        "nothing written"
+    );
     match check_limits(&mut source, &limits) {
         Err(ImportError::Limit(exceeded)) => exceeded,
         other => panic!("{other:?}"),
@@ -607,7 +615,8 @@ async fn a_huge_declared_sheet_is_refused_before_it_is_read() {
     let db = TestDb::new(Backend::Sqlite).await;
     // The attack: a few kilobytes whose sheet declares and reaches XFD1048576. calamine would lay
     // out 17 billion cells for it.
-    let far_cell = "<row r=\"1048576\"><c r=\"XFD1048576\" t=\"inlineStr\"><is><t>x</t></is></c></row>";
+    let far_cell =
+        "<row r=\"1048576\"><c r=\"XFD1048576\" t=\"inlineStr\"><is><t>x</t></is></c></row>";
     let bomb = xlsx("A1:XFD1048576", &enterprise_sheet(3), far_cell, &[]);
     assert!(bomb.len() < 5 * 1024, "{} bytes", bomb.len());
     let refused = refused_xlsx(&db, bomb, ImportLimits::default(), Limit::Rows).await;
@@ -716,7 +725,11 @@ async fn sheets_over_the_row_column_or_cell_limits_write_nothing() {
             other => panic!("{limit:?} refusal expected, got {other:?}"),
         }
     }
-    assert_eq!(db.store.count_profiles().await.unwrap(), 0, "nothing written");
+    assert_eq!(
+        db.store.count_profiles().await.unwrap(),
+        0,
+        "nothing written"
+    );
 
     // Within the limits the checked CSV rewinds and imports whole.
     let mut source = ImportSource::Csv(Cursor::new(csv_of(&enterprise_sheet(3)).into_bytes()));
@@ -753,6 +766,9 @@ async fn the_error_report_neutralises_formulas() {
     .unwrap();
     // Column names are matched without case, so the report names it in lower case.
     let text = String::from_utf8(csv).unwrap();
-    assert!(text.contains("\n1,'=cmd|' /c calc'!a0,unknown_column"), "{text}");
+    assert!(
+        text.contains("\n1,'=cmd|' /c calc'!a0,unknown_column"),
+        "{text}"
+    );
     assert!(!text.contains(",=cmd"), "{text}");
 }

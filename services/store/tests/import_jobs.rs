@@ -50,12 +50,18 @@ async fn only_jobs_with_a_stale_heartbeat_are_failed(url: &str) {
     clock.0.fetch_add(60, Ordering::SeqCst);
     a.record_import_progress(alive, counts).await.unwrap();
     let b = open(url, &clock).await;
-    assert_eq!(b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(
+        b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(),
+        Vec::<i64>::new()
+    );
 
     // Two minutes and a second after the orphan's last beat: only it is failed.
     clock.0.fetch_add(61, Ordering::SeqCst);
     a.record_import_progress(alive, counts).await.unwrap();
-    assert_eq!(b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(), vec![orphan]);
+    assert_eq!(
+        b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(),
+        vec![orphan]
+    );
 
     let failed = b.import_job(orphan).await.unwrap();
     assert_eq!(failed.status, ImportStatus::Failed);
@@ -66,13 +72,22 @@ async fn only_jobs_with_a_stale_heartbeat_are_failed(url: &str) {
     assert!(zh.contains("心跳") && zh.contains("120"), "{zh}");
     assert!(en.contains("heartbeat") && en.contains("120"), "{en}");
     let running = b.import_job(alive).await.unwrap();
-    assert_eq!(running.status, ImportStatus::Running, "a live job is left alone");
+    assert_eq!(
+        running.status,
+        ImportStatus::Running,
+        "a live job is left alone"
+    );
     assert_eq!(running.failure_message, None);
 
     // A failed job takes no more progress, and a second sweep finds nothing more.
-    a.record_import_progress(orphan, ImportCounts::default()).await.unwrap();
+    a.record_import_progress(orphan, ImportCounts::default())
+        .await
+        .unwrap();
     assert_eq!(b.import_job(orphan).await.unwrap().imported_rows, 500);
-    assert_eq!(b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(), Vec::<i64>::new());
+    assert_eq!(
+        b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(),
+        Vec::<i64>::new()
+    );
 }
 
 #[tokio::test]

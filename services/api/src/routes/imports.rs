@@ -197,8 +197,9 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
             tracing::error!(job = id, %error, "import stopped");
             let failure = ImportFailure {
                 message_zh: "导入意外中止（内部错误），请重新上传文件".to_owned(),
-                message_en: "the import stopped unexpectedly (internal error); upload the file again"
-                    .to_owned(),
+                message_en:
+                    "the import stopped unexpectedly (internal error); upload the file again"
+                        .to_owned(),
             };
             Err((failure.clone(), file_error(&failure)))
         }
