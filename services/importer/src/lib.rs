@@ -6,7 +6,8 @@
 //! memory is bounded by the batch size however long a CSV file is. A bad row is reported with its
 //! row number, column and rule in Chinese and English and the other rows still import; a header
 //! that cannot be right, or a file that cannot be read, stops the import before anything is
-//! written.
+//! written. So does a file over the [`ImportLimits`]: an XLSX workbook is checked whole before
+//! calamine reads it, a CSV stream as it is read ([`check_limits`] checks one whole first).
 
 mod csv_out;
 mod csv_rows;
