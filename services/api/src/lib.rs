@@ -23,6 +23,7 @@ pub use access::{Rule, authorize, region_scope};
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{parse_json, parse_profile};
 pub use matching::Matching;
+pub use routes::imports::ImportSettings;
 pub use routes::matches::{MissingField, completion};
 
 /// What every handler can reach.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub auth: auth::AuthSettings,
     /// Publishing needs a second administrator: one puts a policy in review, another publishes.
     pub require_second_approval: bool,
+    /// How big an imported sheet may be.
+    pub imports: ImportSettings,
 }
 
 /// Settings of the HTTP layer.

@@ -1,40 +1,131 @@
-//! Streamed CSV reading: one record at a time into a reused buffer, so memory does not grow with
-//! the file. Cells are decoded here, so a non-UTF-8 cell is reported against its column, with a
+//! Streamed CSV reading: one record at a time into a reused buffer that may grow only as far as
+//! the limits allow (columns × bytes per cell), so memory does not grow with the file or with a
+//! hostile row. Cells are decoded here, so a non-UTF-8 cell is reported against its column, with a
 //! hint when the bytes look like GBK (the default of Chinese Excel's "Save as CSV").
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
+use csv_core::ReadRecordResult;
+
+use crate::limits::{ImportLimits, LimitExceeded};
 use crate::sheet::{RowSource, SheetRow};
 use crate::{ImportError, RowError};
 
+/// Bytes of record buffer to start with; it doubles while the record's fields stay within the
+/// limits.
+const FIRST_RECORD_BYTES: usize = 64 * 1024;
+
 pub(crate) struct CsvRows<R: Read> {
-    reader: csv::Reader<R>,
-    record: csv::ByteRecord,
+    input: BufReader<R>,
+    parser: csv_core::Reader,
+    limits: ImportLimits,
+    /// The current record's bytes, fields back to back, and where each field ends.
+    record: Vec<u8>,
+    ends: Vec<usize>,
+    fields: usize,
     /// Records read so far, the header included: the spreadsheet row number of the last one.
     records: u64,
     header: Vec<String>,
 }
 
 impl<R: Read> CsvRows<R> {
-    pub fn new(input: R) -> Self {
+    pub fn new(input: R, limits: ImportLimits) -> Self {
+        let max_columns = usize::try_from(limits.max_columns).unwrap_or(usize::MAX);
         Self {
-            reader: csv::ReaderBuilder::new()
-                .has_headers(false)
-                // Rows of the wrong length are reported per row, not as a reader error.
-                .flexible(true)
-                .from_reader(input),
-            record: csv::ByteRecord::new(),
+            input: BufReader::new(input),
+            parser: csv_core::Reader::new(),
+            limits,
+            record: vec![0; FIRST_RECORD_BYTES],
+            // One more than allowed, so a row one column over is told apart from one that fits.
+            ends: vec![0; max_columns.saturating_add(1)],
+            fields: 0,
             records: 0,
             header: Vec::new(),
         }
     }
 
+    /// Reads the next record into `record` and `ends`; `false` at the end of the file. A record
+    /// over a limit stops the reading there, its fields never held in full.
     fn read(&mut self) -> Result<bool, ImportError> {
-        let more = self.reader.read_byte_record(&mut self.record)?;
-        if more {
-            self.records += 1;
+        let (mut written, mut ended) = (0, 0);
+        loop {
+            let input = self.input.fill_buf()?;
+            let (result, read, wrote, ends) = self.parser.read_record(
+                input,
+                &mut self.record[written..],
+                &mut self.ends[ended..],
+            );
+            self.input.consume(read);
+            written += wrote;
+            ended += ends;
+            let row = self.records + 1;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    let field_start = ended.checked_sub(1).map_or(0, |last| self.ends[last]);
+                    if (written - field_start) as u64 > self.limits.max_cell_bytes {
+                        return Err(LimitExceeded::cell(row, self.limits.max_cell_bytes).into());
+                    }
+                    let doubled = self.record.len() * 2;
+                    self.record.resize(doubled, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    return Err(self.too_many_columns(row));
+                }
+                ReadRecordResult::Record => {
+                    if ended as u64 > self.limits.max_columns {
+                        return Err(self.too_many_columns(row));
+                    }
+                    let mut start = 0;
+                    for &end in &self.ends[..ended] {
+                        if (end - start) as u64 > self.limits.max_cell_bytes {
+                            return Err(LimitExceeded::cell(row, self.limits.max_cell_bytes).into());
+                        }
+                        start = end;
+                    }
+                    if row > self.limits.max_rows.saturating_add(1) {
+                        return Err(LimitExceeded::row(
+                            row,
+                            self.limits.max_rows,
+                            "文件",
+                            "the file",
+                        )
+                        .into());
+                    }
+                    self.records = row;
+                    self.fields = ended;
+                    return Ok(true);
+                }
+                ReadRecordResult::End => return Ok(false),
+            }
         }
-        Ok(more)
+    }
+
+    fn too_many_columns(&self, row: u64) -> ImportError {
+        LimitExceeded::column(
+            self.limits.max_columns.saturating_add(1),
+            self.limits.max_columns,
+            &format!("第 {row} 行"),
+            &format!("row {row}"),
+        )
+        .into()
+    }
+
+    /// The fields of the record just read.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let ends = &self.ends[..self.fields];
+        ends.iter().scan(0, |start, &end| {
+            let field = &self.record[*start..end];
+            *start = end;
+            Some(field)
+        })
+    }
+
+    /// Reads records to the end without keeping them: the check of a whole file against the
+    /// limits before any of it is imported.
+    pub fn check_to_end(mut self) -> Result<(), ImportError> {
+        while self.read()? {}
+        Ok(())
     }
 }
 
@@ -43,8 +134,8 @@ impl<R: Read> RowSource for CsvRows<R> {
         if !self.read()? {
             return Ok(None);
         }
-        let mut header = Vec::with_capacity(self.record.len());
-        for field in &self.record {
+        let mut header = Vec::with_capacity(self.fields);
+        for field in self.fields() {
             match std::str::from_utf8(field) {
                 Ok(text) => header.push(text.to_owned()),
                 Err(_) => return Err(encoding_error(field)),
@@ -62,7 +153,7 @@ impl<R: Read> RowSource for CsvRows<R> {
             number: self.records,
             ..SheetRow::default()
         };
-        for (index, field) in self.record.iter().enumerate() {
+        for (index, field) in self.fields().enumerate() {
             match std::str::from_utf8(field) {
                 Ok(text) => row.cells.push(text.to_owned()),
                 Err(_) => {

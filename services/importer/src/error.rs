@@ -2,17 +2,27 @@
 //! never errors; they go into the [`crate::ImportReport`].
 
 use crate::RowError;
+use crate::limits::LimitExceeded;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
 
-    #[error("the CSV file cannot be read: {0}")]
-    Csv(#[from] csv::Error),
-
     #[error("not a readable .xlsx workbook: {0}")]
     Xlsx(#[from] calamine::XlsxError),
+
+    #[error("not a readable .xlsx workbook: {0}")]
+    Zip(#[from] zip::result::ZipError),
+
+    /// The workbook's XML cannot be read.
+    #[error("not a readable .xlsx workbook: {0}")]
+    Unreadable(String),
+
+    /// The file is over one of the [`crate::ImportLimits`]: refused whole, before anything is
+    /// written.
+    #[error("{}", .0.message_en)]
+    Limit(#[from] LimitExceeded),
 
     #[error("the workbook has no worksheet")]
     NoSheet,
@@ -44,8 +54,10 @@ impl ImportError {
     pub fn message_zh(&self) -> String {
         match self {
             Self::Io(error) => format!("无法读取文件：{error}"),
-            Self::Csv(error) => format!("无法读取 CSV 文件：{error}"),
             Self::Xlsx(error) => format!("不是可读取的 .xlsx 工作簿：{error}"),
+            Self::Zip(error) => format!("不是可读取的 .xlsx 工作簿：{error}"),
+            Self::Unreadable(error) => format!("不是可读取的 .xlsx 工作簿：{error}"),
+            Self::Limit(exceeded) => exceeded.message_zh.clone(),
             Self::NoSheet => "工作簿中没有工作表".to_owned(),
             Self::NoHeader => "文件为空：第一行应为列名".to_owned(),
             Self::UnsupportedFile(name) => {

@@ -6,22 +6,27 @@
 //! memory is bounded by the batch size however long a CSV file is. A bad row is reported with its
 //! row number, column and rule in Chinese and English and the other rows still import; a header
 //! that cannot be right, or a file that cannot be read, stops the import before anything is
-//! written.
+//! written. So does a file over the [`ImportLimits`]: an XLSX workbook is checked whole before
+//! calamine reads it, a CSV stream as it is read ([`check_limits`] checks one whole first).
 
+mod csv_out;
 mod csv_rows;
 mod error;
+mod limits;
 mod report;
 mod sheet;
 mod xlsx_rows;
 
 use std::fs::File;
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use profiles::ProfileInput;
 use store::Store;
 
+pub use csv_out::{CsvOut, neutralise_formula};
 pub use error::ImportError;
+pub use limits::{ImportLimits, Limit, LimitExceeded};
 pub use report::{ImportReport, RowError};
 
 use crate::csv_rows::CsvRows;
@@ -62,6 +67,8 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// Who the audit log names.
     pub actor: String,
+    /// The most a file may hold; a file over them is refused before anything is written.
+    pub limits: ImportLimits,
 }
 
 impl Default for ImportOptions {
@@ -69,6 +76,7 @@ impl Default for ImportOptions {
         Self {
             batch_size: 500,
             actor: "import".to_owned(),
+            limits: ImportLimits::default(),
         }
     }
 }
@@ -86,22 +94,51 @@ pub struct Progress {
     pub failed: u64,
 }
 
+/// Checks a whole file against `limits` without importing it, then rewinds it, so an import
+/// that follows writes all of its rows or — over a limit — none. [`import_profiles`] checks an
+/// XLSX workbook by itself but a CSV stream only as it reads it: a CSV row over a limit stops the
+/// import there, after the batches before it were written, unless this ran first.
+pub fn check_limits<R: Read + Seek>(
+    source: &mut ImportSource<R>,
+    limits: &ImportLimits,
+) -> Result<(), ImportError> {
+    match source {
+        ImportSource::Csv(input) => {
+            let start = input.stream_position()?;
+            CsvRows::new(&mut *input, *limits).check_to_end()?;
+            input.seek(SeekFrom::Start(start))?;
+        }
+        ImportSource::XlsxFile(path) => {
+            limits::check_xlsx(BufReader::new(File::open(path)?), limits)?;
+        }
+        ImportSource::XlsxBytes(bytes) => limits::check_xlsx(Cursor::new(&bytes[..]), limits)?,
+    }
+    Ok(())
+}
+
 /// Imports every data row of `source` into `store`. Returns the counts and the per-row errors;
-/// `Err` only when the file cannot be read as a whole, its header is wrong, or the database
-/// fails (rows of batches committed before a database failure stay imported).
+/// `Err` only when the file cannot be read as a whole, is over a limit, its header is wrong, or
+/// the database fails (rows of batches committed before a database failure, or before a CSV row
+/// over a limit, stay imported; see [`check_limits`]).
 pub async fn import_profiles<R: Read>(
     store: &Store,
     source: ImportSource<R>,
     options: &ImportOptions,
     progress: impl FnMut(Progress),
 ) -> Result<ImportReport, ImportError> {
+    let limits = &options.limits;
     match source {
-        ImportSource::Csv(input) => run(store, CsvRows::new(input), options, progress).await,
+        ImportSource::Csv(input) => {
+            run(store, CsvRows::new(input, *limits), options, progress).await
+        }
         ImportSource::XlsxFile(path) => {
-            let rows = XlsxRows::open(BufReader::new(File::open(path)?))?;
-            run(store, rows, options, progress).await
+            let mut file = BufReader::new(File::open(path)?);
+            limits::check_xlsx(&mut file, limits)?;
+            file.rewind()?;
+            run(store, XlsxRows::open(file)?, options, progress).await
         }
         ImportSource::XlsxBytes(bytes) => {
+            limits::check_xlsx(Cursor::new(&bytes[..]), limits)?;
             run(
                 store,
                 XlsxRows::open(Cursor::new(bytes))?,

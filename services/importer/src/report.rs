@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use crate::CsvOut;
+
 use profiles::ValidationError;
 
 /// One problem of one row, as a spreadsheet user finds it: `row` counts like the sheet does (the
@@ -74,22 +76,19 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// Excel opens a CSV as the local code page (GBK in China) unless it starts with a BOM.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
 impl ImportReport {
     pub fn imported(&self) -> u64 {
         self.created + self.updated
     }
 
     /// Writes the errors as the downloadable CSV report: UTF-8 with a BOM, columns
-    /// 行号,字段,规则,说明,description.
-    pub fn write_csv(&self, mut out: impl Write) -> std::io::Result<()> {
-        out.write_all(UTF8_BOM)?;
-        let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(["行号", "字段", "规则", "说明", "description"])?;
+    /// 行号,字段,规则,说明,description; cells that would run as formulas neutralised (a header
+    /// cell `=cmd|…` is reported under its own name).
+    pub fn write_csv(&self, out: impl Write) -> std::io::Result<()> {
+        let mut csv = CsvOut::new(out)?;
+        csv.write_row(["行号", "字段", "规则", "说明", "description"])?;
         for error in &self.errors {
-            csv.write_record([
+            csv.write_row([
                 error.row.to_string().as_str(),
                 &error.column,
                 &error.rule,
@@ -97,7 +96,7 @@ impl ImportReport {
                 &error.message_en,
             ])?;
         }
-        csv.flush()
+        csv.finish().map(drop)
     }
 }
 

@@ -1,5 +1,6 @@
-//! XLSX reading through calamine: the first worksheet, loaded whole (calamine has no streaming
-//! cell reader; a full sheet is at most 1,048,576 rows), and turned into text cells row by row.
+//! XLSX reading through calamine: the first worksheet, loaded whole as one dense rectangle, and
+//! turned into text cells row by row. Only a workbook `crate::limits` has checked comes here, so
+//! the rectangle is at most the row limit by the column limit.
 
 use std::io::{Read, Seek};
 

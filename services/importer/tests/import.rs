@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{Backend, TestDb, credit_code, id_number};
-use importer::{ImportError, ImportOptions, ImportReport, ImportSource, Progress, import_profiles};
+use importer::{
+    ImportError, ImportLimits, ImportOptions, ImportReport, ImportSource, Limit, LimitExceeded,
+    Progress, check_limits, import_profiles,
+};
 
 /// Generates one test per backend from an `async fn(Backend)`.
 macro_rules! on_both_backends {
@@ -488,4 +491,284 @@ async fn a_large_csv_is_streamed_a_batch_at_a_time() {
         );
         previous = *progress;
     }
+}
+
+/// A minimal workbook (inline strings, no shared strings or styles): one sheet declaring
+/// `dimension`, with `rows` from A1 down, then the raw `<row>` elements `tail`, and the further
+/// archive entries `extra` (name, content).
+fn xlsx(dimension: &str, rows: &[Vec<String>], tail: &str, extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+
+    let mut sheet_data = String::new();
+    for (index, row) in rows.iter().enumerate() {
+        sheet_data.push_str(&format!("<row r=\"{}\">", index + 1));
+        for (column, text) in row.iter().enumerate() {
+            let letter = char::from(b'A' + u8::try_from(column).expect("few columns"));
+            sheet_data.push_str(&format!(
+                "<c r=\"{letter}{}\" t=\"inlineStr\"><is><t>{text}</t></is></c>",
+                index + 1
+            ));
+        }
+        sheet_data.push_str("</row>");
+    }
+    const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+    const RELS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+    const DOC: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+    let parts = [
+        (
+            "[Content_Types].xml",
+                "<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+                 <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+                 <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+                 <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
+                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>"
+                .to_owned(),
+        ),
+        (
+            "_rels/.rels",
+            format!(
+                "<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" Type=\"{DOC}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+            ),
+        ),
+        (
+            "xl/workbook.xml",
+            format!(
+                "<workbook xmlns=\"{MAIN}\" xmlns:r=\"{DOC}\"><sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+            ),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!(
+                "<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" Type=\"{DOC}/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
+            ),
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
+                 <worksheet xmlns=\"{MAIN}\"><dimension ref=\"{dimension}\"/><sheetData>{sheet_data}{tail}</sheetData></worksheet>"
+            ),
+        ),
+    ];
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, content) in parts
+        .iter()
+        .map(|(name, content)| (*name, content.as_bytes()))
+        .chain(extra.iter().map(|(name, content)| (*name, &content[..])))
+    {
+        zip.start_file(name, options).expect("zip entry");
+        zip.write_all(content).expect("zip write");
+    }
+    zip.finish().expect("zip").into_inner()
+}
+
+fn cells(row: &str) -> Vec<String> {
+    row.split(',').map(str::to_owned).collect()
+}
+
+fn enterprise_sheet(rows: u32) -> Vec<Vec<String>> {
+    std::iter::once(cells(common::ENTERPRISE_HEADER))
+        .chain((1..=rows).map(|n| cells(&common::enterprise_csv_row(n))))
+        .collect()
+}
+
+/// Imports `bytes` as XLSX with `limits`, expecting the refusal of `limit`; returns its messages.
+async fn refused_xlsx(
+    db: &TestDb,
+    bytes: Vec<u8>,
+    limits: ImportLimits,
+    limit: Limit,
+) -> LimitExceeded {
+    let mut source = ImportSource::<Cursor<Vec<u8>>>::XlsxBytes(bytes.clone());
+    let checked = check_limits(&mut source, &limits);
+    let imported = import_profiles(
+        &db.store,
+        ImportSource::<&[u8]>::XlsxBytes(bytes),
+        &ImportOptions {
+            limits,
+            ..ImportOptions::default()
+        },
+        |_| {},
+    )
+    .await;
+    for outcome in [checked.map(|()| None), imported.map(Some)] {
+        match outcome {
+            Err(ImportError::Limit(exceeded)) if exceeded.limit == limit => {}
+            other => panic!("{limit:?} refusal expected, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.store.count_profiles().await.unwrap(),
+        0,
+        "nothing written"
+    );
+    match check_limits(&mut source, &limits) {
+        Err(ImportError::Limit(exceeded)) => exceeded,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_huge_declared_sheet_is_refused_before_it_is_read() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    // The attack: a few kilobytes whose sheet declares and reaches XFD1048576. calamine would lay
+    // out 17 billion cells for it.
+    let far_cell =
+        "<row r=\"1048576\"><c r=\"XFD1048576\" t=\"inlineStr\"><is><t>x</t></is></c></row>";
+    let bomb = xlsx("A1:XFD1048576", &enterprise_sheet(3), far_cell, &[]);
+    assert!(bomb.len() < 5 * 1024, "{} bytes", bomb.len());
+    let refused = refused_xlsx(&db, bomb, ImportLimits::default(), Limit::Rows).await;
+    assert!(refused.message_en.contains("A1:XFD1048576"), "{refused:?}");
+    assert!(refused.message_en.contains("200000"), "{refused:?}");
+    assert!(refused.message_zh.contains("A1:XFD1048576"), "{refused:?}");
+
+    // The declared dimension alone is not trusted: a far cell under a small one is refused too.
+    let hidden = xlsx(
+        "A1:I4",
+        &enterprise_sheet(3),
+        "<row r=\"5\"><c r=\"XFD5\" t=\"inlineStr\"><is><t>x</t></is></c></row>",
+        &[],
+    );
+    let refused = refused_xlsx(&db, hidden, ImportLimits::default(), Limit::Columns).await;
+    assert!(refused.message_en.contains("16384"), "{refused:?}");
+
+    // The same workbook within bounds imports: the refusals are the limits, not a broken file.
+    let fine = xlsx("A1:I4", &enterprise_sheet(3), "", &[]);
+    let mut source = ImportSource::<Cursor<Vec<u8>>>::XlsxBytes(fine.clone());
+    check_limits(&mut source, &ImportLimits::default()).expect("within the limits");
+    let report = import_profiles(
+        &db.store,
+        ImportSource::<&[u8]>::XlsxBytes(fine),
+        &ImportOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.created, report.failed), (3, 0), "{report:?}");
+}
+
+#[tokio::test]
+async fn an_inflating_archive_and_too_many_entries_are_refused() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let limits = ImportLimits {
+        max_uncompressed_bytes: 1024 * 1024,
+        ..ImportLimits::default()
+    };
+    // Two MiB of zeros deflate to about two KiB: a zip bomb in miniature.
+    let bomb = xlsx(
+        "A1:I4",
+        &enterprise_sheet(3),
+        "",
+        &[("xl/media/image1.bin", vec![0; 2 * 1024 * 1024])],
+    );
+    assert!(bomb.len() < 16 * 1024, "{} bytes", bomb.len());
+    refused_xlsx(&db, bomb, limits, Limit::UncompressedBytes).await;
+
+    let crowded = xlsx(
+        "A1:I4",
+        &enterprise_sheet(3),
+        "",
+        &[("a.xml", Vec::new()), ("b.xml", Vec::new())],
+    );
+    let refused = refused_xlsx(
+        &db,
+        crowded,
+        ImportLimits {
+            max_entries: 6,
+            ..ImportLimits::default()
+        },
+        Limit::Entries,
+    )
+    .await;
+    assert!(refused.message_en.contains("7 entries"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn sheets_over_the_row_column_or_cell_limits_write_nothing() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let small = ImportLimits {
+        max_rows: 3,
+        max_columns: 9,
+        max_cell_bytes: 40,
+        ..ImportLimits::default()
+    };
+    refused_xlsx(
+        &db,
+        xlsx("A1:I5", &enterprise_sheet(4), "", &[]),
+        small,
+        Limit::Rows,
+    )
+    .await;
+    let mut wide = enterprise_sheet(2);
+    wide[1].push("extra".to_owned());
+    refused_xlsx(&db, xlsx("A1:J3", &wide, "", &[]), small, Limit::Columns).await;
+    let mut long = enterprise_sheet(2);
+    long[2][1] = "长".repeat(14);
+    refused_xlsx(&db, xlsx("A1:I3", &long, "", &[]), small, Limit::CellBytes).await;
+
+    let csv_of = |rows: &[Vec<String>]| {
+        rows.iter()
+            .map(|row| row.join(","))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (sheet, limit) in [
+        (enterprise_sheet(4), Limit::Rows),
+        (wide, Limit::Columns),
+        (long, Limit::CellBytes),
+    ] {
+        let mut source = ImportSource::Csv(Cursor::new(csv_of(&sheet).into_bytes()));
+        match check_limits(&mut source, &small) {
+            Err(ImportError::Limit(exceeded)) => assert_eq!(exceeded.limit, limit),
+            other => panic!("{limit:?} refusal expected, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        db.store.count_profiles().await.unwrap(),
+        0,
+        "nothing written"
+    );
+
+    // Within the limits the checked CSV rewinds and imports whole.
+    let mut source = ImportSource::Csv(Cursor::new(csv_of(&enterprise_sheet(3)).into_bytes()));
+    check_limits(&mut source, &small).expect("within the limits");
+    let report = import_profiles(
+        &db.store,
+        source,
+        &ImportOptions {
+            limits: small,
+            ..ImportOptions::default()
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.created, report.failed), (3, 0), "{report:?}");
+}
+
+#[tokio::test]
+async fn the_error_report_neutralises_formulas() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let report = import_csv(&db, "kind,=cmd|' /C calc'!A0\nenterprise,x\n")
+        .await
+        .expect_err("unknown column");
+    let ImportError::Header(errors) = report else {
+        panic!("header error expected, got {report:?}");
+    };
+    let mut csv = Vec::new();
+    ImportReport {
+        errors,
+        ..ImportReport::default()
+    }
+    .write_csv(&mut csv)
+    .unwrap();
+    // Column names are matched without case, so the report names it in lower case.
+    let text = String::from_utf8(csv).unwrap();
+    assert!(
+        text.contains("\n1,'=cmd|' /c calc'!a0,unknown_column"),
+        "{text}"
+    );
+    assert!(!text.contains(",=cmd"), "{text}");
 }

@@ -50,6 +50,57 @@ pub struct Config {
     pub require_second_approval: bool,
     pub mail: MailConfig,
     pub delivery: DeliveryConfig,
+    pub imports: ImportsConfig,
+}
+
+/// Bulk profile imports (`POST /api/v1/imports/profiles` and `policy-push import profiles`): a
+/// file over a limit is refused whole, before anything is written.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportsConfig {
+    /// Largest upload in bytes (API only).
+    pub max_upload_bytes: usize,
+    /// Data rows of a sheet, header not counted.
+    pub max_rows: u64,
+    /// Columns of a sheet.
+    pub max_columns: u64,
+    /// Bytes of one cell.
+    pub max_cell_bytes: u64,
+    /// Bytes of an XLSX workbook once inflated, all its entries together.
+    pub max_uncompressed_bytes: u64,
+    /// Entries of an XLSX workbook's archive.
+    pub max_entries: u64,
+    /// A running import whose heartbeat (written every second) is older than this many seconds
+    /// lost its process and is marked failed, at start and by a sweep every
+    /// `stale_after_secs / 4`.
+    pub stale_after_secs: u64,
+}
+
+impl ImportsConfig {
+    pub fn limits(&self) -> importer::ImportLimits {
+        importer::ImportLimits {
+            max_rows: self.max_rows,
+            max_columns: self.max_columns,
+            max_cell_bytes: self.max_cell_bytes,
+            max_uncompressed_bytes: self.max_uncompressed_bytes,
+            max_entries: self.max_entries,
+        }
+    }
+}
+
+impl Default for ImportsConfig {
+    fn default() -> Self {
+        let limits = importer::ImportLimits::default();
+        Self {
+            max_upload_bytes: api::ImportSettings::default().max_upload_bytes,
+            max_rows: limits.max_rows,
+            max_columns: limits.max_columns,
+            max_cell_bytes: limits.max_cell_bytes,
+            max_uncompressed_bytes: limits.max_uncompressed_bytes,
+            max_entries: limits.max_entries,
+            stale_after_secs: 120,
+        }
+    }
 }
 
 /// The sign-in throttle: attempts counted per user name and per client address in fixed windows
@@ -152,6 +203,7 @@ impl Default for Config {
                 max_packs_per_day: 5,
                 drain_grace_ms: 20_000,
             },
+            imports: ImportsConfig::default(),
         }
     }
 }
@@ -226,7 +278,11 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_DELIVERY__EMAIL_WORKERS,
        POLICY_PUSH_DELIVERY__MAX_ATTEMPTS, POLICY_PUSH_DELIVERY__RETRY_BASE_MS,
        POLICY_PUSH_DELIVERY__RETRY_CAP_MS, POLICY_PUSH_DELIVERY__LEASE_MS,
-       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY;
+       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY,
+       POLICY_PUSH_IMPORTS__MAX_UPLOAD_BYTES, POLICY_PUSH_IMPORTS__MAX_ROWS,
+       POLICY_PUSH_IMPORTS__MAX_COLUMNS, POLICY_PUSH_IMPORTS__MAX_CELL_BYTES,
+       POLICY_PUSH_IMPORTS__MAX_UNCOMPRESSED_BYTES, POLICY_PUSH_IMPORTS__MAX_ENTRIES,
+       POLICY_PUSH_IMPORTS__STALE_AFTER_SECS;
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info).";
 

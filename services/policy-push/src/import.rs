@@ -144,19 +144,26 @@ pub fn is_spreadsheet(path: &std::path::Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("xlsx"))
 }
 
-/// Imports a CSV or XLSX sheet of profiles; when rows fail, their report is written beside the
-/// file as `<file>.errors.csv` (UTF-8 with BOM, opens in Excel) and its path returned.
+/// Imports a CSV or XLSX sheet of profiles, the whole file first checked against `limits` so a
+/// file over one writes nothing; when rows fail, their report is written beside the file as
+/// `<file>.errors.csv` (UTF-8 with BOM, opens in Excel, formulas neutralised) and its path
+/// returned.
 pub async fn import_profile_sheet(
     store: &Store,
     path: &std::path::Path,
+    limits: importer::ImportLimits,
     progress: impl FnMut(importer::Progress),
 ) -> anyhow::Result<(importer::ImportReport, Option<std::path::PathBuf>)> {
-    let source = importer::ImportSource::from_path(path)
-        .map_err(|e| anyhow::anyhow!("{} / {}", e.message_zh(), e))?;
-    let report =
-        importer::import_profiles(store, source, &importer::ImportOptions::default(), progress)
-            .await
-            .map_err(|e| anyhow::anyhow!("{} / {}", e.message_zh(), e))?;
+    let refused = |e: importer::ImportError| anyhow::anyhow!("{} / {}", e.message_zh(), e);
+    let mut source = importer::ImportSource::from_path(path).map_err(refused)?;
+    importer::check_limits(&mut source, &limits).map_err(refused)?;
+    let options = importer::ImportOptions {
+        limits,
+        ..importer::ImportOptions::default()
+    };
+    let report = importer::import_profiles(store, source, &options, progress)
+        .await
+        .map_err(refused)?;
     if report.errors.is_empty() {
         return Ok((report, None));
     }

@@ -78,6 +78,24 @@ async fn follow_the_calendar(
     }
 }
 
+/// Fails the import jobs whose process died: at once (a restart leaves its own jobs behind), then
+/// every quarter of the staleness window. Jobs of live instances keep beating and stay running.
+async fn fail_stale_imports(store: Store, stale_after: std::time::Duration) {
+    let window = chrono::TimeDelta::from_std(stale_after).unwrap_or(chrono::TimeDelta::MAX);
+    let mut tick = tokio::time::interval((stale_after / 4).max(std::time::Duration::from_secs(1)));
+    loop {
+        tick.tick().await;
+        match store.fail_stale_import_jobs(window).await {
+            Ok(failed) => {
+                for job in failed {
+                    tracing::warn!(job, "import job lost its process: marked failed");
+                }
+            }
+            Err(error) => tracing::error!(%error, "sweeping stale import jobs failed; will retry"),
+        }
+    }
+}
+
 /// The delivery service's settings from the configuration.
 fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSettings {
     use std::time::Duration;
@@ -196,6 +214,10 @@ pub async fn start(
         matching.clone(),
         search.clone(),
     ));
+    tokio::spawn(fail_stale_imports(
+        store.clone(),
+        std::time::Duration::from_secs(config.imports.stale_after_secs.max(1)),
+    ));
     let pusher = push::Pusher::new(
         store.clone(),
         matching.clone(),
@@ -227,6 +249,10 @@ pub async fn start(
                 secure_cookies: config.public_url.starts_with("https://"),
             },
             require_second_approval: config.require_second_approval,
+            imports: api::ImportSettings {
+                max_upload_bytes: config.imports.max_upload_bytes,
+                limits: config.imports.limits(),
+            },
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,

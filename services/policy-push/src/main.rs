@@ -154,7 +154,8 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .context("progress template")?,
             );
-            let (report, report_path) = import::import_profile_sheet(&store, &file, |p| {
+            let limits = config.imports.limits();
+            let (report, report_path) = import::import_profile_sheet(&store, &file, limits, |p| {
                 if let Some(total) = p.total_rows {
                     bar.set_length(total);
                 }

@@ -369,3 +369,37 @@ fn a_csv_sheet_imports_good_rows_and_writes_the_row_errors_beside_it() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn a_sheet_over_a_limit_is_refused_whole_and_names_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let sheet = "kind,name,credit_code,region,industry\n\
+                 enterprise,北京表格导入科技有限公司,91110108MA01AB2C3T,110108,I6513\n\
+                 enterprise,北京朝阳示范有限公司,91110105MA00XY7K1N,110105,R8610\n\
+                 enterprise,校验码错误有限公司,91110108MA01AB2C3X,110108,I6513\n";
+    std::fs::write(dir.path().join("firms.csv"), sheet).unwrap();
+    let out = run(
+        dir.path(),
+        &["import", "profiles", "firms.csv"],
+        &[("POLICY_PUSH_IMPORTS__MAX_ROWS", "2")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("over the limit of 2 data rows") && stderr.contains("最多 2 行数据"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("firms.csv.errors.csv").exists());
+    // The two rows before the one over the limit were not written either.
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("data/policy-push.db").display()
+    ))
+    .await
+    .expect("the database the import opened");
+    let profiles: i64 = sqlx::query_scalar("SELECT count(*) FROM profiles")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(profiles, 0, "nothing written");
+}

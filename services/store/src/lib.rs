@@ -32,7 +32,7 @@ pub use audit::AuditEntry;
 pub use backend::{Backend, Db};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
-pub use import_jobs::{ImportCounts, ImportJob, ImportStatus};
+pub use import_jobs::{ImportCounts, ImportFailure, ImportJob, ImportStatus};
 pub use inbox::{
     ChannelChoice, Confirmation, Feedback, Frequency, InboxFilter, InboxItem, InboxPage,
     InboxState, PolicyAnalytics, Preferences, QuietHours,

@@ -6,14 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use importer::{ImportOptions, ImportReport, ImportSource, Progress};
-use store::{ImportCounts, ImportJob, ImportStatus, Store};
+use importer::{ImportError, ImportLimits, ImportOptions, ImportReport, ImportSource, Progress};
+use store::{ImportCounts, ImportFailure, ImportJob, ImportStatus, Store};
+use tokio::task::JoinSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,14 +21,29 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiPath;
 
-/// Largest sheet accepted: a full XLSX sheet of a million rows fits comfortably.
-const MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
 const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// How big an uploaded sheet may be.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportSettings {
+    /// Largest upload in bytes, read no further (413 past it).
+    pub max_upload_bytes: usize,
+    /// What the file may hold; checked before the job is created.
+    pub limits: ImportLimits,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 256 * 1024 * 1024,
+            limits: ImportLimits::default(),
+        }
+    }
+}
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload_profiles))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .routes(routes!(import_job))
         .routes(routes!(import_errors))
 }
@@ -41,19 +56,23 @@ fn counts(progress: &Progress) -> ImportCounts {
     }
 }
 
-/// Starts importing an uploaded sheet of profiles (`text/csv`, UTF-8; or XLSX). Answers at once
-/// with the job; rows upsert by credit code or ID-number hash, bad rows are reported, not fatal.
+/// Starts importing an uploaded sheet of profiles (`text/csv`, UTF-8; or XLSX). The file is
+/// first checked against the import limits (rows, columns, cell size; for XLSX also the declared
+/// sheet dimensions, archive entries and inflated size): a file over one is refused with 413
+/// naming the limit, and nothing is written. Otherwise answers at once with the job; rows upsert
+/// by credit code or ID-number hash, bad rows are reported, not fatal.
 #[utoipa::path(post, path = "/api/v1/imports/profiles", tag = "profiles",
     request_body(content = Vec<u8>, content_type = "text/csv", description = "the sheet; or XLSX"),
     responses(
     (status = 202, body = ImportJob),
-    (status = 413, body = ErrorBody),
-    (status = 415, body = ErrorBody, description = "neither CSV nor XLSX")
+    (status = 413, body = ErrorBody, description = "the upload or its content is over a limit"),
+    (status = 415, body = ErrorBody, description = "neither CSV nor XLSX"),
+    (status = 422, body = ErrorBody, description = "not a readable workbook")
 ))]
 async fn upload_profiles(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<ImportJob>), ApiError> {
     let mime = headers
         .get(CONTENT_TYPE)
@@ -62,26 +81,9 @@ async fn upload_profiles(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "文件过大（上限256 MiB）",
-                "the file is too large (limit 256 MiB)",
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                "无法读取上传的文件",
-                format!("the upload could not be read: {rejection}"),
-            )
-        }
-    })?;
-    let source = match mime.as_str() {
-        "text/csv" => ImportSource::Csv(Cursor::new(body.to_vec())),
-        XLSX_MIME => ImportSource::XlsxBytes(body.to_vec()),
+    let wrap: fn(Vec<u8>) -> ImportSource<Cursor<Vec<u8>>> = match mime.as_str() {
+        "text/csv" => |bytes| ImportSource::Csv(Cursor::new(bytes)),
+        XLSX_MIME => ImportSource::XlsxBytes,
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -91,6 +93,19 @@ async fn upload_profiles(
             ));
         }
     };
+    let settings = state.imports;
+    let body = read_upload(body, settings.max_upload_bytes).await?;
+    let mut source = wrap(body.to_vec());
+    // The check inflates and parses up to the limits: CPU work kept off the async workers.
+    let source = tokio::task::spawn_blocking(move || {
+        importer::check_limits(&mut source, &settings.limits).map(|()| source)
+    })
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "the import check stopped");
+        ApiError::internal()
+    })?
+    .map_err(refusal)?;
     let id = state.store.create_import_job("profiles").await?;
     tokio::spawn(run_job(state.clone(), id, source));
     Ok((
@@ -99,41 +114,110 @@ async fn upload_profiles(
     ))
 }
 
-/// Runs one import, writing its progress every second and its report at the end.
+/// The upload's bytes, read no further than `limit`.
+async fn read_upload(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("文件过大（上限 {limit} 字节）"),
+                format!("the file is too large (limit {limit} bytes)"),
+            )
+            .with_field("imports.max_upload_bytes")
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "无法读取上传的文件",
+                format!("the upload could not be read: {error}"),
+            )
+        }
+    })
+}
+
+/// Why a file failed its check, as the API answers it.
+fn refusal(error: ImportError) -> ApiError {
+    match error {
+        ImportError::Limit(exceeded) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "import_limit_exceeded",
+            exceeded.message_zh,
+            exceeded.message_en,
+        )
+        .with_field(format!("imports.{}", exceeded.limit.key())),
+        error => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unreadable_file",
+            error.message_zh(),
+            error.to_string(),
+        )
+        .with_field("file"),
+    }
+}
+
+/// Runs one import, beating its heartbeat with its progress every second and writing its report
+/// at the end. A panic in the import fails the job like any other error.
 async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>) {
     let latest = Arc::new(Mutex::new(Progress::default()));
-    let reporter = tokio::spawn(report_progress(state.store.clone(), id, latest.clone()));
-    let outcome = importer::import_profiles(&state.store, source, &ImportOptions::default(), |p| {
-        *latest
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = p;
-    })
-    .await;
-    reporter.abort();
+    // Dropped at the end of this function, however it ends: the heartbeat stops with the job.
+    let mut heartbeat = JoinSet::new();
+    heartbeat.spawn(report_progress(state.store.clone(), id, latest.clone()));
+    let options = ImportOptions {
+        limits: state.imports.limits,
+        ..ImportOptions::default()
+    };
+    let import = {
+        let store = state.store.clone();
+        let latest = latest.clone();
+        tokio::spawn(async move {
+            importer::import_profiles(&store, source, &options, |p| {
+                *latest
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = p;
+            })
+            .await
+        })
+    };
+    let outcome = match import.await {
+        Ok(Ok(report)) => Ok(report),
+        Ok(Err(error)) => {
+            tracing::warn!(job = id, %error, "import failed");
+            Err(failed_report(
+                ImportFailure {
+                    message_zh: error.message_zh(),
+                    message_en: error.to_string(),
+                },
+                error,
+            ))
+        }
+        Err(error) => {
+            tracing::error!(job = id, %error, "import stopped");
+            let failure = ImportFailure {
+                message_zh: "导入意外中止（内部错误），请重新上传文件".to_owned(),
+                message_en:
+                    "the import stopped unexpectedly (internal error); upload the file again"
+                        .to_owned(),
+            };
+            Err((failure.clone(), file_error(&failure)))
+        }
+    };
+    heartbeat.abort_all();
     let last = *latest
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (status, report) = match outcome {
-        Ok(report) => (ImportStatus::Done, report),
-        Err(importer::ImportError::Header(errors)) => (
+    let (status, report, failure) = match outcome {
+        Ok(report) => (ImportStatus::Done, report, None),
+        Err((failure, errors)) => (
             ImportStatus::Failed,
             ImportReport {
                 errors,
                 ..ImportReport::default()
             },
+            Some(failure),
         ),
-        Err(error) => {
-            tracing::warn!(job = id, %error, "import failed");
-            let mut report = ImportReport::default();
-            report.errors.push(importer::RowError {
-                row: 0,
-                column: String::new(),
-                rule: "file".to_owned(),
-                message_zh: error.message_zh(),
-                message_en: error.to_string(),
-            });
-            (ImportStatus::Failed, report)
-        }
     };
     let mut csv = Vec::new();
     if !report.errors.is_empty()
@@ -147,7 +231,7 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
     let text = String::from_utf8_lossy(&csv);
     if let Err(error) = state
         .store
-        .finish_import_job(id, status, final_counts, &text)
+        .finish_import_job(id, status, final_counts, &text, failure.as_ref())
         .await
     {
         tracing::error!(job = id, %error, "cannot record the end of an import");
@@ -159,6 +243,29 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
     }
 }
 
+/// The report rows of a failed import: the header's problems one by one, or the one reason.
+fn failed_report(
+    failure: ImportFailure,
+    error: ImportError,
+) -> (ImportFailure, Vec<importer::RowError>) {
+    let errors = match error {
+        ImportError::Header(errors) => errors,
+        _ => file_error(&failure),
+    };
+    (failure, errors)
+}
+
+fn file_error(failure: &ImportFailure) -> Vec<importer::RowError> {
+    vec![importer::RowError {
+        row: 0,
+        column: String::new(),
+        rule: "file".to_owned(),
+        message_zh: failure.message_zh.clone(),
+        message_en: failure.message_en.clone(),
+    }]
+}
+
+/// Writes the latest progress every second; each write is also the job's heartbeat.
 async fn report_progress(store: Store, id: i64, latest: Arc<Mutex<Progress>>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

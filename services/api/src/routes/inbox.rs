@@ -273,17 +273,10 @@ async fn export_confirmations(
     let region = crate::access::region_scope(&caller, None)?;
     state.store.policy(id).await?;
     let confirmations = state.store.confirmations(id, region.as_deref()).await?;
-    let mut csv = String::from("\u{feff}policy_id,profile_id,name,credit_code,confirmed_at\n");
-    for c in confirmations {
-        csv.push_str(&format!(
-            "{},{},{},{},{}\n",
-            c.policy_id,
-            c.profile_id,
-            csv_field(&c.name),
-            c.credit_code,
-            c.confirmed_at.to_rfc3339()
-        ));
-    }
+    let csv = confirmations_csv(&confirmations).map_err(|error| {
+        tracing::error!(%error, "cannot render the confirmations CSV");
+        ApiError::internal()
+    })?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -296,19 +289,26 @@ async fn export_confirmations(
     ))
 }
 
-/// Quotes a CSV field when it holds a separator, quote or line break; a leading formula
-/// character is neutralised so spreadsheets do not evaluate it.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
+/// The confirmations as the shared CSV writer renders them (BOM, quoting, formulas neutralised).
+fn confirmations_csv(confirmations: &[Confirmation]) -> std::io::Result<Vec<u8>> {
+    let mut csv = importer::CsvOut::new(Vec::new())?;
+    csv.write_row([
+        "policy_id",
+        "profile_id",
+        "name",
+        "credit_code",
+        "confirmed_at",
+    ])?;
+    for c in confirmations {
+        csv.write_row([
+            c.policy_id.to_string(),
+            c.profile_id.to_string(),
+            c.name.clone(),
+            c.credit_code.clone(),
+            c.confirmed_at.to_rfc3339(),
+        ])?;
     }
+    csv.finish()
 }
 
 /// Delivery and response figures of one policy: audience, delivered, read rate, useful rate; for
