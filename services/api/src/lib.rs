@@ -5,6 +5,7 @@ mod access;
 pub mod auth;
 mod error;
 mod extract;
+mod openapi;
 mod routes;
 
 use std::any::Any;
@@ -83,15 +84,21 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
 }
 
+/// The documented routes and the OpenAPI 3 document of the whole API.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, document) = documented_routes().split_for_parts();
+    (api, openapi::complete(document))
+}
+
 /// The OpenAPI 3 document of the whole API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    documented().1
 }
 
 /// The complete application router, with `pages` (the web pages) served beside the API under the
 /// same layers.
 pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> Router {
-    let (api, openapi) = documented_routes().split_for_parts();
+    let (api, openapi) = documented();
     api.merge(routes::links::routes())
         .merge(pages)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
