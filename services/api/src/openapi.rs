@@ -20,6 +20,7 @@ pub fn complete(mut document: OpenApi) -> OpenApi {
     document
 }
 
+/// A path item's operations, for the methods the API serves.
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
         &mut item.get,
