@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: starts (installing if needed) the servers the tests
-# use, then checks formatting and lints, then runs every test of every crate. Non-zero on failure.
+# use, then checks formatting and lints, then runs every test of every crate, then fuzzes the running
+# service against its OpenAPI document. Non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,3 +11,4 @@ export TEST_POSTGRES_URL="${TEST_POSTGRES_URL:-postgres://postgres:postgres@127.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+deploy/scripts/schemathesis.sh

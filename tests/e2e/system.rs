@@ -38,6 +38,18 @@ async fn openapi_document_lists_every_resource_and_the_docs_page_serves(app: Tes
         assert!(doc.body["paths"][path].is_object(), "OpenAPI lacks {path}");
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    // The served document is the completed one: the errors the layers answer, and stored records
+    // whose schemas allow the fields they add to their request types.
+    let create = &doc.body["paths"]["/api/v1/policies"]["post"]["responses"];
+    for status in ["401", "403", "415", "422", "500"] {
+        assert!(
+            create[status].is_object(),
+            "POST /api/v1/policies lacks {status}"
+        );
+    }
+    let policy = &doc.body["components"]["schemas"]["Policy"];
+    assert!(policy["properties"]["id"].is_object(), "{policy}");
+    assert!(policy["properties"]["title"].is_object(), "{policy}");
     let page = app.get("/api/docs/").await.expect(200);
     assert!(
         page.text.contains("swagger"),

@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 mod error;
 mod extract;
+mod openapi;
 mod routes;
 
 use std::any::Any;
@@ -86,15 +87,21 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(auth::routes())
 }
 
+/// The documented routes and the OpenAPI 3 document of the whole API.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, document) = documented_routes().split_for_parts();
+    (api, openapi::complete(document))
+}
+
 /// The OpenAPI 3 document of the whole API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented_routes().split_for_parts().1
+    documented().1
 }
 
 /// The complete application router, with `pages` (the web pages) served beside the API under the
 /// same layers.
 pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> Router {
-    let (api, openapi) = documented_routes().split_for_parts();
+    let (api, openapi) = documented();
     // After routing, so the rule is chosen by the matched route and the ids it names are read
     // decoded, as the handlers read them.
     api.route_layer(axum::middleware::from_fn_with_state(
