@@ -550,58 +550,45 @@ impl Store {
                  (SELECT id FROM profiles WHERE region_code LIKE $2 ESCAPE '\\'))"
             )
         };
-        let audience_sql = format!(
-            "SELECT COUNT(DISTINCT profile_id) FROM pushed_policies pp WHERE policy_id = $1 AND {}",
-            within("pp")
-        );
-        let inbox_sql = format!(
-            "SELECT COUNT(*), COUNT(i.read_at) FROM inbox_items i JOIN pushed_policies pp \
-             ON pp.push_id = i.push_id AND pp.profile_id = i.profile_id WHERE pp.policy_id = $1 AND {}",
+        let packs = format!(
+            "FROM inbox_items i JOIN pushed_policies pp ON pp.push_id = i.push_id \
+             AND pp.profile_id = i.profile_id WHERE pp.policy_id = $1 AND {}",
             within("i")
         );
-        let email_sql = format!(
-            "SELECT COUNT(*) FROM deliveries d JOIN pushed_policies pp ON pp.push_id = d.push_id \
-             AND pp.profile_id = d.profile_id WHERE pp.policy_id = $1 AND d.channel = 'email' \
-             AND d.status = 'delivered' AND {}",
-            within("d")
-        );
-        let feedback_sql = format!(
-            "SELECT COALESCE(SUM(CASE WHEN f.useful THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN f.useful THEN 0 ELSE 1 END), 0) FROM feedback f \
-             JOIN inbox_items i ON i.id = f.inbox_item_id WHERE f.policy_id = $1 AND {}",
+        let feedback = format!(
+            "FROM feedback f JOIN inbox_items i ON i.id = f.inbox_item_id \
+             WHERE f.policy_id = $1 AND {}",
             within("i")
         );
-        let confirmations_sql = format!(
-            "SELECT COUNT(*) FROM confirmations c WHERE policy_id = $1 AND {}",
+        // One statement, so the figures are of one moment.
+        let sql = format!(
+            "SELECT \
+             (SELECT COUNT(DISTINCT profile_id) FROM pushed_policies pp WHERE policy_id = $1 AND {}), \
+             (SELECT COUNT(*) {packs}), (SELECT COUNT(i.read_at) {packs}), \
+             (SELECT COUNT(*) FROM deliveries d JOIN pushed_policies pp ON pp.push_id = d.push_id \
+              AND pp.profile_id = d.profile_id WHERE pp.policy_id = $1 AND d.channel = 'email' \
+              AND d.status = 'delivered' AND {}), \
+             (SELECT COALESCE(SUM(CASE WHEN f.useful THEN 1 ELSE 0 END), 0) {feedback}), \
+             (SELECT COALESCE(SUM(CASE WHEN f.useful THEN 0 ELSE 1 END), 0) {feedback}), \
+             (SELECT COUNT(*) FROM confirmations c WHERE policy_id = $1 AND {})",
+            within("pp"),
+            within("d"),
             within("c")
         );
-        let (audience, inbox, read, email, useful, not_useful, confirmations) = on_pool!(&self.db, pool => {
-            let audience: i64 = sqlx::query_scalar(&audience_sql)
+        let (audience, inbox, read, email, useful, not_useful, confirmations): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = on_pool!(&self.db, pool => {
+            sqlx::query_as(&sql)
                 .bind(policy_id)
                 .bind(&region)
                 .fetch_one(pool)
-                .await?;
-            let (inbox, read): (i64, i64) = sqlx::query_as(&inbox_sql)
-                .bind(policy_id)
-                .bind(&region)
-                .fetch_one(pool)
-                .await?;
-            let email: i64 = sqlx::query_scalar(&email_sql)
-                .bind(policy_id)
-                .bind(&region)
-                .fetch_one(pool)
-                .await?;
-            let (useful, not_useful): (i64, i64) = sqlx::query_as(&feedback_sql)
-                .bind(policy_id)
-                .bind(&region)
-                .fetch_one(pool)
-                .await?;
-            let confirmations: i64 = sqlx::query_scalar(&confirmations_sql)
-                .bind(policy_id)
-                .bind(&region)
-                .fetch_one(pool)
-                .await?;
-            (audience, inbox, read, email, useful, not_useful, confirmations)
+                .await?
         });
         Ok(PolicyAnalytics {
             policy_id,
