@@ -57,6 +57,7 @@ fn validate_enterprise(
     );
     let region = checks.required_code("region", input.region.as_deref(), RegionCode::parse);
     let industry = checks.required_code("industry", input.industry.as_deref(), IndustryCode::parse);
+    checks.date("founded_on", input.founded_on);
     let registered_capital = checks.amount("registered_capital", input.registered_capital);
     let employees = checks.count("employees", input.employees);
     let revenue = checks.amount("revenue", input.revenue);
@@ -112,6 +113,7 @@ fn validate_citizen(
 ) -> Result<CitizenProfile, ValidationErrors> {
     let mut checks = Checks::default();
     let name = checks.name("name", input.name.as_deref());
+    checks.date("birth_date", input.birth_date);
     let identity = checks.identity(input.id_number.as_ref(), key, existing);
     if let Some(identity) = &identity {
         checks.agrees_with_identity(identity, input.birth_date, input.gender);
@@ -160,6 +162,13 @@ fn validate_citizen(
 }
 
 impl Checks {
+    /// A given date must lie in the service's accepted range.
+    fn date(&mut self, field: &str, date: Option<NaiveDate>) {
+        if let Some((zh, en)) = date.and_then(crate::dates::out_of_range) {
+            self.fail(field, Rule::OutOfRange, zh, en);
+        }
+    }
+
     fn name(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let name = self.required(field, value)?;
         let length = name.chars().count();
@@ -296,6 +305,11 @@ impl Checks {
         for (index, certification) in certifications.into_iter().enumerate() {
             let at = format!("certifications[{index}]");
             let kind = certification.kind.trim().to_owned();
+            self.date(
+                &format!("{at}.obtained_on"),
+                Some(certification.obtained_on),
+            );
+            self.date(&format!("{at}.expires_on"), certification.expires_on);
             if !is_code(&kind) {
                 self.fail(
                     format!("{at}.kind"),
@@ -529,7 +543,11 @@ fn typed_value(field_type: &FieldType, json: &serde_json::Value) -> Option<Value
             .map(|item| item.as_str().map(str::to_owned))
             .collect::<Option<BTreeSet<_>>>()
             .map(Value::Set),
-        (FieldType::Date, Json::String(text)) => text.parse::<NaiveDate>().ok().map(Value::Date),
+        (FieldType::Date, Json::String(text)) => text
+            .parse::<NaiveDate>()
+            .ok()
+            .filter(|date| crate::dates::is_supported(*date))
+            .map(Value::Date),
         (FieldType::Region, Json::String(text)) => RegionCode::parse(text)
             .ok()
             .map(|code| Value::Text(code.into())),

@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody, FieldProblem};
-pub use extract::{parse_json, parse_profile};
+pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
 pub use matching::Matching;
 pub use routes::matches::{MissingField, completion};
 pub use routes::scoped_region;

@@ -70,6 +70,9 @@ pub struct DeliveryConfig {
     /// Packs a recipient gets from automatic pushes per day (China); 0 for no cap. Staff pushes
     /// are not capped.
     pub max_packs_per_day: u32,
+    /// Shortest time between two runs of a schedule, in seconds: a cron line that would run
+    /// more often is refused when the schedule is created or changed.
+    pub min_schedule_interval_secs: u64,
 }
 
 /// Outgoing e-mail.
@@ -125,6 +128,7 @@ impl Default for Config {
                 lease_ms: 120_000,
                 poll_interval_ms: 1_000,
                 max_packs_per_day: 5,
+                min_schedule_interval_secs: 60,
             },
         }
     }
@@ -196,7 +200,8 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_DELIVERY__EMAIL_WORKERS,
        POLICY_PUSH_DELIVERY__MAX_ATTEMPTS, POLICY_PUSH_DELIVERY__RETRY_BASE_MS,
        POLICY_PUSH_DELIVERY__RETRY_CAP_MS, POLICY_PUSH_DELIVERY__LEASE_MS,
-       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY;
+       POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS, POLICY_PUSH_DELIVERY__MAX_PACKS_PER_DAY,
+       POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS;
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info).";
 

@@ -111,6 +111,7 @@ pub fn push_settings(config: &Config) -> push::PushSettings {
         lease: Duration::from_millis(delivery.lease_ms),
         poll_interval: Duration::from_millis(delivery.poll_interval_ms),
         max_packs_per_day: delivery.max_packs_per_day,
+        min_schedule_interval: Duration::from_secs(delivery.min_schedule_interval_secs),
     }
 }
 

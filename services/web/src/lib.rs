@@ -5,6 +5,7 @@
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
 mod admin;
+mod input;
 mod text;
 
 use std::collections::HashMap;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
             get(admin::schedules).post(admin::create_schedule),
         )
         .route("/admin/schedules/{id}/delete", post(admin::delete_schedule))
+        .layer(axum::middleware::from_fn(input::refuse_control_characters))
 }
 
 fn templates() -> &'static Environment<'static> {
