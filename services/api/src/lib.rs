@@ -5,6 +5,7 @@ mod access;
 pub mod auth;
 mod error;
 mod extract;
+mod response_policy;
 mod routes;
 
 use std::any::Any;
@@ -22,6 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
 pub use matching::Matching;
+pub use response_policy::replace_bare_refusal;
 pub use routes::matches::{MissingField, completion};
 pub use routes::scoped_region;
 
@@ -108,6 +110,7 @@ pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> R
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(response_policy::apply))
         .with_state(state)
 }
 

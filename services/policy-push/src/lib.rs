@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_push;
 pub mod config;
+mod http_io;
 pub mod import;
 pub mod users;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use api::{ApiConfig, AppState};
+use axum::serve::ListenerExt as _;
 use profiles::IdHashKey;
 use store::{Store, SystemClock};
 use tokio::net::TcpListener;
@@ -234,8 +236,10 @@ pub async fn start(
         web::routes(),
     );
     let task = tokio::spawn(async move {
+        // `tap_io` (doing nothing) is what lets axum hand the peer's address to `ConnectInfo`
+        // for a listener of our own.
         axum::serve(
-            listener,
+            http_io::Listener(listener).tap_io(|_| ()),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
