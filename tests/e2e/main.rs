@@ -5,6 +5,7 @@ mod attributes;
 mod bad_input;
 mod browser;
 mod fixtures;
+mod hostile_input;
 mod imports;
 mod matching;
 mod policies;
