@@ -299,6 +299,40 @@ async fn schedules_running_more_often_than_the_minimum_are_refused(backend: Back
         kept.body["cron"], "0 * * * * *",
         "the refused change left it as it was"
     );
+
+    // The administrators' schedules page checks the same rule.
+    let browser = reqwest::Client::new();
+    let signed_in = browser
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "e2e-admin", "password": "e2e-password-123"}))
+        .send()
+        .await
+        .expect("sign-in");
+    let session = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = written(&app).await;
+    let page = browser
+        .post(app.url("/admin/schedules"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf_token={csrf}&name=%E6%AF%8F%E7%A7%92&cron=*+*+*+*+*+*&job=digest%3Adaily&days_before="
+        ))
+        .send()
+        .await
+        .expect("schedules page");
+    assert_eq!(page.status(), 422);
+    assert!(page.text().await.unwrap().contains("过于频繁"));
+    assert_eq!(written(&app).await, saved, "the page saved nothing");
 }
 
 /// Asserts the browser protections, and `no-store` exactly when the reply is `personal` (not a
