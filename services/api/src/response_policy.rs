@@ -8,8 +8,8 @@
 use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -49,10 +49,11 @@ pub async fn apply(request: Request, next: Next) -> Response {
         && !head_only
         && response.body().size_hint().exact() == Some(0)
     {
+        // The bare response's own headers (such as a 405's `Allow`) stay, but not its length.
         let headers = std::mem::take(response.headers_mut());
         response = error_for(status).into_response();
         for (name, value) in &headers {
-            if !response.headers().contains_key(name) {
+            if name != CONTENT_LENGTH && !response.headers().contains_key(name) {
                 response.headers_mut().insert(name, value.clone());
             }
         }
