@@ -121,7 +121,7 @@ async fn control_characters_are_refused_naming_the_field(app: TestApp) {
     assert_eq!(rows(&app, "sessions").await, before[3] + 1);
 }
 
-async fn dates_outside_1900_to_2199_are_refused(app: TestApp) {
+async fn dates_outside_1900_to_2199_and_future_births_are_refused(app: TestApp) {
     let before = written(&app).await;
     for (field, date) in [
         ("published_on", "0000-01-01"),
@@ -150,6 +150,15 @@ async fn dates_outside_1900_to_2199_are_refused(app: TestApp) {
     citizen["birth_date"] = json!("0000-01-01");
     let reply = app.post("/api/v1/profiles", &citizen).await.expect(422);
     assert_eq!(reply.body["field"], "birth_date", "{}", reply.text);
+    // Born 2030-01-01 by the ID number: inside the range, but after today.
+    let unborn = fixtures::citizen("110105203001011231");
+    let reply = app.post("/api/v1/profiles", &unborn).await.expect(422);
+    assert_eq!(reply.body["field"], "id_number", "{}", reply.text);
+    assert_eq!(
+        reply.body["errors"][0]["rule"], "birth_date_in_future",
+        "{}",
+        reply.text
+    );
     for (query, field) in [
         (
             "/api/v1/policies?published_from=0000-01-01",
@@ -403,7 +412,7 @@ async fn every_response_carries_the_browser_protections(app: TestApp) {
 
 on_both_backends!(
     control_characters_are_refused_naming_the_field,
-    dates_outside_1900_to_2199_are_refused,
+    dates_outside_1900_to_2199_and_future_births_are_refused,
     an_overlong_query_string_is_a_414_in_the_error_shape,
     every_response_carries_the_browser_protections,
 );
