@@ -15,7 +15,8 @@ use std::fmt;
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK_DIGITS: &[u8; 11] = b"10X98765432";
 
-/// The earliest birth year accepted; GB 11643's own worked example was born in 1880.
+/// The earliest birth year accepted; GB 11643's own worked example was born in 1880. The latest
+/// is the service's last accepted day ([`crate::dates::LATEST`]).
 const EARLIEST_BIRTH_YEAR: i32 = 1800;
 
 /// Hashing keys shorter than this are rejected: the ID space is small enough to enumerate, so
@@ -85,7 +86,7 @@ impl IdNumber {
         }
         let birth_date = NaiveDate::parse_from_str(&number[6..14], "%Y%m%d")
             .ok()
-            .filter(|date| date.year() >= EARLIEST_BIRTH_YEAR);
+            .filter(|date| date.year() >= EARLIEST_BIRTH_YEAR && *date <= crate::dates::LATEST);
         if birth_date.is_none() {
             checks.fail(
                 "",

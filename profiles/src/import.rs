@@ -405,7 +405,7 @@ mod tests {
     use super::*;
     use crate::facts::Value;
     use crate::model::{Education, Gender, Ownership, Profile};
-    use crate::test_support::{citizen_id, day, enterprise_json, key, schema};
+    use crate::test_support::{citizen_id, day, enterprise_json, key, schema, today};
     use std::collections::HashMap;
 
     fn parse(row: &[(&str, &str)]) -> Result<ProfileInput, ValidationErrors> {
@@ -505,7 +505,7 @@ mod tests {
         );
 
         let stored = ProfileInput::Enterprise(input)
-            .validate(&key(), &schema(), None)
+            .validate(&key(), &schema(), None, today())
             .unwrap();
         let facts = stored.facts(day(2025, 6, 1));
         assert_eq!(
@@ -550,7 +550,7 @@ mod tests {
         assert_eq!(input.interests, None, "an empty cell is not given");
         assert!(input.contacts.is_empty());
         let stored = ProfileInput::Citizen(input)
-            .validate(&key(), &schema(), None)
+            .validate(&key(), &schema(), None, today())
             .unwrap();
         assert!(matches!(stored, Profile::Citizen(_)));
     }
@@ -682,7 +682,7 @@ mod tests {
         };
         assert_eq!(input.attributes["shoe_size"], serde_json::json!("42"));
         let errors = ProfileInput::Citizen(input)
-            .validate(&key(), &schema(), None)
+            .validate(&key(), &schema(), None, today())
             .unwrap_err();
         assert!(errors.has("attributes.shoe_size", Rule::UnknownAttribute));
     }

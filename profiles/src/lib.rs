@@ -9,6 +9,7 @@
 
 pub mod coded;
 pub mod codes;
+pub mod dates;
 pub mod error;
 pub mod facts;
 pub mod id_number;

@@ -25,11 +25,13 @@ const MAX_DOMAIN_LABEL_CHARS: usize = 63;
 impl ProfileInput {
     /// Validates the input into a storable profile. `existing` is the stored profile when this is
     /// an update: a citizen update may then omit `id_number` and keep the stored identity.
+    /// `today` (in China) bounds birth dates: nobody is born after it.
     pub fn validate(
         self,
         key: &IdHashKey,
         schema: &AttributeSchema,
         existing: Option<&Profile>,
+        today: NaiveDate,
     ) -> Result<Profile, ValidationErrors> {
         match self {
             Self::Enterprise(input) => validate_enterprise(input, schema).map(Profile::Enterprise),
@@ -38,7 +40,7 @@ impl ProfileInput {
                     Some(Profile::Citizen(citizen)) => Some(citizen),
                     _ => None,
                 };
-                validate_citizen(input, key, schema, existing).map(Profile::Citizen)
+                validate_citizen(input, key, schema, existing, today).map(Profile::Citizen)
             }
         }
     }
@@ -57,6 +59,7 @@ fn validate_enterprise(
     );
     let region = checks.required_code("region", input.region.as_deref(), RegionCode::parse);
     let industry = checks.required_code("industry", input.industry.as_deref(), IndustryCode::parse);
+    checks.date("founded_on", input.founded_on);
     let registered_capital = checks.amount("registered_capital", input.registered_capital);
     let employees = checks.count("employees", input.employees);
     let revenue = checks.amount("revenue", input.revenue);
@@ -109,12 +112,28 @@ fn validate_citizen(
     key: &IdHashKey,
     schema: &AttributeSchema,
     existing: Option<&CitizenProfile>,
+    today: NaiveDate,
 ) -> Result<CitizenProfile, ValidationErrors> {
     let mut checks = Checks::default();
     let name = checks.name("name", input.name.as_deref());
+    checks.date("birth_date", input.birth_date);
     let identity = checks.identity(input.id_number.as_ref(), key, existing);
     if let Some(identity) = &identity {
         checks.agrees_with_identity(identity, input.birth_date, input.gender);
+        if identity.birth_date > today {
+            // The date comes from the ID number unless it was also given on its own.
+            let field = if input.birth_date.is_some() {
+                "birth_date"
+            } else {
+                "id_number"
+            };
+            checks.fail(
+                field,
+                Rule::BirthDateInFuture,
+                "出生日期晚于今天",
+                "the birth date is after today",
+            );
+        }
     }
     let hukou_region = checks.optional_code(
         "hukou_region",
@@ -160,6 +179,13 @@ fn validate_citizen(
 }
 
 impl Checks {
+    /// A given date must lie in the service's accepted range.
+    fn date(&mut self, field: &str, date: Option<NaiveDate>) {
+        if let Some((zh, en)) = date.and_then(crate::dates::out_of_range) {
+            self.fail(field, Rule::OutOfRange, zh, en);
+        }
+    }
+
     fn name(&mut self, field: &str, value: Option<&str>) -> Option<String> {
         let name = self.required(field, value)?;
         let length = name.chars().count();
@@ -296,6 +322,11 @@ impl Checks {
         for (index, certification) in certifications.into_iter().enumerate() {
             let at = format!("certifications[{index}]");
             let kind = certification.kind.trim().to_owned();
+            self.date(
+                &format!("{at}.obtained_on"),
+                Some(certification.obtained_on),
+            );
+            self.date(&format!("{at}.expires_on"), certification.expires_on);
             if !is_code(&kind) {
                 self.fail(
                     format!("{at}.kind"),
@@ -529,7 +560,11 @@ fn typed_value(field_type: &FieldType, json: &serde_json::Value) -> Option<Value
             .map(|item| item.as_str().map(str::to_owned))
             .collect::<Option<BTreeSet<_>>>()
             .map(Value::Set),
-        (FieldType::Date, Json::String(text)) => text.parse::<NaiveDate>().ok().map(Value::Date),
+        (FieldType::Date, Json::String(text)) => text
+            .parse::<NaiveDate>()
+            .ok()
+            .filter(|date| crate::dates::is_supported(*date))
+            .map(Value::Date),
         (FieldType::Region, Json::String(text)) => RegionCode::parse(text)
             .ok()
             .map(|code| Value::Text(code.into())),
@@ -576,13 +611,13 @@ mod tests {
     use crate::model::{ContactRole, Education, EmploymentStatus, Ownership};
     use crate::test_support::{
         citizen_id, citizen_json, credit_code, day, enterprise_json, id_number, input, key,
-        profile, schema, with,
+        profile, schema, today, with,
     };
     use serde_json::json;
 
     fn errors(document: serde_json::Value) -> ValidationErrors {
         input(document)
-            .validate(&key(), &schema(), None)
+            .validate(&key(), &schema(), None, today())
             .unwrap_err()
     }
 
@@ -769,6 +804,32 @@ mod tests {
     }
 
     #[test]
+    fn birth_dates_after_today_and_dates_outside_the_range_are_refused() {
+        let unborn = id_number("11010520300101123");
+        assert!(
+            errors(with(citizen_json(), json!({"id_number": unborn})))
+                .has("id_number", Rule::BirthDateInFuture)
+        );
+        let given = with(
+            citizen_json(),
+            json!({"id_number": unborn, "birth_date": "2030-01-01"}),
+        );
+        assert!(errors(given).has("birth_date", Rule::BirthDateInFuture));
+        let far = id_number("11010522000101123");
+        assert!(
+            errors(with(citizen_json(), json!({"id_number": far})))
+                .has("id_number", Rule::IdBirthDate)
+        );
+        let founded = with(enterprise_json(), json!({"founded_on": "0000-01-01"}));
+        assert!(errors(founded).has("founded_on", Rule::OutOfRange));
+        let certified = with(
+            enterprise_json(),
+            json!({"certifications": [{"kind": "high_tech", "obtained_on": "2020-01-01", "expires_on": "9999-12-31"}]}),
+        );
+        assert!(errors(certified).has("certifications[0].expires_on", Rule::OutOfRange));
+    }
+
+    #[test]
     fn given_birth_date_and_gender_must_agree_with_the_id() {
         let agreeing = with(
             citizen_json(),
@@ -793,7 +854,7 @@ mod tests {
 
         let stored = profile(citizen_json());
         let updated = input(without_id.clone())
-            .validate(&key(), &schema(), Some(&stored))
+            .validate(&key(), &schema(), Some(&stored), today())
             .unwrap();
         let (Profile::Citizen(before), Profile::Citizen(after)) = (&stored, &updated) else {
             panic!("citizens expected");
@@ -805,13 +866,13 @@ mod tests {
 
         let contradicting = with(without_id, json!({"birth_date": "1991-01-01"}));
         let errors = input(contradicting)
-            .validate(&key(), &schema(), Some(&stored))
+            .validate(&key(), &schema(), Some(&stored), today())
             .unwrap_err();
         assert!(errors.has("birth_date", Rule::BirthDateMismatch));
 
         let enterprise = profile(enterprise_json());
         let errors = input(with(citizen_json(), json!({"id_number": ""})))
-            .validate(&key(), &schema(), Some(&enterprise))
+            .validate(&key(), &schema(), Some(&enterprise), today())
             .unwrap_err();
         assert!(
             errors.has("id_number", Rule::Required),
@@ -827,7 +888,7 @@ mod tests {
             citizen_json(),
             json!({"id_number": other, "gender": null}),
         ))
-        .validate(&key(), &schema(), Some(&stored))
+        .validate(&key(), &schema(), Some(&stored), today())
         .unwrap();
         assert_eq!(
             updated.id_hash(),
@@ -936,7 +997,7 @@ mod tests {
         spreadsheet.revenue = Some(f64::NAN);
         spreadsheet.total_assets = Some(f64::INFINITY);
         let errors = ProfileInput::Enterprise(spreadsheet)
-            .validate(&key(), &schema(), None)
+            .validate(&key(), &schema(), None, today())
             .unwrap_err();
         assert!(errors.has("revenue", Rule::NotFinite));
         assert!(errors.has("total_assets", Rule::NotFinite));

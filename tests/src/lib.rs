@@ -215,6 +215,8 @@ impl TestApp {
         config.delivery.poll_interval_ms = 100;
         config.delivery.retry_base_ms = 200;
         config.delivery.retry_cap_ms = 1_000;
+        // Schedules may run every second, so schedule tests see several runs within a test.
+        config.delivery.min_schedule_interval_secs = 0;
         adjust(&mut config);
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = policy_push::start(&config, async {

@@ -1,6 +1,6 @@
 //! Request extractors that turn every malformed input into an [`ApiError`] naming the field:
-//! JSON bodies (syntax, unknown fields, wrong types, missing fields, size), path ids and query
-//! parameters.
+//! JSON bodies (syntax, unknown fields, wrong types, missing fields, size, control characters),
+//! path ids and query parameters (control characters too).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use profiles::ProfileInput;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::ApiError;
 
@@ -78,7 +79,83 @@ async fn read_json_document<S: Send + Sync>(
             )
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|error| malformed_json(&error))
+    parse_document(&bytes)
+}
+
+/// Parses a JSON document and refuses control characters anywhere in it, so every JSON input —
+/// request bodies and imported lines alike — passes the same check before anything reads it.
+fn parse_document(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let document = serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?;
+    match control_character_at(&document, "") {
+        Some(field) => Err(control_character(StatusCode::UNPROCESSABLE_ENTITY, &field)),
+        None => Ok(document),
+    }
+}
+
+/// Whether `text` may be stored as a single-line value (a name, a code, a key, a query value):
+/// no C0 control character at all. PostgreSQL refuses NUL in text and JSONB outright, and no
+/// field has a use for the others.
+pub fn is_clean_line(text: &str) -> bool {
+    !text.chars().any(|c| c < ' ')
+}
+
+/// Whether `text` may be stored as free text: like [`is_clean_line`], except that tab, line feed
+/// and carriage return are part of ordinary multi-line writing.
+pub fn is_clean_text(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// The path of the first string or key in `value` holding a refused control character. Strings
+/// are free text (any of them may be), keys are single lines.
+fn control_character_at(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => (!is_clean_text(text)).then(|| path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| control_character_at(item, &format!("{path}[{index}]"))),
+        Value::Object(members) => members.iter().find_map(|(key, member)| {
+            let at = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if is_clean_line(key) {
+                control_character_at(member, &at)
+            } else {
+                Some(at)
+            }
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
+/// The refusal of a value holding a control character, naming where it is.
+pub fn control_character(status: StatusCode, field: &str) -> ApiError {
+    // A key can itself hold the character; the reply shows a replacement mark in its place.
+    let field: String = match field {
+        "" => ".".to_owned(),
+        field => field
+            .chars()
+            .map(|c| {
+                if c < ' ' {
+                    char::REPLACEMENT_CHARACTER
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    };
+    ApiError::new(
+        status,
+        "control_character",
+        format!("字段“{field}”含有不允许的控制字符（如 NUL）"),
+        format!("field `{field}` contains a control character (such as NUL), which is not allowed"),
+    )
+    .with_field(field)
 }
 
 fn from_document<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, ApiError> {
@@ -117,12 +194,12 @@ pub fn parse_profile_value(mut document: serde_json::Value) -> Result<ProfileInp
 
 /// Deserialises `bytes` as a `T`, syntax first, then reporting the JSON path of the first problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    from_document(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
+    from_document(parse_document(bytes)?)
 }
 
 /// Parses one profile document, as [`ProfileJson`] does for request bodies.
 pub fn parse_profile(bytes: &[u8]) -> Result<ProfileInput, ApiError> {
-    parse_profile_value(serde_json::from_slice(bytes).map_err(|error| malformed_json(&error))?)
+    parse_profile_value(parse_document(bytes)?)
 }
 
 fn malformed_json(error: &serde_json::Error) -> ApiError {
@@ -196,7 +273,8 @@ fn serde_problem(path: &str, message: &str, place_zh: &str) -> ApiError {
     .with_field(field)
 }
 
-/// Query parameters, deserialised strictly: unknown parameters are rejected so typos surface.
+/// Query parameters, deserialised strictly: unknown parameters are rejected so typos surface,
+/// and a name or value holding a control character is refused before any is read.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
@@ -205,6 +283,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| !is_clean_line(name) || !is_clean_line(value))
+        {
+            return Err(control_character(StatusCode::BAD_REQUEST, &name));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -216,6 +299,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 api.code = "invalid_query";
                 api
             })
+    }
+}
+
+/// An optional date parameter or field (`#[serde(default, deserialize_with = ...)]`), refused
+/// when it lies outside the accepted range ([`profiles::dates`]); the refusal names the field.
+pub fn supported_date<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    let date = Option::<chrono::NaiveDate>::deserialize(deserializer)?;
+    match date.and_then(profiles::dates::out_of_range) {
+        Some((_, en)) => Err(D::Error::custom(en)),
+        None => Ok(date),
     }
 }
 

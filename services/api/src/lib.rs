@@ -6,6 +6,7 @@ pub mod auth;
 mod error;
 mod extract;
 mod openapi;
+mod response_policy;
 mod routes;
 
 use std::any::Any;
@@ -22,9 +23,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub use access::{Rule, authorize, region_scope};
 pub use error::{ApiError, ErrorBody, FieldProblem};
-pub use extract::{parse_json, parse_profile};
+pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
 pub use matching::Matching;
 pub use routes::imports::ImportSettings;
+pub use response_policy::replace_bare_refusal;
 pub use routes::matches::{MissingField, completion};
 
 /// What every handler can reach.
@@ -124,6 +126,7 @@ pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> R
     .layer(DefaultBodyLimit::max(config.max_body_bytes))
     .layer(CatchPanicLayer::custom(panic_response))
     .layer(TraceLayer::new_for_http())
+    .layer(axum::middleware::from_fn(response_policy::apply))
     .with_state(state)
 }
 

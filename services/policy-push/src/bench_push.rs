@@ -150,6 +150,7 @@ fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSet
         lease: Duration::from_secs(300),
         poll_interval: Duration::from_millis(50),
         max_packs_per_day: 0,
+        min_schedule_interval: Duration::from_secs(60),
     }
 }
 

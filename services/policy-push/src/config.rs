@@ -142,6 +142,9 @@ pub struct DeliveryConfig {
     /// On SIGTERM, how long the work in hand may take to settle before the instance exits, in
     /// milliseconds (keep it below the orchestrator's grace period).
     pub drain_grace_ms: u64,
+    /// Shortest time between two runs of a schedule, in seconds: a cron line that would run
+    /// more often is refused when the schedule is created or changed.
+    pub min_schedule_interval_secs: u64,
 }
 
 /// Outgoing e-mail.
@@ -202,6 +205,7 @@ impl Default for Config {
                 poll_interval_ms: 1_000,
                 max_packs_per_day: 5,
                 drain_grace_ms: 20_000,
+                min_schedule_interval_secs: 60,
             },
             imports: ImportsConfig::default(),
         }
@@ -282,7 +286,8 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_IMPORTS__MAX_UPLOAD_BYTES, POLICY_PUSH_IMPORTS__MAX_ROWS,
        POLICY_PUSH_IMPORTS__MAX_COLUMNS, POLICY_PUSH_IMPORTS__MAX_CELL_BYTES,
        POLICY_PUSH_IMPORTS__MAX_UNCOMPRESSED_BYTES, POLICY_PUSH_IMPORTS__MAX_ENTRIES,
-       POLICY_PUSH_IMPORTS__STALE_AFTER_SECS;
+       POLICY_PUSH_IMPORTS__STALE_AFTER_SECS,
+       POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS;
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info).";
 

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_push;
 pub mod config;
+mod http_io;
 pub mod import;
 pub mod secrets;
 pub mod users;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use api::{ApiConfig, AppState};
+use axum::serve::ListenerExt as _;
 use profiles::IdHashKey;
 use store::{Store, SystemClock};
 use tokio::net::TcpListener;
@@ -127,6 +129,7 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
         lease: Duration::from_millis(delivery.lease_ms),
         poll_interval: Duration::from_millis(delivery.poll_interval_ms),
         max_packs_per_day: delivery.max_packs_per_day,
+        min_schedule_interval: Duration::from_secs(delivery.min_schedule_interval_secs),
     }
 }
 
@@ -260,8 +263,10 @@ pub async fn start(
         web::routes(),
     );
     let task = tokio::spawn(async move {
+        // `tap_io` (doing nothing) is what lets axum hand the peer's address to `ConnectInfo`
+        // for a listener of our own.
         axum::serve(
-            listener,
+            http_io::Listener(listener).tap_io(|_| ()),
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)

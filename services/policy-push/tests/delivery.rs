@@ -118,6 +118,8 @@ impl Instance {
                 .env("POLICY_PUSH_DELIVERY__LEASE_MS", "2000")
                 .env("POLICY_PUSH_DELIVERY__POLL_INTERVAL_MS", "200")
                 .env("POLICY_PUSH_DELIVERY__RETRY_BASE_MS", "200")
+                // The schedules here run every second, to see runs taken over within the test.
+                .env("POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS", "0")
                 .env("RUST_LOG", "warn")
                 .envs(env.iter().copied())
                 .stdout(Stdio::null())

@@ -61,6 +61,8 @@ pub struct PushSettings {
     /// back and may come with a later push. Staff pushes are not capped. Counted in Redis when
     /// configured, else in the database.
     pub max_packs_per_day: u32,
+    /// Shortest time allowed between two runs of a schedule; shorter cron lines are refused.
+    pub min_schedule_interval: Duration,
 }
 
 pub(crate) struct Inner {
@@ -198,6 +200,11 @@ impl Pusher {
     }
 
     /// Tells idle planners and workers to look for work now (e.g. after a re-drive).
+    /// Shortest time allowed between two runs of a schedule, for [`validate_schedule`].
+    pub fn min_schedule_interval(&self) -> Duration {
+        self.inner.settings.min_schedule_interval
+    }
+
     pub fn wake(&self) {
         self.inner.plan_ready.notify_waiters();
         self.inner.work_ready.notify_waiters();

@@ -36,8 +36,26 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, PushError> {
     })
 }
 
-/// Checks a schedule before it is saved: its cron expression and its job.
-pub fn validate_schedule(input: &ScheduleInput) -> Result<ScheduledJob, PushError> {
+/// Upcoming runs a new schedule's shortest gap is measured over: enough to catch a burst inside
+/// an hour or a day (`0 0,1 9 * * *` runs twice a minute apart each morning).
+const RUNS_MEASURED: usize = 32;
+
+/// The shortest time between two of the next [`RUNS_MEASURED`] runs of `cron`, or `None` when it
+/// runs at most once more.
+fn shortest_gap(cron: &cron::Schedule, from: DateTime<Utc>) -> Option<chrono::Duration> {
+    let runs: Vec<_> = cron
+        .after(&from.with_timezone(&Shanghai))
+        .take(RUNS_MEASURED)
+        .collect();
+    runs.windows(2).map(|pair| pair[1] - pair[0]).min()
+}
+
+/// Checks a schedule before it is saved: its cron expression, that its runs are at least
+/// `min_interval` apart (each run may push to every recipient), and its job.
+pub fn validate_schedule(
+    input: &ScheduleInput,
+    min_interval: std::time::Duration,
+) -> Result<ScheduledJob, PushError> {
     if input.name.trim().is_empty() {
         return Err(PushError::invalid(
             "name",
@@ -45,7 +63,19 @@ pub fn validate_schedule(input: &ScheduleInput) -> Result<ScheduledJob, PushErro
             "the name must not be empty",
         ));
     }
-    parse_cron(&input.cron)?;
+    let cron = parse_cron(&input.cron)?;
+    if let Some(gap) = shortest_gap(&cron, Utc::now())
+        && gap.to_std().unwrap_or_default() < min_interval
+    {
+        let (gap, min) = (gap.num_seconds(), min_interval.as_secs());
+        return Err(PushError::invalid(
+            "cron",
+            format!("cron 表达式运行过于频繁：两次运行最短仅相隔 {gap} 秒，至少须相隔 {min} 秒"),
+            format!(
+                "the cron expression runs too often: runs as little as {gap} s apart, at least {min} s are required"
+            ),
+        ));
+    }
     serde_json::from_value(input.job.clone()).map_err(|e| {
         PushError::invalid(
             "job",
@@ -117,6 +147,41 @@ impl Pusher {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    fn schedule(cron: &str) -> ScheduleInput {
+        ScheduleInput {
+            name: "digest".to_owned(),
+            cron: cron.to_owned(),
+            job: serde_json::json!({"kind": "digest", "frequency": "daily"}),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn runs_closer_than_the_minimum_interval_are_refused_naming_cron() {
+        let minute = std::time::Duration::from_secs(60);
+        for too_often in ["* * * * * *", "*/30 * * * * *", "0,1 0 9 * * *"] {
+            let Err(PushError::Invalid { field, .. }) =
+                validate_schedule(&schedule(too_often), minute)
+            else {
+                panic!("{too_often} must be refused");
+            };
+            assert_eq!(field, "cron");
+        }
+        for often_enough in ["0 * * * * *", "0 0 9 * * *", "0 0,1 9 * * *"] {
+            assert!(
+                validate_schedule(&schedule(often_enough), minute).is_ok(),
+                "{often_enough} must be accepted"
+            );
+        }
+        assert!(
+            validate_schedule(
+                &schedule("0 0,1 9 * * *"),
+                std::time::Duration::from_secs(61)
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn five_field_crontab_lines_are_refused_with_an_example() {

@@ -206,6 +206,30 @@ impl PolicyContent {
                 ),
             );
         }
+        let dates = [
+            ("written_on".to_owned(), self.written_on),
+            ("published_on".to_owned(), self.published_on),
+            ("valid_from".to_owned(), self.valid_from),
+            ("valid_until".to_owned(), self.valid_until),
+        ]
+        .into_iter()
+        .chain(self.benefit_items.iter().enumerate().flat_map(|(i, item)| {
+            [
+                (
+                    format!("benefit_items[{i}].window_opens"),
+                    item.window_opens,
+                ),
+                (
+                    format!("benefit_items[{i}].window_closes"),
+                    item.window_closes,
+                ),
+            ]
+        }));
+        for (field, date) in dates {
+            if let Some((zh, en)) = date.and_then(profiles::dates::out_of_range) {
+                fail(field, "out_of_range", zh, en);
+            }
+        }
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until)
             && from > until
         {

@@ -9,6 +9,6 @@ impl Store {
     /// Validates `input` as a new profile would be, returning it unsaved.
     pub async fn check_profile(&self, input: ProfileInput) -> Result<Profile, StoreError> {
         let schema = self.attribute_schema().await?;
-        Ok(input.validate(&self.id_key, &schema, None)?)
+        Ok(input.validate(&self.id_key, &schema, None, self.today())?)
     }
 }

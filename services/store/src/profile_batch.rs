@@ -96,7 +96,7 @@ impl Store {
             Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
         for (index, input) in batch.into_iter().enumerate() {
-            match input.validate(&self.id_key, &schema, None) {
+            match input.validate(&self.id_key, &schema, None, today) {
                 Ok(profile) => {
                     outcomes.push(None);
                     pending.push(Pending {

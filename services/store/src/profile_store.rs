@@ -180,7 +180,7 @@ impl Store {
     ) -> Result<Profile, StoreError> {
         let schema = self.attribute_schema().await?;
         input
-            .validate(&self.id_key, &schema, existing)
+            .validate(&self.id_key, &schema, existing, self.today())
             .map_err(StoreError::from)
     }
 

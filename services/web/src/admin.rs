@@ -331,7 +331,7 @@ pub(crate) async fn create_schedule(
         };
         message.to_owned()
     };
-    if let Err(error) = push::validate_schedule(&input) {
+    if let Err(error) = push::validate_schedule(&input, state.pusher.min_schedule_interval()) {
         return render_schedules(&state, &viewer, &form, Some(refused(error.into()))).await;
     }
     match state

@@ -5,6 +5,7 @@
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
 mod admin;
+mod input;
 mod text;
 
 use std::collections::HashMap;
@@ -59,6 +60,39 @@ pub fn routes() -> Router<AppState> {
             get(admin::schedules).post(admin::create_schedule),
         )
         .route("/admin/schedules/{id}/delete", post(admin::delete_schedule))
+        .route("/static/{name}", get(script))
+        .layer(axum::middleware::from_fn(input::refuse_control_characters))
+}
+
+/// The pages' scripts, kept out of the pages so the content security policy can refuse every
+/// inline script; a page hands its data to its script in a JSON block (`#page-data`).
+const SCRIPTS: &[(&str, &str)] = &[
+    ("admin_policy.js", include_str!("../static/admin_policy.js")),
+    ("admin_tags.js", include_str!("../static/admin_tags.js")),
+    (
+        "admin_weights.js",
+        include_str!("../static/admin_weights.js"),
+    ),
+    ("push_form.js", include_str!("../static/push_form.js")),
+    (
+        "push_progress.js",
+        include_str!("../static/push_progress.js"),
+    ),
+    ("print.js", include_str!("../static/print.js")),
+];
+
+async fn script(Path(name): Path<String>) -> Response {
+    match SCRIPTS.iter().find(|(file, _)| *file == name) {
+        Some((_, source)) => (
+            [
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            *source,
+        )
+            .into_response(),
+        None => api::ApiError::not_found_route().into_response(),
+    }
 }
 
 fn templates() -> &'static Environment<'static> {

@@ -126,6 +126,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("policy", "政策", "Policy"),
     ("home", "返回首页", "Home"),
     ("forbidden", "无权访问", "Not allowed"),
+    ("bad_input", "输入有误", "Invalid input"),
     (
         "forbidden_detail",
         "您没有权限查看此页面。",

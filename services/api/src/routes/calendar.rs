@@ -115,15 +115,25 @@ async fn month_of(state: &AppState, query: &CalendarQuery) -> Result<CalendarMon
         .month
         .clone()
         .unwrap_or_else(|| state.store.today().format("%Y-%m").to_string());
-    let (from, until) = month_bounds(&month).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("month 应为 YYYY-MM 格式，收到 {month}"),
-            format!("month must be YYYY-MM, not {month}"),
-        )
-        .with_field("month")
-    })?;
+    let (from, until) = month_bounds(&month)
+        .filter(|(from, _)| profiles::dates::is_supported(*from))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!(
+                    "month 应为 {} 至 {} 之间的 YYYY-MM，收到 {month}",
+                    profiles::dates::EARLIEST.format("%Y-%m"),
+                    profiles::dates::LATEST.format("%Y-%m")
+                ),
+                format!(
+                    "month must be YYYY-MM between {} and {}, not {month}",
+                    profiles::dates::EARLIEST.format("%Y-%m"),
+                    profiles::dates::LATEST.format("%Y-%m")
+                ),
+            )
+            .with_field("month")
+        })?;
     let policies = state.store.published_policies().await?;
     Ok(CalendarMonth {
         events: events(&policies, from, until, query),

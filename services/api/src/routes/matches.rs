@@ -69,6 +69,7 @@ impl From<MatchingError> for ApiError {
 #[serde(deny_unknown_fields)]
 struct MatchQuery {
     /// Evaluation day (default: today in China), for reproducible results.
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     as_of: Option<NaiveDate>,
     /// At most this many policies per group (default 20, at most 200).
     limit: Option<u32>,
@@ -175,6 +176,7 @@ pub async fn completion(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct AudienceQuery {
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     as_of: Option<NaiveDate>,
     /// `eligible` (default) or `undetermined`.
     #[param(value_type = Option<String>)]
@@ -260,6 +262,7 @@ struct PreviewRequest {
     /// An enterprise or citizen profile as for `POST /api/v1/profiles`; validated, never stored.
     #[schema(value_type = Object)]
     profile: serde_json::Value,
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     as_of: Option<NaiveDate>,
     limit: Option<u32>,
 }

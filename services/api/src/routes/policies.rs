@@ -39,7 +39,9 @@ struct PolicyQuery {
     department: Option<String>,
     /// Text in the title or 文号.
     q: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_to: Option<NaiveDate>,
     page: Option<u32>,
     per_page: Option<u32>,

@@ -205,14 +205,14 @@ fn enabled_by_default() -> bool {
 }
 
 impl ScheduleBody {
-    fn checked(self) -> Result<ScheduleInput, ApiError> {
+    fn checked(self, pusher: &push::Pusher) -> Result<ScheduleInput, ApiError> {
         let input = ScheduleInput {
             name: self.name,
             cron: self.cron,
             job: serde_json::to_value(self.job).unwrap_or_default(),
             enabled: self.enabled,
         };
-        push::validate_schedule(&input)?;
+        push::validate_schedule(&input, pusher.min_schedule_interval())?;
         Ok(input)
     }
 }
@@ -234,7 +234,7 @@ async fn create_schedule(
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<(StatusCode, Json<Schedule>), ApiError> {
-    let input = body.checked()?;
+    let input = body.checked(&state.pusher)?;
     Ok((
         StatusCode::CREATED,
         Json(state.store.create_schedule(&input, &caller.actor()).await?),
@@ -264,7 +264,7 @@ async fn update_schedule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> Result<Json<Schedule>, ApiError> {
-    let input = body.checked()?;
+    let input = body.checked(&state.pusher)?;
     Ok(Json(
         state
             .store

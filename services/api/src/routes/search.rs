@@ -57,7 +57,9 @@ struct SearchParams {
     #[param(value_type = Option<String>)]
     audience: Option<AudienceClass>,
     status: Option<PolicyStatus>,
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_to: Option<NaiveDate>,
     /// 1–100, default 20.
     limit: Option<usize>,

@@ -1,0 +1,19 @@
+(function () {
+  const data = JSON.parse(document.getElementById('page-data').textContent);
+  const { words } = data;
+  async function poll() {
+    const reply = await fetch(`/api/v1/pushes/${data.id}`, { credentials: 'same-origin' });
+    if (!reply.ok) return;
+    const push = await reply.json();
+    const inbox = (push.deliveries && push.deliveries.inbox) || {};
+    const done = (inbox.delivered || 0) + (inbox.dropped || 0);
+    document.getElementById('progress').max = Math.max(push.audience_count, 1);
+    document.getElementById('progress').value = done;
+    document.getElementById('delivered').textContent = done;
+    document.getElementById('audience').textContent = push.audience_count;
+    document.getElementById('status').textContent = words[push.status] || push.status;
+    if (push.status === 'planning' || push.status === 'sending') setTimeout(poll, 500);
+    else { const form = document.getElementById('cancel-form'); if (form) form.remove(); }
+  }
+  poll();
+})();
