@@ -52,6 +52,7 @@ pub enum Rule {
     SchemaEmptyEnum,
     SchemaDerived,
     KeyTooShort,
+    TooManyContacts,
 }
 
 impl Rule {
@@ -100,6 +101,7 @@ impl Rule {
             Self::SchemaEmptyEnum => "schema_empty_enum",
             Self::SchemaDerived => "schema_derived",
             Self::KeyTooShort => "key_too_short",
+            Self::TooManyContacts => "too_many_contacts",
         }
     }
 }
