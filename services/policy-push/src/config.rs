@@ -39,6 +39,8 @@ pub struct Config {
     pub link_secret: String,
     /// How long a browser session lasts, in hours.
     pub session_hours: u32,
+    /// Contacts (e-mail addresses) one profile may list; more are refused with 422.
+    pub max_contacts: usize,
     /// Publishing a policy needs a second administrator: one submits it for review, another
     /// publishes it.
     pub require_second_approval: bool,
@@ -106,6 +108,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".to_owned(),
             link_secret: DEMO_LINK_SECRET.to_owned(),
             session_hours: 8,
+            max_contacts: store::DEFAULT_MAX_CONTACTS,
             require_second_approval: false,
             mail: MailConfig {
                 smtp_url: None,

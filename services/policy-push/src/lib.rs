@@ -33,6 +33,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         Arc::new(SystemClock),
     )
     .await
+    .map(|store| store.with_max_contacts(config.max_contacts))
     .with_context(|| {
         format!(
             "cannot open the database at {}",

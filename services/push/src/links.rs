@@ -1,5 +1,6 @@
-//! Signed links in e-mails: one-click unsubscribe and the tracked "read this pack" link. They
-//! work without logging in, so they carry an HMAC over what they name and nothing else.
+//! Signed links in e-mails: one-click unsubscribe, the tracked "read this pack" link and the
+//! confirmation of a newly added contact address. They work without logging in, so they carry an
+//! HMAC over what they name and nothing else.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -9,6 +10,7 @@ use sha2::Sha256;
 pub enum LinkPurpose {
     Unsubscribe,
     ReadPack,
+    ConfirmContact,
 }
 
 impl LinkPurpose {
@@ -16,6 +18,7 @@ impl LinkPurpose {
         match self {
             Self::Unsubscribe => "unsubscribe",
             Self::ReadPack => "read",
+            Self::ConfirmContact => "confirm-contact",
         }
     }
 }

@@ -5,10 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use store::{Channel, ClaimedDelivery, Settlement};
+use store::{
+    AddressOutcome, AddressStatus, Channel, ClaimedDelivery, Settlement, address_summary,
+};
 use tokio::task::JoinSet;
 
-use crate::email::Outgoing;
+use crate::email::{Outgoing, SendFailure};
 use crate::pack::{BuiltPack, DropReason, Packer, PolicyCache};
 use crate::{PushError, Pusher};
 
@@ -134,12 +136,17 @@ impl Pusher {
         Ok(count)
     }
 
-    /// Sends a batch of e-mails concurrently, through the transport's connection pool.
+    /// Sends each delivery's pack to every address still owed a copy, one message per address
+    /// (its own envelope and `To:`), deliveries concurrently through the transport's connection
+    /// pool. Each address's outcome is recorded; a refused address does not hold back the
+    /// others, and a retry goes only to addresses that failed for now.
     async fn send_emails(
         &self,
         built: Vec<(ClaimedDelivery, Option<BuiltPack>)>,
     ) -> Result<Vec<(ClaimedDelivery, Settlement)>, PushError> {
         let inner = &self.inner;
+        let ids: Vec<i64> = built.iter().map(|(delivery, _)| delivery.id).collect();
+        let mut earlier = inner.store.settled_addresses(&ids).await?;
         let mut settled = Vec::with_capacity(built.len());
         let mut sending = JoinSet::new();
         for (delivery, pack) in built {
@@ -154,46 +161,73 @@ impl Pusher {
                     continue;
                 }
             };
+            let earlier = earlier.remove(&delivery.id).unwrap_or_default();
             let read_url = self.read_url(delivery.push_id, delivery.profile_id);
             let unsubscribe_url = self.unsubscribe_url(delivery.profile_id);
             let rendered =
                 inner
                     .templates
                     .render(&pack, Some(&read_url), Some(&unsubscribe_url))?;
-            let outgoing = Outgoing {
-                message_id: format!(
-                    "<delivery-{}.push-{}@policy-push>",
-                    delivery.id, delivery.push_id
-                ),
-                to: delivery.payload.emails.clone(),
-                rendered,
-                unsubscribe_url,
-            };
+            // Numbered by the address's place in the delivery, so a retry keeps each Message-ID.
+            let owed: Vec<Outgoing> = delivery
+                .payload
+                .emails
+                .iter()
+                .enumerate()
+                .filter(|(_, email)| !earlier.iter().any(|done| &done.email == *email))
+                .map(|(n, email)| Outgoing {
+                    message_id: format!(
+                        "<delivery-{}.{n}.push-{}@policy-push>",
+                        delivery.id, delivery.push_id
+                    ),
+                    to: email.clone(),
+                    rendered: rendered.clone(),
+                    unsubscribe_url: Some(unsubscribe_url.clone()),
+                })
+                .collect();
             let mailer = inner.mailer.clone();
             let from = inner.from.clone();
             let timeout = inner.settings.mail.send_timeout;
             sending.spawn(async move {
-                let result = mailer.send(&from, &outgoing, timeout).await;
-                (delivery, dropped, result)
+                let mut addresses = Vec::with_capacity(owed.len());
+                for outgoing in owed {
+                    let result = mailer.send(&from, &outgoing, timeout).await;
+                    addresses.push(address_outcome(outgoing.to, result));
+                }
+                let sent_before = earlier.iter().any(|done| done.status == AddressStatus::Sent);
+                (delivery, dropped, addresses, sent_before)
             });
         }
         let now = inner.store.now();
         while let Some(joined) = sending.join_next().await {
-            let Ok((delivery, dropped, result)) = joined else {
+            let Ok((delivery, dropped, addresses, sent_before)) = joined else {
                 continue;
             };
-            let settlement = match result {
-                Ok(()) => Settlement::Delivered {
+            let failed_now = addresses
+                .iter()
+                .any(|a| a.status == AddressStatus::Failed);
+            let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
+            let settlement = if failed_now || !sent {
+                let error = address_summary(&addresses)
+                    .unwrap_or_else(|| "no address left to send to".to_owned());
+                tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
+                // Only a failure for now is worth another attempt; refusals are final.
+                let retry_at = if failed_now {
+                    self.retry_at(delivery.id, delivery.attempts, now)
+                } else {
+                    None
+                };
+                Settlement::Failed {
+                    retry_at,
+                    error,
+                    addresses,
+                }
+            } else {
+                Settlement::Delivered {
                     inbox_pack: None,
                     rule_version: 0,
                     dropped,
-                },
-                Err(error) => {
-                    tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
-                    Settlement::Failed {
-                        retry_at: self.retry_at(delivery.id, delivery.attempts, now),
-                        error,
-                    }
+                    addresses,
                 }
             };
             settled.push((delivery, settlement));
@@ -240,6 +274,25 @@ fn jitter_fraction(delivery_id: i64, attempt: i64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+fn address_outcome(email: String, result: Result<(), SendFailure>) -> AddressOutcome {
+    match result {
+        Ok(()) => AddressOutcome {
+            email,
+            status: AddressStatus::Sent,
+            detail: None,
+        },
+        Err(failure) => AddressOutcome {
+            email,
+            status: if failure.permanent {
+                AddressStatus::Refused
+            } else {
+                AddressStatus::Failed
+            },
+            detail: Some(failure.detail),
+        },
+    }
+}
+
 fn codes(dropped: &[(i64, DropReason)]) -> Vec<(i64, String)> {
     dropped
         .iter()
@@ -270,6 +323,7 @@ fn settle_inbox(
             inbox_pack: serde_json::to_value(&built.pack).ok(),
             rule_version,
             dropped: codes(&built.dropped),
+            addresses: Vec::new(),
         },
         other => Settlement::Dropped {
             dropped: dropped_of(delivery, other.as_ref()),
