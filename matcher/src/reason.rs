@@ -406,7 +406,10 @@ mod tests {
         assert_eq!(texts.len(), 2);
         for (zh, en) in &texts {
             assert!(!zh.contains("1990") && !en.contains("1990"), "{zh} / {en}");
-            assert!(zh.contains("不予显示") && en.contains("not shown"), "{zh} / {en}");
+            assert!(
+                zh.contains("不予显示") && en.contains("not shown"),
+                "{zh} / {en}"
+            );
         }
     }
 

@@ -1260,7 +1260,10 @@ mod tests {
         let age = label(&labels, "age").unwrap();
         assert!(age.reason_zh.contains("34 周岁"), "{}", age.reason_zh);
         for reason in [&age.reason_zh, &age.reason_en] {
-            assert!(!reason.contains("1990"), "the birth date stays out: {reason}");
+            assert!(
+                !reason.contains("1990"),
+                "the birth date stays out: {reason}"
+            );
         }
         assert_eq!(
             label(&labels, "audience").unwrap().value,

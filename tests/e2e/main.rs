@@ -4,6 +4,7 @@ mod access;
 mod attributes;
 mod bad_input;
 mod browser;
+mod contacts;
 mod fixtures;
 mod imports;
 mod matching;

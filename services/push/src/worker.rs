@@ -5,9 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use store::{
-    AddressOutcome, AddressStatus, Channel, ClaimedDelivery, Settlement, address_summary,
-};
+use store::{AddressOutcome, AddressStatus, Channel, ClaimedDelivery, Settlement, address_summary};
 use tokio::task::JoinSet;
 
 use crate::email::{Outgoing, SendFailure};
@@ -194,7 +192,9 @@ impl Pusher {
                     let result = mailer.send(&from, &outgoing, timeout).await;
                     addresses.push(address_outcome(outgoing.to, result));
                 }
-                let sent_before = earlier.iter().any(|done| done.status == AddressStatus::Sent);
+                let sent_before = earlier
+                    .iter()
+                    .any(|done| done.status == AddressStatus::Sent);
                 (delivery, dropped, addresses, sent_before)
             });
         }
@@ -203,9 +203,7 @@ impl Pusher {
             let Ok((delivery, dropped, addresses, sent_before)) = joined else {
                 continue;
             };
-            let failed_now = addresses
-                .iter()
-                .any(|a| a.status == AddressStatus::Failed);
+            let failed_now = addresses.iter().any(|a| a.status == AddressStatus::Failed);
             let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
             let settlement = if failed_now || !sent {
                 let error = address_summary(&addresses)

@@ -13,10 +13,10 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use crate::audit::write_audit;
-use crate::contacts::{AddressOutcome, address_rows, address_summary};
 use crate::backend::{
     Arg, Backend, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool,
 };
+use crate::contacts::{AddressOutcome, address_rows, address_summary};
 use crate::{Page, Paging, Store, StoreError};
 
 /// Where a push is in its life.
