@@ -8,6 +8,7 @@ mod contacts;
 mod fixtures;
 mod imports;
 mod matching;
+mod personal_data;
 mod policies;
 mod profiles;
 mod push;
