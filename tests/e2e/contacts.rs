@@ -350,6 +350,23 @@ async fn the_own_user_cannot_change_or_probe_identity_numbers(app: TestApp) {
     }
     assert_eq!(refusals[0], refusals[2], "no 409, no hint of registration");
     assert_eq!(refusals[1], refusals[3], "no 409, no hint of registration");
+    // Stating a birth date would let the user test guesses against the number: refused alike.
+    let mut right = None;
+    for guess in ["1990-03-07", "1990-03-08"] {
+        let mut dated = fixtures::citizen(ID_NUMBER_1990);
+        dated.as_object_mut().unwrap().remove("id_number");
+        dated["birth_date"] = json!(guess);
+        let reply = person
+            .put(&format!("/api/v1/profiles/{citizen}"), &dated)
+            .await;
+        let text = reply.text.clone();
+        let field = reply.expect_error(422, "validation_failed");
+        assert_eq!(field.as_deref(), Some("birth_date"));
+        assert!(
+            right.get_or_insert(text.clone()) == &text,
+            "same reply for any date"
+        );
+    }
     // Turning the profile into the other kind is changing its identity too.
     let field = person
         .put(&format!("/api/v1/profiles/{citizen}"), &other_firm)

@@ -95,7 +95,8 @@ async fn get_profile(
 }
 
 /// Replaces a profile. A citizen update may omit `id_number` to keep the stored one. The
-/// profile's own user may not change its identity (`kind`, `credit_code`, `id_number`: 422
+/// profile's own user may not change its identity (`kind`, `credit_code`, `id_number`, nor state
+/// a `birth_date`: 422
 /// naming the field, before anything is looked up), and addresses that user adds to `contacts`
 /// are mailed a confirmation link and get packs only once it is opened; administrators' changes
 /// count as confirmed and identity changes are audited.
@@ -134,8 +135,8 @@ async fn update_profile(
 }
 
 /// The identity field `input` would change on `existing`, if any. Only what the input states is
-/// compared: a citizen's `id_number` may be left out, and then the stored one is kept, so any
-/// number given is a change (it is compared to nothing, revealing nothing about it).
+/// compared: a citizen's `id_number` and `birth_date` may be left out, and then the stored ones
+/// are kept, so any value given is refused (compared to nothing, revealing nothing about it).
 fn identity_change(existing: &Profile, input: &ProfileInput) -> Option<&'static str> {
     match (existing, input) {
         (Profile::Enterprise(stored), ProfileInput::Enterprise(given)) => {
@@ -144,11 +145,19 @@ fn identity_change(existing: &Profile, input: &ProfileInput) -> Option<&'static 
                 .is_ok_and(|code| code.as_str() == stored.credit_code.as_str());
             (!same).then_some("credit_code")
         }
-        (Profile::Citizen(_), ProfileInput::Citizen(given)) => given
-            .id_number
-            .as_ref()
-            .is_some_and(|number| !number.expose().trim().is_empty())
-            .then_some("id_number"),
+        (Profile::Citizen(_), ProfileInput::Citizen(given)) => {
+            if given
+                .id_number
+                .as_ref()
+                .is_some_and(|number| !number.expose().trim().is_empty())
+            {
+                Some("id_number")
+            } else {
+                // The birth date comes from the number and is checked against it; stated by
+                // the user, each refusal or acceptance would tell whether a guess was right.
+                given.birth_date.map(|_| "birth_date")
+            }
+        }
         _ => Some("kind"),
     }
 }
