@@ -203,31 +203,11 @@ impl Pusher {
             let Ok((delivery, dropped, addresses, sent_before)) = joined else {
                 continue;
             };
-            let failed_now = addresses.iter().any(|a| a.status == AddressStatus::Failed);
-            let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
-            let settlement = if failed_now || !sent {
-                let error = address_summary(&addresses)
-                    .unwrap_or_else(|| "no address left to send to".to_owned());
+            let retry_at = self.retry_at(delivery.id, delivery.attempts, now);
+            let settlement = settle_email(addresses, sent_before, dropped, retry_at);
+            if let Settlement::Failed { error, .. } = &settlement {
                 tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
-                // Only a failure for now is worth another attempt; refusals are final.
-                let retry_at = if failed_now {
-                    self.retry_at(delivery.id, delivery.attempts, now)
-                } else {
-                    None
-                };
-                Settlement::Failed {
-                    retry_at,
-                    error,
-                    addresses,
-                }
-            } else {
-                Settlement::Delivered {
-                    inbox_pack: None,
-                    rule_version: 0,
-                    dropped,
-                    addresses,
-                }
-            };
+            }
             settled.push((delivery, settlement));
         }
         Ok(settled)
@@ -270,6 +250,35 @@ fn jitter_fraction(delivery_id: i64, attempt: i64) -> f64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
     (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// How an e-mail delivery's attempt ends, from its addresses' outcomes: delivered once every
+/// address is sent or refused for good and at least one copy went out; tried again at
+/// `retry_at` while an address failed for now; dead when every address was refused.
+fn settle_email(
+    addresses: Vec<AddressOutcome>,
+    sent_before: bool,
+    dropped: Vec<(i64, String)>,
+    retry_at: Option<DateTime<Utc>>,
+) -> Settlement {
+    let failed_now = addresses.iter().any(|a| a.status == AddressStatus::Failed);
+    let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
+    if failed_now || !sent {
+        Settlement::Failed {
+            error: address_summary(&addresses)
+                .unwrap_or_else(|| "no address left to send to".to_owned()),
+            // Only a failure for now is worth another attempt; refusals are final.
+            retry_at: retry_at.filter(|_| failed_now),
+            addresses,
+        }
+    } else {
+        Settlement::Delivered {
+            inbox_pack: None,
+            rule_version: 0,
+            dropped,
+            addresses,
+        }
+    }
 }
 
 fn address_outcome(email: String, result: Result<(), SendFailure>) -> AddressOutcome {
@@ -326,5 +335,54 @@ fn settle_inbox(
         other => Settlement::Dropped {
             dropped: dropped_of(delivery, other.as_ref()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(email: &str, status: AddressStatus) -> AddressOutcome {
+        AddressOutcome {
+            email: email.to_owned(),
+            status,
+            detail: (status != AddressStatus::Sent).then(|| "550 no such mailbox".to_owned()),
+        }
+    }
+
+    #[test]
+    fn an_address_failing_for_now_is_retried_and_refusals_are_final() {
+        let later = Some(Utc::now());
+        let sent_and_refused = vec![
+            outcome("a@x.cn", AddressStatus::Sent),
+            outcome("b@x.cn", AddressStatus::Refused),
+        ];
+        assert!(matches!(
+            settle_email(sent_and_refused, false, Vec::new(), later),
+            Settlement::Delivered { addresses, .. } if addresses.len() == 2
+        ));
+        let one_failing = vec![
+            outcome("a@x.cn", AddressStatus::Sent),
+            outcome("b@x.cn", AddressStatus::Failed),
+        ];
+        match settle_email(one_failing, false, Vec::new(), later) {
+            Settlement::Failed {
+                retry_at, error, ..
+            } => {
+                assert_eq!(retry_at, later);
+                assert!(error.contains("a@x.cn sent") && error.contains("b@x.cn failed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let all_refused = vec![outcome("b@x.cn", AddressStatus::Refused)];
+        assert!(matches!(
+            settle_email(all_refused.clone(), false, Vec::new(), later),
+            Settlement::Failed { retry_at: None, .. }
+        ));
+        // Refused on a retry after another address was sent earlier: delivered.
+        assert!(matches!(
+            settle_email(all_refused, true, Vec::new(), later),
+            Settlement::Delivered { .. }
+        ));
     }
 }
