@@ -239,13 +239,26 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
     }
 }
 
+/// Fields whose value reasons never repeat: reasons reach staff and e-mail, and a citizen's birth
+/// date with the masked ID number would narrow the full number to a few dozen candidates.
+const UNSHOWN_FIELDS: &[&str] = &["birth_date"];
+
+/// The profile's value of a leaf's field as reasons show it.
+fn show_actual(outcome: &LeafOutcome, actual: &Value) -> (String, String) {
+    if UNSHOWN_FIELDS.contains(&outcome.field.as_str()) {
+        ("（不予显示）".into(), "(not shown)".into())
+    } else {
+        show_value(actual)
+    }
+}
+
 /// The reason for one leaf, e.g. "注册地 110108 属于 110000" / "registered region 110108 is within 110000".
 pub fn leaf_reason(outcome: &LeafOutcome) -> Reason {
     let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
     let required = statement(outcome.op, &outcome.value, !outcome.under_not);
     let reason = match (&outcome.status, &outcome.actual) {
         (LeafStatus::Met, Some(actual)) => {
-            let actual = show_value(actual);
+            let actual = show_actual(outcome, actual);
             Reason::new(
                 "condition.met",
                 format!("{label_zh} {} {}", actual.0, required.0),
@@ -253,7 +266,7 @@ pub fn leaf_reason(outcome: &LeafOutcome) -> Reason {
             )
         }
         (LeafStatus::Unmet, Some(actual)) => {
-            let actual_value = show_value(actual);
+            let actual_value = show_actual(outcome, actual);
             let stated = statement(outcome.op, &outcome.value, outcome.under_not);
             Reason::new(
                 "condition.unmet",
@@ -280,7 +293,11 @@ pub fn leaf_reason(outcome: &LeafOutcome) -> Reason {
 pub fn near_miss_reason(outcome: &LeafOutcome) -> Reason {
     let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
     let required = statement(outcome.op, &outcome.value, !outcome.under_not);
-    let (now_zh, now_en) = outcome.actual.as_ref().map(show_value).unwrap_or_default();
+    let (now_zh, now_en) = outcome
+        .actual
+        .as_ref()
+        .map(|actual| show_actual(outcome, actual))
+        .unwrap_or_default();
     Reason::new(
         "near_miss",
         format!(
@@ -370,6 +387,30 @@ mod tests {
             "revenue (10k yuan) 4200 is between 1000 and 5000"
         );
         assert_eq!(texts[3].0, "小型微利企业 否 不为 是（要求为 是）");
+    }
+
+    #[test]
+    fn a_birth_date_is_never_repeated_in_a_reason() {
+        let mut profile = enterprise();
+        profile.insert(
+            "birth_date",
+            profiles::Value::Date(chrono::NaiveDate::from_ymd_opt(1990, 3, 7).unwrap()),
+        );
+        let texts = reasons(
+            json!({"all": [
+                {"field": "birth_date", "op": "years_since_at_least", "value": 18},
+                {"field": "birth_date", "op": "lt", "value": "1980-01-01"}
+            ]}),
+            &profile,
+        );
+        assert_eq!(texts.len(), 2);
+        for (zh, en) in &texts {
+            assert!(!zh.contains("1990") && !en.contains("1990"), "{zh} / {en}");
+            assert!(
+                zh.contains("不予显示") && en.contains("not shown"),
+                "{zh} / {en}"
+            );
+        }
     }
 
     #[test]

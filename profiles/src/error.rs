@@ -53,6 +53,7 @@ pub enum Rule {
     SchemaEmptyEnum,
     SchemaDerived,
     KeyTooShort,
+    TooManyContacts,
 }
 
 impl Rule {
@@ -102,6 +103,7 @@ impl Rule {
             Self::SchemaEmptyEnum => "schema_empty_enum",
             Self::SchemaDerived => "schema_derived",
             Self::KeyTooShort => "key_too_short",
+            Self::TooManyContacts => "too_many_contacts",
         }
     }
 }

@@ -10,9 +10,7 @@
 use crate::coded::{Coded, coded_enum};
 use crate::codes::IndustryCode;
 use crate::facts::Value;
-use crate::model::{
-    AudienceClass, CitizenProfile, EnterpriseProfile, HIGH_TECH, Ownership, Profile,
-};
+use crate::model::{AudienceClass, EnterpriseProfile, HIGH_TECH, Ownership, Profile};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -471,7 +469,7 @@ impl Profile {
         let derivation = Derivation::of(self, as_of);
         let mut labels = match self {
             Self::Enterprise(enterprise) => enterprise_labels(enterprise, &derivation, as_of),
-            Self::Citizen(citizen) => citizen_labels(citizen, &derivation, as_of),
+            Self::Citizen(_) => citizen_labels(&derivation, as_of),
         };
         labels.push(audience_label(&derivation, as_of));
         labels
@@ -610,22 +608,18 @@ fn small_low_profit_reason(qualifies: bool, enterprise: &EnterpriseProfile) -> (
     )
 }
 
-fn citizen_labels(
-    citizen: &CitizenProfile,
-    derivation: &Derivation,
-    as_of: NaiveDate,
-) -> Vec<DerivedLabel> {
+fn citizen_labels(derivation: &Derivation, as_of: NaiveDate) -> Vec<DerivedLabel> {
     let Some(age) = derivation.age else {
         return Vec::new();
     };
-    let born = citizen.birth_date;
+    // The reason leaves the birth date out: whoever reads the label may not read the date.
     let band = AgeBand::for_age(age);
     vec![
         DerivedLabel::new(
             "age",
             age,
-            format!("出生于 {born}，至 {as_of} 年满 {age} 周岁"),
-            format!("born on {born}: {age} full years on {as_of}"),
+            format!("至 {as_of} 年满 {age} 周岁"),
+            format!("{age} full years on {as_of}"),
         ),
         DerivedLabel::new(
             "age_band",
@@ -1263,12 +1257,14 @@ mod tests {
             label(&labels, "age_band").unwrap().value,
             Value::Text("youth".into())
         );
-        assert!(
-            label(&labels, "age")
-                .unwrap()
-                .reason_zh
-                .contains("1990-03-07")
-        );
+        let age = label(&labels, "age").unwrap();
+        assert!(age.reason_zh.contains("34 周岁"), "{}", age.reason_zh);
+        for reason in [&age.reason_zh, &age.reason_en] {
+            assert!(
+                !reason.contains("1990"),
+                "the birth date stays out: {reason}"
+            );
+        }
         assert_eq!(
             label(&labels, "audience").unwrap().value,
             Value::Set(BTreeSet::from(["individual".to_owned()]))

@@ -253,7 +253,7 @@ pub struct EnterpriseProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CitizenProfile {
     pub name: String,
-    /// First six and last four characters of the ID number, asterisks between.
+    /// The ID number's region (first six) and check character, asterisks between.
     pub id_masked: String,
     /// Hex HMAC-SHA256 of the upper-cased ID number under the deployment's [`crate::IdHashKey`].
     pub id_hash: String,
@@ -407,7 +407,7 @@ mod tests {
             assert!(!output.contains(&id[..14]), "{output}");
             assert!(!output.contains(&id[6..14]), "{output}");
         }
-        assert!(serialised.contains(&format!("110105********{}", &id[14..])));
+        assert!(serialised.contains(&format!("110105***********{}", &id[17..])));
         assert!(
             !format!("{:?}", input(citizen_json())).contains(&id),
             "inputs may be logged too"

@@ -23,6 +23,31 @@ const MAX_EMAIL_LOCAL_CHARS: usize = 64;
 const MAX_DOMAIN_LABEL_CHARS: usize = 63;
 
 impl ProfileInput {
+    /// The contacts as submitted.
+    pub fn contacts(&self) -> &[Contact] {
+        match self {
+            Self::Enterprise(input) => &input.contacts,
+            Self::Citizen(input) => &input.contacts,
+        }
+    }
+
+    /// Refuses more than `max` contacts before any of them is checked: every contact is an
+    /// address packs go to, so a long list is the shape of abuse rather than of an organisation.
+    pub fn check_contact_count(&self, max: usize) -> Result<(), ValidationErrors> {
+        let count = self.contacts().len();
+        if count <= max {
+            return Ok(());
+        }
+        let mut checks = Checks::default();
+        checks.fail(
+            "contacts",
+            Rule::TooManyContacts,
+            format!("联系人最多 {max} 个（当前 {count} 个）"),
+            format!("at most {max} contacts are allowed, not {count}"),
+        );
+        Err(checks.into_errors())
+    }
+
     /// Validates the input into a storable profile. `existing` is the stored profile when this is
     /// an update: a citizen update may then omit `id_number` and keep the stored identity.
     /// `today` (in China) bounds birth dates: nobody is born after it.
@@ -670,7 +695,7 @@ mod tests {
         let stored = citizen(citizen_json());
         assert_eq!(
             stored.id_masked,
-            format!("110105********{}", &citizen_id()[14..])
+            format!("110105***********{}", &citizen_id()[17..])
         );
         let expected_hash = IdNumber::parse(&citizen_id()).unwrap().hash(&key());
         assert_eq!(stored.id_hash, expected_hash);

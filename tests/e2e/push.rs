@@ -69,7 +69,7 @@ async fn inbox(app: &TestApp, profile: i64) -> Value {
 }
 
 /// The URL following `label` in the plain-text part.
-fn link_after(text: &str, label: &str) -> String {
+pub(crate) fn link_after(text: &str, label: &str) -> String {
     let start = text
         .find(label)
         .unwrap_or_else(|| panic!("{label} in {text}"))

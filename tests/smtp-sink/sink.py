@@ -3,7 +3,9 @@
 every message and writes it to a folder as <n>.eml (raw) and <n>.json (envelope, decoded
 headers and both body parts), so tests written in any language can read mail back without an
 e-mail parser of their own. Files appear atomically (written, then renamed). With --count-only it
-keeps nothing and only counts, so a benchmark measures the sender rather than this script."""
+keeps nothing and only counts, so a benchmark measures the sender rather than this script. Each
+--refuse ADDRESS is refused at RCPT TO with a permanent 550, as a relay refuses an unknown
+mailbox."""
 
 import argparse
 import asyncio
@@ -27,9 +29,16 @@ class CountingHandler:
 
 
 class FolderHandler:
-    def __init__(self, folder):
+    def __init__(self, folder, refused):
         self.folder = folder
+        self.refused = {address.lower() for address in refused}
         self.counter = itertools.count(1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     def _write(self, name, data):
         path = os.path.join(self.folder, name)
@@ -67,12 +76,13 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir")
     parser.add_argument("--count-only", action="store_true")
+    parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS")
     args = parser.parse_args()
     if args.count_only:
         handler = CountingHandler()
     else:
         os.makedirs(args.dir, exist_ok=True)
-        handler = FolderHandler(args.dir)
+        handler = FolderHandler(args.dir, args.refuse)
     controller = Controller(handler, hostname="127.0.0.1", port=args.port)
     controller.start()
     print(f"listening on 127.0.0.1:{args.port}", flush=True)

@@ -185,7 +185,7 @@ fn staff_region(principal: &Principal) -> Option<&str> {
 }
 
 /// Whether `principal` is an enterprise or citizen user bound to a profile.
-fn is_public_user(principal: &Principal) -> bool {
+pub(crate) fn is_public_user(principal: &Principal) -> bool {
     matches!(principal.role, Role::Enterprise | Role::Citizen) && principal.profile_id.is_some()
 }
 

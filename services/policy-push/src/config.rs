@@ -45,6 +45,8 @@ pub struct Config {
     pub sign_in: SignInConfig,
     /// How long a browser session lasts, in hours.
     pub session_hours: u32,
+    /// Contacts (e-mail addresses) one profile may list; more are refused with 422.
+    pub max_contacts: usize,
     /// Publishing a policy needs a second administrator: one submits it for review, another
     /// publishes it.
     pub require_second_approval: bool,
@@ -185,6 +187,7 @@ impl Default for Config {
                 window_minutes: 15,
             },
             session_hours: 8,
+            max_contacts: store::DEFAULT_MAX_CONTACTS,
             require_second_approval: false,
             mail: MailConfig {
                 smtp_url: None,

@@ -36,6 +36,7 @@ async fn open_store_with(config: &Config, secrets: &secrets::Secrets) -> anyhow:
         Arc::new(SystemClock),
     )
     .await
+    .map(|store| store.with_max_contacts(config.max_contacts))
     .with_context(|| {
         format!(
             "cannot open the database at {}",

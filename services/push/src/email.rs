@@ -80,6 +80,33 @@ impl Templates {
     }
 }
 
+/// The message asking a newly added address to confirm it wants the packs of `profile_name`.
+/// Plain text and minimal HTML, both naming the link; the name is escaped for the HTML part.
+pub(crate) fn confirmation(profile_name: &str, url: &str) -> RenderedPack {
+    let name = html_escape(profile_name);
+    RenderedPack {
+        subject: "【政策直达】请确认接收政策服务包的邮箱".to_owned(),
+        text: format!(
+            "您好：\n\n“{profile_name}”在政策直达中添加了本邮箱为联系人。确认后，本邮箱将收到该用户的政策服务包；\
+             未确认前不会发送。\n\n确认链接：{url}\n\n如非本人操作，请忽略本邮件。\n\n\
+             “{profile_name}” added this address as a contact in Policy Push. Policy packs are sent \
+             to it only after you confirm: {url}\nIf this was not you, ignore this message.\n"
+        ),
+        html: format!(
+            "<p>“{name}”在政策直达中添加了本邮箱为联系人。确认后，本邮箱将收到该用户的政策服务包；\
+             未确认前不会发送。</p><p><a href=\"{url}\">确认接收 · Confirm</a></p>\
+             <p>如非本人操作，请忽略本邮件。If this was not you, ignore this message.</p>"
+        ),
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn subject_of(pack: &ServicePack) -> String {
     match pack.items.as_slice() {
         [only] => format!("【政策直达】{}", only.title),
@@ -88,13 +115,32 @@ fn subject_of(pack: &ServicePack) -> String {
     }
 }
 
-/// An e-mail ready to go: rendered pack, addresses, and the one-click unsubscribe URL.
+/// An e-mail ready to go: rendered pack, its one addressee, and the one-click unsubscribe URL
+/// (none for mail that is not a pack). One address a message: addressees never see each other,
+/// and a refused address does not hold back anyone else's copy.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub message_id: String,
-    pub to: Vec<String>,
+    pub to: String,
     pub rendered: RenderedPack,
-    pub unsubscribe_url: String,
+    pub unsubscribe_url: Option<String>,
+}
+
+/// Why a message was not sent.
+#[derive(Clone, Debug)]
+pub struct SendFailure {
+    /// The relay refused for good (a 5xx reply): sending again would be refused again.
+    pub permanent: bool,
+    pub detail: String,
+}
+
+impl SendFailure {
+    pub fn transient(detail: impl Into<String>) -> Self {
+        Self {
+            permanent: false,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Where e-mail goes.
@@ -144,56 +190,60 @@ impl Mailer {
         }
     }
 
-    /// Sends one message; the error is kept as the attempt's detail.
+    /// Sends one message; the failure is kept as the attempt's detail. An address the message
+    /// cannot carry is refused for good.
     pub async fn send(
         &self,
         from: &Mailbox,
         outgoing: &Outgoing,
         timeout: Duration,
-    ) -> Result<(), String> {
-        let message = build_message(from, outgoing)?;
+    ) -> Result<(), SendFailure> {
+        let message = build_message(from, outgoing).map_err(|detail| SendFailure {
+            permanent: true,
+            detail,
+        })?;
         // The whole send is bounded, connect and DATA phase alike: a stalled relay would hang.
         match self {
             Self::Smtp(pool) => {
                 let bytes = message.formatted();
                 tokio::time::timeout(timeout, pool.send(message.envelope(), &bytes))
                     .await
-                    .map_err(|_| format!("no reply within {timeout:?}"))?
+                    .map_err(|_| SendFailure::transient(format!("no reply within {timeout:?}")))?
             }
             Self::Files(transport) => transport
                 .send(message)
                 .await
                 .map(drop)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| SendFailure::transient(e.to_string())),
         }
     }
 }
 
 fn build_message(from: &Mailbox, outgoing: &Outgoing) -> Result<Message, String> {
-    let mut builder = Message::builder()
+    let to = &outgoing.to;
+    let mut message = Message::builder()
         .from(from.clone())
         .subject(&outgoing.rendered.subject)
-        .message_id(Some(outgoing.message_id.clone()));
-    for to in &outgoing.to {
-        builder = builder.to(to
+        .message_id(Some(outgoing.message_id.clone()))
+        .to(to
             .parse::<Mailbox>()
-            .map_err(|e| format!("address {to:?}: {e}"))?);
-    }
-    let mut message = builder
+            .map_err(|e| format!("address {to:?}: {e}"))?)
         .multipart(MultiPart::alternative_plain_html(
             outgoing.rendered.text.clone(),
             outgoing.rendered.html.clone(),
         ))
         .map_err(|e| e.to_string())?;
     // RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
-    let headers = message.headers_mut();
-    headers.insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str("List-Unsubscribe"),
-        format!("<{}>", outgoing.unsubscribe_url),
-    ));
-    headers.insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-        "List-Unsubscribe=One-Click".to_owned(),
-    ));
+    if let Some(unsubscribe_url) = &outgoing.unsubscribe_url {
+        let headers = message.headers_mut();
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe"),
+            format!("<{unsubscribe_url}>"),
+        ));
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ));
+    }
     Ok(message)
 }

@@ -22,7 +22,7 @@ use store::{Channel, NewPush, Store};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-pub use email::{MailSettings, Mailer, Outgoing, RenderedPack, Templates};
+pub use email::{MailSettings, Mailer, Outgoing, RenderedPack, SendFailure, Templates};
 pub use error::PushError;
 pub use links::{LinkPurpose, LinkRefusal, LinkSigner};
 pub use pack::{PackItem, ServicePack};
@@ -243,6 +243,49 @@ impl Pusher {
                 self.inner.store.now()
             )
         )
+    }
+
+    /// The single-use link that confirms an address a profile's own user added.
+    pub fn confirm_contact_url(&self, pending: &store::PendingContact) -> String {
+        format!(
+            "{}/confirm-contact/{}",
+            self.inner.settings.public_url.trim_end_matches('/'),
+            self.inner
+                .signer
+                .sign(
+                    LinkPurpose::ConfirmContact,
+                    &[pending.id, pending.nonce],
+                    self.inner.store.now(),
+                )
+        )
+    }
+
+    /// Sends an added address the link that confirms it, through the same transport as packs:
+    /// until it is opened, no pack goes to the address. A failure is the caller's to report;
+    /// the address then stays unconfirmed.
+    pub async fn send_contact_confirmation(
+        &self,
+        pending: &store::PendingContact,
+        profile_name: &str,
+    ) -> Result<(), SendFailure> {
+        let url = self.confirm_contact_url(pending);
+        let outgoing = Outgoing {
+            message_id: format!(
+                "<confirm-contact-{}.{}@policy-push>",
+                pending.id, pending.profile_id
+            ),
+            to: pending.email.clone(),
+            rendered: email::confirmation(profile_name, &url),
+            unsubscribe_url: None,
+        };
+        self.inner
+            .mailer
+            .send(
+                &self.inner.from,
+                &outgoing,
+                self.inner.settings.mail.send_timeout,
+            )
+            .await
     }
 
     /// Creates the push of a trigger (or finds the one it already made) and wakes the planner:
@@ -515,7 +558,8 @@ impl Pusher {
         Ok(settled)
     }
 
-    /// The e-mail a recipient would get for `policy_ids` today as `delivery_id`, rendered but not
+    /// The e-mail a recipient's first contact would get for `policy_ids` today as `delivery_id`,
+    /// rendered but not
     /// sent.
     pub async fn email_for(
         &self,
@@ -551,9 +595,13 @@ impl Pusher {
         )?;
         Ok(email::Outgoing {
             message_id: format!("<preview-{push_id}-{profile_id}@policy-push>"),
-            to: profile.contacts().iter().map(|c| c.email.clone()).collect(),
+            to: profile
+                .contacts()
+                .first()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
             rendered,
-            unsubscribe_url,
+            unsubscribe_url: Some(unsubscribe_url),
         })
     }
 }

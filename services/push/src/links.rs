@@ -1,7 +1,8 @@
-//! Signed links in e-mails: one-click unsubscribe and the tracked "read this pack" link. They
-//! work without logging in, so they carry an HMAC over what they name — the delivery they came
-//! with among it, checked against the stored record by whoever follows them — and when they were
-//! issued, so they stop working after their purpose's lifetime.
+//! Signed links in e-mails: one-click unsubscribe, the tracked "read this pack" link and the
+//! confirmation of a newly added contact address. They work without logging in, so they carry an
+//! HMAC over what they name — the delivery or pending address they came with among it, checked
+//! against the stored record by whoever follows them — and when they were issued, so they stop
+//! working after their purpose's lifetime.
 
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
@@ -14,6 +15,8 @@ pub enum LinkPurpose {
     Unsubscribe,
     /// Names the push, the recipient's profile and the delivery.
     ReadPack,
+    /// Names the pending contact address and its single-use nonce.
+    ConfirmContact,
 }
 
 impl LinkPurpose {
@@ -23,12 +26,13 @@ impl LinkPurpose {
         match self {
             Self::Unsubscribe => "unsubscribe/v2",
             Self::ReadPack => "read/v2",
+            Self::ConfirmContact => "confirm-contact/v2",
         }
     }
 
     fn arity(self) -> usize {
         match self {
-            Self::Unsubscribe => 2,
+            Self::Unsubscribe | Self::ConfirmContact => 2,
             Self::ReadPack => 3,
         }
     }
@@ -121,6 +125,7 @@ impl LinkSigner {
         let lifetime = match purpose {
             LinkPurpose::ReadPack => self.pack_ttl,
             LinkPurpose::Unsubscribe => self.unsubscribe_ttl,
+            LinkPurpose::ConfirmContact => CONFIRMATION_TTL,
         };
         if now.timestamp().saturating_sub(issued) > lifetime.num_seconds() {
             return Err(LinkRefusal::Expired);
@@ -128,6 +133,10 @@ impl LinkSigner {
         Ok(fields)
     }
 }
+
+/// How long a new contact address has to confirm: long enough for a weekend away, short enough
+/// that a forgotten mail does not stay a way in.
+const CONFIRMATION_TTL: Duration = Duration::days(7);
 
 /// 128 bits of HMAC-SHA256: short enough for a URL, far beyond guessing.
 const SIGNATURE_BYTES: usize = 16;

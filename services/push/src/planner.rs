@@ -2,6 +2,8 @@
 //! each recipient's preferences, and written to the outbox in batches that resume after a crash
 //! where the last committed batch ended.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Asia::Shanghai;
 use roaring::RoaringBitmap;
@@ -182,6 +184,7 @@ impl Pusher {
             let ids: Vec<i64> = chunk.iter().map(|id| i64::from(*id)).collect();
             let profiles = inner.store.profiles_by_ids(&ids).await?;
             let preferences = inner.store.preferences_of(&ids).await?;
+            let unconfirmed = inner.store.unconfirmed_contacts(&ids).await?;
             let now = inner.store.now();
             let day = (now + chrono::Duration::hours(8)).date_naive();
             let sent_today = match cap {
@@ -209,7 +212,7 @@ impl Pusher {
                         allow_undetermined: t.allow_undetermined,
                     })
                     .collect();
-                let emails = emails_for(profile, &preferences);
+                let emails = emails_for((*profile_id, profile), &preferences, &unconfirmed);
                 let capped = cap.is_some_and(|cap| {
                     sent_today.get(profile_id).copied().unwrap_or(0) >= i64::from(cap)
                 });
@@ -318,14 +321,19 @@ fn lease(inner: &crate::Inner) -> chrono::Duration {
     chrono::Duration::from_std(inner.settings.lease).unwrap_or(chrono::Duration::seconds(60))
 }
 
-/// The addresses a recipient's e-mail goes to: its contacts of the chosen roles.
-fn emails_for(profile: &profiles::Profile, preferences: &Preferences) -> Vec<String> {
+/// The addresses a recipient's e-mail goes to: its confirmed contacts of the chosen roles.
+fn emails_for(
+    (profile_id, profile): (i64, &profiles::Profile),
+    preferences: &Preferences,
+    unconfirmed: &HashSet<(i64, String)>,
+) -> Vec<String> {
     let mut emails: Vec<String> = profile
         .contacts()
         .iter()
         .filter(|c| {
             preferences.contact_roles.is_empty() || preferences.contact_roles.contains(&c.role)
         })
+        .filter(|c| !unconfirmed.contains(&(profile_id, c.email.clone())))
         .map(|c| c.email.clone())
         .filter(|e| !e.is_empty())
         .collect();

@@ -15,6 +15,8 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use crate::email::SendFailure;
+
 /// How the connection is secured, from the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Security {
@@ -89,15 +91,19 @@ impl SmtpPool {
     }
 
     /// Sends one message on a pooled connection, opening one when none is idle.
-    pub(crate) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), String> {
+    pub(crate) async fn send(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<(), SendFailure> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| "the mail pool is closed".to_owned())?;
+            .map_err(|_| SendFailure::transient("the mail pool is closed"))?;
         let mut connection = match self.reusable().await {
             Some(connection) => connection,
-            None => self.connect().await?,
+            None => self.connect().await.map_err(SendFailure::transient)?,
         };
         let sent = connection.send(envelope, message).await;
         if !connection.has_broken() {
@@ -106,7 +112,10 @@ impl SmtpPool {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push((connection, Instant::now()));
         }
-        sent.map(drop).map_err(|e| e.to_string())
+        sent.map(drop).map_err(|e| SendFailure {
+            permanent: e.is_permanent(),
+            detail: e.to_string(),
+        })
     }
 
     /// The most recently used idle connection that is still alive, if any.

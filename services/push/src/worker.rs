@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use store::{Channel, ClaimedDelivery, Settlement};
+use store::{AddressOutcome, AddressStatus, Channel, ClaimedDelivery, Settlement, address_summary};
 use tokio::task::JoinSet;
 
-use crate::email::Outgoing;
+use crate::email::{Outgoing, SendFailure};
 use crate::pack::{BuiltPack, DropReason, Packer, PolicyCache};
 use crate::{PushError, Pusher};
 
@@ -134,12 +134,17 @@ impl Pusher {
         Ok(count)
     }
 
-    /// Sends a batch of e-mails concurrently, through the transport's connection pool.
+    /// Sends each delivery's pack to every address still owed a copy, one message per address
+    /// (its own envelope and `To:`), deliveries concurrently through the transport's connection
+    /// pool. Each address's outcome is recorded; a refused address does not hold back the
+    /// others, and a retry goes only to addresses that failed for now.
     async fn send_emails(
         &self,
         built: Vec<(ClaimedDelivery, Option<BuiltPack>)>,
     ) -> Result<Vec<(ClaimedDelivery, Settlement)>, PushError> {
         let inner = &self.inner;
+        let ids: Vec<i64> = built.iter().map(|(delivery, _)| delivery.id).collect();
+        let mut earlier = inner.store.settled_addresses(&ids).await?;
         let mut settled = Vec::with_capacity(built.len());
         let mut sending = JoinSet::new();
         for (delivery, pack) in built {
@@ -154,48 +159,55 @@ impl Pusher {
                     continue;
                 }
             };
+            let earlier = earlier.remove(&delivery.id).unwrap_or_default();
             let read_url = self.read_url(delivery.push_id, delivery.profile_id, delivery.id);
             let unsubscribe_url = self.unsubscribe_url(delivery.profile_id, delivery.id);
             let rendered =
                 inner
                     .templates
                     .render(&pack, Some(&read_url), Some(&unsubscribe_url))?;
-            let outgoing = Outgoing {
-                message_id: format!(
-                    "<delivery-{}.push-{}@policy-push>",
-                    delivery.id, delivery.push_id
-                ),
-                to: delivery.payload.emails.clone(),
-                rendered,
-                unsubscribe_url,
-            };
+            // Numbered by the address's place in the delivery, so a retry keeps each Message-ID.
+            let owed: Vec<Outgoing> = delivery
+                .payload
+                .emails
+                .iter()
+                .enumerate()
+                .filter(|(_, email)| !earlier.iter().any(|done| &done.email == *email))
+                .map(|(n, email)| Outgoing {
+                    message_id: format!(
+                        "<delivery-{}.{n}.push-{}@policy-push>",
+                        delivery.id, delivery.push_id
+                    ),
+                    to: email.clone(),
+                    rendered: rendered.clone(),
+                    unsubscribe_url: Some(unsubscribe_url.clone()),
+                })
+                .collect();
             let mailer = inner.mailer.clone();
             let from = inner.from.clone();
             let timeout = inner.settings.mail.send_timeout;
             sending.spawn(async move {
-                let result = mailer.send(&from, &outgoing, timeout).await;
-                (delivery, dropped, result)
+                let mut addresses = Vec::with_capacity(owed.len());
+                for outgoing in owed {
+                    let result = mailer.send(&from, &outgoing, timeout).await;
+                    addresses.push(address_outcome(outgoing.to, result));
+                }
+                let sent_before = earlier
+                    .iter()
+                    .any(|done| done.status == AddressStatus::Sent);
+                (delivery, dropped, addresses, sent_before)
             });
         }
         let now = inner.store.now();
         while let Some(joined) = sending.join_next().await {
-            let Ok((delivery, dropped, result)) = joined else {
+            let Ok((delivery, dropped, addresses, sent_before)) = joined else {
                 continue;
             };
-            let settlement = match result {
-                Ok(()) => Settlement::Delivered {
-                    inbox_pack: None,
-                    rule_version: 0,
-                    dropped,
-                },
-                Err(error) => {
-                    tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
-                    Settlement::Failed {
-                        retry_at: self.retry_at(delivery.id, delivery.attempts, now),
-                        error,
-                    }
-                }
-            };
+            let retry_at = self.retry_at(delivery.id, delivery.attempts, now);
+            let settlement = settle_email(addresses, sent_before, dropped, retry_at);
+            if let Settlement::Failed { error, .. } = &settlement {
+                tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
+            }
             settled.push((delivery, settlement));
         }
         Ok(settled)
@@ -240,6 +252,54 @@ fn jitter_fraction(delivery_id: i64, attempt: i64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// How an e-mail delivery's attempt ends, from its addresses' outcomes: delivered once every
+/// address is sent or refused for good and at least one copy went out; tried again at
+/// `retry_at` while an address failed for now; dead when every address was refused.
+fn settle_email(
+    addresses: Vec<AddressOutcome>,
+    sent_before: bool,
+    dropped: Vec<(i64, String)>,
+    retry_at: Option<DateTime<Utc>>,
+) -> Settlement {
+    let failed_now = addresses.iter().any(|a| a.status == AddressStatus::Failed);
+    let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
+    if failed_now || !sent {
+        Settlement::Failed {
+            error: address_summary(&addresses)
+                .unwrap_or_else(|| "no address left to send to".to_owned()),
+            // Only a failure for now is worth another attempt; refusals are final.
+            retry_at: retry_at.filter(|_| failed_now),
+            addresses,
+        }
+    } else {
+        Settlement::Delivered {
+            inbox_pack: None,
+            rule_version: 0,
+            dropped,
+            addresses,
+        }
+    }
+}
+
+fn address_outcome(email: String, result: Result<(), SendFailure>) -> AddressOutcome {
+    match result {
+        Ok(()) => AddressOutcome {
+            email,
+            status: AddressStatus::Sent,
+            detail: None,
+        },
+        Err(failure) => AddressOutcome {
+            email,
+            status: if failure.permanent {
+                AddressStatus::Refused
+            } else {
+                AddressStatus::Failed
+            },
+            detail: Some(failure.detail),
+        },
+    }
+}
+
 fn codes(dropped: &[(i64, DropReason)]) -> Vec<(i64, String)> {
     dropped
         .iter()
@@ -270,9 +330,59 @@ fn settle_inbox(
             inbox_pack: serde_json::to_value(&built.pack).ok(),
             rule_version,
             dropped: codes(&built.dropped),
+            addresses: Vec::new(),
         },
         other => Settlement::Dropped {
             dropped: dropped_of(delivery, other.as_ref()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(email: &str, status: AddressStatus) -> AddressOutcome {
+        AddressOutcome {
+            email: email.to_owned(),
+            status,
+            detail: (status != AddressStatus::Sent).then(|| "550 no such mailbox".to_owned()),
+        }
+    }
+
+    #[test]
+    fn an_address_failing_for_now_is_retried_and_refusals_are_final() {
+        let later = Some(Utc::now());
+        let sent_and_refused = vec![
+            outcome("a@x.cn", AddressStatus::Sent),
+            outcome("b@x.cn", AddressStatus::Refused),
+        ];
+        assert!(matches!(
+            settle_email(sent_and_refused, false, Vec::new(), later),
+            Settlement::Delivered { addresses, .. } if addresses.len() == 2
+        ));
+        let one_failing = vec![
+            outcome("a@x.cn", AddressStatus::Sent),
+            outcome("b@x.cn", AddressStatus::Failed),
+        ];
+        match settle_email(one_failing, false, Vec::new(), later) {
+            Settlement::Failed {
+                retry_at, error, ..
+            } => {
+                assert_eq!(retry_at, later);
+                assert!(error.contains("a@x.cn sent") && error.contains("b@x.cn failed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let all_refused = vec![outcome("b@x.cn", AddressStatus::Refused)];
+        assert!(matches!(
+            settle_email(all_refused.clone(), false, Vec::new(), later),
+            Settlement::Failed { retry_at: None, .. }
+        ));
+        // Refused on a retry after another address was sent earlier: delivered.
+        assert!(matches!(
+            settle_email(all_refused, true, Vec::new(), later),
+            Settlement::Delivered { .. }
+        ));
     }
 }

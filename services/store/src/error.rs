@@ -91,6 +91,9 @@ pub enum StoreError {
 
     #[error(transparent)]
     Database(sqlx::Error),
+
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
 }
 
 /// Unique constraints and the input field each one protects. PostgreSQL reports the constraint

@@ -7,6 +7,7 @@
 mod attributes;
 mod audit;
 mod backend;
+mod contacts;
 mod error;
 mod feeds;
 mod import_jobs;
@@ -30,6 +31,10 @@ use utoipa::ToSchema;
 
 pub use audit::AuditEntry;
 pub use backend::{Backend, Db};
+pub use contacts::{
+    AddressOutcome, AddressStatus, ContactSource, DEFAULT_MAX_CONTACTS, PendingContact,
+    address_summary,
+};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
 pub use import_jobs::{ImportCounts, ImportFailure, ImportJob, ImportStatus};
@@ -69,6 +74,7 @@ pub struct Store {
     db: Db,
     clock: Arc<dyn Clock>,
     id_key: Arc<IdHashKey>,
+    max_contacts: usize,
 }
 
 /// One page of a listing.
@@ -131,6 +137,7 @@ impl Store {
             db,
             clock,
             id_key: Arc::new(id_key),
+            max_contacts: contacts::DEFAULT_MAX_CONTACTS,
         };
         store.seed_standard_taxonomy().await?;
         Ok(store)

@@ -16,6 +16,7 @@ use crate::audit::write_audit;
 use crate::backend::{
     Arg, Backend, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool,
 };
+use crate::contacts::{AddressOutcome, address_rows, address_summary};
 use crate::policies::region_pattern;
 use crate::{Page, Paging, Store, StoreError};
 
@@ -160,11 +161,13 @@ pub struct ClaimedDelivery {
 /// How one attempt of one delivery ended.
 #[derive(Clone, Debug)]
 pub enum Settlement {
-    /// Delivered; `dropped` lists policies left out at send time, with the reason.
+    /// Delivered; `dropped` lists policies left out at send time, with the reason, and
+    /// `addresses` how each e-mail address fared in this attempt.
     Delivered {
         inbox_pack: Option<serde_json::Value>,
         rule_version: i64,
         dropped: Vec<(i64, String)>,
+        addresses: Vec<AddressOutcome>,
     },
     /// Nothing left to send: every policy was dropped at send time.
     Dropped { dropped: Vec<(i64, String)> },
@@ -172,6 +175,7 @@ pub enum Settlement {
     Failed {
         error: String,
         retry_at: Option<DateTime<Utc>>,
+        addresses: Vec<AddressOutcome>,
     },
 }
 
@@ -567,6 +571,17 @@ impl Store {
         let mut drops = SqlBuf::new(
             "INSERT INTO dropped_items (push_id, profile_id, policy_id, channel, reason, at) VALUES ",
         );
+        let recipients = address_rows(
+            settled.iter().flat_map(|(delivery, settlement)| {
+                let addresses = match settlement {
+                    Settlement::Delivered { addresses, .. }
+                    | Settlement::Failed { addresses, .. } => addresses.as_slice(),
+                    Settlement::Dropped { .. } => &[],
+                };
+                addresses.iter().map(|outcome| (delivery.id, outcome))
+            }),
+            now,
+        );
         let mut by_status: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         let mut retries = Vec::new();
         let mut failures = Vec::new();
@@ -576,6 +591,7 @@ impl Store {
                     inbox_pack,
                     rule_version,
                     dropped,
+                    addresses,
                 } => {
                     if let Some(pack) = inbox_pack {
                         inbox.tuple([
@@ -590,14 +606,16 @@ impl Store {
                     }
                     push_drops(&mut drops, delivery, dropped, now);
                     by_status.entry("delivered").or_default().push(delivery.id);
-                    ("delivered", None)
+                    ("delivered", address_summary(addresses))
                 }
                 Settlement::Dropped { dropped } => {
                     push_drops(&mut drops, delivery, dropped, now);
                     by_status.entry("dropped").or_default().push(delivery.id);
                     ("dropped", None)
                 }
-                Settlement::Failed { error, retry_at } => {
+                Settlement::Failed {
+                    error, retry_at, ..
+                } => {
                     match retry_at {
                         Some(at) => retries.push((delivery.id, *at, error.clone())),
                         None => failures.push((delivery.id, error.clone())),
@@ -622,7 +640,12 @@ impl Store {
             settled.iter().map(|(d, _)| d.push_id).collect();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            for (sql, used) in [(&attempts, true), (&inbox, !inbox.args.is_empty()), (&drops, !drops.args.is_empty())] {
+            for (sql, used) in [
+                (&attempts, true),
+                (&inbox, !inbox.args.is_empty()),
+                (&drops, !drops.args.is_empty()),
+                (&recipients, !recipients.args.is_empty()),
+            ] {
                 if used {
                     bind_args!(sqlx::query(&sql.sql), &sql.args).execute(&mut *tx).await?;
                 }

@@ -96,7 +96,10 @@ impl Store {
             Vec::with_capacity(batch.len());
         let mut pending = Vec::new();
         for (index, input) in batch.into_iter().enumerate() {
-            match input.validate(&self.id_key, &schema, None, today) {
+            let validated = input
+                .check_contact_count(self.max_contacts)
+                .and_then(|()| input.validate(&self.id_key, &schema, None, today));
+            match validated {
                 Ok(profile) => {
                     outcomes.push(None);
                     pending.push(Pending {
@@ -170,6 +173,11 @@ impl Store {
                 let outcome = match p.key.as_ref().and_then(|key| existing.get(key)) {
                     Some(&id) => {
                         bind_profile_columns!(sqlx::query(UPDATE_PROFILE), cols, profile, now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        // Addresses set by an import count as confirmed.
+                        sqlx::query("DELETE FROM contact_confirmations WHERE profile_id = $1")
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;

@@ -8,7 +8,8 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, Db, Listing, SqlBuf, fetch_listing, on_pool};
+use crate::backend::{Arg, BeginWrite, Db, Listing, SqlBuf, bind_args, fetch_listing, on_pool};
+use crate::contacts::{ContactSource, PendingContact, new_nonce};
 use crate::policies::{enum_text, escape_like, region_pattern};
 use crate::{Page, Paging, Store, StoreError};
 
@@ -19,23 +20,30 @@ pub struct StoredProfile {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// The profile itself; a citizen's ID number appears only masked, and its keyed hash, an
-    /// internal look-up key, not at all.
+    /// The profile itself. A citizen's ID number appears only masked; its keyed hash (an
+    /// internal look-up key) and the birth date it encodes (which with the masked number and
+    /// gender would leave a few dozen candidate numbers) not at all: the age labels say what
+    /// readers need.
     #[schema(value_type = Object)]
-    #[serde(serialize_with = "without_id_hash")]
+    #[serde(serialize_with = "as_readers_see_it")]
     pub profile: Profile,
     /// 智能画像: labels derived by official rules on the day of reading, each with its reason.
     #[schema(value_type = Vec<Object>)]
     pub labels: Vec<DerivedLabel>,
 }
 
-fn without_id_hash<S: serde::Serializer>(
+/// Body fields kept from every reader; see [`StoredProfile::profile`].
+const UNREAD_FIELDS: [&str; 2] = ["id_hash", "birth_date"];
+
+fn as_readers_see_it<S: serde::Serializer>(
     profile: &Profile,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let mut document = serde_json::to_value(profile).map_err(serde::ser::Error::custom)?;
     if let Some(object) = document.as_object_mut() {
-        object.remove("id_hash");
+        for field in UNREAD_FIELDS {
+            object.remove(field);
+        }
     }
     document.serialize(serializer)
 }
@@ -172,12 +180,14 @@ pub(crate) async fn load_schema(db: &Db) -> Result<AttributeSchema, StoreError> 
 }
 
 impl Store {
-    /// Validates `input` against the current schema, optionally over an existing profile.
+    /// Validates `input` against the current schema, optionally over an existing profile. Too
+    /// many contacts are refused before anything else is looked at.
     async fn validate_profile(
         &self,
         input: ProfileInput,
         existing: Option<&Profile>,
     ) -> Result<Profile, StoreError> {
+        input.check_contact_count(self.max_contacts)?;
         let schema = self.attribute_schema().await?;
         input
             .validate(&self.id_key, &schema, existing, self.today())
@@ -210,30 +220,60 @@ impl Store {
     }
 
     /// Replaces profile `id` with `input`. A citizen update may omit the ID number: the stored
-    /// masked form and hash are kept.
+    /// masked form and hash are kept. Returns the profile and the addresses `source` added that
+    /// must confirm before packs go to them (none when the source is trusted).
     pub async fn update_profile(
         &self,
         id: i64,
         input: ProfileInput,
         actor: &str,
-    ) -> Result<StoredProfile, StoreError> {
+        source: ContactSource,
+    ) -> Result<(StoredProfile, Vec<PendingContact>), StoreError> {
         let existing = self.profile(id).await?;
         let profile = self
             .validate_profile(input, Some(&existing.profile))
             .await?;
-        self.replace_profile(id, &profile, actor).await?;
-        self.profile(id).await
+        let pending = self
+            .replace_profile(id, &profile, actor, source, Some(&existing.profile))
+            .await?;
+        Ok((self.profile(id).await?, pending))
     }
 
+    /// Writes `profile` over profile `id` with its audit row and, in the same transaction, the
+    /// confirmation state of its addresses: addresses no longer listed stop waiting, a trusted
+    /// source confirms every listed address, and addresses the owner added (listed now, not in
+    /// `previous`) start waiting.
     async fn replace_profile(
         &self,
         id: i64,
         profile: &Profile,
         actor: &str,
-    ) -> Result<(), StoreError> {
+        source: ContactSource,
+        previous: Option<&Profile>,
+    ) -> Result<Vec<PendingContact>, StoreError> {
         let now = self.now();
         let cols = ProfileColumns::of(profile, self.today());
-        on_pool!(&self.db, pool => {
+        let listed: Vec<String> = profile.contacts().iter().map(|c| c.email.clone()).collect();
+        let mut clear = SqlBuf::new("DELETE FROM contact_confirmations WHERE profile_id = ");
+        clear.arg(Arg::Int(id));
+        let mut added = Vec::new();
+        if source == ContactSource::Owner && !listed.is_empty() {
+            clear.push(" AND email NOT IN ");
+            clear.tuple(listed.iter().map(|email| Arg::Text(email.clone())));
+            let before: std::collections::HashSet<&str> = previous
+                .map(|p| p.contacts().iter().map(|c| c.email.as_str()).collect())
+                .unwrap_or_default();
+            for email in &listed {
+                if !before.contains(email.as_str()) && !added.iter().any(|(e, _)| e == email) {
+                    added.push((email.clone(), new_nonce()?));
+                }
+            }
+        }
+        let detail = match identity_changes(previous, profile) {
+            changed if changed.is_empty() => serde_json::json!({}),
+            changed => serde_json::json!({"identity_changed": changed}),
+        };
+        Ok(on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             let updated: Option<i64> =
                 bind_profile_columns!(sqlx::query_scalar(UPDATE_PROFILE), cols, profile, now)
@@ -241,10 +281,26 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             updated.ok_or_else(|| not_found(id))?;
-            write_audit!(tx, now, actor, "update", "profile", id, serde_json::json!({}))?;
+            bind_args!(sqlx::query(&clear.sql), &clear.args).execute(&mut *tx).await?;
+            let mut pending = Vec::with_capacity(added.len());
+            for (email, nonce) in &added {
+                let row: Option<PendingContact> = sqlx::query_as(
+                    "INSERT INTO contact_confirmations (profile_id, email, nonce, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (profile_id, email) DO NOTHING \
+                     RETURNING id, profile_id, email, nonce",
+                )
+                .bind(id)
+                .bind(email)
+                .bind(*nonce)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                pending.extend(row);
+            }
+            write_audit!(tx, now, actor, "update", "profile", id, detail)?;
             tx.commit().await?;
-        });
-        Ok(())
+            pending
+        }))
     }
 
     /// Creates the profile, or replaces the one with the same credit code or ID-number hash.
@@ -264,7 +320,8 @@ impl Store {
         });
         match existing {
             Some(id) => {
-                self.replace_profile(id, &profile, actor).await?;
+                self.replace_profile(id, &profile, actor, ContactSource::Trusted, None)
+                    .await?;
                 Ok((id, false))
             }
             None => Ok((self.insert_profile(&profile, actor).await?, true)),
@@ -347,6 +404,25 @@ fn push_profile_filters(sql: &mut SqlBuf, filter: &ProfileFilter) {
             .arg(Arg::Text(format!("%{}%", escape_like(name))))
             .push(" ESCAPE '\\'");
     }
+}
+
+/// The identity fields (统一社会信用代码, 身份证号) an update changes, by input field name; the
+/// audit log records that they changed, never the values.
+fn identity_changes(previous: Option<&Profile>, next: &Profile) -> Vec<&'static str> {
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    if previous.kind() != next.kind() {
+        changed.push("kind");
+    }
+    if previous.credit_code() != next.credit_code() && next.credit_code().is_some() {
+        changed.push("credit_code");
+    }
+    if previous.id_hash() != next.id_hash() && next.id_hash().is_some() {
+        changed.push("id_number");
+    }
+    changed
 }
 
 fn not_found(id: i64) -> StoreError {

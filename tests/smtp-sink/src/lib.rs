@@ -13,6 +13,8 @@ pub struct SmtpSink {
     pub port: u16,
     folder: tempfile::TempDir,
     process: Option<Child>,
+    /// Addresses the server refuses at RCPT TO with a permanent 550.
+    refused: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -25,10 +27,16 @@ fn free_port() -> u16 {
 impl SmtpSink {
     /// Starts a sink; panics (failing the test) when Python or aiosmtpd is missing.
     pub async fn start() -> Self {
+        Self::start_refusing(&[]).await
+    }
+
+    /// Starts a sink that refuses `addresses` for good (550 at RCPT TO) and accepts the rest.
+    pub async fn start_refusing(addresses: &[&str]) -> Self {
         let mut sink = Self {
             port: free_port(),
             folder: tempfile::tempdir().expect("temporary folder"),
             process: None,
+            refused: addresses.iter().map(|a| (*a).to_owned()).collect(),
         };
         sink.resume().await;
         sink
@@ -46,17 +54,19 @@ impl SmtpSink {
     /// Starts the server again on the same port and waits until it accepts connections.
     pub async fn resume(&mut self) {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sink.py");
-        let child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(script)
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--dir")
-            .arg(self.folder.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect(
-                "python3 runs the SMTP sink (deploy/scripts/ensure-services.sh installs aiosmtpd)",
-            );
+            .arg(self.folder.path());
+        for address in &self.refused {
+            command.arg("--refuse").arg(address);
+        }
+        let child = command.stdout(Stdio::null()).spawn().expect(
+            "python3 runs the SMTP sink (deploy/scripts/ensure-services.sh installs aiosmtpd)",
+        );
         self.process = Some(child);
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))

@@ -1,8 +1,9 @@
 //! The signed links in e-mails, which work without signing in: `/r/{token}` opens a pack in the
 //! browser and marks it read on every channel; `/unsubscribe/{token}` stops e-mail, by a
-//! confirmation page or by the one-click POST that mail clients send (RFC 8058). A link is
-//! honoured only while it is within its lifetime and names its e-mail delivery as stored;
-//! otherwise a page says why, in Chinese and English.
+//! confirmation page or by the one-click POST that mail clients send (RFC 8058);
+//! `/confirm-contact/{token}` confirms an added contact address, once. A link is honoured only
+//! while it is within its lifetime and names its record as stored; otherwise a page says why, in
+//! Chinese and English.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,10 +17,16 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/r/{token}", get(read_pack)).route(
-        "/unsubscribe/{token}",
-        get(unsubscribe_page).post(unsubscribe),
-    )
+    Router::new()
+        .route("/r/{token}", get(read_pack))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .route(
+            "/confirm-contact/{token}",
+            get(confirm_contact_page).post(confirm_contact),
+        )
 }
 
 fn refused(refusal: LinkRefusal) -> Response {
@@ -147,5 +154,55 @@ async fn unsubscribe(
         "已退订 · Unsubscribed",
         "<p>您已退订政策邮件。可随时在偏好设置中重新开启。</p>\
          <p>You are unsubscribed from policy e-mails. You can turn them on again in your preferences.</p>",
+    ))
+}
+
+/// The page behind a confirmation link. Opening it confirms nothing: mail scanners fetch links,
+/// and only the person at the address should confirm, with the button (a POST).
+async fn confirm_contact_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    if let Err(refusal) =
+        state
+            .pusher
+            .signer()
+            .verify(LinkPurpose::ConfirmContact, &token, state.store.now())
+    {
+        return refused(refusal);
+    }
+    page(
+        StatusCode::OK,
+        "确认接收政策服务包 · Confirm your address",
+        "<p>确认后，本邮箱将收到添加它的用户的政策服务包。</p>\
+         <p>Once confirmed, this address receives the policy packs of the user who added it.</p>\
+         <form method=\"post\"><button type=\"submit\">确认 · Confirm</button></form>",
+    )
+}
+
+/// Confirms the address a link names; a link works once.
+async fn confirm_contact(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let ids = match state
+        .pusher
+        .signer()
+        .verify(LinkPurpose::ConfirmContact, &token, state.store.now())
+    {
+        Ok(ids) => ids,
+        Err(refusal) => return Ok(refused(refusal)),
+    };
+    if state.store.confirm_contact(ids[0], ids[1]).await?.is_none() {
+        return Ok(page(
+            StatusCode::GONE,
+            "链接已使用 · Link already used",
+            "<p>该确认链接已使用或已失效。</p><p>This confirmation link was already used or is no longer valid.</p>",
+        ));
+    }
+    Ok(page(
+        StatusCode::OK,
+        "邮箱已确认 · Address confirmed",
+        "<p>本邮箱已确认，今后将收到政策服务包。</p><p>This address is confirmed and will receive policy packs.</p>",
     ))
 }

@@ -1,0 +1,200 @@
+//! Contact addresses and what may be sent to them: the cap on contacts per profile, the
+//! double opt-in of addresses a profile's own user adds (pending until the signed link sent to
+//! the address is opened), and each address's outcome within an e-mail delivery, so one message
+//! goes to each address and a retry reaches only those still owed one.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::write_audit;
+use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
+use crate::{Store, StoreError};
+
+/// Contacts a profile may list unless configured otherwise.
+pub const DEFAULT_MAX_CONTACTS: usize = 5;
+
+/// Who set a profile's contacts; it decides whether a newly listed address must confirm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactSource {
+    /// The profile's own enterprise or citizen user: a new address gets packs only once it has
+    /// confirmed the link sent to it.
+    Owner,
+    /// An administrator or an import: every listed address counts as confirmed.
+    Trusted,
+}
+
+/// An address waiting for its confirmation link; `id` and `nonce` are what the link signs.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct PendingContact {
+    pub id: i64,
+    pub profile_id: i64,
+    pub email: String,
+    pub nonce: i64,
+}
+
+/// How one address fared in one attempt of an e-mail delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressStatus {
+    Sent,
+    /// Refused by the relay for good (a 5xx reply): not tried again.
+    Refused,
+    /// Failed for now (no connection, a 4xx reply): tried again with the delivery.
+    Failed,
+}
+
+impl AddressStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One address's outcome, recorded with the attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressOutcome {
+    pub email: String,
+    pub status: AddressStatus,
+    pub detail: Option<String>,
+}
+
+/// A random non-negative nonce: link tokens join their numbers with `-`.
+pub(crate) fn new_nonce() -> Result<i64, StoreError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(i64::from_le_bytes(bytes) & i64::MAX)
+}
+
+impl Store {
+    /// The most contacts one profile may list.
+    pub fn max_contacts(&self) -> usize {
+        self.max_contacts
+    }
+
+    /// This store with a different cap on contacts per profile.
+    pub fn with_max_contacts(mut self, max: usize) -> Self {
+        self.max_contacts = max;
+        self
+    }
+
+    /// Confirms the address a link names, once: the pending row goes, so the same link does
+    /// nothing the second time. Returns the profile and address confirmed.
+    pub async fn confirm_contact(
+        &self,
+        id: i64,
+        nonce: i64,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let now = self.now();
+        Ok(on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let confirmed: Option<(i64, String)> = sqlx::query_as(
+                "DELETE FROM contact_confirmations WHERE id = $1 AND nonce = $2 \
+                 RETURNING profile_id, email",
+            )
+            .bind(id)
+            .bind(nonce)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((profile_id, email)) = &confirmed {
+                write_audit!(tx, now, format!("contact:{email}"), "confirm_contact", "profile",
+                    profile_id, serde_json::json!({"email": email}))?;
+            }
+            tx.commit().await?;
+            confirmed
+        }))
+    }
+
+    /// The addresses of `profile_ids` still waiting for confirmation, as (profile, address).
+    pub async fn unconfirmed_contacts(
+        &self,
+        profile_ids: &[i64],
+    ) -> Result<HashSet<(i64, String)>, StoreError> {
+        if profile_ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut sql =
+            SqlBuf::new("SELECT profile_id, email FROM contact_confirmations WHERE profile_id IN ");
+        sql.tuple(profile_ids.iter().map(|id| Arg::Int(*id)));
+        let rows: Vec<(i64, String)> = on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Per delivery, the addresses that need no further message (sent, or refused for good)
+    /// with their outcome.
+    pub async fn settled_addresses(
+        &self,
+        delivery_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<AddressOutcome>>, StoreError> {
+        if delivery_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = SqlBuf::new(
+            "SELECT delivery_id, email, outcome, detail FROM delivery_recipients \
+             WHERE outcome IN ('sent', 'refused') AND delivery_id IN ",
+        );
+        sql.tuple(delivery_ids.iter().map(|id| Arg::Int(*id)));
+        let rows: Vec<(i64, String, String, Option<String>)> = on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
+        });
+        let mut settled: HashMap<i64, Vec<AddressOutcome>> = HashMap::new();
+        for (delivery, email, outcome, detail) in rows {
+            let status = if outcome == AddressStatus::Sent.as_str() {
+                AddressStatus::Sent
+            } else {
+                AddressStatus::Refused
+            };
+            settled.entry(delivery).or_default().push(AddressOutcome {
+                email,
+                status,
+                detail,
+            });
+        }
+        Ok(settled)
+    }
+}
+
+/// The upsert of each address's latest outcome, for the deliveries of one settlement.
+pub(crate) fn address_rows<'a>(
+    outcomes: impl Iterator<Item = (i64, &'a AddressOutcome)>,
+    now: DateTime<Utc>,
+) -> SqlBuf {
+    let mut sql = SqlBuf::new(
+        "INSERT INTO delivery_recipients (delivery_id, email, outcome, detail, at) VALUES ",
+    );
+    for (delivery_id, outcome) in outcomes {
+        sql.tuple([
+            Arg::Int(delivery_id),
+            Arg::Text(outcome.email.clone()),
+            Arg::Text(outcome.status.as_str().to_owned()),
+            outcome.detail.clone().map_or(Arg::Null, Arg::Text),
+            Arg::Time(now),
+        ]);
+    }
+    sql.push(
+        " ON CONFLICT (delivery_id, email) DO UPDATE SET outcome = excluded.outcome, \
+         detail = excluded.detail, at = excluded.at",
+    );
+    sql
+}
+
+/// The attempt log's line for a delivery's addresses: `a@x sent; b@y refused: 550 …`.
+pub fn address_summary(outcomes: &[AddressOutcome]) -> Option<String> {
+    if outcomes.is_empty() {
+        return None;
+    }
+    Some(
+        outcomes
+            .iter()
+            .map(|o| match &o.detail {
+                Some(detail) => format!("{} {}: {detail}", o.email, o.status.as_str()),
+                None => format!("{} {}", o.email, o.status.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
