@@ -250,13 +250,11 @@ impl Pusher {
         format!(
             "{}/confirm-contact/{}",
             self.inner.settings.public_url.trim_end_matches('/'),
-            self.inner
-                .signer
-                .sign(
-                    LinkPurpose::ConfirmContact,
-                    &[pending.id, pending.nonce],
-                    self.inner.store.now(),
-                )
+            self.inner.signer.sign(
+                LinkPurpose::ConfirmContact,
+                &[pending.id, pending.nonce],
+                self.inner.store.now(),
+            )
         )
     }
 

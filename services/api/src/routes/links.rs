@@ -185,14 +185,15 @@ async fn confirm_contact(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Response, ApiError> {
-    let ids = match state
-        .pusher
-        .signer()
-        .verify(LinkPurpose::ConfirmContact, &token, state.store.now())
-    {
-        Ok(ids) => ids,
-        Err(refusal) => return Ok(refused(refusal)),
-    };
+    let ids =
+        match state
+            .pusher
+            .signer()
+            .verify(LinkPurpose::ConfirmContact, &token, state.store.now())
+        {
+            Ok(ids) => ids,
+            Err(refusal) => return Ok(refused(refusal)),
+        };
     if state.store.confirm_contact(ids[0], ids[1]).await?.is_none() {
         return Ok(page(
             StatusCode::GONE,
