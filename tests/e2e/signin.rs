@@ -5,10 +5,9 @@
 //! or naming another delivery refused with a page and nothing marked or changed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use e2e::{Backend, TEST_LINK_SECRET, TestApp};
 use push::{LinkPurpose, LinkSigner};
 use serde_json::{Value, json};
@@ -136,15 +135,6 @@ async fn oversized_fields_are_refused_before_any_work(app: TestApp) {
     sign_in(&app, "liuyang", PASSWORD).await.expect(200);
 }
 
-#[derive(Debug)]
-struct HandClock(AtomicI64);
-
-impl store::Clock for HandClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.0.load(Ordering::SeqCst), 0).expect("valid time")
-    }
-}
-
 async fn old_windows_leave_the_throttle_table(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let database = match backend {
@@ -155,7 +145,7 @@ async fn old_windows_leave_the_throttle_table(backend: Backend) {
         || format!("sqlite://{}/t.db", dir.path().display()),
         |db| db.url().to_owned(),
     );
-    let clock = Arc::new(HandClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(store::ManualClock::at(1_800_000_000));
     let store = store::Store::open(
         &url,
         2,
@@ -171,7 +161,7 @@ async fn old_windows_leave_the_throttle_table(backend: Backend) {
     };
     let count = |name: &str| {
         let keys = throttle.keys(name, "10.1.2.3");
-        let (start, end) = throttle.window_at(clock.0.load(Ordering::SeqCst));
+        let (start, end) = throttle.window_at(clock.unix_seconds());
         let store = store.clone();
         async move {
             store
@@ -185,7 +175,7 @@ async fn old_windows_leave_the_throttle_table(backend: Backend) {
     }
     assert_eq!(count("user-0").await, vec![2, 21]);
     assert_eq!(store.sign_in_attempt_rows().await.unwrap(), 21);
-    clock.0.fetch_add(900, Ordering::SeqCst);
+    clock.advance(900);
     assert_eq!(count("user-0").await, vec![1, 1], "a new window");
     assert_eq!(
         store.sign_in_attempt_rows().await.unwrap(),

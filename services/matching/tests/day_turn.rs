@@ -2,21 +2,9 @@
 //! joins an adults-only policy's audience without a restart.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, Utc};
 use matching::{AudienceFilter, AudienceGroup, Matching};
 use store::Store;
-
-/// A clock the test moves by hand.
-#[derive(Debug)]
-struct HandClock(AtomicI64);
-
-impl store::Clock for HandClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.0.load(Ordering::SeqCst), 0).expect("valid time")
-    }
-}
 
 fn policy_for_adults() -> store::policy::PolicyContent {
     serde_json::from_value(serde_json::json!({
@@ -33,7 +21,7 @@ fn policy_for_adults() -> store::policy::PolicyContent {
 async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-11-22 12:00 in China (UTC+8): the citizen, born 2008-11-23, is 17.
-    let clock = Arc::new(HandClock(AtomicI64::new(1_795_320_000)));
+    let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = Store::open(
         &format!("sqlite://{}/t.db", dir.path().display()),
         2,
@@ -73,7 +61,7 @@ async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
         "same day: nothing to rebuild"
     );
 
-    clock.0.fetch_add(24 * 3600, Ordering::SeqCst);
+    clock.advance(24 * 3600);
     assert!(matching.refresh_if_stale().await.unwrap(), "the day turned");
     assert_eq!(eligible(&matching), 1, "18 years old today");
 }
@@ -82,7 +70,7 @@ async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
 async fn a_policy_expires_when_its_validity_ends_and_stops_matching() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-11-22 12:00 in China; the policy is valid until the 23rd.
-    let clock = Arc::new(HandClock(AtomicI64::new(1_795_320_000)));
+    let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = Store::open(
         &format!("sqlite://{}/t.db", dir.path().display()),
         2,
@@ -107,12 +95,12 @@ async fn a_policy_expires_when_its_validity_ends_and_stops_matching() {
     );
 
     // The 23rd is the last valid day; on the 24th the policy expires.
-    clock.0.fetch_add(24 * 3600, Ordering::SeqCst);
+    clock.advance(24 * 3600);
     assert!(
         store.expire_policies().await.unwrap().is_empty(),
         "valid through its last day"
     );
-    clock.0.fetch_add(24 * 3600, Ordering::SeqCst);
+    clock.advance(24 * 3600);
     let expired = store.expire_policies().await.unwrap();
     assert_eq!(expired.len(), 1);
     assert_eq!(

@@ -68,6 +68,33 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that stands still until it is moved, whole seconds at a time: for tests and
+/// simulations that need leases to lapse or days to turn on demand.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// Stopped at `unix_seconds`.
+    pub fn at(unix_seconds: i64) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(unix_seconds))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.unix_seconds(), 0).unwrap_or_default()
+    }
+}
+
 /// The handle every service uses to read and write persistent state.
 #[derive(Clone, Debug)]
 pub struct Store {

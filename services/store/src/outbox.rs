@@ -279,7 +279,9 @@ impl Store {
         })
     }
 
-    /// Leases one push that still needs planning (new, or abandoned by a dead worker).
+    /// Leases one push that still needs planning: new, abandoned by a dead worker, or already
+    /// `worker`'s own (its planner stopped on an error and comes back to it without waiting out
+    /// its own lease).
     pub async fn claim_planning(
         &self,
         worker: &str,
@@ -291,8 +293,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let claimed: Option<i64> = sqlx::query_scalar(&format!(
                 "UPDATE pushes SET claimed_by = $1, claimed_until = $2 WHERE id = (SELECT id FROM pushes \
-                 WHERE status = 'planning' AND (claimed_until IS NULL OR claimed_until < $3) \
-                 ORDER BY id LIMIT 1{lock}) RETURNING id"
+                 WHERE status = 'planning' AND (claimed_until IS NULL OR claimed_until < $3 \
+                 OR claimed_by = $1) ORDER BY id LIMIT 1{lock}) RETURNING id"
             ))
             .bind(worker)
             .bind(now + lease)
@@ -530,22 +532,28 @@ impl Store {
         claim.push(&format!(
             "{lock}) RETURNING id, push_id, profile_id, channel, payload, attempts"
         ));
-        Ok(on_pool!(&self.db, pool => {
+        let (claimed, swept) = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(&format!(
+            let swept: Vec<i64> = sqlx::query_scalar(&format!(
                 "UPDATE deliveries SET {abandoned}, claimed_by = NULL, claimed_until = NULL \
-                 WHERE channel = $1 AND status = 'sending' AND claimed_until < $2"
+                 WHERE channel = $1 AND status = 'sending' AND claimed_until < $2 RETURNING push_id"
             ))
             .bind(channel.as_str())
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
             let claimed: Vec<ClaimedDelivery> = bind_args!(sqlx::query_as(&claim.sql), &claim.args)
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            claimed
-        }))
+            (claimed, swept)
+        });
+        // A swept delivery may have been its push's last one open: nobody else would finish it.
+        let swept: std::collections::BTreeSet<i64> = swept.into_iter().collect();
+        for push_id in swept {
+            self.finish_push_if_settled(push_id).await?;
+        }
+        Ok(claimed)
     }
 
     /// Records how each claimed delivery's attempt ended, in one transaction; inbox items are

@@ -3,23 +3,12 @@
 //! are left running. On SQLite and PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use scratch_db::ScratchDatabase;
 use store::{ImportCounts, ImportStatus, Store};
 
-/// A clock the test moves by hand, shared by every instance of a test.
-#[derive(Debug)]
-struct HandClock(AtomicI64);
-
-impl store::Clock for HandClock {
-    fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp(self.0.load(Ordering::SeqCst), 0).expect("valid time")
-    }
-}
-
-async fn open(url: &str, clock: &Arc<HandClock>) -> Store {
+async fn open(url: &str, clock: &Arc<store::ManualClock>) -> Store {
     Store::open(
         url,
         2,
@@ -35,7 +24,7 @@ const STALE_AFTER: TimeDelta = TimeDelta::minutes(2);
 /// Instance `a` runs two imports; its process dies with one of them (`orphan`) while it keeps
 /// beating the other (`alive`). Instance `b` starts on the same database and sweeps.
 async fn only_jobs_with_a_stale_heartbeat_are_failed(url: &str) {
-    let clock = Arc::new(HandClock(AtomicI64::new(1_796_000_000)));
+    let clock = Arc::new(store::ManualClock::at(1_796_000_000));
     let a = open(url, &clock).await;
     let orphan = a.create_import_job("profiles").await.unwrap();
     let alive = a.create_import_job("profiles").await.unwrap();
@@ -47,7 +36,7 @@ async fn only_jobs_with_a_stale_heartbeat_are_failed(url: &str) {
     a.record_import_progress(orphan, counts).await.unwrap();
 
     // Within the staleness window nobody is failed, whoever sweeps.
-    clock.0.fetch_add(60, Ordering::SeqCst);
+    clock.advance(60);
     a.record_import_progress(alive, counts).await.unwrap();
     let b = open(url, &clock).await;
     assert_eq!(
@@ -56,7 +45,7 @@ async fn only_jobs_with_a_stale_heartbeat_are_failed(url: &str) {
     );
 
     // Two minutes and a second after the orphan's last beat: only it is failed.
-    clock.0.fetch_add(61, Ordering::SeqCst);
+    clock.advance(61);
     a.record_import_progress(alive, counts).await.unwrap();
     assert_eq!(
         b.fail_stale_import_jobs(STALE_AFTER).await.unwrap(),

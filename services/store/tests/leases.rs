@@ -1,0 +1,136 @@
+//! Leases on planning and delivery never leave a push stuck: a planner comes back to its own push
+//! after an error without waiting out its own lease, another planner still cannot take it while
+//! the lease runs, and a push whose last delivery was swept as interrupted is finished rather than
+//! left `sending` for ever. On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use scratch_db::ScratchDatabase;
+use store::{Channel, ManualClock, NewPush, PlannedPack, PlannedPolicy, PushStatus, Store};
+
+async fn open(url: &str, clock: &Arc<ManualClock>) -> Store {
+    Store::open(
+        url,
+        2,
+        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
+        clock.clone(),
+    )
+    .await
+    .expect("store opens")
+}
+
+async fn one_recipient(store: &Store) -> i64 {
+    let input: profiles::ProfileInput = serde_json::from_value(serde_json::json!({
+        "kind": "enterprise",
+        "name": "北京智芯算力科技有限公司",
+        "credit_code": "91110108MA01AB2C3T",
+        "region": "110108",
+        "industry": "I6513",
+        "ownership": "private",
+        "founded_on": "2019-04-12",
+        "employees": 85,
+        "contacts": [{"name": "王敏", "email": "wangmin@example.com", "role": "finance"}]
+    }))
+    .expect("a profile document");
+    store
+        .create_profile(input, "test")
+        .await
+        .expect("profile")
+        .id
+}
+
+async fn staff_push(store: &Store, key: &str) -> i64 {
+    store
+        .create_push(&NewPush {
+            trigger_kind: "staff".to_owned(),
+            trigger_key: key.to_owned(),
+            requested_by: "test".to_owned(),
+            spec: serde_json::json!({}),
+            rule_version: 0,
+            region_scope: None,
+        })
+        .await
+        .expect("push")
+        .0
+}
+
+async fn leases_never_leave_a_push_stuck(url: &str) {
+    let clock = Arc::new(ManualClock::at(1_796_000_000));
+    let store = open(url, &clock).await;
+    let lease = Duration::minutes(2);
+    let recipient = one_recipient(&store).await;
+    let push = staff_push(&store, "lease-test").await;
+
+    let claimed = store.claim_planning("planner-a", lease).await.unwrap();
+    assert_eq!(claimed.map(|p| p.id), Some(push));
+    // Planner a's batch failed; it comes straight back to its push, and only it may.
+    clock.advance(5);
+    assert!(
+        store
+            .claim_planning("planner-b", lease)
+            .await
+            .unwrap()
+            .is_none(),
+        "another planner waits for the lease"
+    );
+    let again = store.claim_planning("planner-a", lease).await.unwrap();
+    assert_eq!(
+        again.map(|p| p.id),
+        Some(push),
+        "the planner takes its own push back at once"
+    );
+
+    let now = store.now();
+    store
+        .write_plan_batch(
+            push,
+            "planner-a",
+            lease,
+            &[PlannedPack {
+                profile_id: recipient,
+                policies: vec![PlannedPolicy {
+                    policy_id: 1,
+                    reason: "staff:lease-test".to_owned(),
+                    allow_undetermined: false,
+                }],
+                channels: vec![(Channel::Email, now)],
+                emails: vec!["wangmin@example.com".to_owned()],
+                held_back: Vec::new(),
+            }],
+            recipient,
+        )
+        .await
+        .unwrap();
+    store.finish_planning(push, "planner-a", 1).await.unwrap();
+    let sent = store
+        .claim_deliveries("worker-a", Channel::Email, 10, lease)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(store.push(push).await.unwrap().status, PushStatus::Sending);
+
+    // Worker a dies mid-send. Once its lease is over, the next claim sweeps the e-mail to the
+    // dead letter, and with it the push's last open delivery: the push is finished.
+    clock.advance(lease.num_seconds() + 1);
+    let nothing = store
+        .claim_deliveries("worker-b", Channel::Email, 10, lease)
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
+    let finished = store.push(push).await.unwrap();
+    assert_eq!(finished.status, PushStatus::Done, "{finished:?}");
+    assert!(finished.finished_at.is_some());
+}
+
+#[tokio::test]
+async fn leases_never_leave_a_push_stuck_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    leases_never_leave_a_push_stuck(&format!("sqlite://{}/t.db", dir.path().display())).await;
+}
+
+#[tokio::test]
+async fn leases_never_leave_a_push_stuck_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_leases").await;
+    leases_never_leave_a_push_stuck(db.url()).await;
+}
