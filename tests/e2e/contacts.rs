@@ -27,6 +27,21 @@ async fn owner_of(app: &TestApp, profile: i64, role: store::Role) -> Client {
     app.acting_as(&token)
 }
 
+/// A service mailing into its own SMTP sink, one enterprise in it and a client acting as that
+/// enterprise's user.
+async fn an_enterprise_and_its_user(backend: Backend) -> (SmtpSink, TestApp, i64, Client) {
+    let sink = SmtpSink::start().await;
+    let app = app_with_sink(backend, &sink).await;
+    let id = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    let owner = owner_of(&app, id, store::Role::Enterprise).await;
+    (sink, app, id, owner)
+}
+
 fn contact(n: usize) -> Value {
     json!({"name": format!("外部联系人{n}"), "email": format!("outsider{n}@evil.example"), "role": "general"})
 }
@@ -43,15 +58,7 @@ async fn profile_audit(app: &TestApp, id: i64) -> Vec<Value> {
 }
 
 async fn more_contacts_than_allowed_are_refused_and_nothing_is_written(backend: Backend) {
-    let sink = SmtpSink::start().await;
-    let app = app_with_sink(backend, &sink).await;
-    let id = app
-        .create(
-            "/api/v1/profiles",
-            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-        )
-        .await;
-    let owner = owner_of(&app, id, store::Role::Enterprise).await;
+    let (sink, app, id, owner) = an_enterprise_and_its_user(backend).await;
     for count in [6, 3_000] {
         let mut body = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
         body["contacts"] = Value::Array((0..count).map(contact).collect());
@@ -149,15 +156,7 @@ async fn publish_pushes_done(app: &TestApp, count: usize) {
 }
 
 async fn an_added_address_gets_only_the_confirmation_until_it_confirms(backend: Backend) {
-    let sink = SmtpSink::start().await;
-    let app = app_with_sink(backend, &sink).await;
-    let id = app
-        .create(
-            "/api/v1/profiles",
-            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-        )
-        .await;
-    let owner = owner_of(&app, id, store::Role::Enterprise).await;
+    let (sink, app, id, owner) = an_enterprise_and_its_user(backend).await;
     let mut body = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
     body["contacts"] = json!([
         {"name": "王敏", "email": "wangmin@example.com", "role": "finance"},

@@ -101,15 +101,7 @@ async fn a_sheet_with_an_unknown_column_fails_whole_and_says_which(app: TestApp)
         .expect(202);
     let job = finished_job(&app, started.body["id"].as_i64().unwrap()).await;
     assert_eq!(job["status"], "failed", "{job}");
-    let text = app
-        .client
-        .get(app.url(&format!("/api/v1/imports/{}/errors.csv", job["id"])))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = errors_csv(&app, &job).await;
     assert!(text.contains("colour"), "{text}");
     assert_eq!(app.total("/api/v1/profiles").await, 0, "nothing written");
 }
@@ -126,6 +118,13 @@ async fn an_upload_that_is_not_a_sheet_is_refused(app: TestApp) {
     app.get("/api/v1/imports/4242")
         .await
         .expect_error(404, "not_found");
+}
+
+/// The error report of an import job, as text.
+async fn errors_csv(app: &TestApp, job: &serde_json::Value) -> String {
+    app.get(&format!("/api/v1/imports/{}/errors.csv", job["id"]))
+        .await
+        .text
 }
 
 /// A minimal workbook with `rows` given as comma-separated lines.
@@ -287,15 +286,7 @@ async fn the_errors_csv_neutralises_formulas(app: TestApp) {
             .is_some_and(|m| m.contains("header")),
         "{job}"
     );
-    let report = app
-        .client
-        .get(app.url(&format!("/api/v1/imports/{}/errors.csv", job["id"])))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let report = errors_csv(&app, &job).await;
     // Column names are matched without case, so the report names them in lower case.
     let fields = report_fields(&report);
     for safe in ["'=cmd|' /c calc'!a0", "'+1", "'-1", "'@x", "颜色"] {
