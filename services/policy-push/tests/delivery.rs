@@ -17,6 +17,17 @@ use sqlx::Connection;
 const BINARY: &str = env!("CARGO_BIN_EXE_policy-push");
 const RECIPIENTS: usize = 1200;
 const WAIT: Duration = Duration::from_secs(120);
+/// The secrets every process of a test shares, as a deployment's instances and commands would.
+const SECRETS: [(&str, &str); 2] = [
+    (
+        "POLICY_PUSH_LINK_SECRET",
+        "delivery-test-link-secret-0123456789",
+    ),
+    (
+        "POLICY_PUSH_ID_HASH_SECRET",
+        "delivery-test-id-hash-secret-0123456789",
+    ),
+];
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -106,6 +117,7 @@ impl Instance {
         let base = format!("http://127.0.0.1:{port}");
         let instance = Self {
             child: Command::new(BINARY)
+                .envs(SECRETS)
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                 .current_dir(dir)
                 .env("DATABASE_URL", database.url())
@@ -213,6 +225,7 @@ async fn prepared_database(dir: &Path) -> Prepared {
     let file = dir.join("enterprises.jsonl");
     write_enterprises(&file);
     let out = Command::new(BINARY)
+        .envs(SECRETS)
         .args(["import", "profiles"])
         .arg(&file)
         .env("DATABASE_URL", database.url())
@@ -225,6 +238,7 @@ async fn prepared_database(dir: &Path) -> Prepared {
     );
     let cli = |args: &[&str]| {
         let out = Command::new(BINARY)
+            .envs(SECRETS)
             .args(args)
             .env("DATABASE_URL", database.url())
             .env("NEW_USER_PASSWORD", "delivery-admin-password")
