@@ -29,6 +29,10 @@ binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/policy-push"
 
 work=$(mktemp -d)
 scratch_db="policy_push_schemathesis_$$"
+# PostgreSQL has no data folder for generated secrets: the server and the token command share
+# these, as a deployment's instances and commands would.
+export POLICY_PUSH_LINK_SECRET="schemathesis-link-secret-$$-0123456789"
+export POLICY_PUSH_ID_HASH_SECRET="schemathesis-id-hash-secret-$$-0123456789"
 server_pid=
 stop_server() {
     if [ -n "$server_pid" ]; then
