@@ -22,12 +22,7 @@ async fn two_recipients(app: &TestApp) -> (i64, i64) {
     let chaoyang = app.create("/api/v1/profiles", &other).await;
     app.create("/api/v1/policies", &fixtures::policy()).await;
     for profile in [haidian, chaoyang] {
-        app.wait_until(
-            &format!("/api/v1/profiles/{profile}/inbox"),
-            std::time::Duration::from_secs(30),
-            |body| body["total"] == 1,
-        )
-        .await;
+        app.only_inbox_item(profile).await;
     }
     (haidian, chaoyang)
 }

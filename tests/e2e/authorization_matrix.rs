@@ -304,16 +304,9 @@ impl World {
             ("item in region", neighbour, None, HAIDIAN),
             ("item out of region", chaoyang, None, CHAOYANG),
         ] {
-            let inbox = app
-                .wait_until(
-                    &format!("/api/v1/profiles/{profile}/inbox"),
-                    std::time::Duration::from_secs(30),
-                    |body| body["total"] == 1,
-                )
-                .await;
             items.push(Record {
                 label,
-                id: inbox["items"][0]["id"].as_i64().expect("an inbox item"),
+                id: app.only_inbox_item(profile).await,
                 owner,
                 region: Some(region),
             });

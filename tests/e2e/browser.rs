@@ -63,14 +63,7 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     app.create("/api/v1/policies", &fixtures::policy()).await;
     let mut items = Vec::new();
     for profile in [haidian, chaoyang] {
-        let inbox = app
-            .wait_until(
-                &format!("/api/v1/profiles/{profile}/inbox"),
-                std::time::Duration::from_secs(30),
-                |body| body["total"] == 1,
-            )
-            .await;
-        items.push(inbox["items"][0]["id"].as_i64().unwrap());
+        items.push(app.only_inbox_item(profile).await);
     }
     let store = &app.server.store;
     TestApp::mint_token(store, "zhixin", Role::Enterprise, Some(haidian), None).await;

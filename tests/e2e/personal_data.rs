@@ -165,14 +165,7 @@ async fn no_role_reads_enough_to_rebuild_an_id_number(app: TestApp) {
         )
         .await,
     );
-    let inbox = app
-        .wait_until(
-            &format!("/api/v1/profiles/{citizen}/inbox"),
-            std::time::Duration::from_secs(30),
-            |body| body["total"] == 1,
-        )
-        .await;
-    let item = inbox["items"][0]["id"].as_i64().expect("inbox item");
+    let item = app.only_inbox_item(citizen).await;
 
     let own = [
         format!("/api/v1/profiles/{citizen}"),

@@ -147,6 +147,20 @@ impl Client {
         self.call(Method::DELETE, path, None).await
     }
 
+    /// The id of the one item in `profile`'s inbox, once it has arrived.
+    pub async fn only_inbox_item(&self, profile: i64) -> i64 {
+        let inbox = self
+            .wait_until(
+                &format!("/api/v1/profiles/{profile}/inbox"),
+                std::time::Duration::from_secs(30),
+                |body| body["total"] == 1,
+            )
+            .await;
+        inbox["items"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no inbox item in {inbox}"))
+    }
+
     /// Polls `path` until `done` holds for its JSON body, or fails the test after `timeout`.
     pub async fn wait_until(
         &self,

@@ -2,22 +2,14 @@
 //! process still beats their heartbeat — this instance's or another's on the same database —
 //! are left running. On SQLite and PostgreSQL.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use scratch_db::ScratchDatabase;
-use store::{ImportCounts, ImportStatus, Store};
-
-async fn open(url: &str, clock: &Arc<store::ManualClock>) -> Store {
-    Store::open(
-        url,
-        2,
-        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
-        clock.clone(),
-    )
-    .await
-    .expect("store opens")
-}
+use store::{ImportCounts, ImportStatus};
+use support::open;
 
 const STALE_AFTER: TimeDelta = TimeDelta::minutes(2);
 

@@ -3,22 +3,14 @@
 //! the lease runs, and a push whose last delivery was swept as interrupted is finished rather than
 //! left `sending` for ever. On SQLite and PostgreSQL.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::Duration;
 use scratch_db::ScratchDatabase;
 use store::{Channel, ManualClock, NewPush, PlannedPack, PlannedPolicy, PushStatus, Store};
-
-async fn open(url: &str, clock: &Arc<ManualClock>) -> Store {
-    Store::open(
-        url,
-        2,
-        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
-        clock.clone(),
-    )
-    .await
-    .expect("store opens")
-}
+use support::open;
 
 async fn one_recipient(store: &Store) -> i64 {
     let input: profiles::ProfileInput = serde_json::from_value(serde_json::json!({
