@@ -109,7 +109,8 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/tags/{id}/rename"
             | "/tags/{id}/merge"
             | "/tags/{id}/merge/dry-run"
-            | "/dead-letters/{id}/redrive",
+            | "/dead-letters/{id}/redrive"
+            | "/dead-letters/redrive",
         )
         | (
             "get",

@@ -5,7 +5,9 @@ headers and both body parts), so tests written in any language can read mail bac
 e-mail parser of their own. Files appear atomically (written, then renamed). With --count-only it
 keeps nothing and only counts, so a benchmark measures the sender rather than this script. Each
 --refuse ADDRESS is refused at RCPT TO with a permanent 550, as a relay refuses an unknown
-mailbox."""
+mailbox; each --defer ADDRESS gets a temporary 451 the first --defer-times times it is tried, as a
+greylisting relay answers. A test stalls the whole server (accepting TCP, replying nothing) by
+stopping the process with SIGSTOP and resumes it with SIGCONT."""
 
 import argparse
 import asyncio
@@ -29,14 +31,19 @@ class CountingHandler:
 
 
 class FolderHandler:
-    def __init__(self, folder, refused):
+    def __init__(self, folder, refused, deferred, defer_times):
         self.folder = folder
         self.refused = {address.lower() for address in refused}
+        self.deferred = {address.lower(): defer_times for address in deferred}
         self.counter = itertools.count(1)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
             return "550 5.1.1 mailbox unavailable"
+        left = self.deferred.get(address.lower(), 0)
+        if left > 0:
+            self.deferred[address.lower()] = left - 1
+            return "451 4.7.1 greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -77,12 +84,14 @@ def main():
     parser.add_argument("--dir")
     parser.add_argument("--count-only", action="store_true")
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS")
+    parser.add_argument("--defer", action="append", default=[], metavar="ADDRESS")
+    parser.add_argument("--defer-times", type=int, default=2)
     args = parser.parse_args()
     if args.count_only:
         handler = CountingHandler()
     else:
         os.makedirs(args.dir, exist_ok=True)
-        handler = FolderHandler(args.dir, args.refuse)
+        handler = FolderHandler(args.dir, args.refuse, args.defer, args.defer_times)
     controller = Controller(handler, hostname="127.0.0.1", port=args.port)
     controller.start()
     print(f"listening on 127.0.0.1:{args.port}", flush=True)

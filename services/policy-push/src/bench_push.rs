@@ -2,7 +2,8 @@
 //! PostgreSQL database — a published policy pushed to N recipients, from the trigger to the last
 //! inbox row committed, beside the time PostgreSQL takes to copy the same rows with one
 //! statement (the floor for writing them); and e-mails per second into an SMTP server, beside
-//! the same message sent straight through the transport with no outbox around it.
+//! the same message sent straight through the transport with no outbox around it, and through the
+//! service's own background workers without and with Redis in the same run.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -23,12 +24,19 @@ pub struct PushBenchOptions {
     pub postgres_url: String,
     /// SMTP server for the e-mail figure; without it that figure is not measured.
     pub smtp_url: Option<String>,
+    /// Redis for the e-mail figure's second run; without it that run is not measured.
+    pub redis_url: Option<String>,
     pub emails: usize,
 }
 
-fn enterprise_line(n: usize, with_contact: bool) -> String {
+/// The 统一社会信用代码 of synthetic enterprise `n`.
+fn credit_code(n: usize) -> String {
     let first17 = format!("91110108MA{:07}", n + 1);
     let check = profiles::uscc::check_char(&first17).unwrap_or('0');
+    format!("{first17}{check}")
+}
+
+fn enterprise_line(n: usize, with_contact: bool) -> String {
     let contacts = if with_contact {
         json!([{"name": "联系人", "email": format!("bench{n}@example.com"), "role": "finance"}])
     } else {
@@ -37,7 +45,7 @@ fn enterprise_line(n: usize, with_contact: bool) -> String {
     json!({
         "kind": "enterprise",
         "name": format!("压测企业{n}"),
-        "credit_code": format!("{first17}{check}"),
+        "credit_code": credit_code(n),
         "region": "110108",
         "industry": "I6513",
         "ownership": "private",
@@ -139,6 +147,7 @@ fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSet
             outbox_dir: outbox.to_path_buf(),
             from: "政策直达 <noreply@policy-push.local>".to_owned(),
             pool_size: 16,
+            connect_timeout: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
         },
         batch_size: 1_000,
@@ -151,6 +160,7 @@ fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSet
         poll_interval: Duration::from_millis(50),
         max_packs_per_day: 0,
         min_schedule_interval: Duration::from_secs(60),
+        in_doubt: store::InDoubtPolicy::Resend,
     }
 }
 
@@ -333,13 +343,8 @@ async fn emails(
     // connection (more senders than connections only queue on the pool), no database.
     let mailer = push::Mailer::new(&mail)?;
     let from: lettre::message::Mailbox = mail.from.parse()?;
-    let first17 = format!("91110108MA{:07}", options.recipients + 1);
-    let code = format!(
-        "{first17}{}",
-        profiles::uscc::check_char(&first17).unwrap_or('0')
-    );
     let (_, profile_id) = store
-        .profile_ids_by_credit_codes(&[code])
+        .profile_ids_by_credit_codes(&[credit_code(options.recipients)])
         .await?
         .pop()
         .context("sample recipient")?;
@@ -352,15 +357,13 @@ async fn emails(
     let concurrency = mail.pool_size as usize;
     let per_task = options.emails.div_ceil(concurrency);
     for task in 0..concurrency {
-        let (mailer, from, sample) = (mailer.clone(), from.clone(), sample.clone());
+        let (mailer, from, sample, mail) =
+            (mailer.clone(), from.clone(), sample.clone(), mail.clone());
         sending.spawn(async move {
             for n in 0..per_task {
                 let mut outgoing = sample.clone();
                 outgoing.message_id = format!("<bench-{task}-{n}@policy-push>");
-                mailer
-                    .send(&from, &outgoing, Duration::from_secs(30))
-                    .await
-                    .ok();
+                mailer.send(&from, &outgoing, &mail).await.ok();
             }
         });
     }
@@ -379,5 +382,98 @@ async fn emails(
         "only {delivered} of {} e-mails delivered",
         options.emails
     );
+    through_workers(options, smtp_url, store, matching, out).await
+}
+
+/// E-mails per second of a push run as `serve` runs it — planner and e-mail workers in the
+/// background, trigger to the last message settled — first with no Redis (workers poll the
+/// database), then with Redis (workers read the work stream), each on fresh recipients.
+async fn through_workers(
+    options: &PushBenchOptions,
+    smtp_url: &str,
+    store: &Store,
+    matching: &matching::Matching,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let namespace = format!("pp-bench-{}", std::process::id());
+    let mut runs = vec![("no Redis", coordination::Coordinator::local("bench"))];
+    if let Some(redis_url) = &options.redis_url {
+        runs.push((
+            "Redis",
+            coordination::Coordinator::redis(redis_url, &namespace, "bench")?,
+        ));
+    }
+    let mut rates = Vec::new();
+    for (round, (label, coordinator)) in runs.into_iter().enumerate() {
+        let first = options.recipients + options.emails * (round + 1);
+        let recipients = first..first + options.emails;
+        import_enterprises(store, recipients.clone(), |_| true).await?;
+        let title = format!("关于支持中小企业数字化转型的若干措施（第{}批）", round + 2);
+        import_lines(
+            store,
+            ImportKind::Policies,
+            bench_policy(&title).as_bytes(),
+            |_| {},
+        )
+        .await?;
+        matching.reload().await?;
+        let policy_id = store
+            .published_policies()
+            .await?
+            .last()
+            .map(|p| p.id)
+            .context("no policy")?;
+        let pusher = push::Pusher::new(
+            store.clone(),
+            matching.clone(),
+            coordinator,
+            settings(Some(smtp_url.to_owned()), &std::env::temp_dir()),
+        )?;
+        let staff = push::StaffPush {
+            policy_ids: vec![policy_id],
+            // Only this round's recipients, so every run sends the same number of messages.
+            audience: push::AudienceSpec {
+                credit_codes: Some(recipients.map(credit_code).collect()),
+                ..push::AudienceSpec::default()
+            },
+            note: None,
+            request_key: Some(format!("bench-workers-{round}")),
+        };
+        let started = Instant::now();
+        let (push_id, _) = pusher
+            .create_push(&push::PushSpec::Staff(staff), "bench", None)
+            .await?;
+        let background = pusher.spawn();
+        let target = i64::try_from(options.emails)?;
+        let delivered = loop {
+            let progress = store.push_progress(push_id).await?;
+            let delivered = progress.deliveries.get("email").map_or(0, |c| c.delivered);
+            if delivered >= target || started.elapsed() > Duration::from_secs(600) {
+                break delivered;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let elapsed = started.elapsed();
+        background.drain(Duration::from_secs(10)).await;
+        anyhow::ensure!(
+            delivered >= target,
+            "{label}: only {delivered} of {target} e-mails delivered"
+        );
+        rates.push((label, target as f64 / elapsed.as_secs_f64()));
+    }
+    let cells: Vec<String> = rates
+        .iter()
+        .map(|(label, rate)| format!("{rate:.0} messages/s with {label}"))
+        .collect();
+    let ratio = match rates.as_slice() {
+        [(_, without), (_, with)] => format!("; Redis/no Redis {:.2}x", with / without),
+        _ => "; with Redis not measured: pass --redis-url".to_owned(),
+    };
+    writeln!(
+        out,
+        "| e-mail through the running workers, trigger → last message settled, {} per run | {}{ratio} | with Redis not lower |",
+        options.emails,
+        cells.join(", ")
+    )?;
     Ok(())
 }

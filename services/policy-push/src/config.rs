@@ -144,6 +144,10 @@ pub struct DeliveryConfig {
     /// On SIGTERM, how long the work in hand may take to settle before the instance exits, in
     /// milliseconds (keep it below the orchestrator's grace period).
     pub drain_grace_ms: u64,
+    /// An e-mail whose SMTP transaction was cut off after its body went out may or may not have
+    /// arrived: `resend` sends it again with the same Message-ID (a possible second copy, never
+    /// none), `hold` puts its delivery in the dead letter for a person to decide.
+    pub in_doubt: store::InDoubtPolicy,
     /// Shortest time between two runs of a schedule, in seconds: a cron line that would run
     /// more often is refused when the schedule is created or changed.
     pub min_schedule_interval_secs: u64,
@@ -161,7 +165,10 @@ pub struct MailConfig {
     pub from: String,
     /// Connections kept open to the relay.
     pub pool_size: u32,
-    /// Longest a single send may take, connect to the server's final reply, in milliseconds.
+    /// Longest opening a connection may take (TCP, greeting, EHLO, TLS, AUTH), in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Longest one message's transaction may take on an open connection, MAIL FROM to the
+    /// relay's final reply, in milliseconds. Waiting for a free connection does not count.
     pub send_timeout_ms: u64,
 }
 
@@ -194,6 +201,7 @@ impl Default for Config {
                 outbox_dir: "data/outbox".to_owned(),
                 from: "政策直达 <noreply@policy-push.local>".to_owned(),
                 pool_size: 8,
+                connect_timeout_ms: 10_000,
                 send_timeout_ms: 30_000,
             },
             delivery: DeliveryConfig {
@@ -208,6 +216,7 @@ impl Default for Config {
                 poll_interval_ms: 1_000,
                 max_packs_per_day: 5,
                 drain_grace_ms: 20_000,
+                in_doubt: store::InDoubtPolicy::Resend,
                 min_schedule_interval_secs: 60,
             },
             imports: ImportsConfig::default(),

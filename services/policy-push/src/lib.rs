@@ -119,6 +119,7 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
             outbox_dir: config.mail.outbox_dir.clone().into(),
             from: config.mail.from.clone(),
             pool_size: config.mail.pool_size,
+            connect_timeout: Duration::from_millis(config.mail.connect_timeout_ms),
             send_timeout: Duration::from_millis(config.mail.send_timeout_ms),
         },
         batch_size: delivery.batch_size,
@@ -131,6 +132,7 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
         poll_interval: Duration::from_millis(delivery.poll_interval_ms),
         max_packs_per_day: delivery.max_packs_per_day,
         min_schedule_interval: Duration::from_secs(delivery.min_schedule_interval_secs),
+        in_doubt: delivery.in_doubt,
     }
 }
 

@@ -102,6 +102,10 @@ enum Command {
         /// `python3 tests/smtp-sink/sink.py --port 2525 --count-only` and `smtp://127.0.0.1:2525`.
         #[arg(long)]
         smtp_url: Option<String>,
+        /// Redis for the e-mail figure's second run (workers fed by the work stream); without
+        /// it only the run without Redis is measured.
+        #[arg(long, env = "BENCH_REDIS_URL")]
+        redis_url: Option<String>,
         /// E-mails sent in the e-mail benchmark.
         #[arg(long, default_value_t = 5_000)]
         emails: usize,
@@ -227,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
             search_policies,
             push_recipients,
             smtp_url,
+            redis_url,
             emails,
         } => {
             let options = policy_push::bench::BenchOptions {
@@ -243,6 +248,7 @@ async fn main() -> anyhow::Result<()> {
                         recipients: push_recipients,
                         postgres_url,
                         smtp_url,
+                        redis_url,
                         emails,
                     };
                     policy_push::bench_push::run(&push, &mut report).await?;

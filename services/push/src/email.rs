@@ -126,18 +126,29 @@ pub struct Outgoing {
     pub unsubscribe_url: Option<String>,
 }
 
+/// What a failed send means for the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The relay refused for good (a 5xx reply): sending again would be refused again.
+    Permanent,
+    /// Not delivered, worth trying later: a 4xx reply, no connection, or no reply before the
+    /// message body went out.
+    Transient,
+    /// The body went out but the final reply never came: the relay may have taken it.
+    InDoubt,
+}
+
 /// Why a message was not sent.
 #[derive(Clone, Debug)]
 pub struct SendFailure {
-    /// The relay refused for good (a 5xx reply): sending again would be refused again.
-    pub permanent: bool,
+    pub kind: FailureKind,
     pub detail: String,
 }
 
 impl SendFailure {
     pub fn transient(detail: impl Into<String>) -> Self {
         Self {
-            permanent: false,
+            kind: FailureKind::Transient,
             detail: detail.into(),
         }
     }
@@ -169,7 +180,10 @@ pub struct MailSettings {
     pub from: String,
     /// Connections kept open to the relay.
     pub pool_size: u32,
-    /// A whole send, connect to the server's final reply.
+    /// Opening a connection: TCP, the relay's greeting, EHLO, TLS and AUTH.
+    pub connect_timeout: Duration,
+    /// One message's transaction on an open connection, MAIL FROM to the final reply; waiting
+    /// for a free connection is not part of it.
     pub send_timeout: Duration,
 }
 
@@ -190,33 +204,65 @@ impl Mailer {
         }
     }
 
-    /// Sends one message; the failure is kept as the attempt's detail. An address the message
-    /// cannot carry is refused for good.
+    /// Sends one message at once: a connection, then its transaction.
     pub async fn send(
         &self,
         from: &Mailbox,
         outgoing: &Outgoing,
-        timeout: Duration,
+        settings: &MailSettings,
     ) -> Result<(), SendFailure> {
-        let message = build_message(from, outgoing).map_err(|detail| SendFailure {
-            permanent: true,
-            detail,
-        })?;
-        // The whole send is bounded, connect and DATA phase alike: a stalled relay would hang.
+        let message = prepare(from, outgoing)?;
+        self.open(settings.connect_timeout)
+            .await?
+            .transmit(&message, settings.send_timeout)
+            .await
+    }
+
+    /// A way to send one message: a pooled relay connection (waiting for a free one), or the
+    /// folder. Nothing is sent yet.
+    pub async fn open(&self, connect_timeout: Duration) -> Result<Session, SendFailure> {
         match self {
-            Self::Smtp(pool) => {
-                let bytes = message.formatted();
-                tokio::time::timeout(timeout, pool.send(message.envelope(), &bytes))
+            Self::Smtp(pool) => pool
+                .checkout(connect_timeout)
+                .await
+                .map(|session| Session(Connection::Smtp(session))),
+            Self::Files(transport) => Ok(Session(Connection::Files(transport.clone()))),
+        }
+    }
+}
+
+/// A connection ready for one message, taken with [`Mailer::open`].
+pub struct Session(Connection);
+
+enum Connection {
+    Smtp(crate::smtp::Session),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+impl Session {
+    /// Sends `message`; the timeout bounds the transaction itself.
+    pub async fn transmit(self, message: &Message, timeout: Duration) -> Result<(), SendFailure> {
+        match self.0 {
+            Connection::Smtp(session) => {
+                session
+                    .transmit(message.envelope(), &message.formatted(), timeout)
                     .await
-                    .map_err(|_| SendFailure::transient(format!("no reply within {timeout:?}")))?
             }
-            Self::Files(transport) => transport
-                .send(message)
+            Connection::Files(transport) => transport
+                .send(message.clone())
                 .await
                 .map(drop)
                 .map_err(|e| SendFailure::transient(e.to_string())),
         }
     }
+}
+
+/// The message of `outgoing`; an address it cannot carry is refused for good.
+pub fn prepare(from: &Mailbox, outgoing: &Outgoing) -> Result<Message, SendFailure> {
+    build_message(from, outgoing).map_err(|detail| SendFailure {
+        kind: FailureKind::Permanent,
+        detail,
+    })
 }
 
 fn build_message(from: &Mailbox, outgoing: &Outgoing) -> Result<Message, String> {

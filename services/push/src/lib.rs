@@ -22,7 +22,9 @@ use store::{Channel, NewPush, Store};
 use tokio::sync::Notify;
 use utoipa::ToSchema;
 
-pub use email::{MailSettings, Mailer, Outgoing, RenderedPack, SendFailure, Templates};
+pub use email::{
+    FailureKind, MailSettings, Mailer, Outgoing, RenderedPack, SendFailure, Session, Templates,
+};
 pub use error::PushError;
 pub use links::{LinkPurpose, LinkRefusal, LinkSigner};
 pub use pack::{PackItem, ServicePack};
@@ -63,6 +65,8 @@ pub struct PushSettings {
     pub max_packs_per_day: u32,
     /// Shortest time allowed between two runs of a schedule; shorter cron lines are refused.
     pub min_schedule_interval: Duration,
+    /// What happens to an e-mail that may or may not have reached the relay.
+    pub in_doubt: store::InDoubtPolicy,
 }
 
 pub(crate) struct Inner {
@@ -125,7 +129,10 @@ impl BackgroundTasks {
         }
         let store = &self.pusher.inner.store;
         match store
-            .release_claims(&self.pusher.inner.settings.worker_id)
+            .release_claims(
+                &self.pusher.inner.settings.worker_id,
+                self.pusher.inner.settings.in_doubt,
+            )
             .await
         {
             Ok(released) => tracing::info!(released, "drained; claims handed back"),
@@ -278,11 +285,7 @@ impl Pusher {
         };
         self.inner
             .mailer
-            .send(
-                &self.inner.from,
-                &outgoing,
-                self.inner.settings.mail.send_timeout,
-            )
+            .send(&self.inner.from, &outgoing, &self.inner.settings.mail)
             .await
     }
 

@@ -1,21 +1,26 @@
-//! Connections to the SMTP relay: at most `pool_size` open at once, reused while they stay
-//! healthy. Each is lettre's `AsyncSmtpConnection`, but over a socket opened here with
+//! Connections to the SMTP relay and the transaction of one message on them: at most
+//! `pool_size` open at once, reused while they stay healthy. A caller first takes a connection
+//! ([`SmtpPool::checkout`], bounded by the connect timeout) and only then runs the transaction
+//! ([`Session::transmit`], bounded by the send timeout), so waiting for a free connection never
+//! counts against the send, and the outcome says whether the relay may hold the message: a
+//! failure before the body went out is a clean failure, one after it (no final reply) is in doubt. Each is lettre's `AsyncSmtpConnection`, but over a socket opened here with
 //! TCP_NODELAY. lettre 0.11 writes a message body and its closing `.` in two writes without
 //! turning Nagle's algorithm off, so the second write waits for the relay's delayed ACK — about
 //! 40 ms on Linux, which caps one connection near 25 messages/s. (lettre's own pool also opens
 //! connections past its size when all are busy; this one makes senders wait instead.)
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use tokio::net::TcpStream;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::email::SendFailure;
+use crate::email::{FailureKind, SendFailure};
 
 /// How the connection is secured, from the URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +46,7 @@ pub struct SmtpPool {
     security: Security,
     credentials: Option<Credentials>,
     hello: ClientId,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
@@ -85,36 +90,38 @@ impl SmtpPool {
             security,
             credentials,
             hello,
-            permits: Semaphore::new(size.max(1) as usize),
+            permits: Arc::new(Semaphore::new(size.max(1) as usize)),
             idle: Mutex::new(Vec::new()),
         })
     }
 
-    /// Sends one message on a pooled connection, opening one when none is idle.
-    pub(crate) async fn send(
-        &self,
-        envelope: &Envelope,
-        message: &[u8],
-    ) -> Result<(), SendFailure> {
-        let _permit = self
-            .permits
-            .acquire()
+    /// A connection of the pool for one transaction: waits for a free slot (unbounded: the
+    /// caller decides how long), then reuses an idle connection or opens one within
+    /// `connect_timeout` (TCP, greeting, EHLO, TLS, AUTH). Nothing has been sent yet, so any
+    /// failure here is a clean one.
+    pub(crate) async fn checkout(
+        self: &Arc<Self>,
+        connect_timeout: Duration,
+    ) -> Result<Session, SendFailure> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| SendFailure::transient("the mail pool is closed"))?;
-        let mut connection = match self.reusable().await {
+        let connection = match self.reusable().await {
             Some(connection) => connection,
-            None => self.connect().await.map_err(SendFailure::transient)?,
+            None => tokio::time::timeout(connect_timeout, self.connect())
+                .await
+                .map_err(|_| {
+                    SendFailure::transient(format!(
+                        "Connection error: no greeting within {connect_timeout:?}"
+                    ))
+                })?
+                .map_err(SendFailure::transient)?,
         };
-        let sent = connection.send(envelope, message).await;
-        if !connection.has_broken() {
-            self.idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push((connection, Instant::now()));
-        }
-        sent.map(drop).map_err(|e| SendFailure {
-            permanent: e.is_permanent(),
-            detail: e.to_string(),
+        Ok(Session {
+            pool: Arc::clone(self),
+            _permit: permit,
+            connection,
         })
     }
 
@@ -180,6 +187,95 @@ impl SmtpPool {
 
     fn tls(&self) -> Result<TlsParameters, String> {
         TlsParameters::new(self.host.clone()).map_err(|e| e.to_string())
+    }
+}
+
+/// One connection checked out of the pool, holding its slot until the transaction ends.
+pub(crate) struct Session {
+    pool: Arc<SmtpPool>,
+    _permit: OwnedSemaphorePermit,
+    connection: AsyncSmtpConnection,
+}
+
+/// How far a transaction got: the relay can only have taken the message once its body was sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Envelope,
+    Body,
+}
+
+impl Session {
+    /// Runs one message's transaction (MAIL, RCPT, DATA, body) within `timeout`. The connection
+    /// goes back to the pool only after a clean success. A 5xx reply is permanent; a 4xx reply,
+    /// or a timeout or broken connection before the body, is transient; a timeout or broken
+    /// connection after the body was sent, before the final reply, is in doubt.
+    pub(crate) async fn transmit(
+        mut self,
+        envelope: &Envelope,
+        message: &[u8],
+        timeout: Duration,
+    ) -> Result<(), SendFailure> {
+        let mut phase = Phase::Envelope;
+        let connection = &mut self.connection;
+        let outcome = tokio::time::timeout(timeout, async {
+            let mut parameters = Vec::new();
+            // lettre's own `send` does the same: 8BITMIME only for bodies that need it.
+            if !message.is_ascii() {
+                if !connection
+                    .server_info()
+                    .supports_feature(Extension::EightBitMime)
+                {
+                    return Err(None);
+                }
+                parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+            }
+            connection
+                .command(Mail::new(envelope.from().cloned(), parameters))
+                .await
+                .map_err(Some)?;
+            for to in envelope.to() {
+                connection
+                    .command(Rcpt::new(to.clone(), Vec::new()))
+                    .await
+                    .map_err(Some)?;
+            }
+            connection.command(Data).await.map_err(Some)?;
+            phase = Phase::Body;
+            connection.message(message).await.map_err(Some)
+        })
+        .await;
+        let failure = match outcome {
+            Ok(Ok(_)) => {
+                self.pool
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push((self.connection, Instant::now()));
+                return Ok(());
+            }
+            Ok(Err(None)) => SendFailure {
+                kind: FailureKind::Permanent,
+                detail: "the relay does not accept 8-bit messages (no 8BITMIME)".to_owned(),
+            },
+            Ok(Err(Some(error))) => SendFailure {
+                kind: if error.is_permanent() {
+                    FailureKind::Permanent
+                } else if error.is_transient() || phase == Phase::Envelope {
+                    FailureKind::Transient
+                } else {
+                    FailureKind::InDoubt
+                },
+                detail: error.to_string(),
+            },
+            Err(_) => SendFailure {
+                kind: match phase {
+                    Phase::Envelope => FailureKind::Transient,
+                    Phase::Body => FailureKind::InDoubt,
+                },
+                detail: format!("no reply within {timeout:?}"),
+            },
+        };
+        Err(failure)
     }
 }
 

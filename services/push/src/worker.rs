@@ -1,14 +1,24 @@
 //! Workers: claim due deliveries of one channel, build each recipient's pack (re-checking every
 //! policy), write inbox items or send e-mail, and settle every attempt — retry with exponential
 //! backoff and jitter, or dead letter after the configured number of attempts.
+//!
+//! Inbox deliveries of a batch settle together, in one transaction with their items. E-mail is
+//! settled message by message: each message is marked just before its SMTP transaction and its
+//! outcome recorded as soon as the transaction ends, and each delivery settles when its own
+//! messages are done, so a crash or a drain leaves in doubt only the transactions in flight.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use store::{AddressOutcome, AddressStatus, Channel, ClaimedDelivery, Settlement, address_summary};
+use store::{
+    AddressOutcome, AddressStatus, AfterFailure, Channel, ClaimedDelivery, DeadCause,
+    InDoubtPolicy, Settlement, StoreError, address_summary,
+};
 use tokio::task::JoinSet;
 
-use crate::email::{Outgoing, SendFailure};
+use crate::email::{self, FailureKind, Outgoing, SendFailure};
 use crate::pack::{BuiltPack, DropReason, Packer, PolicyCache};
 use crate::{PushError, Pusher};
 
@@ -33,7 +43,13 @@ impl Pusher {
         let claimed = self
             .inner
             .store
-            .claim_deliveries(&self.inner.settings.worker_id, channel, limit, self.lease())
+            .claim_deliveries(
+                &self.inner.settings.worker_id,
+                channel,
+                limit,
+                self.lease(),
+                self.inner.settings.in_doubt,
+            )
             .await?;
         self.handle(channel, claimed).await
     }
@@ -56,7 +72,13 @@ impl Pusher {
         let claimed = self
             .inner
             .store
-            .claim_deliveries_by_id(&self.inner.settings.worker_id, channel, &ids, self.lease())
+            .claim_deliveries_by_id(
+                &self.inner.settings.worker_id,
+                channel,
+                &ids,
+                self.lease(),
+                self.inner.settings.in_doubt,
+            )
             .await?;
         self.handle(channel, claimed).await.map(Some)
     }
@@ -117,35 +139,36 @@ impl Pusher {
             built.push((delivery, pack));
         }
         let count = built.len();
-        let settled = match channel {
-            Channel::Inbox => built
-                .into_iter()
-                .map(|(delivery, pack)| {
-                    let settlement = settle_inbox(&delivery, pack, rule_version);
-                    (delivery, settlement)
-                })
-                .collect(),
+        match channel {
+            Channel::Inbox => {
+                let settled: Vec<_> = built
+                    .into_iter()
+                    .map(|(delivery, pack)| {
+                        let settlement = settle_inbox(&delivery, pack, rule_version);
+                        (delivery, settlement)
+                    })
+                    .collect();
+                inner
+                    .store
+                    .settle_deliveries(&settings.worker_id, &settled)
+                    .await?;
+            }
             Channel::Email => self.send_emails(built).await?,
-        };
-        inner
-            .store
-            .settle_deliveries(&settings.worker_id, &settled)
-            .await?;
+        }
         Ok(count)
     }
 
     /// Sends each delivery's pack to every address still owed a copy, one message per address
     /// (its own envelope and `To:`), deliveries concurrently through the transport's connection
-    /// pool. Each address's outcome is recorded; a refused address does not hold back the
-    /// others, and a retry goes only to addresses that failed for now.
+    /// pool; each delivery settles on its own as soon as its messages are done.
     async fn send_emails(
         &self,
         built: Vec<(ClaimedDelivery, Option<BuiltPack>)>,
-    ) -> Result<Vec<(ClaimedDelivery, Settlement)>, PushError> {
+    ) -> Result<(), PushError> {
         let inner = &self.inner;
         let ids: Vec<i64> = built.iter().map(|(delivery, _)| delivery.id).collect();
         let mut earlier = inner.store.settled_addresses(&ids).await?;
-        let mut settled = Vec::with_capacity(built.len());
+        let mut nothing_to_send = Vec::new();
         let mut sending = JoinSet::new();
         for (delivery, pack) in built {
             let (pack, dropped) = match pack {
@@ -155,7 +178,7 @@ impl Pusher {
                 }
                 other => {
                     let dropped = dropped_of(&delivery, other.as_ref());
-                    settled.push((delivery, Settlement::Dropped { dropped }));
+                    nothing_to_send.push((delivery, Settlement::Dropped { dropped }));
                     continue;
                 }
             };
@@ -166,7 +189,8 @@ impl Pusher {
                 inner
                     .templates
                     .render(&pack, Some(&read_url), Some(&unsubscribe_url))?;
-            // Numbered by the address's place in the delivery, so a retry keeps each Message-ID.
+            // Numbered by the address's place in the delivery, so a retry, and the resend of a
+            // message in doubt, keep each Message-ID.
             let owed: Vec<Outgoing> = delivery
                 .payload
                 .emails
@@ -183,34 +207,121 @@ impl Pusher {
                     unsubscribe_url: Some(unsubscribe_url.clone()),
                 })
                 .collect();
-            let mailer = inner.mailer.clone();
-            let from = inner.from.clone();
-            let timeout = inner.settings.mail.send_timeout;
+            let sent_before = earlier
+                .iter()
+                .any(|done| done.status == AddressStatus::Sent);
+            let pusher = self.clone();
             sending.spawn(async move {
-                let mut addresses = Vec::with_capacity(owed.len());
-                for outgoing in owed {
-                    let result = mailer.send(&from, &outgoing, timeout).await;
-                    addresses.push(address_outcome(outgoing.to, result));
-                }
-                let sent_before = earlier
-                    .iter()
-                    .any(|done| done.status == AddressStatus::Sent);
-                (delivery, dropped, addresses, sent_before)
+                pusher
+                    .send_delivery(delivery, owed, sent_before, dropped)
+                    .await
             });
         }
-        let now = inner.store.now();
+        let worker = &inner.settings.worker_id;
+        self.persist(|| inner.store.settle_deliveries(worker, &nothing_to_send))
+            .await?;
         while let Some(joined) = sending.join_next().await {
-            let Ok((delivery, dropped, addresses, sent_before)) = joined else {
-                continue;
-            };
-            let retry_at = self.retry_at(delivery.id, delivery.attempts, now);
-            let settlement = settle_email(addresses, sent_before, dropped, retry_at);
-            if let Settlement::Failed { error, .. } = &settlement {
-                tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "an e-mail delivery was left to its lease")
+                }
+                Err(error) => tracing::error!(%error, "an e-mail delivery task failed"),
             }
-            settled.push((delivery, settlement));
         }
-        Ok(settled)
+        Ok(())
+    }
+
+    /// Sends one delivery's messages one after the other and settles the delivery. Each message
+    /// is marked in the database (which also checks the claim is still this worker's) before its
+    /// transaction and recorded when it ends. Returns without settling when the instance drains
+    /// or the claim was lost: the delivery is then handed back, or was taken back already.
+    async fn send_delivery(
+        &self,
+        delivery: ClaimedDelivery,
+        owed: Vec<Outgoing>,
+        sent_before: bool,
+        dropped: Vec<(i64, String)>,
+    ) -> Result<(), PushError> {
+        let inner = &self.inner;
+        let settings = &inner.settings;
+        let mail = &settings.mail;
+        let mut outcomes = Vec::with_capacity(owed.len());
+        let last = owed.len().saturating_sub(1);
+        for (n, outgoing) in owed.into_iter().enumerate() {
+            if self.stopping() {
+                return Ok(());
+            }
+            let message = match email::prepare(&inner.from, &outgoing) {
+                Ok(message) => message,
+                Err(failure) => {
+                    outcomes.push(address_outcome(outgoing.to, Err(failure)));
+                    continue;
+                }
+            };
+            let session = match inner.mailer.open(mail.connect_timeout).await {
+                Ok(session) => session,
+                Err(failure) => {
+                    outcomes.push(address_outcome(outgoing.to, Err(failure)));
+                    continue;
+                }
+            };
+            // Held past the longest the transaction may take, so no other worker takes the
+            // delivery back while the message may still be on its way.
+            let hold_until = inner.store.now()
+                + chrono::Duration::from_std(settings.lease + mail.send_timeout)
+                    .unwrap_or(chrono::Duration::hours(1));
+            if !inner
+                .store
+                .begin_message(&settings.worker_id, &delivery, &outgoing.to, hold_until)
+                .await?
+            {
+                tracing::warn!(
+                    delivery_id = delivery.id,
+                    "claim lost before sending; left to its new owner"
+                );
+                return Ok(());
+            }
+            let result = session.transmit(&message, mail.send_timeout).await;
+            let outcome = address_outcome(outgoing.to, result);
+            // The last message's outcome is written with the delivery's settlement.
+            if n < last {
+                self.persist(|| inner.store.record_message(delivery.id, &outcome))
+                    .await?;
+            }
+            outcomes.push(outcome);
+        }
+        // Backoff counts from the end of the attempt, not from its claim.
+        let retry_at = self.retry_at(delivery.id, delivery.attempts, inner.store.now());
+        let settlement = settle_email(outcomes, sent_before, dropped, retry_at, settings.in_doubt);
+        if let Settlement::Failed { error, .. } = &settlement {
+            tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
+        }
+        let settled = [(delivery, settlement)];
+        self.persist(|| inner.store.settle_deliveries(&settings.worker_id, &settled))
+            .await
+    }
+
+    /// Runs a write that must not be lost again while it fails — the database may be restarting
+    /// — for at most one lease: after that the claim is taken back anyway.
+    async fn persist<F, Fut>(&self, mut write: F) -> Result<(), PushError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.inner.settings.lease;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match write().await {
+                Ok(()) => return Ok(()),
+                Err(error) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(%error, "writing an outcome failed; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// When to try again after `attempts` failed attempts, or `None` once they are used up:
@@ -252,32 +363,43 @@ fn jitter_fraction(delivery_id: i64, attempt: i64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// How an e-mail delivery's attempt ends, from its addresses' outcomes: delivered once every
+/// How an e-mail delivery's attempt ends, from its messages' outcomes: delivered once every
 /// address is sent or refused for good and at least one copy went out; tried again at
-/// `retry_at` while an address failed for now; dead when every address was refused.
+/// `retry_at` while an address failed for now or is in doubt (resent with its Message-ID, unless
+/// the policy holds it); dead when every address was refused, or the attempts are used up.
 fn settle_email(
     addresses: Vec<AddressOutcome>,
     sent_before: bool,
     dropped: Vec<(i64, String)>,
     retry_at: Option<DateTime<Utc>>,
+    in_doubt: InDoubtPolicy,
 ) -> Settlement {
     let failed_now = addresses.iter().any(|a| a.status == AddressStatus::Failed);
+    let doubtful = addresses.iter().any(|a| a.status == AddressStatus::InDoubt);
     let sent = sent_before || addresses.iter().any(|a| a.status == AddressStatus::Sent);
-    if failed_now || !sent {
-        Settlement::Failed {
-            error: address_summary(&addresses)
-                .unwrap_or_else(|| "no address left to send to".to_owned()),
-            // Only a failure for now is worth another attempt; refusals are final.
-            retry_at: retry_at.filter(|_| failed_now),
-            addresses,
-        }
-    } else {
-        Settlement::Delivered {
+    if !(failed_now || doubtful || !sent) {
+        return Settlement::Delivered {
             inbox_pack: None,
             rule_version: 0,
             dropped,
             addresses,
-        }
+        };
+    }
+    let next = if doubtful && in_doubt == InDoubtPolicy::Hold {
+        AfterFailure::Dead(DeadCause::InDoubt)
+    } else if failed_now || doubtful {
+        retry_at.map_or(
+            AfterFailure::Dead(DeadCause::RetriesExhausted),
+            AfterFailure::RetryAt,
+        )
+    } else {
+        AfterFailure::Dead(DeadCause::Refused)
+    };
+    Settlement::Failed {
+        error: address_summary(&addresses)
+            .unwrap_or_else(|| "no address left to send to".to_owned()),
+        next,
+        addresses,
     }
 }
 
@@ -290,10 +412,10 @@ fn address_outcome(email: String, result: Result<(), SendFailure>) -> AddressOut
         },
         Err(failure) => AddressOutcome {
             email,
-            status: if failure.permanent {
-                AddressStatus::Refused
-            } else {
-                AddressStatus::Failed
+            status: match failure.kind {
+                FailureKind::Permanent => AddressStatus::Refused,
+                FailureKind::Transient => AddressStatus::Failed,
+                FailureKind::InDoubt => AddressStatus::InDoubt,
             },
             detail: Some(failure.detail),
         },
@@ -352,37 +474,86 @@ mod tests {
 
     #[test]
     fn an_address_failing_for_now_is_retried_and_refusals_are_final() {
-        let later = Some(Utc::now());
+        let now = Utc::now();
+        let later = Some(now);
+        let resend = InDoubtPolicy::Resend;
         let sent_and_refused = vec![
             outcome("a@x.cn", AddressStatus::Sent),
             outcome("b@x.cn", AddressStatus::Refused),
         ];
         assert!(matches!(
-            settle_email(sent_and_refused, false, Vec::new(), later),
+            settle_email(sent_and_refused, false, Vec::new(), later, resend),
             Settlement::Delivered { addresses, .. } if addresses.len() == 2
         ));
         let one_failing = vec![
             outcome("a@x.cn", AddressStatus::Sent),
             outcome("b@x.cn", AddressStatus::Failed),
         ];
-        match settle_email(one_failing, false, Vec::new(), later) {
-            Settlement::Failed {
-                retry_at, error, ..
-            } => {
-                assert_eq!(retry_at, later);
+        match settle_email(one_failing.clone(), false, Vec::new(), later, resend) {
+            Settlement::Failed { next, error, .. } => {
+                assert_eq!(next, AfterFailure::RetryAt(now));
                 assert!(error.contains("a@x.cn sent") && error.contains("b@x.cn failed"));
             }
             other => panic!("{other:?}"),
         }
+        assert!(matches!(
+            settle_email(one_failing, false, Vec::new(), None, resend),
+            Settlement::Failed {
+                next: AfterFailure::Dead(DeadCause::RetriesExhausted),
+                ..
+            }
+        ));
         let all_refused = vec![outcome("b@x.cn", AddressStatus::Refused)];
         assert!(matches!(
-            settle_email(all_refused.clone(), false, Vec::new(), later),
-            Settlement::Failed { retry_at: None, .. }
+            settle_email(all_refused.clone(), false, Vec::new(), later, resend),
+            Settlement::Failed {
+                next: AfterFailure::Dead(DeadCause::Refused),
+                ..
+            }
         ));
         // Refused on a retry after another address was sent earlier: delivered.
         assert!(matches!(
-            settle_email(all_refused, true, Vec::new(), later),
+            settle_email(all_refused, true, Vec::new(), later, resend),
             Settlement::Delivered { .. }
         ));
+    }
+
+    #[test]
+    fn a_message_in_doubt_is_resent_or_held_as_the_policy_says() {
+        let now = Utc::now();
+        let doubtful = vec![
+            outcome("a@x.cn", AddressStatus::Sent),
+            outcome("b@x.cn", AddressStatus::InDoubt),
+        ];
+        assert!(matches!(
+            settle_email(doubtful.clone(), false, Vec::new(), Some(now), InDoubtPolicy::Resend),
+            Settlement::Failed { next: AfterFailure::RetryAt(at), .. } if at == now
+        ));
+        assert!(matches!(
+            settle_email(doubtful, false, Vec::new(), Some(now), InDoubtPolicy::Hold),
+            Settlement::Failed {
+                next: AfterFailure::Dead(DeadCause::InDoubt),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn send_failures_keep_their_kind() {
+        let kinds = [
+            (FailureKind::Permanent, AddressStatus::Refused),
+            (FailureKind::Transient, AddressStatus::Failed),
+            (FailureKind::InDoubt, AddressStatus::InDoubt),
+        ];
+        for (kind, status) in kinds {
+            let failure = SendFailure {
+                kind,
+                detail: "x".to_owned(),
+            };
+            assert_eq!(
+                address_outcome("a@x.cn".to_owned(), Err(failure)).status,
+                status
+            );
+        }
     }
 }

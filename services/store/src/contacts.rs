@@ -41,6 +41,8 @@ pub enum AddressStatus {
     Refused,
     /// Failed for now (no connection, a 4xx reply): tried again with the delivery.
     Failed,
+    /// The body went out but no final reply came: the relay may or may not have it.
+    InDoubt,
 }
 
 impl AddressStatus {
@@ -49,6 +51,7 @@ impl AddressStatus {
             Self::Sent => "sent",
             Self::Refused => "refused",
             Self::Failed => "failed",
+            Self::InDoubt => "in_doubt",
         }
     }
 }
@@ -158,13 +161,15 @@ impl Store {
     }
 }
 
-/// The upsert of each address's latest outcome, for the deliveries of one settlement.
+/// The upsert of each address's latest outcome, for the deliveries of one settlement. Writing
+/// the same outcome again changes nothing; an in-doubt outcome is counted once, when it replaces
+/// the `sending` mark of its transaction.
 pub(crate) fn address_rows<'a>(
     outcomes: impl Iterator<Item = (i64, &'a AddressOutcome)>,
     now: DateTime<Utc>,
 ) -> SqlBuf {
     let mut sql = SqlBuf::new(
-        "INSERT INTO delivery_recipients (delivery_id, email, outcome, detail, at) VALUES ",
+        "INSERT INTO delivery_recipients (delivery_id, email, outcome, detail, at, in_doubt) VALUES ",
     );
     for (delivery_id, outcome) in outcomes {
         sql.tuple([
@@ -173,11 +178,13 @@ pub(crate) fn address_rows<'a>(
             Arg::Text(outcome.status.as_str().to_owned()),
             outcome.detail.clone().map_or(Arg::Null, Arg::Text),
             Arg::Time(now),
+            Arg::Int(i64::from(outcome.status == AddressStatus::InDoubt)),
         ]);
     }
     sql.push(
         " ON CONFLICT (delivery_id, email) DO UPDATE SET outcome = excluded.outcome, \
-         detail = excluded.detail, at = excluded.at",
+         detail = excluded.detail, at = excluded.at, in_doubt = delivery_recipients.in_doubt + \
+         CASE WHEN delivery_recipients.outcome = 'sending' THEN excluded.in_doubt ELSE 0 END",
     );
     sql
 }

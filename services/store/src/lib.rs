@@ -8,10 +8,12 @@ mod attributes;
 mod audit;
 mod backend;
 mod contacts;
+mod dead_letters;
 mod error;
 mod feeds;
 mod import_jobs;
 mod inbox;
+mod messages;
 mod outbox;
 mod policies;
 pub mod policy;
@@ -35,6 +37,7 @@ pub use contacts::{
     AddressOutcome, AddressStatus, ContactSource, DEFAULT_MAX_CONTACTS, PendingContact,
     address_summary,
 };
+pub use dead_letters::{DeadLetter, DeadLetterFilter, Redriven};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
 pub use import_jobs::{ImportCounts, ImportFailure, ImportJob, ImportStatus};
@@ -42,9 +45,11 @@ pub use inbox::{
     ChannelChoice, Confirmation, Feedback, Frequency, InboxFilter, InboxItem, InboxPage,
     InboxState, PolicyAnalytics, Preferences, QuietHours,
 };
+pub use messages::{DeadCause, InDoubtPolicy};
 pub use outbox::{
-    Channel, ClaimedDelivery, DeadLetter, DeliveryCounts, DeliveryPayload, NewPush, PlannedPack,
-    PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement, WrittenDelivery, inbox_key,
+    AfterFailure, Channel, ClaimedDelivery, DeliveryCounts, DeliveryPayload, MessageCounts,
+    NewPush, PlannedPack, PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement,
+    WrittenDelivery, inbox_key,
 };
 pub use policies::PolicyFilter;
 pub use profile_batch::UpsertOutcome;

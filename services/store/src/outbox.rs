@@ -17,6 +17,7 @@ use crate::backend::{
     Arg, Backend, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool,
 };
 use crate::contacts::{AddressOutcome, address_rows, address_summary};
+use crate::messages::{Abandoned, DeadCause, InDoubtPolicy};
 use crate::policies::region_pattern;
 use crate::{Page, Paging, Store, StoreError};
 
@@ -171,12 +172,19 @@ pub enum Settlement {
     },
     /// Nothing left to send: every policy was dropped at send time.
     Dropped { dropped: Vec<(i64, String)> },
-    /// Failed; tried again at `retry_at`, or dead-lettered when `None`.
+    /// Failed; tried again or dead-lettered, as `next` says.
     Failed {
         error: String,
-        retry_at: Option<DateTime<Utc>>,
+        next: AfterFailure,
         addresses: Vec<AddressOutcome>,
     },
+}
+
+/// What follows a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    RetryAt(DateTime<Utc>),
+    Dead(DeadCause),
 }
 
 /// Delivery counts of one push by status.
@@ -189,6 +197,19 @@ pub struct DeliveryCounts {
     pub failed: i64,
     pub cancelled: i64,
     pub read: i64,
+}
+
+/// E-mail messages of one push by their latest outcome. `ever_in_doubt` counts the messages
+/// that were in doubt at some point (and so may have reached a recipient twice), whatever their
+/// outcome now.
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+pub struct MessageCounts {
+    pub sent: i64,
+    pub refused: i64,
+    pub failed: i64,
+    pub sending: i64,
+    pub in_doubt: i64,
+    pub ever_in_doubt: i64,
 }
 
 /// A push with its progress.
@@ -204,21 +225,10 @@ pub struct PushProgress {
     pub not_useful: i64,
     /// Packs read / packs delivered to the inbox.
     pub read_rate: Option<f64>,
+    /// The push's e-mail messages (one per delivery and address) by latest outcome.
+    pub messages: MessageCounts,
     /// useful / (useful + not useful).
     pub useful_rate: Option<f64>,
-}
-
-/// A dead-lettered delivery, for administrators.
-#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct DeadLetter {
-    pub id: i64,
-    pub push_id: i64,
-    pub profile_id: i64,
-    #[sqlx(try_from = "String")]
-    pub channel: Channel,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
 }
 
 const SELECT_PUSH: &str = "SELECT id, trigger_kind, trigger_key, requested_by, spec, region_scope, status, \
@@ -464,19 +474,19 @@ impl Store {
     }
 
     /// Claims up to `limit` due deliveries of `channel` for `worker` until `now + lease`
-    /// (deliveries of a push may go out while the rest of it is still being planned).
-    ///
-    /// An e-mail whose worker died mid-send may or may not have left: it is dead-lettered, never
-    /// silently resent, so nobody gets it twice; an administrator can re-drive it. An inbox
-    /// delivery is safe to retry, its item being unique per push and recipient.
+    /// (deliveries of a push may go out while the rest of it is still being planned). Claims
+    /// whose lease passed are first put back in the queue (see [`InDoubtPolicy`] for their
+    /// messages in doubt); an inbox delivery is always safe to retry, its item being unique per
+    /// push and recipient.
     pub async fn claim_deliveries(
         &self,
         worker: &str,
         channel: Channel,
         limit: i64,
         lease: Duration,
+        in_doubt: InDoubtPolicy,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        self.claim(worker, channel, lease, |sql| {
+        self.claim(worker, channel, lease, in_doubt, |sql| {
             sql.push(" ORDER BY d.next_attempt_at, d.id LIMIT ")
                 .arg(Arg::Int(limit));
         })
@@ -490,11 +500,12 @@ impl Store {
         channel: Channel,
         ids: &[i64],
         lease: Duration,
+        in_doubt: InDoubtPolicy,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.claim(worker, channel, lease, |sql| {
+        self.claim(worker, channel, lease, in_doubt, |sql| {
             sql.push(" AND d.id IN ");
             sql.tuple(ids.iter().map(|id| Arg::Int(*id)));
         })
@@ -508,16 +519,19 @@ impl Store {
         worker: &str,
         channel: Channel,
         lease: Duration,
+        in_doubt: InDoubtPolicy,
         which: impl FnOnce(&mut SqlBuf),
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // A requeued delivery may have been its push's last one open: nobody else would finish it.
+        for push_id in self
+            .requeue_abandoned(Abandoned::Expired(channel), in_doubt)
+            .await?
+            .pushes
+        {
+            self.finish_push_if_settled(push_id).await?;
+        }
         let now = self.now();
         let lock = self.skip_locked("d");
-        let abandoned = match channel {
-            Channel::Email => {
-                "status = 'dead', last_error = 'interrupted while sending; not resent to avoid a duplicate'"
-            }
-            Channel::Inbox => "status = 'retry'",
-        };
         let mut claim = SqlBuf::new("UPDATE deliveries SET status = 'sending', claimed_by = ");
         claim
             .arg(Arg::Text(worker.to_owned()))
@@ -532,28 +546,14 @@ impl Store {
         claim.push(&format!(
             "{lock}) RETURNING id, push_id, profile_id, channel, payload, attempts"
         ));
-        let (claimed, swept) = on_pool!(&self.db, pool => {
+        Ok(on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let swept: Vec<i64> = sqlx::query_scalar(&format!(
-                "UPDATE deliveries SET {abandoned}, claimed_by = NULL, claimed_until = NULL \
-                 WHERE channel = $1 AND status = 'sending' AND claimed_until < $2 RETURNING push_id"
-            ))
-            .bind(channel.as_str())
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
             let claimed: Vec<ClaimedDelivery> = bind_args!(sqlx::query_as(&claim.sql), &claim.args)
                 .fetch_all(&mut *tx)
                 .await?;
             tx.commit().await?;
-            (claimed, swept)
-        });
-        // A swept delivery may have been its push's last one open: nobody else would finish it.
-        let swept: std::collections::BTreeSet<i64> = swept.into_iter().collect();
-        for push_id in swept {
-            self.finish_push_if_settled(push_id).await?;
-        }
-        Ok(claimed)
+            claimed
+        }))
     }
 
     /// Records how each claimed delivery's attempt ended, in one transaction; inbox items are
@@ -621,17 +621,18 @@ impl Store {
                     by_status.entry("dropped").or_default().push(delivery.id);
                     ("dropped", None)
                 }
-                Settlement::Failed {
-                    error, retry_at, ..
-                } => {
-                    match retry_at {
-                        Some(at) => retries.push((delivery.id, *at, error.clone())),
-                        None => failures.push((delivery.id, error.clone())),
-                    }
-                    (
-                        if retry_at.is_some() { "retry" } else { "dead" },
-                        Some(error.clone()),
-                    )
+                Settlement::Failed { error, next, .. } => {
+                    let outcome = match next {
+                        AfterFailure::RetryAt(at) => {
+                            retries.push((delivery.id, *at, error.clone()));
+                            "retry"
+                        }
+                        AfterFailure::Dead(cause) => {
+                            failures.push((delivery.id, *cause, error.clone()));
+                            "dead"
+                        }
+                    };
+                    (outcome, Some(error.clone()))
                 }
             };
             attempts.tuple([
@@ -682,11 +683,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for (id, error) in &failures {
+            for (id, cause, error) in &failures {
                 sqlx::query(
-                    "UPDATE deliveries SET status = 'dead', last_error = $1, claimed_by = NULL, \
-                     claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
+                    "UPDATE deliveries SET status = 'dead', dead_cause = $1, last_error = $2, \
+                     claimed_by = NULL, claimed_until = NULL WHERE id = $3 AND claimed_by = $4",
                 )
+                .bind(cause.as_str())
                 .bind(error)
                 .bind(*id)
                 .bind(worker)
@@ -703,7 +705,7 @@ impl Store {
 
     /// One push with its delivery counts per channel and status.
     pub async fn push_progress(&self, id: i64) -> Result<PushProgress, StoreError> {
-        let (push, counts, drops, (useful, not_useful)) = on_pool!(&self.db, pool => {
+        let (push, counts, drops, (useful, not_useful), by_outcome) = on_pool!(&self.db, pool => {
             let push: Option<PushRecord> = sqlx::query_as(&format!("{SELECT_PUSH} WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
@@ -711,6 +713,14 @@ impl Store {
             let counts: Vec<(String, String, i64, i64)> = sqlx::query_as(
                 "SELECT channel, status, COUNT(*), COUNT(read_at) FROM deliveries WHERE push_id = $1 \
                  GROUP BY channel, status",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+            let messages: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT r.outcome, COUNT(*), COALESCE(SUM(CASE WHEN r.in_doubt > 0 THEN 1 ELSE 0 END), 0) \
+                 FROM delivery_recipients r JOIN deliveries d ON d.id = r.delivery_id \
+                 WHERE d.push_id = $1 GROUP BY r.outcome",
             )
             .bind(id)
             .fetch_all(pool)
@@ -729,7 +739,7 @@ impl Store {
             .bind(id)
             .fetch_one(pool)
             .await?;
-            (push, counts, drops, feedback)
+            (push, counts, drops, feedback, messages)
         });
         let push = push.ok_or_else(|| push_not_found(id))?;
         let mut deliveries: BTreeMap<String, DeliveryCounts> = BTreeMap::new();
@@ -746,7 +756,19 @@ impl Store {
             }
         }
         let inbox = deliveries.get("inbox").cloned().unwrap_or_default();
+        let mut messages = MessageCounts::default();
+        for (outcome, count, ever_in_doubt) in by_outcome {
+            messages.ever_in_doubt += ever_in_doubt;
+            match outcome.as_str() {
+                "sent" => messages.sent += count,
+                "refused" => messages.refused += count,
+                "sending" => messages.sending += count,
+                "in_doubt" => messages.in_doubt += count,
+                _ => messages.failed += count,
+            }
+        }
         Ok(PushProgress {
+            messages,
             push,
             read_rate: crate::inbox::ratio(inbox.read, inbox.delivered),
             useful_rate: crate::inbox::ratio(useful, useful + not_useful),
@@ -758,32 +780,31 @@ impl Store {
     }
 
     /// Pushes, newest first, optionally of one trigger kind.
-    /// Hands back what `worker` holds when it drains: its planning leases, and inbox deliveries
-    /// it claimed (an inbox item is written once whoever writes it). Returns how many claims were
-    /// released. E-mails it claimed stay claimed: whether the server took them cannot be known
-    /// here, so their lease decides.
-    pub async fn release_claims(&self, worker: &str) -> Result<u64, StoreError> {
-        Ok(on_pool!(&self.db, pool => {
-            let mut tx = pool.begin_write().await?;
-            let pushes = sqlx::query(
+    /// Hands back what `worker` holds when it drains: its planning leases and every delivery it
+    /// claimed, due again at once, its messages in flight in doubt. Returns how many claims
+    /// were released.
+    pub async fn release_claims(
+        &self,
+        worker: &str,
+        in_doubt: InDoubtPolicy,
+    ) -> Result<u64, StoreError> {
+        let pushes = on_pool!(&self.db, pool => {
+            sqlx::query(
                 "UPDATE pushes SET claimed_by = NULL, claimed_until = NULL \
                  WHERE claimed_by = $1 AND status = 'planning'",
             )
             .bind(worker)
-            .execute(&mut *tx)
+            .execute(pool)
             .await?
-            .rows_affected();
-            let inbox = sqlx::query(
-                "UPDATE deliveries SET status = 'retry', claimed_by = NULL, claimed_until = NULL \
-                 WHERE claimed_by = $1 AND status = 'sending' AND channel = 'inbox'",
-            )
-            .bind(worker)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            pushes + inbox
-        }))
+            .rows_affected()
+        });
+        let released = self
+            .requeue_abandoned(Abandoned::HeldBy(worker), in_doubt)
+            .await?;
+        for push_id in &released.pushes {
+            self.finish_push_if_settled(*push_id).await?;
+        }
+        Ok(pushes + released.deliveries)
     }
 
     /// One push as stored.
@@ -860,51 +881,6 @@ impl Store {
             tx.commit().await?;
         });
         self.push_progress(id).await.map(|progress| progress.push)
-    }
-
-    /// Dead-lettered deliveries, newest first.
-    pub async fn dead_letters(&self, paging: Paging) -> Result<Page<DeadLetter>, StoreError> {
-        let listing = Listing::new(
-            "SELECT id, push_id, profile_id, channel, attempts, last_error, created_at FROM deliveries",
-            "deliveries",
-            |sql| {
-                sql.push(" WHERE status = 'dead'");
-            },
-        )
-        .page("id DESC", paging);
-        let (items, total): (Vec<DeadLetter>, i64) = fetch_listing!(&self.db, listing);
-        Ok(Page::new(items, total, paging))
-    }
-
-    /// Queues a dead-lettered delivery again, with a fresh attempt budget; its push resumes.
-    pub async fn redrive(&self, delivery_id: i64, actor: &str) -> Result<(), StoreError> {
-        let now = self.now();
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin_write().await?;
-            let push_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE deliveries SET status = 'queued', attempts = 0, next_attempt_at = $1, \
-                 claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND status = 'dead' RETURNING push_id",
-            )
-            .bind(now)
-            .bind(delivery_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(push_id) = push_id else {
-                return Err(StoreError::NotFound {
-                    entity: "dead-lettered delivery",
-                    id: delivery_id.to_string(),
-                });
-            };
-            sqlx::query(
-                "UPDATE pushes SET status = 'sending', finished_at = NULL WHERE id = $1 AND status = 'done'",
-            )
-            .bind(push_id)
-            .execute(&mut *tx)
-            .await?;
-            write_audit!(tx, now, actor, "redrive", "delivery", delivery_id, serde_json::json!({"push_id": push_id}))?;
-            tx.commit().await?;
-        });
-        Ok(())
     }
 
     /// Packs each of `profile_ids` was sent since `since` (one per push, whatever the channels),

@@ -184,10 +184,13 @@ pub(crate) async fn dead_letters(
 ) -> Response {
     match state
         .store
-        .dead_letters(Paging {
-            page: 1,
-            per_page: Paging::MAX_PER_PAGE,
-        })
+        .dead_letters(
+            &store::DeadLetterFilter::default(),
+            Paging {
+                page: 1,
+                per_page: Paging::MAX_PER_PAGE,
+            },
+        )
         .await
     {
         Ok(page) => {
@@ -208,10 +211,15 @@ pub(crate) async fn redrive(
     Path(id): Path<i64>,
     body: String,
 ) -> Response {
-    if checked_form(&viewer, &body).is_none() {
+    let Some(form) = checked_form(&viewer, &body) else {
         return csrf_refused(&viewer);
-    }
-    match state.store.redrive(id, &viewer.caller.actor()).await {
+    };
+    let accept_in_doubt = form.get("accept_in_doubt").is_some_and(|v| v == "on");
+    match state
+        .store
+        .redrive(id, accept_in_doubt, &viewer.caller.actor())
+        .await
+    {
         Ok(()) | Err(store::StoreError::NotFound { .. }) => {
             state.pusher.wake();
             Redirect::to("/admin/dead-letters").into_response()

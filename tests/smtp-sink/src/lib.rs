@@ -1,6 +1,8 @@
 //! A real SMTP server for the tests: `sink.py` beside this crate (aiosmtpd) started on a free
 //! loopback port, writing each message it accepts to a folder as decoded JSON. It can be stopped
-//! and started again on the same port, to test sending while the relay is down.
+//! and started again on the same port, to test sending while the relay is down, stalled (it
+//! accepts connections but answers nothing), and told to refuse some addresses for good and
+//! others for a while.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,8 +15,16 @@ pub struct SmtpSink {
     pub port: u16,
     folder: tempfile::TempDir,
     process: Option<Child>,
-    /// Addresses the server refuses at RCPT TO with a permanent 550.
-    refused: Vec<String>,
+    faults: Faults,
+}
+
+/// Addresses the server refuses: for good (550 at RCPT TO), or the first `defer_times` times
+/// they are tried (451).
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    pub refuse: Vec<String>,
+    pub defer: Vec<String>,
+    pub defer_times: u32,
 }
 
 fn free_port() -> u16 {
@@ -32,11 +42,20 @@ impl SmtpSink {
 
     /// Starts a sink that refuses `addresses` for good (550 at RCPT TO) and accepts the rest.
     pub async fn start_refusing(addresses: &[&str]) -> Self {
+        Self::start_with(Faults {
+            refuse: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            ..Faults::default()
+        })
+        .await
+    }
+
+    /// Starts a sink with the given address faults.
+    pub async fn start_with(faults: Faults) -> Self {
         let mut sink = Self {
             port: free_port(),
             folder: tempfile::tempdir().expect("temporary folder"),
             process: None,
-            refused: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            faults,
         };
         sink.resume().await;
         sink
@@ -61,9 +80,15 @@ impl SmtpSink {
             .arg(self.port.to_string())
             .arg("--dir")
             .arg(self.folder.path());
-        for address in &self.refused {
+        for address in &self.faults.refuse {
             command.arg("--refuse").arg(address);
         }
+        for address in &self.faults.defer {
+            command.arg("--defer").arg(address);
+        }
+        command
+            .arg("--defer-times")
+            .arg(self.faults.defer_times.to_string());
         let child = command.stdout(Stdio::null()).spawn().expect(
             "python3 runs the SMTP sink (deploy/scripts/ensure-services.sh installs aiosmtpd)",
         );
@@ -91,9 +116,33 @@ impl SmtpSink {
     /// Stops the server; mail sent meanwhile fails to connect.
     pub fn pause(&mut self) {
         if let Some(mut process) = self.process.take() {
+            // A stalled server would not die of the signal until resumed.
+            Command::new("kill")
+                .args(["-CONT", &process.id().to_string()])
+                .status()
+                .ok();
             process.kill().ok();
             process.wait().ok();
         }
+    }
+
+    /// Stalls the server: connections are still accepted by the kernel, but nothing is answered
+    /// until [`SmtpSink::unstall`], as a relay that hangs.
+    pub fn stall(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn unstall(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("the sink is running");
+        let status = Command::new("kill")
+            .args([signal, &process.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} the SMTP sink");
     }
 
     /// Every message received so far, in arrival order, as decoded JSON.

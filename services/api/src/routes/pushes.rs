@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use push::{PushError, PushPreview, ScheduledJob, StaffPush};
 use serde::Deserialize;
-use store::{DeadLetter, Page, PushProgress, PushRecord, Schedule, ScheduleInput};
+use store::{
+    Channel, DeadCause, DeadLetter, DeadLetterFilter, Page, PushProgress, PushRecord, Redriven,
+    Schedule, ScheduleInput,
+};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_push))
         .routes(routes!(list_dead_letters))
         .routes(routes!(redrive))
+        .routes(routes!(redrive_many))
         .routes(routes!(list_schedules, create_schedule))
         .routes(routes!(get_schedule, update_schedule, delete_schedule))
 }
@@ -156,36 +160,101 @@ async fn cancel_push(
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+struct DeadLetterQuery {
+    /// `refused`, `retries_exhausted` or `in_doubt`.
+    cause: Option<DeadCause>,
+    push_id: Option<i64>,
+    channel: Option<Channel>,
     page: Option<u32>,
     per_page: Option<u32>,
 }
 
-/// Deliveries that used up their attempts (or were interrupted mid-send), newest first.
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "push", params(PageQuery), responses(
-    (status = 200, body = Page<DeadLetter>)
+/// Deliveries that will not go out by themselves, newest first, each with its cause: refused
+/// for good, retries used up, or held because a message may already have arrived.
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "push", params(DeadLetterQuery), responses(
+    (status = 200, body = Page<DeadLetter>),
+    (status = 400, body = ErrorBody)
 ))]
 async fn list_dead_letters(
     State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<DeadLetterQuery>,
 ) -> Result<Json<Page<DeadLetter>>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
-    Ok(Json(state.store.dead_letters(paging).await?))
+    let filter = DeadLetterFilter {
+        cause: query.cause,
+        push_id: query.push_id,
+        channel: query.channel,
+    };
+    Ok(Json(state.store.dead_letters(&filter, paging).await?))
 }
 
-/// Queues a dead-lettered delivery again with a fresh attempt budget.
-#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/redrive", tag = "push", params(("id" = i64, Path)), responses(
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct RedriveQuery {
+    /// Required (true) for a delivery with a message in doubt: it may already have arrived, and
+    /// re-driving may send a second copy with the same Message-ID.
+    #[serde(default)]
+    accept_in_doubt: bool,
+}
+
+/// Queues a dead-lettered delivery again with a fresh attempt budget. One with a message in
+/// doubt is refused (409 `in_doubt_unconfirmed`) unless `accept_in_doubt=true`.
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/redrive", tag = "push",
+    params(("id" = i64, Path), RedriveQuery), responses(
     (status = 204),
-    (status = 404, body = ErrorBody)
+    (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody)
 ))]
 async fn redrive(
     State(state): State<AppState>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RedriveQuery>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.redrive(id, &caller.actor()).await?;
+    state
+        .store
+        .redrive(id, query.accept_in_doubt, &caller.actor())
+        .await?;
     state.pusher.wake();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which dead letters to queue again; an empty selection takes them all.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RedriveSelection {
+    cause: Option<DeadCause>,
+    push_id: Option<i64>,
+    channel: Option<Channel>,
+    /// Required (true) when the selection holds a delivery with a message in doubt.
+    #[serde(default)]
+    accept_in_doubt: bool,
+}
+
+/// Queues again, in one transaction, every dead letter of a cause, a push or a channel. Refused
+/// whole (409 `in_doubt_unconfirmed`, with how many) when the selection holds a message in
+/// doubt and `accept_in_doubt` is not true.
+#[utoipa::path(post, path = "/api/v1/dead-letters/redrive", tag = "push", request_body = RedriveSelection, responses(
+    (status = 200, body = Redriven),
+    (status = 409, body = ErrorBody),
+    (status = 422, body = ErrorBody)
+))]
+async fn redrive_many(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
+    ApiJson(selection): ApiJson<RedriveSelection>,
+) -> Result<Json<Redriven>, ApiError> {
+    let filter = DeadLetterFilter {
+        cause: selection.cause,
+        push_id: selection.push_id,
+        channel: selection.channel,
+    };
+    let redriven = state
+        .store
+        .redrive_many(&filter, selection.accept_in_doubt, &caller.actor())
+        .await?;
+    state.pusher.wake();
+    Ok(Json(redriven))
 }
 
 /// A schedule as written by an administrator.

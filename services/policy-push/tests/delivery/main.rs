@@ -1,0 +1,8 @@
+//! Delivery with the real binary on PostgreSQL, a real SMTP server the tests control and, where
+//! it matters, a Redis server of their own: instances sharing work (`instances`), and the fault
+//! suite (`faults`) that checks the delivery promise per recipient and address under crashes,
+//! deploys, a lost database, a failing relay and Redis trouble.
+
+mod faults;
+mod fleet;
+mod instances;
