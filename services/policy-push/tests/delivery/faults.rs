@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::fleet::{
     Instance, Prepared, RedisServer, Tally, address_faults, policy, prepared_database,
-    wait_until_settled, write_recipients,
+    prepared_sqlite, wait_until_settled, write_recipients,
 };
 use smtp_sink::{Faults, SmtpSink};
 use sqlx::Connection;
@@ -26,21 +26,42 @@ const RECIPIENTS: usize = 2000;
 const POOL: i64 = 8;
 
 /// One run's world: the database with the recipients imported, the relay with its address
-/// faults, a Redis server of its own, and the settings every instance of the run shares.
+/// faults, on PostgreSQL a Redis server of its own, and the settings every instance of the run
+/// shares.
 struct World {
     dir: tempfile::TempDir,
     database: Prepared,
     sink: SmtpSink,
     faults: Faults,
-    redis: RedisServer,
-    namespace: String,
+    /// Redis and its key namespace (PostgreSQL runs only: SQLite is the single-instance default).
+    redis: Option<(RedisServer, String)>,
 }
 
 impl World {
+    /// PostgreSQL and Redis, for two instances.
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database =
             prepared_database(dir.path(), |path| write_recipients(path, RECIPIENTS)).await;
+        let redis = (
+            RedisServer::start(),
+            format!("pp-faults-{}", crate::fleet::free_port()),
+        );
+        Self::with(dir, database, Some(redis)).await
+    }
+
+    /// SQLite with no Redis, for one instance.
+    async fn embedded() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = prepared_sqlite(dir.path(), |path| write_recipients(path, RECIPIENTS));
+        Self::with(dir, database, None).await
+    }
+
+    async fn with(
+        dir: tempfile::TempDir,
+        database: Prepared,
+        redis: Option<(RedisServer, String)>,
+    ) -> Self {
         let faults = address_faults(RECIPIENTS);
         let sink = SmtpSink::start_with(faults.clone()).await;
         Self {
@@ -48,24 +69,26 @@ impl World {
             database,
             sink,
             faults,
-            redis: RedisServer::start(),
-            namespace: format!("pp-faults-{}", crate::fleet::free_port()),
+            redis,
         }
     }
 
     /// An instance with short leases and timeouts, so faults resolve within seconds; `extra`
     /// settings come last and win.
     async fn instance(&self, extra: &[(&str, &str)]) -> Instance {
-        let redis = self.redis.url();
-        let mut env = vec![
-            ("REDIS_URL", redis.as_str()),
-            ("POLICY_PUSH_REDIS_NAMESPACE", self.namespace.as_str()),
+        let redis_url = self.redis.as_ref().map(|(server, _)| server.url());
+        let mut env = Vec::new();
+        if let (Some(url), Some((_, namespace))) = (&redis_url, &self.redis) {
+            env.push(("REDIS_URL", url.as_str()));
+            env.push(("POLICY_PUSH_REDIS_NAMESPACE", namespace.as_str()));
+        }
+        env.extend_from_slice(&[
             ("POLICY_PUSH_DELIVERY__LEASE_MS", "5000"),
             ("POLICY_PUSH_MAIL__POOL_SIZE", "8"),
             // Generous enough that a loaded machine does not time a live relay out.
             ("POLICY_PUSH_MAIL__CONNECT_TIMEOUT_MS", "2000"),
             ("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "10000"),
-        ];
+        ]);
         env.extend_from_slice(extra);
         Instance::start_with(&self.database, &self.sink, self.dir.path(), &env).await
     }
@@ -227,6 +250,32 @@ async fn a_relay_down_then_stalled_loses_nothing() {
     assert!(
         tally.in_doubt_total() <= 2 * 2 * POOL,
         "in doubt {}",
+        tally.in_doubt_total()
+    );
+}
+
+/// The embedded default, one instance on SQLite without Redis: killed with SIGKILL mid-send and
+/// restarted, stopped by SIGTERM and restarted, then its relay stalled.
+#[tokio::test]
+async fn on_sqlite_one_instance_survives_kill_9_sigterm_and_a_stalled_relay() {
+    let world = World::embedded().await;
+    let short = [("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "4000")];
+    let mut first = world.instance(&short).await;
+    first.post("/api/v1/policies", &policy()).await;
+    world.wait_for_mail(0.2).await;
+    first.kill();
+    let mut second = world.instance(&short).await;
+    world.wait_for_mail(0.5).await;
+    assert!(second.terminate().await.success(), "a drained instance exits cleanly");
+    let third = world.instance(&short).await;
+    world.wait_for_mail(0.7).await;
+    world.sink.stall();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    world.sink.unstall();
+    let tally = world.settle_and_count(&third).await;
+    assert!(
+        tally.in_doubt_total() <= 2 * POOL,
+        "at most the transactions in flight at the kill and the stall are in doubt: {}",
         tally.in_doubt_total()
     );
 }

@@ -146,29 +146,49 @@ impl Drop for Instance {
     }
 }
 
-/// A scratch database with the recipients imported and an administrator's API token.
+/// A scratch database with the recipients imported and an administrator's API token: a
+/// PostgreSQL database of its own, or an SQLite file in the test's folder.
 pub struct Prepared {
-    database: ScratchDatabase,
+    url: String,
     token: String,
+    /// Dropped with the test.
+    _scratch: Option<ScratchDatabase>,
 }
 
 impl Prepared {
     pub fn url(&self) -> &str {
-        self.database.url()
+        &self.url
     }
 }
 
 /// A PostgreSQL database with the schema, the recipients and an administrator, all made by the
 /// real CLI.
 pub async fn prepared_database(dir: &Path, write_recipients: impl FnOnce(&Path)) -> Prepared {
-    let database = ScratchDatabase::create("pp_delivery").await;
+    let scratch = ScratchDatabase::create("pp_delivery").await;
+    let url = scratch.url().to_owned();
+    prepare(dir, url, Some(scratch), write_recipients)
+}
+
+/// The same on an SQLite database in `dir`, the embedded default.
+pub fn prepared_sqlite(dir: &Path, write_recipients: impl FnOnce(&Path)) -> Prepared {
+    let url = format!("sqlite://{}/policy-push.db?mode=rwc", dir.display());
+    prepare(dir, url, None, write_recipients)
+}
+
+fn prepare(
+    dir: &Path,
+    url: String,
+    scratch: Option<ScratchDatabase>,
+    write_recipients: impl FnOnce(&Path),
+) -> Prepared {
     let file = dir.join("enterprises.jsonl");
     write_recipients(&file);
     let out = Command::new(BINARY)
         .envs(SECRETS)
         .args(["import", "profiles"])
         .arg(&file)
-        .env("DATABASE_URL", database.url())
+        .env("DATABASE_URL", &url)
+        .current_dir(dir)
         .output()
         .expect("import");
     assert!(
@@ -181,8 +201,9 @@ pub async fn prepared_database(dir: &Path, write_recipients: impl FnOnce(&Path))
         let out = Command::new(BINARY)
             .envs(SECRETS)
             .args(args)
-            .env("DATABASE_URL", database.url())
+            .env("DATABASE_URL", &url)
             .env("NEW_USER_PASSWORD", "delivery-admin-password")
+            .current_dir(dir)
             .output()
             .expect("policy-push");
         assert!(
@@ -194,7 +215,11 @@ pub async fn prepared_database(dir: &Path, write_recipients: impl FnOnce(&Path))
     };
     cli(&["user-add", "admin", "--role", "admin"]);
     let token = cli(&["token-create", "admin", "--name", "delivery tests"]);
-    Prepared { database, token }
+    Prepared {
+        url,
+        token,
+        _scratch: scratch,
+    }
 }
 
 impl Instance {
@@ -385,32 +410,48 @@ pub struct Tally {
 
 impl Tally {
     pub async fn count(database_url: &str, sink: &SmtpSink) -> Self {
-        let mut db = sqlx::PgConnection::connect(database_url).await.unwrap();
-        let (inbox_items, inbox_recipients): (i64, i64) =
-            sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT profile_id) FROM inbox_items")
-                .fetch_one(&mut db)
+        macro_rules! counts {
+            ($db:expr) => {{
+                let db = &mut $db;
+                let inbox: (i64, i64) =
+                    sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT profile_id) FROM inbox_items")
+                        .fetch_one(&mut *db)
+                        .await
+                        .unwrap();
+                let in_doubt: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT email, CAST(SUM(in_doubt) AS BIGINT) FROM delivery_recipients GROUP BY email",
+                )
+                .fetch_all(&mut *db)
                 .await
                 .unwrap();
-        let in_doubt: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT email, SUM(in_doubt)::BIGINT FROM delivery_recipients GROUP BY email",
-        )
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-        let dead: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT COALESCE(dead_cause, 'none'), COUNT(*) FROM deliveries WHERE status = 'dead' \
-             GROUP BY dead_cause",
-        )
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deliveries WHERE status NOT IN ('delivered', 'dead', 'dropped', 'cancelled')",
-        )
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
-        db.close().await.ok();
+                let dead: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT COALESCE(dead_cause, 'none'), COUNT(*) FROM deliveries WHERE status = 'dead' \
+                     GROUP BY dead_cause",
+                )
+                .fetch_all(&mut *db)
+                .await
+                .unwrap();
+                let open: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM deliveries WHERE status NOT IN ('delivered', 'dead', 'dropped', 'cancelled')",
+                )
+                .fetch_one(&mut *db)
+                .await
+                .unwrap();
+                (inbox, in_doubt, dead, open)
+            }};
+        }
+        let ((inbox_items, inbox_recipients), in_doubt, dead, open) =
+            if database_url.starts_with("sqlite:") {
+                let mut db = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+                let counted = counts!(db);
+                db.close().await.ok();
+                counted
+            } else {
+                let mut db = sqlx::PgConnection::connect(database_url).await.unwrap();
+                let counted = counts!(db);
+                db.close().await.ok();
+                counted
+            };
         let mut received: HashMap<String, usize> = HashMap::new();
         for mail in sink.messages() {
             for to in mail["rcpt_tos"].as_array().unwrap() {
