@@ -220,29 +220,41 @@ impl Pusher {
         let worker = &inner.settings.worker_id;
         self.persist(|| inner.store.settle_deliveries(worker, &nothing_to_send))
             .await?;
-        while let Some(joined) = sending.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "an e-mail delivery was left to its lease")
-                }
-                Err(error) => tracing::error!(%error, "an e-mail delivery task failed"),
+        // Deliveries settle as they finish; those finishing together share one transaction.
+        while let Some(first) = sending.join_next().await {
+            let mut finished = vec![first];
+            while let Some(more) = sending.try_join_next() {
+                finished.push(more);
             }
+            let mut settled = Vec::with_capacity(finished.len());
+            for joined in finished {
+                match joined {
+                    Ok(Ok(Some(settlement))) => settled.push(settlement),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "an e-mail delivery was left to its lease")
+                    }
+                    Err(error) => tracing::error!(%error, "an e-mail delivery task failed"),
+                }
+            }
+            self.persist(|| inner.store.settle_deliveries(worker, &settled))
+                .await?;
         }
         Ok(())
     }
 
-    /// Sends one delivery's messages one after the other and settles the delivery. Each message
-    /// is marked in the database (which also checks the claim is still this worker's) before its
-    /// transaction and recorded when it ends. Returns without settling when the instance drains
-    /// or the claim was lost: the delivery is then handed back, or was taken back already.
+    /// Sends one delivery's messages one after the other and returns how the delivery settles.
+    /// Each message is marked in the database (which also checks the claim is still this
+    /// worker's) before its transaction and recorded when it ends — the last one with the
+    /// settlement. `None` when the instance drains or the claim was lost: the delivery is then
+    /// handed back, or was taken back already.
     async fn send_delivery(
         &self,
         delivery: ClaimedDelivery,
         owed: Vec<Outgoing>,
         sent_before: bool,
         dropped: Vec<(i64, String)>,
-    ) -> Result<(), PushError> {
+    ) -> Result<Option<(ClaimedDelivery, Settlement)>, PushError> {
         let inner = &self.inner;
         let settings = &inner.settings;
         let mail = &settings.mail;
@@ -250,7 +262,7 @@ impl Pusher {
         let last = owed.len().saturating_sub(1);
         for (n, outgoing) in owed.into_iter().enumerate() {
             if self.stopping() {
-                return Ok(());
+                return Ok(None);
             }
             let message = match email::prepare(&inner.from, &outgoing) {
                 Ok(message) => message,
@@ -280,7 +292,7 @@ impl Pusher {
                     delivery_id = delivery.id,
                     "claim lost before sending; left to its new owner"
                 );
-                return Ok(());
+                return Ok(None);
             }
             let result = session.transmit(&message, mail.send_timeout).await;
             let outcome = address_outcome(outgoing.to, result);
@@ -297,9 +309,7 @@ impl Pusher {
         if let Settlement::Failed { error, .. } = &settlement {
             tracing::warn!(delivery_id = delivery.id, %error, "e-mail attempt failed");
         }
-        let settled = [(delivery, settlement)];
-        self.persist(|| inner.store.settle_deliveries(&settings.worker_id, &settled))
-            .await
+        Ok(Some((delivery, settlement)))
     }
 
     /// Runs a write that must not be lost again while it fails — the database may be restarting
