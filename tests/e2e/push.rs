@@ -449,19 +449,42 @@ async fn mail_waits_for_the_relay_and_dead_letters_past_the_limit(backend: Backe
     assert_eq!(letter["profile_id"], small);
     assert_eq!(letter["channel"], "email");
     assert_eq!(letter["attempts"], 3, "{letter}");
+    assert_eq!(letter["cause"], "retries_exhausted", "{letter}");
+    assert_eq!(letter["messages_in_doubt"], 0, "{letter}");
     assert!(letter["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert_eq!(app.total("/api/v1/dead-letters?cause=refused").await, 0);
+    assert_eq!(
+        app.total("/api/v1/dead-letters?cause=retries_exhausted&channel=email")
+            .await,
+        1
+    );
+    let push_id = letter["push_id"].as_i64().unwrap();
+    assert_eq!(
+        app.total(&format!("/api/v1/dead-letters?push_id={}", push_id + 1))
+            .await,
+        0
+    );
+    app.get("/api/v1/dead-letters?cause=lost")
+        .await
+        .expect_error(400, "invalid_query");
     assert_eq!(
         inbox(&app, small).await["total"],
         1,
         "the inbox does not wait for the relay"
     );
 
-    // Back up: a re-drive sends it, once.
+    // Back up: a re-drive of the push's dead letters sends it, once.
     sink.resume().await;
     let id = letter["id"].as_i64().unwrap();
-    app.post(&format!("/api/v1/dead-letters/{id}/redrive"), &json!({}))
+    let redriven = app
+        .post(
+            "/api/v1/dead-letters/redrive",
+            &json!({"push_id": push_id, "cause": "retries_exhausted"}),
+        )
         .await
-        .expect(204);
+        .expect(200)
+        .body;
+    assert_eq!(redriven, json!({"deliveries": 1, "in_doubt": 0}));
     let mails = sink.wait_for(1, WAIT).await;
     assert_eq!(mails.len(), 1);
     push_done(&app, "publish").await;
@@ -471,6 +494,13 @@ async fn mail_waits_for_the_relay_and_dead_letters_past_the_limit(backend: Backe
         .expect_error(404, "not_found");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1, "nothing is sent twice");
+    let progress = app
+        .get(&format!("/api/v1/pushes/{push_id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(progress["messages"]["sent"], 1, "{progress}");
+    assert_eq!(progress["messages"]["ever_in_doubt"], 0, "{progress}");
 }
 
 async fn mail_sent_while_the_relay_is_down_arrives_once_it_is_back(backend: Backend) {

@@ -266,7 +266,10 @@ async fn on_sqlite_one_instance_survives_kill_9_sigterm_and_a_stalled_relay() {
     first.kill();
     let mut second = world.instance(&short).await;
     world.wait_for_mail(0.5).await;
-    assert!(second.terminate().await.success(), "a drained instance exits cleanly");
+    assert!(
+        second.terminate().await.success(),
+        "a drained instance exits cleanly"
+    );
     let third = world.instance(&short).await;
     world.wait_for_mail(0.7).await;
     world.sink.stall();
