@@ -6,7 +6,8 @@ e-mail parser of their own. Files appear atomically (written, then renamed). Wit
 keeps nothing and only counts, so a benchmark measures the sender rather than this script. Each
 --refuse ADDRESS is refused at RCPT TO with a permanent 550, as a relay refuses an unknown
 mailbox; each --defer ADDRESS gets a temporary 451 the first --defer-times times it is tried, as a
-greylisting relay answers. A test stalls the whole server (accepting TCP, replying nothing) by
+greylisting relay answers; --delay-ms makes every final reply to a message that long in coming,
+as a slow relay does (the message is kept all the same). A test stalls the whole server (accepting TCP, replying nothing) by
 stopping the process with SIGSTOP and resumes it with SIGCONT."""
 
 import argparse
@@ -31,8 +32,9 @@ class CountingHandler:
 
 
 class FolderHandler:
-    def __init__(self, folder, refused, deferred, defer_times):
+    def __init__(self, folder, refused, deferred, defer_times, delay_ms):
         self.folder = folder
+        self.delay = delay_ms / 1000.0
         self.refused = {address.lower() for address in refused}
         self.deferred = {address.lower(): defer_times for address in deferred}
         self.counter = itertools.count(1)
@@ -75,6 +77,8 @@ class FolderHandler:
         stem = f"{os.getpid()}-{n:06d}"
         self._write(stem + ".eml", raw)
         self._write(stem + ".json", json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted"
 
 
@@ -86,12 +90,13 @@ def main():
     parser.add_argument("--refuse", action="append", default=[], metavar="ADDRESS")
     parser.add_argument("--defer", action="append", default=[], metavar="ADDRESS")
     parser.add_argument("--defer-times", type=int, default=2)
+    parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
     if args.count_only:
         handler = CountingHandler()
     else:
         os.makedirs(args.dir, exist_ok=True)
-        handler = FolderHandler(args.dir, args.refuse, args.defer, args.defer_times)
+        handler = FolderHandler(args.dir, args.refuse, args.defer, args.defer_times, args.delay_ms)
     controller = Controller(handler, hostname="127.0.0.1", port=args.port)
     controller.start()
     print(f"listening on 127.0.0.1:{args.port}", flush=True)

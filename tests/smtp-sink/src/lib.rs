@@ -19,12 +19,13 @@ pub struct SmtpSink {
 }
 
 /// Addresses the server refuses: for good (550 at RCPT TO), or the first `defer_times` times
-/// they are tried (451).
+/// they are tried (451); and how long it takes to answer a message it keeps.
 #[derive(Clone, Debug, Default)]
 pub struct Faults {
     pub refuse: Vec<String>,
     pub defer: Vec<String>,
     pub defer_times: u32,
+    pub reply_delay_ms: u32,
 }
 
 fn free_port() -> u16 {
@@ -88,7 +89,9 @@ impl SmtpSink {
         }
         command
             .arg("--defer-times")
-            .arg(self.faults.defer_times.to_string());
+            .arg(self.faults.defer_times.to_string())
+            .arg("--delay-ms")
+            .arg(self.faults.reply_delay_ms.to_string());
         let child = command.stdout(Stdio::null()).spawn().expect(
             "python3 runs the SMTP sink (deploy/scripts/ensure-services.sh installs aiosmtpd)",
         );

@@ -390,6 +390,7 @@ pub fn address_faults(count: usize) -> smtp_sink::Faults {
             .map(|n| format!("contact{n}@example.com"))
             .collect(),
         defer_times: 2,
+        reply_delay_ms: 0,
     }
 }
 
