@@ -3,7 +3,8 @@
 //!
 //! Each line stands alone: a bad line is reported with its number and field and the rest still
 //! import; a line is written whole or not at all. Re-importing is idempotent: profiles upsert on
-//! their credit code or ID-number hash, policies on 文号 + title.
+//! their credit code or ID-number hash, policies on 文号 + title. Profiles are written
+//! `PROFILE_BATCH` lines to a transaction (one multi-row statement per table), not one by one.
 
 use std::io::BufRead;
 
@@ -17,6 +18,9 @@ const DEMO_PROFILES: &str = include_str!("../demo/profiles.jsonl");
 
 /// The actor the audit log records for imports.
 const IMPORT_ACTOR: &str = "import";
+
+/// Profile lines written per transaction.
+const PROFILE_BATCH: usize = 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportKind {
@@ -90,6 +94,7 @@ pub async fn import_lines(
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
+    let mut profiles = Vec::with_capacity(PROFILE_BATCH);
     for (index, line) in input.lines().enumerate() {
         let number = index + 1;
         let line = line?;
@@ -99,19 +104,58 @@ pub async fn import_lines(
         }
         let outcome = match kind {
             ImportKind::Policies => import_policy(store, line.as_bytes()).await,
-            ImportKind::Profiles => import_profile(store, line.as_bytes()).await,
+            ImportKind::Profiles => match api::parse_profile(line.as_bytes()) {
+                Ok(input) => {
+                    profiles.push((number, input));
+                    if profiles.len() == PROFILE_BATCH {
+                        write_profiles(store, std::mem::take(&mut profiles), &mut report).await?;
+                    }
+                    continue;
+                }
+                Err(error) => Err(error),
+            },
         };
+        report.count(number, outcome);
+    }
+    write_profiles(store, profiles, &mut report).await?;
+    Ok(report)
+}
+
+impl ImportReport {
+    fn count(&mut self, line: usize, outcome: Result<bool, api::ApiError>) {
         match outcome {
-            Ok(true) => report.created += 1,
-            Ok(false) => report.updated += 1,
-            Err(error) => report.errors.push(LineError {
-                line: number,
+            Ok(true) => self.created += 1,
+            Ok(false) => self.updated += 1,
+            Err(error) => self.errors.push(LineError {
+                line,
                 field: error.field,
                 message: error.message_en,
             }),
         }
     }
-    Ok(report)
+}
+
+/// Writes parsed profile lines in one transaction. A line superseded by a later one of the same
+/// batch (same credit code or ID number) counts as updated, as it would have been line by line.
+async fn write_profiles(
+    store: &Store,
+    lines: Vec<(usize, profiles::ProfileInput)>,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let (numbers, inputs): (Vec<usize>, Vec<_>) = lines.into_iter().unzip();
+    let outcomes = store.upsert_profiles(inputs, IMPORT_ACTOR).await?;
+    for (number, outcome) in numbers.into_iter().zip(outcomes) {
+        report.count(
+            number,
+            outcome
+                .map(|written| matches!(written, store::UpsertOutcome::Created { .. }))
+                .map_err(|errors| api::ApiError::from(store::StoreError::from(errors))),
+        );
+    }
+    Ok(())
 }
 
 async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError> {
@@ -129,12 +173,6 @@ async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError
             Ok(true)
         }
     }
-}
-
-async fn import_profile(store: &Store, line: &[u8]) -> Result<bool, api::ApiError> {
-    let input = api::parse_profile(line)?;
-    let (_, created) = store.upsert_profile(input, IMPORT_ACTOR).await?;
-    Ok(created)
 }
 
 /// Whether `path` is a spreadsheet the sheet importer reads (`.csv`, `.xlsx`).

@@ -149,6 +149,35 @@ fn import_keeps_good_lines_reports_bad_ones_and_is_idempotent() {
     );
 }
 
+/// Profiles go in batches of a thousand lines: line numbers, rejections and repeated codes are
+/// reported as they would be line by line, within a batch and across batches.
+#[test]
+fn a_large_import_is_written_in_batches_and_reports_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let enterprise = |n: usize, check: Option<char>| {
+        let first17 = format!("91110108MA{:07}", n);
+        let check = check.unwrap_or_else(|| profiles::uscc::check_char(&first17).unwrap());
+        format!(
+            r#"{{"kind":"enterprise","name":"批量导入测试公司{n}","credit_code":"{first17}{check}","region":"110108","industry":"I6513","ownership":"private","founded_on":"2019-04-12","employees":20}}"#
+        )
+    };
+    let mut lines: Vec<String> = (1..=2_500).map(|n| enterprise(n, None)).collect();
+    // Line 1,700 carries a wrong check character; line 10 repeats line 5 (same batch) and line
+    // 2,100 repeats line 1,999 (next batch).
+    let wrong = profiles::uscc::check_char(&format!("91110108MA{:07}", 1_700)).unwrap();
+    lines[1_699] = enterprise(1_700, Some(if wrong == 'X' { 'Y' } else { 'X' }));
+    lines[9] = enterprise(5, None);
+    lines[2_099] = enterprise(1_999, None);
+    std::fs::write(dir.path().join("many.jsonl"), lines.join("\n")).unwrap();
+    let out = run(dir.path(), &["import", "profiles", "many.jsonl"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("created 2497 / updated 2 / rejected 1"),
+        "{text}"
+    );
+    assert!(text.contains("line 1700: credit_code"), "{text}");
+}
+
 async fn public_tables(db: &mut sqlx::PgConnection) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \
