@@ -324,8 +324,9 @@ impl Matching {
 
     /// Applies the policies, profiles and weights any instance saved since the last catch-up, so instances
     /// sharing one database converge without a restart. Saves are re-read with a margin for
-    /// clock skew between instances; applying one twice is harmless. Returns how many applied.
-    pub async fn catch_up(&self) -> Result<usize, MatchingError> {
+    /// clock skew between instances; applying one twice is harmless. Returns the policies it
+    /// applied, for the search index to follow.
+    pub async fn catch_up(&self) -> Result<Vec<Policy>, MatchingError> {
         let since = self.read().synced_at - CLOCK_SKEW_MARGIN;
         let now = self.store.now();
         let policies = self.store.policies_saved_since(since).await?;
@@ -336,21 +337,17 @@ impl Matching {
         for (id, profile) in &profiles {
             self.profile_changed(*id, profile)?;
         }
-        let mut applied = policies.len() + profiles.len();
         if let Some(saved) = self.store.current_weights().await?
             && saved.version != self.read().weights_version
         {
             let weights = serde_json::from_value(saved.weights).map_err(MatchingError::Weights)?;
             self.set_weights(weights)?;
             self.write().weights_version = saved.version;
-            applied += 1;
         }
-        if self.follow_tag_weights().await? {
-            applied += 1;
-        }
+        self.follow_tag_weights().await?;
         let mut live = self.write();
         live.synced_at = live.synced_at.max(now);
-        Ok(applied)
+        Ok(policies)
     }
 
     /// Applies the taxonomy's tag weights when they differ from the ones in use; true if they did.

@@ -136,10 +136,12 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
     }
 }
 
-/// Applies what other instances saved to this instance's matcher: at once when one of them
-/// announces a change (Redis), and every `interval` regardless.
+/// Applies what other instances saved to this instance's matcher and search index, from the
+/// committed rows: at once when one of them announces a change (Redis), and every `interval`
+/// regardless.
 async fn follow_other_instances(
     matching: api::Matching,
+    search: Arc<search::PolicyIndex>,
     coordinator: coordination::Coordinator,
     interval: std::time::Duration,
 ) {
@@ -154,8 +156,15 @@ async fn follow_other_instances(
                 }
             }
         }
-        if let Err(error) = matching.catch_up().await {
-            tracing::error!(%error, "matcher catch-up failed; will retry");
+        match matching.catch_up().await {
+            Ok(policies) => {
+                for policy in &policies {
+                    if let Err(error) = search.upsert(policy) {
+                        tracing::error!(%error, policy_id = policy.id, "search did not follow a saved policy");
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "matcher catch-up failed; will retry"),
         }
     }
 }
@@ -206,15 +215,16 @@ pub async fn start(
         }
         None => coordination::Coordinator::local(&settings.worker_id),
     };
-    tokio::spawn(follow_other_instances(
-        matching.clone(),
-        coordinator.clone(),
-        std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
-    ));
     let search = Arc::new(search::PolicyIndex::new().context("cannot create the search index")?);
     search
         .rebuild(store.all_policies().await?)
         .context("cannot index the policies for search")?;
+    tokio::spawn(follow_other_instances(
+        matching.clone(),
+        search.clone(),
+        coordinator.clone(),
+        std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
+    ));
     tokio::spawn(follow_the_calendar(
         store.clone(),
         matching.clone(),
