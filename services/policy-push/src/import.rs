@@ -165,11 +165,15 @@ async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError
         .await?
     {
         Some(id) => {
-            store.update_policy(id, &content, IMPORT_ACTOR).await?;
+            store
+                .update_policy(id, &content, IMPORT_ACTOR, store::PublishPush::Never)
+                .await?;
             Ok(false)
         }
         None => {
-            store.create_policy(&content, IMPORT_ACTOR).await?;
+            store
+                .create_policy(&content, IMPORT_ACTOR, store::PublishPush::Never)
+                .await?;
             Ok(true)
         }
     }

@@ -85,7 +85,8 @@ pub fn trigger_of(
             format!("{schedule_id}@{}", run_at.to_rfc3339()),
         ),
         (PushSpec::Publish { policy_id }, None) => {
-            ("publish".to_owned(), format!("policy:{policy_id}"))
+            let (kind, key, _) = store::publish_trigger(*policy_id);
+            (kind.to_owned(), key)
         }
         (PushSpec::Staff(staff), None) => (
             "staff".to_owned(),
@@ -114,4 +115,20 @@ pub(crate) fn normalized_codes(codes: &[String]) -> Vec<String> {
                 .map_or_else(|_| code.clone(), |c| c.as_str().to_owned())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_queues_publish_pushes_exactly_as_the_planner_reads_them() {
+        let (kind, key, spec) = store::publish_trigger(7);
+        let publish = PushSpec::Publish { policy_id: 7 };
+        assert_eq!(serde_json::to_value(&publish).unwrap(), spec);
+        assert_eq!(
+            trigger_of(&publish, None, Utc::now()),
+            (kind.to_owned(), key)
+        );
+    }
 }

@@ -51,7 +51,7 @@ pub use outbox::{
     NewPush, PlannedPack, PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement,
     WrittenDelivery, inbox_key,
 };
-pub use policies::PolicyFilter;
+pub use policies::{PolicyFilter, PublishPush, publish_trigger};
 pub use profile_batch::UpsertOutcome;
 pub use profile_store::{ProfileFilter, StoredProfile};
 pub use schedules::{Schedule, ScheduleInput};

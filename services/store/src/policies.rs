@@ -144,12 +144,61 @@ macro_rules! write_policy_children {
     }};
 }
 
+/// Whether saving a policy also queues its publish push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PublishPush {
+    /// When the saved policy is published, its push to its audience is created in the same
+    /// transaction as the save (once per policy: the trigger is unique), so a crash after the
+    /// commit cannot lose it.
+    WhenPublished,
+    /// Imports, expiry and tag rewrites save without pushing.
+    Never,
+}
+
+/// The trigger kind, key and spec of the push a published policy makes: the same as
+/// `push::PushSpec::Publish` serialises to.
+pub fn publish_trigger(policy_id: i64) -> (&'static str, String, serde_json::Value) {
+    (
+        "publish",
+        format!("policy:{policy_id}"),
+        serde_json::json!({"kind": "publish", "policy_id": policy_id}),
+    )
+}
+
+/// Queues the publish push of policy `$id` in transaction `$tx` when `$push` says so and the
+/// saved status is published; a push that exists already is left as it is.
+macro_rules! queue_publish_push {
+    ($tx:expr, $push:expr, $content:expr, $id:expr, $actor:expr, $now:expr) => {{
+        if $push == PublishPush::WhenPublished && $content.status == PolicyStatus::Published {
+            let (kind, key, spec) = publish_trigger($id);
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO pushes (trigger_kind, trigger_key, requested_by, spec, status, \
+                 rule_version, created_at) VALUES ($1, $2, $3, $4, 'planning', \
+                 (SELECT COALESCE(MAX(version), 0) FROM scoring_weights), $5) \
+                 ON CONFLICT (trigger_kind, trigger_key) DO NOTHING RETURNING id",
+            )
+            .bind(kind)
+            .bind(&key)
+            .bind($actor)
+            .bind(Json(&spec))
+            .bind($now)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if let Some(push_id) = created {
+                write_audit!($tx, $now, $actor, "create", "push", push_id,
+                    serde_json::json!({"trigger_kind": kind, "trigger_key": key, "spec": spec}))?;
+            }
+        }
+    }};
+}
+
 impl Store {
     /// Validates and stores a new policy as version 1.
     pub async fn create_policy(
         &self,
         content: &PolicyContent,
         actor: &str,
+        push: PublishPush,
     ) -> Result<Policy, StoreError> {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
@@ -163,6 +212,7 @@ impl Store {
             write_policy_children!(tx, id, 1_i64, content, actor, now);
             write_audit!(tx, now, actor, "create", "policy", id,
                 serde_json::json!({"title": content.title, "status": content.status}))?;
+            queue_publish_push!(tx, push, content, id, actor, now);
             tx.commit().await?;
             id
         });
@@ -175,6 +225,7 @@ impl Store {
         id: i64,
         content: &PolicyContent,
         actor: &str,
+        push: PublishPush,
     ) -> Result<Policy, StoreError> {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
@@ -191,6 +242,7 @@ impl Store {
             write_policy_children!(tx, id, version, content, actor, now);
             write_audit!(tx, now, actor, "update", "policy", id,
                 serde_json::json!({"version": version, "status": content.status}))?;
+            queue_publish_push!(tx, push, content, id, actor, now);
             tx.commit().await?;
         });
         self.policy(id).await
@@ -334,7 +386,7 @@ impl Store {
             let mut policy = self.policy(id).await?;
             policy.content.status = crate::policy::PolicyStatus::Expired;
             expired.push(
-                self.update_policy(id, &policy.content, "system:expiry")
+                self.update_policy(id, &policy.content, "system:expiry", PublishPush::Never)
                     .await?,
             );
         }

@@ -630,8 +630,13 @@ impl Store {
     async fn resave_policies(&self, ids: Vec<i64>, actor: &str) -> Result<(), StoreError> {
         for policy_id in ids {
             let policy = self.policy(policy_id).await?;
-            self.update_policy(policy_id, &policy.content, actor)
-                .await?;
+            self.update_policy(
+                policy_id,
+                &policy.content,
+                actor,
+                crate::policies::PublishPush::Never,
+            )
+            .await?;
         }
         Ok(())
     }

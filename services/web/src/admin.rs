@@ -474,7 +474,7 @@ pub(crate) async fn new_policy(
     };
     match state
         .store
-        .create_policy(&content, &viewer.caller.actor())
+        .create_policy(&content, &viewer.caller.actor(), store::PublishPush::Never)
         .await
     {
         Ok(policy) => Redirect::to(&format!("/admin/policies/{}", policy.id)).into_response(),

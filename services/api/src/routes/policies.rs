@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use store::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
-use store::{Page, PolicyFilter};
+use store::{Page, PolicyFilter, PublishPush};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -91,8 +91,11 @@ async fn create_policy(
     if state.require_second_approval && content.status == PolicyStatus::Published {
         return Err(needs_review());
     }
-    let policy = state.store.create_policy(&content, &caller.actor()).await?;
-    follow_saved_policy(&state, &policy, &caller.actor()).await?;
+    let policy = state
+        .store
+        .create_policy(&content, &caller.actor(), PublishPush::WhenPublished)
+        .await?;
+    follow_saved_policy(&state, &policy)?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -158,26 +161,14 @@ async fn check_policy(
     Ok(Json(serde_json::json!({"valid": true})))
 }
 
-/// Brings the matcher and search index up to date with a saved policy and, when it is
-/// published, pushes it to its audience — once per policy, however often it is saved.
-async fn follow_saved_policy(
-    state: &AppState,
-    policy: &Policy,
-    actor: &str,
-) -> Result<(), ApiError> {
+/// Brings this instance's matcher and search index up to date with a saved policy at once
+/// (other instances follow the committed row), and wakes the planner when the save queued the
+/// policy's publish push.
+fn follow_saved_policy(state: &AppState, policy: &Policy) -> Result<(), ApiError> {
     state.matching.policy_changed(policy)?;
     state.search.upsert(policy)?;
     if policy.content.status == PolicyStatus::Published {
-        state
-            .pusher
-            .create_push(
-                &push::PushSpec::Publish {
-                    policy_id: policy.id,
-                },
-                actor,
-                None,
-            )
-            .await?;
+        state.pusher.wake();
     }
     Ok(())
 }
@@ -210,9 +201,9 @@ async fn update_policy(
     check_approval(&state, id, &content, &caller.actor()).await?;
     let policy = state
         .store
-        .update_policy(id, &content, &caller.actor())
+        .update_policy(id, &content, &caller.actor(), PublishPush::WhenPublished)
         .await?;
-    follow_saved_policy(&state, &policy, &caller.actor()).await?;
+    follow_saved_policy(&state, &policy)?;
     Ok(Json(policy))
 }
 
