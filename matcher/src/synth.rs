@@ -335,9 +335,27 @@ fn number_leaf(rng: &mut SplitMix64, field: &str, scale: u64, step: f64) -> Cond
 
 fn date_leaf(rng: &mut SplitMix64, as_of: NaiveDate, field: &str, max_years: u64) -> Condition {
     match rng.below(6) {
-        0 => leaf(field, Op::YearsSinceAtLeast, json!(rng.below(max_years))),
-        1 => leaf(field, Op::YearsSinceAtMost, json!(rng.below(max_years))),
-        2 => leaf(field, Op::MonthsSinceAtMost, json!(rng.below(40))),
+        0 => {
+            let op = rng.pick(&[
+                Op::YearsSinceAtLeast,
+                Op::YearsSinceAtMost,
+                Op::YearsSinceLt,
+                Op::YearsSinceGe,
+                Op::YearsUntilLt,
+                Op::YearsUntilGe,
+            ]);
+            leaf(field, op, json!(rng.below(max_years)))
+        }
+        1 | 2 => {
+            let op = rng.pick(&[
+                Op::MonthsSinceAtMost,
+                Op::MonthsSinceLt,
+                Op::MonthsSinceGe,
+                Op::MonthsUntilLt,
+                Op::MonthsUntilGe,
+            ]);
+            leaf(field, op, json!(rng.below(40)))
+        }
         3 => {
             let op = rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]);
             leaf(field, op, iso(date_near(rng, as_of, max_years)))
