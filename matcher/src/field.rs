@@ -275,6 +275,27 @@ pub(crate) fn relative_range(test: Relative, as_of: NaiveDate) -> (f64, f64) {
     }
 }
 
+/// The day-number ranges of the dates whose whole years up to `as_of`, counted like an age, lie
+/// in one of `intervals` (inclusive; `None`: no upper end). The audience index answers `age`,
+/// `age_band` and `years_since_founding` this way, on any day, from the date they count from.
+pub(crate) fn years_since_ranges(
+    intervals: &[(u32, Option<u32>)],
+    as_of: NaiveDate,
+) -> Vec<(f64, f64)> {
+    let latest = |years: u32| Unit::Years.latest_start(years, as_of).map(day_number);
+    intervals
+        .iter()
+        .filter_map(|&(fewest, most)| {
+            let high = latest(fewest)?;
+            let low = most
+                .and_then(|most| most.checked_add(1))
+                .and_then(latest)
+                .map_or(f64::NEG_INFINITY, |day| day + 1.0);
+            (low <= high).then_some((low, high))
+        })
+        .collect()
+}
+
 /// Chinese and English labels of a fact key for reasons, the key itself when there is no built-in
 /// one. `region` reads as the registered region of an enterprise and the residence of a citizen,
 /// the two things the profile kinds put there.
