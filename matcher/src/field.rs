@@ -333,7 +333,10 @@ pub(crate) fn builtin_label(key: &str, citizen: bool) -> Option<(String, String)
         "employment_status" => known("就业状态", "employment status"),
         "hukou_region" => known("户籍地", "hukou region"),
         "residence_region" => known("居住地", "residence region"),
+        "graduation_year" => known("毕业年份", "graduation year"),
         "disability_level" => known("残疾等级", "disability level"),
+        "has_disability" => known("持有残疾人证", "has a disability"),
+        "veteran" => known("退役军人", "veteran"),
         "household" => known("家庭情况", "household"),
         _ => None,
     }

@@ -136,6 +136,7 @@ const EMPLOYMENT: &[&str] = &[
     "retired",
     "student",
     "flexible",
+    "graduate",
 ];
 const AGE_BANDS: &[&str] = &["child", "youth", "adult", "senior", "elderly"];
 const GENDERS: &[&str] = &["male", "female"];
@@ -257,8 +258,22 @@ pub fn dated_facts(rng: &mut SplitMix64, around: NaiveDate) -> Facts {
         put("employment_status", text(rng.pick(EMPLOYMENT)));
         put("hukou_region", text(rng.pick(REGIONS)));
         put("residence_region", text(region));
-        if rng.chance(20) {
-            put("disability_level", number(rng.number(3) + 1.0));
+        match rng.below(5) {
+            0 => {
+                put("disability_level", number(rng.number(3) + 1.0));
+                put("has_disability", Value::Bool(true));
+            }
+            1 | 2 => put("has_disability", Value::Bool(false)),
+            _ => {}
+        }
+        if rng.chance(60) {
+            put("veteran", Value::Bool(rng.chance(10)));
+        }
+        if rng.chance(30) {
+            put(
+                "graduation_year",
+                number(f64::from(around.year() - 1) + rng.number(2)),
+            );
         }
         put("household", Value::Set(rng.subset(HOUSEHOLD, 20)));
         put("interests", Value::Set(rng.subset(TOPICS, 25)));
@@ -467,6 +482,15 @@ const LEAVES: &[(Target, LeafMaker)] = &[
     (Target::Citizen, |rng, _| number_leaf(rng, "age", 90, 1.0)),
     (Target::Citizen, |rng, _| {
         number_leaf(rng, "disability_level", 4, 1.0)
+    }),
+    (Target::Citizen, |rng, _| {
+        let field = rng.pick(&["has_disability", "veteran"]);
+        leaf(field, rng.pick(&[Op::Eq, Op::Ne]), json!(rng.chance(50)))
+    }),
+    (Target::Citizen, |rng, as_of| {
+        let year = f64::from(as_of.year());
+        let op = rng.pick(&[Op::Eq, Op::Ge, Op::Lt]);
+        leaf("graduation_year", op, json!(year - rng.number(2)))
     }),
     (Target::Citizen, |rng, as_of| {
         date_leaf(rng, as_of, "birth_date", 80)

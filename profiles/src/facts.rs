@@ -5,7 +5,7 @@
 
 use crate::coded::Coded;
 use crate::labels::{AgeBand, Derivation, whole_years};
-use crate::model::{CitizenProfile, EnterpriseProfile, HIGH_TECH, Profile};
+use crate::model::{CitizenProfile, Disability, EnterpriseProfile, HIGH_TECH, Profile};
 use crate::schema::{CERTIFICATION_EXPIRY_PREFIX, CERTIFICATION_PREFIX};
 use chrono::NaiveDate;
 use serde::de::{MapAccess, Visitor};
@@ -398,7 +398,24 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
         citizen.hukou_region.as_ref().map(|region| region.as_str()),
     );
     facts.insert("residence_region", citizen.residence_region.as_str());
-    facts.insert_known("disability_level", citizen.disability_level.map(u32::from));
+    facts.insert_known(
+        "graduation_year",
+        citizen
+            .graduation_year
+            .map(|year| Value::Number(year.into())),
+    );
+    // Stated none has no grade but decides `has_disability`, so a policy for disabled citizens
+    // written `has_disability eq true` (with a grade test beside it under `all`) is decided
+    // ineligible for it rather than 待确认.
+    if let Some(disability) = citizen.disability_level {
+        let grade = match disability {
+            Disability::None => None,
+            Disability::Level(level) => Some(u32::from(level)),
+        };
+        facts.insert("has_disability", grade.is_some());
+        facts.insert_known("disability_level", grade);
+    }
+    facts.insert_known("veteran", citizen.veteran);
     facts.insert_known("household", citizen.household.clone());
 }
 
@@ -512,6 +529,24 @@ mod tests {
         let disabled =
             profile(with(citizen_json(), json!({"disability_level": 2}))).facts(day(2025, 6, 1));
         assert_eq!(disabled.get("disability_level"), Some(&Value::Number(2.0)));
+    }
+
+    #[test]
+    fn stated_none_differs_from_not_stated() {
+        let facts = |changes| profile(with(citizen_json(), changes)).facts(day(2025, 6, 1));
+        let none = facts(json!({"disability_level": "none", "household": []}));
+        assert_eq!(none.get("has_disability"), Some(&Value::Bool(false)));
+        assert!(!none.contains_key("disability_level"));
+        assert_eq!(none.get("household"), Some(&Value::Set(BTreeSet::new())));
+        let graded = facts(json!({"disability_level": 3}));
+        assert_eq!(graded.get("has_disability"), Some(&Value::Bool(true)));
+        assert_eq!(graded.get("disability_level"), Some(&Value::Number(3.0)));
+        let unknown = facts(json!({"disability_level": null, "household": null}));
+        assert!(!unknown.contains_key("has_disability") && !unknown.contains_key("household"));
+        let veteran = facts(json!({"veteran": true, "graduation_year": 2026}));
+        assert_eq!(veteran.get("veteran"), Some(&Value::Bool(true)));
+        assert_eq!(veteran.get("graduation_year"), Some(&Value::Number(2026.0)));
+        assert!(!unknown.contains_key("veteran") && !unknown.contains_key("graduation_year"));
     }
 
     #[test]
@@ -723,7 +758,8 @@ mod tests {
         );
         let citizen = with(
             citizen_json(),
-            json!({"disability_level": 1, "attributes": {"volunteer_hours": 12}}),
+            json!({"disability_level": 1, "graduation_year": 2025, "veteran": true,
+                "employment_status": "graduate", "attributes": {"volunteer_hours": 12}}),
         );
         for document in [enterprise, citizen] {
             let profile = profile(document);

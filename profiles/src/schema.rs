@@ -265,12 +265,27 @@ impl AttributeSchema {
                 CITIZEN,
             ),
             stored(
+                "graduation_year",
+                FieldType::Number,
+                "毕业年份",
+                "Graduation year",
+                CITIZEN,
+            ),
+            stored(
                 "disability_level",
                 FieldType::Number,
                 "残疾等级（1–4 级）",
                 "Disability level (1–4)",
                 CITIZEN,
             ),
+            derived(
+                "has_disability",
+                FieldType::Bool,
+                "持有残疾人证",
+                "Has a disability",
+                CITIZEN,
+            ),
+            stored("veteran", FieldType::Bool, "退役军人", "Veteran", CITIZEN),
             stored(
                 "household",
                 FieldType::Set,
@@ -420,7 +435,10 @@ mod tests {
             "employment_status",
             "hukou_region",
             "residence_region",
+            "graduation_year",
             "disability_level",
+            "has_disability",
+            "veteran",
             "household",
         ];
         expected.sort_unstable();
