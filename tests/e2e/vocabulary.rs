@@ -1,6 +1,7 @@
 //! The citizen vocabulary over HTTP — "no disability" stated rather than left unknown, 应届毕业生
 //! with the graduation year, 退役军人 — through create, update and import, bad values refused
-//! naming the field; and verdicts for the requested day on both matching paths, around a birthday.
+//! naming the field; verdicts for the requested day on both matching paths, around a birthday; and
+//! the exact relative-date operators, checked at save and answered alike by both paths.
 
 use e2e::{TestApp, on_both_backends};
 use reqwest::Method;
@@ -199,6 +200,78 @@ async fn both_paths_answer_an_age_rule_for_the_requested_day(app: TestApp) {
     }
 }
 
+/// "成立不满3年" as `founded_on years_since_lt 3`, for an enterprise founded 2023-12-02: two whole
+/// years on 2026-12-01, three on 2026-12-02; and operators checked when a policy is checked.
+async fn exact_relative_date_operators_are_checked_and_answered_by_both_paths(app: TestApp) {
+    let mut young = fixtures::policy();
+    young["applicability"]["condition"] = json!({"all": [
+        {"field": "region", "op": "within", "value": "110000"},
+        {"field": "founded_on", "op": "years_since_lt", "value": 3, "clause": "第二条"}
+    ]});
+    app.post("/api/v1/policies/check", &young).await.expect(200);
+    let policy = app.create("/api/v1/policies", &young).await;
+    let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
+    enterprise["founded_on"] = json!("2023-12-02");
+    let enterprise = app.create("/api/v1/profiles", &enterprise).await;
+    for (day, eligible) in [("2026-12-01", true), ("2026-12-02", false)] {
+        let forward = app
+            .get(&format!(
+                "/api/v1/profiles/{enterprise}/matches?as_of={day}"
+            ))
+            .await
+            .expect(200);
+        let listed = forward.body["eligible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|hit| hit["policy"]["id"] == policy);
+        assert_eq!(listed, eligible, "forward on {day}: {}", forward.text);
+        let reverse = app
+            .get(&format!("/api/v1/policies/{policy}/audience?as_of={day}"))
+            .await
+            .expect(200);
+        assert_eq!(
+            reverse.body["eligible"],
+            json!(u8::from(eligible)),
+            "reverse on {day}: {}",
+            reverse.text
+        );
+    }
+
+    // An operator that does not exist fails the condition's structure, named by its path.
+    let mut misspelled = young.clone();
+    misspelled["applicability"]["condition"]["all"][1]["op"] = json!("years_since_less_than");
+    let reply = app.post("/api/v1/policies/check", &misspelled).await;
+    let message = reply.body["message_en"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let named = reply.expect_error(422, "invalid_field").unwrap_or_default();
+    assert_eq!(named, "applicability.condition");
+    assert!(
+        message.contains("condition.all[1].op")
+            && message.contains("unknown operator \"years_since_less_than\""),
+        "{message}"
+    );
+    let mut fractional = young.clone();
+    fractional["applicability"]["condition"]["all"][1]["value"] = json!(2.5);
+    let named = app
+        .post("/api/v1/policies/check", &fractional)
+        .await
+        .expect_error(422, "validation_failed")
+        .unwrap_or_default();
+    assert_eq!(named, "applicability.condition.all[1].value");
+    let mut on_a_number = young.clone();
+    on_a_number["applicability"]["condition"]["all"][1] =
+        json!({"field": "employees", "op": "months_until_ge", "value": 6});
+    let named = app
+        .post("/api/v1/policies/check", &on_a_number)
+        .await
+        .expect_error(422, "validation_failed")
+        .unwrap_or_default();
+    assert_eq!(named, "applicability.condition.all[1].op");
+}
+
 async fn an_imported_sheet_states_none_graduation_and_veteran_status(app: TestApp) {
     let sheet = format!(
         "kind,name,id_number,residence_region,employment_status,graduation_year,disability_level,veteran,household\n\
@@ -264,4 +337,5 @@ on_both_backends!(
     a_disability_policy_decides_a_citizen_who_states_none,
     both_paths_answer_an_age_rule_for_the_requested_day,
     an_imported_sheet_states_none_graduation_and_veteran_status,
+    exact_relative_date_operators_are_checked_and_answered_by_both_paths,
 );
