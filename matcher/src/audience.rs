@@ -6,6 +6,12 @@
 //! `all` T=∩T, F=∪F; `any` T=∪T, F=∩F; a negated leaf swaps them; undetermined = universe − T − F,
 //! each child evaluated only among the profiles its siblings left open. The same leaf tests and
 //! the same fact reading as the forward path keep both paths' verdicts identical.
+//!
+//! Facts that change with the day are answered for the requested day, whatever day the indexed
+//! facts were taken on, from the dated facts they derive from (`profiles::Facts::redate`): `age`,
+//! `age_band` and `years_since_founding` as ranges of `birth_date` or `founded_on`, the valid
+//! `certifications` and the `high_tech` audience class from `cert.<kind>` and
+//! `cert_expires.<kind>`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -15,8 +21,15 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use crate::applicability::CompiledApplicability;
 use crate::condition::{CompiledLeaf, Node, Test};
-use crate::field::{FieldKind, Typed, classify, code_within, date_of_day_number, hierarchy_levels};
-use profiles::{AttributeSchema, Facts, Value};
+use crate::field::{
+    FieldKind, Typed, classify, code_within, date_of_day_number, day_number, hierarchy_levels,
+    years_since_ranges,
+};
+use profiles::coded::Coded;
+use profiles::facts::YEARS_SINCE;
+use profiles::model::HIGH_TECH;
+use profiles::schema::{CERTIFICATION_EXPIRY_PREFIX, CERTIFICATION_PREFIX};
+use profiles::{AgeBand, AttributeSchema, Facts, Value};
 
 /// The profiles a policy reaches.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -216,6 +229,9 @@ impl AudienceIndex {
 
     /// What a leaf is expected to select, from bitmap and bucket sizes alone.
     fn plan(&self, leaf: &CompiledLeaf, as_of: NaiveDate) -> LeafPlan {
+        if let Some(years) = self.years_since(&leaf.source.field, &leaf.test, as_of) {
+            return years.plan(leaf.negate);
+        }
         let Some(column) = self.column(&leaf.source.field, leaf.kind) else {
             return LeafPlan::default();
         };
@@ -255,22 +271,18 @@ impl AudienceIndex {
             }
             _ => return LeafPlan::default(),
         };
-        let hits = hits.min(present);
-        let (holds, fails) = if leaf.negate {
-            (present - hits, hits)
-        } else {
-            (hits, present - hits)
-        };
-        LeafPlan {
-            holds,
-            fails,
-            gather,
-            probes,
-        }
+        LeafPlan::new(hits, present, gather, probes, leaf.negate)
     }
 
     /// How to read a leaf's test per profile, for leaves on number, date and code columns.
     fn probe(&self, leaf: &CompiledLeaf, as_of: NaiveDate) -> Option<Probe<'_>> {
+        if let Some(years) = self.years_since(&leaf.source.field, &leaf.test, as_of) {
+            return Some(Probe::Number {
+                values: &years.column?.values,
+                ranges: years.ranges,
+                present: years.present,
+            });
+        }
         let column = self.column(&leaf.source.field, leaf.kind)?;
         match (&leaf.test, &column.data) {
             (Test::TextIn(texts), ColumnData::Scalar(postings)) => Some(Probe::Code {
@@ -289,6 +301,7 @@ impl AudienceIndex {
                 Some(Probe::Number {
                     values: &range.values,
                     ranges: number_ranges(&leaf.test, as_of),
+                    present: (f64::NEG_INFINITY, f64::INFINITY),
                 })
             }
             _ => None,
@@ -297,6 +310,85 @@ impl AudienceIndex {
 
     fn column(&self, field: &str, kind: FieldKind) -> Option<&Column> {
         self.columns.get(field).filter(|c| c.kind == kind)
+    }
+
+    fn dates(&self, field: &str) -> Option<&RangeColumn> {
+        match &self.column(field, FieldKind::Date)?.data {
+            ColumnData::Range(range) => Some(range),
+            _ => None,
+        }
+    }
+
+    /// A test of `age`, `age_band` or `years_since_founding` as ranges of the date they count
+    /// from; `None` for other fields and tests.
+    fn years_since(&self, field: &str, test: &Test, as_of: NaiveDate) -> Option<YearsSince<'_>> {
+        let (derived, source) = if field == "age_band" {
+            ("age", "birth_date")
+        } else {
+            *YEARS_SINCE.iter().find(|(derived, _)| *derived == field)?
+        };
+        let intervals: Vec<(u32, Option<u32>)> = match test {
+            Test::TextIn(bands) if derived != field => bands
+                .iter()
+                .filter_map(|band| AgeBand::from_code(band))
+                .map(|band| {
+                    let (fewest, below) = band.ages();
+                    (fewest, below.map(|below| below - 1))
+                })
+                .collect(),
+            Test::NumIn(values) if derived == field => values
+                .iter()
+                .filter_map(|value| whole_years_between(*value, *value))
+                .collect(),
+            Test::Range(low, high) if derived == field => {
+                whole_years_between(*low, *high).into_iter().collect()
+            }
+            _ => return None,
+        };
+        Some(YearsSince {
+            column: self.dates(source),
+            ranges: years_since_ranges(&intervals, as_of),
+            present: (f64::NEG_INFINITY, day_number(as_of)),
+        })
+    }
+
+    /// Who holds a valid certificate of `kind` on `as_of` (correct among `within`): obtained on
+    /// or before it and not expired before it, as `profiles::facts::certificate_valid_on` says.
+    fn certified(&self, kind: &str, as_of: NaiveDate, within: &RoaringBitmap) -> RoaringBitmap {
+        let day = day_number(as_of);
+        let Some(obtained) = self.dates(&format!("{CERTIFICATION_PREFIX}{kind}")) else {
+            return RoaringBitmap::new();
+        };
+        let mut valid = obtained.between(f64::NEG_INFINITY, day, within);
+        if let Some(expires) = self.dates(&format!("{CERTIFICATION_EXPIRY_PREFIX}{kind}")) {
+            valid -= expires.between(f64::NEG_INFINITY, day - 1.0, within);
+        }
+        valid
+    }
+
+    /// Where a set test passes on `as_of` for the sets with day-dependent elements: every valid
+    /// certification, and the `high_tech` audience class; `None` for other fields.
+    fn dated_set_hits(
+        &self,
+        field: &str,
+        postings: &Postings,
+        texts: &[String],
+        as_of: NaiveDate,
+        within: &RoaringBitmap,
+    ) -> Option<RoaringBitmap> {
+        let (dated, standing): (Vec<&String>, Vec<&String>) = match field {
+            "certifications" => (texts.iter().collect(), Vec::new()),
+            "audience" => texts.iter().partition(|text| *text == HIGH_TECH),
+            _ => return None,
+        };
+        let mut hit = standing
+            .into_iter()
+            .filter_map(|text| postings.exactly(text))
+            .union();
+        for kind in dated {
+            hit |= self.certified(kind, as_of, within) & &postings.present;
+        }
+        Some(hit)
     }
 
     /// Where a test passes and where its field has a value at all, before negation; `None` when
@@ -309,6 +401,14 @@ impl AudienceIndex {
         as_of: NaiveDate,
         within: &RoaringBitmap,
     ) -> Option<(RoaringBitmap, Cow<'_, RoaringBitmap>)> {
+        if let Some(years) = self.years_since(field, test, as_of) {
+            let column = years.column?;
+            let hit = (years.ranges.iter())
+                .map(|&(low, high)| column.between(low, high, within))
+                .fold(RoaringBitmap::new(), |acc, b| acc | b);
+            let (low, high) = years.present;
+            return Some((hit, Cow::Owned(column.between(low, high, within))));
+        }
         let column = self.column(field, kind)?;
         Some(match (test, &column.data) {
             (
@@ -334,8 +434,12 @@ impl AudienceIndex {
                     .fold(RoaringBitmap::new(), |acc, b| acc | b),
                 Cow::Borrowed(&range.present),
             ),
-            (Test::TextIn(texts), ColumnData::Scalar(postings))
-            | (Test::SetAny(texts), ColumnData::Set(postings)) => {
+            (Test::SetAny(texts), ColumnData::Set(postings)) => (
+                self.dated_set_hits(field, postings, texts, as_of, within)
+                    .unwrap_or_else(|| postings.union_of(texts)),
+                Cow::Borrowed(&postings.present),
+            ),
+            (Test::TextIn(texts), ColumnData::Scalar(postings)) => {
                 (postings.union_of(texts), Cow::Borrowed(&postings.present))
             }
             (Test::Within(prefixes), ColumnData::Scalar(postings)) => (
@@ -364,6 +468,68 @@ impl Default for Planner {
     }
 }
 
+impl LeafPlan {
+    /// The plan of a leaf that passes for `hits` of the `present` profiles (before negation).
+    fn new(hits: u64, present: u64, gather: u64, probes: bool, negate: bool) -> Self {
+        let hits = hits.min(present);
+        let (holds, fails) = if negate {
+            (present - hits, hits)
+        } else {
+            (hits, present - hits)
+        };
+        LeafPlan {
+            holds,
+            fails,
+            gather,
+            probes,
+        }
+    }
+}
+
+/// A leaf on a fact counting whole years since a date, answered from that date's column.
+struct YearsSince<'a> {
+    /// `None` when no profile has the date: then none has the fact either.
+    column: Option<&'a RangeColumn>,
+    /// The dates the test accepts, as day-number ranges.
+    ranges: Vec<(f64, f64)>,
+    /// The dates that give the fact a value at all: those on or before the day.
+    present: (f64, f64),
+}
+
+impl YearsSince<'_> {
+    fn plan(&self, negate: bool) -> LeafPlan {
+        let Some(column) = self.column else {
+            return LeafPlan::default();
+        };
+        let (hits, gather) = (self.ranges.iter())
+            .map(|&(low, high)| column.estimate(low, high))
+            .fold((0, 0), |(h, g), (hits, gather)| (h + hits, g + gather));
+        let (present, _) = column.estimate(self.present.0, self.present.1);
+        LeafPlan::new(hits, present, gather, true, negate)
+    }
+}
+
+/// The whole numbers of years in [low, high], as an interval (`None` above: no upper end).
+fn whole_years_between(low: f64, high: f64) -> Option<(u32, Option<u32>)> {
+    // No calendar date is this many years before another: a bound beyond it is no bound.
+    const BEYOND: f64 = 1_000_000.0;
+    let fewest = low.max(0.0).ceil();
+    let most = high.floor();
+    if fewest > most || fewest >= BEYOND {
+        return None;
+    }
+    let whole = |years: f64| {
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "whole, non-negative and below BEYOND"
+        )]
+        let years = years as u32;
+        years
+    };
+    Some((whole(fewest), (most < BEYOND).then(|| whole(most))))
+}
+
 /// What a leaf is expected to select, before anything is computed: how many profiles it holds
 /// and fails for (after negation), how many ids gathering its bitmap touches, and whether it can
 /// be read per profile instead.
@@ -381,6 +547,8 @@ enum Probe<'a> {
     Number {
         values: &'a [f64],
         ranges: Vec<(f64, f64)>,
+        /// Values outside it give the fact no value (a birth date after the day: no age yet).
+        present: (f64, f64),
     },
     Code {
         symbols: &'a [u32],
@@ -393,9 +561,14 @@ impl Probe<'_> {
     /// Whether the test passes for `id`, before negation; `None` when it has no value.
     fn test(&self, id: u32) -> Option<bool> {
         match self {
-            Probe::Number { values, ranges } => {
+            Probe::Number {
+                values,
+                ranges,
+                present: (low, high),
+            } => {
                 let value = *values.get(id as usize)?;
-                (!value.is_nan()).then(|| ranges.iter().any(|(l, h)| *l <= value && value <= *h))
+                (*low <= value && value <= *high)
+                    .then(|| ranges.iter().any(|(l, h)| *l <= value && value <= *h))
             }
             Probe::Code { symbols, passes } => {
                 let symbol = *symbols.get(id as usize)?;
@@ -1462,69 +1635,91 @@ mod tests {
         );
     }
 
-    /// Builds an engine and an index over the same generated data and checks that every profile
-    /// gets the same verdict from both paths.
+    /// Builds an index from generated facts taken on one day, then checks, on that day and on
+    /// others, that every profile gets the same verdict from it as from an engine given the
+    /// facts of the requested day. Profiles' birthdays, founding anniversaries, certificates
+    /// obtained and expiring, and policies' date literals lie on, just before and just after
+    /// the requested days.
     fn assert_paths_agree(seed: u64, profiles: usize, policies: usize) {
         let mut rng = SplitMix64::new(seed);
-        let as_of = day("2025-02-28") + chrono::Days::new(rng.below(800));
-        let schema = synth::schema();
-        let mut rules: Vec<PolicyRule> = (0..policies)
-            .map(|id| synth::rule(&mut rng, id as i64, as_of))
-            .collect();
-        // Deep trees mixing enterprise and citizen facts, where undetermined outcomes abound.
-        for rule in rules.iter_mut().step_by(3) {
-            rule.applicability.condition = Some(synth::condition(
-                &mut rng,
-                as_of,
-                synth::Target::Anyone,
-                4,
-                4,
-            ));
-        }
-        let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
-        let mut index = AudienceIndex::new(&schema);
-        let population: Vec<Facts> = (0..profiles)
-            .map(|_| synth::facts(&mut rng, as_of))
-            .collect();
-        for (id, facts) in population.iter().enumerate() {
-            index.insert(u32::try_from(id).unwrap(), facts);
-        }
-        for policy_id in engine.policy_ids() {
-            let applicability = engine.applicability(policy_id).unwrap();
-            let sets = index.select(applicability, as_of);
-            assert_eq!(
-                index.eligible(applicability, as_of),
-                sets.eligible,
-                "seed {seed}, policy {policy_id}: the eligible-only path"
-            );
-            // Whether leaves are read per profile or gathered from bitmaps changes nothing.
-            for probe_cost in [0.0, f64::INFINITY] {
-                let planner = Planner { probe_cost };
-                assert_eq!(
-                    index.select_planned(applicability, as_of, planner),
-                    sets,
-                    "seed {seed}, policy {policy_id}, probe cost {probe_cost}"
-                );
-                assert_eq!(
-                    index.eligible_planned(applicability, as_of, planner),
-                    sets.eligible,
-                    "seed {seed}, policy {policy_id}, probe cost {probe_cost}: eligible only"
-                );
+        let built_on = day("2025-02-28") + chrono::Days::new(rng.below(800));
+        let shift = |rng: &mut SplitMix64, days: u64| {
+            let days = chrono::Days::new(1 + rng.below(days));
+            if rng.chance(50) {
+                built_on + days
+            } else {
+                built_on - days
             }
-            for (id, facts) in population.iter().enumerate() {
-                let id = u32::try_from(id).unwrap();
-                let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
-                let reverse = if sets.eligible.contains(id) {
-                    Verdict::Eligible
-                } else if sets.undetermined.contains(id) {
-                    Verdict::Undetermined
-                } else {
-                    Verdict::NotEligible
-                };
+        };
+        let days = [built_on, shift(&mut rng, 3), shift(&mut rng, 1500)];
+        let schema = synth::schema();
+        let dated: Vec<Facts> = (0..profiles)
+            .map(|_| {
+                let around = rng.pick(&days);
+                synth::dated_facts(&mut rng, around)
+            })
+            .collect();
+        let on = |facts: &Facts, as_of| {
+            let mut facts = facts.clone();
+            facts.redate(as_of);
+            facts
+        };
+        let mut index = AudienceIndex::new(&schema);
+        for (id, facts) in dated.iter().enumerate() {
+            index.insert(u32::try_from(id).unwrap(), &on(facts, built_on));
+        }
+        for as_of in days {
+            let mut rules: Vec<PolicyRule> = (0..policies)
+                .map(|id| synth::rule(&mut rng, id as i64, as_of))
+                .collect();
+            // Deep trees mixing enterprise and citizen facts, where undetermined outcomes abound.
+            for rule in rules.iter_mut().step_by(3) {
+                rule.applicability.condition = Some(synth::condition(
+                    &mut rng,
+                    as_of,
+                    synth::Target::Anyone,
+                    4,
+                    4,
+                ));
+            }
+            let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
+            let population: Vec<Facts> = dated.iter().map(|facts| on(facts, as_of)).collect();
+            for policy_id in engine.policy_ids() {
+                let context =
+                    format!("seed {seed}, built {built_on}, on {as_of}, policy {policy_id}");
+                let applicability = engine.applicability(policy_id).unwrap();
+                let sets = index.select(applicability, as_of);
                 assert_eq!(
-                    forward, reverse,
-                    "seed {seed}, policy {policy_id}, profile {facts:?}"
+                    index.eligible(applicability, as_of),
+                    sets.eligible,
+                    "{context}: the eligible-only path"
                 );
+                // Whether leaves are read per profile or gathered from bitmaps changes nothing.
+                for probe_cost in [0.0, f64::INFINITY] {
+                    let planner = Planner { probe_cost };
+                    assert_eq!(
+                        index.select_planned(applicability, as_of, planner),
+                        sets,
+                        "{context}, probe cost {probe_cost}"
+                    );
+                    assert_eq!(
+                        index.eligible_planned(applicability, as_of, planner),
+                        sets.eligible,
+                        "{context}, probe cost {probe_cost}: eligible only"
+                    );
+                }
+                for (id, facts) in population.iter().enumerate() {
+                    let id = u32::try_from(id).unwrap();
+                    let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
+                    let reverse = if sets.eligible.contains(id) {
+                        Verdict::Eligible
+                    } else if sets.undetermined.contains(id) {
+                        Verdict::Undetermined
+                    } else {
+                        Verdict::NotEligible
+                    };
+                    assert_eq!(forward, reverse, "{context}, profile {facts:?}");
+                }
             }
         }
     }
@@ -1534,6 +1729,65 @@ mod tests {
         #[test]
         fn forward_and_reverse_paths_give_identical_verdicts(seed in any::<u64>()) {
             assert_paths_agree(seed, 60, 12);
+        }
+    }
+
+    /// The case: an index built on 2026-11-01 answers a day-dependent condition for the
+    /// day asked, on either side of a birthday, a founding anniversary and a certificate's expiry.
+    #[test]
+    fn day_dependent_facts_are_answered_for_the_requested_day() {
+        let built_on = day("2026-11-01");
+        let mut elderly = facts(&[
+            ("kind", text("citizen")),
+            ("audience", set(&["individual"])),
+            ("birth_date", Value::Date(day("1946-12-02"))),
+        ]);
+        let mut company = facts(&[
+            ("kind", text("enterprise")),
+            ("audience", set(&["sme", "high_tech"])),
+            ("founded_on", Value::Date(day("2023-12-02"))),
+            ("certifications", set(&[])),
+            ("cert.high_tech", Value::Date(day("2023-12-01"))),
+            ("cert_expires.high_tech", Value::Date(day("2026-12-01"))),
+        ]);
+        elderly.redate(built_on);
+        company.redate(built_on);
+        let mut index = AudienceIndex::new(&schema());
+        index.insert(1, &elderly);
+        index.insert(2, &company);
+        // Born 1946-12-02: 79 on 2026-12-01, 80 the next day. Founded 2023-12-02: three whole
+        // years on 2026-12-02. The certificate is valid up to and including 2026-12-01.
+        let cases: [(serde_json::Value, [u32; 1], [u32; 1]); 5] = [
+            (
+                json!({"condition": {"field": "age", "op": "ge", "value": 80}}),
+                [0],
+                [1],
+            ),
+            (
+                json!({"condition": {"field": "age_band", "op": "eq", "value": "elderly"}}),
+                [0],
+                [1],
+            ),
+            (
+                json!({"condition": {"field": "years_since_founding", "op": "ge", "value": 3}}),
+                [0],
+                [2],
+            ),
+            (
+                json!({"condition": {"field": "certifications", "op": "has", "value": "high_tech"}}),
+                [2],
+                [0],
+            ),
+            (json!({"audiences": ["high_tech"]}), [2], [0]),
+        ];
+        for (policy, on_1201, on_1202) in cases {
+            let compiled = applicability(policy.clone());
+            let on = |as_of| {
+                let eligible = ids(&index.select(&compiled, day(as_of)).eligible);
+                [eligible.first().copied().unwrap_or(0)]
+            };
+            assert_eq!(on("2026-12-01"), on_1201, "{policy} on 2026-12-01");
+            assert_eq!(on("2026-12-02"), on_1202, "{policy} on 2026-12-02");
         }
     }
 

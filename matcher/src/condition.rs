@@ -52,10 +52,18 @@ pub enum Op {
     YearsSinceAtLeast,
     YearsSinceAtMost,
     MonthsSinceAtMost,
+    MonthsSinceLt,
+    MonthsSinceGe,
+    YearsSinceLt,
+    YearsSinceGe,
+    MonthsUntilLt,
+    MonthsUntilGe,
+    YearsUntilLt,
+    YearsUntilGe,
 }
 
 impl Op {
-    pub const ALL: [Op; 15] = [
+    pub const ALL: [Op; 23] = [
         Op::Eq,
         Op::Ne,
         Op::In,
@@ -71,6 +79,14 @@ impl Op {
         Op::YearsSinceAtLeast,
         Op::YearsSinceAtMost,
         Op::MonthsSinceAtMost,
+        Op::MonthsSinceLt,
+        Op::MonthsSinceGe,
+        Op::YearsSinceLt,
+        Op::YearsSinceGe,
+        Op::MonthsUntilLt,
+        Op::MonthsUntilGe,
+        Op::YearsUntilLt,
+        Op::YearsUntilGe,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,7 +106,80 @@ impl Op {
             Op::YearsSinceAtLeast => "years_since_at_least",
             Op::YearsSinceAtMost => "years_since_at_most",
             Op::MonthsSinceAtMost => "months_since_at_most",
+            Op::MonthsSinceLt => "months_since_lt",
+            Op::MonthsSinceGe => "months_since_ge",
+            Op::YearsSinceLt => "years_since_lt",
+            Op::YearsSinceGe => "years_since_ge",
+            Op::MonthsUntilLt => "months_until_lt",
+            Op::MonthsUntilGe => "months_until_ge",
+            Op::YearsUntilLt => "years_until_lt",
+            Op::YearsUntilGe => "years_until_ge",
         }
+    }
+
+    /// The relative-date test of an operator: whole calendar units between a date and the
+    /// evaluation day; `None` for the operators that compare values.
+    fn relative(self) -> Option<(Relation, Unit)> {
+        Some(match self {
+            Op::YearsSinceAtLeast | Op::YearsSinceGe => (Relation::SinceGe, Unit::Years),
+            Op::YearsSinceAtMost => (Relation::SinceAtMost, Unit::Years),
+            Op::MonthsSinceAtMost => (Relation::SinceAtMost, Unit::Months),
+            Op::MonthsSinceLt => (Relation::SinceLt, Unit::Months),
+            Op::MonthsSinceGe => (Relation::SinceGe, Unit::Months),
+            Op::YearsSinceLt => (Relation::SinceLt, Unit::Years),
+            Op::MonthsUntilLt => (Relation::UntilLt, Unit::Months),
+            Op::MonthsUntilGe => (Relation::UntilGe, Unit::Months),
+            Op::YearsUntilLt => (Relation::UntilLt, Unit::Years),
+            Op::YearsUntilGe => (Relation::UntilGe, Unit::Years),
+            _ => return None,
+        })
+    }
+
+    /// How the exact relative-date operators read in reasons, as holding or as their opposite
+    /// (which also takes in dates on the wrong side of the evaluation day); `None` for the others.
+    pub(crate) fn relative_wording(
+        self,
+        zh: &str,
+        en: &str,
+        holds: bool,
+    ) -> Option<(String, String)> {
+        let (since, unit) = self.relative()?;
+        let (unit_zh, unit_en) = match unit {
+            Unit::Months => ("个月", "months"),
+            Unit::Years => ("年", "years"),
+        };
+        let wording = match (since, holds) {
+            (Relation::SinceLt, true) | (Relation::SinceGe, false) => (
+                format!("距今不满 {zh} {unit_zh}"),
+                format!("is fewer than {en} whole {unit_en} ago"),
+            ),
+            (Relation::SinceGe, true) | (Relation::SinceLt, false) => (
+                format!("距今已满 {zh} {unit_zh}"),
+                format!("is at least {en} whole {unit_en} ago"),
+            ),
+            (Relation::UntilLt, true) | (Relation::UntilGe, false) => (
+                format!("距今还有不足 {zh} {unit_zh}"),
+                format!("is fewer than {en} whole {unit_en} ahead"),
+            ),
+            (Relation::UntilGe, true) | (Relation::UntilLt, false) => (
+                format!("距今还有 {zh} {unit_zh}以上（含）"),
+                format!("is at least {en} whole {unit_en} ahead"),
+            ),
+            (Relation::SinceAtMost, _) => return None,
+        };
+        if holds {
+            return Some(wording);
+        }
+        // Neither side holds for a date on the other side of the evaluation day.
+        let (past_zh, past_en) = match since {
+            Relation::SinceLt | Relation::SinceGe | Relation::SinceAtMost => {
+                ("，或晚于评估日", ", or after the evaluation day")
+            }
+            Relation::UntilLt | Relation::UntilGe => {
+                ("，或早于评估日", ", or before the evaluation day")
+            }
+        };
+        Some((wording.0 + past_zh, wording.1 + past_en))
     }
 
     fn from_name(name: &str) -> Option<Op> {
@@ -103,9 +192,7 @@ impl Op {
             Op::Has | Op::Intersects => kind == FieldKind::Set,
             Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Between => kind.is_ordered(),
             Op::Within | Op::WithinAny => matches!(kind, FieldKind::Region | FieldKind::Industry),
-            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
-                kind == FieldKind::Date
-            }
+            _ => self.relative().is_some() && kind == FieldKind::Date,
         }
     }
 }
@@ -392,27 +479,48 @@ pub(crate) enum Test {
     },
     NumIn(Vec<f64>),
     Range(f64, f64),
-    Since(Since),
+    Since(Relative),
     TextIn(Vec<String>),
     SetAny(Vec<String>),
     Within(Vec<String>),
 }
 
-/// Date arithmetic relative to the evaluation day, resolved to a day range once `as_of` is known.
+/// A date compared with the evaluation day in whole calendar units ([`Unit`]): how many have
+/// passed since the date, or remain until it. Each side of the day is its own test, so a date
+/// after the evaluation day satisfies no `Since*` test and a date before it no `Until*` test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Since {
-    YearsAtLeast(u32),
-    YearsAtMost(u32),
-    MonthsAtMost(u32),
+pub(crate) enum Relation {
+    /// On or before the day, fewer than `n` units since.
+    SinceLt,
+    /// On or before the day, at least `n` units since.
+    SinceGe,
+    /// On or before the day, at most `n` units since: fewer than `n`, or exactly `n` on the day
+    /// the `n`-th unit completes (`years_since_at_most`, `months_since_at_most`).
+    SinceAtMost,
+    /// On or after the day, fewer than `n` units until.
+    UntilLt,
+    /// On or after the day, at least `n` units until.
+    UntilGe,
 }
 
-impl Since {
+/// A calendar unit of the relative-date operators (see `crate::field::Unit::after`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Unit {
+    Months,
+    Years,
+}
+
+/// A relative-date test with its count, resolved to a day range once `as_of` is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Relative {
+    pub(crate) relation: Relation,
+    pub(crate) unit: Unit,
+    pub(crate) count: u32,
+}
+
+impl Relative {
     pub(crate) fn day_range(self, as_of: chrono::NaiveDate) -> (f64, f64) {
-        match self {
-            Since::YearsAtLeast(years) => crate::field::years_at_least(as_of, years),
-            Since::YearsAtMost(years) => crate::field::years_at_most(as_of, years),
-            Since::MonthsAtMost(months) => crate::field::elapsed_at_most(as_of, months),
-        }
+        crate::field::relative_range(self, as_of)
     }
 }
 
@@ -571,11 +679,11 @@ impl Compiler<'_> {
                 })?;
                 Some(Test::Within(prefixes))
             }
-            Op::YearsSinceAtLeast | Op::YearsSinceAtMost | Op::MonthsSinceAtMost => {
-                let limit = if leaf.op == Op::MonthsSinceAtMost {
-                    MAX_YEARS * 12
-                } else {
-                    MAX_YEARS
+            _ => {
+                let (since, unit) = leaf.op.relative()?;
+                let limit = match unit {
+                    Unit::Months => MAX_YEARS * 12,
+                    Unit::Years => MAX_YEARS,
                 };
                 let Some(count) = value
                     .as_u64()
@@ -589,10 +697,10 @@ impl Compiler<'_> {
                     ));
                     return None;
                 };
-                Some(Test::Since(match leaf.op {
-                    Op::YearsSinceAtLeast => Since::YearsAtLeast(count),
-                    Op::YearsSinceAtMost => Since::YearsAtMost(count),
-                    _ => Since::MonthsAtMost(count),
+                Some(Test::Since(Relative {
+                    relation: since,
+                    unit,
+                    count,
                 }))
             }
         }
@@ -894,6 +1002,18 @@ mod tests {
                 json!({"field": "founded_on", "op": "months_since_at_most", "value": "6"}),
                 "condition.value",
             ),
+            (
+                json!({"field": "founded_on", "op": "years_since_lt", "value": 201}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "cert.high_tech", "op": "months_until_ge", "value": -6}),
+                "condition.value",
+            ),
+            (
+                json!({"field": "cert.high_tech", "op": "months_since_ge", "value": 2401}),
+                "condition.value",
+            ),
         ];
         for (json, path) in cases {
             assert_eq!(paths(json.clone()), vec![path.to_string()], "{json}");
@@ -909,6 +1029,9 @@ mod tests {
             ("kind", "within", json!("110000")),
             ("employees", "years_since_at_least", json!(1)),
             ("small_low_profit", "between", json!([0, 1])),
+            ("age", "years_since_lt", json!(1)),
+            ("revenue", "months_until_ge", json!(6)),
+            ("certifications", "months_since_ge", json!(6)),
         ];
         for (field, op, value) in unsupported {
             let json = json!({"field": field, "op": op, "value": value});
@@ -920,6 +1043,14 @@ mod tests {
         }
         let supported = [
             ("cert.high_tech", "months_since_at_most", json!(12)),
+            ("founded_on", "years_since_lt", json!(3)),
+            ("founded_on", "years_since_ge", json!(200)),
+            ("cert.tech_sme", "months_since_lt", json!(36)),
+            ("cert.tech_sme", "months_since_ge", json!(2400)),
+            ("cert.high_tech", "months_until_lt", json!(0)),
+            ("cert.high_tech", "months_until_ge", json!(6)),
+            ("birth_date", "years_until_lt", json!(1)),
+            ("birth_date", "years_until_ge", json!(1)),
             ("industry", "within", json!("I65")),
             ("birth_date", "between", json!(["1960-01-01", "1970-12-31"])),
             ("attr.note", "ne", json!("x")),

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Since, Test};
+use crate::condition::{CompiledCondition, CompiledLeaf, Node, Op, Relative, Test};
 use crate::field::{FieldKind, Typed, builtin_label, classify};
 use profiles::{Facts, Value};
 
@@ -136,7 +136,7 @@ pub(crate) struct Vocab {
     field_ids: HashMap<String, u32>,
     fields: Vec<(String, FieldKind)>,
     symbols: HashMap<String, u32>,
-    since: Vec<Since>,
+    since: Vec<Relative>,
     /// Taxonomy dimensions scored by some policy, by id; weights are resolved against these.
     dimensions: Vec<String>,
 }
@@ -199,7 +199,7 @@ impl Vocab {
         Symbols::new(ids)
     }
 
-    fn since_slot(&mut self, since: Since) -> u16 {
+    fn since_slot(&mut self, since: Relative) -> u16 {
         let slot = self
             .since
             .iter()
@@ -921,6 +921,10 @@ mod tests {
                 json!(19),
                 json!(18),
             ),
+            ("founded_on", "years_since_lt", json!(7), json!(6)),
+            ("founded_on", "years_since_ge", json!(6), json!(7)),
+            ("cert.high_tech", "months_since_lt", json!(20), json!(19)),
+            ("cert.high_tech", "months_since_ge", json!(19), json!(20)),
         ];
         for (field, op, hit, miss) in cases {
             assert_eq!(
@@ -1064,9 +1068,45 @@ mod tests {
         assert_eq!(on(&at_least_3, "2020-02-29", "2023-03-01"), T);
         assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-01"), T);
         assert_eq!(on(&at_most_3, "2020-02-29", "2023-03-02"), F);
-        // A future date has not been 3 years ago, and is within 3 years.
-        assert_eq!(on(&at_least_3, "2026-01-01", "2025-06-30"), F);
-        assert_eq!(on(&at_most_3, "2026-01-01", "2025-06-30"), T);
+        // A date after the evaluation day has not happened yet: no test of time since it holds.
+        let fewer_than_3 = leaf("founded_on", "years_since_lt", json!(3));
+        for condition in [&at_least_3, &at_most_3, &fewer_than_3] {
+            assert_eq!(on(condition, "2025-07-01", "2025-06-30"), F, "{condition}");
+        }
+        assert_eq!(on(&fewer_than_3, "2025-06-30", "2025-06-30"), T);
+    }
+
+    #[test]
+    fn until_counts_whole_units_ahead_and_no_until_test_holds_for_a_past_date() {
+        let expiring = |date: &str| facts(&[("cert.high_tech", Value::Date(day(date)))]);
+        let on = |op: &str, count: u32, date: &str| {
+            evaluate(
+                leaf("cert.high_tech", op, json!(count)),
+                &expiring(date),
+                "2025-06-30",
+            )
+            .verdict
+        };
+        // 2025-06-30 + 9 months is 2026-03-30: nine whole months remain until 2026-03-30.
+        assert_eq!(on("months_until_ge", 9, "2026-03-30"), T);
+        assert_eq!(on("months_until_ge", 9, "2026-03-29"), F);
+        assert_eq!(on("months_until_lt", 9, "2026-03-29"), T);
+        assert_eq!(on("months_until_lt", 9, "2026-03-30"), F);
+        assert_eq!(on("years_until_ge", 1, "2026-06-30"), T);
+        assert_eq!(on("years_until_lt", 1, "2026-06-29"), T);
+        assert_eq!(on("months_until_lt", 1, "2025-06-30"), T, "the day itself");
+        for op in ["months_until_lt", "months_until_ge", "years_until_lt"] {
+            assert_eq!(on(op, 0, "2025-06-29"), F, "{op}: yesterday is past");
+        }
+        let reversed = evaluate(
+            json!({"not": leaf("cert.high_tech", "months_until_lt", json!(6))}),
+            &expiring("2025-06-29"),
+            "2025-06-30",
+        );
+        assert_eq!(
+            reversed.verdict, T,
+            "explicitly false, so its negation holds"
+        );
     }
 
     #[test]

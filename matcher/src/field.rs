@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Months, NaiveDate};
 
+use crate::condition::{Relation, Relative, Unit};
+
 use profiles::{AttributeSchema, FieldType, Value};
 
 /// The evaluation-relevant type of a field; enum fields keep their allowed values for validation.
@@ -206,60 +208,93 @@ pub(crate) fn code_within(fact_code: &str, prefix: &str) -> bool {
     fact_code.starts_with(prefix)
 }
 
-/// `date` plus whole months, clamped to the month's last day when the day does not exist there:
-/// 民法典 第二百零三条 — a period counted in months ends on the corresponding day of the final
-/// month, or on its last day when it has no corresponding day. (Years are counted like ages
-/// instead, see [`years_at_least`].)
-fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
-    date.checked_add_months(Months::new(months))
-}
-
-/// The day-number range of dates `d` with at least `years` whole years between `d` and `as_of`,
-/// counted like a person's age (`profiles::labels::whole_years`), so that `age ge 18` and
-/// `birth_date years_since_at_least 18` agree: the years are complete when `as_of`'s month and day
-/// reach `d`'s, which for 29 February falls on 1 March in common years.
-pub(crate) fn years_at_least(as_of: NaiveDate, years: u32) -> (f64, f64) {
-    // (year − n, month, day) clamped to the month's end is the latest qualifying date: a date
-    // after it has its anniversary after `as_of`.
-    match as_of.checked_sub_months(Months::new(years * 12)) {
-        Some(latest) => (f64::NEG_INFINITY, day_number(latest)),
-        None => EMPTY_RANGE,
-    }
-}
-
-/// The day-number range of dates `d` with at most `years` years elapsed by `as_of`: the `years`th
-/// anniversary (counted as in [`years_at_least`]) is today or still ahead, i.e. fewer than
-/// `years` whole years had elapsed yesterday.
-pub(crate) fn years_at_most(as_of: NaiveDate, years: u32) -> (f64, f64) {
-    let Some(yesterday) = as_of.pred_opt() else {
-        return (f64::NEG_INFINITY, f64::INFINITY);
-    };
-    let (_, latest_complete) = years_at_least(yesterday, years);
-    (latest_complete + 1.0, f64::INFINITY)
-}
-
-/// The day-number range of dates `d` with `d + months >= as_of`: "at most `months` have elapsed"
-/// (the day the period ends still counts as within), months counted by 民法典 第二百零三条.
-pub(crate) fn elapsed_at_most(as_of: NaiveDate, months: u32) -> (f64, f64) {
-    let Some(mut earliest) = as_of.checked_sub_months(Months::new(months)) else {
-        return (f64::NEG_INFINITY, f64::INFINITY);
-    };
-    while add_months(earliest, months).is_some_and(|end| end < as_of) {
-        match earliest.succ_opt() {
-            Some(next) => earliest = next,
-            None => return EMPTY_RANGE,
+impl Unit {
+    /// The day on which `count` whole units have passed since `start`. Months follow 民法典
+    /// 第二百零三条: the corresponding day of the final month, or its last day when it has none
+    /// (31 January + 1 month = 29 February 2024). Years are counted like a person's age
+    /// (`profiles::labels::whole_years`), so that `age ge 18` and `birth_date years_since_ge 18`
+    /// agree: a 29 February date completes its years on 1 March in common years. `None` past
+    /// the calendar's end.
+    pub(crate) fn after(self, start: NaiveDate, count: u32) -> Option<NaiveDate> {
+        match self {
+            Unit::Months => start.checked_add_months(Months::new(count)),
+            Unit::Years => {
+                let year = start.year().checked_add(i32::try_from(count).ok()?)?;
+                start.with_year(year).or_else(|| {
+                    // Only 29 February lacks its day in the target year.
+                    NaiveDate::from_ymd_opt(year, 3, 1)
+                })
+            }
         }
     }
-    while let Some(prev) = earliest
-        .pred_opt()
-        .filter(|d| add_months(*d, months).is_some_and(|end| end >= as_of))
-    {
-        earliest = prev;
+
+    /// The latest start date with `count` whole units passed by `by`. `Unit::after` never
+    /// decreases as its start advances, so the qualifying starts are every day up to this one.
+    fn latest_start(self, count: u32, by: NaiveDate) -> Option<NaiveDate> {
+        let months = match self {
+            Unit::Months => count,
+            Unit::Years => count.checked_mul(12)?,
+        };
+        // Counting back clamps to a month end, which lands within a few days of the answer.
+        let mut start = by.checked_sub_months(Months::new(months))?;
+        while self.after(start, count).is_none_or(|end| end > by) {
+            start = start.pred_opt()?;
+        }
+        while let Some(next) = start
+            .succ_opt()
+            .filter(|next| self.after(*next, count).is_some_and(|end| end <= by))
+        {
+            start = next;
+        }
+        Some(start)
     }
-    (day_number(earliest), f64::INFINITY)
 }
 
-pub(crate) const EMPTY_RANGE: (f64, f64) = (f64::INFINITY, f64::NEG_INFINITY);
+/// The day-number range of the dates a relative-date test accepts on `as_of`, both ends
+/// inclusive. Dates after `as_of` pass no `Since*` test and dates before it no `Until*` test.
+pub(crate) fn relative_range(test: Relative, as_of: NaiveDate) -> (f64, f64) {
+    let Relative {
+        relation,
+        unit,
+        count,
+    } = test;
+    let today = day_number(as_of);
+    // Dates on or before this one have had `count` whole units by `by`; −∞ when none have.
+    let complete_by = |by: Option<NaiveDate>| {
+        by.and_then(|by| unit.latest_start(count, by))
+            .map_or(f64::NEG_INFINITY, day_number)
+    };
+    // The first date `count` whole units after `as_of`; +∞ past the calendar's end.
+    let first_ahead = || unit.after(as_of, count).map_or(f64::INFINITY, day_number);
+    match relation {
+        Relation::SinceGe => (f64::NEG_INFINITY, complete_by(Some(as_of))),
+        Relation::SinceLt => (complete_by(Some(as_of)) + 1.0, today),
+        Relation::SinceAtMost => (complete_by(as_of.pred_opt()) + 1.0, today),
+        Relation::UntilGe => (first_ahead(), f64::INFINITY),
+        Relation::UntilLt => (today, first_ahead() - 1.0),
+    }
+}
+
+/// The day-number ranges of the dates whose whole years up to `as_of`, counted like an age, lie
+/// in one of `intervals` (inclusive; `None`: no upper end). The audience index answers `age`,
+/// `age_band` and `years_since_founding` this way, on any day, from the date they count from.
+pub(crate) fn years_since_ranges(
+    intervals: &[(u32, Option<u32>)],
+    as_of: NaiveDate,
+) -> Vec<(f64, f64)> {
+    let latest = |years: u32| Unit::Years.latest_start(years, as_of).map(day_number);
+    intervals
+        .iter()
+        .filter_map(|&(fewest, most)| {
+            let high = latest(fewest)?;
+            let low = most
+                .and_then(|most| most.checked_add(1))
+                .and_then(latest)
+                .map_or(f64::NEG_INFINITY, |day| day + 1.0);
+            (low <= high).then_some((low, high))
+        })
+        .collect()
+}
 
 /// Chinese and English labels of a fact key for reasons, the key itself when there is no built-in
 /// one. `region` reads as the registered region of an enterprise and the residence of a citizen,
@@ -298,7 +333,10 @@ pub(crate) fn builtin_label(key: &str, citizen: bool) -> Option<(String, String)
         "employment_status" => known("就业状态", "employment status"),
         "hukou_region" => known("户籍地", "hukou region"),
         "residence_region" => known("居住地", "residence region"),
+        "graduation_year" => known("毕业年份", "graduation year"),
         "disability_level" => known("残疾等级", "disability level"),
+        "has_disability" => known("持有残疾人证", "has a disability"),
+        "veteran" => known("退役军人", "veteran"),
         "household" => known("家庭情况", "household"),
         _ => None,
     }
@@ -353,56 +391,156 @@ mod tests {
         }
     }
 
-    #[test]
-    fn elapsed_month_ranges_follow_month_end_rule() {
-        let at_most = |as_of: &str, months| elapsed_at_most(date(as_of), months).0;
-        // Within one month of a day are the dates whose month-later day is on or after it:
-        // 2024-02-29 plus a month is 2024-03-29, so on 30 and 31 March it is more than a month ago.
-        assert_eq!(at_most("2024-03-31", 1), day_number(date("2024-03-01")));
-        assert_eq!(at_most("2024-03-30", 1), day_number(date("2024-03-01")));
-        assert_eq!(at_most("2024-03-29", 1), day_number(date("2024-02-29")));
-        assert_eq!(at_most("2024-03-28", 1), day_number(date("2024-02-28")));
-        // 2024-01-31 plus one month is 2024-02-29 (no 31 February).
-        assert_eq!(at_most("2024-02-29", 1), day_number(date("2024-01-29")));
+    /// Whole `unit`s from `from` to `to` by the definition: the most `n` whose
+    /// [`Unit::after`] is not after `to`; `None` when `to` is before `from`.
+    fn whole(unit: Unit, from: NaiveDate, to: NaiveDate) -> Option<u32> {
+        (from <= to).then(|| {
+            (0..)
+                .take_while(|n| unit.after(from, *n).is_some_and(|end| end <= to))
+                .last()
+                .expect("zero units always fit")
+        })
+    }
+
+    fn accepts(relation: Relation, unit: Unit, count: u32, d: NaiveDate, as_of: NaiveDate) -> bool {
+        let (low, high) = relative_range(
+            Relative {
+                relation,
+                unit,
+                count,
+            },
+            as_of,
+        );
+        (low..=high).contains(&day_number(d))
     }
 
     #[test]
-    fn elapsed_ranges_agree_with_month_addition_and_whole_years() {
-        let start = date("2019-12-01");
-        for offset in 0..500 {
+    fn years_count_like_ages_and_months_clamp_to_the_month_end() {
+        let years = |from, to| whole(Unit::Years, date(from), date(to));
+        let months = |from, to| whole(Unit::Months, date(from), date(to));
+        for (from, to) in [("1990-03-07", "2025-06-01"), ("2020-02-29", "2023-03-01")] {
+            assert_eq!(
+                years(from, to),
+                profiles::labels::whole_years(date(from), date(to)),
+                "{from} → {to}"
+            );
+        }
+        assert_eq!(years("2020-02-29", "2021-02-28"), Some(0));
+        assert_eq!(years("2020-02-29", "2021-03-01"), Some(1));
+        assert_eq!(years("2020-02-29", "2024-02-29"), Some(4));
+        assert_eq!(months("2024-01-31", "2024-02-28"), Some(0));
+        assert_eq!(months("2024-01-31", "2024-02-29"), Some(1));
+        assert_eq!(months("2024-01-31", "2024-03-30"), Some(1));
+        assert_eq!(months("2024-01-31", "2024-03-31"), Some(2));
+        assert_eq!(months("2020-02-29", "2021-02-28"), Some(12));
+        assert_eq!(months("2024-05-01", "2024-04-30"), None);
+    }
+
+    /// Every relative test over 700 evaluation days (a leap day, every month end) and the dates
+    /// around them, against the definition counted day by day.
+    #[test]
+    fn relative_ranges_agree_with_whole_units_counted_by_definition() {
+        const TESTS: [Relation; 5] = [
+            Relation::SinceGe,
+            Relation::SinceLt,
+            Relation::SinceAtMost,
+            Relation::UntilGe,
+            Relation::UntilLt,
+        ];
+        let start = date("2023-01-20");
+        for offset in 0..700 {
             let as_of = start + chrono::Days::new(offset);
-            for months in [1, 6, 12, 13, 24, 36] {
-                let (earliest, _) = elapsed_at_most(as_of, months);
-                for back in 0..(months * 31 + 40) {
-                    let d = as_of - chrono::Days::new(u64::from(back));
-                    let end = add_months(d, months).unwrap();
-                    assert_eq!(
-                        day_number(d) >= earliest,
-                        end >= as_of,
-                        "{d} +{months} vs {as_of}"
-                    );
+            for (unit, counts, reach) in [
+                (Unit::Months, &[0, 1, 2, 6, 13][..], 14 * 31),
+                (Unit::Years, &[0, 1, 3][..], 3 * 366 + 10),
+            ] {
+                let ranges: Vec<Vec<(f64, f64)>> = counts
+                    .iter()
+                    .map(|&count| {
+                        TESTS
+                            .iter()
+                            .map(|&since| {
+                                relative_range(
+                                    Relative {
+                                        relation: since,
+                                        unit,
+                                        count,
+                                    },
+                                    as_of,
+                                )
+                            })
+                            .collect()
+                    })
+                    .collect();
+                for shift in -reach..=reach {
+                    let d = as_of + chrono::TimeDelta::days(shift);
+                    let since = whole(unit, d, as_of);
+                    let until = whole(unit, as_of, d);
+                    for (&count, ranges) in counts.iter().zip(&ranges) {
+                        let expected = [
+                            since.is_some_and(|n| n >= count),
+                            since.is_some_and(|n| n < count),
+                            since.is_some_and(|n| n < count || unit.after(d, count) == Some(as_of)),
+                            until.is_some_and(|n| n >= count),
+                            until.is_some_and(|n| n < count),
+                        ];
+                        for ((test, (low, high)), expected) in
+                            TESTS.iter().zip(ranges).zip(expected)
+                        {
+                            assert_eq!(
+                                (*low..=*high).contains(&day_number(d)),
+                                expected,
+                                "{test:?} {count} {unit:?}: {d} on {as_of}"
+                            );
+                        }
+                    }
                 }
             }
-            for years in [0, 1, 2, 3] {
-                let (_, latest) = years_at_least(as_of, years);
-                let (earliest, _) = years_at_most(as_of, years);
-                for back in 0..(years * 366 + 400) {
-                    let d = as_of - chrono::Days::new(u64::from(back));
-                    // A date after `on` has had −1 whole years: not even zero have passed.
-                    let whole = |on| profiles::labels::whole_years(d, on).map_or(-1, i64::from);
-                    assert_eq!(
-                        day_number(d) <= latest,
-                        whole(as_of) >= i64::from(years),
-                        "{d} {years}y by {as_of}"
-                    );
-                    let yesterday = as_of.pred_opt().unwrap();
-                    assert_eq!(
-                        day_number(d) >= earliest,
-                        whole(yesterday) < i64::from(years),
-                        "{d} {years}y by {as_of}"
-                    );
-                }
-            }
+        }
+    }
+
+    /// The boundary table of DATA_MODEL.md "Relative dates".
+    #[test]
+    fn boundary_examples_of_the_data_model() {
+        use Relation::{SinceAtMost as AtMost, SinceGe as Ge, SinceLt as Lt, UntilGe, UntilLt};
+        use Unit::{Months as M, Years as Y};
+        let cases: &[(&str, Relation, Unit, u32, &str, bool)] = &[
+            ("2023-06-30", Lt, Y, 3, "2026-06-29", true),
+            ("2023-06-30", Lt, Y, 3, "2026-06-30", false),
+            ("2023-06-30", Ge, Y, 3, "2026-06-30", true),
+            ("2023-06-30", Ge, Y, 3, "2026-06-29", false),
+            ("2023-06-30", AtMost, Y, 3, "2026-06-30", true),
+            ("2023-06-30", AtMost, Y, 3, "2026-07-01", false),
+            ("2020-02-29", Ge, Y, 1, "2021-02-28", false),
+            ("2020-02-29", Ge, Y, 1, "2021-03-01", true),
+            ("2020-02-29", Lt, Y, 4, "2024-02-28", true),
+            ("2020-02-29", Lt, Y, 4, "2024-02-29", false),
+            ("2024-01-31", Ge, M, 1, "2024-02-28", false),
+            ("2024-01-31", Ge, M, 1, "2024-02-29", true),
+            ("2024-01-31", Lt, M, 2, "2024-03-30", true),
+            ("2024-01-31", Lt, M, 2, "2024-03-31", false),
+            ("2023-11-30", Lt, M, 36, "2026-11-29", true),
+            ("2023-11-30", Lt, M, 36, "2026-11-30", false),
+            ("2026-12-01", Lt, Y, 3, "2026-11-30", false),
+            ("2026-12-01", Ge, Y, 0, "2026-11-30", false),
+            ("2026-12-01", AtMost, M, 6, "2026-11-30", false),
+            ("2027-05-30", UntilGe, M, 6, "2026-11-30", true),
+            ("2027-05-29", UntilGe, M, 6, "2026-11-30", false),
+            ("2027-05-29", UntilLt, M, 6, "2026-11-30", true),
+            ("2027-02-28", UntilGe, M, 6, "2026-08-31", true),
+            ("2027-02-27", UntilGe, M, 6, "2026-08-31", false),
+            ("2026-11-30", UntilLt, M, 1, "2026-11-30", true),
+            ("2026-11-29", UntilLt, M, 1, "2026-11-30", false),
+            ("2026-11-29", UntilGe, M, 0, "2026-11-30", false),
+            ("2028-03-01", UntilGe, Y, 4, "2024-02-29", true),
+            ("2028-02-28", UntilGe, Y, 4, "2024-02-29", false),
+        ];
+        for &(d, since, unit, count, as_of, expected) in cases {
+            assert_eq!(
+                accepts(since, unit, count, date(d), date(as_of)),
+                expected,
+                "{d} {since:?} {count} {unit:?} on {as_of}"
+            );
         }
     }
 }

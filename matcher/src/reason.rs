@@ -236,6 +236,14 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
                 )
             },
         ),
+        Op::MonthsSinceLt
+        | Op::MonthsSinceGe
+        | Op::YearsSinceLt
+        | Op::YearsSinceGe
+        | Op::MonthsUntilLt
+        | Op::MonthsUntilGe
+        | Op::YearsUntilLt
+        | Op::YearsUntilGe => op.relative_wording(&zh, &en, holds).unwrap_or_default(),
     }
 }
 

@@ -136,6 +136,7 @@ const EMPLOYMENT: &[&str] = &[
     "retired",
     "student",
     "flexible",
+    "graduate",
 ];
 const AGE_BANDS: &[&str] = &["child", "youth", "adult", "senior", "elderly"];
 const GENDERS: &[&str] = &["male", "female"];
@@ -183,17 +184,25 @@ fn date_near(rng: &mut SplitMix64, as_of: NaiveDate, max_years: u64) -> NaiveDat
     shifted.min(as_of)
 }
 
-/// Facts of an enterprise or a citizen as `Profile::facts` would give them, with some keys
-/// dropped (unknown) and, rarely, a value of the wrong type (corrupt data reads as unknown).
+/// Facts of an enterprise or a citizen as `Profile::facts` would give them on `as_of`, with some
+/// keys dropped (unknown) and, rarely, a value of the wrong type (corrupt data reads as unknown).
 pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
+    let mut facts = dated_facts(rng, as_of);
+    facts.redate(as_of);
+    facts
+}
+
+/// [`facts`] before the day-dependent facts are derived (`Facts::redate` gives them for any
+/// day): dates lie near anniversaries of `around`, and certificates expire around it too, so that
+/// on `around` every relative-date test and every derived age or validity is on a boundary.
+pub fn dated_facts(rng: &mut SplitMix64, around: NaiveDate) -> Facts {
     let text = |s: &str| Value::Text(s.to_string());
     let number = Value::Number;
     let mut entries: Vec<(String, Value)> = Vec::new();
     let mut put = |key: &str, value: Value| entries.push((key.to_string(), value));
     if rng.chance(60) {
-        let founded = date_near(rng, as_of, 30);
         let certifications = rng.subset(CERTIFICATIONS, 20);
-        let mut audience = rng.subset(
+        let audience = rng.subset(
             &[
                 "high_tech",
                 "foreign_funded",
@@ -203,29 +212,32 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
             ],
             40,
         );
-        if certifications.contains("high_tech") {
-            audience.insert("high_tech".into());
-        }
         put("kind", text("enterprise"));
         put("audience", Value::Set(audience));
         put("region", text(rng.pick(REGIONS)));
         put("industry", text(rng.pick(INDUSTRIES)));
         put("ownership", text(rng.pick(OWNERSHIP)));
-        put("founded_on", Value::Date(founded));
-        put(
-            "years_since_founding",
-            number(f64::from(as_of.year() - founded.year())),
-        );
+        put("founded_on", Value::Date(date_near(rng, around, 30)));
         put("registered_capital", number(rng.number(100) * 50.0));
         put("employees", number(rng.number(400)));
         put("revenue", number(rng.number(60) * 1000.0));
         put("total_assets", number(rng.number(50) * 1000.0));
         put("taxable_income", number(rng.number(60) * 10.0 - 100.0));
         for certification in &certifications {
-            put(
-                &format!("cert.{certification}"),
-                Value::Date(date_near(rng, as_of, 4)),
-            );
+            let obtained = date_near(rng, around, 4);
+            put(&format!("cert.{certification}"), Value::Date(obtained));
+            if rng.chance(70) {
+                let expires = match rng.below(4) {
+                    0 => around - Days::new(rng.below(3)),
+                    1 => around + Days::new(rng.below(3)),
+                    2 => around + Days::new(rng.below(1000)),
+                    _ => obtained + Months::new(36) - Days::new(1),
+                };
+                put(
+                    &format!("cert_expires.{certification}"),
+                    Value::Date(expires.max(obtained)),
+                );
+            }
         }
         put("certifications", Value::Set(certifications));
         put("size_class", text(rng.pick(SIZES)));
@@ -233,7 +245,6 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
         put("interests", Value::Set(rng.subset(TOPICS, 25)));
         put("attr.export_share", number(rng.number(10) / 10.0));
     } else {
-        let birth = date_near(rng, as_of, 90);
         let region = rng.pick(REGIONS);
         put("kind", text("citizen"));
         put(
@@ -241,16 +252,28 @@ pub fn facts(rng: &mut SplitMix64, as_of: NaiveDate) -> Facts {
             Value::Set(BTreeSet::from(["individual".to_string()])),
         );
         put("region", text(region));
-        put("birth_date", Value::Date(birth));
-        put("age", number(f64::from(as_of.year() - birth.year())));
-        put("age_band", text(rng.pick(AGE_BANDS)));
+        put("birth_date", Value::Date(date_near(rng, around, 90)));
         put("gender", text(rng.pick(GENDERS)));
         put("education", text(rng.pick(EDUCATION)));
         put("employment_status", text(rng.pick(EMPLOYMENT)));
         put("hukou_region", text(rng.pick(REGIONS)));
         put("residence_region", text(region));
-        if rng.chance(20) {
-            put("disability_level", number(rng.number(3) + 1.0));
+        match rng.below(5) {
+            0 => {
+                put("disability_level", number(rng.number(3) + 1.0));
+                put("has_disability", Value::Bool(true));
+            }
+            1 | 2 => put("has_disability", Value::Bool(false)),
+            _ => {}
+        }
+        if rng.chance(60) {
+            put("veteran", Value::Bool(rng.chance(10)));
+        }
+        if rng.chance(30) {
+            put(
+                "graduation_year",
+                number(f64::from(around.year() - 1) + rng.number(2)),
+            );
         }
         put("household", Value::Set(rng.subset(HOUSEHOLD, 20)));
         put("interests", Value::Set(rng.subset(TOPICS, 25)));
@@ -335,9 +358,27 @@ fn number_leaf(rng: &mut SplitMix64, field: &str, scale: u64, step: f64) -> Cond
 
 fn date_leaf(rng: &mut SplitMix64, as_of: NaiveDate, field: &str, max_years: u64) -> Condition {
     match rng.below(6) {
-        0 => leaf(field, Op::YearsSinceAtLeast, json!(rng.below(max_years))),
-        1 => leaf(field, Op::YearsSinceAtMost, json!(rng.below(max_years))),
-        2 => leaf(field, Op::MonthsSinceAtMost, json!(rng.below(40))),
+        0 => {
+            let op = rng.pick(&[
+                Op::YearsSinceAtLeast,
+                Op::YearsSinceAtMost,
+                Op::YearsSinceLt,
+                Op::YearsSinceGe,
+                Op::YearsUntilLt,
+                Op::YearsUntilGe,
+            ]);
+            leaf(field, op, json!(rng.below(max_years)))
+        }
+        1 | 2 => {
+            let op = rng.pick(&[
+                Op::MonthsSinceAtMost,
+                Op::MonthsSinceLt,
+                Op::MonthsSinceGe,
+                Op::MonthsUntilLt,
+                Op::MonthsUntilGe,
+            ]);
+            leaf(field, op, json!(rng.below(40)))
+        }
         3 => {
             let op = rng.pick(&[Op::Lt, Op::Ge, Op::Le, Op::Gt]);
             leaf(field, op, iso(date_near(rng, as_of, max_years)))
@@ -401,8 +442,16 @@ const LEAVES: &[(Target, LeafMaker)] = &[
     (Target::Enterprise, |rng, as_of| {
         date_leaf(rng, as_of, "founded_on", 10)
     }),
+    (Target::Enterprise, |rng, _| {
+        number_leaf(rng, "years_since_founding", 30, 1.0)
+    }),
     (Target::Enterprise, |rng, as_of| {
-        let field = rng.pick(&["cert.high_tech", "cert.tech_sme"]);
+        let field = rng.pick(&[
+            "cert.high_tech",
+            "cert.tech_sme",
+            "cert_expires.high_tech",
+            "cert_expires.tech_sme",
+        ]);
         date_leaf(rng, as_of, field, 5)
     }),
     (Target::Enterprise, |rng, _| {
@@ -433,6 +482,15 @@ const LEAVES: &[(Target, LeafMaker)] = &[
     (Target::Citizen, |rng, _| number_leaf(rng, "age", 90, 1.0)),
     (Target::Citizen, |rng, _| {
         number_leaf(rng, "disability_level", 4, 1.0)
+    }),
+    (Target::Citizen, |rng, _| {
+        let field = rng.pick(&["has_disability", "veteran"]);
+        leaf(field, rng.pick(&[Op::Eq, Op::Ne]), json!(rng.chance(50)))
+    }),
+    (Target::Citizen, |rng, as_of| {
+        let year = f64::from(as_of.year());
+        let op = rng.pick(&[Op::Eq, Op::Ge, Op::Lt]);
+        leaf("graduation_year", op, json!(year - rng.number(2)))
     }),
     (Target::Citizen, |rng, as_of| {
         date_leaf(rng, as_of, "birth_date", 80)

@@ -4,8 +4,9 @@
 //! absent, never defaulted, so the matcher can tell "no" from "unknown".
 
 use crate::coded::Coded;
-use crate::labels::{AgeBand, Derivation};
-use crate::model::{CitizenProfile, EnterpriseProfile, Profile};
+use crate::labels::{AgeBand, Derivation, whole_years};
+use crate::model::{CitizenProfile, Disability, EnterpriseProfile, HIGH_TECH, Profile};
+use crate::schema::{CERTIFICATION_EXPIRY_PREFIX, CERTIFICATION_PREFIX};
 use chrono::NaiveDate;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -234,6 +235,85 @@ impl<'de> Deserialize<'de> for Facts {
     }
 }
 
+/// The derived facts that count whole years from a date fact to the evaluation day, each with
+/// that date fact; `age_band` follows `age`.
+pub const YEARS_SINCE: [(&str, &str); 2] = [
+    ("age", "birth_date"),
+    ("years_since_founding", "founded_on"),
+];
+
+/// Whether the certificate of `kind` the facts describe is valid on `day`: obtained on or before
+/// it and, when it has an expiry date, expiring on or after it. A `cert_expires.<kind>` that is
+/// not a date reads as absent, as the matcher reads any mistyped fact.
+pub fn certificate_valid_on(facts: &Facts, kind: &str, day: NaiveDate) -> bool {
+    let date = |prefix: &str| {
+        facts
+            .get(&format!("{prefix}{kind}"))
+            .and_then(Value::as_date)
+    };
+    date(CERTIFICATION_PREFIX).is_some_and(|obtained| obtained <= day)
+        && date(CERTIFICATION_EXPIRY_PREFIX).is_none_or(|expires| day <= expires)
+}
+
+impl Facts {
+    /// Recomputes the day-dependent facts for `day` from the dated facts they derive from:
+    /// `age` and `age_band` from `birth_date`, `years_since_founding` from `founded_on`, the valid
+    /// `certifications` (when stated: a set) from `cert.<kind>` and `cert_expires.<kind>`, and
+    /// the `high_tech` audience class (when `audience` is a set) from the high-tech certificate.
+    /// So the facts of one day give those of any other — `profile.facts(a)` redated to `b` is
+    /// `profile.facts(b)` — which is how the audience index answers for any day.
+    pub fn redate(&mut self, day: NaiveDate) {
+        for (derived, source) in YEARS_SINCE {
+            let years = self
+                .get(source)
+                .and_then(Value::as_date)
+                .and_then(|from| whole_years(from, day));
+            self.set_known(derived, years.map(Value::from));
+            if derived == "age" {
+                let band = years.map(|age| Value::of_code(AgeBand::for_age(age)));
+                self.set_known("age_band", band);
+            }
+        }
+        if self.get("certifications").and_then(Value::as_set).is_some() {
+            let kinds: Vec<String> = self
+                .keys()
+                .filter_map(|key| key.strip_prefix(CERTIFICATION_PREFIX))
+                .map(str::to_owned)
+                .collect();
+            let valid: BTreeSet<String> = kinds
+                .into_iter()
+                .filter(|kind| certificate_valid_on(self, kind, day))
+                .collect();
+            self.insert("certifications", valid);
+        }
+        let high_tech = certificate_valid_on(self, HIGH_TECH, day);
+        if let Some(Value::Set(audience)) = self.entries_mut("audience") {
+            if high_tech {
+                audience.insert(HIGH_TECH.to_owned());
+            } else {
+                audience.remove(HIGH_TECH);
+            }
+        }
+    }
+
+    /// Sets `key` to `value`, or removes it when there is none.
+    fn set_known(&mut self, key: &'static str, value: Option<Value>) {
+        match value {
+            Some(value) => {
+                self.insert(key, value);
+            }
+            None => {
+                self.remove(key);
+            }
+        }
+    }
+
+    fn entries_mut(&mut self, key: &str) -> Option<&mut Value> {
+        let index = self.position(key).ok()?;
+        Some(&mut self.entries[index].1)
+    }
+}
+
 impl Profile {
     /// The facts the matcher sees on `as_of`, keyed as in the data model.
     pub fn facts(&self, as_of: NaiveDate) -> Facts {
@@ -271,19 +351,25 @@ fn enterprise_facts(
     facts.insert_known("revenue", enterprise.revenue);
     facts.insert_known("total_assets", enterprise.total_assets);
     facts.insert_known("taxable_income", enterprise.taxable_income);
+    // Validation keeps one certificate per kind, so its two dates are all there is to a kind's
+    // validity on any day.
     if let Some(certifications) = &enterprise.certifications {
+        for certification in certifications {
+            let kind = &certification.kind;
+            facts.insert(
+                format!("{CERTIFICATION_PREFIX}{kind}"),
+                certification.obtained_on,
+            );
+            if let Some(expires) = certification.expires_on {
+                facts.insert(format!("{CERTIFICATION_EXPIRY_PREFIX}{kind}"), expires);
+            }
+        }
         let valid: BTreeSet<String> = certifications
             .iter()
-            .filter(|certification| certification.is_valid_on(as_of))
+            .filter(|certification| certificate_valid_on(facts, &certification.kind, as_of))
             .map(|certification| certification.kind.clone())
             .collect();
         facts.insert("certifications", valid);
-        for certification in certifications {
-            facts.insert(
-                format!("cert.{}", certification.kind),
-                certification.obtained_on,
-            );
-        }
     }
     facts.insert_known(
         "size_class",
@@ -312,7 +398,24 @@ fn citizen_facts(citizen: &CitizenProfile, derivation: &Derivation, facts: &mut 
         citizen.hukou_region.as_ref().map(|region| region.as_str()),
     );
     facts.insert("residence_region", citizen.residence_region.as_str());
-    facts.insert_known("disability_level", citizen.disability_level.map(u32::from));
+    facts.insert_known(
+        "graduation_year",
+        citizen
+            .graduation_year
+            .map(|year| Value::Number(year.into())),
+    );
+    // Stated none has no grade but decides `has_disability`, so a policy for disabled citizens
+    // written `has_disability eq true` (with a grade test beside it under `all`) is decided
+    // ineligible for it rather than 待确认.
+    if let Some(disability) = citizen.disability_level {
+        let grade = match disability {
+            Disability::None => None,
+            Disability::Level(level) => Some(u32::from(level)),
+        };
+        facts.insert("has_disability", grade.is_some());
+        facts.insert_known("disability_level", grade);
+    }
+    facts.insert_known("veteran", citizen.veteran);
     facts.insert_known("household", citizen.household.clone());
 }
 
@@ -337,6 +440,7 @@ mod tests {
                 "attr.export_share",
                 "audience",
                 "cert.high_tech",
+                "cert_expires.high_tech",
                 "certifications",
                 "employees",
                 "founded_on",
@@ -428,6 +532,24 @@ mod tests {
     }
 
     #[test]
+    fn stated_none_differs_from_not_stated() {
+        let facts = |changes| profile(with(citizen_json(), changes)).facts(day(2025, 6, 1));
+        let none = facts(json!({"disability_level": "none", "household": []}));
+        assert_eq!(none.get("has_disability"), Some(&Value::Bool(false)));
+        assert!(!none.contains_key("disability_level"));
+        assert_eq!(none.get("household"), Some(&Value::Set(BTreeSet::new())));
+        let graded = facts(json!({"disability_level": 3}));
+        assert_eq!(graded.get("has_disability"), Some(&Value::Bool(true)));
+        assert_eq!(graded.get("disability_level"), Some(&Value::Number(3.0)));
+        let unknown = facts(json!({"disability_level": null, "household": null}));
+        assert!(!unknown.contains_key("has_disability") && !unknown.contains_key("household"));
+        let veteran = facts(json!({"veteran": true, "graduation_year": 2026}));
+        assert_eq!(veteran.get("veteran"), Some(&Value::Bool(true)));
+        assert_eq!(veteran.get("graduation_year"), Some(&Value::Number(2026.0)));
+        assert!(!unknown.contains_key("veteran") && !unknown.contains_key("graduation_year"));
+    }
+
+    #[test]
     fn absent_data_is_absent_not_defaulted() {
         let bare = json!({"kind": "enterprise", "name": "某公司", "credit_code": enterprise_json()["credit_code"],
             "region": "110108", "industry": "C3911"});
@@ -509,6 +631,123 @@ mod tests {
     }
 
     #[test]
+    fn a_certificates_dates_are_facts_and_decide_its_validity() {
+        let enterprise = profile(with(
+            enterprise_json(),
+            json!({"certifications": [
+            {"kind": "high_tech", "obtained_on": "2023-11-30", "expires_on": "2026-11-29"},
+            {"kind": "tech_sme", "obtained_on": "2024-05-01"}]}),
+        ));
+        let facts = enterprise.facts(day(2025, 6, 1));
+        assert_eq!(
+            facts.get("cert_expires.high_tech"),
+            Some(&Value::Date(day(2026, 11, 29)))
+        );
+        assert!(
+            !facts.contains_key("cert_expires.tech_sme"),
+            "an open-ended certificate has no expiry fact"
+        );
+        let valid = |on| {
+            let facts = enterprise.facts(on);
+            (
+                facts
+                    .get("certifications")
+                    .and_then(Value::as_set)
+                    .cloned()
+                    .unwrap(),
+                facts,
+            )
+        };
+        for (on, expected) in [
+            (day(2023, 11, 29), vec![]),
+            (day(2023, 11, 30), vec!["high_tech"]),
+            (day(2026, 11, 29), vec!["high_tech", "tech_sme"]),
+            (day(2026, 11, 30), vec!["tech_sme"]),
+        ] {
+            let (set, facts) = valid(on);
+            assert_eq!(
+                set.iter().map(String::as_str).collect::<Vec<_>>(),
+                expected,
+                "{on}"
+            );
+            let audience = facts.get("audience").and_then(Value::as_set).unwrap();
+            assert_eq!(
+                audience.contains("high_tech"),
+                expected.contains(&"high_tech"),
+                "{on}"
+            );
+        }
+    }
+
+    /// The facts of one day, redated, are the facts of any other: around birthdays (29 February
+    /// too), founding anniversaries, certificates obtained and expiring, and before birth.
+    #[test]
+    fn redated_facts_are_the_facts_of_the_other_day() {
+        let citizen = |birth: &str| {
+            profile(with(
+                citizen_json(),
+                json!({"birth_date": null, "id_number": crate::test_support::id_number(&format!("110105{}002", birth.replace('-', ""))) }),
+            ))
+        };
+        let profiles = [
+            profile(enterprise_json()),
+            profile(with(
+                enterprise_json(),
+                json!({"founded_on": "2020-02-29", "certifications": [
+                {"kind": "high_tech", "obtained_on": "2024-03-01", "expires_on": "2027-02-28"},
+                {"kind": "tech_sme", "obtained_on": "2024-02-29"}]}),
+            )),
+            profile(with(enterprise_json(), json!({"certifications": []}))),
+            citizen("1946-12-02"),
+            citizen("2008-02-29"),
+        ];
+        let days: Vec<NaiveDate> = [
+            "2023-11-29",
+            "2023-11-30",
+            "2024-02-28",
+            "2024-02-29",
+            "2024-03-01",
+            "2025-02-28",
+            "2025-03-01",
+            "2026-02-28",
+            "2026-03-01",
+            "2026-11-29",
+            "2026-11-30",
+            "2026-12-01",
+            "2026-12-02",
+            "2027-02-28",
+            "2027-03-01",
+            "1940-01-01",
+        ]
+        .iter()
+        .map(|text| text.parse().unwrap())
+        .collect();
+        for profile in &profiles {
+            for &from in &days {
+                for &to in &days {
+                    let mut redated = profile.facts(from);
+                    redated.redate(to);
+                    assert_eq!(
+                        redated,
+                        profile.facts(to),
+                        "{} {from} → {to}",
+                        profile.name()
+                    );
+                }
+            }
+        }
+        let elderly = citizen("1946-12-02");
+        assert_eq!(
+            elderly.facts(day(2026, 12, 1)).get("age"),
+            Some(&Value::Number(79.0))
+        );
+        assert_eq!(
+            elderly.facts(day(2026, 12, 2)).get("age"),
+            Some(&Value::Number(80.0))
+        );
+    }
+
+    #[test]
     fn every_fact_is_described_by_the_schema_with_a_matching_type() {
         let schema = schema();
         let as_of = day(2025, 6, 1);
@@ -519,7 +758,8 @@ mod tests {
         );
         let citizen = with(
             citizen_json(),
-            json!({"disability_level": 1, "attributes": {"volunteer_hours": 12}}),
+            json!({"disability_level": 1, "graduation_year": 2025, "veteran": true,
+                "employment_status": "graduate", "attributes": {"volunteer_hours": 12}}),
         );
         for document in [enterprise, citizen] {
             let profile = profile(document);

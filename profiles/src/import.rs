@@ -17,8 +17,13 @@
 //! | `id_number`, `hukou_region`, `residence_region` | citizen | codes |
 //! | `gender`, `education`, `employment_status` | citizen | code or Chinese label |
 //! | `birth_date` | citizen | date |
-//! | `disability_level` | citizen | whole number 1–4 |
+//! | `disability_level` | citizen | whole number 1–4, or `none` / `无` for no disability |
+//! | `graduation_year` | citizen | whole number: the year of graduation |
+//! | `veteran` | citizen | 退役军人: `true`/`false`/`是`/`否`/`1`/`0` |
 //! | `household` | citizen | flags separated by `;`: `low_income;veteran_family` |
+//!
+//! In `certifications` and `household`, `none` or `无` states that there are none (an empty cell
+//! says nothing).
 //! | `attr.<key>` | per schema | typed by the attribute schema: booleans as `true`/`false`/`是`/`否`/`1`/`0`, sets separated by `;` |
 //!
 //! Only cell-level problems are reported here, against the column; the rules of
@@ -28,7 +33,8 @@ use crate::coded::Coded;
 use crate::error::{Checks, Rule, ValidationErrors};
 use crate::id_number::RawIdNumber;
 use crate::model::{
-    Certification, CitizenInput, Contact, ContactRole, EnterpriseInput, ProfileInput, ProfileKind,
+    Certification, CitizenInput, Contact, ContactRole, Disability, DisabilityInput,
+    EnterpriseInput, NO_DISABILITY, ProfileInput, ProfileKind,
 };
 use crate::schema::{ATTRIBUTE_PREFIX, AttributeSchema, FieldType};
 use chrono::NaiveDate;
@@ -63,12 +69,16 @@ pub const CITIZEN_COLUMNS: &[&str] = &[
     "residence_region",
     "education",
     "employment_status",
+    "graduation_year",
     "disability_level",
+    "veteran",
     "household",
 ];
 
 const LIST_SEPARATORS: [char; 2] = [';', '；'];
 const DATE_FORMATS: [&str; 2] = ["%Y-%m-%d", "%Y/%m/%d"];
+/// A cell stating "none" in a list column or for the disability grade.
+const NONE_WORDS: [&str; 2] = ["none", "无"];
 const TRUE_WORDS: [&str; 5] = ["true", "yes", "y", "1", "是"];
 const FALSE_WORDS: [&str; 5] = ["false", "no", "n", "0", "否"];
 /// Integers beyond this are not exactly representable as the f64 a spreadsheet may deliver.
@@ -114,7 +124,9 @@ where
             residence_region: row.take("residence_region"),
             education: row.coded("education"),
             employment_status: row.coded("employment_status"),
-            disability_level: row.integer("disability_level"),
+            graduation_year: row.integer("graduation_year"),
+            disability_level: row.disability(),
+            veteran: row.boolean("veteran"),
             household: row.list("household"),
             interests: row.list("interests"),
             contacts: row.contacts(),
@@ -240,6 +252,27 @@ impl Row {
         self.take(column).map(|cell| split_list(&cell))
     }
 
+    fn boolean(&mut self, column: &str) -> Option<bool> {
+        self.parsed(
+            column,
+            Rule::InvalidBool,
+            ("是/否（true/false）", "a yes/no value (true/false)"),
+            parse_bool,
+        )
+    }
+
+    /// A grade, or a word that validation checks: only "none" (or its Chinese) passes.
+    fn disability(&mut self) -> Option<DisabilityInput> {
+        let cell = self.take("disability_level")?;
+        Some(match parse_integer(&cell) {
+            Some(level) => DisabilityInput::Level(level),
+            None if is_none_word(&cell) || cell == Disability::None.label_zh() => {
+                DisabilityInput::Word(NO_DISABILITY.to_owned())
+            }
+            None => DisabilityInput::Word(cell),
+        })
+    }
+
     fn certifications(&mut self) -> Option<Vec<Certification>> {
         const EXPECTED: (&str, &str) = (
             "资质列表（资质代码:取得日期[:截止日期]，以分号分隔）",
@@ -298,14 +331,7 @@ impl Row {
         for column in columns {
             let field_type = schema.get(&column).map(|def| def.field_type.clone());
             let value = match field_type {
-                Some(FieldType::Bool) => self
-                    .parsed(
-                        &column,
-                        Rule::InvalidBool,
-                        ("是/否（true/false）", "a yes/no value (true/false)"),
-                        parse_bool,
-                    )
-                    .map(serde_json::Value::Bool),
+                Some(FieldType::Bool) => self.boolean(&column).map(serde_json::Value::Bool),
                 Some(FieldType::Number) => self
                     .number(&column)
                     .and_then(serde_json::Number::from_f64)
@@ -345,7 +371,15 @@ fn is_known_column(column: &str) -> bool {
         || column.starts_with(ATTRIBUTE_PREFIX)
 }
 
+fn is_none_word(cell: &str) -> bool {
+    NONE_WORDS.contains(&cell.to_ascii_lowercase().as_str())
+}
+
+/// The items of a list cell; a cell saying "none" is the empty list.
 fn split_list(cell: &str) -> Vec<String> {
+    if is_none_word(cell) {
+        return Vec::new();
+    }
     cell.split(LIST_SEPARATORS)
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -542,7 +576,7 @@ mod tests {
         );
         assert_eq!(input.gender, Some(Gender::Female));
         assert_eq!(input.education, Some(Education::Bachelor));
-        assert_eq!(input.disability_level, Some(2));
+        assert_eq!(input.disability_level, Some(DisabilityInput::Level(2)));
         assert_eq!(
             input.household,
             Some(vec!["low_income".to_owned(), "veteran_family".to_owned()])
@@ -553,6 +587,57 @@ mod tests {
             .validate(&key(), &schema(), None, today())
             .unwrap();
         assert!(matches!(stored, Profile::Citizen(_)));
+    }
+
+    #[test]
+    fn none_cells_state_none_and_new_citizen_columns_parse() {
+        let citizen = |cells: &[(&'static str, &'static str)]| {
+            let mut row = vec![("kind", "citizen")];
+            row.extend_from_slice(cells);
+            match parse(&row) {
+                Ok(ProfileInput::Citizen(input)) => Ok(input),
+                Ok(_) => panic!("citizen expected"),
+                Err(errors) => Err(errors),
+            }
+        };
+        let stated = citizen(&[
+            ("disability_level", "无"),
+            ("household", "none"),
+            ("veteran", "是"),
+            ("graduation_year", "2026"),
+            ("employment_status", "应届毕业生"),
+        ])
+        .unwrap();
+        assert_eq!(
+            stated.disability_level,
+            Some(DisabilityInput::Word("none".into()))
+        );
+        assert_eq!(stated.household, Some(vec![]));
+        assert_eq!(stated.veteran, Some(true));
+        assert_eq!(stated.graduation_year, Some(2026));
+        assert_eq!(
+            stated.employment_status,
+            Some(crate::model::EmploymentStatus::Graduate)
+        );
+        let spelled = citizen(&[("disability_level", "无残疾")]).unwrap();
+        assert_eq!(
+            spelled.disability_level,
+            Some(DisabilityInput::Word("none".into()))
+        );
+        let ProfileInput::Enterprise(enterprise) =
+            parse(&[("kind", "enterprise"), ("certifications", "无")]).unwrap()
+        else {
+            panic!("enterprise expected")
+        };
+        assert_eq!(enterprise.certifications, Some(vec![]));
+        let errors = citizen(&[("veteran", "也许"), ("graduation_year", "2026年")]).unwrap_err();
+        assert!(errors.has("veteran", Rule::InvalidBool));
+        assert!(errors.has("graduation_year", Rule::InvalidInteger));
+        let word = citizen(&[("disability_level", "轻度")]).unwrap();
+        let refused = ProfileInput::Citizen(word)
+            .validate(&key(), &schema(), None, today())
+            .unwrap_err();
+        assert!(refused.has("disability_level", Rule::DisabilityLevel));
     }
 
     #[test]

@@ -35,6 +35,18 @@ coded_enum! {
 }
 
 impl AgeBand {
+    /// The ages of the band in whole years: from the first, up to but not including the second
+    /// (`None`: no upper end).
+    pub fn ages(self) -> (u32, Option<u32>) {
+        match self {
+            Self::Child => (0, Some(18)),
+            Self::Youth => (18, Some(35)),
+            Self::Adult => (35, Some(60)),
+            Self::Senior => (60, Some(80)),
+            Self::Elderly => (80, None),
+        }
+    }
+
     pub fn for_age(age: u32) -> Self {
         match age {
             0..18 => Self::Child,

@@ -30,9 +30,9 @@ pub use facts::{Facts, Value};
 pub use id_number::{IdHashKey, IdNumber, RawIdNumber};
 pub use labels::{AgeBand, DerivedLabel, SizeClass, SmeSector};
 pub use model::{
-    AudienceClass, Certification, CitizenInput, CitizenProfile, Contact, ContactRole, Education,
-    EmploymentStatus, EnterpriseInput, EnterpriseProfile, Gender, Ownership, Profile, ProfileInput,
-    ProfileKind,
+    AudienceClass, Certification, CitizenInput, CitizenProfile, Contact, ContactRole, Disability,
+    DisabilityInput, Education, EmploymentStatus, EnterpriseInput, EnterpriseProfile, Gender,
+    Ownership, Profile, ProfileInput, ProfileKind,
 };
 pub use schema::{AttributeSchema, FieldDef, FieldType};
 pub use uscc::CreditCode;

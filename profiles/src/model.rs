@@ -110,7 +110,114 @@ coded_enum! {
         Retired => ("retired", "退休", "Retired"),
         Student => ("student", "在校学生", "Student"),
         Flexible => ("flexible", "灵活就业", "Flexibly employed"),
+        Graduate => ("graduate", "应届毕业生", "Recent graduate"),
     }
+}
+
+/// A citizen's disability as stated: none, or a grade of the 残疾人证 from 1 (most severe) to 4.
+/// Stated none differs from not stated: the matcher can then decide disability policies. In JSON
+/// `"none"` or the grade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disability {
+    None,
+    Level(u8),
+}
+
+/// The word that states "no disability", in JSON and spreadsheet cells.
+pub const NO_DISABILITY: &str = "none";
+
+impl Disability {
+    pub fn label_zh(self) -> String {
+        match self {
+            Self::None => "无残疾".to_owned(),
+            Self::Level(level) => {
+                let grade = match level {
+                    1 => "一",
+                    2 => "二",
+                    3 => "三",
+                    4 => "四",
+                    other => return format!("{other}级残疾"),
+                };
+                format!("{grade}级残疾")
+            }
+        }
+    }
+
+    pub fn label_en(self) -> String {
+        match self {
+            Self::None => "no disability".to_owned(),
+            Self::Level(level) => format!("disability grade {level}"),
+        }
+    }
+}
+
+/// A disability as submitted: a grade, or a word (only [`NO_DISABILITY`] is valid); checked by
+/// validation so that a bad value is reported against `disability_level`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum DisabilityInput {
+    Level(i64),
+    Word(String),
+}
+
+impl Serialize for Disability {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::None => serializer.serialize_str(NO_DISABILITY),
+            Self::Level(level) => serializer.serialize_u8(*level),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Disability {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match DisabilityInput::deserialize(deserializer)? {
+            DisabilityInput::Word(word) if word == NO_DISABILITY => Ok(Self::None),
+            DisabilityInput::Level(level) => u8::try_from(level)
+                .ok()
+                .filter(|level| (1..=4).contains(level))
+                .map(Self::Level)
+                .ok_or_else(|| serde::de::Error::custom("a disability grade is 1 to 4")),
+            DisabilityInput::Word(word) => Err(serde::de::Error::custom(format!(
+                "“{word}” is neither a disability grade nor “{NO_DISABILITY}”"
+            ))),
+        }
+    }
+}
+
+/// Labels of the household circumstances the demo data and the taxonomy use; other well-formed
+/// codes are valid flags too.
+const KNOWN_HOUSEHOLD_FLAGS: &[(&str, &str, &str)] = &[
+    ("low_income", "低收入家庭", "Low-income household"),
+    (
+        "subsistence",
+        "最低生活保障家庭（低保）",
+        "Subsistence allowance household",
+    ),
+    (
+        "veteran_family",
+        "军人军属、退役军人家庭",
+        "Military or veteran family",
+    ),
+    ("single_parent", "单亲家庭", "Single-parent household"),
+    (
+        "elderly_living_alone",
+        "独居老人",
+        "Elderly person living alone",
+    ),
+    (
+        "multi_child",
+        "多子女家庭",
+        "Household with several children",
+    ),
+];
+
+/// The Chinese and English names of a known household flag.
+pub fn household_flag_name(flag: &str) -> Option<(&'static str, &'static str)> {
+    KNOWN_HOUSEHOLD_FLAGS
+        .iter()
+        .find(|(code, _, _)| *code == flag)
+        .map(|&(_, zh, en)| (zh, en))
 }
 
 /// The certification kind that makes an enterprise a 高新技术企业 audience member.
@@ -212,7 +319,12 @@ pub struct CitizenInput {
     pub residence_region: Option<String>,
     pub education: Option<Education>,
     pub employment_status: Option<EmploymentStatus>,
-    pub disability_level: Option<i64>,
+    /// The year of graduation (毕业年份), for 应届毕业生 and other graduates.
+    pub graduation_year: Option<i64>,
+    /// A grade 1–4, or `"none"`: stated to have no disability.
+    pub disability_level: Option<DisabilityInput>,
+    /// Whether the citizen is a 退役军人 (a veteran), stated either way.
+    pub veteran: Option<bool>,
     /// `None`: not stated (facts absent); `Some(vec![])`: stated to have no such circumstances.
     pub household: Option<Vec<String>>,
     pub interests: Option<Vec<String>>,
@@ -263,8 +375,12 @@ pub struct CitizenProfile {
     pub residence_region: RegionCode,
     pub education: Option<Education>,
     pub employment_status: Option<EmploymentStatus>,
-    /// 1 (most severe) to 4.
-    pub disability_level: Option<u8>,
+    #[serde(default)]
+    pub graduation_year: Option<i32>,
+    /// `None`: not stated.
+    pub disability_level: Option<Disability>,
+    #[serde(default)]
+    pub veteran: Option<bool>,
     pub household: Option<BTreeSet<String>>,
     pub interests: Option<BTreeSet<String>>,
     pub contacts: Vec<Contact>,
@@ -527,5 +643,21 @@ mod tests {
             Some("专精特新“小巨人”企业")
         );
         assert_eq!(certification_name("iso9001"), None);
+        assert_eq!(
+            household_flag_name("subsistence").map(|(zh, _)| zh),
+            Some("最低生活保障家庭（低保）")
+        );
+        assert_eq!(household_flag_name("pets"), None);
+        assert_eq!(Disability::None.label_zh(), "无残疾");
+        assert_eq!(Disability::Level(2).label_zh(), "二级残疾");
+        assert_eq!(
+            serde_json::to_value([Disability::None, Disability::Level(2)]).unwrap(),
+            json!(["none", 2])
+        );
+        assert_eq!(
+            serde_json::from_value::<Vec<Disability>>(json!(["none", 2])).unwrap(),
+            [Disability::None, Disability::Level(2)]
+        );
+        assert!(serde_json::from_value::<Disability>(json!(5)).is_err());
     }
 }

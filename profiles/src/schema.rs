@@ -81,8 +81,10 @@ const CITIZEN: &[ProfileKind] = &[ProfileKind::Citizen];
 
 /// Prefix of the administrator-defined fields held in a profile's attribute bag.
 pub const ATTRIBUTE_PREFIX: &str = "attr.";
-/// Prefix of the per-certification date keys.
+/// Prefix of the per-certification keys of the day a certificate was obtained.
 pub const CERTIFICATION_PREFIX: &str = "cert.";
+/// Prefix of the per-certification keys of the last day a certificate is valid.
+pub const CERTIFICATION_EXPIRY_PREFIX: &str = "cert_expires.";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeSchema {
@@ -263,12 +265,27 @@ impl AttributeSchema {
                 CITIZEN,
             ),
             stored(
+                "graduation_year",
+                FieldType::Number,
+                "毕业年份",
+                "Graduation year",
+                CITIZEN,
+            ),
+            stored(
                 "disability_level",
                 FieldType::Number,
                 "残疾等级（1–4 级）",
                 "Disability level (1–4)",
                 CITIZEN,
             ),
+            derived(
+                "has_disability",
+                FieldType::Bool,
+                "持有残疾人证",
+                "Has a disability",
+                CITIZEN,
+            ),
+            stored("veteran", FieldType::Bool, "退役军人", "Veteran", CITIZEN),
             stored(
                 "household",
                 FieldType::Set,
@@ -285,19 +302,29 @@ impl AttributeSchema {
         }
     }
 
-    /// The definition of a fact key; `cert.<kind>` answers with a date field for any valid kind.
+    /// The definition of a fact key; `cert.<kind>` and `cert_expires.<kind>` answer with a date
+    /// field for any valid kind.
     pub fn get(&self, key: &str) -> Option<Cow<'_, FieldDef>> {
         if let Some(def) = self.fields.get(key) {
             return Some(Cow::Borrowed(def));
         }
-        let kind = key
-            .strip_prefix(CERTIFICATION_PREFIX)
-            .filter(|kind| is_code(kind))?;
-        let (label_zh, label_en) = match certification_name(kind) {
-            Some((zh, en)) => (format!("{zh}认定日期"), format!("{en} certified on")),
-            None => (
+        let (kind, expiry) = match key.strip_prefix(CERTIFICATION_PREFIX) {
+            Some(kind) => (kind, false),
+            None => (key.strip_prefix(CERTIFICATION_EXPIRY_PREFIX)?, true),
+        };
+        if !is_code(kind) {
+            return None;
+        }
+        let (label_zh, label_en) = match (certification_name(kind), expiry) {
+            (Some((zh, en)), false) => (format!("{zh}认定日期"), format!("{en} certified on")),
+            (Some((zh, en)), true) => (format!("{zh}有效期至"), format!("{en} valid until")),
+            (None, false) => (
                 format!("资质认定日期（{kind}）"),
                 format!("Certified on ({kind})"),
+            ),
+            (None, true) => (
+                format!("资质有效期至（{kind}）"),
+                format!("Certification valid until ({kind})"),
             ),
         };
         Some(Cow::Owned(FieldDef {
@@ -310,7 +337,8 @@ impl AttributeSchema {
         }))
     }
 
-    /// The built-in and added fields, in key order (`cert.<kind>` keys are not listed).
+    /// The built-in and added fields, in key order (`cert.<kind>` and `cert_expires.<kind>` keys
+    /// are not listed).
     pub fn fields(&self) -> impl Iterator<Item = &FieldDef> {
         self.fields.values()
     }
@@ -407,7 +435,10 @@ mod tests {
             "employment_status",
             "hukou_region",
             "residence_region",
+            "graduation_year",
             "disability_level",
+            "has_disability",
+            "veteran",
             "household",
         ];
         expected.sort_unstable();

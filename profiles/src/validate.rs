@@ -9,12 +9,12 @@ use crate::error::{Checks, Rule, ValidationErrors};
 use crate::facts::Value;
 use crate::id_number::{IdHashKey, IdNumber, RawIdNumber};
 use crate::model::{
-    Certification, CitizenInput, CitizenProfile, Contact, EnterpriseInput, EnterpriseProfile,
-    Gender, Profile, ProfileInput, ProfileKind,
+    Certification, CitizenInput, CitizenProfile, Contact, Disability, DisabilityInput,
+    EnterpriseInput, EnterpriseProfile, Gender, NO_DISABILITY, Profile, ProfileInput, ProfileKind,
 };
 use crate::schema::{ATTRIBUTE_PREFIX, AttributeSchema, FieldType};
 use crate::uscc::CreditCode;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_NAME_CHARS: usize = 200;
@@ -171,6 +171,7 @@ fn validate_citizen(
         RegionCode::parse,
     );
     let disability_level = checks.disability_level(input.disability_level);
+    let graduation_year = checks.graduation_year(input.graduation_year);
     let household = input
         .household
         .map(|codes| checks.code_set("household", codes));
@@ -195,7 +196,9 @@ fn validate_citizen(
         residence_region,
         education: input.education,
         employment_status: input.employment_status,
+        graduation_year,
         disability_level,
+        veteran: input.veteran,
         household,
         interests,
         contacts,
@@ -301,20 +304,51 @@ impl Checks {
         count
     }
 
-    fn disability_level(&mut self, level: Option<i64>) -> Option<u8> {
-        let level = level?;
-        match u8::try_from(level) {
-            Ok(level @ 1..=4) => Some(level),
-            _ => {
-                self.fail(
-                    "disability_level",
-                    Rule::DisabilityLevel,
-                    format!("残疾等级应为 1–4 级（1 级最重），不能为 {level}"),
-                    format!("disability level must be 1 to 4 (1 most severe), not {level}"),
-                );
-                None
+    fn disability_level(&mut self, level: Option<DisabilityInput>) -> Option<Disability> {
+        let (shown, disability) = match level? {
+            DisabilityInput::Word(word) => {
+                let none = (word == NO_DISABILITY).then_some(Disability::None);
+                (format!("“{word}”"), none)
             }
+            DisabilityInput::Level(level) => (
+                level.to_string(),
+                u8::try_from(level)
+                    .ok()
+                    .filter(|level| (1..=4).contains(level))
+                    .map(Disability::Level),
+            ),
+        };
+        if disability.is_none() {
+            self.fail(
+                "disability_level",
+                Rule::DisabilityLevel,
+                format!(
+                    "残疾等级应为 1–4 级（1 级最重），无残疾填 “{NO_DISABILITY}”，不能为 {shown}"
+                ),
+                format!(
+                    "disability level must be 1 to 4 (1 most severe), or “{NO_DISABILITY}” for no disability, not {shown}"
+                ),
+            );
         }
+        disability
+    }
+
+    /// A graduation year must lie within the years of the accepted date range.
+    fn graduation_year(&mut self, year: Option<i64>) -> Option<i32> {
+        let year = year?;
+        let (first, last) = (crate::dates::EARLIEST.year(), crate::dates::LATEST.year());
+        let accepted = i32::try_from(year)
+            .ok()
+            .filter(|year| (first..=last).contains(year));
+        if accepted.is_none() {
+            self.fail(
+                "graduation_year",
+                Rule::OutOfRange,
+                format!("毕业年份应在 {first} 至 {last} 年之间，不能为 {year}"),
+                format!("the graduation year must be {first} to {last}, not {year}"),
+            );
+        }
+        accepted
     }
 
     /// Open-vocabulary codes (interests, household flags): any code is accepted as long as it is
@@ -1029,20 +1063,61 @@ mod tests {
     }
 
     #[test]
-    fn disability_level_is_one_to_four() {
-        for level in [1, 4] {
+    fn disability_level_is_one_to_four_or_none() {
+        for level in [1u8, 4] {
             assert_eq!(
                 citizen(with(citizen_json(), json!({"disability_level": level}))).disability_level,
-                Some(level as u8)
+                Some(Disability::Level(level))
             );
         }
-        for level in [0, 5, -1, 300] {
+        let none = citizen(with(citizen_json(), json!({"disability_level": "none"})));
+        assert_eq!(none.disability_level, Some(Disability::None));
+        assert_eq!(
+            citizen(citizen_json()).disability_level,
+            None,
+            "null is not stated, unlike none"
+        );
+        for level in [
+            json!(0),
+            json!(5),
+            json!(-1),
+            json!(300),
+            json!("无"),
+            json!(""),
+        ] {
+            let errors = errors(with(citizen_json(), json!({"disability_level": level})));
             assert!(
-                errors(with(citizen_json(), json!({"disability_level": level})))
-                    .has("disability_level", Rule::DisabilityLevel),
+                errors.has("disability_level", Rule::DisabilityLevel),
                 "{level}"
             );
         }
+        let refused = errors(with(citizen_json(), json!({"disability_level": 0})));
+        let error = refused.iter().next().unwrap();
+        assert!(
+            error.message_zh.contains("none") && error.message_en.contains("none"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn graduates_and_veterans_are_stated_and_stored() {
+        let graduate = citizen(with(
+            citizen_json(),
+            json!({"employment_status": "graduate", "graduation_year": 2026, "veteran": false}),
+        ));
+        assert_eq!(graduate.employment_status, Some(EmploymentStatus::Graduate));
+        assert_eq!(graduate.graduation_year, Some(2026));
+        assert_eq!(graduate.veteran, Some(false));
+        assert_eq!(EmploymentStatus::Graduate.label_zh(), "应届毕业生");
+        for year in [1899_i64, 2200, -5, 1_000_000_000_000] {
+            let errors = errors(with(citizen_json(), json!({"graduation_year": year})));
+            assert!(errors.has("graduation_year", Rule::OutOfRange), "{year}");
+        }
+        assert!(
+            serde_json::from_value::<ProfileInput>(with(citizen_json(), json!({"veteran": "yes"})))
+                .is_err(),
+            "a veteran status is a boolean"
+        );
     }
 
     #[test]

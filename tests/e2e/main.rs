@@ -18,3 +18,4 @@ mod search;
 mod signin;
 mod system;
 mod tags;
+mod vocabulary;

@@ -3,9 +3,11 @@
 //! a restart.
 //!
 //! Only published policies are loaded; whether one is in force is checked against the request's
-//! evaluation day. The audience index holds the facts derived on the day it was built: date
-//! conditions are evaluated against the requested day, derived labels (age, size class) against
-//! the build day, and [`Matching::refresh_if_stale`] rebuilds it when the day turns.
+//! evaluation day. The audience index holds the facts taken on the day it was built, yet its
+//! verdicts for any requested day are the forward path's: day-dependent facts (age, years since
+//! founding, valid certifications) are evaluated from the dates they derive from. Ranking its
+//! survivors reads the build day's facts; [`Matching::refresh_if_stale`] rebuilds it when the
+//! day turns.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
