@@ -10,6 +10,7 @@ mod backend;
 mod contacts;
 mod error;
 mod feeds;
+mod gauges;
 mod import_jobs;
 mod inbox;
 mod outbox;
@@ -37,6 +38,7 @@ pub use contacts::{
 };
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
+pub use gauges::{DeliveryCount, DueDeliveries, ImportProgress, OperationalGauges};
 pub use import_jobs::{ImportCounts, ImportFailure, ImportJob, ImportStatus};
 pub use inbox::{
     ChannelChoice, Confirmation, Feedback, Frequency, InboxFilter, InboxItem, InboxPage,
