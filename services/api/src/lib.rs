@@ -28,7 +28,7 @@ pub use access::{Rule, authorize, region_scope};
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
 pub use matching::Matching;
-pub use request_context::{REQUEST_ID, TimeLimits};
+pub use request_context::TimeLimits;
 pub use response_policy::replace_bare_refusal;
 pub use routes::imports::ImportSettings;
 pub use routes::matches::{MissingField, completion};

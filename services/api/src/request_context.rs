@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 
 /// The header naming a request in logs and replies.
-pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest request id taken from a caller.
 const MAX_REQUEST_ID: usize = 128;
