@@ -10,6 +10,7 @@ mod fixtures;
 mod hostile_input;
 mod imports;
 mod matching;
+mod metrics;
 mod personal_data;
 mod policies;
 mod profiles;

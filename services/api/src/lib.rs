@@ -6,8 +6,10 @@ pub mod auth;
 mod error;
 mod extract;
 mod openapi;
+mod request_context;
 mod response_policy;
 mod routes;
+pub mod telemetry;
 
 use std::any::Any;
 
@@ -15,8 +17,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use store::Store;
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -25,6 +28,7 @@ pub use access::{Rule, authorize, region_scope};
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
 pub use matching::Matching;
+pub use request_context::TimeLimits;
 pub use response_policy::replace_bare_refusal;
 pub use routes::imports::ImportSettings;
 pub use routes::matches::{MissingField, completion};
@@ -50,6 +54,8 @@ pub struct AppState {
 pub struct ApiConfig {
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// How long a request may take before it is answered 503 `timeout`.
+    pub time_limits: TimeLimits,
 }
 
 #[derive(OpenApi)]
@@ -124,8 +130,21 @@ pub fn router(state: AppState, config: &ApiConfig, pages: Router<AppState>) -> R
     .fallback(|| async { ApiError::not_found_route() })
     .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
     .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    .layer(axum::middleware::from_fn_with_state(
+        config.time_limits,
+        request_context::time_limit,
+    ))
     .layer(CatchPanicLayer::custom(panic_response))
-    .layer(TraceLayer::new_for_http())
+    // A line per response only at debug (`RUST_LOG=info,tower_http=debug`): at the rates the
+    // service is built for, an access line per request would cost more than the request; 5xx
+    // answers are logged at error either way.
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_context::request_span)
+            .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Millis)),
+    )
+    .layer(axum::middleware::from_fn(telemetry::track_requests))
+    .layer(axum::middleware::from_fn(request_context::request_id))
     .layer(axum::middleware::from_fn(response_policy::apply))
     .with_state(state)
 }

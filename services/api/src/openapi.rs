@@ -35,7 +35,7 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 
 /// Adds, where the annotation did not already document the status, each error the request path
 /// around the handler can answer: the guard's 401 and 403, the extractors' 400, 413, 415 and 422,
-/// and the 500 of a failed store or caught panic.
+/// the 500 of a failed store or caught panic, and the 503 of a request past its time limit.
 fn add_common_errors(path: &str, operation: &mut Operation) {
     let parameters_in = |place: ParameterIn| {
         operation
@@ -108,6 +108,10 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
     errors.push((
         "500",
         "an internal failure, logged on the server and never detailed (`internal`)".to_owned(),
+    ));
+    errors.push((
+        "503",
+        "the request ran past its time limit and was stopped (`timeout`)".to_owned(),
     ));
 
     for (status, description) in errors {
@@ -324,7 +328,7 @@ mod tests {
         );
         let error_body = Value::from("#/components/schemas/ErrorBody");
         for (path, method, operation) in &operations {
-            let mut expected = vec!["401", "500"];
+            let mut expected = vec!["401", "500", "503"];
             if path.starts_with("/api/v1/") && path != "/api/v1/session" {
                 expected.push("403");
             }

@@ -174,6 +174,22 @@ struct Live {
     synced_at: DateTime<Utc>,
     /// The stored weights version in use (0: built-in defaults).
     weights_version: i64,
+    /// How long building this state from the store took.
+    build_time: std::time::Duration,
+}
+
+/// What the live matcher holds and how current it is, for the metrics endpoint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MatcherStats {
+    /// Published policies in the forward engine.
+    pub policies: usize,
+    /// Profiles in the audience index.
+    pub profiles: u64,
+    /// How long the last full build (start, a new day, a reload) took.
+    pub build_time: std::time::Duration,
+    /// Saves up to this moment are reflected here; how far it trails the clock is the lag
+    /// behind other instances.
+    pub synced_at: DateTime<Utc>,
 }
 
 /// The shared live matcher; cheap to clone.
@@ -235,6 +251,7 @@ fn is_published(policy: &Policy) -> bool {
 }
 
 async fn build(store: &Store) -> Result<Live, MatchingError> {
+    let started = std::time::Instant::now();
     let synced_at = store.now();
     let schema = store.attribute_schema().await?;
     let (weights, weights_version) = match store.current_weights().await? {
@@ -267,10 +284,12 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         }
         after = last;
     }
+    let build_time = started.elapsed();
     tracing::info!(
         policies = rules.len(),
         profiles = index.len(),
         %built_on,
+        build_ms = build_time.as_millis() as u64,
         "matcher loaded"
     );
     Ok(Live {
@@ -281,6 +300,7 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         built_on,
         synced_at,
         weights_version,
+        build_time,
     })
 }
 
@@ -614,6 +634,17 @@ fn compare_rankings(
 impl Matching {
     pub fn weights(&self) -> Weights {
         self.read().engine.weights().clone()
+    }
+
+    /// Sizes, the last build's time and how far the state is caught up.
+    pub fn stats(&self) -> MatcherStats {
+        let live = self.read();
+        MatcherStats {
+            policies: live.rules.len(),
+            profiles: live.index.len(),
+            build_time: live.build_time,
+            synced_at: live.synced_at,
+        }
     }
 
     /// Forward path: the policies in force on `as_of` that `profile` matches, best `limit` of each group.

@@ -53,6 +53,37 @@ pub struct Config {
     pub mail: MailConfig,
     pub delivery: DeliveryConfig,
     pub imports: ImportsConfig,
+    /// How log lines are written to standard error (their level comes from `RUST_LOG`).
+    pub log_format: LogFormat,
+    /// Longest a request may take before it is answered 503 `timeout`, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// The same for the routes that run long by design: the import upload, dry runs, tag merges
+    /// and renames, the confirmations export.
+    pub long_request_timeout_ms: u64,
+    pub metrics: MetricsConfig,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal (the default).
+    Text,
+    /// One JSON object per line with the request span's fields (`request_id`, `method`,
+    /// `route`), for a log collector.
+    Json,
+}
+
+/// The Prometheus endpoint, `GET /metrics`, on a listener of its own.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the metrics listener, e.g. `0.0.0.0:9464`; unset, there is none. Keep it off
+    /// the public network: the figures describe the whole deployment's workload.
+    pub listen: Option<String>,
+    /// When set, a scrape must send `Authorization: Bearer <token>` (Prometheus:
+    /// `authorization.credentials_file`).
+    pub bearer_token: Option<String>,
 }
 
 /// Bulk profile imports (`POST /api/v1/imports/profiles` and `policy-push import profiles`): a
@@ -220,6 +251,13 @@ impl Default for Config {
                 min_schedule_interval_secs: 60,
             },
             imports: ImportsConfig::default(),
+            log_format: LogFormat::Text,
+            request_timeout_ms: 30_000,
+            long_request_timeout_ms: 600_000,
+            metrics: MetricsConfig {
+                listen: None,
+                bearer_token: None,
+            },
         }
     }
 }
@@ -237,6 +275,7 @@ impl std::fmt::Debug for Config {
             .field("demo_on_empty", &self.demo_on_empty)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("smtp_url", &self.mail.smtp_url.as_deref().map(redact_url))
+            .field("metrics_listen", &self.metrics.listen)
             .finish_non_exhaustive()
     }
 }
@@ -299,9 +338,12 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_IMPORTS__MAX_COLUMNS, POLICY_PUSH_IMPORTS__MAX_CELL_BYTES,
        POLICY_PUSH_IMPORTS__MAX_UNCOMPRESSED_BYTES, POLICY_PUSH_IMPORTS__MAX_ENTRIES,
        POLICY_PUSH_IMPORTS__STALE_AFTER_SECS,
-       POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS;
+       POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS,
+       POLICY_PUSH_REQUEST_TIMEOUT_MS (30000), POLICY_PUSH_LONG_REQUEST_TIMEOUT_MS (600000),
+       POLICY_PUSH_METRICS__LISTEN (e.g. 0.0.0.0:9464; unset: no /metrics),
+       POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json);
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
-Logging: RUST_LOG (default info).";
+Logging: RUST_LOG (default info), as text or JSON lines (log_format).";
 
 #[cfg(test)]
 mod tests {
@@ -335,6 +377,32 @@ mod tests {
             assert_eq!(config.mail.outbox_dir, "/tmp/mails");
             assert_eq!(config.database_url, "postgres://localhost/pp");
             assert_eq!(config.max_connections, 8);
+            assert_eq!(config.log_format, LogFormat::Text);
+            assert_eq!(config.metrics.listen, None);
+            jail.set_env("POLICY_PUSH_LOG_FORMAT", "json");
+            jail.set_env("POLICY_PUSH_METRICS__LISTEN", "0.0.0.0:9464");
+            jail.set_env("POLICY_PUSH_REQUEST_TIMEOUT_MS", "5000");
+            let config = load(Some(Path::new("pp.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert_eq!(config.metrics.listen.as_deref(), Some("0.0.0.0:9464"));
+            assert_eq!(config.request_timeout_ms, 5_000);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
+    fn the_example_configuration_is_valid() {
+        figment::Jail::expect_with(|_| {
+            let example =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policy-push.example.toml");
+            let config = load(Some(&example)).map_err(|e| e.to_string())?;
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert!(config.metrics.listen.is_some());
+            assert_eq!(config.sign_in.attempts_per_name, 5);
             Ok(())
         });
     }

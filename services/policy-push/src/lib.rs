@@ -6,6 +6,7 @@ pub mod bench_push;
 pub mod config;
 mod http_io;
 pub mod import;
+pub mod logging;
 pub mod secrets;
 pub mod users;
 
@@ -172,6 +173,8 @@ async fn follow_other_instances(
 /// A started server: where it listens, and the handle that ends with it.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served, when `metrics.listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     /// The delivery service's tasks, running as long as this is kept.
     pub delivery: Option<push::BackgroundTasks>,
@@ -246,6 +249,20 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_addr = match &config.metrics.listen {
+        Some(listen) => Some(
+            serve_metrics(
+                listen,
+                api::telemetry::metrics_router(
+                    store.clone(),
+                    matching.clone(),
+                    config.metrics.bearer_token.clone(),
+                ),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let app = api::router(
         AppState {
             store: store.clone(),
@@ -272,6 +289,10 @@ pub async fn start(
         },
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,
+            time_limits: api::TimeLimits {
+                default: std::time::Duration::from_millis(config.request_timeout_ms.max(1)),
+                long: std::time::Duration::from_millis(config.long_request_timeout_ms.max(1)),
+            },
         },
         web::routes(),
     );
@@ -288,8 +309,26 @@ pub async fn start(
     tracing::info!(%addr, backend = ?store.backend(), "serving; API docs at /api/docs");
     Ok(RunningServer {
         addr,
+        metrics_addr,
         store,
         delivery,
         task,
     })
+}
+
+/// Binds the metrics listener and serves `/metrics` on it (with the recorder's upkeep) for as
+/// long as the process runs; returns where it listens.
+async fn serve_metrics(listen: &str, router: axum::Router) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(api::telemetry::run_upkeep());
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
+    tracing::info!(%addr, "metrics at /metrics");
+    Ok(addr)
 }

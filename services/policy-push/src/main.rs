@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use policy_push::config;
 use policy_push::import::{self, ImportKind};
-use tracing_subscriber::EnvFilter;
 
 /// Matching and explaining allocate many small strings and vectors per request; mimalloc serves
 /// them faster than the system allocator (README, Performance).
@@ -114,15 +113,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to standard error, so a command's own output (a token, a report) stays clean.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
     let cli = Cli::parse();
     let mut config = config::load(cli.config.as_deref()).context("invalid configuration")?;
+    policy_push::logging::init(config.log_format);
     match cli.command {
         Command::Serve { listen, no_demo } => {
             if let Some(listen) = listen {

@@ -11,6 +11,7 @@ mod contacts;
 mod dead_letters;
 mod error;
 mod feeds;
+mod gauges;
 mod import_jobs;
 mod inbox;
 mod messages;
@@ -40,6 +41,7 @@ pub use contacts::{
 pub use dead_letters::{DeadLetter, DeadLetterFilter, Redriven};
 pub use error::{FieldError, StoreError};
 pub use feeds::WeightsVersion;
+pub use gauges::{DeliveryCount, DueDeliveries, ImportProgress, OperationalGauges};
 pub use import_jobs::{ImportCounts, ImportFailure, ImportJob, ImportStatus};
 pub use inbox::{
     ChannelChoice, Confirmation, Feedback, Frequency, InboxFilter, InboxItem, InboxPage,

@@ -13,45 +13,9 @@ use chrono::Duration;
 use scratch_db::ScratchDatabase;
 use store::{
     AddressOutcome, AddressStatus, Channel, DeadCause, DeadLetterFilter, InDoubtPolicy,
-    ManualClock, NewPush, Paging, PlannedPack, PlannedPolicy, PushStatus, Settlement, Store,
-    StoreError,
+    ManualClock, Paging, PlannedPack, PlannedPolicy, PushStatus, Settlement, StoreError,
 };
-use support::open;
-
-async fn one_recipient(store: &Store) -> i64 {
-    let input: profiles::ProfileInput = serde_json::from_value(serde_json::json!({
-        "kind": "enterprise",
-        "name": "北京智芯算力科技有限公司",
-        "credit_code": "91110108MA01AB2C3T",
-        "region": "110108",
-        "industry": "I6513",
-        "ownership": "private",
-        "founded_on": "2019-04-12",
-        "employees": 85,
-        "contacts": [{"name": "王敏", "email": "wangmin@example.com", "role": "finance"}]
-    }))
-    .expect("a profile document");
-    store
-        .create_profile(input, "test")
-        .await
-        .expect("profile")
-        .id
-}
-
-async fn staff_push(store: &Store, key: &str) -> i64 {
-    store
-        .create_push(&NewPush {
-            trigger_kind: "staff".to_owned(),
-            trigger_key: key.to_owned(),
-            requested_by: "test".to_owned(),
-            spec: serde_json::json!({}),
-            rule_version: 0,
-            region_scope: None,
-        })
-        .await
-        .expect("push")
-        .0
-}
+use support::{one_recipient, open, staff_push};
 
 async fn leases_never_leave_a_push_stuck(url: &str) {
     let clock = Arc::new(ManualClock::at(1_796_000_000));

@@ -1,9 +1,12 @@
 //! Shared by the store's integration tests: a store on a given database whose clock the test
-//! moves by hand.
+//! moves by hand, one enterprise to deliver to, and a staff push.
+
+// Every test binary compiles this module and uses only a part of it.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
-use store::{ManualClock, Store};
+use store::{ManualClock, NewPush, Store};
 
 pub async fn open(url: &str, clock: &Arc<ManualClock>) -> Store {
     Store::open(
@@ -14,4 +17,41 @@ pub async fn open(url: &str, clock: &Arc<ManualClock>) -> Store {
     )
     .await
     .expect("store opens")
+}
+
+/// An enterprise with one e-mail contact; returns its id.
+pub async fn one_recipient(store: &Store) -> i64 {
+    let input: profiles::ProfileInput = serde_json::from_value(serde_json::json!({
+        "kind": "enterprise",
+        "name": "北京智芯算力科技有限公司",
+        "credit_code": "91110108MA01AB2C3T",
+        "region": "110108",
+        "industry": "I6513",
+        "ownership": "private",
+        "founded_on": "2019-04-12",
+        "employees": 85,
+        "contacts": [{"name": "王敏", "email": "wangmin@example.com", "role": "finance"}]
+    }))
+    .expect("a profile document");
+    store
+        .create_profile(input, "test")
+        .await
+        .expect("profile")
+        .id
+}
+
+/// A staff push (status `planning`) under `key`; returns its id.
+pub async fn staff_push(store: &Store, key: &str) -> i64 {
+    store
+        .create_push(&NewPush {
+            trigger_kind: "staff".to_owned(),
+            trigger_key: key.to_owned(),
+            requested_by: "test".to_owned(),
+            spec: serde_json::json!({}),
+            rule_version: 0,
+            region_scope: None,
+        })
+        .await
+        .expect("push")
+        .0
 }
