@@ -266,7 +266,7 @@ async fn metrics_export_every_series_the_dashboard_and_alerts_use(backend: Backe
     );
 
     // SMTP series exist before the first e-mail, one counter per error class.
-    for class in ["permanent", "transient", "timeout", "connect"] {
+    for class in ["permanent", "transient", "timeout", "in_doubt", "connect"] {
         value(
             &samples,
             "policy_push_smtp_errors_total",

@@ -33,13 +33,7 @@ use crate::error::ApiError;
 pub const HTTP_REQUESTS: &str = "policy_push_http_requests_total";
 /// Time from the request reaching the router to its response head, by `method` and `route`.
 pub const HTTP_DURATION: &str = "policy_push_http_request_duration_seconds";
-/// One e-mail handed to the SMTP relay, connect to final reply (recorded by `push::smtp`).
-pub const SMTP_SEND_SECONDS: &str = "policy_push_smtp_send_seconds";
-/// Failed SMTP sends by `class` (recorded by `push::smtp`).
-pub const SMTP_ERRORS: &str = "policy_push_smtp_errors_total";
-/// The values of `class` on [`SMTP_ERRORS`]: a 5xx refusal, a 4xx or broken transaction, the
-/// send timeout, and no connection to the relay.
-pub const SMTP_ERROR_CLASSES: [&str; 4] = ["permanent", "transient", "timeout", "connect"];
+pub use push::{SMTP_ERROR_CLASSES, SMTP_ERRORS, SMTP_SEND_SECONDS};
 
 /// Deliveries by `channel` and `status`.
 pub const DELIVERIES: &str = "policy_push_deliveries";
@@ -128,11 +122,11 @@ fn install() -> PrometheusHandle {
     metrics::describe_histogram!(
         SMTP_SEND_SECONDS,
         metrics::Unit::Seconds,
-        "Time of one e-mail sent to the SMTP relay, connect to final reply."
+        "Time of one attempt to send an e-mail: opening a connection when one failed to open, else one SMTP transaction."
     );
     metrics::describe_counter!(
         SMTP_ERRORS,
-        "Failed SMTP sends by class: permanent (5xx), transient (4xx or broken transaction), timeout, connect."
+        "Failed SMTP sends by class: permanent (5xx), transient (4xx, or broken before the body), timeout (before the body), in_doubt (broken or timed out after the body), connect."
     );
     // Registered now, so the series exist at 0 before the first e-mail.
     let _ = metrics::histogram!(SMTP_SEND_SECONDS);

@@ -30,6 +30,7 @@ pub use links::{LinkPurpose, LinkRefusal, LinkSigner};
 pub use pack::{PackItem, ServicePack};
 pub use planner::after_quiet_hours;
 pub use scheduler::{parse_cron, validate_schedule};
+pub use smtp::{SMTP_ERROR_CLASSES, SMTP_ERRORS, SMTP_SEND_SECONDS};
 pub use spec::{AudienceSpec, PushSpec, ScheduledJob, StaffPush};
 
 /// How the delivery service runs.

@@ -34,6 +34,23 @@ enum Security {
     Implicit,
 }
 
+/// Each attempt to send through the relay, by its time: opening a connection when that failed,
+/// else the message's transaction.
+pub const SMTP_SEND_SECONDS: &str = "policy_push_smtp_send_seconds";
+/// Failed attempts by `class`, one of [`SMTP_ERROR_CLASSES`].
+pub const SMTP_ERRORS: &str = "policy_push_smtp_errors_total";
+/// A 5xx reply; a 4xx reply or a break before the body; the send timeout before the body; a
+/// break or timeout after the body (in doubt); no connection to the relay.
+pub const SMTP_ERROR_CLASSES: [&str; 5] =
+    ["permanent", "transient", "timeout", "in_doubt", "connect"];
+
+fn record(started: Instant, failure: Option<&'static str>) {
+    metrics::histogram!(SMTP_SEND_SECONDS).record(started.elapsed().as_secs_f64());
+    if let Some(class) = failure {
+        metrics::counter!(SMTP_ERRORS, "class" => class).increment(1);
+    }
+}
+
 /// An idle connection is dropped after this long: relays close idle sessions after a minute or
 /// more, and a pool must not hand out a dead one.
 const IDLE_LIMIT: Duration = Duration::from_secs(30);
@@ -109,14 +126,19 @@ impl SmtpPool {
             .map_err(|_| SendFailure::transient("the mail pool is closed"))?;
         let connection = match self.reusable().await {
             Some(connection) => connection,
-            None => tokio::time::timeout(connect_timeout, self.connect())
-                .await
-                .map_err(|_| {
-                    SendFailure::transient(format!(
+            None => {
+                let started = Instant::now();
+                let opened = match tokio::time::timeout(connect_timeout, self.connect()).await {
+                    Ok(opened) => opened,
+                    Err(_) => Err(format!(
                         "Connection error: no greeting within {connect_timeout:?}"
-                    ))
+                    )),
+                };
+                opened.map_err(|detail| {
+                    record(started, Some("connect"));
+                    SendFailure::transient(detail)
                 })?
-                .map_err(SendFailure::transient)?,
+            }
         };
         Ok(Session {
             pool: Arc::clone(self),
@@ -215,6 +237,7 @@ impl Session {
         message: &[u8],
         timeout: Duration,
     ) -> Result<(), SendFailure> {
+        let started = Instant::now();
         let mut phase = Phase::Envelope;
         let connection = &mut self.connection;
         let outcome = tokio::time::timeout(timeout, async {
@@ -244,8 +267,10 @@ impl Session {
             connection.message(message).await.map_err(Some)
         })
         .await;
+        let timed_out = outcome.is_err();
         let failure = match outcome {
             Ok(Ok(_)) => {
+                record(started, None);
                 self.pool
                     .idle
                     .lock()
@@ -275,6 +300,15 @@ impl Session {
                 detail: format!("no reply within {timeout:?}"),
             },
         };
+        record(
+            started,
+            Some(match failure.kind {
+                FailureKind::Permanent => "permanent",
+                FailureKind::InDoubt => "in_doubt",
+                FailureKind::Transient if timed_out => "timeout",
+                FailureKind::Transient => "transient",
+            }),
+        );
         Err(failure)
     }
 }
