@@ -487,6 +487,10 @@ impl Engine {
         self.names = names;
     }
 
+    pub fn code_names(&self) -> &CodeNames {
+        &self.names
+    }
+
     /// Applies new tag weights, compiling again the policies carrying a tag whose weight changed.
     pub fn set_tag_weights(
         &mut self,
@@ -818,16 +822,16 @@ impl Engine {
         });
         let mut reasons = explanation.reasons.clone();
         let near_miss_hint = explanation.near_miss.as_ref().map(|near| {
-            let at = evaluation.near_miss.expect("a near miss names its leaf");
             let mut hint = Reason::new("near_miss", near.text_zh.clone(), near.text_en.clone());
-            hint.clause = evaluation.leaves[at].clause.clone();
+            hint.clause = near.clause.clone();
             hint
         });
         reasons.extend(near_miss_hint.clone());
         let tests = self.tests_at(at);
-        let (score, score_reasons) = policy
-            .score
-            .explain(tests, &self.weights, row, facts, as_of);
+        let (score, score_reasons) =
+            policy
+                .score
+                .explain(tests, &self.weights, row, facts, as_of, &self.names);
         reasons.extend(score_reasons);
         reasons.extend(
             policy

@@ -93,6 +93,7 @@ pub struct NearMiss {
     /// The path of the leaf to change.
     pub path: String,
     pub remedy: Remedy,
+    pub clause: Option<String>,
     pub text_zh: String,
     pub text_en: String,
 }
@@ -177,16 +178,20 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
     if let Some(root) = condition.as_ref().filter(|root| root.decides) {
         lines(root, &mut reasons);
     }
-    let near_miss = evaluation.near_miss.map(|at| {
-        let outcome = &evaluation.leaves[at];
-        let reason = near_miss_reason(outcome, inputs.names);
-        NearMiss {
-            path: outcome.path.clone(),
-            remedy: Remedy::of(outcome),
-            text_zh: reason.text_zh,
-            text_en: reason.text_en,
-        }
-    });
+    let near_miss = evaluation
+        .near_miss
+        .and(condition.as_ref())
+        .and_then(|root| best_step(root, &evaluation.leaves))
+        .map(|outcome| {
+            let reason = near_miss_reason(outcome, inputs.names);
+            NearMiss {
+                path: outcome.path.clone(),
+                remedy: Remedy::of(outcome),
+                clause: outcome.clause.clone(),
+                text_zh: reason.text_zh,
+                text_en: reason.text_en,
+            }
+        });
     Explanation {
         verdict: evaluation.verdict,
         met,
@@ -198,6 +203,44 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         condition,
         reasons,
         near_miss,
+    }
+}
+
+/// Of the leaves whose change alone would make the condition hold, the one most in the
+/// recipient's hands: something they can change before something time brings, before something
+/// they cannot change; in tree order among equals. (With alternatives, the first one short is not
+/// always the one to name: a man of 34 is a step short of the branch for women too.)
+fn best_step<'a>(root: &ReasonNode, leaves: &'a [LeafOutcome]) -> Option<&'a LeafOutcome> {
+    let rank = |remedy: Remedy| match remedy {
+        Remedy::Changeable => 0,
+        Remedy::WithTime => 1,
+        Remedy::Fixed => 2,
+    };
+    leaves
+        .iter()
+        .filter(|leaf| leaf.status == LeafStatus::Unmet)
+        .filter(|leaf| truth_flipping(root, &leaf.path) == Truth::True)
+        .min_by_key(|leaf| rank(Remedy::of(leaf)))
+}
+
+/// A node's truth with the leaf at `path` turned around.
+fn truth_flipping(node: &ReasonNode, path: &str) -> Truth {
+    match node.kind {
+        NodeKind::Leaf if node.path == path => negate(truth(node)),
+        NodeKind::Leaf | NodeKind::Audience => truth(node),
+        NodeKind::Not => negate(truth_flipping(&node.children[0], path)),
+        NodeKind::All => node
+            .children
+            .iter()
+            .map(|c| truth_flipping(c, path))
+            .min()
+            .unwrap_or(Truth::True),
+        NodeKind::Any => node
+            .children
+            .iter()
+            .map(|c| truth_flipping(c, path))
+            .max()
+            .unwrap_or(Truth::False),
     }
 }
 
@@ -694,6 +737,19 @@ mod tests {
         assert_eq!(
             near.text_zh,
             "差一项：若年龄 ≥ 55，即可符合（当前 50）。这一项会随时间推移自然满足"
+        );
+    }
+
+    #[test]
+    fn a_near_miss_names_the_step_most_in_the_recipients_hands() {
+        // A man of 58 is one step short of both branches: being a woman, or turning 60.
+        let explanation = explained(pension_rule(), &citizen("male", 58.0));
+        let near = explanation.near_miss.unwrap();
+        assert_eq!(near.path, "condition.all[1].any[1].all[1]");
+        assert_eq!(near.remedy, Remedy::WithTime);
+        assert_eq!(
+            near.text_zh,
+            "差一项：若年龄 ≥ 60，即可符合（当前 58）。这一项会随时间推移自然满足"
         );
     }
 

@@ -111,6 +111,23 @@ impl<'a> Words<'a> {
         }
     }
 
+    /// The words of a field's values outside any leaf: a score term's fact and tags.
+    pub(crate) fn for_field(field: &str, names: &'a CodeNames) -> Self {
+        Words {
+            system: CodeSystem::of_field(field, None),
+            names,
+        }
+    }
+
+    /// Codes by name, joined as lists are written.
+    pub(crate) fn codes(&self, codes: &[String]) -> (String, String) {
+        let shown: Vec<(String, String)> = codes.iter().map(|c| self.code(c)).collect();
+        (
+            join(shown.iter().map(|s| s.0.clone()), "、"),
+            join(shown.iter().map(|s| s.1.clone()), ", "),
+        )
+    }
+
     fn code(&self, code: &str) -> (String, String) {
         match self.system {
             Some(system) => code_name(system, code, self.names),
