@@ -1147,7 +1147,11 @@ mod tests {
     fn matches_carry_the_estimated_amount() {
         let mut with_amounts = rule(7, json!({}));
         with_amounts.amounts = vec![
-            AmountRule::Fixed { value: 30.0 },
+            AmountRule::Fixed {
+                value: 30.0,
+                per: None,
+                periods: None,
+            },
             AmountRule::Rate {
                 rate: 0.1,
                 of: "revenue".into(),
@@ -1157,6 +1161,8 @@ mod tests {
                 value: 0.5,
                 of: "taxable_income".into(),
                 cap: None,
+                per: None,
+                periods: None,
             },
         ];
         let matched = engine(vec![with_amounts])
@@ -1175,8 +1181,8 @@ mod tests {
             amounts,
             [
                 "定额 30 万元",
-                "按营业收入（万元） 4200 × 0.1 估算为 100 万元，上限 100 万元",
-                "缺少应纳税所得额（万元），无法估算金额"
+                "按营业收入（万元）的 10% 补贴，最高 100 万元：营业收入（万元） 4,200，约 100 万元（已达上限）",
+                "按应纳税所得额（万元）每人 5,000 元；缺少应纳税所得额（万元），无法估算金额"
             ]
         );
     }
@@ -1267,7 +1273,14 @@ mod tests {
         .unwrap();
         assert_eq!(rule.id, 42);
         assert!(rule.applicability.include_undetermined);
-        assert_eq!(rule.amounts, [AmountRule::Fixed { value: 30.0 }]);
+        assert_eq!(
+            rule.amounts,
+            [AmountRule::Fixed {
+                value: 30.0,
+                per: None,
+                periods: None
+            }]
+        );
         assert!(
             serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(),
             "unknown keys are refused"

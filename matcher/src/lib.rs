@@ -25,7 +25,7 @@ pub mod synth;
 #[cfg(test)]
 mod testing;
 
-pub use amount::{AmountEstimate, AmountRule};
+pub use amount::{AmountEstimate, AmountRule, Period};
 pub use applicability::{Applicability, CompiledApplicability};
 pub use audience::{AudienceIndex, AudienceSets};
 pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
