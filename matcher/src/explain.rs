@@ -316,6 +316,9 @@ fn counts(root: &ReasonNode) -> (usize, usize, usize) {
 }
 
 fn summary(met: usize, unknown: usize, total: usize) -> (String, String) {
+    if total == 0 {
+        return ("无其他条件".to_owned(), "no further conditions".to_owned());
+    }
     let mut zh = format!("满足 {total} 项中的 {met} 项");
     let mut en = format!("{met} of {total} requirements met");
     if unknown > 0 {
@@ -873,5 +876,18 @@ mod tests {
         );
         assert_eq!((any.met, any.total), (0, 1));
         assert_eq!(any.verdict, Verdict::NotEligible);
+        let evaluation = compile(json!({"field": "region", "op": "within", "value": "110000"}))
+            .evaluate(&enterprise(), day("2026-11-21"));
+        let none = explain(&Inputs {
+            audience: None,
+            condition: None,
+            evaluation: &Evaluation {
+                leaves: Vec::new(),
+                ..evaluation
+            },
+            names: &CodeNames::default(),
+        });
+        assert_eq!((none.met, none.total), (0, 0));
+        assert_eq!(texts(&none), ["无其他条件"]);
     }
 }
