@@ -415,10 +415,8 @@ const FIXED_FIELDS: &[&str] = &[
     "kind",
     "audience",
     "gender",
-    "birth_date",
     "age",
     "age_band",
-    "founded_on",
     "years_since_founding",
     "hukou_region",
     "disability_level",
@@ -452,9 +450,14 @@ impl Remedy {
             || outcome
                 .field
                 .starts_with(profiles::schema::CERTIFICATION_PREFIX);
+        // A certification can be obtained, not given back: a policy for those without one
+        // asks for something the recipient cannot undo.
+        let wants_without = outcome.field == "certifications" && outcome.under_not;
         if (grows && wants_more) || (dated && wants_longer) {
             Remedy::WithTime
-        } else if FIXED_FIELDS.contains(&outcome.field.as_str()) {
+        } else if dated || wants_without || FIXED_FIELDS.contains(&outcome.field.as_str()) {
+            // A date already past stays what it is: a certification too old, a founding too
+            // early or too late.
             Remedy::Fixed
         } else {
             Remedy::Changeable
@@ -695,6 +698,14 @@ mod tests {
             (
                 json!({"field": "certifications", "op": "has", "value": "tech_sme"}),
                 Remedy::Changeable,
+            ),
+            (
+                json!({"not": {"field": "certifications", "op": "has", "value": "high_tech"}}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "cert.high_tech", "op": "months_since_at_most", "value": 12}),
+                Remedy::Fixed,
             ),
         ];
         for (condition, remedy) in cases {
