@@ -133,12 +133,13 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         leaves: &evaluation.leaves,
         next: 0,
         names: inputs.names,
+        consistent: true,
     };
     let mut condition = inputs
         .condition
         .map(|condition| builder.node(condition, crate::condition::ROOT_PATH.to_owned()));
     // A tree whose leaves the evaluation does not account for is not shown rather than shown wrong.
-    if builder.next != evaluation.leaves.len() {
+    if !builder.consistent || builder.next != evaluation.leaves.len() {
         condition = None;
     }
     let mut audience = inputs.audience.as_ref().map(|(truth, reason)| ReasonNode {
@@ -431,6 +432,8 @@ struct Builder<'a> {
     /// The next leaf in pre-order, the order the compiler numbered them in.
     next: usize,
     names: &'a CodeNames,
+    /// Every leaf met so far is the evaluated leaf of the same path.
+    consistent: bool,
 }
 
 impl Builder<'_> {
@@ -512,7 +515,8 @@ impl Builder<'_> {
     fn leaf(&mut self, path: String) -> ReasonNode {
         let at = self.next;
         self.next += 1;
-        let Some(outcome) = self.leaves.get(at) else {
+        let Some(outcome) = self.leaves.get(at).filter(|outcome| outcome.path == path) else {
+            self.consistent = false;
             return ReasonNode {
                 kind: NodeKind::Leaf,
                 path,
