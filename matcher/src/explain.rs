@@ -341,6 +341,8 @@ fn lines(node: &ReasonNode, out: &mut Vec<Reason>) {
             .for_each(|child| lines(child, out)),
         NodeKind::Leaf => out.push(line(node)),
         NodeKind::Not if is_negated_leaf(node) => out.push(line(node)),
+        // "Any one of one" is that one.
+        NodeKind::Any if node.children.len() == 1 => lines(&node.children[0], out),
         NodeKind::Any | NodeKind::Not | NodeKind::Audience => {
             let (zh, en) = one_line(node);
             out.push(Reason::new(
@@ -410,6 +412,7 @@ fn one_line(node: &ReasonNode) -> (String, String) {
     match node.kind {
         NodeKind::Leaf | NodeKind::Audience => (node.text_zh.clone(), node.text_en.clone()),
         NodeKind::Not if is_negated_leaf(node) => (node.text_zh.clone(), node.text_en.clone()),
+        NodeKind::Any if node.children.len() == 1 => one_line(&node.children[0]),
         NodeKind::All => {
             let (zh, en) = parts();
             (
@@ -880,6 +883,11 @@ mod tests {
         );
         assert_eq!((any.met, any.total), (0, 1));
         assert_eq!(any.verdict, Verdict::NotEligible);
+        let lone = explained(
+            json!({"all": [{"any": [{"field": "employees", "op": "le", "value": 10}]}]}),
+            &enterprise(),
+        );
+        assert_eq!(texts(&lone)[1..], ["从业人员数 85 > 10（要求≤ 10）"]);
         let evaluation = compile(json!({"field": "region", "op": "within", "value": "110000"}))
             .evaluate(&enterprise(), day("2026-11-21"));
         let none = explain(&Inputs {
