@@ -21,10 +21,12 @@ use crate::eval::{
     Context, Evaluation, Forward, LeafOutcome, Row, Slot, Step, Truth, Verdict, Vocab, explain,
     quick,
 };
+use crate::explain::{Explanation, Inputs};
 use crate::field::{FieldKind, label};
 use crate::leaves::{LeafTable, Memo};
+use crate::names::CodeNames;
 use crate::packed::{Packed, Span};
-use crate::reason::{Reason, leaf_reason, near_miss_reason, show_value, summary_reason};
+use crate::reason::{Reason, show_value};
 use crate::score::{
     DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
     WeightsError, quick_score,
@@ -80,6 +82,8 @@ pub struct PolicyMatch {
     /// Everything a person needs to see why: audience, "N of M", each condition, near miss,
     /// each score term with its contribution, amounts.
     pub reasons: Vec<Reason>,
+    /// The condition's requirements met, of `total` (a top-level `all`'s children; an `any`
+    /// counts once).
     pub met: usize,
     pub total: usize,
     /// Fields that would settle an undetermined verdict (待确认).
@@ -88,6 +92,10 @@ pub struct PolicyMatch {
     /// For a near miss: what would qualify.
     pub near_miss_hint: Option<Reason>,
     pub estimated_amount: Option<AmountEstimate>,
+    /// The reason tree the texts above are rendered from; given for one pair
+    /// ([`Engine::evaluate`]), left out of ranked lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
 }
 
 /// A profile's matches in groups, each ranked by score (ties by policy id).
@@ -148,6 +156,8 @@ pub struct Engine {
     position: HashMap<i64, usize>,
     weights: ResolvedWeights,
     tag_weights: TagWeights,
+    /// Names of taxonomy codes for explanations.
+    names: CodeNames,
     /// Every policy's score part for the day set by [`Engine::prepare_day`].
     day: Option<PreparedDay>,
 }
@@ -318,6 +328,7 @@ impl Engine {
             position: HashMap::new(),
             weights: ResolvedWeights::new(weights, &Vocab::default()),
             tag_weights: TagWeights::default(),
+            names: CodeNames::default(),
             day: None,
         };
         for rule in rules {
@@ -469,6 +480,15 @@ impl Engine {
 
     pub fn weights(&self) -> &Weights {
         &self.weights.weights
+    }
+
+    /// Names of taxonomy codes (topics, qualifications) for explanations.
+    pub fn set_code_names(&mut self, names: CodeNames) {
+        self.names = names;
+    }
+
+    pub fn code_names(&self) -> &CodeNames {
+        &self.names
     }
 
     /// Applies new tag weights, compiling again the policies carrying a tag whose weight changed.
@@ -743,7 +763,10 @@ impl Engine {
             group.sort_unstable_by(ranking);
             group
                 .into_iter()
-                .map(|(_, at)| self.explain(at, profile))
+                .map(|(_, at)| PolicyMatch {
+                    explanation: None,
+                    ..self.explain(at, profile)
+                })
                 .collect()
         });
         MatchReport {
@@ -787,25 +810,28 @@ impl Engine {
                 near_miss: None,
             },
         };
-        let mut reasons = Vec::new();
-        if !policy.cold.applicability.audiences.is_empty() {
-            reasons.push(audience_reason(
-                &policy.cold.applicability.audiences,
-                facts.get("audience"),
-                gate,
-                citizen,
-            ));
-        }
-        reasons.push(summary_reason(evaluation.met, evaluation.total));
-        reasons.extend(evaluation.leaves.iter().map(leaf_reason));
-        let near_miss_hint = evaluation
-            .near_miss
-            .map(|at| near_miss_reason(&evaluation.leaves[at]));
+        let audiences = &policy.cold.applicability.audiences;
+        let explanation = crate::explain::explain(&Inputs {
+            audience: (!audiences.is_empty()).then(|| {
+                let reason = audience_reason(audiences, facts.get("audience"), gate, citizen);
+                (gate, reason)
+            }),
+            condition: policy.cold.rule.applicability.condition.as_ref(),
+            evaluation: &evaluation,
+            names: &self.names,
+        });
+        let mut reasons = explanation.reasons.clone();
+        let near_miss_hint = explanation.near_miss.as_ref().map(|near| {
+            let mut hint = Reason::new("near_miss", near.text_zh.clone(), near.text_en.clone());
+            hint.clause = near.clause.clone();
+            hint
+        });
         reasons.extend(near_miss_hint.clone());
         let tests = self.tests_at(at);
-        let (score, score_reasons) = policy
-            .score
-            .explain(tests, &self.weights, row, facts, as_of);
+        let (score, score_reasons) =
+            policy
+                .score
+                .explain(tests, &self.weights, row, facts, as_of, &self.names);
         reasons.extend(score_reasons);
         reasons.extend(
             policy
@@ -825,8 +851,8 @@ impl Engine {
             score: score.total,
             score_terms: score.terms,
             reasons,
-            met: evaluation.met,
-            total: evaluation.total,
+            met: explanation.met,
+            total: explanation.total,
             missing_fields,
             failed_leaves: evaluation
                 .failed_leaves
@@ -835,6 +861,7 @@ impl Engine {
                 .collect(),
             near_miss_hint,
             estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
+            explanation: Some(explanation),
         }
     }
 
@@ -1006,7 +1033,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             (summary.text_zh.as_str(), summary.text_en.as_str()),
-            ("满足 1/2 项条件", "1 of 2 conditions met")
+            (
+                "满足 2 项中的 1 项，1 项待确认",
+                "1 of 2 requirements met, 1 to be confirmed"
+            )
         );
 
         let near = &report.near_miss[0];
@@ -1014,11 +1044,13 @@ mod tests {
         let hint = near.near_miss_hint.as_ref().unwrap();
         assert_eq!(
             hint.text_zh,
-            "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条第二款）"
+            "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条第二款）。\
+             这一项可以通过您自身的调整达到"
         );
         assert_eq!(
             hint.text_en,
-            "one condition short: qualifies if employees is at most 50 (now 85) (clause 第三条第二款)"
+            "one condition short: qualifies if employees is at most 50 (now 85) \
+             (clause 第三条第二款); this is something you can change"
         );
         assert_eq!(hint.clause.as_deref(), Some("第三条第二款"));
         assert_eq!(near.failed_leaves.len(), 1);
@@ -1035,10 +1067,10 @@ mod tests {
             .iter()
             .find(|r| r.code == "condition.met")
             .unwrap();
-        assert_eq!(met.text_zh, "注册地 110108 属于 110000（第二条）");
+        assert_eq!(met.text_zh, "注册地 北京市海淀区 属于 北京市（第二条）");
         assert_eq!(
             met.text_en,
-            "registered region 110108 is within 110000 (clause 第二条)"
+            "registered region Haidian District, Beijing is within Beijing (clause 第二条)"
         );
         let audience = matched
             .reasons
@@ -1070,11 +1102,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             unmet.text_zh,
-            "居住地 220104 不属于 110000（要求属于 110000）（第二条）"
+            "居住地 长春市朝阳区 不属于 北京市（要求属于 北京市）（第二条）"
         );
         assert_eq!(
             unmet.text_en,
-            "residence region 220104 is not within 110000 (required: is within 110000) (clause 第二条)"
+            "residence region Chaoyang District, Changchun is not within Beijing \
+             (required: is within Beijing) (clause 第二条)"
         );
     }
 
@@ -1114,7 +1147,11 @@ mod tests {
     fn matches_carry_the_estimated_amount() {
         let mut with_amounts = rule(7, json!({}));
         with_amounts.amounts = vec![
-            AmountRule::Fixed { value: 30.0 },
+            AmountRule::Fixed {
+                value: 30.0,
+                per: None,
+                periods: None,
+            },
             AmountRule::Rate {
                 rate: 0.1,
                 of: "revenue".into(),
@@ -1124,6 +1161,8 @@ mod tests {
                 value: 0.5,
                 of: "taxable_income".into(),
                 cap: None,
+                per: None,
+                periods: None,
             },
         ];
         let matched = engine(vec![with_amounts])
@@ -1142,8 +1181,8 @@ mod tests {
             amounts,
             [
                 "定额 30 万元",
-                "按营业收入（万元） 4200 × 0.1 估算为 100 万元，上限 100 万元",
-                "缺少应纳税所得额（万元），无法估算金额"
+                "按营业收入（万元）的 10% 补贴，最高 100 万元：营业收入（万元） 4,200，约 100 万元（已达上限）",
+                "按应纳税所得额（万元）每人 5,000 元；缺少应纳税所得额（万元），无法估算金额"
             ]
         );
     }
@@ -1234,7 +1273,14 @@ mod tests {
         .unwrap();
         assert_eq!(rule.id, 42);
         assert!(rule.applicability.include_undetermined);
-        assert_eq!(rule.amounts, [AmountRule::Fixed { value: 30.0 }]);
+        assert_eq!(
+            rule.amounts,
+            [AmountRule::Fixed {
+                value: 30.0,
+                per: None,
+                periods: None
+            }]
+        );
         assert!(
             serde_json::from_value::<Applicability>(json!({"audience": ["sme"]})).is_err(),
             "unknown keys are refused"
@@ -1328,7 +1374,10 @@ mod tests {
         let row = engine.vocab.row(facts);
         let mut groups: [Vec<(f64, i64, PolicyMatch)>; 3] = Default::default();
         for (at, policy) in engine.policies.iter().enumerate() {
-            let explained = engine.evaluate(policy.id, facts, as_of).unwrap();
+            let explained = PolicyMatch {
+                explanation: None,
+                ..engine.evaluate(policy.id, facts, as_of).unwrap()
+            };
             let group = match explained.verdict {
                 Verdict::Eligible => 0,
                 Verdict::Undetermined => 1,

@@ -12,8 +12,10 @@ pub mod audience;
 pub mod condition;
 pub mod engine;
 pub mod eval;
+pub mod explain;
 mod field;
 mod leaves;
+pub mod names;
 mod packed;
 pub mod reason;
 pub mod score;
@@ -23,11 +25,13 @@ pub mod synth;
 #[cfg(test)]
 mod testing;
 
-pub use amount::{AmountEstimate, AmountRule};
+pub use amount::{AmountEstimate, AmountRule, Period};
 pub use applicability::{Applicability, CompiledApplicability};
 pub use audience::{AudienceIndex, AudienceSets};
 pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
 pub use engine::{AudienceHit, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
 pub use eval::{Evaluation, LeafOutcome, LeafStatus, Verdict};
-pub use reason::Reason;
+pub use explain::{Explanation, LeafDetail, NearMiss, NodeKind, Outcome, ReasonNode};
+pub use names::CodeNames;
+pub use reason::{Reason, Remedy};
 pub use score::{Score, ScoreTerm, TagWeights, Weights, WeightsError};

@@ -1,12 +1,14 @@
 //! Reasons a person can read, in zh-CN and en, rendered with the profile's own values: why a leaf
 //! held or failed or is unknown, what a near miss needs, what each score term contributed, and what
-//! a benefit is estimated at. Codes are stable identifiers for clients; texts are for people.
+//! a benefit is estimated at. Codes are stable identifiers for clients; texts are for people, and
+//! show every code of a leaf by its name ([`crate::names`]).
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::Op;
 use crate::eval::{LeafOutcome, LeafStatus};
+use crate::names::{CodeNames, CodeSystem, code_name};
 use profiles::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,29 +87,94 @@ pub(crate) fn show_value(value: &Value) -> (String, String) {
     }
 }
 
-fn show_json(value: &Json) -> (String, String) {
-    match value {
-        Json::Number(n) => {
-            let text = n.as_f64().map_or_else(|| n.to_string(), format_number);
-            (text.clone(), text)
+/// How one leaf's values read: the codes of its field by name.
+#[derive(Clone, Copy)]
+pub(crate) struct Words<'a> {
+    system: Option<CodeSystem>,
+    names: &'a CodeNames,
+}
+
+impl<'a> Words<'a> {
+    /// The words of a leaf's field; an administrator-defined region or industry field is told
+    /// apart by its `within` codes (regions are digits, industries start with a letter).
+    pub(crate) fn of(leaf: &LeafOutcome, names: &'a CodeNames) -> Self {
+        let hierarchical = matches!(leaf.op, Op::Within | Op::WithinAny).then(|| {
+            let first = match &leaf.value {
+                Json::Array(items) => items.first().and_then(Json::as_str),
+                other => other.as_str(),
+            };
+            first.is_some_and(|code| code.starts_with(|c: char| c.is_ascii_digit()))
+        });
+        Words {
+            system: CodeSystem::of_field(&leaf.field, hierarchical),
+            names,
         }
-        Json::String(text) => (text.clone(), text.clone()),
-        Json::Bool(true) => ("是".into(), "true".into()),
-        Json::Bool(false) => ("否".into(), "false".into()),
-        Json::Array(items) => {
-            let shown: Vec<(String, String)> = items.iter().map(show_json).collect();
-            (
-                join(shown.iter().map(|s| s.0.clone()), "、"),
-                join(shown.iter().map(|s| s.1.clone()), ", "),
-            )
+    }
+
+    /// The words of a field's values outside any leaf: a score term's fact and tags.
+    pub(crate) fn for_field(field: &str, names: &'a CodeNames) -> Self {
+        Words {
+            system: CodeSystem::of_field(field, None),
+            names,
         }
-        other => (other.to_string(), other.to_string()),
+    }
+
+    /// Codes by name, joined as lists are written.
+    pub(crate) fn codes(&self, codes: &[String]) -> (String, String) {
+        let shown: Vec<(String, String)> = codes.iter().map(|c| self.code(c)).collect();
+        (
+            join(shown.iter().map(|s| s.0.clone()), "、"),
+            join(shown.iter().map(|s| s.1.clone()), ", "),
+        )
+    }
+
+    fn code(&self, code: &str) -> (String, String) {
+        match self.system {
+            Some(system) => code_name(system, code, self.names),
+            None => (code.to_owned(), code.to_owned()),
+        }
+    }
+
+    /// A fact value of the profile.
+    pub(crate) fn value(&self, value: &Value) -> (String, String) {
+        match value {
+            Value::Text(text) => self.code(text),
+            Value::Set(items) if !items.is_empty() => {
+                let shown: Vec<(String, String)> = items.iter().map(|c| self.code(c)).collect();
+                (
+                    join(shown.iter().map(|s| s.0.clone()), "、"),
+                    join(shown.iter().map(|s| s.1.clone()), ", "),
+                )
+            }
+            other => show_value(other),
+        }
+    }
+
+    /// A value as a condition states it.
+    pub(crate) fn json(&self, value: &Json) -> (String, String) {
+        match value {
+            Json::Number(n) => {
+                let text = n.as_f64().map_or_else(|| n.to_string(), format_number);
+                (text.clone(), text)
+            }
+            Json::String(text) => self.code(text),
+            Json::Bool(true) => ("是".into(), "yes".into()),
+            Json::Bool(false) => ("否".into(), "no".into()),
+            Json::Array(items) => {
+                let shown: Vec<(String, String)> = items.iter().map(|v| self.json(v)).collect();
+                (
+                    join(shown.iter().map(|s| s.0.clone()), "、"),
+                    join(shown.iter().map(|s| s.1.clone()), ", "),
+                )
+            }
+            other => (other.to_string(), other.to_string()),
+        }
     }
 }
 
 /// What a leaf states about a field, phrased as holding (`holds`) or as its opposite.
-pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
-    let (zh, en) = show_json(value);
+pub(crate) fn statement(op: Op, value: &Json, holds: bool, words: &Words) -> (String, String) {
+    let (zh, en) = words.json(value);
     // Only the wording that applies is formatted: explanations are built on every match.
     let pick = |yes: &dyn Fn() -> (String, String), no: &dyn Fn() -> (String, String)| {
         if holds { yes() } else { no() }
@@ -164,7 +231,7 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
             &|| (format!("< {zh}"), format!("is below {en}")),
         ),
         Op::Between => {
-            let bound = |i: usize| value.get(i).map(show_json).unwrap_or_default();
+            let bound = |i: usize| value.get(i).map(|v| words.json(v)).unwrap_or_default();
             let (low, high) = (bound(0), bound(1));
             pick(
                 &|| {
@@ -252,61 +319,193 @@ pub(crate) fn statement(op: Op, value: &Json, holds: bool) -> (String, String) {
 const UNSHOWN_FIELDS: &[&str] = &["birth_date"];
 
 /// The profile's value of a leaf's field as reasons show it.
-fn show_actual(outcome: &LeafOutcome, actual: &Value) -> (String, String) {
+fn show_actual(outcome: &LeafOutcome, actual: &Value, words: &Words) -> (String, String) {
     if UNSHOWN_FIELDS.contains(&outcome.field.as_str()) {
         ("（不予显示）".into(), "(not shown)".into())
     } else {
-        show_value(actual)
+        words.value(actual)
     }
 }
 
-/// The reason for one leaf, e.g. "注册地 110108 属于 110000" / "registered region 110108 is within 110000".
-pub fn leaf_reason(outcome: &LeafOutcome) -> Reason {
+/// A yes/no leaf (`small_low_profit eq true`) reads "小型微利企业：否（要求为是）" rather than
+/// comparing 否 with 是; this is the value the policy requires, when the leaf is one.
+fn required_flag(outcome: &LeafOutcome) -> Option<bool> {
+    let stated = match (&outcome.op, &outcome.value) {
+        (Op::Eq, Json::Bool(b)) => *b,
+        (Op::Ne, Json::Bool(b)) => !*b,
+        _ => return None,
+    };
+    Some(stated != outcome.under_not)
+}
+
+/// The reason for one leaf, e.g. "注册地 海淀区 属于 北京市" / "registered region Haidian District
+/// is within Beijing".
+pub fn leaf_reason(outcome: &LeafOutcome, names: &CodeNames) -> Reason {
+    let words = Words::of(outcome, names);
     let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
-    let required = statement(outcome.op, &outcome.value, !outcome.under_not);
-    let reason = match (&outcome.status, &outcome.actual) {
-        (LeafStatus::Met, Some(actual)) => {
-            let actual = show_actual(outcome, actual);
-            Reason::new(
-                "condition.met",
-                format!("{label_zh} {} {}", actual.0, required.0),
-                format!("{label_en} {} {}", actual.1, required.1),
-            )
+    let reason = if let Some(flag) = required_flag(outcome) {
+        let (want_zh, want_en) = show_value(&Value::Bool(flag));
+        match (&outcome.status, &outcome.actual) {
+            (LeafStatus::Met, Some(actual)) => {
+                let (zh, en) = show_value(actual);
+                Reason::new(
+                    "condition.met",
+                    format!("{label_zh}：{zh}"),
+                    format!("{label_en}: {en}"),
+                )
+            }
+            (LeafStatus::Unmet, Some(actual)) => {
+                let (zh, en) = show_value(actual);
+                Reason::new(
+                    "condition.unmet",
+                    format!("{label_zh}：{zh}（要求为{want_zh}）"),
+                    format!("{label_en}: {en} (required: {want_en})"),
+                )
+            }
+            _ => Reason::new(
+                "condition.missing",
+                format!("缺少{label_zh}信息（要求为{want_zh}）"),
+                format!("{label_en} unknown (required: {want_en})"),
+            ),
         }
-        (LeafStatus::Unmet, Some(actual)) => {
-            let actual_value = show_actual(outcome, actual);
-            let stated = statement(outcome.op, &outcome.value, outcome.under_not);
-            Reason::new(
-                "condition.unmet",
-                format!(
-                    "{label_zh} {} {}（要求{}）",
-                    actual_value.0, stated.0, required.0
-                ),
-                format!(
-                    "{label_en} {} {} (required: {})",
-                    actual_value.1, stated.1, required.1
-                ),
-            )
+    } else {
+        let required = statement(outcome.op, &outcome.value, !outcome.under_not, &words);
+        match (&outcome.status, &outcome.actual) {
+            (LeafStatus::Met, Some(actual)) => {
+                let actual = show_actual(outcome, actual, &words);
+                Reason::new(
+                    "condition.met",
+                    format!("{label_zh} {} {}", actual.0, required.0),
+                    format!("{label_en} {} {}", actual.1, required.1),
+                )
+            }
+            (LeafStatus::Unmet, Some(actual)) => {
+                let actual_value = show_actual(outcome, actual, &words);
+                let stated = statement(outcome.op, &outcome.value, outcome.under_not, &words);
+                Reason::new(
+                    "condition.unmet",
+                    format!(
+                        "{label_zh} {} {}（要求{}）",
+                        actual_value.0, stated.0, required.0
+                    ),
+                    format!(
+                        "{label_en} {} {} (required: {})",
+                        actual_value.1, stated.1, required.1
+                    ),
+                )
+            }
+            _ => Reason::new(
+                "condition.missing",
+                format!("缺少{label_zh}信息（要求{}）", required.0),
+                format!("{label_en} unknown (required: {})", required.1),
+            ),
         }
-        _ => Reason::new(
-            "condition.missing",
-            format!("缺少{label_zh}信息（要求{}）", required.0),
-            format!("{label_en} unknown (required: {})", required.1),
-        ),
     };
     reason.citing(outcome.clause.as_ref())
 }
 
-/// "差一项" for the one leaf whose change would make the profile eligible.
-pub fn near_miss_reason(outcome: &LeafOutcome) -> Reason {
+/// Whether the one step a near miss lacks is the recipient's to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Remedy {
+    /// Something the recipient can change: obtain a certification, move, hire, study, register.
+    Changeable,
+    /// Met by waiting: an age or a number of years since founding or certification not yet
+    /// reached.
+    WithTime,
+    /// Not the recipient's to change: kind, gender, birth, founding, household circumstances, or
+    /// a figure derived from other ones.
+    Fixed,
+}
+
+/// Fields a recipient cannot change by acting.
+const FIXED_FIELDS: &[&str] = &[
+    "kind",
+    "audience",
+    "gender",
+    "age",
+    "age_band",
+    "years_since_founding",
+    "hukou_region",
+    "disability_level",
+    "household",
+    "ownership",
+    "size_class",
+    "small_low_profit",
+];
+
+/// Fields whose value grows with every day that passes.
+const GROWING_FIELDS: &[&str] = &["age", "years_since_founding"];
+
+impl Remedy {
+    /// The remedy for an unmet leaf: waiting when the policy asks for more of something that
+    /// grows with time (an age, years since a date), otherwise by the field.
+    pub fn of(outcome: &LeafOutcome) -> Self {
+        // What the policy asks for, with an enclosing `not` turning the leaf's operator around.
+        let (more, longer): (&[Op], &[Op]) = if outcome.under_not {
+            (
+                &[Op::Le, Op::Lt],
+                &[Op::YearsSinceAtMost, Op::MonthsSinceAtMost],
+            )
+        } else {
+            (&[Op::Ge, Op::Gt], &[Op::YearsSinceAtLeast])
+        };
+        let wants_more = more.contains(&outcome.op);
+        let wants_longer = longer.contains(&outcome.op);
+        let grows = GROWING_FIELDS.contains(&outcome.field.as_str());
+        let dated = outcome.field == "birth_date"
+            || outcome.field == "founded_on"
+            || outcome
+                .field
+                .starts_with(profiles::schema::CERTIFICATION_PREFIX);
+        // A certification can be obtained, not given back: a policy for those without one
+        // asks for something the recipient cannot undo.
+        let wants_without = outcome.field == "certifications" && outcome.under_not;
+        if (grows && wants_more) || (dated && wants_longer) {
+            Remedy::WithTime
+        } else if dated || wants_without || FIXED_FIELDS.contains(&outcome.field.as_str()) {
+            // A date already past stays what it is: a certification too old, a founding too
+            // early or too late.
+            Remedy::Fixed
+        } else {
+            Remedy::Changeable
+        }
+    }
+
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Remedy::Changeable => (
+                "这一项可以通过您自身的调整达到",
+                "this is something you can change",
+            ),
+            Remedy::WithTime => (
+                "这一项会随时间推移自然满足",
+                "this will be met as time passes",
+            ),
+            Remedy::Fixed => ("这一项无法由您改变", "this is not something you can change"),
+        }
+    }
+}
+
+/// "差一项" for the one leaf whose change would make the profile eligible, saying whether the
+/// step is the recipient's to take.
+pub fn near_miss_reason(outcome: &LeafOutcome, names: &CodeNames) -> Reason {
+    let words = Words::of(outcome, names);
     let (label_zh, label_en) = (&outcome.label_zh, &outcome.label_en);
-    let required = statement(outcome.op, &outcome.value, !outcome.under_not);
+    let required = match required_flag(outcome) {
+        Some(flag) => {
+            let (zh, en) = show_value(&Value::Bool(flag));
+            (format!("为{zh}"), format!("is {en}"))
+        }
+        None => statement(outcome.op, &outcome.value, !outcome.under_not, &words),
+    };
     let (now_zh, now_en) = outcome
         .actual
         .as_ref()
-        .map(|actual| show_actual(outcome, actual))
+        .map(|actual| show_actual(outcome, actual, &words))
         .unwrap_or_default();
-    Reason::new(
+    let (remedy_zh, remedy_en) = Remedy::of(outcome).words();
+    let mut reason = Reason::new(
         "near_miss",
         format!(
             "差一项：若{label_zh} {}，即可符合（当前 {now_zh}）",
@@ -317,16 +516,10 @@ pub fn near_miss_reason(outcome: &LeafOutcome) -> Reason {
             required.1
         ),
     )
-    .citing(outcome.clause.as_ref())
-}
-
-/// "满足 3/4 项条件" / "3 of 4 conditions met".
-pub fn summary_reason(met: usize, total: usize) -> Reason {
-    Reason::new(
-        "conditions.summary",
-        format!("满足 {met}/{total} 项条件"),
-        format!("{met} of {total} conditions met"),
-    )
+    .citing(outcome.clause.as_ref());
+    reason.text_zh = format!("{}。{remedy_zh}", reason.text_zh);
+    reason.text_en = format!("{}; {remedy_en}", reason.text_en);
+    reason
 }
 
 #[cfg(test)]
@@ -334,14 +527,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::testing::{enterprise, evaluate, text};
+    use crate::testing::{enterprise, evaluate, facts, set, text};
 
     fn reasons(condition: serde_json::Value, facts: &profiles::Facts) -> Vec<(String, String)> {
         evaluate(condition, facts, "2025-06-30")
             .leaves
             .iter()
             .map(|leaf| {
-                let reason = leaf_reason(leaf);
+                let reason = leaf_reason(leaf, &CodeNames::default());
                 (reason.text_zh, reason.text_en)
             })
             .collect()
@@ -358,8 +551,10 @@ mod tests {
         assert_eq!(
             texts,
             [(
-                "所属行业 R9011 属于 R90（要求不属于 R90）".to_string(),
-                "industry R9011 is within R90 (required: is not within R90)".to_string()
+                "所属行业 娱乐业（行业代码 R9011） 属于 娱乐业（要求不属于 娱乐业）".to_string(),
+                "industry Entertainment (industry code R9011) is within Entertainment \
+                 (required: is not within Entertainment)"
+                    .to_string()
             )]
         );
         let held = reasons(
@@ -394,7 +589,11 @@ mod tests {
             texts[2].1,
             "revenue (10k yuan) 4200 is between 1000 and 5000"
         );
-        assert_eq!(texts[3].0, "小型微利企业 否 不为 是（要求为 是）");
+        assert_eq!(texts[3].0, "小型微利企业：否（要求为是）");
+        assert_eq!(
+            texts[3].1,
+            "small low-profit enterprise: no (required: yes)"
+        );
     }
 
     #[test]
@@ -434,6 +633,109 @@ mod tests {
                 "taxable income (10k yuan) unknown (required: is at most 300) (clause 第四条)"
                     .to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn codes_and_enums_read_by_name() {
+        let citizen = facts(&[
+            ("kind", text("citizen")),
+            ("gender", text("male")),
+            ("residence_region", text("110105")),
+            ("household", set(&["low_income"])),
+        ]);
+        let texts = reasons(
+            json!({"all": [
+                {"field": "gender", "op": "eq", "value": "female"},
+                {"field": "residence_region", "op": "within", "value": "110000"},
+                {"field": "household", "op": "has", "value": "subsistence"}
+            ]}),
+            &citizen,
+        );
+        assert_eq!(texts[0].0, "性别 男 不为 女（要求为 女）");
+        assert_eq!(
+            texts[0].1,
+            "gender Male is not Female (required: is Female)"
+        );
+        assert_eq!(texts[1].0, "居住地 北京市朝阳区 属于 北京市");
+        assert_eq!(
+            texts[2].0,
+            "家庭情况 低收入家庭 不包含 最低生活保障家庭（要求包含 最低生活保障家庭）"
+        );
+    }
+
+    #[test]
+    fn a_near_miss_says_whether_its_step_is_the_recipients_to_take() {
+        let mut profile = enterprise();
+        profile.insert("years_since_founding", profiles::Value::Number(6.0));
+        profile.insert("age", profiles::Value::Number(50.0));
+        profile.insert("gender", text("male"));
+        let cases = [
+            (
+                json!({"field": "employees", "op": "le", "value": 50}),
+                Remedy::Changeable,
+            ),
+            (
+                json!({"field": "years_since_founding", "op": "ge", "value": 10}),
+                Remedy::WithTime,
+            ),
+            (
+                json!({"field": "founded_on", "op": "years_since_at_least", "value": 10}),
+                Remedy::WithTime,
+            ),
+            (
+                json!({"field": "founded_on", "op": "years_since_at_most", "value": 3}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "age", "op": "le", "value": 35}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"not": {"field": "age", "op": "lt", "value": 60}}),
+                Remedy::WithTime,
+            ),
+            (
+                json!({"not": {"field": "age", "op": "ge", "value": 45}}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "gender", "op": "eq", "value": "female"}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "certifications", "op": "has", "value": "tech_sme"}),
+                Remedy::Changeable,
+            ),
+            (
+                json!({"not": {"field": "certifications", "op": "has", "value": "high_tech"}}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "cert.high_tech", "op": "months_since_at_most", "value": 12}),
+                Remedy::Fixed,
+            ),
+        ];
+        for (condition, remedy) in cases {
+            let evaluation = evaluate(condition.clone(), &profile, "2025-06-30");
+            let leaf = &evaluation.leaves[0];
+            assert_eq!(leaf.status, LeafStatus::Unmet, "{condition}");
+            assert_eq!(Remedy::of(leaf), remedy, "{condition}");
+        }
+        let employees = evaluate(
+            json!({"field": "employees", "op": "le", "value": 50, "clause": "第三条"}),
+            &profile,
+            "2025-06-30",
+        );
+        let hint = near_miss_reason(&employees.leaves[0], &CodeNames::default());
+        assert_eq!(
+            hint.text_zh,
+            "差一项：若从业人员数 ≤ 50，即可符合（当前 85）（第三条）。这一项可以通过您自身的调整达到"
+        );
+        assert_eq!(
+            hint.text_en,
+            "one condition short: qualifies if employees is at most 50 (now 85) (clause 第三条); \
+             this is something you can change"
         );
     }
 

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::eval::{KindConflict, Row, Slot, Vocab};
 use crate::eval::{Prefix, Symbols};
 use crate::field::{FieldKind, hierarchy_prefix, label};
-use crate::reason::{Reason, format_number, show_value};
+use crate::names::CodeNames;
+use crate::reason::{Reason, Words, format_number};
 use profiles::{AttributeSchema, Facts};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -520,6 +521,7 @@ impl ScoreProgram {
         row: &Row<'_>,
         facts: &Facts,
         as_of: NaiveDate,
+        names: &CodeNames,
     ) -> (Score, Vec<Reason>) {
         let mut collected = Vec::new();
         self.terms(tests, weights, row, as_of, |key, weight, value| {
@@ -537,7 +539,7 @@ impl ScoreProgram {
                 Some(v) if total_weight > 0.0 => 100.0 * weight * v / total_weight,
                 _ => 0.0,
             };
-            let (name, mut reason) = self.term_reason(key, value, facts, as_of);
+            let (name, mut reason) = self.term_reason(key, value, facts, as_of, names);
             reason.contribution = value.map(|_| contribution);
             if value.is_some() {
                 let points = format_number((contribution * 10.0).round() / 10.0);
@@ -573,14 +575,16 @@ impl ScoreProgram {
         value: Option<f64>,
         facts: &Facts,
         as_of: NaiveDate,
+        names: &CodeNames,
     ) -> (String, Reason) {
         let matched = value.is_some_and(|v| v > 0.0);
         match key {
             TermKey::Dimension(dimension) => {
                 let (dim_zh, dim_en) = dimension_label(&dimension.dimension);
-                let tags_zh = dimension.tags.join("、");
-                let tags_en = dimension.tags.join(", ");
-                let (zh, en) = match value.and(facts.get(&dimension.key)).map(show_value) {
+                let words = Words::for_field(&dimension.key, names);
+                let (tags_zh, tags_en) = words.codes(&dimension.tags);
+                let have = value.and(facts.get(&dimension.key));
+                let (zh, en) = match have.map(|value| words.value(value)) {
                     Some((have_zh, have_en)) if matched => (
                         format!("{dim_zh}标签相符：{have_zh} 对应 {tags_zh}"),
                         format!("{dim_en} tag matches: {have_en} fits {tags_en}"),
@@ -600,8 +604,8 @@ impl ScoreProgram {
                 )
             }
             TermKey::Interest => {
-                let topics_zh = self.topics.join("、");
-                let topics_en = self.topics.join(", ");
+                let (topics_zh, topics_en) =
+                    Words::for_field("interests", names).codes(&self.topics);
                 let (zh, en) = match value {
                     None => (
                         format!("关注领域未知（政策主题 {topics_zh}），该项不计分"),
@@ -737,9 +741,14 @@ mod tests {
             let row = self.vocab.row(facts);
             let as_of = day("2025-06-30");
             let weights = ResolvedWeights::new(weights.clone(), &self.vocab);
-            let explained = self
-                .program
-                .explain(&self.tests, &weights, &row, facts, as_of);
+            let explained = self.program.explain(
+                &self.tests,
+                &weights,
+                &row,
+                facts,
+                as_of,
+                &CodeNames::default(),
+            );
             let day = self.program.day_part(&self.tests, &weights, as_of);
             let quick = quick_score(&self.tests, &weights, &row, &day);
             assert!(day.ceiling() + 1e-9 >= quick, "no score above the ceiling");
@@ -884,9 +893,16 @@ mod tests {
         assert!(
             region
                 .text_en
-                .starts_with("region tag matches: 110108 fits 110000, +"),
+                .starts_with("region tag matches: Haidian District, Beijing fits Beijing, +"),
             "{}",
             region.text_en
+        );
+        assert!(
+            region
+                .text_zh
+                .starts_with("地区标签相符：北京市海淀区 对应 北京市，+"),
+            "{}",
+            region.text_zh
         );
     }
 

@@ -605,6 +605,8 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
     let amounts = match rng.below(4) {
         0 => vec![AmountRule::Fixed {
             value: rng.number(100),
+            per: None,
+            periods: None,
         }],
         1 => vec![AmountRule::Rate {
             rate: 0.05,
@@ -615,6 +617,8 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
             value: 0.5,
             of: "employees".into(),
             cap: rng.chance(50).then_some(100.0),
+            per: None,
+            periods: None,
         }],
         _ => Vec::new(),
     };

@@ -75,7 +75,7 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/tag-dimensions"
             | "/attributes",
         ) => SignedIn,
-        ("post", "/match/preview") => SignedIn,
+        ("post", "/match/preview" | "/match/explain/{policy_id}") => SignedIn,
         (
             "get",
             "/policies/{id}/audience"
@@ -87,9 +87,13 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
         ) => Staff,
         ("post", "/pushes" | "/pushes/preview") => Staff,
         ("get", "/pushes/{id}") | ("post", "/pushes/{id}/cancel") => StaffOfPush,
-        ("get", "/profiles/{id}" | "/profiles/{id}/matches" | "/profiles/{id}/completion") => {
-            OwnerOrStaff
-        }
+        (
+            "get",
+            "/profiles/{id}"
+            | "/profiles/{id}/matches"
+            | "/profiles/{id}/completion"
+            | "/profiles/{id}/explain/{policy_id}",
+        ) => OwnerOrStaff,
         ("put", "/profiles/{id}") => Owner,
         ("get", "/profiles/{id}/inbox") => Owner,
         ("get" | "put", "/profiles/{id}/preferences") => Owner,
@@ -604,7 +608,8 @@ async fn every_operation_decides_access_on_the_decoded_id(app: TestApp) {
                     let path = operation
                         .path
                         .replace("{id}", &id)
-                        .replace("{version}", "1");
+                        .replace("{version}", "1")
+                        .replace("{policy_id}", &world.policy.to_string());
                     let case = || {
                         format!(
                             "{} {} as {who:?} on {} ({spelling})",

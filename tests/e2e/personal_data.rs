@@ -171,6 +171,7 @@ async fn no_role_reads_enough_to_rebuild_an_id_number(app: TestApp) {
         format!("/api/v1/profiles/{citizen}"),
         format!("/api/v1/profiles/{citizen}/matches"),
         format!("/api/v1/profiles/{citizen}/completion"),
+        format!("/api/v1/profiles/{citizen}/explain/{policy}"),
     ];
     let citizen_paths: Vec<String> = own
         .iter()

@@ -80,7 +80,7 @@ pub fn api_rule(method: &Method, route: &str) -> Rule {
             Rule::SignedIn
         }
         // The policy calculator stores nothing.
-        "match/preview" => Rule::SignedIn,
+        "match/preview" | "match/explain/{policy_id}" => Rule::SignedIn,
         "policies/{id}/audience"
         | "policies/{id}/confirmations"
         | "policies/{id}/confirmations.csv"
@@ -97,7 +97,13 @@ pub fn api_rule(method: &Method, route: &str) -> Rule {
             Method::PUT => Rule::ProfileOwner,
             _ => Rule::Admin,
         },
-        "profiles/{id}/matches" | "profiles/{id}/completion" if read => Rule::ProfileOwnerOrStaff,
+        "profiles/{id}/matches"
+        | "profiles/{id}/completion"
+        | "profiles/{id}/explain/{policy_id}"
+            if read =>
+        {
+            Rule::ProfileOwnerOrStaff
+        }
         "profiles/{id}/inbox" if read => Rule::ProfileOwner,
         "profiles/{id}/preferences" if read || *method == Method::PUT => Rule::ProfileOwner,
         "inbox/{id}" if read => Rule::InboxOwner,

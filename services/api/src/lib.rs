@@ -84,6 +84,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::profiles::routes())
         .merge(routes::tags::routes())
         .merge(routes::matches::routes())
+        .merge(routes::explain::routes())
         .merge(routes::imports::routes())
         .merge(routes::search::routes())
         .merge(routes::calendar::routes())

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use matcher::{
-    Applicability, AudienceIndex, Condition, Engine, EngineError, Leaf, MatchReport, Op,
+    Applicability, AudienceIndex, CodeNames, Condition, Engine, EngineError, Leaf, MatchReport, Op,
     PolicyMatch, PolicyRule, TagWeights, Weights,
 };
 use profiles::{AttributeSchema, Profile};
@@ -238,6 +238,33 @@ pub fn rule_of(policy: &Policy) -> (PolicyRule, PolicyBrief) {
     (rule, brief)
 }
 
+/// The taxonomy's names of the codes profiles hold in open vocabularies (interests are topics,
+/// certifications qualifications), so that explanations name them.
+async fn taxonomy_names(store: &Store) -> Result<CodeNames, MatchingError> {
+    let mut names = CodeNames::default();
+    for dimension in ["topic", "qualification"] {
+        let filter = store::TagFilter {
+            dimension: Some(dimension.to_owned()),
+            ..store::TagFilter::default()
+        };
+        for page in 1.. {
+            let paging = store::Paging {
+                page,
+                per_page: store::Paging::MAX_PER_PAGE,
+            };
+            let listed = store.list_tags(&filter, paging).await?;
+            for tag in &listed.items {
+                let tag = &tag.input;
+                names.insert(dimension, &tag.code, &tag.label_zh, &tag.label_en);
+            }
+            if i64::from(page) * i64::from(paging.per_page) >= listed.total {
+                break;
+            }
+        }
+    }
+    Ok(names)
+}
+
 async fn stored_tag_weights(store: &Store) -> Result<TagWeights, MatchingError> {
     TagWeights::new(store.tag_weights().await?).map_err(|e| MatchingError::Engine(e.into()))
 }
@@ -272,6 +299,7 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         &schema,
     )?;
     engine.set_tag_weights(stored_tag_weights(store).await?, &schema)?;
+    engine.set_code_names(taxonomy_names(store).await?);
     let built_on = store.today();
     engine.prepare_day(built_on);
     let mut index = AudienceIndex::new(&schema);
@@ -373,7 +401,12 @@ impl Matching {
     }
 
     /// Applies the taxonomy's tag weights when they differ from the ones in use; true if they did.
+    /// Takes up the taxonomy's current names for explanations as well.
     pub async fn follow_tag_weights(&self) -> Result<bool, MatchingError> {
+        let names = taxonomy_names(&self.store).await?;
+        if self.read().engine.code_names() != &names {
+            self.write().engine.set_code_names(names);
+        }
         let stored = stored_tag_weights(&self.store).await?;
         if self.read().engine.tag_weights() == &stored {
             return Ok(false);
@@ -677,7 +710,7 @@ impl Matching {
         }
     }
 
-    /// One policy against one profile, explained whatever the verdict.
+    /// One policy against one profile, explained whatever the verdict, with its reason tree.
     pub fn explain(
         &self,
         policy_id: i64,
