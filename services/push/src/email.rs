@@ -225,7 +225,7 @@ impl Mailer {
             Self::Smtp(pool) => pool
                 .checkout(connect_timeout)
                 .await
-                .map(|session| Session(Connection::Smtp(session))),
+                .map(|session| Session(Connection::Smtp(Box::new(session)))),
             Self::Files(transport) => Ok(Session(Connection::Files(transport.clone()))),
         }
     }
@@ -235,7 +235,8 @@ impl Mailer {
 pub struct Session(Connection);
 
 enum Connection {
-    Smtp(crate::smtp::Session),
+    // Boxed: an SMTP session carries its buffers, a folder only a path.
+    Smtp(Box<crate::smtp::Session>),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
