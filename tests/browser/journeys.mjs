@@ -115,6 +115,9 @@ async function admin(page) {
   // In the visual builder, a bad leaf: the employee count compared with text.
   const values = page.locator('#builder .leaf input.value');
   check(await values.count() === 2, 'the builder shows the two condition leaves');
+  const offered = await page.locator('#builder .leaf select').nth(1).locator('option').allTextContents();
+  check(offered.includes('months_since_lt') && offered.includes('years_until_ge'),
+    `the builder offers every operator a save accepts, saw: ${offered}`);
   await values.nth(1).fill('"many"');
   await values.nth(1).dispatchEvent('change');
   await page.waitForFunction(() => document.getElementById('validation').className === 'error');

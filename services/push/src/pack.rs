@@ -51,6 +51,10 @@ pub struct PackItem {
     pub deadline: Option<NaiveDate>,
     /// 政策计算器: estimated benefit in 万元, where the policy states amounts.
     pub estimated_amount: Option<f64>,
+    /// The same as people write it ("约 50 万元"), computed in 分: what recipients are shown.
+    /// Packs stored before it existed have none.
+    #[serde(default)]
+    pub estimated_amount_zh: Option<String>,
     pub related: Vec<RelatedPolicy>,
     /// 免申即享 / 直达快享: the recipient is asked to confirm (意愿确认).
     pub confirm_required: bool,
@@ -240,6 +244,7 @@ impl Packer<'_> {
                     .collect(),
                 deadline: brief.window_closes,
                 estimated_amount: result.estimated_amount.as_ref().map(|a| a.total),
+                estimated_amount_zh: result.estimated_amount.as_ref().map(|a| a.total_zh.clone()),
                 related,
                 confirm_required: matches!(
                     content.delivery_mode,

@@ -124,7 +124,7 @@ impl SmtpPool {
             .acquire_owned()
             .await
             .map_err(|_| SendFailure::transient("the mail pool is closed"))?;
-        let connection = match self.reusable().await {
+        let connection = match self.reusable(connect_timeout).await {
             Some(connection) => connection,
             None => {
                 let started = Instant::now();
@@ -147,8 +147,9 @@ impl SmtpPool {
         })
     }
 
-    /// The most recently used idle connection that is still alive, if any.
-    async fn reusable(&self) -> Option<AsyncSmtpConnection> {
+    /// The most recently used idle connection that is still alive, if any; one that does not
+    /// answer a NOOP within `check_timeout` (a stalled relay) is dropped.
+    async fn reusable(&self, check_timeout: Duration) -> Option<AsyncSmtpConnection> {
         loop {
             let (mut connection, since) = self
                 .idle
@@ -160,7 +161,11 @@ impl SmtpPool {
                 connection.quit().await.ok();
                 continue;
             }
-            if idle_for < CHECK_AFTER || connection.test_connected().await {
+            if idle_for < CHECK_AFTER
+                || tokio::time::timeout(check_timeout, connection.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
                 return Some(connection);
             }
         }

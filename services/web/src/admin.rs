@@ -100,6 +100,7 @@ pub(crate) async fn policy(
             content => policy.content,
             condition => condition,
             fields => fields,
+            ops => matcher::Op::ALL.iter().map(|op| op.name()).collect::<Vec<_>>(),
             words => words,
         },
     )

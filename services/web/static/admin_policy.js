@@ -1,8 +1,7 @@
 (function () {
   const data = JSON.parse(document.getElementById('page-data').textContent);
-  const { policy, csrf, words, fields } = data;
-  const ops = ['eq', 'ne', 'in', 'has', 'intersects', 'lt', 'le', 'gt', 'ge', 'between', 'within', 'within_any',
-    'years_since_at_least', 'years_since_at_most', 'months_since_at_most'];
+  // The operators come from the matcher, so the builder offers exactly what a save accepts.
+  const { policy, csrf, words, fields, ops } = data;
   const box = document.getElementById('condition');
   const shown = document.getElementById('validation');
   const builder = document.getElementById('builder');

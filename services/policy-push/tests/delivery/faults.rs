@@ -21,8 +21,11 @@ use smtp_sink::{Faults, SmtpSink};
 use sqlx::Connection;
 
 const RECIPIENTS: usize = 2000;
-/// SMTP connections per instance (`mail.pool_size`): at most this many transactions of one
-/// instance are in flight, and so in doubt, when a fault strikes it.
+/// SMTP connections per instance (`mail.pool_size`). A crash or a broken relay leaves in doubt at
+/// most the transactions in flight: one per connection. A stalled relay may cost up to twice
+/// that: the transactions in flight, then one on each connection that was idle and is reused
+/// within the two seconds it is trusted without a NOOP; after a timeout a connection is dropped,
+/// and new ones never get past the greeting.
 const POOL: i64 = 8;
 
 /// One run's world: the database with the recipients imported, the relay with its address
@@ -233,7 +236,7 @@ async fn postgres_gone_for_fifteen_seconds_loses_nothing() {
 async fn a_relay_down_then_stalled_loses_nothing() {
     let mut world = World::new().await;
     // Timeouts well inside the stall, so it cuts transactions off mid-flight.
-    let short = [("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "4000")];
+    let short = [("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "5000")];
     let one = world.instance(&short).await;
     let _two = world.instance(&short).await;
     one.post("/api/v1/policies", &policy()).await;
@@ -243,12 +246,12 @@ async fn a_relay_down_then_stalled_loses_nothing() {
     world.sink.resume().await;
     world.wait_for_mail(0.5).await;
     world.sink.stall();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
     world.sink.unstall();
     let tally = world.settle_and_count(&one).await;
-    // Each fault cuts at most the transactions then in flight on both instances' connections.
+    // Two instances: the relay's death costs each at most POOL, the stall at most 2 × POOL.
     assert!(
-        tally.in_doubt_total() <= 2 * 2 * POOL,
+        tally.in_doubt_total() <= 2 * 3 * POOL,
         "in doubt {}",
         tally.in_doubt_total()
     );
@@ -259,7 +262,7 @@ async fn a_relay_down_then_stalled_loses_nothing() {
 #[tokio::test]
 async fn on_sqlite_one_instance_survives_kill_9_sigterm_and_a_stalled_relay() {
     let world = World::embedded().await;
-    let short = [("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "4000")];
+    let short = [("POLICY_PUSH_MAIL__SEND_TIMEOUT_MS", "5000")];
     let mut first = world.instance(&short).await;
     first.post("/api/v1/policies", &policy()).await;
     world.wait_for_mail(0.2).await;
@@ -273,12 +276,12 @@ async fn on_sqlite_one_instance_survives_kill_9_sigterm_and_a_stalled_relay() {
     let third = world.instance(&short).await;
     world.wait_for_mail(0.7).await;
     world.sink.stall();
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
     world.sink.unstall();
     let tally = world.settle_and_count(&third).await;
     assert!(
-        tally.in_doubt_total() <= 2 * POOL,
-        "at most the transactions in flight at the kill and the stall are in doubt: {}",
+        tally.in_doubt_total() <= 3 * POOL,
+        "at most the transactions in flight at the kill (POOL) and cut by the stall (2 × POOL) are in doubt: {}",
         tally.in_doubt_total()
     );
 }

@@ -103,20 +103,17 @@ impl Instance {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Value {
-        let reply = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
-        assert!(reply.status().is_success(), "{path}: {}", reply.status());
-        reply.json().await.expect("JSON")
+        self.write(reqwest::Method::POST, path, body).await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Value {
+        self.write(reqwest::Method::PUT, path, body).await
+    }
+
+    /// A write as the administrator that must succeed; its JSON answer.
+    async fn write(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {
         let reply = reqwest::Client::new()
-            .put(format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .json(body)
             .send()
