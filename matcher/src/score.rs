@@ -540,18 +540,9 @@ impl ScoreProgram {
                 _ => 0.0,
             };
             let (name, mut reason) = self.term_reason(key, value, facts, as_of, names);
+            // The points stay in `contribution` for staff; the sentence is what a recipient
+            // reads, and a score term means nothing to them.
             reason.contribution = value.map(|_| contribution);
-            if value.is_some() {
-                let points = format_number((contribution * 10.0).round() / 10.0);
-                for (text, before, after) in [
-                    (&mut reason.text_zh, "，+", " 分"),
-                    (&mut reason.text_en, ", +", " points"),
-                ] {
-                    text.push_str(before);
-                    text.push_str(&points);
-                    text.push_str(after);
-                }
-            }
             terms.push(ScoreTerm {
                 term: name,
                 weight,
@@ -879,31 +870,23 @@ mod tests {
         assert!((sum - score.total).abs() < 1e-9);
         assert!(score.total > 0.0 && score.total < 100.0);
         let urgency = reasons.iter().find(|r| r.code == "score.urgency").unwrap();
+        // What a recipient reads carries no points.
+        assert_eq!(urgency.text_zh, "申报截止 2025-07-10，剩余 10 天");
         assert!(
-            urgency
-                .text_zh
-                .starts_with("申报截止 2025-07-10，剩余 10 天，+"),
-            "{}",
-            urgency.text_zh
+            reasons
+                .iter()
+                .all(|r| !r.text_zh.contains(" 分") && !r.text_en.contains(" points")),
+            "{reasons:?}"
         );
         let region = reasons
             .iter()
             .find(|r| r.code == "score.dimension.region")
             .unwrap();
-        assert!(
-            region
-                .text_en
-                .starts_with("region tag matches: Haidian District, Beijing fits Beijing, +"),
-            "{}",
-            region.text_en
+        assert_eq!(
+            region.text_en,
+            "region tag matches: Haidian District, Beijing fits Beijing"
         );
-        assert!(
-            region
-                .text_zh
-                .starts_with("地区标签相符：北京市海淀区 对应 北京市，+"),
-            "{}",
-            region.text_zh
-        );
+        assert_eq!(region.text_zh, "地区标签相符：北京市海淀区 对应 北京市");
     }
 
     #[test]
