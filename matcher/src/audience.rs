@@ -1618,6 +1618,8 @@ mod tests {
             topics: Vec::new(),
             amounts: Vec::new(),
             feedback: 0.0,
+            valid_from: None,
+            valid_until: None,
         };
         let engine = Engine::new(vec![rule], Weights::default(), &schema()).unwrap();
         let as_of = day("2025-06-30");

@@ -53,6 +53,19 @@ pub struct PolicyRule {
     /// Aggregated recipient feedback, −1 (not useful) to 1 (useful).
     #[serde(default)]
     pub feedback: f64,
+    /// The policy's validity window: outside it the policy matches nobody.
+    #[serde(default)]
+    pub valid_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub valid_until: Option<NaiveDate>,
+}
+
+impl PolicyRule {
+    /// Whether the policy is in force on `day` (both ends of its window included).
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|from| from <= day)
+            && self.valid_until.is_none_or(|until| day <= until)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -426,9 +439,12 @@ impl Engine {
     }
 
     fn day_part_on(&self, at: usize, as_of: NaiveDate) -> DayPart {
-        self.policies[at]
+        let policy = &self.policies[at];
+        let mut part = policy
             .score
-            .day_part(self.tests_at(at), &self.weights, as_of)
+            .day_part(self.tests_at(at), &self.weights, as_of);
+        part.in_force = policy.cold.rule.in_force_on(as_of);
+        part
     }
 
     /// Removes a policy; false if it was not there.
@@ -629,7 +645,9 @@ impl Engine {
         self.match_profile_top(facts, as_of, usize::MAX)
     }
 
-    /// Like [`Engine::match_profile`], keeping the best `limit` of each group; only those are explained.
+    /// Like [`Engine::match_profile`], keeping the best `limit` of each group; only those are
+    /// explained. Policies outside their validity window on `as_of` are passed over here, so a
+    /// limit counts only policies that can be returned.
     pub fn match_profile_top(&self, facts: &Facts, as_of: NaiveDate, limit: usize) -> MatchReport {
         let profile = self.profile(facts, as_of);
         let mut memo = self.leaves.memo(&profile.row, &profile.ctx);
@@ -642,12 +660,18 @@ impl Engine {
                     if floors.as_ref().is_some_and(|f| f.shut(ranked.ceiling)) {
                         break;
                     }
+                    if !ranked.part.in_force {
+                        continue;
+                    }
                     let policy = (ranked.at as usize, &ranked.screen, Some(ranked.part));
                     self.consider(policy, &profile, &mut memo, &mut groups, floors.as_mut());
                 }
             }
             None => {
                 for (at, screen) in self.screens.iter().enumerate() {
+                    if !self.policies[at].cold.rule.in_force_on(as_of) {
+                        continue;
+                    }
                     let policy = (at, screen, None);
                     self.consider(policy, &profile, &mut memo, &mut groups, floors.as_mut());
                 }
@@ -970,6 +994,8 @@ mod tests {
             topics: Vec::new(),
             amounts: Vec::new(),
             feedback: 0.0,
+            valid_from: None,
+            valid_until: None,
         }
     }
 
@@ -1128,6 +1154,27 @@ mod tests {
         let first = report.possible.iter().find(|m| m.policy_id == 1).unwrap();
         assert_eq!(first.missing_fields, ["audience"]);
         assert!(ids(&report.possible).contains(&5));
+    }
+
+    #[test]
+    fn policies_outside_their_window_are_passed_over_before_the_limit() {
+        let mut rules = policies();
+        // The best-scoring eligible policy is not in force yet on AS_OF.
+        rules[0].window_closes = Some(day("2025-07-02"));
+        rules[0].valid_from = Some(day("2025-07-01"));
+        let mut engine = engine(rules);
+        for prepared in [false, true] {
+            if prepared {
+                engine.prepare_day(day(AS_OF));
+            }
+            let all = engine.match_profile(&enterprise(), day(AS_OF));
+            assert!(!ids(&all.eligible).contains(&1), "not in force yet");
+            let top = engine.match_profile_top(&enterprise(), day(AS_OF), 1);
+            assert_eq!(top.eligible.len(), 1, "the limit counts only policies in force");
+            assert_eq!(ids(&top.eligible), ids(&all.eligible)[..1]);
+        }
+        let later = engine.match_profile_top(&enterprise(), day("2025-07-01"), 1);
+        assert_eq!(ids(&later.eligible), [1], "in force from its first day");
     }
 
     #[test]

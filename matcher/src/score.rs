@@ -333,6 +333,8 @@ pub(crate) struct DayPart {
     weighted: f64,
     total: f64,
     tag_weights: f64,
+    /// Whether the policy is in force that day; one that is not matches nobody.
+    pub(crate) in_force: bool,
 }
 
 impl DayPart {

@@ -637,5 +637,7 @@ pub fn rule(rng: &mut SplitMix64, id: i64, as_of: NaiveDate) -> PolicyRule {
         topics,
         amounts,
         feedback: (rng.number(20) - 10.0) / 10.0,
+        valid_from: None,
+        valid_until: None,
     }
 }

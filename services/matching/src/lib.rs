@@ -225,6 +225,8 @@ pub fn rule_of(policy: &Policy) -> (PolicyRule, PolicyBrief) {
             .filter_map(|item| item.amount.clone())
             .collect(),
         feedback: 0.0,
+        valid_from: content.valid_from,
+        valid_until: content.valid_until,
     };
     let brief = PolicyBrief {
         id: policy.id,
@@ -683,18 +685,20 @@ impl Matching {
     /// Forward path: the policies in force on `as_of` that `profile` matches, best `limit` of each group.
     pub fn matches(&self, profile: &Profile, as_of: NaiveDate, limit: usize) -> ProfileMatches {
         let live = self.read();
-        let report = live.engine.match_profile(&profile.facts(as_of), as_of);
+        // The engine passes over policies out of force and explains only the `limit` it keeps.
+        let report = live
+            .engine
+            .match_profile_top(&profile.facts(as_of), as_of, limit);
         let view = |group: Vec<PolicyMatch>| -> Vec<MatchView> {
             group
                 .into_iter()
                 .filter_map(|result| {
                     let (_, brief) = live.rules.get(&result.policy_id)?;
-                    brief.in_force_on(as_of).then(|| MatchView {
+                    Some(MatchView {
                         policy: brief.clone(),
                         result,
                     })
                 })
-                .take(limit)
                 .collect()
         };
         let MatchReport {
