@@ -1170,7 +1170,11 @@ mod tests {
             let all = engine.match_profile(&enterprise(), day(AS_OF));
             assert!(!ids(&all.eligible).contains(&1), "not in force yet");
             let top = engine.match_profile_top(&enterprise(), day(AS_OF), 1);
-            assert_eq!(top.eligible.len(), 1, "the limit counts only policies in force");
+            assert_eq!(
+                top.eligible.len(),
+                1,
+                "the limit counts only policies in force"
+            );
             assert_eq!(ids(&top.eligible), ids(&all.eligible)[..1]);
         }
         let later = engine.match_profile_top(&enterprise(), day("2025-07-01"), 1);
