@@ -335,6 +335,8 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
             "40",
             "--smtp-url",
             &sink.url(),
+            "--redis-url",
+            "redis://127.0.0.1:6379",
         ],
         &[],
     );
@@ -353,6 +355,10 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         "full-text search over 2000 policies",
         "push to 300 recipients, trigger → inbox rows committed",
         "reverse match, eligible only",
+        "`policy-push import` (PostgreSQL): 5000 profiles, 500 policies",
+        "e-mail through the running workers",
+        "with no Redis",
+        "Redis/no Redis",
     ] {
         assert!(text.contains(line), "bench output lacks {line}: {text}");
     }
