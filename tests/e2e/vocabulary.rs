@@ -175,9 +175,21 @@ async fn both_paths_answer_an_age_rule_for_the_requested_day(app: TestApp) {
     let elderly = app
         .create("/api/v1/profiles", &fixtures::citizen(BORN_1946_12_02))
         .await;
-    for (day, eligible) in [("2026-12-01", false), ("2026-12-02", true)] {
+    both_paths_say(
+        &app,
+        elderly,
+        policy,
+        &[("2026-12-01", false), ("2026-12-02", true)],
+    )
+    .await;
+}
+
+/// Checks that the forward path (the profile's matches) and the reverse path (the policy's
+/// audience) both decide `profile` under `policy` as `expected` on each day.
+async fn both_paths_say(app: &TestApp, profile: i64, policy: i64, expected: &[(&str, bool)]) {
+    for &(day, eligible) in expected {
         let forward = app
-            .get(&format!("/api/v1/profiles/{elderly}/matches?as_of={day}"))
+            .get(&format!("/api/v1/profiles/{profile}/matches?as_of={day}"))
             .await
             .expect(200);
         let listed = forward.body["eligible"]
@@ -213,30 +225,13 @@ async fn exact_relative_date_operators_are_checked_and_answered_by_both_paths(ap
     let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
     enterprise["founded_on"] = json!("2023-12-02");
     let enterprise = app.create("/api/v1/profiles", &enterprise).await;
-    for (day, eligible) in [("2026-12-01", true), ("2026-12-02", false)] {
-        let forward = app
-            .get(&format!(
-                "/api/v1/profiles/{enterprise}/matches?as_of={day}"
-            ))
-            .await
-            .expect(200);
-        let listed = forward.body["eligible"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|hit| hit["policy"]["id"] == policy);
-        assert_eq!(listed, eligible, "forward on {day}: {}", forward.text);
-        let reverse = app
-            .get(&format!("/api/v1/policies/{policy}/audience?as_of={day}"))
-            .await
-            .expect(200);
-        assert_eq!(
-            reverse.body["eligible"],
-            json!(u8::from(eligible)),
-            "reverse on {day}: {}",
-            reverse.text
-        );
-    }
+    both_paths_say(
+        &app,
+        enterprise,
+        policy,
+        &[("2026-12-01", true), ("2026-12-02", false)],
+    )
+    .await;
 
     // An operator that does not exist fails the condition's structure, named by its path.
     let mut misspelled = young.clone();

@@ -1,10 +1,11 @@
 //! The audience index is rebuilt when the day turns, so a citizen who comes of age overnight
 //! joins an adults-only policy's audience without a restart.
 
+mod support;
+
 use std::sync::Arc;
 
 use matching::{AudienceFilter, AudienceGroup, Matching};
-use store::Store;
 
 fn policy_for_adults() -> store::policy::PolicyContent {
     serde_json::from_value(serde_json::json!({
@@ -22,14 +23,7 @@ async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-11-22 12:00 in China (UTC+8): the citizen, born 2008-11-23, is 17.
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
-    let store = Store::open(
-        &format!("sqlite://{}/t.db", dir.path().display()),
-        2,
-        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
+    let store = support::sqlite_store(dir.path(), &clock).await;
     assert_eq!(store.today().to_string(), "2026-11-22");
     let policy = store
         .create_policy(&policy_for_adults(), "test", store::PublishPush::Never)
@@ -71,14 +65,7 @@ async fn a_policy_expires_when_its_validity_ends_and_stops_matching() {
     let dir = tempfile::tempdir().unwrap();
     // 2026-11-22 12:00 in China; the policy is valid until the 23rd.
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
-    let store = Store::open(
-        &format!("sqlite://{}/t.db", dir.path().display()),
-        2,
-        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
+    let store = support::sqlite_store(dir.path(), &clock).await;
     let mut content = policy_for_adults();
     content.valid_until = chrono::NaiveDate::from_ymd_opt(2026, 11, 23);
     let policy = store

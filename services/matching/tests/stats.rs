@@ -2,10 +2,11 @@
 //! every instance — standing still while nothing catches up (the lag grows), moving on with
 //! each catch-up.
 
+mod support;
+
 use std::sync::Arc;
 
 use matching::Matching;
-use store::Store;
 
 fn citizen(id_number: &str) -> profiles::ProfileInput {
     serde_json::from_value(serde_json::json!({
@@ -18,14 +19,7 @@ fn citizen(id_number: &str) -> profiles::ProfileInput {
 async fn stats_give_the_sizes_and_move_on_with_each_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
-    let store = Store::open(
-        &format!("sqlite://{}/t.db", dir.path().display()),
-        2,
-        profiles::IdHashKey::new(b"a-test-key-of-16-bytes+").unwrap(),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
+    let store = support::sqlite_store(dir.path(), &clock).await;
     let policy: store::policy::PolicyContent = serde_json::from_value(serde_json::json!({
         "title": "就业见习补贴", "issuing_departments": ["北京市人力资源和社会保障局"],
         "region_code": "110000", "level": "municipal", "status": "published",

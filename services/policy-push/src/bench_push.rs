@@ -173,6 +173,11 @@ async fn seed(
     title: &str,
 ) -> anyhow::Result<i64> {
     import_enterprises(store, 0..count, |n| n < with_contacts).await?;
+    add_policy(store, title).await
+}
+
+/// Imports a published bench policy titled `title`; returns its id.
+async fn add_policy(store: &Store, title: &str) -> anyhow::Result<i64> {
     let policy = bench_policy(title);
     let report = import_lines(store, ImportKind::Policies, policy.as_bytes(), |_| {}).await?;
     anyhow::ensure!(report.errors.is_empty(), "bench policy rejected");
@@ -301,15 +306,7 @@ async fn import_rates(store: &Store, out: &mut String) -> anyhow::Result<()> {
     let profiles: String = (FIRST..FIRST + PROFILES)
         .map(|n| enterprise_line(n, false) + "\n")
         .collect();
-    let started = Instant::now();
-    let report = import_lines(store, ImportKind::Profiles, profiles.as_bytes(), |_| {}).await?;
-    let profile_rate = PROFILES as f64 / started.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        report.errors.is_empty() && report.created == PROFILES,
-        "profile import: {} created, {} errors",
-        report.created,
-        report.errors.len()
-    );
+    let profile_rate = timed_import(store, ImportKind::Profiles, &profiles, PROFILES).await?;
     let policies: String = (0..POLICIES)
         .map(|n| {
             bench_policy(&format!(
@@ -317,20 +314,31 @@ async fn import_rates(store: &Store, out: &mut String) -> anyhow::Result<()> {
             )) + "\n"
         })
         .collect();
-    let started = Instant::now();
-    let report = import_lines(store, ImportKind::Policies, policies.as_bytes(), |_| {}).await?;
-    let policy_rate = POLICIES as f64 / started.elapsed().as_secs_f64();
-    anyhow::ensure!(
-        report.errors.is_empty() && report.created == POLICIES,
-        "policy import: {} created, {} errors",
-        report.created,
-        report.errors.len()
-    );
+    let policy_rate = timed_import(store, ImportKind::Policies, &policies, POLICIES).await?;
     writeln!(
         out,
         "| `policy-push import` (PostgreSQL): {PROFILES} profiles, {POLICIES} policies | {profile_rate:.0} profiles/s, {policy_rate:.0} policies/s | >= 5,000 profiles/s, >= 1,000 policies/s |"
     )?;
     Ok(())
+}
+
+/// Imports `lines`, each of which must create a record; returns records per second.
+async fn timed_import(
+    store: &Store,
+    kind: ImportKind,
+    lines: &str,
+    expected: usize,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let report = import_lines(store, kind, lines.as_bytes(), |_| {}).await?;
+    let rate = expected as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        report.errors.is_empty() && report.created == expected,
+        "{kind:?} import: {} created, {} errors",
+        report.created,
+        report.errors.len()
+    );
+    Ok(rate)
 }
 
 /// E-mails per second through the outbox into the SMTP server, beside the same message sent
@@ -357,15 +365,8 @@ async fn emails(
         |_| true,
     )
     .await?;
-    let policy = bench_policy("关于支持中小企业上云用数赋智的若干措施");
-    import_lines(store, ImportKind::Policies, policy.as_bytes(), |_| {}).await?;
+    let policy_id = add_policy(store, "关于支持中小企业上云用数赋智的若干措施").await?;
     matching.reload().await?;
-    let policy_id = store
-        .published_policies()
-        .await?
-        .last()
-        .map(|p| p.id)
-        .context("no policy")?;
     let staff = push::StaffPush {
         policy_ids: vec![policy_id],
         audience: push::AudienceSpec::default(),
@@ -452,20 +453,8 @@ async fn through_workers(
         let recipients = first..first + options.emails;
         import_enterprises(store, recipients.clone(), |_| true).await?;
         let title = format!("关于支持中小企业数字化转型的若干措施（第{}批）", round + 2);
-        import_lines(
-            store,
-            ImportKind::Policies,
-            bench_policy(&title).as_bytes(),
-            |_| {},
-        )
-        .await?;
+        let policy_id = add_policy(store, &title).await?;
         matching.reload().await?;
-        let policy_id = store
-            .published_policies()
-            .await?
-            .last()
-            .map(|p| p.id)
-            .context("no policy")?;
         let pusher = push::Pusher::new(
             store.clone(),
             matching.clone(),
