@@ -3,8 +3,8 @@
 //!
 //! Each line stands alone: a bad line is reported with its number and field and the rest still
 //! import; a line is written whole or not at all. Re-importing is idempotent: profiles upsert on
-//! their credit code or ID-number hash, policies on 文号 + title. Profiles are written
-//! `PROFILE_BATCH` lines to a transaction (one multi-row statement per table), not one by one.
+//! their credit code or ID-number hash, policies on 文号 + title. Lines are written `BATCH` to a
+//! transaction, not one by one.
 
 use std::io::BufRead;
 
@@ -19,8 +19,8 @@ const DEMO_PROFILES: &str = include_str!("../demo/profiles.jsonl");
 /// The actor the audit log records for imports.
 const IMPORT_ACTOR: &str = "import";
 
-/// Profile lines written per transaction.
-const PROFILE_BATCH: usize = 1_000;
+/// Lines written per transaction.
+const BATCH: usize = 1_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportKind {
@@ -94,7 +94,7 @@ pub async fn import_lines(
     mut progress: impl FnMut(usize),
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
-    let mut profiles = Vec::with_capacity(PROFILE_BATCH);
+    let mut pending = Pending::new(kind);
     for (index, line) in input.lines().enumerate() {
         let number = index + 1;
         let line = line?;
@@ -102,22 +102,13 @@ pub async fn import_lines(
         if line.trim().is_empty() {
             continue;
         }
-        let outcome = match kind {
-            ImportKind::Policies => import_policy(store, line.as_bytes()).await,
-            ImportKind::Profiles => match api::parse_profile(line.as_bytes()) {
-                Ok(input) => {
-                    profiles.push((number, input));
-                    if profiles.len() == PROFILE_BATCH {
-                        write_profiles(store, std::mem::take(&mut profiles), &mut report).await?;
-                    }
-                    continue;
-                }
-                Err(error) => Err(error),
-            },
-        };
-        report.count(number, outcome);
+        match pending.push(number, line.as_bytes()) {
+            Ok(true) => pending.flush(store, &mut report).await?,
+            Ok(false) => {}
+            Err(error) => report.count(number, Err(error)),
+        }
     }
-    write_profiles(store, profiles, &mut report).await?;
+    pending.flush(store, &mut report).await?;
     Ok(report)
 }
 
@@ -135,47 +126,73 @@ impl ImportReport {
     }
 }
 
-/// Writes parsed profile lines in one transaction. A line superseded by a later one of the same
-/// batch (same credit code or ID number) counts as updated, as it would have been line by line.
-async fn write_profiles(
-    store: &Store,
-    lines: Vec<(usize, profiles::ProfileInput)>,
-    report: &mut ImportReport,
-) -> anyhow::Result<()> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let (numbers, inputs): (Vec<usize>, Vec<_>) = lines.into_iter().unzip();
-    let outcomes = store.upsert_profiles(inputs, IMPORT_ACTOR).await?;
-    for (number, outcome) in numbers.into_iter().zip(outcomes) {
-        report.count(
-            number,
-            outcome
-                .map(|written| matches!(written, store::UpsertOutcome::Created { .. }))
-                .map_err(|errors| api::ApiError::from(store::StoreError::from(errors))),
-        );
-    }
-    Ok(())
+/// Parsed lines waiting to be written together, with their line numbers.
+enum Pending {
+    Profiles(Vec<(usize, profiles::ProfileInput)>),
+    Policies(Vec<(usize, PolicyContent)>),
 }
 
-async fn import_policy(store: &Store, line: &[u8]) -> Result<bool, api::ApiError> {
-    let content: PolicyContent = api::parse_json(line)?;
-    match store
-        .find_policy_id(&content.doc_number, &content.title)
-        .await?
-    {
-        Some(id) => {
-            store
-                .update_policy(id, &content, IMPORT_ACTOR, store::PublishPush::Never)
-                .await?;
-            Ok(false)
+impl Pending {
+    fn new(kind: ImportKind) -> Self {
+        match kind {
+            ImportKind::Profiles => Self::Profiles(Vec::with_capacity(BATCH)),
+            ImportKind::Policies => Self::Policies(Vec::with_capacity(BATCH)),
         }
-        None => {
-            store
-                .create_policy(&content, IMPORT_ACTOR, store::PublishPush::Never)
-                .await?;
-            Ok(true)
+    }
+
+    /// Parses line `number` into the batch; true once the batch is full.
+    fn push(&mut self, number: usize, line: &[u8]) -> Result<bool, api::ApiError> {
+        Ok(match self {
+            Self::Profiles(lines) => {
+                lines.push((number, api::parse_profile(line)?));
+                lines.len() >= BATCH
+            }
+            Self::Policies(lines) => {
+                lines.push((number, api::parse_json(line)?));
+                lines.len() >= BATCH
+            }
+        })
+    }
+
+    /// Writes the batch in one transaction and counts each line. A profile line superseded by a
+    /// later one of the same batch (same credit code or ID number) counts as updated, as it
+    /// would have been line by line.
+    async fn flush(&mut self, store: &Store, report: &mut ImportReport) -> anyhow::Result<()> {
+        match self {
+            Self::Profiles(lines) => {
+                let (numbers, inputs): (Vec<usize>, Vec<_>) =
+                    std::mem::take(lines).into_iter().unzip();
+                if numbers.is_empty() {
+                    return Ok(());
+                }
+                let outcomes = store.upsert_profiles(inputs, IMPORT_ACTOR).await?;
+                for (number, outcome) in numbers.into_iter().zip(outcomes) {
+                    report.count(
+                        number,
+                        outcome
+                            .map(|written| matches!(written, store::UpsertOutcome::Created { .. }))
+                            .map_err(|errors| api::ApiError::from(store::StoreError::from(errors))),
+                    );
+                }
+            }
+            Self::Policies(lines) => {
+                let (numbers, contents): (Vec<usize>, Vec<_>) =
+                    std::mem::take(lines).into_iter().unzip();
+                if numbers.is_empty() {
+                    return Ok(());
+                }
+                let outcomes = store.save_policies(&contents, IMPORT_ACTOR).await?;
+                for (number, outcome) in numbers.into_iter().zip(outcomes) {
+                    report.count(
+                        number,
+                        outcome.map_err(|problems| {
+                            api::ApiError::from(store::StoreError::Invalid(problems))
+                        }),
+                    );
+                }
+            }
         }
+        Ok(())
     }
 }
 

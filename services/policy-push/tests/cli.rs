@@ -178,6 +178,42 @@ fn a_large_import_is_written_in_batches_and_reports_each_line() {
     assert!(text.contains("line 1700: credit_code"), "{text}");
 }
 
+/// Policies go in batches too: a thousand lines to a transaction, a rejected line reported with
+/// its number, a repeated 文号 and title saved as a new version of the earlier line's policy.
+#[test]
+fn a_large_policy_import_is_written_in_batches_and_reports_each_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |title: &str| {
+        serde_json::json!({
+            "doc_number": "京经信发〔2026〕9号", "title": title,
+            "issuing_departments": ["北京市经济和信息化局"], "region_code": "110000",
+            "level": "municipal", "status": "published",
+            "applicability": {"audiences": ["sme"]}
+        })
+        .to_string()
+    };
+    let mut lines: Vec<String> = (1..=1_200)
+        .map(|n| policy(&format!("批量导入测试政策第{n}号")))
+        .collect();
+    // Line 1,100 has no title; line 1,150 repeats line 1,050 (same batch as it).
+    lines[1_099] = lines[1_099].replace("批量导入测试政策第1100号", "");
+    lines[1_149] = policy("批量导入测试政策第1050号");
+    std::fs::write(dir.path().join("policies.jsonl"), lines.join("\n")).unwrap();
+    let out = run(dir.path(), &["import", "policies", "policies.jsonl"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("created 1198 / updated 1 / rejected 1"),
+        "{text}"
+    );
+    assert!(text.contains("line 1100: title"), "{text}");
+    let again = run(dir.path(), &["import", "policies", "policies.jsonl"], &[]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("created 0 / updated 1199 / rejected 1"),
+        "re-import saves new versions: {text}"
+    );
+}
+
 async fn public_tables(db: &mut sqlx::PgConnection) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' \

@@ -1,6 +1,8 @@
 //! Policy persistence: create, read, update, delete and list, with every saved state kept as a
 //! version and the filterable facets (tags, departments, application windows) kept in step.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
@@ -8,7 +10,10 @@ use sqlx::types::Json;
 use crate::audit::write_audit;
 use crate::backend::{Arg, BeginWrite, Listing, SqlBuf, fetch_listing, on_pool};
 use crate::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
-use crate::{Page, Paging, Store, StoreError};
+use crate::{FieldError, Page, Paging, Store, StoreError};
+
+/// Tag codes already resolved to the tags they were merged into, by (dimension, code).
+type CanonicalTags = HashMap<(String, String), String>;
 
 /// Filters of a policy listing; every one set must hold.
 #[derive(Clone, Debug, Default)]
@@ -355,11 +360,30 @@ impl Store {
         &self,
         content: &PolicyContent,
     ) -> Result<PolicyContent, StoreError> {
+        self.with_canonical_tags_from(content, &mut CanonicalTags::new())
+            .await
+    }
+
+    /// As `with_canonical_tags`, resolving each code once for all the policies that share
+    /// `resolved`.
+    async fn with_canonical_tags_from(
+        &self,
+        content: &PolicyContent,
+        resolved: &mut CanonicalTags,
+    ) -> Result<PolicyContent, StoreError> {
         let mut content = content.clone();
         for (dimension, codes) in content.applicability.tags.iter_mut() {
             let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
             for code in codes.iter() {
-                let code = self.canonical_tag(dimension, code).await?;
+                let key = (dimension.clone(), code.clone());
+                let code = match resolved.get(&key) {
+                    Some(code) => code.clone(),
+                    None => {
+                        let code = self.canonical_tag(dimension, code).await?;
+                        resolved.insert(key, code.clone());
+                        code
+                    }
+                };
                 if !canonical.contains(&code) {
                     canonical.push(code);
                 }
@@ -367,6 +391,75 @@ impl Store {
             *codes = canonical;
         }
         Ok(content)
+    }
+
+    /// Validates a batch of policies and saves the valid ones in one transaction: a new policy
+    /// as version 1, or a new version of the one with the same 文号 and title (an earlier input of
+    /// the batch included). One outcome per input, in order: `Ok(true)` created, `Ok(false)`
+    /// updated, `Err` its problems. Fails only when the database does, and then nothing of the
+    /// batch was written. Imports do not push, so no push is queued.
+    pub async fn save_policies(
+        &self,
+        batch: &[PolicyContent],
+        actor: &str,
+    ) -> Result<Vec<Result<bool, Vec<FieldError>>>, StoreError> {
+        let schema = self.attribute_schema().await?;
+        let mut resolved = CanonicalTags::new();
+        let mut valid = Vec::with_capacity(batch.len());
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (index, content) in batch.iter().enumerate() {
+            let content = self.with_canonical_tags_from(content, &mut resolved).await?;
+            match content.validate(&schema) {
+                Ok(()) => {
+                    valid.push((index, content));
+                    outcomes.push(Ok(true));
+                }
+                Err(problems) => outcomes.push(Err(problems)),
+            }
+        }
+        let now = self.now();
+        let created: Vec<(usize, bool)> = on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut created = Vec::with_capacity(valid.len());
+            for (index, content) in &valid {
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM policies WHERE doc_number = $1 AND title = $2",
+                )
+                .bind(&content.doc_number)
+                .bind(&content.title)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match existing {
+                    Some(id) => {
+                        let version: i64 =
+                            bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
+                                .bind(id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        write_policy_children!(tx, id, version, content, actor, now);
+                        write_audit!(tx, now, actor, "update", "policy", id,
+                            serde_json::json!({"version": version, "status": content.status}))?;
+                        created.push((*index, false));
+                    }
+                    None => {
+                        let id: i64 =
+                            bind_policy_columns!(sqlx::query_scalar(INSERT_POLICY), content, now)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        write_policy_children!(tx, id, 1_i64, content, actor, now);
+                        write_audit!(tx, now, actor, "create", "policy", id,
+                            serde_json::json!({"title": content.title, "status": content.status}))?;
+                        created.push((*index, true));
+                    }
+                }
+            }
+            tx.commit().await?;
+            created
+        });
+        for (index, was_created) in created {
+            outcomes[index] = Ok(was_created);
+        }
+        Ok(outcomes)
     }
 
     /// Expires every published policy whose validity window ended before today (China): each is
@@ -420,21 +513,6 @@ impl Store {
     pub async fn count_policies(&self) -> Result<i64, StoreError> {
         Ok(on_pool!(&self.db, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM policies").fetch_one(pool).await?
-        }))
-    }
-
-    /// Finds a policy by its 文号 and title, the natural key imports upsert on.
-    pub async fn find_policy_id(
-        &self,
-        doc_number: &str,
-        title: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT id FROM policies WHERE doc_number = $1 AND title = $2")
-                .bind(doc_number)
-                .bind(title)
-                .fetch_optional(pool)
-                .await?
         }))
     }
 }
