@@ -408,7 +408,9 @@ impl Store {
         let mut valid = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
         for (index, content) in batch.iter().enumerate() {
-            let content = self.with_canonical_tags_from(content, &mut resolved).await?;
+            let content = self
+                .with_canonical_tags_from(content, &mut resolved)
+                .await?;
             match content.validate(&schema) {
                 Ok(()) => {
                     valid.push((index, content));
