@@ -138,6 +138,11 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
         "{text}"
     );
     assert!(html.contains(&title) && html.contains("<h2"), "{html}");
+    // Ranking mechanics are not reasons a recipient is given.
+    assert!(
+        !text.contains("用户反馈评分") && !html.contains("用户反馈评分"),
+        "{text}"
+    );
     // The benefit reads as people write it, computed in 分, never as a float.
     assert!(html.contains("预计可享：约 50 万元"), "{html}");
     let unsubscribe = mail["list_unsubscribe"].as_str().unwrap();

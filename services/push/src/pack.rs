@@ -68,6 +68,16 @@ pub struct ReasonLine {
     pub clause: Option<String>,
 }
 
+/// Whether a reason belongs in what a recipient reads: the conditions, and the score terms that
+/// raised the policy for them (a close deadline, a matching region). Terms that added nothing, and
+/// other recipients' feedback, are how the ranking works, not why the policy applies to them.
+fn tells_the_recipient(reason: &matcher::Reason) -> bool {
+    if !reason.code.starts_with("score.") {
+        return true;
+    }
+    reason.code != "score.feedback" && reason.contribution.is_some_and(|points| points > 0.0)
+}
+
 /// How to claim one benefit item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyStep {
@@ -221,6 +231,7 @@ impl Packer<'_> {
                 reasons: result
                     .reasons
                     .iter()
+                    .filter(|r| tells_the_recipient(r))
                     .map(|r| ReasonLine {
                         zh: r.text_zh.clone(),
                         en: r.text_en.clone(),
@@ -267,5 +278,29 @@ impl Packer<'_> {
             },
             dropped,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(code: &str, contribution: Option<f64>) -> matcher::Reason {
+        matcher::Reason {
+            code: code.to_owned(),
+            text_zh: String::new(),
+            text_en: String::new(),
+            contribution,
+            clause: None,
+        }
+    }
+
+    #[test]
+    fn recipients_read_conditions_and_the_terms_that_raised_the_policy() {
+        assert!(tells_the_recipient(&reason("condition.met", None)));
+        assert!(tells_the_recipient(&reason("score.urgency", Some(12.5))));
+        assert!(!tells_the_recipient(&reason("score.interest", Some(0.0))));
+        assert!(!tells_the_recipient(&reason("score.interest", None)));
+        assert!(!tells_the_recipient(&reason("score.feedback", Some(3.0))));
     }
 }
