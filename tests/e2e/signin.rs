@@ -161,11 +161,16 @@ async fn old_windows_leave_the_throttle_table(backend: Backend) {
     };
     let count = |name: &str| {
         let keys = throttle.keys(name, "10.1.2.3");
-        let (start, end) = throttle.window_at(clock.unix_seconds());
+        let window = throttle.window_at(clock.unix_seconds());
         let store = store.clone();
         async move {
             store
-                .count_sign_in_attempt(&[&keys.name, &keys.address], start, end)
+                .count_sign_in_attempt(
+                    &[&keys.name, &keys.address],
+                    window.start,
+                    window.counted_since,
+                    window.expires_at,
+                )
                 .await
                 .unwrap()
         }
@@ -173,14 +178,21 @@ async fn old_windows_leave_the_throttle_table(backend: Backend) {
     for n in 0..20 {
         count(&format!("user-{n}")).await;
     }
-    assert_eq!(count("user-0").await, vec![2, 21]);
+    assert_eq!(count("user-0").await, vec![(2, 2), (21, 21)]);
     assert_eq!(store.sign_in_attempt_rows().await.unwrap(), 21);
     clock.advance(900);
-    assert_eq!(count("user-0").await, vec![1, 1], "a new window");
+    assert_eq!(
+        count("user-0").await,
+        vec![(1, 3), (1, 22)],
+        "a new window still counts the last one's attempts"
+    );
+    assert_eq!(store.sign_in_attempt_rows().await.unwrap(), 23);
+    clock.advance(900);
+    assert_eq!(count("user-0").await, vec![(1, 2), (1, 2)]);
     assert_eq!(
         store.sign_in_attempt_rows().await.unwrap(),
-        2,
-        "the last window's rows are gone"
+        4,
+        "the rows of the window before the last are gone"
     );
     store.close().await;
 }

@@ -132,8 +132,10 @@ pub fn secret_hash(secret: &str) -> String {
 }
 
 /// The rules of the sign-in throttle: attempts counted per user name and, separately, per client
-/// address in fixed windows. Every attempt is counted before its password is checked, so
-/// parallel attempts are counted too; a successful one is taken back (see `open_session`).
+/// address in fixed windows, each limit applied to the current window and the one before it
+/// together, so guesses made just before and just after a window's edge still add up. Every
+/// attempt is counted before its password is checked, so parallel attempts are counted too; a
+/// successful one is taken back (see `open_session`).
 #[derive(Clone, Debug)]
 pub struct LoginThrottle {
     pub per_name: u32,
@@ -149,6 +151,24 @@ pub struct ThrottleKeys {
     pub address: String,
 }
 
+/// The fixed window an attempt falls in, as the store counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleWindow {
+    /// Start of the window (Unix seconds): the row this attempt is added to.
+    pub start: i64,
+    /// Start of the window before it: attempts since then count against the limits.
+    pub counted_since: i64,
+    /// When this window's rows may be deleted: once the window after it has ended too.
+    pub expires_at: i64,
+}
+
+/// Attempts on one key: in the current window, and in it and the one before together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttemptCount {
+    pub this_window: i64,
+    pub counted: i64,
+}
+
 impl LoginThrottle {
     /// The keys of an attempt on an already normalised name from `client`.
     pub fn keys(&self, normalised_name: &str, client: &str) -> ThrottleKeys {
@@ -158,22 +178,42 @@ impl LoginThrottle {
         }
     }
 
-    /// The window `now` (Unix seconds) falls in: its start, and when its counts may be deleted.
-    pub fn window_at(&self, now: i64) -> (i64, i64) {
-        let length = i64::try_from(self.window.as_secs().max(1)).unwrap_or(i64::MAX);
-        let start = now - now.rem_euclid(length);
-        (start, start.saturating_add(length))
+    fn length(&self) -> i64 {
+        i64::try_from(self.window.as_secs().max(1)).unwrap_or(i64::MAX / 4)
     }
 
-    /// How long to wait when the attempts counted so far in this window (this one included)
-    /// are more than allowed; `None` when the attempt may go on to the password check.
-    pub fn refusal(&self, now: i64, name_attempts: i64, address_attempts: i64) -> Option<Duration> {
-        let over = name_attempts > i64::from(self.per_name)
-            || address_attempts > i64::from(self.per_address);
-        over.then(|| {
-            let (_, end) = self.window_at(now);
-            Duration::from_secs(u64::try_from(end - now).unwrap_or(1).max(1))
-        })
+    /// The window `now` (Unix seconds) falls in.
+    pub fn window_at(&self, now: i64) -> ThrottleWindow {
+        let length = self.length();
+        let start = now - now.rem_euclid(length);
+        ThrottleWindow {
+            start,
+            counted_since: start - length,
+            expires_at: start + 2 * length,
+        }
+    }
+
+    /// How long to wait when the attempts counted so far (this one included) are more than
+    /// allowed; `None` when the attempt may go on to the password check. The wait lasts until
+    /// enough of the counted attempts have left the count: the previous window's at the end of
+    /// this one, this window's at the end of the next.
+    pub fn refusal(&self, now: i64, name: AttemptCount, address: AttemptCount) -> Option<Duration> {
+        let length = self.length();
+        let end = self.window_at(now).start + length;
+        let wait_until = |count: AttemptCount, limit: u32| {
+            let limit = i64::from(limit);
+            if count.counted <= limit {
+                None
+            } else if count.this_window <= limit {
+                Some(end)
+            } else {
+                Some(end + length)
+            }
+        };
+        let until = wait_until(name, self.per_name).max(wait_until(address, self.per_address))?;
+        Some(Duration::from_secs(
+            u64::try_from(until - now).unwrap_or(1).max(1),
+        ))
     }
 }
 
@@ -264,20 +304,38 @@ mod tests {
     }
 
     #[test]
-    fn attempts_beyond_either_limit_wait_for_the_window_to_end() {
+    fn attempts_are_limited_over_this_window_and_the_last_and_wait_until_they_leave_it() {
         let throttle = LoginThrottle {
             per_name: 5,
             per_address: 50,
             window: Duration::from_secs(900),
         };
-        assert_eq!(throttle.window_at(1_000), (900, 1_800));
-        assert_eq!(throttle.window_at(900), (900, 1_800));
-        assert_eq!(throttle.refusal(1_000, 5, 50), None);
+        let window = ThrottleWindow {
+            start: 900,
+            counted_since: 0,
+            expires_at: 2_700,
+        };
+        assert_eq!(throttle.window_at(1_000), window);
+        assert_eq!(throttle.window_at(900), window);
+        let count = |this_window, counted| AttemptCount {
+            this_window,
+            counted,
+        };
+        assert_eq!(throttle.refusal(1_000, count(5, 5), count(1, 50)), None);
         assert_eq!(
-            throttle.refusal(1_000, 6, 1),
-            Some(Duration::from_secs(800))
+            throttle.refusal(1_000, count(1, 6), count(1, 1)),
+            Some(Duration::from_secs(800)),
+            "the last window's attempts leave the count when this one ends"
         );
-        assert_eq!(throttle.refusal(1_799, 1, 51), Some(Duration::from_secs(1)));
+        assert_eq!(
+            throttle.refusal(1_000, count(6, 6), count(1, 1)),
+            Some(Duration::from_secs(1_700)),
+            "this window's attempts leave it when the next one ends"
+        );
+        assert_eq!(
+            throttle.refusal(1_799, count(1, 1), count(2, 51)),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

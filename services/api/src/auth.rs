@@ -165,8 +165,8 @@ pub struct SessionView {
 ///
 /// Oversized fields are refused before any work. Every other attempt is counted under the
 /// normalised name and the client address before the password is checked, so attempts made in
-/// parallel are counted too, and attempts beyond either limit are refused for the rest of the
-/// window. An unknown name is checked against a dummy hash, so it costs what a known one costs.
+/// parallel are counted too, and attempts beyond either limit are refused until enough of them
+/// have left the count. An unknown name is checked against a dummy hash, so it costs what a known one costs.
 pub async fn open_session(
     state: &AppState,
     form: &SignIn,
@@ -198,11 +198,22 @@ pub async fn open_session(
     let throttle = &state.throttle;
     let keys = throttle.keys(&username, client);
     let now = state.store.now().timestamp();
-    let (window_start, window_end) = throttle.window_at(now);
-    let counts = state
+    let window = throttle.window_at(now);
+    let counts: Vec<_> = state
         .store
-        .count_sign_in_attempt(&[&keys.name, &keys.address], window_start, window_end)
-        .await?;
+        .count_sign_in_attempt(
+            &[&keys.name, &keys.address],
+            window.start,
+            window.counted_since,
+            window.expires_at,
+        )
+        .await?
+        .into_iter()
+        .map(|(this_window, counted)| accounts::AttemptCount {
+            this_window,
+            counted,
+        })
+        .collect();
     if let Some(wait) = throttle.refusal(now, counts[0], counts[1]) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -231,7 +242,7 @@ pub async fn open_session(
     };
     state
         .store
-        .settle_sign_in_attempt(&keys.name, &keys.address, window_start)
+        .settle_sign_in_attempt(&keys.name, &keys.address, window.start)
         .await?;
     let secret = accounts::new_secret().map_err(|_| ApiError::internal())?;
     let csrf = accounts::new_secret().map_err(|_| ApiError::internal())?;

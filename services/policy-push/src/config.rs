@@ -136,14 +136,16 @@ impl Default for ImportsConfig {
     }
 }
 
-/// The sign-in throttle: attempts counted per user name and per client address in fixed windows
-/// (a successful sign-in is not counted against either).
+/// The sign-in throttle: attempts counted per user name and per client address in fixed windows,
+/// each limit applied to the current and the previous window together (a successful sign-in is
+/// not counted against either).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInConfig {
-    /// Attempts on one user name per window.
+    /// Attempts on one user name in the current and the previous window.
     pub attempts_per_name: u32,
-    /// Attempts from one client address per window (an office behind one address shares it).
+    /// Attempts from one client address in the current and the previous window (an office
+    /// behind one address shares it).
     pub attempts_per_address: u32,
     pub window_minutes: u32,
 }

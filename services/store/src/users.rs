@@ -223,8 +223,8 @@ impl Store {
     }
 
     /// Counts one sign-in attempt under each of `key_hashes` in the window starting at
-    /// `window_start` (Unix seconds) and returns each key's attempts in that window so far, this
-    /// one included. The upsert is atomic on both backends, so parallel attempts each get their
+    /// `window_start` (Unix seconds) and returns each key's attempts so far, this one included:
+    /// in that window, and since `counted_since` (the start of the window before it). The upsert is atomic on both backends, so parallel attempts each get their
     /// own count, and every instance sees the same counts.
     ///
     /// The database rather than Redis: every instance has it, Redis is optional here, and a
@@ -234,8 +234,9 @@ impl Store {
         &self,
         key_hashes: &[&str],
         window_start: i64,
+        counted_since: i64,
         expires_at: i64,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
         let now = self.now().timestamp();
         let counts = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -251,7 +252,16 @@ impl Store {
                 .bind(expires_at)
                 .fetch_one(&mut *tx)
                 .await?;
-                counts.push(attempts);
+                let earlier: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM sign_in_attempts \
+                     WHERE key_hash = $1 AND window_start >= $2 AND window_start < $3",
+                )
+                .bind(key_hash)
+                .bind(counted_since)
+                .bind(window_start)
+                .fetch_one(&mut *tx)
+                .await?;
+                counts.push((attempts, attempts + earlier));
             }
             tx.commit().await?;
             // Outside the counting transaction, so clean-ups of different instances never hold
@@ -293,7 +303,8 @@ impl Store {
         Ok(())
     }
 
-    /// Rows the sign-in throttle holds: only the current window's, once counting has cleaned up.
+    /// Rows the sign-in throttle holds: only the current and the last window's, once counting
+    /// has cleaned up.
     pub async fn sign_in_attempt_rows(&self) -> Result<i64, StoreError> {
         Ok(on_pool!(&self.db, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM sign_in_attempts").fetch_one(pool).await?
