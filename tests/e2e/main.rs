@@ -17,6 +17,7 @@ mod policies;
 mod profiles;
 mod push;
 mod search;
+mod serving;
 mod signin;
 mod system;
 mod tags;

@@ -37,6 +37,8 @@ pub enum MatchingError {
     NotPublished(i64),
     #[error("profile id {0} is outside the index's range")]
     ProfileId(i64),
+    #[error("a matcher task on the blocking pool failed: {0}")]
+    Blocking(#[from] tokio::task::JoinError),
 }
 
 /// What a match result says about its policy besides the verdict.
@@ -295,23 +297,35 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         let (rule, brief) = rule_of(&policy);
         rules.insert(policy.id, (rule, brief));
     }
-    let mut engine = Engine::new(
-        rules.values().map(|(rule, _)| rule.clone()).collect(),
-        weights,
-        &schema,
-    )?;
-    engine.set_tag_weights(stored_tag_weights(store).await?, &schema)?;
-    engine.set_code_names(taxonomy_names(store).await?);
     let built_on = store.today();
-    engine.prepare_day(built_on);
+    // Compiling the policies and filling the index are CPU work of seconds at scale: they run on
+    // the blocking pool, so the instance keeps answering while it (re)builds.
+    let engine = {
+        let compiled = rules.values().map(|(rule, _)| rule.clone()).collect();
+        let tag_weights = stored_tag_weights(store).await?;
+        let names = taxonomy_names(store).await?;
+        let schema = schema.clone();
+        tokio::task::spawn_blocking(move || -> Result<Engine, MatchingError> {
+            let mut engine = Engine::new(compiled, weights, &schema)?;
+            engine.set_tag_weights(tag_weights, &schema)?;
+            engine.set_code_names(names);
+            engine.prepare_day(built_on);
+            Ok(engine)
+        })
+        .await??
+    };
     let mut index = AudienceIndex::new(&schema);
     let mut after = 0;
     loop {
         let page = store.profiles_after(after, LOAD_PAGE).await?;
         let Some(&(last, _)) = page.last() else { break };
-        for (id, profile) in &page {
-            index.insert(index_id(*id)?, &profile.facts(built_on));
-        }
+        index = tokio::task::spawn_blocking(move || -> Result<AudienceIndex, MatchingError> {
+            for (id, profile) in &page {
+                index.insert(index_id(*id)?, &profile.facts(built_on));
+            }
+            Ok(index)
+        })
+        .await??;
         after = last;
     }
     let build_time = started.elapsed();
@@ -483,40 +497,44 @@ impl Matching {
 
     /// Dry run of new weights: the eligible rankings of `profiles` on `as_of` under the current
     /// and the proposed weights, compared; nothing changes.
-    pub fn weights_impact(
+    pub async fn weights_impact(
         &self,
         proposed: Weights,
-        profiles: &[(i64, Profile)],
+        profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
         top: usize,
     ) -> Result<RankingImpact, MatchingError> {
-        let live = self.read();
-        let mut trial = live.engine.clone();
-        trial
-            .set_weights(proposed)
-            .map_err(|e| MatchingError::Engine(e.into()))?;
-        Ok(compare_rankings(&live, &trial, profiles, as_of, top))
+        let trial = {
+            let live = self.read();
+            let mut trial = Trial::of(&live);
+            trial
+                .engine
+                .set_weights(proposed)
+                .map_err(|e| MatchingError::Engine(e.into()))?;
+            trial
+        };
+        Ok(trial.compare(profiles, as_of, top).await?)
     }
 
     /// Dry run of policies saved differently (e.g. their tags after a taxonomy change): each
     /// policy's audience before and after, and how profiles' top rankings would change.
-    pub fn policies_impact(
+    pub async fn policies_impact(
         &self,
         changed: &[Policy],
-        profiles: &[(i64, Profile)],
+        profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
         top: usize,
     ) -> Result<PoliciesImpact, MatchingError> {
-        self.impact(changed, None, profiles, as_of, top)
+        self.impact(changed, None, profiles, as_of, top).await
     }
 
     /// Dry run of a tag weight: the audiences of the policies carrying the tag (a weight moves
     /// rankings, never eligibility) and how profiles' top rankings would change.
-    pub fn tag_weight_impact(
+    pub async fn tag_weight_impact(
         &self,
         (dimension, code, weight): (&str, &str, f64),
         carrying: &[Policy],
-        profiles: &[(i64, Profile)],
+        profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
         top: usize,
     ) -> Result<PoliciesImpact, MatchingError> {
@@ -527,62 +545,98 @@ impl Matching {
             .with(dimension, code, weight)
             .map_err(|e| MatchingError::Engine(e.into()))?;
         self.impact(carrying, Some(proposed), profiles, as_of, top)
+            .await
     }
 
     /// `changed` policies saved as given and, when given, `tag_weights` applied, in a trial copy
-    /// of the engine compared with the live one.
-    fn impact(
+    /// of the engine compared with the live one. The audiences are counted under the read lock
+    /// (a few index selections); the rankings are compared on copies, on the blocking pool.
+    async fn impact(
         &self,
         changed: &[Policy],
         tag_weights: Option<TagWeights>,
-        profiles: &[(i64, Profile)],
+        profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
         top: usize,
     ) -> Result<PoliciesImpact, MatchingError> {
-        let live = self.read();
-        let mut trial = live.engine.clone();
-        if let Some(tag_weights) = tag_weights {
-            trial.set_tag_weights(tag_weights, &live.schema)?;
-        }
-        let mut audiences = Vec::new();
-        for policy in changed.iter().filter(|p| is_published(p)) {
-            let (rule, brief) = rule_of(policy);
-            trial.upsert(rule.clone(), &live.schema)?;
-            let count = |applicability: &Applicability| -> Result<(u64, u64), MatchingError> {
-                let compiled = applicability.compile(&live.schema).map_err(|errors| {
-                    MatchingError::Engine(EngineError::InvalidPolicy {
-                        policy_id: policy.id,
-                        errors,
-                    })
-                })?;
-                let sets = live.index.select(&compiled, as_of);
-                Ok((sets.eligible.len(), sets.undetermined.len()))
-            };
-            let before = match live.rules.get(&policy.id) {
-                Some((current, _)) => count(&current.applicability)?,
-                None => (0, 0),
-            };
-            let after = count(&rule.applicability)?;
-            audiences.push(AudienceChange {
-                policy_id: policy.id,
-                title: brief.title,
-                eligible_before: before.0,
-                eligible_after: after.0,
-                undetermined_before: before.1,
-                undetermined_after: after.1,
-            });
-        }
+        let (trial, audiences) = {
+            let live = self.read();
+            let mut trial = Trial::of(&live);
+            if let Some(tag_weights) = tag_weights {
+                trial.engine.set_tag_weights(tag_weights, &live.schema)?;
+            }
+            let mut audiences = Vec::new();
+            for policy in changed.iter().filter(|p| is_published(p)) {
+                let (rule, brief) = rule_of(policy);
+                trial.engine.upsert(rule.clone(), &live.schema)?;
+                let count = |applicability: &Applicability| -> Result<(u64, u64), MatchingError> {
+                    let compiled = applicability.compile(&live.schema).map_err(|errors| {
+                        MatchingError::Engine(EngineError::InvalidPolicy {
+                            policy_id: policy.id,
+                            errors,
+                        })
+                    })?;
+                    let sets = live.index.select(&compiled, as_of);
+                    Ok((sets.eligible.len(), sets.undetermined.len()))
+                };
+                let before = match live.rules.get(&policy.id) {
+                    Some((current, _)) => count(&current.applicability)?,
+                    None => (0, 0),
+                };
+                let after = count(&rule.applicability)?;
+                audiences.push(AudienceChange {
+                    policy_id: policy.id,
+                    title: brief.title,
+                    eligible_before: before.0,
+                    eligible_after: after.0,
+                    undetermined_before: before.1,
+                    undetermined_after: after.1,
+                });
+            }
+            (trial, audiences)
+        };
         Ok(PoliciesImpact {
             audiences,
-            rankings: compare_rankings(&live, &trial, profiles, as_of, top),
+            rankings: trial.compare(profiles, as_of, top).await?,
         })
     }
 }
 
-/// The eligible rankings of `profiles` under the live engine and under `trial`, compared.
+/// What a dry run compares, copied out of the live state so that thousands of full matches run
+/// on the blocking pool without holding the lock: a writer queued behind a long reader would
+/// stall every match behind it.
+struct Trial {
+    live: Engine,
+    engine: Engine,
+    briefs: HashMap<i64, PolicyBrief>,
+}
+
+impl Trial {
+    fn of(live: &Live) -> Self {
+        Self {
+            live: live.engine.clone(),
+            engine: live.engine.clone(),
+            briefs: live
+                .rules
+                .iter()
+                .map(|(id, (_, brief))| (*id, brief.clone()))
+                .collect(),
+        }
+    }
+
+    async fn compare(
+        self,
+        profiles: Vec<(i64, Profile)>,
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<RankingImpact, tokio::task::JoinError> {
+        tokio::task::spawn_blocking(move || compare_rankings(&self, &profiles, as_of, top)).await
+    }
+}
+
+/// The eligible rankings of `profiles` under the live engine and under the trial one, compared.
 fn compare_rankings(
-    live: &Live,
-    trial: &Engine,
+    trial: &Trial,
     profiles: &[(i64, Profile)],
     as_of: NaiveDate,
     top: usize,
@@ -593,9 +647,10 @@ fn compare_rankings(
             .eligible
             .into_iter()
             .filter(|m| {
-                live.rules
+                trial
+                    .briefs
                     .get(&m.policy_id)
-                    .is_some_and(|(_, brief)| brief.in_force_on(as_of))
+                    .is_some_and(|brief| brief.in_force_on(as_of))
             })
             .map(|m| (m.policy_id, m.score))
             .collect()
@@ -607,8 +662,8 @@ fn compare_rankings(
     let (mut delta, mut pairs) = (0.0, 0usize);
     for (id, profile) in profiles {
         let facts = profile.facts(as_of);
-        let before = ranked(&live.engine, &facts);
-        let after = ranked(trial, &facts);
+        let before = ranked(&trial.live, &facts);
+        let after = ranked(&trial.engine, &facts);
         for (policy, score) in &after {
             if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
                 delta += score - old;
@@ -635,10 +690,10 @@ fn compare_rankings(
             .into_iter()
             .map(|(policy_id, profiles)| PolicyMove {
                 policy_id,
-                title: live
-                    .rules
+                title: trial
+                    .briefs
                     .get(&policy_id)
-                    .map(|(_, b)| b.title.clone())
+                    .map(|b| b.title.clone())
                     .unwrap_or_default(),
                 profiles,
             })

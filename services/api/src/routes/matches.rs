@@ -323,12 +323,12 @@ async fn dry_run_weights(
         .map_err(|e| MatchingError::Engine(e.into()))?;
     let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
-    Ok(Json(state.matching.weights_impact(
-        weights,
-        &profiles,
-        as_of,
-        query.top.unwrap_or(10).max(1),
-    )?))
+    Ok(Json(
+        state
+            .matching
+            .weights_impact(weights, profiles, as_of, query.top.unwrap_or(10).max(1))
+            .await?,
+    ))
 }
 
 /// Replaces the score weights; every later match uses them. Each save is a new rule version.

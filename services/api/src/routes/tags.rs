@@ -152,13 +152,18 @@ async fn update_dry_run(
         .policies_with_tag(&input.dimension, &input.code)
         .await?;
     let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
-    Ok(Json(state.matching.tag_weight_impact(
-        (&input.dimension, &input.code, input.weight),
-        &carrying,
-        &profiles,
-        state.store.today(),
-        10,
-    )?))
+    Ok(Json(
+        state
+            .matching
+            .tag_weight_impact(
+                (&input.dimension, &input.code, input.weight),
+                &carrying,
+                profiles,
+                state.store.today(),
+                10,
+            )
+            .await?,
+    ))
 }
 
 /// Deletes a tag no policy uses.
@@ -266,10 +271,10 @@ async fn merge_dry_run(
         .policies_after_merge(&tag.input.dimension, &tag.input.code, &body.into)
         .await?;
     let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
-    Ok(Json(state.matching.policies_impact(
-        &changed,
-        &profiles,
-        state.store.today(),
-        10,
-    )?))
+    Ok(Json(
+        state
+            .matching
+            .policies_impact(&changed, profiles, state.store.today(), 10)
+            .await?,
+    ))
 }
