@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::NaiveDate;
 use matcher::synth::{self, SplitMix64};
-use matcher::{Applicability, AudienceIndex, Condition, Engine, Weights};
+use matcher::{Applicability, AudienceIndex, CompiledApplicability, Condition, Engine, Weights};
 use profiles::{AttributeSchema, Facts, Value};
 use sqlx::Connection;
 
@@ -26,10 +26,12 @@ pub struct BenchOptions {
     pub postgres_url: Option<String>,
     /// Synthetic policies in the search benchmark; 0 skips it.
     pub search_policies: usize,
+    /// Profile counts the audience index is measured at side by side (`bench_scale`).
+    pub scale: Vec<usize>,
 }
 
 /// One generated profile, kept as the columns both the index and the SQL table are built from.
-struct Row {
+pub(crate) struct Row {
     enterprise: bool,
     region: &'static str,
     industry: Option<&'static str>,
@@ -48,11 +50,11 @@ const INDUSTRIES: &[&str] = &[
     "H6210", "R8610", "L7211", "E4813", "G5431", "A0111", "K7010", "C1610", "I6311", "M7510",
 ];
 
-fn as_of() -> NaiveDate {
+pub(crate) fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 21).expect("valid date")
 }
 
-fn generate(rng: &mut SplitMix64) -> Row {
+pub(crate) fn generate(rng: &mut SplitMix64) -> Row {
     let enterprise = rng.chance(70);
     let region = rng.pick(REGIONS);
     if !enterprise {
@@ -78,7 +80,7 @@ fn generate(rng: &mut SplitMix64) -> Row {
     }
 }
 
-fn facts_of(row: &Row) -> Facts {
+pub(crate) fn facts_of(row: &Row) -> Facts {
     let mut facts = Facts::new();
     let kind = if row.enterprise {
         "enterprise"
@@ -114,6 +116,20 @@ fn benchmark_condition() -> serde_json::Value {
     ]})
 }
 
+/// The benchmark policy, compiled.
+pub(crate) fn benchmark_applicability(
+    schema: &AttributeSchema,
+) -> anyhow::Result<CompiledApplicability> {
+    Applicability {
+        condition: Some(
+            Condition::from_json(&benchmark_condition()).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        ),
+        ..Applicability::default()
+    }
+    .compile(schema)
+    .map_err(|e| anyhow::anyhow!("benchmark condition: {e:?}"))
+}
+
 /// The same audience in SQL: rows where every condition is TRUE (NULLs drop out, as unknowns do
 /// from the eligible set).
 const BASELINE_SQL: &str = "SELECT id FROM bench_profiles WHERE region LIKE '11%' \
@@ -128,7 +144,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank]
 }
 
-fn median_of<T>(runs: usize, mut run: impl FnMut() -> T) -> (Duration, T) {
+pub(crate) fn median_of<T>(runs: usize, mut run: impl FnMut() -> T) -> (Duration, T) {
     let mut times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
@@ -141,7 +157,7 @@ fn median_of<T>(runs: usize, mut run: impl FnMut() -> T) -> (Duration, T) {
 }
 
 /// Resident and peak memory of this process, from /proc (Linux).
-fn memory_kib() -> (u64, u64) {
+pub(crate) fn memory_kib() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status
@@ -185,6 +201,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<String> {
             ms(report.p99),
             report.index_time.as_secs_f64()
         )?;
+    }
+    if !options.scale.is_empty() {
+        crate::bench_scale::run(&options.scale, &mut out)?;
     }
     Ok(out)
 }
@@ -252,14 +271,7 @@ async fn reverse(
     }
     let build = started.elapsed();
     let (rss_index, peak) = memory_kib();
-    let applicability = Applicability {
-        condition: Some(
-            Condition::from_json(&benchmark_condition()).map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        ),
-        ..Applicability::default()
-    }
-    .compile(schema)
-    .map_err(|e| anyhow::anyhow!("benchmark condition: {e:?}"))?;
+    let applicability = benchmark_applicability(schema)?;
     let (reverse_time, sets) = median_of(9, || index.select(&applicability, as_of()));
     let (eligible_time, eligible) = median_of(9, || index.eligible(&applicability, as_of()));
     anyhow::ensure!(

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_push;
+pub mod bench_scale;
 pub mod config;
 mod http_io;
 pub mod import;

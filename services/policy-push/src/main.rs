@@ -108,6 +108,16 @@ enum Command {
         /// E-mails sent in the e-mail benchmark.
         #[arg(long, default_value_t = 5_000)]
         emails: usize,
+        /// Profile counts to measure the audience index at, side by side, each in its own
+        /// process, e.g. `--scale 2000000,20000000` (a city and a province); none by default.
+        #[arg(long, value_delimiter = ',')]
+        scale: Vec<usize>,
+    },
+    /// One size of `bench --scale`: builds the index and prints its figures as JSON.
+    #[command(hide = true)]
+    BenchIndex {
+        #[arg(long)]
+        profiles: usize,
     },
 }
 
@@ -226,6 +236,7 @@ async fn main() -> anyhow::Result<()> {
             smtp_url,
             redis_url,
             emails,
+            scale,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
@@ -233,6 +244,7 @@ async fn main() -> anyhow::Result<()> {
                 samples,
                 postgres_url: postgres.clone(),
                 search_policies,
+                scale,
             };
             let mut report = policy_push::bench::run(&options).await?;
             match postgres {
@@ -250,6 +262,10 @@ async fn main() -> anyhow::Result<()> {
             }
             print!("{report}");
             return Ok(());
+        }
+        Command::BenchIndex { profiles } => {
+            let figures = policy_push::bench_scale::measure_index(profiles)?;
+            println!("{}", serde_json::to_string(&figures)?);
         }
         Command::UserAdd {
             username,

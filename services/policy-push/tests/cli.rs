@@ -373,6 +373,8 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
             &sink.url(),
             "--redis-url",
             "redis://127.0.0.1:6379",
+            "--scale",
+            "5000,20000",
         ],
         &[],
     );
@@ -395,6 +397,10 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         "e-mail through the running workers",
         "with no Redis",
         "Redis/no Redis",
+        "| audience index at scale | 5000 profiles | 20000 profiles |",
+        "build per profile, and as a multiple of the smallest size's",
+        "peak RSS of the process",
+        "reverse match, three-valued (median of 9)",
     ] {
         assert!(text.contains(line), "bench output lacks {line}: {text}");
     }

@@ -1,0 +1,139 @@
+//! `policy-push bench --scale 2000000,20000000`: the audience index at a city's and at a
+//! province's number of profiles, side by side. Each size is measured in a child process
+//! (`policy-push bench-index`), so its peak memory is that size's alone and no allocator keeps the
+//! previous size's pages. Profiles are generated and indexed one at a time, never held as rows,
+//! so the memory figure is the index's and the process's, as an instance would hold it.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use matcher::AudienceIndex;
+use matcher::synth::{self, SplitMix64};
+use serde::{Deserialize, Serialize};
+
+use crate::bench::{as_of, benchmark_applicability, facts_of, generate, median_of, memory_kib};
+
+/// What one size measured.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IndexFigures {
+    pub profiles: usize,
+    /// Generating and indexing every profile.
+    pub build: Duration,
+    /// Peak resident memory of the measuring process.
+    pub peak_rss_kib: u64,
+    pub three_valued: Duration,
+    pub eligible_only: Duration,
+    pub eligible: u64,
+    pub undetermined: u64,
+}
+
+/// Builds the index of `profiles` synthetic profiles and times both reverse paths on it.
+pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
+    let schema = synth::schema();
+    let applicability = benchmark_applicability(&schema)?;
+    let mut rng = SplitMix64::new(7);
+    let started = Instant::now();
+    let mut index = AudienceIndex::new(&schema);
+    for id in 1..=profiles {
+        let id = u32::try_from(id).context("at most 2^32 - 1 profiles")?;
+        index.insert(id, &facts_of(&generate(&mut rng)));
+    }
+    let build = started.elapsed();
+    let (three_valued, sets) = median_of(9, || index.select(&applicability, as_of()));
+    let (eligible_only, eligible) = median_of(9, || index.eligible(&applicability, as_of()));
+    anyhow::ensure!(
+        eligible == sets.eligible,
+        "the eligible-only path disagrees with the three-valued one"
+    );
+    let (_, peak_rss_kib) = memory_kib();
+    Ok(IndexFigures {
+        profiles,
+        build,
+        peak_rss_kib,
+        three_valued,
+        eligible_only,
+        eligible: sets.eligible.len(),
+        undetermined: sets.undetermined.len(),
+    })
+}
+
+/// Measures each size in its own `bench-index` process and prints them side by side.
+pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
+    let program = std::env::current_exe().context("the running program's path")?;
+    let mut figures = Vec::with_capacity(sizes.len());
+    for &size in sizes {
+        eprintln!("bench --scale: indexing {size} profiles in a child process …");
+        let output = std::process::Command::new(&program)
+            .args(["bench-index", "--profiles", &size.to_string()])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("starting bench-index")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "bench-index --profiles {size} failed: {}",
+            output.status
+        );
+        figures.push(
+            serde_json::from_slice::<IndexFigures>(&output.stdout)
+                .context("reading bench-index's figures")?,
+        );
+    }
+    let Some(first) = figures.first() else {
+        return Ok(());
+    };
+    let header: String = figures
+        .iter()
+        .map(|f| format!(" {} profiles |", f.profiles))
+        .collect();
+    writeln!(
+        out,
+        "\n| audience index at scale |{header} target at 20,000,000 |"
+    )?;
+    writeln!(out, "|---|{}---|", "---|".repeat(figures.len()))?;
+    let row = |out: &mut String, name: &str, cell: &dyn Fn(&IndexFigures) -> String, target| {
+        let cells: String = figures.iter().map(|f| format!(" {} |", cell(f))).collect();
+        writeln!(out, "| {name} |{cells} {target} |")
+    };
+    row(
+        out,
+        "build (generation included)",
+        &|f| format!("{:.1} s", f.build.as_secs_f64()),
+        "< 30 s",
+    )?;
+    row(
+        out,
+        "build per profile, and as a multiple of the smallest size's",
+        &|f| {
+            let per = f.build.as_secs_f64() / f.profiles.max(1) as f64;
+            let base = first.build.as_secs_f64() / first.profiles.max(1) as f64;
+            format!("{:.0} ns ({:.2}×)", per * 1e9, per / base.max(1e-12))
+        },
+        "linear: about 1×",
+    )?;
+    row(
+        out,
+        "peak RSS of the process",
+        &|f| format!("{} MiB", f.peak_rss_kib / 1024),
+        "< 3 GiB",
+    )?;
+    row(
+        out,
+        "reverse match, eligible only (median of 9)",
+        &|f| format!("{:.2} ms", f.eligible_only.as_secs_f64() * 1e3),
+        "< 10 ms",
+    )?;
+    row(
+        out,
+        "reverse match, three-valued (median of 9)",
+        &|f| format!("{:.2} ms", f.three_valued.as_secs_f64() * 1e3),
+        "< 30 ms",
+    )?;
+    row(
+        out,
+        "eligible / undetermined",
+        &|f| format!("{} / {}", f.eligible, f.undetermined),
+        "",
+    )?;
+    Ok(())
+}
