@@ -186,6 +186,16 @@ pub(crate) fn code_name(system: CodeSystem, code: &str, names: &CodeNames) -> (S
     named.unwrap_or_else(|| (code.to_owned(), code.to_owned()))
 }
 
+/// The name of a value of fact `field` — a region, an industry, a vocabulary code, a topic of
+/// `interests` — for pages that list such values outside an explanation; a value of a field
+/// without a code system is shown as written.
+pub fn value_name(field: &str, code: &str, names: &CodeNames) -> (String, String) {
+    match CodeSystem::of_field(field, None) {
+        Some(system) => code_name(system, code, names),
+        None => (code.to_owned(), code.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,9 @@ pub struct Config {
     /// and renames, the confirmations export.
     pub long_request_timeout_ms: u64,
     pub metrics: MetricsConfig,
+    /// Policy calculator runs one client address may make per minute without signing in (the
+    /// `/calculator` page and `POST /api/v1/match/preview`); more are answered 429.
+    pub calculator_per_minute: u32,
 }
 
 /// Log line format.
@@ -260,6 +263,7 @@ impl Default for Config {
                 listen: None,
                 bearer_token: None,
             },
+            calculator_per_minute: 30,
         }
     }
 }
