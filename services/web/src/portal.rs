@@ -53,12 +53,10 @@ fn public_page(
         canonical => format!("{}{}", state.portal.public_url, meta.canonical),
     };
     let mut response = viewer.render(template, meta.title, context! { ..page, ..head });
-    let cache = if viewer.user().is_none() {
-        format!("public, max-age={FRESH_SECONDS}")
-    } else {
-        "private, no-store".to_owned()
-    };
-    if let Ok(value) = HeaderValue::from_str(&cache) {
+    // Signed in, the response layer's `no-store` stays.
+    if viewer.user().is_none()
+        && let Ok(value) = HeaderValue::from_str(&format!("public, max-age={FRESH_SECONDS}"))
+    {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }
     response
@@ -626,13 +624,16 @@ fn entries(
 }
 
 /// Options of the calculator's lists, named in the visitor's language.
-fn choices(viewer: &Viewer) -> minijinja::Value {
+fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
     let pick =
         |zh: &str, en: &str| -> String { if viewer.lang == Lang::En { en } else { zh }.to_owned() };
     let regions: Vec<(String, String)> = profiles::codes::known_regions()
         .iter()
         .filter(|region| !region.name_zh.ends_with("市辖区"))
-        .map(|region| (region.code.to_owned(), pick(region.name_zh, region.name_en)))
+        .map(|region| {
+            let name = name_in(viewer, state.matching.value_name("region", region.code));
+            (region.code.to_owned(), name)
+        })
         .collect();
     let industries: Vec<(String, String)> = profiles::codes::industry_divisions()
         .into_iter()
@@ -752,7 +753,7 @@ pub(crate) async fn calculator(
             &viewer,
             "calculator.html",
             &meta,
-            context! { form => form, choices => choices(&viewer) },
+            context! { form => form, choices => choices(&state, &viewer) },
         );
     };
     if let Err(refusal) = api::calculator::allow_run(&state, &caller) {
@@ -774,7 +775,7 @@ pub(crate) async fn calculator(
             let mut page = viewer.render(
                 "calculator.html",
                 meta.title,
-                context! { form => form, choices => choices(&viewer), error => detail },
+                context! { form => form, choices => choices(&state, &viewer), error => detail },
             );
             *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return page;
@@ -807,7 +808,7 @@ pub(crate) async fn calculator(
         meta.title,
         context! {
             form => form,
-            choices => choices(&viewer),
+            choices => choices(&state, &viewer),
             groups => groups,
             next_fields => next_fields,
             as_of => today,
