@@ -226,6 +226,72 @@ async fn a_partial_profile_gives_three_groups(app: TestApp) {
         );
     }
     assert!(html.contains("name=\"viewport\""));
+
+    // Supplying the missing fact settles the policy; a wrong entry names the box, not the code.
+    let settled = visitor
+        .get("/calculator?kind=enterprise&region=110108&revenue=500&employees=80")
+        .await
+        .expect(200);
+    let eligible_part = &settled.text[settled.text.find("id=\"group-eligible\"").unwrap()
+        ..settled.text.find("id=\"group-possible\"").unwrap()];
+    assert!(
+        eligible_part.contains("小微企业吸纳就业补贴"),
+        "{eligible_part}"
+    );
+    let refused = visitor
+        .get("/calculator?kind=enterprise&employees=many")
+        .await
+        .expect(422);
+    let error = &refused.text[refused.text.find("class=\"error\"").expect("an error")..];
+    let error = &error[..error.find("</div>").unwrap()];
+    assert!(error.contains("从业人数"), "{error}");
+    assert!(!error.contains("employees"), "{error}");
+}
+
+async fn a_ticked_certificate_without_its_date_leaves_date_conditions_open(app: TestApp) {
+    let recent = app
+        .create(
+            "/api/v1/policies",
+            &policy_with(
+                "新认定高新技术企业奖励",
+                json!({"all": [
+                    {"field": "certifications", "op": "has", "value": "high_tech"},
+                    {"field": "cert.high_tech", "op": "months_since_at_most", "value": 12}
+                ]}),
+            ),
+        )
+        .await;
+    let visitor = anonymous(&app);
+    let page = visitor
+        .get("/calculator?kind=enterprise&cert=high_tech")
+        .await
+        .expect(200);
+    let html = &page.text;
+    let possible = html.find("id=\"group-possible\"").expect("possible group");
+    let near_miss = html
+        .find("id=\"group-near_miss\"")
+        .expect("near-miss group");
+    let at = html
+        .find("新认定高新技术企业奖励")
+        .expect("the policy is listed");
+    assert!(
+        (possible..near_miss).contains(&at),
+        "待确认, not 强相关: {html}"
+    );
+    // Through the API the dates are the caller's own and decide.
+    let stated = json!({"profile": {"kind": "enterprise", "certifications": [
+        {"kind": "high_tech", "obtained_on": "2026-06-01"}
+    ]}, "as_of": "2026-11-21"});
+    let reply = visitor
+        .post("/api/v1/match/preview", &stated)
+        .await
+        .expect(200);
+    assert_eq!(
+        group_ids(&reply.body, "eligible"),
+        vec![recent],
+        "{}",
+        reply.text
+    );
 }
 
 async fn anonymous_calculator_runs_are_limited_per_address(backend: Backend) {
@@ -260,6 +326,7 @@ on_both_backends!(
     anonymous_visitors_read_the_library_a_policy_and_the_calendar,
     a_draft_never_reaches_an_anonymous_visitor,
     a_partial_profile_gives_three_groups,
+    a_ticked_certificate_without_its_date_leaves_date_conditions_open,
 );
 
 mod limited {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use matching::ProfileMatches;
+use profiles::schema::{CERTIFICATION_EXPIRY_PREFIX, CERTIFICATION_PREFIX};
 use profiles::{Facts, Gender, ProfileInput, RawIdNumber};
 
 use crate::AppState;
@@ -99,6 +100,15 @@ const STAND_IN_INDUSTRY: &str = "I6513";
 const STAND_IN_CREDIT_PREFIX: &str = "91110000MA0000000";
 const STAND_IN_BIRTH_DATE: (i32, u32, u32) = (1990, 1, 1);
 
+/// Whether the certificates of a calculator profile come with the dates they were obtained: a
+/// form that only asks which certificates a visitor holds sends `as_of` as a stand-in date, and
+/// conditions on when a certificate was obtained stay 待确认.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateDates {
+    Stated,
+    Unknown,
+}
+
 /// The facts a partial profile states on `as_of`, validated field by field as a stored profile's
 /// would be (errors name the field under `profile`). Facts derived from something not given are
 /// left out, so the matcher treats them as unknown.
@@ -106,19 +116,29 @@ pub async fn partial_facts(
     state: &AppState,
     input: ProfileInput,
     as_of: NaiveDate,
+    certificate_dates: CertificateDates,
 ) -> Result<Facts, ApiError> {
     let given = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
-    let mut unknown: Vec<&str> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     let input = match input {
         ProfileInput::Enterprise(mut enterprise) => {
+            if certificate_dates == CertificateDates::Unknown {
+                for certification in enterprise.certifications.iter().flatten() {
+                    let kind = &certification.kind;
+                    unknown.push(format!("{CERTIFICATION_PREFIX}{kind}"));
+                    unknown.push(format!("{CERTIFICATION_EXPIRY_PREFIX}{kind}"));
+                }
+            }
             if !given(&enterprise.region) {
                 enterprise.region = Some(STAND_IN_REGION.to_owned());
-                unknown.push("region");
+                unknown.push("region".into());
             }
             if !given(&enterprise.industry) {
                 enterprise.industry = Some(STAND_IN_INDUSTRY.to_owned());
                 // Size classes and the audience classes depend on the industry's sector.
-                unknown.extend(["industry", "size_class", "small_low_profit", "audience"]);
+                unknown.extend(
+                    ["industry", "size_class", "small_low_profit", "audience"].map(String::from),
+                );
             }
             if !given(&enterprise.name) {
                 enterprise.name = Some(STAND_IN_NAME.to_owned());
@@ -131,7 +151,7 @@ pub async fn partial_facts(
         ProfileInput::Citizen(mut citizen) => {
             if !given(&citizen.residence_region) {
                 citizen.residence_region = Some(STAND_IN_REGION.to_owned());
-                unknown.extend(["region", "residence_region"]);
+                unknown.extend(["region", "residence_region"].map(String::from));
             }
             if !given(&citizen.name) {
                 citizen.name = Some(STAND_IN_NAME.to_owned());
@@ -142,10 +162,10 @@ pub async fn partial_facts(
                 .is_some_and(|id| !id.expose().trim().is_empty());
             if !has_id {
                 if citizen.birth_date.is_none() {
-                    unknown.extend(["birth_date", "age", "age_band"]);
+                    unknown.extend(["birth_date", "age", "age_band"].map(String::from));
                 }
                 if citizen.gender.is_none() {
-                    unknown.push("gender");
+                    unknown.push("gender".into());
                 }
                 citizen.id_number = Some(stand_in_id_number(citizen.birth_date, citizen.gender));
             }
@@ -158,7 +178,7 @@ pub async fn partial_facts(
         .await
         .map_err(|e| ApiError::from(e).under("profile"))?;
     let mut facts = profile.facts(as_of);
-    for key in unknown {
+    for key in &unknown {
         facts.remove(key);
     }
     Ok(facts)
@@ -171,8 +191,9 @@ pub async fn run(
     input: ProfileInput,
     as_of: NaiveDate,
     limit: usize,
+    certificate_dates: CertificateDates,
 ) -> Result<ProfileMatches, ApiError> {
-    let facts = partial_facts(state, input, as_of).await?;
+    let facts = partial_facts(state, input, as_of, certificate_dates).await?;
     Ok(state.matching.matches_facts(&facts, as_of, limit))
 }
 

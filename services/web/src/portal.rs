@@ -484,6 +484,9 @@ fn filled(value: &Option<String>) -> Option<&str> {
 
 /// Numbers stay text when they do not read as numbers, so validation names the field.
 fn number(text: &str) -> serde_json::Value {
+    if let Ok(whole) = text.parse::<i64>() {
+        return whole.into();
+    }
     text.parse::<f64>()
         .ok()
         .and_then(serde_json::Number::from_f64)
@@ -491,6 +494,52 @@ fn number(text: &str) -> serde_json::Value {
             || serde_json::Value::String(text.to_owned()),
             serde_json::Value::Number,
         )
+}
+
+/// The calculator's words for a profile field a refusal names, so that the visitor reads which
+/// box to correct rather than the field's code.
+const FIELD_WORDS: &[(&str, &str)] = &[
+    ("region", "region"),
+    ("residence_region", "region"),
+    ("industry", "industry"),
+    ("employees", "employees"),
+    ("revenue", "revenue"),
+    ("founded_on", "founded_year"),
+    ("certifications", "certificates"),
+    ("birth_date", "age"),
+    ("gender", "gender"),
+    ("hukou_region", "hukou"),
+    ("employment_status", "employment_status"),
+    ("household", "household"),
+];
+
+/// A refused calculation as the visitor reads it: the box to correct and what is wrong.
+fn refusal_text(viewer: &Viewer, error: &ApiError) -> String {
+    let en = viewer.lang == Lang::En;
+    let (field, zh, en_text) = match error.errors.first() {
+        Some(problem) => (
+            Some(problem.field.as_str()),
+            problem.message.as_str(),
+            problem.message_en.as_str(),
+        ),
+        None => (
+            error.field.as_deref(),
+            error.message_zh(),
+            error.message_en(),
+        ),
+    };
+    let message = if en { en_text } else { zh };
+    let code = field
+        .map(|f| f.trim_start_matches("profile."))
+        .unwrap_or_default();
+    let root = code.split(['.', '[']).next().unwrap_or_default();
+    match FIELD_WORDS.iter().find(|(known, _)| *known == root) {
+        Some((_, key)) => {
+            let label = viewer.text(key);
+            format!("{label}：{}", message.replace(root, label))
+        }
+        None => message.to_owned(),
+    }
 }
 
 impl CalculatorForm {
@@ -541,6 +590,8 @@ impl CalculatorForm {
                 profile.insert("founded_on".into(), format!("{year}-01-01").into());
             }
             if !self.cert.is_empty() {
+                // The form asks which certificates, not since when: a stand-in date the
+                // calculator leaves unknown (`CertificateDates::Unknown`).
                 let obtained = today.to_string();
                 let certifications: Vec<serde_json::Value> = self
                     .cert
@@ -761,17 +812,16 @@ pub(crate) async fn calculator(
     }
     let today = state.store.today();
     let outcome = match api::parse_profile_value(form.profile(today)) {
-        Ok(input) => api::calculator::run(&state, input, today, PER_GROUP).await,
+        Ok(input) => {
+            let dates = api::calculator::CertificateDates::Unknown;
+            api::calculator::run(&state, input, today, PER_GROUP, dates).await
+        }
         Err(error) => Err(error.under("profile")),
     };
     let matches: ProfileMatches = match outcome {
         Ok(matches) => matches,
         Err(error) if error.status().is_client_error() => {
-            let detail = if viewer.lang == Lang::En {
-                error.message_en()
-            } else {
-                error.message_zh()
-            };
+            let detail = refusal_text(&viewer, &error);
             let mut page = viewer.render(
                 "calculator.html",
                 meta.title,

@@ -294,8 +294,9 @@ async fn match_preview(
     let limit = paging(None, request.limit)?.per_page as usize;
     let input = parse_profile_value(request.profile).map_err(|e| e.under("profile"))?;
     let as_of = request.as_of.unwrap_or_else(|| state.store.today());
+    let dates = crate::calculator::CertificateDates::Stated;
     Ok(Json(
-        crate::calculator::run(&state, input, as_of, limit).await?,
+        crate::calculator::run(&state, input, as_of, limit, dates).await?,
     ))
 }
 
