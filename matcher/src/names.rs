@@ -201,6 +201,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn values_are_named_by_their_field() {
+        let mut names = CodeNames::default();
+        names.insert("topic", "rnd", "研发创新", "R&D");
+        assert_eq!(
+            value_name("region", "110108", &names),
+            ("北京市海淀区".into(), "Haidian District, Beijing".into())
+        );
+        assert_eq!(value_name("interests", "rnd", &names).0, "研发创新");
+        assert_eq!(value_name("audience", "sme", &names).0, "中小企业");
+        assert_eq!(value_name("employees", "80", &names).0, "80");
+    }
+
+    #[test]
     fn codes_are_named_in_both_languages() {
         let names = CodeNames::default();
         let name = |system, code| code_name(system, code, &names);
