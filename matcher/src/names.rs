@@ -186,9 +186,32 @@ pub(crate) fn code_name(system: CodeSystem, code: &str, names: &CodeNames) -> (S
     named.unwrap_or_else(|| (code.to_owned(), code.to_owned()))
 }
 
+/// The name of a value of fact `field` — a region, an industry, a vocabulary code, a topic of
+/// `interests` — for pages that list such values outside an explanation; a value of a field
+/// without a code system is shown as written.
+pub fn value_name(field: &str, code: &str, names: &CodeNames) -> (String, String) {
+    match CodeSystem::of_field(field, None) {
+        Some(system) => code_name(system, code, names),
+        None => (code.to_owned(), code.to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_named_by_their_field() {
+        let mut names = CodeNames::default();
+        names.insert("topic", "rnd", "研发创新", "R&D");
+        assert_eq!(
+            value_name("region", "110108", &names),
+            ("北京市海淀区".into(), "Haidian District, Beijing".into())
+        );
+        assert_eq!(value_name("interests", "rnd", &names).0, "研发创新");
+        assert_eq!(value_name("audience", "sme", &names).0, "中小企业");
+        assert_eq!(value_name("employees", "80", &names).0, "80");
+    }
 
     #[test]
     fn codes_are_named_in_both_languages() {

@@ -6,15 +6,34 @@
 //   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
 // (admin: break a condition leaf, see the error, fix it, publish, see the audience; open the
 // analytics, dead-letter and audit pages)
+//   node journeys.mjs visitor    <base-url> <screenshot-dir> <search-words>
+// (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
+// then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
+// The visitor's pages are checked with axe-core: no critical or serious violation.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const [role, base, shots, user, password, extra] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+// Runs axe-core on the page; fails on any critical or serious violation, naming each.
+async function accessible(page, name) {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const results = await window.axe.run(document);
+    return results.violations
+      .filter((v) => v.impact === 'critical' || v.impact === 'serious')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  check(violations.length === 0, `axe on ${name}: ${violations.join('; ')}`);
 }
 
 async function signIn(page) {
@@ -196,13 +215,58 @@ async function admin(page) {
   await page.screenshot({ path: `${shots}/admin-schedules.png`, fullPage: true });
 }
 
+async function visitor(page, phone) {
+  const words = user;
+  await page.goto(`${base}/policies`);
+  check((await page.textContent('main h1')).includes('政策库'), 'the library opens without signing in');
+  await accessible(page, 'the library');
+  await page.fill('#q', words);
+  await Promise.all([page.waitForNavigation(), page.click('form[role=search] button.primary')]);
+  check(await page.locator('ol.hits mark').count() > 0, `the hits highlight “${words}”`);
+  await accessible(page, 'the search result');
+  await page.screenshot({ path: `${shots}/visitor-search.png`, fullPage: true });
+
+  await Promise.all([page.waitForNavigation(), page.click('ol.hits h2 a')]);
+  check(/\/policies\/\d+$/.test(new URL(page.url()).pathname), `a policy page opens, got ${page.url()}`);
+  check(await page.locator('dl.fields dt').count() > 3, 'the policy page says how to apply');
+  await accessible(page, 'the policy page');
+  await page.screenshot({ path: `${shots}/visitor-policy.png`, fullPage: true });
+
+  await Promise.all([page.waitForNavigation(), page.click('main a[href="/calculator"]')]);
+  await accessible(page, 'the calculator');
+  await page.selectOption('#region', '110108');
+  await page.fill('#revenue', '500');
+  await Promise.all([page.waitForNavigation(), page.click('#calculate')]);
+  for (const group of ['eligible', 'possible', 'near_miss']) {
+    check(await page.locator(`#group-${group}`).count() === 1, `the result has the ${group} group`);
+  }
+  check(await page.locator('#group-eligible section.policy').count() > 0, 'partial facts already find a policy');
+  check(await page.locator('#fill-next li').count() > 0, 'the result says what to fill in next');
+  await accessible(page, 'the calculator result');
+  await page.screenshot({ path: `${shots}/visitor-calculator-result.png`, fullPage: true });
+
+  // The same result on a phone: readable without scrolling sideways.
+  const result = page.url();
+  await phone.goto(result);
+  check(await phone.locator('#group-eligible').count() === 1, 'the result opens on a phone');
+  const width = await phone.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 390, `no sideways scroll at 390 px, page is ${width} px wide`);
+  await accessible(phone, 'the calculator result on a phone');
+  await phone.screenshot({ path: `${shots}/visitor-calculator-phone.png`, fullPage: true });
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
 try {
   const page = await browser.newPage({ locale: 'zh-CN' });
-  await ({ enterprise, citizen, staff, admin })[role](page);
+  if (role === 'visitor') {
+    const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
+    await visitor(page, phone);
+  } else {
+    await ({ enterprise, citizen, staff, admin })[role](page);
+  }
   console.log(`${role} journey passed`);
 } catch (error) {
   console.error(`${role} journey failed: ${error.message}`);

@@ -68,14 +68,14 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/policies/{id}"
             | "/policies/{id}/versions/{version}"
             | "/search"
-            | "/calendar"
-            | "/calendar.ics"
             | "/tags"
             | "/tags/{id}"
             | "/tag-dimensions"
             | "/attributes",
         ) => SignedIn,
-        ("post", "/match/preview" | "/match/explain/{policy_id}") => SignedIn,
+        // The public portal's calendar and calculator.
+        ("get", "/calendar" | "/calendar.ics") | ("post", "/match/preview") => Open,
+        ("post", "/match/explain/{policy_id}") => SignedIn,
         (
             "get",
             "/policies/{id}/audience"

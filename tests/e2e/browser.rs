@@ -4,7 +4,9 @@
 //! space and not the staff console; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
-//! audience. Screenshots of each page land in
+//! audience; an anonymous visitor searches the library, opens a policy and runs the calculator
+//! with partial facts, on a desktop and a 390 px phone screen, each page checked by axe-core.
+//! Screenshots of each page land in
 //! `test-artifacts/screenshots/`. A missing browser or Node.js fails the test.
 
 use std::path::PathBuf;
@@ -156,6 +158,33 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "enterprise-forbidden",
         "staff-service-pack",
         "citizen-profile",
+    ] {
+        assert!(
+            screenshots().join(format!("{page}.png")).exists(),
+            "screenshot {page}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_anonymous_visitor_searches_reads_and_calculates_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut policy = fixtures::policy();
+    // Any audience, and a condition a visitor who gives only the region meets.
+    policy["applicability"]["audiences"] = json!([]);
+    policy["applicability"]["condition"] =
+        json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"});
+    app.create("/api/v1/policies", &policy).await;
+    let mut possible = fixtures::policy();
+    possible["title"] = json!("关于支持小微企业吸纳就业的若干措施");
+    possible["applicability"]["audiences"] = json!([]);
+    app.create("/api/v1/policies", &possible).await;
+    journey("visitor", &app, &["研发投入"]).await;
+    for page in [
+        "visitor-search",
+        "visitor-policy",
+        "visitor-calculator-result",
+        "visitor-calculator-phone",
     ] {
         assert!(
             screenshots().join(format!("{page}.png")).exists(),

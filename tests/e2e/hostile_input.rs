@@ -372,6 +372,15 @@ async fn every_response_carries_the_browser_protections(app: TestApp) {
     let anonymous = reqwest::Client::new();
     for (client, method, path, status, personal) in [
         (&anonymous, Method::GET, "/login", 200, true),
+        (&anonymous, Method::GET, "/policies", 200, false),
+        (&app.client, Method::GET, "/policies", 200, true),
+        (
+            &anonymous,
+            Method::GET,
+            "/calculator?kind=citizen",
+            200,
+            true,
+        ),
         (&app.client, Method::GET, "/api/v1/policies", 200, true),
         (
             &app.client,

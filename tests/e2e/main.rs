@@ -14,6 +14,7 @@ mod matching;
 mod metrics;
 mod personal_data;
 mod policies;
+mod portal;
 mod profiles;
 mod push;
 mod search;

@@ -3,7 +3,8 @@
 //! names, its id decoded and typed exactly as the handler receives it (never the raw path).
 //! Administrators may do everything; staff reach only their region, and a staff user without a
 //! region reaches nothing; enterprise and citizen users reach only their own profile, inbox and
-//! preferences. A refusal never tells whether someone else's record exists.
+//! preferences. Published policies, the calendar and the calculator are open to everyone
+//! ([`may_read_policy`]). A refusal never tells whether someone else's record exists.
 
 use std::collections::HashMap;
 
@@ -12,6 +13,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use profiles::codes::region_within;
+use store::policy::PolicyStatus;
 use store::{Principal, Role, StoreError};
 
 use crate::AppState;
@@ -64,13 +66,12 @@ pub fn api_rule(method: &Method, route: &str) -> Rule {
     };
     match path {
         "session" => Rule::Open,
-        // The policy library, its search and calendar and the taxonomy: every signed-in user.
+        // The policy library with every status, its search and the taxonomy: every signed-in
+        // user; the public reads the published policies through the portal's pages.
         "policies"
         | "policies/{id}"
         | "policies/{id}/versions/{version}"
         | "search"
-        | "calendar"
-        | "calendar.ics"
         | "tags"
         | "tags/{id}"
         | "tag-dimensions"
@@ -79,8 +80,11 @@ pub fn api_rule(method: &Method, route: &str) -> Rule {
         {
             Rule::SignedIn
         }
-        // The policy calculator stores nothing.
-        "match/preview" | "match/explain/{policy_id}" => Rule::SignedIn,
+        // The public portal's calendar (its iCal link is on every policy page) and the policy
+        // calculator, which stores nothing and matches only published policies.
+        "calendar" | "calendar.ics" if read => Rule::Open,
+        "match/preview" => Rule::Open,
+        "match/explain/{policy_id}" => Rule::SignedIn,
         "policies/{id}/audience"
         | "policies/{id}/confirmations"
         | "policies/{id}/confirmations.csv"
@@ -110,6 +114,14 @@ pub fn api_rule(method: &Method, route: &str) -> Rule {
         "inbox/{id}/state" | "inbox/{id}/feedback" | "inbox/{id}/confirmations" => Rule::InboxOwner,
         _ => Rule::Admin,
     }
+}
+
+/// Whether `principal` may read a policy in `status` on the public pages: published policies are
+/// for everyone, signed in or not; drafts, policies in review and withdrawn ones only for the
+/// administrators and staff who work on them.
+pub fn may_read_policy(principal: Option<&Principal>, status: PolicyStatus) -> bool {
+    status == PolicyStatus::Published
+        || principal.is_some_and(|p| p.role == Role::Admin || staff_region(p).is_some())
 }
 
 /// Decides whether `principal` may act under `rule` on the record `id` (for rules about one

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod calculator;
 mod error;
 mod extract;
 mod openapi;
@@ -24,14 +25,18 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use access::{Rule, authorize, region_scope};
+pub use access::{Rule, authorize, may_read_policy, region_scope};
+pub use calculator::{PortalSettings, RateLimiter};
 pub use error::{ApiError, ErrorBody, FieldProblem};
-pub use extract::{control_character, is_clean_line, is_clean_text, parse_json, parse_profile};
+pub use extract::{
+    control_character, is_clean_line, is_clean_text, parse_json, parse_profile, parse_profile_value,
+};
 pub use matching::Matching;
 pub use request_context::TimeLimits;
 pub use response_policy::replace_bare_refusal;
+pub use routes::calendar::{CalendarEvent, CalendarMonth, month_events};
 pub use routes::imports::ImportSettings;
-pub use routes::matches::{MissingField, completion};
+pub use routes::matches::{MissingField, completion, missing_fields};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -45,6 +50,8 @@ pub struct AppState {
     pub auth: auth::AuthSettings,
     /// Publishing needs a second administrator: one puts a policy in review, another publishes.
     pub require_second_approval: bool,
+    /// The public portal: its address and the calculator's limit.
+    pub portal: PortalSettings,
     /// How big an imported sheet may be.
     pub imports: ImportSettings,
 }

@@ -1,7 +1,7 @@
 //! What every response carries, from one layer: the browser protections (a content security
 //! policy without inline script, no framing, no MIME sniffing, no referrer), `no-store` on
-//! everything but public static assets so personal data never stays in a shared or back-button
-//! cache, and the usual error body for an error that left the router without one. Also the whole
+//! everything but public static assets and answers their handler marked `public` (the portal's
+//! pages for visitors) so personal data never stays in a shared or back-button cache, and the usual error body for an error that left the router without one. Also the whole
 //! reply for the requests hyper refuses before the router sees them (414, 431, 400), since those
 //! bypass every layer.
 
@@ -66,7 +66,13 @@ fn protect(headers: &mut HeaderMap, public_asset: bool) {
     for (name, value) in protections() {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    if !public_asset {
+    // A handler may declare its answer the same for everyone (the public portal's pages for a
+    // visitor who is not signed in); anything else is never kept.
+    let declared_public = headers
+        .get(CACHE_CONTROL)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("public"));
+    if !public_asset && !declared_public {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

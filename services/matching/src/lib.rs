@@ -739,11 +739,20 @@ impl Matching {
 
     /// Forward path: the policies in force on `as_of` that `profile` matches, best `limit` of each group.
     pub fn matches(&self, profile: &Profile, as_of: NaiveDate, limit: usize) -> ProfileMatches {
+        self.matches_facts(&profile.facts(as_of), as_of, limit)
+    }
+
+    /// The forward path for bare facts, some perhaps unknown (the policy calculator's partial
+    /// profiles): what is absent leaves a condition 待确认 rather than failing it.
+    pub fn matches_facts(
+        &self,
+        facts: &profiles::Facts,
+        as_of: NaiveDate,
+        limit: usize,
+    ) -> ProfileMatches {
         let live = self.read();
         // The engine passes over policies out of force and explains only the `limit` it keeps.
-        let report = live
-            .engine
-            .match_profile_top(&profile.facts(as_of), as_of, limit);
+        let report = live.engine.match_profile_top(facts, as_of, limit);
         let view = |group: Vec<PolicyMatch>| -> Vec<MatchView> {
             group
                 .into_iter()
@@ -780,6 +789,12 @@ impl Matching {
             .engine
             .evaluate(policy_id, &profile.facts(as_of), as_of)
             .ok_or(MatchingError::NotPublished(policy_id))
+    }
+
+    /// The Chinese and English names of value `code` of fact `field` (see
+    /// [`matcher::names::value_name`]), with the taxonomy's names of topics and qualifications.
+    pub fn value_name(&self, field: &str, code: &str) -> (String, String) {
+        matcher::names::value_name(field, code, self.read().engine.code_names())
     }
 
     /// Ids of the published policies, ascending.

@@ -61,6 +61,9 @@ pub struct Config {
     /// and renames, the confirmations export.
     pub long_request_timeout_ms: u64,
     pub metrics: MetricsConfig,
+    /// Policy calculator runs one client address may make per minute without signing in (the
+    /// `/calculator` page and `POST /api/v1/match/preview`); more are answered 429.
+    pub calculator_per_minute: u32,
 }
 
 /// Log line format.
@@ -260,6 +263,7 @@ impl Default for Config {
                 listen: None,
                 bearer_token: None,
             },
+            calculator_per_minute: 30,
         }
     }
 }
@@ -343,7 +347,8 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS,
        POLICY_PUSH_REQUEST_TIMEOUT_MS (30000), POLICY_PUSH_LONG_REQUEST_TIMEOUT_MS (600000),
        POLICY_PUSH_METRICS__LISTEN (e.g. 0.0.0.0:9464; unset: no /metrics),
-       POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json);
+       POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json),
+       POLICY_PUSH_CALCULATOR_PER_MINUTE (30, calculator runs per address without sign-in);
   4. DATABASE_URL (sqlite://… or postgres://…) and REDIS_URL.
 Logging: RUST_LOG (default info), as text or JSON lines (log_format).";
 
@@ -405,6 +410,7 @@ mod tests {
             assert_eq!(config.log_format, LogFormat::Json);
             assert!(config.metrics.listen.is_some());
             assert_eq!(config.sign_in.attempts_per_name, 5);
+            assert_eq!(config.calculator_per_minute, 30);
             Ok(())
         });
     }

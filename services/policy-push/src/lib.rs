@@ -283,6 +283,13 @@ pub async fn start(
                 secure_cookies: config.public_url.starts_with("https://"),
             },
             require_second_approval: config.require_second_approval,
+            portal: api::PortalSettings {
+                public_url: config.public_url.trim_end_matches('/').to_owned(),
+                calculator_limit: Arc::new(api::RateLimiter::new(
+                    config.calculator_per_minute,
+                    std::time::Duration::from_secs(60),
+                )),
+            },
             imports: api::ImportSettings {
                 max_upload_bytes: config.imports.max_upload_bytes,
                 limits: config.imports.limits(),

@@ -1,4 +1,5 @@
-//! Server-rendered pages: sign-in; for enterprises and citizens the inbox (unread count, filters,
+//! Server-rendered pages: the public portal without sign-in (policy library, policy pages,
+//! 政策月历, 政策计算器, sitemap; see `portal`); sign-in; for enterprises and citizens the inbox (unread count, filters,
 //! search), the service pack page with reasons, how to apply and 有用/无用 feedback, 意愿确认,
 //! preferences and their own profile with 完善画像 prompts; for staff the look-up of an enterprise
 //! and its ranked service pack, printable. Pages use the API's session cookie and access rules;
@@ -6,6 +7,7 @@
 
 mod admin;
 mod input;
+mod portal;
 mod text;
 
 use std::collections::HashMap;
@@ -27,6 +29,11 @@ pub use text::Lang;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
+        .route("/policies", get(portal::library))
+        .route("/policies/{id}", get(portal::policy_page))
+        .route("/calendar", get(portal::calendar))
+        .route("/calculator", get(portal::calculator))
+        .route("/sitemap.xml", get(portal::sitemap))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/inbox", get(inbox))
@@ -102,6 +109,13 @@ fn templates() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("../templates/base.html")),
             ("login.html", include_str!("../templates/login.html")),
+            ("policies.html", include_str!("../templates/policies.html")),
+            ("policy.html", include_str!("../templates/policy.html")),
+            ("calendar.html", include_str!("../templates/calendar.html")),
+            (
+                "calculator.html",
+                include_str!("../templates/calculator.html"),
+            ),
             ("inbox.html", include_str!("../templates/inbox.html")),
             ("item.html", include_str!("../templates/item.html")),
             (
@@ -389,7 +403,7 @@ async fn home(
 ) -> Response {
     match viewer(&state, &headers, caller, None).await {
         Ok(viewer) => match viewer.user().map(|u| u.role) {
-            None => Redirect::to("/login").into_response(),
+            None => Redirect::to("/policies").into_response(),
             Some(Role::Enterprise | Role::Citizen) => Redirect::to("/inbox").into_response(),
             Some(Role::Staff) => Redirect::to("/staff").into_response(),
             Some(Role::Admin) => Redirect::to("/admin").into_response(),

@@ -141,6 +141,19 @@ async fn month_of(state: &AppState, query: &CalendarQuery) -> Result<CalendarMon
     })
 }
 
+/// The 政策月历 of `month` (`YYYY-MM`, default this month in China) for the calendar page.
+pub async fn month_events(
+    state: &AppState,
+    month: Option<String>,
+) -> Result<CalendarMonth, ApiError> {
+    let query = CalendarQuery {
+        month,
+        region: None,
+        topic: None,
+    };
+    month_of(state, &query).await
+}
+
 /// 政策月历: application windows opening and closing in a month.
 #[utoipa::path(get, path = "/api/v1/calendar", tag = "policies", params(CalendarQuery), responses(
     (status = 200, body = CalendarMonth),

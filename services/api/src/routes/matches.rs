@@ -137,6 +137,15 @@ pub async fn completion(
 ) -> Result<Vec<MissingField>, ApiError> {
     let schema = state.store.attribute_schema().await?;
     let matches = state.matching.matches(profile, as_of, usize::MAX);
+    Ok(missing_fields(&schema, &matches))
+}
+
+/// The fields the 待确认 group of `matches` lacks, each with the policies it would settle, most
+/// useful first.
+pub fn missing_fields(
+    schema: &profiles::AttributeSchema,
+    matches: &ProfileMatches,
+) -> Vec<MissingField> {
     let mut fields: Vec<MissingField> = Vec::new();
     for view in &matches.possible {
         for field in &view.result.missing_fields {
@@ -170,7 +179,7 @@ pub async fn completion(
             .cmp(&a.settles.len())
             .then(a.field.cmp(&b.field))
     });
-    Ok(fields)
+    fields
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -259,7 +268,8 @@ async fn policy_audience(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PreviewRequest {
-    /// An enterprise or citizen profile as for `POST /api/v1/profiles`; validated, never stored.
+    /// An enterprise or citizen profile as for `POST /api/v1/profiles`, any field but `kind` left
+    /// out at will; what is given is validated, nothing is stored.
     #[schema(value_type = Object)]
     profile: serde_json::Value,
     #[serde(default, deserialize_with = "crate::extract::supported_date")]
@@ -267,24 +277,27 @@ struct PreviewRequest {
     limit: Option<u32>,
 }
 
-/// The policy calculator: an ad-hoc profile in, its matches out; nothing is stored.
+/// The policy calculator, open to everyone: a profile with as much as the caller knows (only
+/// `kind` is required) in, its matches out — an absent fact leaves its conditions 待确认; nothing
+/// is stored. Anonymous callers are limited per address (429 `rate_limited`).
 #[utoipa::path(post, path = "/api/v1/match/preview", tag = "matching", request_body = PreviewRequest, responses(
     (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`"),
-    (status = 422, body = ErrorBody)
+    (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody)
 ))]
 async fn match_preview(
     State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<ProfileMatches>, ApiError> {
+    crate::calculator::allow_run(&state, &caller)?;
     let limit = paging(None, request.limit)?.per_page as usize;
     let input = parse_profile_value(request.profile).map_err(|e| e.under("profile"))?;
-    let profile = state
-        .store
-        .check_profile(input)
-        .await
-        .map_err(|e| ApiError::from(e).under("profile"))?;
     let as_of = request.as_of.unwrap_or_else(|| state.store.today());
-    Ok(Json(state.matching.matches(&profile, as_of, limit)))
+    let dates = crate::calculator::CertificateDates::Stated;
+    Ok(Json(
+        crate::calculator::run(&state, input, as_of, limit, dates).await?,
+    ))
 }
 
 /// The score weights in force.
