@@ -430,8 +430,12 @@ impl Matching {
             // Compiled rules and indexed facts depend on the schema: everything is built anew.
             self.reload().await?;
         } else {
+            // An entity the engine refuses is logged and passed over: read again, it would fail
+            // again and hold up every later change.
             for policy in &saved {
-                self.policy_changed(policy)?;
+                if let Err(error) = self.policy_changed(policy) {
+                    tracing::error!(%error, policy_id = policy.id, "matcher refused a saved policy");
+                }
             }
             for id in &gone {
                 self.policy_removed(*id);
@@ -440,7 +444,9 @@ impl Matching {
             for ids in profile_ids.chunks(FOLLOW_CHUNK) {
                 let found = self.store.profiles_by_ids(ids).await?;
                 for (id, profile) in &found {
-                    self.profile_changed(*id, profile)?;
+                    if let Err(error) = self.profile_changed(*id, profile) {
+                        tracing::error!(%error, profile_id = id, "matcher refused a saved profile");
+                    }
                 }
                 for id in ids {
                     if found.binary_search_by_key(id, |(id, _)| *id).is_err() {
