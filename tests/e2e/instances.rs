@@ -135,6 +135,12 @@ async fn a_profile_deleted_on_one_instance_leaves_the_others_audience(backend: B
             &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
         )
         .await;
+    // Two answers for the policy's audience once its follower has brought the policy in.
+    let matches = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
+    two.wait_until(&matches, PATIENCE, |body| {
+        eligible_ids(body) == vec![policy]
+    })
+    .await;
     let audience = format!("/api/v1/policies/{policy}/audience?as_of=2026-11-21");
     two.wait_until(&audience, PATIENCE, |body| body["eligible"] == 1)
         .await;
