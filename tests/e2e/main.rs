@@ -10,6 +10,7 @@ mod explain;
 mod fixtures;
 mod hostile_input;
 mod imports;
+mod instances;
 mod matching;
 mod metrics;
 mod personal_data;

@@ -305,6 +305,11 @@ async fn metrics_export_every_series_the_dashboard_and_alerts_use(backend: Backe
     assert!(value(&samples, "policy_push_matcher_build_seconds", &[]) >= 0.0);
     let lag = value(&samples, "policy_push_matcher_catch_up_lag_seconds", &[]);
     assert!((0.0..10.0).contains(&lag), "catch-up lag {lag}");
+    let pending = value(&samples, "policy_push_change_log_pending", &[]);
+    assert!(
+        pending >= 0.0 && pending.fract() == 0.0,
+        "change log rows pending {pending}"
+    );
 }
 
 async fn every_reply_carries_a_request_id(app: TestApp) {

@@ -209,35 +209,7 @@ impl TestApp {
             Some(database) => database.url().to_owned(),
             None => format!("sqlite://{}/test.db", dir.path().display()),
         };
-        // The port is chosen before start-up so the links in e-mails can name it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let mut config = Config {
-            database_url: database_url.clone(),
-            listen: format!("127.0.0.1:{port}"),
-            public_url: format!("http://127.0.0.1:{port}"),
-            max_connections: 4,
-            demo_on_empty: false,
-            link_secret: Some(TEST_LINK_SECRET.to_owned()),
-            id_hash_secret: Some("e2e-id-hash-secret-not-for-production".to_owned()),
-            ..Config::default()
-        };
-        config.mail.outbox_dir = dir.path().join("outbox").display().to_string();
-        // Quick polling and retries, so delivery tests wait for work, not for timers.
-        config.delivery.poll_interval_ms = 100;
-        config.delivery.retry_base_ms = 200;
-        config.delivery.retry_cap_ms = 1_000;
-        // Schedules may run every second, so schedule tests see several runs within a test.
-        config.delivery.min_schedule_interval_secs = 0;
-        adjust(&mut config);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server = policy_push::start(&config, async {
-            stop.await.ok();
-        })
-        .await
-        .expect("service starts");
+        let (server, shutdown) = Self::start_on(&database_url, dir.path(), adjust).await;
         // Tests act as an administrator through an API token unless they sign in otherwise.
         let admin_token =
             Self::mint_token(&server.store, "e2e-admin", store::Role::Admin, None, None).await;
@@ -253,6 +225,64 @@ impl TestApp {
             _database: database,
             _dir: dir,
         }
+    }
+
+    /// Another instance of the service on this app's database, configured alike (its own port
+    /// and mail folder); its client acts as the same administrator. The database stays this
+    /// app's, so this one must be dropped first.
+    pub async fn spawn_beside(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (server, shutdown) = Self::start_on(&self.database_url, dir.path(), adjust).await;
+        Self {
+            api: Client {
+                base_url: format!("http://{}", server.addr),
+                client: self.api.client.clone(),
+            },
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            server,
+            shutdown: Some(shutdown),
+            _database: None,
+            _dir: dir,
+        }
+    }
+
+    /// Starts the service on `database_url` with the test configuration, its files in `dir`.
+    async fn start_on(
+        database_url: &str,
+        dir: &std::path::Path,
+        adjust: impl FnOnce(&mut Config),
+    ) -> (RunningServer, oneshot::Sender<()>) {
+        // The port is chosen before start-up so the links in e-mails can name it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut config = Config {
+            database_url: database_url.to_owned(),
+            listen: format!("127.0.0.1:{port}"),
+            public_url: format!("http://127.0.0.1:{port}"),
+            max_connections: 4,
+            demo_on_empty: false,
+            link_secret: Some(TEST_LINK_SECRET.to_owned()),
+            id_hash_secret: Some("e2e-id-hash-secret-not-for-production".to_owned()),
+            ..Config::default()
+        };
+        config.mail.outbox_dir = dir.join("outbox").display().to_string();
+        // Quick polling and retries, so delivery tests wait for work, not for timers.
+        config.delivery.poll_interval_ms = 100;
+        config.delivery.retry_base_ms = 200;
+        config.delivery.retry_cap_ms = 1_000;
+        // Schedules may run every second, so schedule tests see several runs within a test.
+        config.delivery.min_schedule_interval_secs = 0;
+        adjust(&mut config);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = policy_push::start(&config, async {
+            stop.await.ok();
+        })
+        .await
+        .expect("service starts");
+        (server, shutdown)
     }
 
     /// A user of `role` (bound to `profile_id` or `region_code`) with an API token; returns the token.

@@ -57,8 +57,11 @@ pub const MATCHER_POLICIES: &str = "policy_push_matcher_policies";
 pub const MATCHER_PROFILES: &str = "policy_push_matcher_profiles";
 /// How long the matcher's last full build took.
 pub const MATCHER_BUILD_SECONDS: &str = "policy_push_matcher_build_seconds";
-/// How far the matcher trails the saves of every instance: time since its last catch-up.
+/// How far the matcher trails the change log: time since its follower last read to the end.
 pub const MATCHER_CATCH_UP_LAG: &str = "policy_push_matcher_catch_up_lag_seconds";
+/// Change log rows this instance's follower has not applied yet (left out when the database
+/// cannot be read).
+pub const CHANGE_LOG_PENDING: &str = "policy_push_change_log_pending";
 
 /// The channels and statuses always exported, so a series is there (at 0) before its first row.
 const CHANNELS: [&str; 2] = ["inbox", "email"];
@@ -240,7 +243,21 @@ async fn scrape(State(endpoint): State<Endpoint>, headers: axum::http::HeaderMap
     }
     let mut text = endpoint.handle.render();
     text.push_str(&endpoint.store_figures().await);
-    render_matcher(&mut text, endpoint.matching.stats(), endpoint.store.now());
+    let stats = endpoint.matching.stats();
+    let pending = tokio::time::timeout(
+        STORE_READ_TIMEOUT,
+        endpoint.store.changes_pending(stats.position),
+    )
+    .await;
+    render_matcher(&mut text, stats, endpoint.store.now());
+    if let Ok(Ok(pending)) = pending {
+        family(
+            &mut text,
+            CHANGE_LOG_PENDING,
+            "Change log rows beyond the position this instance's follower applied.",
+        );
+        sample(&mut text, CHANGE_LOG_PENDING, &[], pending as f64);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -446,7 +463,7 @@ fn render_matcher(
     family(
         text,
         MATCHER_CATCH_UP_LAG,
-        "Seconds since the matcher last caught up with what every instance saved.",
+        "Seconds since the change log follower last read to the end of the log.",
     );
     sample(
         text,

@@ -1,6 +1,6 @@
 //! The live matcher: the forward engine and the reverse audience index, built from the store at
-//! start and kept in step with every policy, profile and weight change, so matching never needs
-//! a restart.
+//! start and kept in step with every policy, profile and weight change by following the store's
+//! change log ([`Matching::catch_up`]), so matching never needs a restart.
 //!
 //! Only published policies are loaded; whether one is in force is checked against the request's
 //! evaluation day. The audience index holds the facts taken on the day it was built, yet its
@@ -9,7 +9,8 @@
 //! survivors reads the build day's facts; [`Matching::refresh_if_stale`] rebuilds it when the
 //! day turns.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -20,7 +21,7 @@ use matcher::{
 use profiles::{AttributeSchema, Profile};
 use serde::Serialize;
 use store::policy::Policy;
-use store::{Store, StoreError};
+use store::{ChangeCursor, ChangedEntity, Store, StoreError};
 
 /// Profiles read from the store per round trip while the index is built.
 const LOAD_PAGE: i64 = 5_000;
@@ -163,8 +164,20 @@ pub struct AudienceMember {
     pub score: f64,
 }
 
-/// How far back [`Matching::catch_up`] re-reads saves, for clocks of instances that disagree.
-const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+/// Entities read from the store per round trip while following the change log.
+const FOLLOW_CHUNK: usize = 1_000;
+
+/// What one [`Matching::catch_up`] applied: the policies the change log named, as committed
+/// (`saved`) or no longer stored (`gone`), and the log position it reached.
+#[derive(Debug)]
+pub struct CaughtUp {
+    pub saved: Vec<Policy>,
+    pub gone: Vec<i64>,
+    /// Every change up to here is applied; the search index records it with these policies.
+    pub position: i64,
+    /// More of the log waits beyond this stretch.
+    pub more: bool,
+}
 
 struct Live {
     engine: Engine,
@@ -172,7 +185,7 @@ struct Live {
     schema: AttributeSchema,
     rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
     built_on: NaiveDate,
-    /// Saves up to this moment are reflected; see [`Matching::catch_up`].
+    /// Writes committed before this moment are reflected; see [`Matching::catch_up`].
     synced_at: DateTime<Utc>,
     /// The stored weights version in use (0: built-in defaults).
     weights_version: i64,
@@ -189,9 +202,11 @@ pub struct MatcherStats {
     pub profiles: u64,
     /// How long the last full build (start, a new day, a reload) took.
     pub build_time: std::time::Duration,
-    /// Saves up to this moment are reflected here; how far it trails the clock is the lag
-    /// behind other instances.
+    /// Writes committed before this moment are reflected here; how far it trails the clock is
+    /// the lag behind the change log.
     pub synced_at: DateTime<Utc>,
+    /// The change log position applied (0 before the first catch-up).
+    pub position: i64,
 }
 
 /// The shared live matcher; cheap to clone.
@@ -199,6 +214,8 @@ pub struct MatcherStats {
 pub struct Matching {
     store: Store,
     live: Arc<RwLock<Live>>,
+    /// The change log position the last catch-up reached, for the metrics.
+    position: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for Matching {
@@ -355,6 +372,7 @@ impl Matching {
         Ok(Self {
             store,
             live: Arc::new(RwLock::new(live)),
+            position: Arc::default(),
         })
     }
 
@@ -388,21 +406,92 @@ impl Matching {
         Ok(())
     }
 
-    /// Applies the policies, profiles and weights any instance saved since the last catch-up, so instances
-    /// sharing one database converge without a restart. Saves are re-read with a margin for
-    /// clock skew between instances; applying one twice is harmless. Returns the policies it
-    /// applied, for the search index to follow.
-    pub async fn catch_up(&self) -> Result<Vec<Policy>, MatchingError> {
-        let since = self.read().synced_at - CLOCK_SKEW_MARGIN;
-        let now = self.store.now();
-        let policies = self.store.policies_saved_since(since).await?;
-        let profiles = self.store.profiles_saved_since(since).await?;
-        for policy in &policies {
-            self.policy_changed(policy)?;
+    /// Applies the next stretch of the change log (see [`store::ChangeCursor`]) from the
+    /// committed data: each entity it names is read again, and one that is gone is removed. Every
+    /// instance's writes arrive this way, this instance's own included, so instances sharing one
+    /// database converge and a crash between a commit and its in-request effects loses nothing;
+    /// applying a change twice is harmless. Returns the policies it named, as committed, for the
+    /// search index to follow.
+    pub async fn catch_up(&self, cursor: &mut ChangeCursor) -> Result<CaughtUp, MatchingError> {
+        let started = self.store.now();
+        let batch = cursor.next(&self.store).await?;
+        let (mut policy_ids, mut profile_ids) = (BTreeSet::new(), BTreeSet::new());
+        let (mut tags, mut weights, mut schema) = (false, false, false);
+        for change in &batch.changes {
+            match change.entity {
+                ChangedEntity::Policy(id) => {
+                    policy_ids.insert(id);
+                }
+                ChangedEntity::Profile(id) => {
+                    profile_ids.insert(id);
+                }
+                ChangedEntity::Tag => tags = true,
+                ChangedEntity::Weights => weights = true,
+                ChangedEntity::Attribute => schema = true,
+            }
         }
-        for (id, profile) in &profiles {
-            self.profile_changed(*id, profile)?;
+        let policy_ids: Vec<i64> = policy_ids.into_iter().collect();
+        let mut saved = Vec::new();
+        for ids in policy_ids.chunks(FOLLOW_CHUNK) {
+            saved.extend(self.store.policies_by_ids(ids).await?);
         }
+        let gone: Vec<i64> = policy_ids
+            .iter()
+            .filter(|id| saved.binary_search_by_key(id, |p| &p.id).is_err())
+            .copied()
+            .collect();
+        if schema {
+            // Compiled rules and indexed facts depend on the schema: everything is built anew.
+            self.reload().await?;
+        } else {
+            // An entity the engine refuses is logged and passed over: read again, it would fail
+            // again and hold up every later change.
+            for policy in &saved {
+                if let Err(error) = self.policy_changed(policy) {
+                    tracing::error!(%error, policy_id = policy.id, "matcher refused a saved policy");
+                }
+            }
+            for id in &gone {
+                self.policy_removed(*id);
+            }
+            let profile_ids: Vec<i64> = profile_ids.into_iter().collect();
+            for ids in profile_ids.chunks(FOLLOW_CHUNK) {
+                let found = self.store.profiles_by_ids(ids).await?;
+                for (id, profile) in &found {
+                    if let Err(error) = self.profile_changed(*id, profile) {
+                        tracing::error!(%error, profile_id = id, "matcher refused a saved profile");
+                    }
+                }
+                for id in ids {
+                    if found.binary_search_by_key(id, |(id, _)| *id).is_err() {
+                        self.profile_removed(*id);
+                    }
+                }
+            }
+            if weights {
+                self.follow_weights().await?;
+            }
+            if tags {
+                self.follow_tag_weights().await?;
+            }
+        }
+        let position = cursor.position();
+        self.position
+            .store(position, std::sync::atomic::Ordering::Relaxed);
+        if !batch.more {
+            let mut live = self.write();
+            live.synced_at = live.synced_at.max(started);
+        }
+        Ok(CaughtUp {
+            saved,
+            gone,
+            position,
+            more: batch.more,
+        })
+    }
+
+    /// Applies the stored scoring weights when their version differs from the one in use.
+    async fn follow_weights(&self) -> Result<(), MatchingError> {
         if let Some(saved) = self.store.current_weights().await?
             && saved.version != self.read().weights_version
         {
@@ -410,10 +499,7 @@ impl Matching {
             self.set_weights(weights)?;
             self.write().weights_version = saved.version;
         }
-        self.follow_tag_weights().await?;
-        let mut live = self.write();
-        live.synced_at = live.synced_at.max(now);
-        Ok(policies)
+        Ok(())
     }
 
     /// Applies the taxonomy's tag weights when they differ from the ones in use; true if they did.
@@ -734,6 +820,7 @@ impl Matching {
             profiles: live.index.len(),
             build_time: live.build_time,
             synced_at: live.synced_at,
+            position: self.position.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 

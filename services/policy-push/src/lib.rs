@@ -47,14 +47,15 @@ async fn open_store_with(config: &Config, secrets: &secrets::Secrets) -> anyhow:
     })
 }
 
+/// How long the change log keeps its rows: far beyond any follower's lag, so a restart always
+/// finds the rows after its position.
+const CHANGE_LOG_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// Keeps time-bound state true: policies whose validity window ended are expired (a new
-/// version, so they stop matching and pushing everywhere), and the matcher is rebuilt when the day
-/// turns in China, so ages and other derived labels stay true.
-async fn follow_the_calendar(
-    store: Store,
-    matching: api::Matching,
-    search: Arc<search::PolicyIndex>,
-) {
+/// version, which the change log carries to every instance's matcher and search index), the
+/// matcher is rebuilt when the day turns in China, so ages and other derived labels stay true,
+/// and change log rows past their retention are pruned.
+async fn follow_the_calendar(store: Store, matching: api::Matching) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
@@ -65,12 +66,6 @@ async fn follow_the_calendar(
                         policy_id = policy.id,
                         "policy expired at the end of its validity"
                     );
-                    if let Err(error) = matching.policy_changed(policy) {
-                        tracing::error!(%error, policy_id = policy.id, "matcher did not follow an expiry");
-                    }
-                    if let Err(error) = search.upsert(policy) {
-                        tracing::error!(%error, policy_id = policy.id, "search did not follow an expiry");
-                    }
                 }
             }
             Err(error) => tracing::error!(%error, "expiring policies failed; will retry"),
@@ -79,6 +74,11 @@ async fn follow_the_calendar(
             Ok(true) => tracing::info!("new day: matcher rebuilt"),
             Ok(false) => {}
             Err(error) => tracing::error!(%error, "matcher rebuild failed; keeping yesterday's"),
+        }
+        match store.prune_changes(CHANGE_LOG_RETENTION).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "old change log rows pruned"),
+            Err(error) => tracing::error!(%error, "pruning the change log failed; will retry"),
         }
     }
 }
@@ -138,13 +138,15 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
     }
 }
 
-/// Applies what other instances saved to this instance's matcher and search index, from the
-/// committed rows: at once when one of them announces a change (Redis), and every `interval`
-/// regardless.
-async fn follow_other_instances(
+/// The one follower of the change log on this instance: applies every committed write (this
+/// instance's and the others') to the matcher and the search index, which records how far it got.
+/// It reads the log every `interval` and at once when an instance announces a change (Redis): a
+/// notice only wakes it, the log says what changed. A stretch that fails is read again.
+async fn follow_the_change_log(
     matching: api::Matching,
     search: Arc<search::PolicyIndex>,
     coordinator: coordination::Coordinator,
+    mut cursor: store::ChangeCursor,
     interval: std::time::Duration,
 ) {
     let mut notices = coordinator.notices();
@@ -158,15 +160,24 @@ async fn follow_other_instances(
                 }
             }
         }
-        match matching.catch_up().await {
-            Ok(policies) => {
-                for policy in &policies {
-                    if let Err(error) = search.upsert(policy) {
-                        tracing::error!(%error, policy_id = policy.id, "search did not follow a saved policy");
-                    }
+        loop {
+            let before = cursor.clone();
+            let caught = match matching.catch_up(&mut cursor).await {
+                Ok(caught) => caught,
+                Err(error) => {
+                    tracing::error!(%error, "matcher did not follow the change log; will retry");
+                    cursor = before;
+                    break;
                 }
+            };
+            if let Err(error) = search.apply(&caught.saved, &caught.gone, Some(caught.position)) {
+                tracing::error!(%error, "search did not follow the change log; will retry");
+                cursor = before;
+                break;
             }
-            Err(error) => tracing::error!(%error, "matcher catch-up failed; will retry"),
+            if !caught.more {
+                break;
+            }
         }
     }
 }
@@ -208,6 +219,9 @@ pub async fn start(
             "empty database: demo data loaded"
         );
     }
+    // Taken before the matcher and the search index read the data: the follower goes on from
+    // here, so no write committed while they load is missed.
+    let position = store.change_head().await?;
     let matching = api::Matching::load(store.clone())
         .await
         .context("cannot build the matcher from the database")?;
@@ -221,19 +235,17 @@ pub async fn start(
     };
     let search = Arc::new(search::PolicyIndex::new().context("cannot create the search index")?);
     search
-        .rebuild(store.all_policies().await?)
+        .rebuild(store.all_policies().await?, position)
         .context("cannot index the policies for search")?;
-    tokio::spawn(follow_other_instances(
+    let cursor = store::ChangeCursor::resume(&store, search.position()?).await?;
+    tokio::spawn(follow_the_change_log(
         matching.clone(),
         search.clone(),
         coordinator.clone(),
+        cursor,
         std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
     ));
-    tokio::spawn(follow_the_calendar(
-        store.clone(),
-        matching.clone(),
-        search.clone(),
-    ));
+    tokio::spawn(follow_the_calendar(store.clone(), matching.clone()));
     tokio::spawn(fail_stale_imports(
         store.clone(),
         std::time::Duration::from_secs(config.imports.stale_after_secs.max(1)),

@@ -51,7 +51,10 @@ pub fn bench_search(policies: usize, queries: usize) -> Result<BenchReport, Sear
     let index = PolicyIndex::new()?;
     let started = Instant::now();
     let mut rng = Rng(0x5eed_2026);
-    index.rebuild((0..policies).map(|i| synthetic_policy(&mut rng, i as i64 + 1)))?;
+    index.rebuild(
+        (0..policies).map(|i| synthetic_policy(&mut rng, i as i64 + 1)),
+        0,
+    )?;
     let index_time = started.elapsed();
 
     let mut latencies = Vec::with_capacity(queries);

@@ -50,12 +50,21 @@ pub struct SearchResults {
 
 /// The search index over all policies, kept in RAM: it is rebuilt from the database on every
 /// start, so a directory on disk would only add files to manage and slower writes.
+///
+/// Every commit records, as its payload, the change log position (see `store::ChangeCursor`)
+/// up to which the index reflects the committed policies; the follower resumes from it.
 pub struct PolicyIndex {
     fields: Fields,
     reader: IndexReader,
     /// One writer per index (tantivy's rule); the lock also orders commit-then-reload so a
     /// search after a write sees it.
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Writer>,
+}
+
+struct Writer {
+    writer: IndexWriter,
+    /// The change log position the last commit recorded.
+    position: i64,
 }
 
 impl PolicyIndex {
@@ -73,17 +82,22 @@ impl PolicyIndex {
         Ok(Self {
             fields,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                writer,
+                position: 0,
+            }),
         })
     }
 
     /// Replaces the whole content with `policies` (references or owned, so a caller can stream
-    /// them); searches see the old content until it is done. Returns how many were indexed.
+    /// them), read after the change log stood at `position`; searches see the old content until
+    /// it is done. Returns how many were indexed.
     pub fn rebuild<P: Borrow<Policy>>(
         &self,
         policies: impl IntoIterator<Item = P>,
+        position: i64,
     ) -> Result<usize, SearchError> {
-        self.write(|writer, fields| {
+        self.write(Some(position), |writer, fields| {
             writer.delete_all_documents()?;
             let mut count = 0;
             for policy in policies {
@@ -98,34 +112,64 @@ impl PolicyIndex {
         })
     }
 
-    /// Adds the policy, or replaces the one with its id.
+    /// Adds the policy, or replaces the one with its id, ahead of the change log (the position
+    /// recorded stays where it was).
     pub fn upsert(&self, policy: &Policy) -> Result<(), SearchError> {
-        self.write(|writer, fields| {
-            writer.delete_term(Term::from_field_i64(fields.id, policy.id));
-            writer.add_document(policy_document(fields, policy))?;
+        self.apply(std::slice::from_ref(policy), &[], None)
+    }
+
+    /// Removes the policy with this id, ahead of the change log; removing an unknown id is not an
+    /// error.
+    pub fn remove(&self, id: i64) -> Result<(), SearchError> {
+        self.apply(&[], &[id], None)
+    }
+
+    /// Puts `saved` policies in (replacing those with their ids) and takes the `gone` ids out, in
+    /// one commit that records `position` when given. Applying the same again changes nothing:
+    /// each id is held once.
+    pub fn apply(
+        &self,
+        saved: &[Policy],
+        gone: &[i64],
+        position: Option<i64>,
+    ) -> Result<(), SearchError> {
+        self.write(position, |writer, fields| {
+            for id in gone.iter().chain(saved.iter().map(|p| &p.id)) {
+                writer.delete_term(Term::from_field_i64(fields.id, *id));
+            }
+            for policy in saved {
+                writer.add_document(policy_document(fields, policy))?;
+            }
             Ok(())
         })
     }
 
-    /// Removes the policy with this id; removing an unknown id is not an error.
-    pub fn remove(&self, id: i64) -> Result<(), SearchError> {
-        self.write(|writer, fields| {
-            writer.delete_term(Term::from_field_i64(fields.id, id));
-            Ok(())
-        })
+    /// The change log position the last commit recorded (0 before any was).
+    pub fn position(&self) -> Result<i64, SearchError> {
+        let metas = self.reader.searcher().index().load_metas()?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
     }
 
     fn write<T>(
         &self,
+        position: Option<i64>,
         change: impl FnOnce(&mut IndexWriter, &Fields) -> Result<T, SearchError>,
     ) -> Result<T, SearchError> {
-        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
-        let outcome = change(&mut writer, &self.fields);
+        let mut guard = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        let Writer {
+            writer,
+            position: recorded,
+        } = &mut *guard;
+        let outcome = change(writer, &self.fields);
         if outcome.is_err() {
             writer.rollback()?;
             return outcome;
         }
-        writer.commit()?;
+        let position = position.unwrap_or(*recorded);
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&position.to_string());
+        commit.commit()?;
+        *recorded = position;
         self.reader.reload()?;
         outcome
     }

@@ -34,7 +34,7 @@ fn policy(id: i64, content: PolicyContent) -> Policy {
 fn demo_index() -> (PolicyIndex, Vec<Policy>) {
     let policies = demo_policies();
     let index = PolicyIndex::new().unwrap();
-    assert_eq!(index.rebuild(&policies).unwrap(), policies.len());
+    assert_eq!(index.rebuild(&policies, 0).unwrap(), policies.len());
     (index, policies)
 }
 
@@ -122,7 +122,7 @@ fn a_title_match_outranks_a_body_only_match() {
     in_body.full_text = "瞪羚企业可以申请。瞪羚企业认定后给予奖励。瞪羚企业名单每年公布。".into();
     let index = PolicyIndex::new().unwrap();
     index
-        .rebuild([policy(1, in_body), policy(2, in_title)])
+        .rebuild([policy(1, in_body), policy(2, in_title)], 0)
         .unwrap();
     let results = search(&index, &SearchQuery::text("瞪羚企业"));
     assert_eq!(ids(&results), [2, 1]);
@@ -139,7 +139,7 @@ fn the_words_in_the_order_asked_outrank_the_same_words_apart() {
     together.full_text = "本办法支持小微企业贷款贴息，另有其他事项说明。".into();
     let index = PolicyIndex::new().unwrap();
     index
-        .rebuild([policy(1, apart), policy(2, together)])
+        .rebuild([policy(1, apart), policy(2, together)], 0)
         .unwrap();
     let results = search(&index, &SearchQuery::text("小微企业贷款贴息"));
     assert_eq!(ids(&results), [2, 1]);
@@ -397,7 +397,7 @@ fn upserted_policies_are_found_at_once_and_removed_ones_are_not() {
     assert!(!ids(&search(&index, &SearchQuery::text("链主企业"))).contains(&500));
     assert_eq!(index.len(), before);
 
-    index.rebuild(&policies[..3]).unwrap();
+    index.rebuild(&policies[..3], 0).unwrap();
     assert_eq!(index.len(), 3);
 }
 
@@ -408,4 +408,30 @@ fn results_serialise_for_the_api() {
     assert!(json["total"].as_u64().unwrap() >= 1);
     assert!(json["hits"][0]["snippet_html"].is_string());
     assert!(json["facets"]["topic"][0]["value"].is_string());
+}
+
+#[test]
+fn applied_changes_record_their_position_and_applying_again_adds_nothing() {
+    let (index, policies) = demo_index();
+    let before = index.len();
+    let mut content = policies[5].content.clone();
+    content.title = "北京市支持独角兽企业上市若干措施".into();
+    let saved = [policy(500, content)];
+    index.apply(&saved, &[1], Some(42)).unwrap();
+    index.apply(&saved, &[1], Some(42)).unwrap();
+    assert_eq!(index.len(), before, "one added, one removed, each once");
+    assert_eq!(
+        ids(&search(&index, &SearchQuery::text("独角兽"))),
+        vec![500]
+    );
+    assert_eq!(index.position().unwrap(), 42);
+
+    index.remove(500).unwrap();
+    assert_eq!(
+        index.position().unwrap(),
+        42,
+        "a write ahead of the log keeps the position"
+    );
+    index.rebuild(&policies, 57).unwrap();
+    assert_eq!(index.position().unwrap(), 57);
 }

@@ -49,20 +49,6 @@ impl Store {
         Ok(rows.into_iter().map(|(id, body)| (id, body.0)).collect())
     }
 
-    /// Profiles saved at or after `since`, by any instance, in id order.
-    pub async fn profiles_saved_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(i64, Profile)>, StoreError> {
-        let rows: Vec<(i64, Json<Profile>)> = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT id, body FROM profiles WHERE updated_at >= $1 ORDER BY id")
-                .bind(since)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows.into_iter().map(|(id, body)| (id, body.0)).collect())
-    }
-
     /// Profile ids whose 统一社会信用代码 is among `codes`: `(code, id)` pairs.
     pub async fn profile_ids_by_credit_codes(
         &self,

@@ -7,6 +7,7 @@
 mod attributes;
 mod audit;
 mod backend;
+mod changes;
 mod contacts;
 mod dead_letters;
 mod error;
@@ -34,6 +35,7 @@ use utoipa::ToSchema;
 
 pub use audit::AuditEntry;
 pub use backend::{Backend, Db};
+pub use changes::{Change, ChangeBatch, ChangeCursor, ChangedEntity};
 pub use contacts::{
     AddressOutcome, AddressStatus, ContactSource, DEFAULT_MAX_CONTACTS, PendingContact,
     address_summary,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::types::Json;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, Listing, SqlBuf, fetch_listing, on_pool};
+use crate::backend::{Arg, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool};
 use crate::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
 use crate::{FieldError, Page, Paging, Store, StoreError};
 
@@ -488,17 +488,16 @@ impl Store {
         Ok(expired)
     }
 
-    /// Policies saved at or after `since`, by any instance: what another instance's matcher
-    /// must catch up on.
-    pub async fn policies_saved_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Policy>, StoreError> {
+    /// The policies with the given ids that exist, in id order.
+    pub async fn policies_by_ids(&self, ids: &[i64]) -> Result<Vec<Policy>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = SqlBuf::new(&format!("{SELECT_POLICY} WHERE id IN "));
+        sql.tuple(ids.iter().map(|id| Arg::Int(*id)))
+            .push(" ORDER BY id");
         let rows: Vec<PolicyRow> = on_pool!(&self.db, pool => {
-            sqlx::query_as(&format!("{SELECT_POLICY} WHERE updated_at >= $1 ORDER BY id"))
-                .bind(since)
-                .fetch_all(pool)
-                .await?
+            bind_args!(sqlx::query_as(&sql.sql), &sql.args).fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(Policy::from).collect())
     }

@@ -254,7 +254,12 @@ async fn policy_audience(
     )?;
     let mut sample = Vec::new();
     for member in audience.hits.iter().take(AUDIENCE_SAMPLE) {
-        let stored = state.store.profile(member.profile_id).await?;
+        // A profile deleted on another instance stays in this index until the change log
+        // follower removes it; the sample passes over it meanwhile.
+        let stored = match state.store.profile(member.profile_id).await {
+            Err(store::StoreError::NotFound { .. }) => continue,
+            stored => stored?,
+        };
         sample.push(SampleMember {
             profile_id: member.profile_id,
             name: stored.profile.name().to_owned(),

@@ -1,0 +1,197 @@
+//! The change log: every write the matcher or the search index follows leaves one row per entity
+//! in its own transaction (bulk writes included, a rolled-back write none), and the cursor reads
+//! rows that commit out of id order on PostgreSQL without skipping any.
+
+mod support;
+
+use std::sync::Arc;
+
+use scratch_db::ScratchDatabase;
+use sqlx::Connection;
+use store::{Change, ChangeCursor, ChangedEntity, ManualClock, Store};
+
+fn policy(title: &str) -> store::policy::PolicyContent {
+    serde_json::from_value(serde_json::json!({
+        "title": title, "doc_number": "京人社发〔2026〕1号",
+        "issuing_departments": ["北京市人力资源和社会保障局"],
+        "region_code": "110000", "level": "municipal", "status": "draft",
+        "applicability": {"audiences": ["individual"]}
+    }))
+    .unwrap()
+}
+
+fn citizen(id_number: &str) -> profiles::ProfileInput {
+    serde_json::from_value(serde_json::json!({
+        "kind": "citizen", "name": "小明", "id_number": id_number, "residence_region": "110105"
+    }))
+    .unwrap()
+}
+
+/// Everything the cursor reads from here on, in one list.
+async fn read_all(store: &Store, cursor: &mut ChangeCursor) -> Vec<Change> {
+    let mut read = Vec::new();
+    loop {
+        let batch = cursor.next(store).await.unwrap();
+        read.extend(batch.changes);
+        if !batch.more {
+            return read;
+        }
+    }
+}
+
+async fn every_write_path_logs_its_entities(store: Store) {
+    // The standard taxonomy seeded at open is logged too (tag rows); the writes below come after.
+    let start = store.change_head().await.unwrap();
+    assert!(start > 0);
+    let mut cursor = ChangeCursor::resume(&store, start).await.unwrap();
+    let created = store
+        .create_policy(&policy("就业见习补贴"), "test", store::PublishPush::Never)
+        .await
+        .unwrap();
+    let outcomes = store
+        .save_policies(&[policy("就业见习补贴"), policy("创业担保贷款")], "test")
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 2);
+    store.delete_policy(created.id, "test").await.unwrap();
+    let profile = store
+        .create_profile(citizen("110105200811230010"), "test")
+        .await
+        .unwrap();
+    store
+        .upsert_profiles(
+            vec![citizen("110105200811230010"), citizen("110105199003071239")],
+            "test",
+        )
+        .await
+        .unwrap();
+    store.delete_profile(profile.id, "test").await.unwrap();
+    store
+        .save_weights(&serde_json::json!({}), "test")
+        .await
+        .unwrap();
+    // A write that fails (a second profile with the same ID number) leaves nothing behind.
+    let before_failure = store.change_head().await.unwrap();
+    let duplicate = store
+        .create_profile(citizen("110105199003071239"), "test")
+        .await;
+    assert!(duplicate.is_err());
+    assert_eq!(store.change_head().await.unwrap(), before_failure);
+
+    let read = read_all(&store, &mut cursor).await;
+    let entities: Vec<ChangedEntity> = read.iter().map(|c| c.entity).collect();
+    let second = created.id + 1;
+    let newest = *store
+        .list_profiles(&Default::default(), Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| &p.id)
+        .max()
+        .unwrap();
+    assert_eq!(
+        entities,
+        vec![
+            ChangedEntity::Policy(created.id),
+            ChangedEntity::Policy(created.id),
+            ChangedEntity::Policy(second),
+            ChangedEntity::Policy(created.id),
+            ChangedEntity::Profile(profile.id),
+            ChangedEntity::Profile(profile.id),
+            ChangedEntity::Profile(newest),
+            ChangedEntity::Profile(profile.id),
+            ChangedEntity::Weights,
+        ]
+    );
+    assert!(read.windows(2).all(|w| w[0].id < w[1].id), "in id order");
+    assert_eq!(cursor.position(), store.change_head().await.unwrap());
+    assert_eq!(store.changes_pending(cursor.position()).await.unwrap(), 0);
+    assert_eq!(
+        store.changes_pending(start).await.unwrap() as usize,
+        read.len()
+    );
+    assert!(
+        read_all(&store, &mut cursor).await.is_empty(),
+        "each row read once"
+    );
+}
+
+#[tokio::test]
+async fn every_write_path_logs_its_entities_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/changes.db", dir.path().display());
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    every_write_path_logs_its_entities(support::open(&url, &clock).await).await;
+}
+
+#[tokio::test]
+async fn every_write_path_logs_its_entities_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_changes").await;
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    every_write_path_logs_its_entities(support::open(db.url(), &clock).await).await;
+}
+
+#[tokio::test]
+async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_changes_order").await;
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    let store = support::open(db.url(), &clock).await;
+    let start = store.change_head().await.unwrap();
+    let mut cursor = ChangeCursor::resume(&store, start).await.unwrap();
+    let insert = "INSERT INTO changes (entity, entity_id, change) VALUES ('policy', $1, 'update')";
+    let mut slow = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let mut slow_tx = slow.begin().await.unwrap();
+    sqlx::query(insert)
+        .bind(1_i64)
+        .execute(&mut *slow_tx)
+        .await
+        .unwrap();
+    let mut quick = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query(insert)
+        .bind(2_i64)
+        .execute(&mut quick)
+        .await
+        .unwrap();
+
+    let first = read_all(&store, &mut cursor).await;
+    assert_eq!(
+        first.iter().map(|c| c.entity).collect::<Vec<_>>(),
+        vec![ChangedEntity::Policy(2)]
+    );
+    assert_eq!(
+        cursor.position(),
+        start,
+        "a restart must not resume past the id still in flight"
+    );
+
+    slow_tx.commit().await.unwrap();
+    let late = read_all(&store, &mut cursor).await;
+    assert_eq!(
+        late.iter().map(|c| c.entity).collect::<Vec<_>>(),
+        vec![ChangedEntity::Policy(1)]
+    );
+    assert_eq!(cursor.position(), store.change_head().await.unwrap());
+
+    // A cursor resumed at the head awaits the ids just below it that have not committed.
+    let mut in_flight = slow.begin().await.unwrap();
+    sqlx::query(insert)
+        .bind(3_i64)
+        .execute(&mut *in_flight)
+        .await
+        .unwrap();
+    sqlx::query(insert)
+        .bind(4_i64)
+        .execute(&mut quick)
+        .await
+        .unwrap();
+    let mut resumed = ChangeCursor::resume(&store, store.change_head().await.unwrap())
+        .await
+        .unwrap();
+    in_flight.commit().await.unwrap();
+    let late = read_all(&store, &mut resumed).await;
+    assert_eq!(
+        late.iter().map(|c| c.entity).collect::<Vec<_>>(),
+        vec![ChangedEntity::Policy(3)]
+    );
+}
