@@ -219,11 +219,15 @@ async fn rename_tag(
 }
 
 /// Brings the matcher and the search index up to policies a rename or merge saved again.
+/// The change log brings them too; doing it here as well means the reply is already true. The
+/// policies go into search in one commit, on the blocking pool: a merge may save thousands again.
 async fn follow_retagged_policies(state: &AppState) -> Result<(), ApiError> {
     state.matching.reload().await?;
-    for policy in state.store.all_policies().await? {
-        state.search.upsert(&policy)?;
-    }
+    let policies = state.store.all_policies().await?;
+    let search = state.search.clone();
+    tokio::task::spawn_blocking(move || search.apply(&policies, &[], None))
+        .await
+        .map_err(|_| ApiError::internal())??;
     Ok(())
 }
 
