@@ -108,6 +108,13 @@ enum Command {
         /// E-mails sent in the e-mail benchmark.
         #[arg(long, default_value_t = 5_000)]
         emails: usize,
+        /// Seconds each load of the HTTP section runs: the real server on a scratch SQLite
+        /// database with the --policies library, driven over 1 and 16 connections (0 skips it).
+        #[arg(long, default_value_t = 5)]
+        http_seconds: u64,
+        /// Enterprises whose matches the HTTP section requests in turn.
+        #[arg(long, default_value_t = 200)]
+        http_profiles: usize,
     },
 }
 
@@ -226,6 +233,8 @@ async fn main() -> anyhow::Result<()> {
             smtp_url,
             redis_url,
             emails,
+            http_seconds,
+            http_profiles,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
@@ -235,6 +244,14 @@ async fn main() -> anyhow::Result<()> {
                 search_policies,
             };
             let mut report = policy_push::bench::run(&options).await?;
+            if http_seconds > 0 {
+                let http = policy_push::bench_http::HttpBenchOptions {
+                    policies,
+                    profiles: http_profiles,
+                    duration: std::time::Duration::from_secs(http_seconds),
+                };
+                policy_push::bench_http::run(&http, &mut report).await?;
+            }
             match postgres {
                 Some(postgres_url) if push_recipients > 0 => {
                     let push = policy_push::bench_push::PushBenchOptions {
