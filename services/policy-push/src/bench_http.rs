@@ -123,6 +123,8 @@ async fn measure(
     };
     // Nothing to deliver while the figures run: the workers would only poll.
     config.delivery.enabled = false;
+    // Requests are counted and timed into the recorder, as where the service is watched.
+    config.metrics.listen = Some("127.0.0.1:0".to_owned());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = crate::start(&config, async {
         stopped.await.ok();
