@@ -297,7 +297,7 @@ async fn add_enterprises(store: &Store, count: usize) -> anyhow::Result<Vec<i64>
         line["industry"] = json!(rng.pick(INDUSTRIES));
         line["employees"] = json!(rng.below(1_000) + 1);
         line["revenue"] = json!(rng.below(60_000));
-        line["founded_on"] = json!(format!("{}-06-15", 1995 + rng.below(31)));
+        line["founded_on"] = json!(format!("{}-06-15", 1995 + rng.below(25)));
         line["interests"] = json!(if rng.chance(50) { ["tax"] } else { ["rnd"] });
         if rng.chance(40) {
             line["certifications"] = json!([{"kind": "high_tech", "obtained_on": "2024-11-30", "expires_on": "2027-11-29"}]);
