@@ -99,6 +99,116 @@ async fn a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons(ap
     );
 }
 
+/// What a match decides, whatever form its reasons take.
+fn verdicts(reply: &Value) -> Vec<Value> {
+    ["eligible", "possible", "near_miss"]
+        .iter()
+        .flat_map(|group| reply[group].as_array().expect("group").iter())
+        .map(|m| {
+            json!([
+                m["policy"]["id"],
+                m["verdict"],
+                m["score"],
+                m["met"],
+                m["total"],
+                m["missing_fields"],
+                m["near_miss_hint"]["text_zh"],
+                m["estimated_amount"]
+            ])
+        })
+        .collect()
+}
+
+fn every_match(reply: &Value) -> impl Iterator<Item = &Value> {
+    ["eligible", "possible", "near_miss"]
+        .into_iter()
+        .flat_map(|group| reply[group].as_array().expect("group").iter())
+}
+
+async fn match_lists_are_short_by_default_and_trees_on_request(app: TestApp) {
+    let policy = app.create("/api/v1/policies", &revenue_policy()).await;
+    let mut small_only = revenue_policy();
+    small_only["doc_number"] = json!("京经信发〔2026〕12号");
+    small_only["applicability"]["condition"]["all"][1]["value"] = json!(50);
+    let near = app.create("/api/v1/policies", &small_only).await;
+    let haidian = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    let mut unknown_revenue = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    unknown_revenue.as_object_mut().unwrap().remove("revenue");
+    let chaoyang = app.create("/api/v1/profiles", &unknown_revenue).await;
+
+    for profile in [haidian, chaoyang] {
+        let path = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
+        let default = app.get(&path).await.expect(200).body;
+        let short = app
+            .get(&format!("{path}&reasons=short"))
+            .await
+            .expect(200)
+            .body;
+        let tree = app
+            .get(&format!("{path}&reasons=tree"))
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(default, short, "the short form is the default");
+        assert_eq!(verdicts(&short), verdicts(&tree), "{short}\n{tree}");
+        for (brief, full) in every_match(&short).zip(every_match(&tree)) {
+            for structured in ["score_terms", "failed_leaves", "explanation"] {
+                assert!(
+                    brief.get(structured).is_none(),
+                    "short has no {structured}: {brief}"
+                );
+            }
+            let sentences = brief["reasons"].as_array().unwrap();
+            assert!(!sentences.is_empty(), "{brief}");
+            assert!(
+                sentences
+                    .iter()
+                    .all(|r| !r["code"].as_str().unwrap().starts_with("score.")),
+                "ranking terms only in the tree form: {brief}"
+            );
+            let full_reasons = full["reasons"].as_array().unwrap();
+            for sentence in sentences {
+                assert!(
+                    full_reasons.iter().any(|r| r["code"] == sentence["code"]
+                        && r["text_zh"] == sentence["text_zh"]
+                        && r["clause"] == sentence.get("clause").cloned().unwrap_or(Value::Null)),
+                    "{sentence} is in the tree form too"
+                );
+            }
+            assert!(
+                full["score_terms"]
+                    .as_array()
+                    .is_some_and(|t| !t.is_empty())
+            );
+            assert_eq!(full["explanation"]["verdict"], full["verdict"], "{full}");
+            assert!(full["explanation"]["condition"].is_object(), "{full}");
+        }
+        if profile == haidian {
+            assert_eq!(ids(&short["eligible"]), vec![policy]);
+            assert_eq!(ids(&short["near_miss"]), vec![near]);
+        } else {
+            assert_eq!(ids(&short["possible"]), vec![policy]);
+        }
+    }
+
+    let body = json!({"profile": fixtures::enterprise(CREDIT_CODE_HAIDIAN), "as_of": "2026-11-21", "reasons": "tree"});
+    let preview = app.post("/api/v1/match/preview", &body).await.expect(200);
+    assert_eq!(
+        preview.body["eligible"][0]["explanation"]["verdict"],
+        "eligible"
+    );
+    app.get(&format!(
+        "/api/v1/profiles/{haidian}/matches?reasons=forest"
+    ))
+    .await
+    .expect_error(400, "invalid_query");
+}
+
 async fn the_matcher_follows_policy_changes_without_a_restart(app: TestApp) {
     let profile = app
         .create(
@@ -317,6 +427,7 @@ async fn a_weights_dry_run_agrees_with_a_direct_recount(app: TestApp) {
 
 on_both_backends!(
     a_profile_sees_eligible_possible_and_near_miss_policies_with_reasons,
+    match_lists_are_short_by_default_and_trees_on_request,
     the_matcher_follows_policy_changes_without_a_restart,
     a_policy_audience_counts_groups_filters_and_explains_a_sample,
     the_policy_calculator_matches_without_storing,

@@ -872,9 +872,19 @@ impl Matching {
         profile: &Profile,
         as_of: NaiveDate,
     ) -> Result<PolicyMatch, MatchingError> {
+        self.explain_facts(policy_id, &profile.facts(as_of), as_of)
+    }
+
+    /// [`Matching::explain`] for bare facts, some perhaps unknown.
+    pub fn explain_facts(
+        &self,
+        policy_id: i64,
+        facts: &profiles::Facts,
+        as_of: NaiveDate,
+    ) -> Result<PolicyMatch, MatchingError> {
         self.read()
             .engine
-            .evaluate(policy_id, &profile.facts(as_of), as_of)
+            .evaluate(policy_id, facts, as_of)
             .ok_or(MatchingError::NotPublished(policy_id))
     }
 

@@ -50,6 +50,9 @@ const INDUSTRIES: &[&str] = &[
     "H6210", "R8610", "L7211", "E4813", "G5431", "A0111", "K7010", "C1610", "I6311", "M7510",
 ];
 
+/// Seed of the synthetic policy library, shared with the HTTP section so both serve one library.
+pub(crate) const LIBRARY_SEED: u64 = 20_261_121;
+
 pub(crate) fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 21).expect("valid date")
 }
@@ -136,7 +139,7 @@ const BASELINE_SQL: &str = "SELECT id FROM bench_profiles WHERE region LIKE '11%
      AND industry LIKE 'I%' AND NOT (industry LIKE 'I64%') AND employees <= 300 \
      AND revenue >= 500 AND founded_on >= DATE '2016-01-01'";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -170,7 +173,7 @@ pub(crate) fn memory_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn ms(duration: Duration) -> String {
+pub(crate) fn ms(duration: Duration) -> String {
     format!("{:.3} ms", duration.as_secs_f64() * 1000.0)
 }
 
@@ -213,7 +216,7 @@ fn forward(
     schema: &AttributeSchema,
     out: &mut String,
 ) -> anyhow::Result<()> {
-    let mut rng = SplitMix64::new(20_261_121);
+    let mut rng = SplitMix64::new(LIBRARY_SEED);
     let rules = (0..options.policies)
         .map(|id| synth::rule(&mut rng, id as i64 + 1, as_of()))
         .collect();

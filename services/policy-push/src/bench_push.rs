@@ -30,13 +30,13 @@ pub struct PushBenchOptions {
 }
 
 /// The 统一社会信用代码 of synthetic enterprise `n`.
-fn credit_code(n: usize) -> String {
+pub(crate) fn credit_code(n: usize) -> String {
     let first17 = format!("91110108MA{:07}", n + 1);
     let check = profiles::uscc::check_char(&first17).unwrap_or('0');
     format!("{first17}{check}")
 }
 
-fn enterprise_line(n: usize, with_contact: bool) -> String {
+pub(crate) fn enterprise_line(n: usize, with_contact: bool) -> String {
     let contacts = if with_contact {
         json!([{"name": "联系人", "email": format!("bench{n}@example.com"), "role": "finance"}])
     } else {
@@ -135,7 +135,7 @@ impl ScratchDb {
     }
 }
 
-fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSettings {
+pub(crate) fn settings(smtp_url: Option<String>, outbox: &std::path::Path) -> push::PushSettings {
     push::PushSettings {
         worker_id: format!("bench-{}", std::process::id()),
         public_url: "http://127.0.0.1:8080".to_owned(),
@@ -177,7 +177,7 @@ async fn seed(
 }
 
 /// Imports a published bench policy titled `title`; returns its id.
-async fn add_policy(store: &Store, title: &str) -> anyhow::Result<i64> {
+pub(crate) async fn add_policy(store: &Store, title: &str) -> anyhow::Result<i64> {
     let policy = bench_policy(title);
     let report = import_lines(store, ImportKind::Policies, policy.as_bytes(), |_| {}).await?;
     anyhow::ensure!(report.errors.is_empty(), "bench policy rejected");
@@ -192,7 +192,7 @@ async fn add_policy(store: &Store, title: &str) -> anyhow::Result<i64> {
 
 /// Writes synthetic enterprises in batches of 1,000, one transaction each (the line-by-line
 /// importer would take minutes for 100,000).
-async fn import_enterprises(
+pub(crate) async fn import_enterprises(
     store: &Store,
     range: std::ops::Range<usize>,
     with_contact: impl Fn(usize) -> bool,

@@ -2,6 +2,7 @@
 //! empty database), the HTTP server with graceful shutdown, and bulk import of JSON lines.
 
 pub mod bench;
+pub mod bench_http;
 pub mod bench_push;
 pub mod bench_scale;
 pub mod config;

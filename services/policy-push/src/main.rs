@@ -112,6 +112,13 @@ enum Command {
         /// process, e.g. `--scale 2000000,20000000` (a city and a province); none by default.
         #[arg(long, value_delimiter = ',')]
         scale: Vec<usize>,
+        /// Seconds each load of the HTTP section runs: the real server on a scratch SQLite
+        /// database with the --policies library, driven over 1 and 16 connections (0 skips it).
+        #[arg(long, default_value_t = 5)]
+        http_seconds: u64,
+        /// Enterprises whose matches the HTTP section requests in turn.
+        #[arg(long, default_value_t = 200)]
+        http_profiles: usize,
     },
     /// One size of `bench --scale`: builds the index and prints its figures as JSON.
     #[command(hide = true)]
@@ -237,6 +244,8 @@ async fn main() -> anyhow::Result<()> {
             redis_url,
             emails,
             scale,
+            http_seconds,
+            http_profiles,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
@@ -247,6 +256,14 @@ async fn main() -> anyhow::Result<()> {
                 scale,
             };
             let mut report = policy_push::bench::run(&options).await?;
+            if http_seconds > 0 {
+                let http = policy_push::bench_http::HttpBenchOptions {
+                    policies,
+                    profiles: http_profiles,
+                    duration: std::time::Duration::from_secs(http_seconds),
+                };
+                policy_push::bench_http::run(&http, &mut report).await?;
+            }
             match postgres {
                 Some(postgres_url) if push_recipients > 0 => {
                     let push = policy_push::bench_push::PushBenchOptions {

@@ -205,21 +205,18 @@ impl Store {
         Ok(())
     }
 
-    /// The principal an API token acts for, if the token is known and its user enabled.
+    /// The principal an API token acts for, if the token is known and its user enabled: one
+    /// round trip, as every request made with a token asks it.
     pub async fn token_principal(&self, token_hash: &str) -> Result<Option<Principal>, StoreError> {
-        let user_id: Option<i64> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar(
-                "SELECT t.user_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = $1 AND NOT u.disabled",
-            )
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!(
+                "{SELECT_PRINCIPAL} JOIN api_tokens t ON t.user_id = u.id \
+                 WHERE t.token_hash = $1 AND NOT u.disabled"
+            ))
             .bind(token_hash)
             .fetch_optional(pool)
             .await?
-        });
-        match user_id {
-            Some(id) => Ok(Some(self.principal(id).await?)),
-            None => Ok(None),
-        }
+        }))
     }
 
     /// Counts one sign-in attempt under each of `key_hashes` in the window starting at

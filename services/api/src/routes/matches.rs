@@ -1,12 +1,18 @@
 //! Matching over HTTP: a profile's ranked policies (forward), a policy's audience (reverse), an
 //! ad-hoc profile previewed against the library (the policy calculator), and the score weights.
+//!
+//! Match lists are compact by default — each match's verdict, score and the sentences about its
+//! verdict — and carry the rest (score terms and their sentences, failed conditions, the reason
+//! tree) only when asked for with `reasons=tree`: the short form is what people act on, at a
+//! fraction of the bytes to serialise and send.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use matcher::{PolicyMatch, Weights};
-use matching::{Audience, AudienceFilter, AudienceGroup, MatchingError, ProfileMatches};
+use matcher::{AmountEstimate, PolicyMatch, Reason, Verdict, Weights};
+use matching::{Audience, AudienceFilter, AudienceGroup, MatchView, MatchingError, PolicyBrief};
 use profiles::ProfileKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -73,24 +79,157 @@ struct MatchQuery {
     as_of: Option<NaiveDate>,
     /// At most this many policies per group (default 20, at most 200).
     limit: Option<u32>,
+    /// `short` (default): each match's sentences about its verdict (conditions met, unmet and
+    /// unknown, the audience); `tree`: also its score terms with their sentences, failed
+    /// conditions and the reason tree the sentences are rendered from.
+    reasons: Option<ReasonsForm>,
+}
+
+/// How much of the why a match list carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonsForm {
+    /// The sentences about the verdict, the near miss's remedy and the estimated amount.
+    #[default]
+    Short,
+    /// Everything the engine knows about each match, with its structured reason tree.
+    Tree,
+}
+
+/// One match in the short form: what a person reads to act on it.
+#[derive(Serialize)]
+struct ShortMatch<'a> {
+    policy: &'a PolicyBrief,
+    verdict: Verdict,
+    score: f64,
+    met: usize,
+    total: usize,
+    missing_fields: &'a [String],
+    reasons: Vec<ShortReason<'a>>,
+    near_miss_hint: Option<ShortReason<'a>>,
+    estimated_amount: Option<&'a AmountEstimate>,
+}
+
+/// A reason sentence with its clause, without the score points only score terms carry.
+#[derive(Serialize)]
+struct ShortReason<'a> {
+    code: &'a str,
+    text_zh: &'a str,
+    text_en: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    clause: Option<&'a str>,
+}
+
+impl<'a> From<&'a Reason> for ShortReason<'a> {
+    fn from(reason: &'a Reason) -> Self {
+        ShortReason {
+            code: &reason.code,
+            text_zh: &reason.text_zh,
+            text_en: &reason.text_en,
+            clause: reason.clause.as_deref(),
+        }
+    }
+}
+
+/// Whether a reason is about the verdict, as the short form lists them: score terms explain the
+/// ranking (the tree form has them), and the near miss's remedy and the amount have fields of
+/// their own.
+fn about_the_verdict(reason: &Reason) -> bool {
+    !(reason.code.starts_with("score.") || reason.code == "near_miss" || reason.code == "amount")
+}
+
+impl<'a> From<&'a MatchView> for ShortMatch<'a> {
+    fn from(view: &'a MatchView) -> Self {
+        let result = &view.result;
+        ShortMatch {
+            policy: &view.policy,
+            verdict: result.verdict,
+            score: result.score,
+            met: result.met,
+            total: result.total,
+            missing_fields: &result.missing_fields,
+            reasons: result
+                .reasons
+                .iter()
+                .filter(|reason| about_the_verdict(reason))
+                .map(ShortReason::from)
+                .collect(),
+            near_miss_hint: result.near_miss_hint.as_ref().map(ShortReason::from),
+            estimated_amount: result.estimated_amount.as_ref(),
+        }
+    }
+}
+
+/// [`matching::ProfileMatches`] in the short form.
+#[derive(Serialize)]
+struct ShortMatches<'a> {
+    as_of: Option<NaiveDate>,
+    eligible: Vec<ShortMatch<'a>>,
+    possible: Vec<ShortMatch<'a>>,
+    near_miss: Vec<ShortMatch<'a>>,
+}
+
+/// The matches of `profile` answered in the requested form. The tree form explains each returned
+/// match once more, with its tree; a policy retired in between keeps its list entry, treeless.
+fn matches_reply(
+    state: &AppState,
+    facts: &profiles::Facts,
+    as_of: NaiveDate,
+    limit: usize,
+    form: ReasonsForm,
+) -> Response {
+    let mut matches = state.matching.matches_facts(facts, as_of, limit);
+    match form {
+        ReasonsForm::Short => {
+            fn short(group: &[MatchView]) -> Vec<ShortMatch<'_>> {
+                group.iter().map(ShortMatch::from).collect()
+            }
+            Json(ShortMatches {
+                as_of: matches.as_of,
+                eligible: short(&matches.eligible),
+                possible: short(&matches.possible),
+                near_miss: short(&matches.near_miss),
+            })
+            .into_response()
+        }
+        ReasonsForm::Tree => {
+            for view in matches
+                .eligible
+                .iter_mut()
+                .chain(&mut matches.possible)
+                .chain(&mut matches.near_miss)
+            {
+                view.result.explanation = state
+                    .matching
+                    .explain_facts(view.policy.id, facts, as_of)
+                    .ok()
+                    .and_then(|explained| explained.explanation);
+            }
+            Json(matches).into_response()
+        }
+    }
 }
 
 /// A profile's policies in three groups: eligible (强相关), possibly (待确认, with the fields that
 /// would settle it) and near misses (差一项), each ranked by 匹配度 with reasons.
 #[utoipa::path(get, path = "/api/v1/profiles/{id}/matches", tag = "matching",
     params(("id" = i64, Path), MatchQuery), responses(
-    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`"),
+    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`; each match \
+        `{policy, verdict, score, met, total, missing_fields, reasons, near_miss_hint, estimated_amount}`, \
+        with `score_terms`, `failed_leaves` and `explanation` (the reason tree) under `reasons=tree`"),
     (status = 404, body = ErrorBody)
 ))]
 async fn profile_matches(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MatchQuery>,
-) -> Result<Json<ProfileMatches>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = paging(None, query.limit)?.per_page as usize;
     let stored = state.store.profile(id).await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
-    Ok(Json(state.matching.matches(&stored.profile, as_of, limit)))
+    let form = query.reasons.unwrap_or_default();
+    let facts = stored.profile.facts(as_of);
+    Ok(matches_reply(&state, &facts, as_of, limit, form))
 }
 
 /// A missing profile field and the undetermined policies it would settle (完善画像).
@@ -280,13 +419,15 @@ struct PreviewRequest {
     #[serde(default, deserialize_with = "crate::extract::supported_date")]
     as_of: Option<NaiveDate>,
     limit: Option<u32>,
+    /// `short` (default) or `tree`, as for a stored profile's matches.
+    reasons: Option<ReasonsForm>,
 }
 
 /// The policy calculator, open to everyone: a profile with as much as the caller knows (only
 /// `kind` is required) in, its matches out — an absent fact leaves its conditions 待确认; nothing
 /// is stored. Anonymous callers are limited per address (429 `rate_limited`).
 #[utoipa::path(post, path = "/api/v1/match/preview", tag = "matching", request_body = PreviewRequest, responses(
-    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`"),
+    (status = 200, body = Object, description = "`{as_of, eligible, possible, near_miss}`, as `GET /api/v1/profiles/{id}/matches`"),
     (status = 422, body = ErrorBody),
     (status = 429, body = ErrorBody)
 ))]
@@ -294,15 +435,15 @@ async fn match_preview(
     State(state): State<AppState>,
     axum::Extension(caller): axum::Extension<crate::auth::Caller>,
     ApiJson(request): ApiJson<PreviewRequest>,
-) -> Result<Json<ProfileMatches>, ApiError> {
+) -> Result<Response, ApiError> {
     crate::calculator::allow_run(&state, &caller)?;
     let limit = paging(None, request.limit)?.per_page as usize;
     let input = parse_profile_value(request.profile).map_err(|e| e.under("profile"))?;
     let as_of = request.as_of.unwrap_or_else(|| state.store.today());
     let dates = crate::calculator::CertificateDates::Stated;
-    Ok(Json(
-        crate::calculator::run(&state, input, as_of, limit, dates).await?,
-    ))
+    let facts = crate::calculator::partial_facts(&state, input, as_of, dates).await?;
+    let form = request.reasons.unwrap_or_default();
+    Ok(matches_reply(&state, &facts, as_of, limit, form))
 }
 
 /// The score weights in force.
