@@ -1069,6 +1069,10 @@ struct Bucket {
     min: f64,
     max: f64,
     members: RoaringBitmap,
+    /// `members.len()`, kept: roaring counts by visiting every container, and a bucket's ids
+    /// spread over the whole id range touch one container per 65,536 profiles, so counting on
+    /// each insert made building an index grow with the square of its size.
+    count: u64,
     /// Size past which to try splitting; doubled when a split fails (one repeated value), so a
     /// popular value does not cost a sort per insert.
     split_at: u64,
@@ -1088,18 +1092,33 @@ impl Bucket {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             members: RoaringBitmap::new(),
+            count: 0,
             split_at,
         }
     }
 
+    fn len(&self) -> u64 {
+        self.count
+    }
+
     fn add(&mut self, id: u32, value: f64) {
-        self.members.insert(id);
+        // Ids mostly arrive in ascending order (a build reads profiles by id): appending skips
+        // the search for the container.
+        if self.members.push(id) || self.members.insert(id) {
+            self.count += 1;
+        }
         self.min = self.min.min(value);
         self.max = self.max.max(value);
     }
 
+    fn take(&mut self, id: u32) {
+        if self.members.remove(id) {
+            self.count -= 1;
+        }
+    }
+
     fn overlap(&self, low: f64, high: f64) -> Overlap {
-        if self.members.is_empty() || self.max < low || high < self.min {
+        if self.count == 0 || self.max < low || high < self.min {
             Overlap::Disjoint
         } else if low <= self.min && self.max <= high {
             Overlap::Inside
@@ -1159,13 +1178,13 @@ impl RangeColumn {
         let index = index_of(&self.buckets, value);
         let bucket = &mut self.buckets[index];
         bucket.add(id, value);
-        if bucket.members.len() > bucket.split_at {
+        if bucket.len() > bucket.split_at {
             self.split_bucket(index);
         }
         let index = index_of(&self.blocks, value);
         let block = &mut self.blocks[index];
         block.add(id, value);
-        if block.members.len() > block.split_at {
+        if block.len() > block.split_at {
             self.split_block(index);
         }
     }
@@ -1173,9 +1192,9 @@ impl RangeColumn {
     fn remove(&mut self, id: u32) {
         if let Some(value) = self.value(id) {
             let bucket = index_of(&self.buckets, value);
-            self.buckets[bucket].members.remove(id);
+            self.buckets[bucket].take(id);
             let block = index_of(&self.blocks, value);
-            self.blocks[block].members.remove(id);
+            self.blocks[block].take(id);
             self.present.remove(id);
             self.values[id as usize] = f64::NAN;
         }
@@ -1199,7 +1218,7 @@ impl RangeColumn {
         } else {
             values.iter().copied().find(|v| *v > smallest)
         }) else {
-            self.buckets[index].split_at = 2 * self.buckets[index].members.len();
+            self.buckets[index].split_at = 2 * self.buckets[index].len();
             return;
         };
         let mut lower = Bucket::new(bucket.low, self.bucket_limit);
@@ -1226,14 +1245,14 @@ impl RangeColumn {
     fn split_block(&mut self, index: usize) {
         let buckets = self.buckets_of(index);
         let block = &self.blocks[index];
-        let half = block.members.len() / 2;
+        let half = block.len() / 2;
         let mut seen = 0;
         let middle = buckets.clone().skip(1).find(|&at| {
-            seen += self.buckets[at - 1].members.len();
+            seen += self.buckets[at - 1].len();
             seen >= half
         });
         let Some(middle) = middle else {
-            self.blocks[index].split_at = 2 * block.members.len();
+            self.blocks[index].split_at = 2 * block.len();
             return;
         };
         let gather = |range: std::ops::Range<usize>, low: f64| {
@@ -1246,6 +1265,7 @@ impl RangeColumn {
                     .map(|b| b.max)
                     .fold(f64::NEG_INFINITY, f64::max),
                 members: parts.iter().map(|b| &b.members).union(),
+                count: parts.iter().map(Bucket::len).sum(),
                 split_at: self.block_limit,
             }
         };
@@ -1269,8 +1289,8 @@ impl RangeColumn {
                 Overlap::Disjoint => continue,
                 Overlap::Inside => {
                     cover.plus.push(&block.members);
-                    cover.estimate += block.members.len();
-                    cover.cost += block.members.len() / 32;
+                    cover.estimate += block.len();
+                    cover.cost += block.len() / 32;
                     continue;
                 }
                 Overlap::Cut => {}
@@ -1283,7 +1303,7 @@ impl RangeColumn {
                     Overlap::Cut => cut.push(bucket),
                 }
             }
-            let count = |buckets: &[&Bucket]| buckets.iter().map(|b| b.members.len()).sum::<u64>();
+            let count = |buckets: &[&Bucket]| buckets.iter().map(|b| b.len()).sum::<u64>();
             let (inside_ids, outside_ids, cut_ids) = (count(&inside), count(&outside), count(&cut));
             cover.estimate += inside_ids + cut_ids / 2;
             cover.cost += inside_ids.min(outside_ids) + cut_ids;
@@ -1293,7 +1313,7 @@ impl RangeColumn {
                 cover.add_inside.extend(cut);
             } else {
                 cover.plus.push(&block.members);
-                cover.cost += block.members.len() / 32;
+                cover.cost += block.len() / 32;
                 cover.minus.extend(outside.iter().map(|b| &b.members));
                 cover.remove_outside.extend(cut);
             }
@@ -1571,6 +1591,10 @@ mod tests {
             let buckets = &column.buckets[column.buckets_of(block)];
             let members = buckets.iter().map(|b| &b.members).union();
             assert_eq!(column.blocks[block].members, members, "block {block}");
+            assert_eq!(column.blocks[block].len(), members.len(), "block {block}");
+            for bucket in buckets {
+                assert_eq!(bucket.len(), bucket.members.len(), "a bucket's kept count");
+            }
         }
         for (low, high) in [
             (10.0, 10.0),
