@@ -1104,7 +1104,7 @@ impl Bucket {
     fn add(&mut self, id: u32, value: f64) {
         // Ids mostly arrive in ascending order (a build reads profiles by id): appending skips
         // the search for the container.
-        if self.members.push(id) || self.members.insert(id) {
+        if self.members.try_push(id).is_ok() || self.members.insert(id) {
             self.count += 1;
         }
         self.min = self.min.min(value);

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use matcher::{AmountEstimate, PolicyMatch, Reason, Verdict, Weights};
-use matching::{Audience, AudienceFilter, AudienceGroup, MatchView, MatchingError, PolicyBrief};
+use matching::{
+    Audience, AudienceFilter, AudienceGroup, MatchView, MatchingError, PolicyBrief, ProfileMatches,
+};
 use profiles::ProfileKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
