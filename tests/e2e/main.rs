@@ -12,6 +12,7 @@ mod hostile_input;
 mod imports;
 mod matching;
 mod metrics;
+mod my_policies;
 mod personal_data;
 mod policies;
 mod portal;

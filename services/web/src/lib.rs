@@ -1,12 +1,14 @@
 //! Server-rendered pages: the public portal without sign-in (policy library, policy pages,
 //! 政策月历, 政策计算器, sitemap; see `portal`); sign-in; for enterprises and citizens the inbox (unread count, filters,
 //! search), the service pack page with reasons, how to apply and 有用/无用 feedback, 意愿确认,
-//! preferences and their own profile with 完善画像 prompts; for staff the look-up of an enterprise
+//! preferences, 我的政策 (live matches with the 完善画像 loop, see `mine`) and their own profile
+//! with 完善画像 prompts; for staff the look-up of an enterprise
 //! and its ranked service pack, printable. Pages use the API's session cookie and access rules;
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
 mod admin;
 mod input;
+mod mine;
 mod portal;
 mod text;
 
@@ -43,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/{id}/archive", post(archive))
         .route("/preferences", get(preferences_page).post(save_preferences))
         .route("/profile", get(profile_page))
+        .route("/my/policies", get(mine::my_policies))
+        .route("/my/policies/fact", post(mine::supply_fact))
         .route("/staff", get(staff))
         .route("/staff/profiles/{id}", get(staff_profile))
         .route("/staff/push", get(push_form).post(start_push))
@@ -115,6 +119,14 @@ fn templates() -> &'static Environment<'static> {
             (
                 "calculator.html",
                 include_str!("../templates/calculator.html"),
+            ),
+            (
+                "match_groups.html",
+                include_str!("../templates/match_groups.html"),
+            ),
+            (
+                "my_policies.html",
+                include_str!("../templates/my_policies.html"),
             ),
             ("inbox.html", include_str!("../templates/inbox.html")),
             ("item.html", include_str!("../templates/item.html")),
