@@ -1,6 +1,7 @@
 //! 我的政策 for a signed-in enterprise: its profile's live matches in the three groups with no
 //! raw code or score term, the 完善画像 loop (supplying the missing fact moves the policy to
-//! 强相关), identity fields refused, and that only the user's own profile is ever reached.
+//! 强相关), identity fields refused, 我的画像 by name with its 智能画像 labels, and that only
+//! the user's own profile is ever reached.
 
 use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};
@@ -240,12 +241,31 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         .expect(200);
     assert_eq!(untouched.body["profile"]["employees"], 85);
 
+    // 我的画像 names every fact and 智能画像 label, the supplied one included, without codes.
+    let (status, profile) = zhixin.page(&app, "/profile").await;
+    assert_eq!(status, 200, "{profile}");
+    let facts = &profile[profile.find("id=\"facts\"").expect("the facts")..];
+    for shown in ["北京市海淀区", "从业人员", "80", "高新技术企业", "营业收入"]
+    {
+        assert!(facts.contains(shown), "{shown} in {facts}");
+    }
+    let labels = &profile[profile.find("id=\"labels\"").expect("the labels")..];
+    assert!(labels.contains("<li><strong>"), "{labels}");
+    // The industry is named with its code beside the name, as everywhere a code is named.
+    assert!(facts.contains("软件和信息技术服务业"), "{facts}");
+    for internal in ["110108", "high_tech", "enterprise", "private", "true"] {
+        assert!(!facts.contains(internal), "no code {internal} in {facts}");
+    }
+
     // Another enterprise's user sees its own profile only.
     let chaoyang_user = Session::open(&app, "chaoyang", chaoyang).await;
     let (status, theirs) = chaoyang_user.page(&app, "/my/policies").await;
     assert_eq!(status, 200);
     assert!(theirs.contains("北京朝阳数智科技有限公司"));
     assert!(!theirs.contains("北京智芯算力科技有限公司"));
+    let (_, their_profile) = chaoyang_user.page(&app, "/profile").await;
+    assert!(their_profile.contains("北京市朝阳区"));
+    assert!(!their_profile.contains("北京智芯算力科技有限公司"));
 }
 
 async fn signed_out_visitors_are_sent_to_sign_in(app: TestApp) {

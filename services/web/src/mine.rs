@@ -3,13 +3,15 @@
 //! 完善画像 loop — a 待确认 policy names the one fact that would settle it with a form to supply
 //! it, saved through the API's own profile update (identity locked for the owner), after which
 //! the page shows the new grouping. Only facts a person states themselves are offered: identity
-//! fields and figures derived from other ones never are.
+//! fields and figures derived from other ones never are. Also 我的画像: every fact of the
+//! profile by its name, with its 智能画像 labels and why each holds.
 
 use api::{ApiError, AppState, Rule};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
+use profiles::facts::Value as FactValue;
 use profiles::schema::{ATTRIBUTE_PREFIX, FieldType};
 use serde::Serialize;
 use store::StoredProfile;
@@ -238,4 +240,95 @@ pub(crate) async fn supply_fact(
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// A fact's value as a person reads it: codes by their names, sets joined, whole numbers whole.
+fn fact_text(state: &AppState, viewer: &Viewer, key: &str, value: &FactValue) -> String {
+    let name = |code: &str| {
+        let (zh, en) = state.matching.value_name(key, code);
+        if viewer.lang == Lang::En { en } else { zh }
+    };
+    match value {
+        FactValue::Bool(yes) => viewer.text(if *yes { "yes" } else { "no" }).to_owned(),
+        FactValue::Number(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
+            format!("{number:.0}")
+        }
+        FactValue::Number(number) => number.to_string(),
+        FactValue::Date(day) => day.to_string(),
+        FactValue::Text(code) => name(code),
+        FactValue::Set(codes) if codes.is_empty() => viewer.text("none_in_group").to_owned(),
+        FactValue::Set(codes) => codes
+            .iter()
+            .map(|code| name(code))
+            .collect::<Vec<_>>()
+            .join("、"),
+    }
+}
+
+/// Facts never shown on the page: the birth date the ID number carries stays with the service
+/// centre, as in the API's reading of a profile.
+const UNSHOWN: &[&str] = &["birth_date"];
+
+/// `/profile` (我的画像): every fact of the viewer's profile by its name, the 智能画像 labels with
+/// why each holds, and the 完善画像 prompts.
+pub(crate) async fn profile_page(
+    State(state): State<AppState>,
+    Signed(viewer, _): Signed<Public>,
+) -> Response {
+    let stored = match own_profile(&state, &viewer).await {
+        Ok(stored) => stored,
+        Err(response) => return response,
+    };
+    let schema = match state.store.attribute_schema().await {
+        Ok(schema) => schema,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let today = state.store.today();
+    let en = viewer.lang == Lang::En;
+    let label_of = |key: &str| {
+        schema.get(key).map(|def| {
+            if en {
+                def.label_en.clone()
+            } else {
+                def.label_zh.clone()
+            }
+        })
+    };
+    let facts = stored.profile.facts(today);
+    let rows: Vec<(String, String)> = facts
+        .iter()
+        .filter(|(key, _)| !UNSHOWN.contains(key))
+        .filter_map(|(key, value)| {
+            let label = label_of(key)?;
+            Some((label, fact_text(&state, &viewer, key, value)))
+        })
+        .collect();
+    let labels: Vec<minijinja::Value> = stored
+        .labels
+        .iter()
+        .map(|label| {
+            context! {
+                name => label_of(label.key).unwrap_or_else(|| label.key.to_owned()),
+                value => fact_text(&state, &viewer, label.key, &label.value),
+                reason => if en { &label.reason_en } else { &label.reason_zh },
+            }
+        })
+        .collect();
+    let prompts = match api::completion(&state, &stored.profile, today).await {
+        Ok(fields) => fields
+            .into_iter()
+            .map(|f| {
+                let label = if en { f.label_en } else { f.label_zh };
+                let titles: Vec<String> = f.settles.into_iter().map(|p| p.title).collect();
+                context! { field => label, policies => titles.join("；") }
+            })
+            .collect::<Vec<_>>(),
+        Err(error) => return error.into_response(),
+    };
+    let title = viewer.text("my_profile");
+    viewer.render(
+        "profile.html",
+        title,
+        context! { rows => rows, labels => labels, prompts => prompts },
+    )
 }
