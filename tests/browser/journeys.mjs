@@ -13,7 +13,7 @@
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
-// The visitor's and 我的政策 pages are checked with axe-core: no critical or serious violation.
+// The visitor's, 我的政策 and 我的画像 pages are checked with axe-core: no critical or serious violation.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -110,6 +110,8 @@ async function citizen(page) {
   check(response.status() === 403, `the staff console is refused to a citizen, got ${response.status()}`);
   await page.goto(`${base}/profile`);
   check((await page.textContent('main h1')).includes('我的画像'), 'the citizen sees their profile');
+  check((await page.textContent('#facts')).includes('北京市朝阳区'), 'the residence by its name');
+  await accessible(page, '我的画像');
   await page.screenshot({ path: `${shots}/citizen-profile.png`, fullPage: true });
 }
 
