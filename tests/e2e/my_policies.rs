@@ -166,7 +166,12 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         possible.contains("补充：从业人员"),
         "the one fact, by name: {possible}"
     );
-    assert!(group(&html, "near_miss").contains("规模以上企业研发奖励"));
+    let near_miss = group(&html, "near_miss");
+    assert!(near_miss.contains("规模以上企业研发奖励"));
+    assert!(
+        near_miss.contains("补充：营业收入"),
+        "the condition short of, which the enterprise can change: {near_miss}"
+    );
     let result = &html[html.find("id=\"result\"").unwrap()..];
     for internal in [
         "enterprise",
@@ -240,6 +245,24 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         .await
         .expect(200);
     assert_eq!(untouched.body["profile"]["employees"], 85);
+
+    // The 差一项 policy's figure, stated anew, settles it too.
+    let (status, _) = zhixin
+        .supply(
+            &app,
+            &[
+                ("csrf_token", &zhixin.csrf),
+                ("field", "revenue"),
+                ("value", "100000"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, html) = zhixin.page(&app, "/my/policies").await;
+    assert!(
+        group(&html, "eligible").contains("规模以上企业研发奖励"),
+        "{html}"
+    );
 
     // 我的画像 names every fact and 智能画像 label, the supplied one included, without codes.
     let (status, profile) = zhixin.page(&app, "/profile").await;

@@ -1,7 +1,7 @@
 //! 我的政策 for signed-in enterprises and citizens: their bound profile's live matches (not only
 //! what was pushed) in 强相关 / 待确认 / 差一项, rendered like the calculator's result, and the
-//! 完善画像 loop — a 待确认 policy names the one fact that would settle it with a form to supply
-//! it, saved through the API's own profile update (identity locked for the owner), after which
+//! 完善画像 loop — a 待确认 policy names the one fact that would settle it, a 差一项 policy the
+//! condition it is short of when the person can change it, each with a form to supply it, saved through the API's own profile update (identity locked for the owner), after which
 //! the page shows the new grouping. Only facts a person states themselves are offered: identity
 //! fields and figures derived from other ones never are. Also 我的画像: every fact of the
 //! profile by its name, with its 智能画像 labels and why each holds.
@@ -10,6 +10,7 @@ use api::{ApiError, AppState, Rule};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use matcher::{PolicyMatch, ReasonNode, Remedy};
 use minijinja::context;
 use profiles::facts::Value as FactValue;
 use profiles::schema::{ATTRIBUTE_PREFIX, FieldType};
@@ -93,6 +94,46 @@ fn input_kind(field_type: &FieldType) -> &'static str {
     }
 }
 
+/// The one fact that would settle a policy and that the person can state here: for 待确认 the
+/// first missing one, for 差一项 the one condition short when the recipient can change it (a
+/// region or a founding date is not theirs to act on, so no form is offered for them).
+fn settling_fact(
+    viewer: &Viewer,
+    schema: &profiles::AttributeSchema,
+    document: &serde_json::Value,
+    result: &PolicyMatch,
+) -> Option<Fact> {
+    let short = result.explanation.as_ref().and_then(|explanation| {
+        let near = explanation.near_miss.as_ref()?;
+        if near.remedy != Remedy::Changeable {
+            return None;
+        }
+        leaf_field(explanation.condition.as_ref()?, &near.path)
+    });
+    let mut candidates = result
+        .missing_fields
+        .iter()
+        .map(String::as_str)
+        .chain(short);
+    candidates.find_map(|key| {
+        editable(viewer, schema, document, key).map(|slot| Fact {
+            field: key.to_owned(),
+            label: slot.label,
+            input: input_kind(&slot.field_type),
+        })
+    })
+}
+
+/// The field the leaf at `path` of a reason tree tests.
+fn leaf_field<'a>(node: &'a ReasonNode, path: &str) -> Option<&'a str> {
+    if node.path == path {
+        return node.leaf.as_ref().map(|leaf| leaf.field.as_str());
+    }
+    node.children
+        .iter()
+        .find_map(|child| leaf_field(child, path))
+}
+
 /// The profile as the document an update sends: what the owner may not state (the stored
 /// identity's digests and the birth date its number carries) left out, so the stored ones stay.
 fn update_document(stored: &StoredProfile) -> Result<serde_json::Value, ApiError> {
@@ -143,26 +184,29 @@ pub(crate) async fn my_policies(
     };
     let today = state.store.today();
     let matches = state.matching.matches(&stored.profile, today, PER_GROUP);
-    // A 待确认 policy offers the first of its missing facts the person can state.
-    let possible: Vec<minijinja::Value> = matches
-        .possible
-        .iter()
-        .zip(entries(&viewer, &schema, &matches.possible))
-        .map(|(view, entry)| {
-            let fact = view.result.missing_fields.iter().find_map(|key| {
-                editable(&viewer, &schema, &document, key).map(|slot| Fact {
-                    field: key.clone(),
-                    label: slot.label,
-                    input: input_kind(&slot.field_type),
-                })
-            });
-            context! { fact => fact, ..minijinja::Value::from_serialize(&entry) }
-        })
-        .collect();
+    let settle = |group: &[matching::MatchView], short_of_one: bool| -> Vec<minijinja::Value> {
+        group
+            .iter()
+            .zip(entries(&viewer, &schema, group))
+            .map(|(view, entry)| {
+                // A list's matches carry no reason tree; the one condition short needs it.
+                let explained = match &view.result.explanation {
+                    None if short_of_one => state
+                        .matching
+                        .explain(view.policy.id, &stored.profile, today)
+                        .ok(),
+                    _ => None,
+                };
+                let result = explained.as_ref().unwrap_or(&view.result);
+                let fact = settling_fact(&viewer, &schema, &document, result);
+                context! { fact => fact, ..minijinja::Value::from_serialize(&entry) }
+            })
+            .collect()
+    };
     let groups = vec![
         context! { key => "eligible", name => viewer.text("eligible"), entries => entries(&viewer, &schema, &matches.eligible) },
-        context! { key => "possible", name => viewer.text("undetermined"), help => viewer.text("undetermined_help"), entries => possible },
-        context! { key => "near_miss", name => viewer.text("near_miss"), help => viewer.text("near_miss_help"), entries => entries(&viewer, &schema, &matches.near_miss) },
+        context! { key => "possible", name => viewer.text("undetermined"), help => viewer.text("undetermined_help"), entries => settle(&matches.possible, false) },
+        context! { key => "near_miss", name => viewer.text("near_miss"), help => viewer.text("near_miss_help"), entries => settle(&matches.near_miss, true) },
     ];
     let title = viewer.text("my_policies");
     viewer.render(
