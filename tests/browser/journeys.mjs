@@ -6,18 +6,21 @@
 //   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
 // (admin: break a condition leaf, see the error, fix it, publish, see the audience; open the
 // analytics, dead-letter and audit pages)
+//   node journeys.mjs mine       <base-url> <screenshot-dir> <user> <password> <policy-title> <fact>
+// (an enterprise: 我的政策 from the menu, the 待确认 policy's missing fact filled in, the policy
+// then under 强相关)
 //   node journeys.mjs visitor    <base-url> <screenshot-dir> <search-words>
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
-// The visitor's pages are checked with axe-core: no critical or serious violation.
+// The visitor's, 我的政策 and 我的画像 pages are checked with axe-core: no critical or serious violation.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-const [role, base, shots, user, password, extra] = process.argv.slice(2);
+const [role, base, shots, user, password, extra, fact] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 
 function check(condition, message) {
@@ -83,6 +86,22 @@ async function enterprise(page) {
   check((await page.textContent('main h1')).includes('Inbox'), 'English on request');
 }
 
+async function mine(page) {
+  await signIn(page);
+  await Promise.all([page.waitForNavigation(), page.click('a[href="/my/policies"]')]);
+  await accessible(page, '我的政策');
+  const possible = page.locator('#group-possible section.policy', { hasText: extra });
+  check(await possible.count() === 1, `${extra} waits under 待确认`);
+  await page.screenshot({ path: `${shots}/enterprise-my-policies.png`, fullPage: true });
+  await possible.locator('input[name=value]').fill(fact);
+  await Promise.all([page.waitForNavigation(), possible.locator('button').click()]);
+  check(new URL(page.url()).pathname === '/my/policies', `back on 我的政策, got ${page.url()}`);
+  check(await page.locator('#group-eligible section.policy', { hasText: extra }).count() === 1,
+    `${extra} moved to 强相关`);
+  await accessible(page, '我的政策 after the fact');
+  await page.screenshot({ path: `${shots}/enterprise-my-policies-settled.png`, fullPage: true });
+}
+
 async function citizen(page) {
   await signIn(page);
   check(new URL(page.url()).pathname === '/inbox', `after sign-in expected /inbox, got ${page.url()}`);
@@ -91,6 +110,8 @@ async function citizen(page) {
   check(response.status() === 403, `the staff console is refused to a citizen, got ${response.status()}`);
   await page.goto(`${base}/profile`);
   check((await page.textContent('main h1')).includes('我的画像'), 'the citizen sees their profile');
+  check((await page.textContent('#facts')).includes('北京市朝阳区'), 'the residence by its name');
+  await accessible(page, '我的画像');
   await page.screenshot({ path: `${shots}/citizen-profile.png`, fullPage: true });
 }
 
@@ -265,7 +286,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, citizen, staff, admin })[role](page);
+    await ({ enterprise, mine, citizen, staff, admin })[role](page);
   }
   console.log(`${role} journey passed`);
 } catch (error) {

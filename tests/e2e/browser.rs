@@ -1,6 +1,7 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
-//! is refused someone else's pack by URL and changes its preferences; a citizen reaches their own
+//! is refused someone else's pack by URL and changes its preferences, then settles a 待确认
+//! policy on 我的政策 by filling in the missing fact; a citizen reaches their own
 //! space and not the staff console; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
@@ -52,12 +53,10 @@ async fn journey(role: &str, app: &TestApp, args: &[&str]) {
 #[tokio::test]
 async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let haidian = app
-        .create(
-            "/api/v1/profiles",
-            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-        )
-        .await;
+    // Its taxable income unknown: 我的政策 asks for it.
+    let mut zhixin = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    zhixin["taxable_income"] = serde_json::Value::Null;
+    let haidian = app.create("/api/v1/profiles", &zhixin).await;
     let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
     other["name"] = json!("北京朝阳数智科技有限公司");
     other["region"] = json!("110105");
@@ -103,6 +102,32 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         .body;
     assert_eq!(preferences["frequency"], "weekly");
     assert_eq!(preferences["channels"]["email"], false);
+
+    // A policy that waits on the unknown taxable income, published after the pack was read.
+    let mut tax = fixtures::policy();
+    tax["doc_number"] = json!("京科发〔2026〕9号");
+    tax["title"] = json!("关于奖励纳税贡献突出企业的通知");
+    tax["applicability"]["audiences"] = json!([]);
+    tax["applicability"]["condition"] =
+        json!({"field": "taxable_income", "op": "ge", "value": 100});
+    app.create("/api/v1/policies", &tax).await;
+    journey(
+        "mine",
+        &app,
+        &[
+            "zhixin",
+            "e2e-password-123",
+            "关于奖励纳税贡献突出企业的通知",
+            "180",
+        ],
+    )
+    .await;
+    let completed = app
+        .get(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(completed["profile"]["taxable_income"], 180.0);
 
     let citizen = app
         .create(
@@ -156,6 +181,8 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "enterprise-inbox",
         "enterprise-pack",
         "enterprise-forbidden",
+        "enterprise-my-policies",
+        "enterprise-my-policies-settled",
         "staff-service-pack",
         "citizen-profile",
     ] {

@@ -13,6 +13,7 @@ mod imports;
 mod instances;
 mod matching;
 mod metrics;
+mod my_policies;
 mod personal_data;
 mod policies;
 mod portal;

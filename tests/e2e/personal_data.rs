@@ -181,6 +181,7 @@ async fn no_role_reads_enough_to_rebuild_an_id_number(app: TestApp) {
             format!("/api/v1/inbox/{item}"),
             format!("/api/v1/profiles/{citizen}/preferences"),
             "/profile".to_owned(),
+            "/my/policies".to_owned(),
             "/inbox".to_owned(),
             format!("/inbox/{item}"),
         ])

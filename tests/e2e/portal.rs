@@ -16,7 +16,7 @@ fn anonymous(app: &TestApp) -> Client {
 }
 
 /// A published policy of the fixture with its own title and condition, for every audience.
-fn policy_with(title: &str, condition: Value) -> Value {
+pub(crate) fn policy_with(title: &str, condition: Value) -> Value {
     let mut policy = fixtures::policy();
     policy["title"] = json!(title);
     policy["applicability"]["audiences"] = json!([]);

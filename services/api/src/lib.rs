@@ -37,6 +37,7 @@ pub use response_policy::replace_bare_refusal;
 pub use routes::calendar::{CalendarEvent, CalendarMonth, month_events};
 pub use routes::imports::ImportSettings;
 pub use routes::matches::{MissingField, completion, missing_fields};
+pub use routes::profiles::save_profile;
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -1,12 +1,14 @@
 //! Server-rendered pages: the public portal without sign-in (policy library, policy pages,
 //! 政策月历, 政策计算器, sitemap; see `portal`); sign-in; for enterprises and citizens the inbox (unread count, filters,
 //! search), the service pack page with reasons, how to apply and 有用/无用 feedback, 意愿确认,
-//! preferences and their own profile with 完善画像 prompts; for staff the look-up of an enterprise
+//! preferences, 我的政策 (live matches with the 完善画像 loop, see `mine`) and their own profile
+//! with 完善画像 prompts; for staff the look-up of an enterprise
 //! and its ranked service pack, printable. Pages use the API's session cookie and access rules;
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
 mod admin;
 mod input;
+mod mine;
 mod portal;
 mod text;
 
@@ -42,7 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/{id}/confirm", post(confirm))
         .route("/inbox/{id}/archive", post(archive))
         .route("/preferences", get(preferences_page).post(save_preferences))
-        .route("/profile", get(profile_page))
+        .route("/profile", get(mine::profile_page))
+        .route("/my/policies", get(mine::my_policies))
+        .route("/my/policies/fact", post(mine::supply_fact))
         .route("/staff", get(staff))
         .route("/staff/profiles/{id}", get(staff_profile))
         .route("/staff/push", get(push_form).post(start_push))
@@ -115,6 +119,14 @@ fn templates() -> &'static Environment<'static> {
             (
                 "calculator.html",
                 include_str!("../templates/calculator.html"),
+            ),
+            (
+                "match_groups.html",
+                include_str!("../templates/match_groups.html"),
+            ),
+            (
+                "my_policies.html",
+                include_str!("../templates/my_policies.html"),
             ),
             ("inbox.html", include_str!("../templates/inbox.html")),
             ("item.html", include_str!("../templates/item.html")),
@@ -811,52 +823,6 @@ async fn save_preferences(
         }
         Err(error) => api::ApiError::from(error).into_response(),
     }
-}
-
-async fn profile_page(
-    State(state): State<AppState>,
-    Signed(viewer, _): Signed<Public>,
-) -> Response {
-    let Some(profile_id) = viewer.user().and_then(|u| u.profile_id) else {
-        return viewer.message(
-            StatusCode::FORBIDDEN,
-            viewer.text("forbidden"),
-            viewer.text("no_profile"),
-        );
-    };
-    let stored = match state.store.profile(profile_id).await {
-        Ok(stored) => stored,
-        Err(error) => return api::ApiError::from(error).into_response(),
-    };
-    let prompts = match api::completion(&state, &stored.profile, state.store.today()).await {
-        Ok(fields) => fields
-            .into_iter()
-            .map(|f| {
-                let label = if viewer.lang == Lang::En {
-                    f.label_en
-                } else {
-                    f.label_zh
-                };
-                let titles: Vec<String> = f.settles.into_iter().map(|p| p.title).collect();
-                context! { field => label, policies => titles.join("；") }
-            })
-            .collect::<Vec<_>>(),
-        Err(error) => return error.into_response(),
-    };
-    let rows = vec![
-        (viewer.text("name"), stored.profile.name().to_owned()),
-        (viewer.text("region"), stored.profile.region().to_owned()),
-        (
-            viewer.text("credit_code"),
-            stored.profile.credit_code().unwrap_or("—").to_owned(),
-        ),
-    ];
-    let title = viewer.text("my_profile");
-    viewer.render(
-        "profile.html",
-        title,
-        context! { rows => rows, prompts => prompts },
-    )
 }
 
 #[derive(Deserialize, Default)]

@@ -483,7 +483,7 @@ fn filled(value: &Option<String>) -> Option<&str> {
 }
 
 /// Numbers stay text when they do not read as numbers, so validation names the field.
-fn number(text: &str) -> serde_json::Value {
+pub(crate) fn number(text: &str) -> serde_json::Value {
     if let Ok(whole) = text.parse::<i64>() {
         return whole.into();
     }
@@ -605,11 +605,14 @@ impl CalculatorForm {
     }
 }
 
-/// One calculator result as a visitor reads it: reasons in words, without score arithmetic.
+/// One match as a visitor or recipient reads it (calculator and 我的政策): reasons in words,
+/// without score arithmetic.
 #[derive(Serialize)]
-struct ResultEntry {
+pub(crate) struct ResultEntry {
     id: i64,
     title: String,
+    /// The earliest closing application window of its benefit items.
+    closes: Option<NaiveDate>,
     summary: Option<String>,
     reasons: Vec<String>,
     amount: Option<String>,
@@ -617,7 +620,7 @@ struct ResultEntry {
     missing: Vec<String>,
 }
 
-fn entries(
+pub(crate) fn entries(
     viewer: &Viewer,
     schema: &profiles::AttributeSchema,
     group: &[MatchView],
@@ -654,6 +657,7 @@ fn entries(
             ResultEntry {
                 id: view.policy.id,
                 title: view.policy.title.clone(),
+                closes: view.policy.window_closes,
                 summary: result
                     .explanation
                     .as_ref()

@@ -427,6 +427,25 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("too_many", "请求过于频繁", "Too many requests"),
     ("menu", "导航", "Menu"),
+    ("my_policies", "我的政策", "My policies"),
+    (
+        "my_policies_help",
+        "按您画像的当前信息实时匹配，不只是已推送的政策。",
+        "Matched live on your profile as it is now, not only what was pushed to you.",
+    ),
+    (
+        "all_policies",
+        "查看全部可享政策",
+        "See every policy you may get",
+    ),
+    ("settle_with", "补充：", "Add: "),
+    ("yes", "是", "Yes"),
+    ("no", "否", "No"),
+    (
+        "fact_not_editable",
+        "该项信息不能在此修改，如需更正请联系服务中心",
+        "this item cannot be changed here; ask the service centre to correct it",
+    ),
 ];
 
 /// Every word of `lang`, for templates (`t.inbox`, `t[state]`).

@@ -114,6 +114,18 @@ async fn update_profile(
     ApiPath(id): ApiPath<i64>,
     ProfileJson(input): ProfileJson,
 ) -> Result<Json<StoredProfile>, ApiError> {
+    Ok(Json(save_profile(&state, &caller, id, input).await?))
+}
+
+/// Replaces profile `id` on behalf of `caller` under the rules of `PUT /api/v1/profiles/{id}`
+/// (identity locked for the profile's own user, added addresses mailed for confirmation), for the
+/// pages that let a user complete their own profile. Access is the caller's to check first.
+pub async fn save_profile(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: i64,
+    input: ProfileInput,
+) -> Result<StoredProfile, ApiError> {
     let owner = caller
         .principal()
         .is_some_and(crate::access::is_public_user);
@@ -130,8 +142,8 @@ async fn update_profile(
         .store
         .update_profile(id, input, &caller.actor(), source)
         .await?;
-    send_confirmations(&state, &pending, stored.profile.name()).await;
-    Ok(Json(stored))
+    send_confirmations(state, &pending, stored.profile.name()).await;
+    Ok(stored)
 }
 
 /// The identity field `input` would change on `existing`, if any. Only what the input states is

@@ -1,0 +1,315 @@
+//! 我的政策 for a signed-in enterprise: its profile's live matches in the three groups with no
+//! raw code or score term, the 完善画像 loop (supplying the missing fact moves the policy to
+//! 强相关), identity fields refused, 我的画像 by name with its 智能画像 labels, and that only
+//! the user's own profile is ever reached.
+
+use e2e::{TestApp, on_both_backends};
+use serde_json::{Value, json};
+use store::Role;
+
+use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
+use crate::portal::policy_with;
+
+/// A browser session of `username`: the client, its session cookie and CSRF token.
+struct Session {
+    client: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    async fn open(app: &TestApp, username: &str, profile: i64) -> Self {
+        TestApp::mint_token(
+            &app.server.store,
+            username,
+            Role::Enterprise,
+            Some(profile),
+            None,
+        )
+        .await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let signed_in = client
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": username, "password": "e2e-password-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 200);
+        let cookie = signed_in.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body: Value = signed_in.json().await.unwrap();
+        let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+        Self {
+            client,
+            cookie,
+            csrf,
+        }
+    }
+
+    async fn page(&self, app: &TestApp, path: &str) -> (u16, String) {
+        let reply = self
+            .client
+            .get(app.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (reply.status().as_u16(), reply.text().await.unwrap())
+    }
+
+    /// Posts the fact form; the status and where it redirects.
+    async fn supply(&self, app: &TestApp, form: &[(&str, &str)]) -> (u16, String) {
+        let body = reqwest::Url::parse_with_params("http://form.invalid/", form)
+            .unwrap()
+            .query()
+            .unwrap_or_default()
+            .to_owned();
+        let reply = self
+            .client
+            .post(app.url("/my/policies/fact"))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let location = reply
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location)
+    }
+}
+
+/// The part of a 我的政策 page holding `group`, up to the next group or the page's end.
+fn group<'a>(html: &'a str, key: &str) -> &'a str {
+    let start = html
+        .find(&format!("id=\"group-{key}\""))
+        .unwrap_or_else(|| panic!("group {key} in {html}"));
+    let rest = &html[start + 1..];
+    let end = rest
+        .find("id=\"group-")
+        .map_or(html.len(), |e| start + 1 + e);
+    &html[start..end]
+}
+
+async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
+    let mut without_employees = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    without_employees["employees"] = Value::Null;
+    let haidian = app.create("/api/v1/profiles", &without_employees).await;
+    let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    other["name"] = json!("北京朝阳数智科技有限公司");
+    other["region"] = json!("110105");
+    let chaoyang = app.create("/api/v1/profiles", &other).await;
+    app.create(
+        "/api/v1/policies",
+        &policy_with(
+            "北京地区企业稳岗补贴",
+            json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"}),
+        ),
+    )
+    .await;
+    // Waits on the listed item itself: the inbox's total can count it a moment before it is listed.
+    let inbox = app
+        .wait_until(
+            &format!("/api/v1/profiles/{haidian}/inbox"),
+            std::time::Duration::from_secs(30),
+            |body| body["items"][0]["id"].is_i64(),
+        )
+        .await;
+    let pack = inbox["items"][0]["id"].as_i64().unwrap();
+    app.create(
+        "/api/v1/policies",
+        &policy_with(
+            "小微企业吸纳就业补贴",
+            json!({"field": "employees", "op": "le", "value": 100}),
+        ),
+    )
+    .await;
+    app.create(
+        "/api/v1/policies",
+        &policy_with(
+            "规模以上企业研发奖励",
+            json!({"field": "revenue", "op": "ge", "value": 99999}),
+        ),
+    )
+    .await;
+
+    let zhixin = Session::open(&app, "zhixin", haidian).await;
+    let (status, pack_page) = zhixin.page(&app, &format!("/inbox/{pack}")).await;
+    assert_eq!(status, 200, "{pack_page}");
+    assert!(
+        pack_page.contains("href=\"/my/policies\" id=\"all-policies\""),
+        "the pack leads to the live view"
+    );
+
+    let (status, html) = zhixin.page(&app, "/my/policies").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("href=\"/my/policies\">我的政策"),
+        "in the menu"
+    );
+    assert!(group(&html, "eligible").contains("北京地区企业稳岗补贴"));
+    let possible = group(&html, "possible");
+    assert!(possible.contains("小微企业吸纳就业补贴"), "{possible}");
+    assert!(
+        possible.contains("补充：从业人员"),
+        "the one fact, by name: {possible}"
+    );
+    let near_miss = group(&html, "near_miss");
+    assert!(near_miss.contains("规模以上企业研发奖励"));
+    assert!(
+        near_miss.contains("补充：营业收入"),
+        "the condition short of, which the enterprise can change: {near_miss}"
+    );
+    let result = &html[html.find("id=\"result\"").unwrap()..];
+    for internal in [
+        "enterprise",
+        "region",
+        "score",
+        "110108",
+        "I6513",
+        "分）",
+        "undetermined",
+    ] {
+        assert!(
+            !result
+                .replace("name=\"field\" value=\"employees\"", "")
+                .contains(internal),
+            "no internal term {internal} in {result}"
+        );
+    }
+
+    // Identity is not the owner's to change here, nor is anything without the session's token.
+    for (field, value) in [("credit_code", CREDIT_CODE_CHAOYANG), ("name", "改名公司")] {
+        let (status, _) = zhixin
+            .supply(
+                &app,
+                &[
+                    ("csrf_token", &zhixin.csrf),
+                    ("field", field),
+                    ("value", value),
+                ],
+            )
+            .await;
+        assert_eq!(status, 422, "{field}");
+    }
+    let (status, _) = zhixin
+        .supply(&app, &[("field", "employees"), ("value", "80")])
+        .await;
+    assert_eq!(status, 403, "no CSRF token");
+    let kept = app
+        .get(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect(200);
+    assert_eq!(kept.body["profile"]["credit_code"], CREDIT_CODE_HAIDIAN);
+    assert_eq!(kept.body["profile"]["name"], "北京智芯算力科技有限公司");
+    assert!(kept.body["profile"]["employees"].is_null());
+
+    // Supplying the missing fact moves the policy to 强相关; a profile id in the form is ignored.
+    let (status, location) = zhixin
+        .supply(
+            &app,
+            &[
+                ("csrf_token", &zhixin.csrf),
+                ("field", "employees"),
+                ("value", "80"),
+                ("profile_id", &chaoyang.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/my/policies"));
+    let (_, html) = zhixin.page(&app, "/my/policies").await;
+    assert!(
+        group(&html, "eligible").contains("小微企业吸纳就业补贴"),
+        "{html}"
+    );
+    assert!(!group(&html, "possible").contains("小微企业吸纳就业补贴"));
+    let saved = app
+        .get(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect(200);
+    assert_eq!(saved.body["profile"]["employees"], 80);
+    let untouched = app
+        .get(&format!("/api/v1/profiles/{chaoyang}"))
+        .await
+        .expect(200);
+    assert_eq!(untouched.body["profile"]["employees"], 85);
+
+    // The 差一项 policy's figure, stated anew, settles it too.
+    let (status, _) = zhixin
+        .supply(
+            &app,
+            &[
+                ("csrf_token", &zhixin.csrf),
+                ("field", "revenue"),
+                ("value", "100000"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, html) = zhixin.page(&app, "/my/policies").await;
+    assert!(
+        group(&html, "eligible").contains("规模以上企业研发奖励"),
+        "{html}"
+    );
+
+    // 我的画像 names every fact and 智能画像 label, the supplied one included, without codes.
+    let (status, profile) = zhixin.page(&app, "/profile").await;
+    assert_eq!(status, 200, "{profile}");
+    let facts = &profile[profile.find("id=\"facts\"").expect("the facts")..];
+    for shown in ["北京市海淀区", "从业人员", "80", "高新技术企业", "营业收入"]
+    {
+        assert!(facts.contains(shown), "{shown} in {facts}");
+    }
+    let labels = &profile[profile.find("id=\"labels\"").expect("the labels")..];
+    assert!(labels.contains("<li><strong>"), "{labels}");
+    // The industry is named with its code beside the name, as everywhere a code is named.
+    assert!(facts.contains("软件和信息技术服务业"), "{facts}");
+    for internal in ["110108", "high_tech", "enterprise", "private", "true"] {
+        assert!(!facts.contains(internal), "no code {internal} in {facts}");
+    }
+
+    // Another enterprise's user sees its own profile only.
+    let chaoyang_user = Session::open(&app, "chaoyang", chaoyang).await;
+    let (status, theirs) = chaoyang_user.page(&app, "/my/policies").await;
+    assert_eq!(status, 200);
+    assert!(theirs.contains("北京朝阳数智科技有限公司"));
+    assert!(!theirs.contains("北京智芯算力科技有限公司"));
+    let (_, their_profile) = chaoyang_user.page(&app, "/profile").await;
+    assert!(their_profile.contains("北京市朝阳区"));
+    assert!(!their_profile.contains("北京智芯算力科技有限公司"));
+}
+
+async fn signed_out_visitors_are_sent_to_sign_in(app: TestApp) {
+    let reply = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/my/policies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 303);
+    assert!(
+        reply.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+}
+
+on_both_backends!(
+    an_enterprise_sees_and_settles_its_live_matches,
+    signed_out_visitors_are_sent_to_sign_in,
+);
