@@ -147,11 +147,14 @@ impl Listing {
 macro_rules! fetch_listing {
     ($db:expr, $listing:expr) => {
         $crate::backend::on_pool!($db, pool => {
-            let rows = $crate::backend::bind_args!(sqlx::query_as(&$listing.items.sql), &$listing.items.args)
-                .fetch_all(pool)
-                .await?;
+            // Counted first: a row committed between the two reads then shows in the page without
+            // being counted, never counted without showing, so a caller waiting for a total
+            // finds the rows it counted.
             let total: i64 = $crate::backend::bind_args!(sqlx::query_scalar(&$listing.count.sql), &$listing.count.args)
                 .fetch_one(pool)
+                .await?;
+            let rows = $crate::backend::bind_args!(sqlx::query_as(&$listing.items.sql), &$listing.items.args)
+                .fetch_all(pool)
                 .await?;
             (rows, total)
         })
