@@ -163,7 +163,8 @@ async fn with_redis_instances_hear_changes_at_once_and_one_leads_the_scheduler()
 
     // A tag weight saved on one instance rescores the other's matches at once.
     let second = listed_id(&one, 2).await;
-    let matches = format!("/api/v1/profiles/{second}/matches");
+    // The score terms come with the structured reasons.
+    let matches = format!("/api/v1/profiles/{second}/matches?reasons=tree");
     let interest_weight = |body: &Value| {
         body["eligible"][0]["score_terms"]
             .as_array()
