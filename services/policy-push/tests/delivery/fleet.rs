@@ -110,6 +110,20 @@ impl Instance {
         self.write(reqwest::Method::PUT, path, body).await
     }
 
+    /// A create as the administrator that may meet a dead instance: `None` when no answer came
+    /// (the connection was refused or cut), otherwise the answer, which must be a success.
+    pub async fn try_post(&self, path: &str, body: &Value) -> Option<Value> {
+        let reply = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .ok()?;
+        assert!(reply.status().is_success(), "{path}: {}", reply.status());
+        reply.json().await.ok()
+    }
+
     /// A write as the administrator that must succeed; its JSON answer.
     async fn write(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {
         let reply = reqwest::Client::new()
@@ -238,6 +252,22 @@ impl Instance {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Waits until `instance` counts `expected` eligible recipients at `audience`.
+pub async fn wait_for_eligible(instance: &Instance, audience: &str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = instance.get(audience).await;
+        if body["eligible"] == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instance still sees {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

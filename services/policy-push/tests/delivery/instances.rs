@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::fleet::{
-    Instance, RECIPIENTS, RedisServer, Tally, free_port, policy, prepared_database, wait_for_mail,
-    wait_until_settled, write_recipients,
+    Instance, RECIPIENTS, RedisServer, Tally, free_port, policy, prepared_database,
+    wait_for_eligible, wait_for_mail, wait_until_settled, write_recipients,
 };
 use serde_json::{Value, json};
 use smtp_sink::{Faults, SmtpSink};
@@ -71,22 +71,6 @@ async fn listed_id(instance: &Instance, nth: usize) -> i64 {
         .get(&format!("/api/v1/profiles?per_page=1&page={nth}"))
         .await;
     listed["items"][0]["id"].as_i64().unwrap()
-}
-
-/// Waits until `instance` counts `expected` eligible recipients at `audience`.
-async fn wait_for_eligible(instance: &Instance, audience: &str, expected: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let body = instance.get(audience).await;
-        if body["eligible"] == expected {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the instance still sees {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn schedule_runs(db: &mut sqlx::PgConnection) -> i64 {
