@@ -4,14 +4,15 @@
 //! the real server (`policy_push::start`) answers a load generator of keep-alive HTTP/1.1
 //! connections written on hyper, the server's own stack. Matches, inbox and search are timed at
 //! fixed concurrency for a fixed time, and the matches figure is set beside the engine's time for
-//! the same profiles in the same run (`Matching::matches`, in process).
+//! the same profiles in the same run (`Matching::matches`, in process); matches are also timed while
+//! weights dry runs follow each other, the serving path under heavy administrator work.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use matcher::synth::{self, SplitMix64};
 use serde_json::json;
@@ -172,6 +173,15 @@ async fn drive_all(
         busy.rate(),
         ms(busy.p(0.5)),
         ms(busy.p(0.99)),
+    )?;
+    let (during, dry_runs) = client.load_during_dry_runs(&matches).await?;
+    writeln!(
+        out,
+        "| HTTP matches, 1 connection, while weights dry runs (`POST /api/v1/weights/dry-run`, {dry_runs} finished) run back to back | p50 {} / p99 {}; idle p99 {} → {:.1}x | p99 < 20 ms |",
+        ms(during.p(0.5)),
+        ms(during.p(0.99)),
+        ms(single.p(0.99)),
+        during.p(0.99).as_secs_f64() / single.p(0.99).as_secs_f64().max(1e-9),
     )?;
     let trees: Vec<String> = matches
         .iter()
@@ -425,6 +435,22 @@ impl Client {
         self.run(&paths, connections, self.duration).await
     }
 
+    /// Matches on one connection while an administrator's weights dry runs (every match of
+    /// thousands of profiles, twice) follow each other on another: the serving path's latency
+    /// under heavy admin work. Returns the load and how many dry runs finished meanwhile.
+    async fn load_during_dry_runs(&self, paths: &[String]) -> anyhow::Result<(Load, usize)> {
+        let mut weights = serde_json::to_value(matcher::Weights::default())?;
+        weights["interest"] = json!(0);
+        let body = Bytes::from(serde_json::to_vec(&weights)?);
+        let deadline = Instant::now() + self.duration + self.duration / 5;
+        let (addr, token) = (self.addr, self.token.clone());
+        let dry_runs = tokio::spawn(async move {
+            keep_posting(addr, &token, "/api/v1/weights/dry-run", body, deadline).await
+        });
+        let load = self.load(paths, 1).await?;
+        Ok((load, dry_runs.await??))
+    }
+
     async fn run(
         &self,
         paths: &Arc<Vec<String>>,
@@ -456,6 +482,52 @@ impl Client {
     }
 }
 
+/// A keep-alive HTTP/1.1 connection to the server under test.
+async fn connect<B>(addr: SocketAddr) -> anyhow::Result<hyper::client::conn::http1::SendRequest<B>>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// Posts `body` to `path`, one request after another, until `deadline`; how many were answered.
+/// Any answer but 200 stops it.
+async fn keep_posting(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    body: Bytes,
+    deadline: Instant,
+) -> anyhow::Result<usize> {
+    let mut sender = connect(addr).await?;
+    let mut answered = 0;
+    while Instant::now() < deadline {
+        let request = hyper::Request::post(path)
+            .header(hyper::header::HOST, addr.to_string())
+            .header(hyper::header::AUTHORIZATION, token)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body.clone()))?;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let reply = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(
+            status == hyper::StatusCode::OK,
+            "{path} answered {status}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+        answered += 1;
+    }
+    Ok(answered)
+}
+
 /// One connection's requests until `deadline`: their latencies (request sent to body read) and
 /// the bytes of their bodies. Any answer but 200 stops the run.
 async fn connection_loop(
@@ -465,11 +537,7 @@ async fn connection_loop(
     first: usize,
     deadline: Instant,
 ) -> anyhow::Result<(Vec<Duration>, u64)> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
+    let mut sender = connect(addr).await?;
     let mut latencies = Vec::new();
     let mut bytes = 0;
     let mut next = first;
