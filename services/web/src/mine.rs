@@ -1,10 +1,13 @@
 //! 我的政策 for signed-in enterprises and citizens: their bound profile's live matches (not only
-//! what was pushed) in 强相关 / 待确认 / 差一项, rendered like the calculator's result, and the
-//! 完善画像 loop — a 待确认 policy names the one fact that would settle it, a 差一项 policy the
-//! condition it is short of when the person can change it, each with a form to supply it, saved through the API's own profile update (identity locked for the owner), after which
-//! the page shows the new grouping. Only facts a person states themselves are offered: identity
-//! fields and figures derived from other ones never are. Also 我的画像: every fact of the
-//! profile by its name, with its 智能画像 labels and why each holds.
+//! what was pushed) in 强相关 / 待确认 / 差一项, rendered like the calculator's result with how to
+//! apply on each match, and the 完善画像 loop — a 待确认 policy names the one fact that would
+//! settle it, a 差一项 policy the condition it is short of when the person can change it, each
+//! with a box for the fact's kind (a number, yes/no, a date, text, a list of names for enums,
+//! regions and industries, checkboxes for household circumstances), saved through the API's own
+//! profile update (identity locked for the owner), after which the page shows the new grouping.
+//! Only facts a person states themselves are offered: identity fields and figures derived from
+//! other ones never are. Also 我的画像: every fact of the profile by its name, with its 智能画像
+//! labels and why each holds.
 
 use std::collections::HashMap;
 
