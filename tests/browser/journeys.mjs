@@ -1,6 +1,8 @@
 // Browser journeys of Policy Push in Debian's Chromium (headless), one per role:
 //   node journeys.mjs enterprise <base-url> <screenshot-dir> <user> <password> <someone-else's-item-id>
-//   node journeys.mjs citizen    <base-url> <screenshot-dir> <user> <password>
+//   node journeys.mjs citizen    <base-url> <screenshot-dir> <user> <password> <policy-title> <region-name>
+// (a citizen on a 390 px wide phone screen: their space, not the staff console; then 我的政策,
+// where the 待确认 policy's missing 户籍 region is chosen by name and the policy moves to 强相关)
 //   node journeys.mjs staff      <base-url> <screenshot-dir> <user> <password> <enterprise-name>
 // (staff: look the enterprise up, then run a targeted push to it and watch it complete)
 //   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
@@ -113,6 +115,27 @@ async function citizen(page) {
   check((await page.textContent('#facts')).includes('北京市朝阳区'), 'the residence by its name');
   await accessible(page, '我的画像');
   await page.screenshot({ path: `${shots}/citizen-profile.png`, fullPage: true });
+  await citizenSettlesByName(page);
+}
+
+// On a phone: the 待确认 policy (`extra`) asks for a coded fact, chosen by its name (`fact`)
+// from a list; saving it moves the policy to 强相关.
+async function citizenSettlesByName(page) {
+  await page.goto(`${base}/my/policies`);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 390, `no sideways scroll at 390 px on 我的政策, page is ${width} px wide`);
+  await accessible(page, '我的政策 on a phone');
+  const possible = page.locator('#group-possible section.policy', { hasText: extra });
+  check(await possible.count() === 1, `${extra} waits under 待确认`);
+  check(await possible.locator('details.apply dl.fields dt').count() > 3, 'how to apply is on the match');
+  await page.screenshot({ path: `${shots}/citizen-my-policies.png`, fullPage: true });
+  await possible.locator('select[name=value]').selectOption({ label: fact });
+  await Promise.all([page.waitForNavigation(), possible.locator('button').click()]);
+  check(new URL(page.url()).pathname === '/my/policies', `back on 我的政策, got ${page.url()}`);
+  check(await page.locator('#group-eligible section.policy', { hasText: extra }).count() === 1,
+    `${extra} moved to 强相关`);
+  await accessible(page, '我的政策 on a phone after the fact');
+  await page.screenshot({ path: `${shots}/citizen-my-policies-settled.png`, fullPage: true });
 }
 
 async function staff(page) {
@@ -281,7 +304,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
 try {
-  const page = await browser.newPage({ locale: 'zh-CN' });
+  const page = role === 'citizen'
+    ? await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true })
+    : await browser.newPage({ locale: 'zh-CN' });
   if (role === 'visitor') {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);

@@ -1,8 +1,9 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
 //! is refused someone else's pack by URL and changes its preferences, then settles a 待确认
-//! policy on 我的政策 by filling in the missing fact; a citizen reaches their own
-//! space and not the staff console; staff look up an
+//! policy on 我的政策 by filling in the missing fact; a citizen, on a 390 px phone screen, reaches
+//! their own space and not the staff console, and settles a 待确认 policy by choosing their 户籍
+//! region by name; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
 //! audience; an anonymous visitor searches the library, opens a policy and runs the calculator
@@ -129,14 +130,35 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         .body;
     assert_eq!(completed["profile"]["taxable_income"], 180.0);
 
-    let citizen = app
-        .create(
-            "/api/v1/profiles",
-            &fixtures::citizen(fixtures::ID_NUMBER_1990),
-        )
-        .await;
+    // The citizen's 户籍 is unknown: a policy for Beijing 户籍 waits on it.
+    let mut lihua = fixtures::citizen(fixtures::ID_NUMBER_1990);
+    lihua["hukou_region"] = serde_json::Value::Null;
+    let citizen = app.create("/api/v1/profiles", &lihua).await;
+    let mut hukou = fixtures::policy();
+    hukou["doc_number"] = json!("京人社发〔2026〕3号");
+    hukou["title"] = json!("本市户籍失业人员就业补贴");
+    hukou["applicability"]["audiences"] = json!([]);
+    hukou["applicability"]["condition"] =
+        json!({"field": "hukou_region", "op": "within", "value": "110000"});
+    app.create("/api/v1/policies", &hukou).await;
     TestApp::mint_token(store, "lihua", Role::Citizen, Some(citizen), None).await;
-    journey("citizen", &app, &["lihua", "e2e-password-123"]).await;
+    journey(
+        "citizen",
+        &app,
+        &[
+            "lihua",
+            "e2e-password-123",
+            "本市户籍失业人员就业补贴",
+            "北京市西城区",
+        ],
+    )
+    .await;
+    let settled = app
+        .get(&format!("/api/v1/profiles/{citizen}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(settled["profile"]["hukou_region"], "110102");
 
     journey(
         "staff",
@@ -185,6 +207,8 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         "enterprise-my-policies-settled",
         "staff-service-pack",
         "citizen-profile",
+        "citizen-my-policies",
+        "citizen-my-policies-settled",
     ] {
         assert!(
             screenshots().join(format!("{page}.png")).exists(),

@@ -1,7 +1,8 @@
 //! 我的政策 for a signed-in enterprise: its profile's live matches in the three groups with no
 //! raw code or score term, the 完善画像 loop (supplying the missing fact moves the policy to
 //! 强相关), identity fields refused, 我的画像 by name with its 智能画像 labels, and that only
-//! the user's own profile is ever reached.
+//! the user's own profile is ever reached; for a citizen, the forms for a region, an enum and a
+//! list chosen by name, and how to apply shown on each match.
 
 use e2e::{TestApp, on_both_backends};
 use serde_json::{Value, json};
@@ -19,14 +20,11 @@ struct Session {
 
 impl Session {
     async fn open(app: &TestApp, username: &str, profile: i64) -> Self {
-        TestApp::mint_token(
-            &app.server.store,
-            username,
-            Role::Enterprise,
-            Some(profile),
-            None,
-        )
-        .await;
+        Self::open_as(app, username, Role::Enterprise, profile).await
+    }
+
+    async fn open_as(app: &TestApp, username: &str, role: Role, profile: i64) -> Self {
+        TestApp::mint_token(&app.server.store, username, role, Some(profile), None).await;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -309,7 +307,113 @@ async fn signed_out_visitors_are_sent_to_sign_in(app: TestApp) {
     );
 }
 
+async fn a_citizen_settles_region_enum_and_list_facts_by_name(app: TestApp) {
+    let mut citizen = fixtures::citizen(fixtures::ID_NUMBER_1990);
+    for unknown in ["hukou_region", "employment_status", "household"] {
+        citizen[unknown] = Value::Null;
+    }
+    let profile = app.create("/api/v1/profiles", &citizen).await;
+    let mut ids = Vec::new();
+    for (title, condition) in [
+        (
+            "本市户籍居民就业补贴",
+            json!({"field": "hukou_region", "op": "within", "value": "110000"}),
+        ),
+        (
+            "失业人员自主创业补贴",
+            json!({"field": "employment_status", "op": "eq", "value": "unemployed"}),
+        ),
+        (
+            "低收入家庭临时救助",
+            json!({"field": "household", "op": "has", "value": "low_income"}),
+        ),
+    ] {
+        ids.push(
+            app.create("/api/v1/policies", &policy_with(title, condition))
+                .await,
+        );
+    }
+    let [hukou, unemployed, low_income] = ids[..] else {
+        unreachable!()
+    };
+    let lihua = Session::open_as(&app, "lihua", Role::Citizen, profile).await;
+    let (status, html) = lihua.page(&app, "/my/policies").await;
+    assert_eq!(status, 200, "{html}");
+    let possible = group(&html, "possible");
+    assert!(
+        possible.contains(&format!(
+            "<select id=\"fact-possible-{hukou}\" name=\"value\""
+        )),
+        "a region chosen from a list: {possible}"
+    );
+    assert!(possible.contains(">北京市东城区</option>"), "by name");
+    assert!(possible.contains("value=\"unemployed\">失业</option>"));
+    assert!(
+        possible.contains("value=\"low_income\"> 低收入家庭"),
+        "{possible}"
+    );
+    assert!(possible.contains("type=\"checkbox\""));
+    for internal in [">110101<", ">unemployed<", "> low_income<"] {
+        assert!(!possible.contains(internal), "no code shown: {internal}");
+    }
+    // How to apply, on the match itself.
+    for field in [
+        "研发费用专项审计报告",
+        "线上申报",
+        "北京市海淀区政务服务中心",
+        "20个工作日",
+        "010-12345678",
+        "2026-12-31",
+    ] {
+        assert!(possible.contains(field), "{field} shown inline");
+    }
+
+    let supply = |field: &'static str, values: &'static [&'static str]| {
+        let lihua = &lihua;
+        let app = &app;
+        async move {
+            let mut form = vec![("csrf_token", lihua.csrf.as_str()), ("field", field)];
+            form.extend(values.iter().map(|value| ("value", *value)));
+            let (status, location) = lihua.supply(app, &form).await;
+            assert_eq!(
+                (status, location.as_str()),
+                (303, "/my/policies"),
+                "{field}"
+            );
+            lihua.page(app, "/my/policies").await.1
+        }
+    };
+    let moved = |html: &str, id: i64, title: &str| {
+        assert!(group(html, "eligible").contains(title), "{title}: {html}");
+        assert!(
+            !group(html, "possible").contains(title),
+            "{title} left 待确认"
+        );
+        assert!(!html.contains(&format!("fact-possible-{id}")));
+    };
+    let html = supply("hukou_region", &["110105"]).await;
+    moved(&html, hukou, "本市户籍居民就业补贴");
+    assert!(group(&html, "possible").contains("失业人员自主创业补贴"));
+    let html = supply("employment_status", &["unemployed"]).await;
+    moved(&html, unemployed, "失业人员自主创业补贴");
+    let html = supply("household", &["low_income", "veteran_family"]).await;
+    moved(&html, low_income, "低收入家庭临时救助");
+
+    let saved = app
+        .get(&format!("/api/v1/profiles/{profile}"))
+        .await
+        .expect(200);
+    assert_eq!(saved.body["profile"]["hukou_region"], "110105");
+    assert_eq!(saved.body["profile"]["employment_status"], "unemployed");
+    assert_eq!(
+        saved.body["profile"]["household"],
+        json!(["low_income", "veteran_family"])
+    );
+    assert_eq!(saved.body["profile"]["name"], "李华", "identity kept");
+}
+
 on_both_backends!(
     an_enterprise_sees_and_settles_its_live_matches,
+    a_citizen_settles_region_enum_and_list_facts_by_name,
     signed_out_visitors_are_sent_to_sign_in,
 );

@@ -322,8 +322,125 @@ async fn anonymous_calculator_runs_are_limited_per_address(backend: Backend) {
     app.post("/api/v1/match/preview", &body).await.expect(200);
 }
 
+/// Today in China, the day the service judges application windows on.
+fn china_today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// A published policy at `level` whose one item closes `closes_in` days from today (opened long
+/// before); days are far enough from the edges that a test running across midnight still holds.
+fn windowed_policy(title: &str, level: &str, closes_in: i64) -> Value {
+    let today = china_today();
+    let mut policy = policy_with(
+        title,
+        json!({"field": "region", "op": "within", "value": "110000"}),
+    );
+    policy["level"] = json!(level);
+    policy["benefit_items"][0]["window_opens"] = json!(today - chrono::Duration::days(400));
+    policy["benefit_items"][0]["window_closes"] = json!(today + chrono::Duration::days(closes_in));
+    policy
+}
+
+/// The count a facet link shows for `name`, e.g. `申报中 (2)` → 2.
+fn facet_count(html: &str, name: &str) -> Option<u64> {
+    let start = html.find(&format!(">{name} ("))? + name.len() + 3;
+    html[start..].split(')').next()?.parse().ok()
+}
+
+async fn the_library_filters_by_level_and_application_window(app: TestApp) {
+    let closing = app
+        .create(
+            "/api/v1/policies",
+            &windowed_policy("区级即将截止的补贴", "district", 10),
+        )
+        .await;
+    let open = app
+        .create(
+            "/api/v1/policies",
+            &windowed_policy("国家级长期申报的补贴", "national", 200),
+        )
+        .await;
+    let closed = app
+        .create(
+            "/api/v1/policies",
+            &windowed_policy("市级已截止的补贴", "municipal", -5),
+        )
+        .await;
+    let visitor = anonymous(&app);
+
+    let all = visitor.get("/policies").await.expect(200);
+    for (name, count) in [
+        ("国家级", 1),
+        ("市级", 1),
+        ("区县级", 1),
+        ("申报中", 2),
+        ("即将截止", 1),
+    ] {
+        assert_eq!(facet_count(&all.text, name), Some(count), "{name}");
+    }
+    assert!(all.text.contains("申报状态"), "the window facet is named");
+
+    let titles = |html: &str| {
+        [
+            (closing, "区级即将截止的补贴"),
+            (open, "国家级长期申报的补贴"),
+            (closed, "市级已截止的补贴"),
+        ]
+        .into_iter()
+        .filter(|(_, title)| html.contains(title))
+        .map(|(id, _)| id)
+        .collect::<Vec<_>>()
+    };
+    let national = visitor.get("/policies?level=national").await.expect(200);
+    assert_eq!(titles(&national.text), [open]);
+    assert!(national.text.contains("1 条政策"));
+    let open_now = visitor.get("/policies?window=open").await.expect(200);
+    assert_eq!(titles(&open_now.text), [closing, open]);
+    assert_eq!(facet_count(&open_now.text, "即将截止"), Some(1));
+    let closing_soon = visitor
+        .get("/policies?window=closing_soon")
+        .await
+        .expect(200);
+    assert_eq!(titles(&closing_soon.text), [closing]);
+    let both = visitor
+        .get("/policies?window=open&level=municipal")
+        .await
+        .expect(200);
+    assert!(titles(&both.text).is_empty(), "the closed one is not open");
+    assert!(both.text.contains("0 条政策"));
+
+    // The API takes the same filters and counts.
+    let reply = app.get("/api/v1/search?window=open").await.expect(200);
+    let mut ids: Vec<i64> = reply.body["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["id"].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, [closing, open]);
+    assert_eq!(
+        reply.body["facets"]["window"],
+        json!([{"value": "open", "count": 2}, {"value": "closing_soon", "count": 1}])
+    );
+    let reply = app.get("/api/v1/search?level=district").await.expect(200);
+    assert_eq!(reply.body["total"], 1);
+    assert_eq!(reply.body["hits"][0]["id"], closing);
+    let levels = app.get("/api/v1/search").await.expect(200);
+    assert!(
+        levels.body["facets"]["level"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"value": "national", "count": 1}))
+    );
+    app.get("/api/v1/search?window=soon")
+        .await
+        .expect_error(400, "invalid_query");
+}
+
 on_both_backends!(
     anonymous_visitors_read_the_library_a_policy_and_the_calendar,
+    the_library_filters_by_level_and_application_window,
     a_draft_never_reaches_an_anonymous_visitor,
     a_partial_profile_gives_three_groups,
     a_ticked_certificate_without_its_date_leaves_date_conditions_open,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 use serde::Serialize;
 use store::policy::Policy;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, FilterCollector, TopDocs};
 use tantivy::query::Query;
 use tantivy::schema::{Field, Value};
 use tantivy::snippet::SnippetGenerator;
@@ -20,7 +20,8 @@ use crate::SearchError;
 use crate::analyzer::{TOKENIZER_NAME, load_dictionary, text_analyzer};
 use crate::facets::{FacetCollector, Facets};
 use crate::query::{SearchQuery, build_query};
-use crate::schema::{Fields, build_schema, date_from_day_number, policy_document};
+use crate::schema::{Fields, build_schema, date_from_day_number, day_number, policy_document};
+use crate::window::ApplicationWindow;
 
 /// Indexing memory shared by the writer threads; more means fewer, larger segments on rebuild.
 const WRITER_HEAP_BYTES: usize = 256 * 1024 * 1024;
@@ -183,25 +184,37 @@ impl PolicyIndex {
         self.len() == 0
     }
 
-    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+    /// Runs `query` as of `today`, the caller's day (the service's clock, not the index's): the
+    /// 申报中 / 即将截止 filter and counts judge each window on it.
+    pub fn search(
+        &self,
+        query: &SearchQuery,
+        today: NaiveDate,
+    ) -> Result<SearchResults, SearchError> {
         query.validate()?;
         let searcher = self.reader.searcher();
         let tantivy_query = build_query(&self.fields, query);
+        let day = day_number(today);
+        let window = query.window.map(|state| (state, day));
+        let facets = FacetCollector { day };
         let page = TopDocs::with_limit(query.limit).and_offset(query.offset);
         let (ranked, total, facets) = if query.has_text() {
-            let (top, total, facets) = searcher.search(
-                &tantivy_query,
-                &(page.order_by_score(), Count, FacetCollector),
-            )?;
-            (top, total, facets)
+            collect(
+                &searcher,
+                tantivy_query.as_ref(),
+                (page.order_by_score(), Count, facets),
+                window,
+            )?
         } else {
-            let (top, total, facets) = searcher.search(
-                &tantivy_query,
-                &(
+            let (top, total, facets) = collect(
+                &searcher,
+                tantivy_query.as_ref(),
+                (
                     page.order_by_fast_field::<i64>("published", Order::Desc),
                     Count,
-                    FacetCollector,
+                    facets,
                 ),
+                window,
             )?;
             let unscored = top.into_iter().map(|(_, address)| (0.0, address)).collect();
             (unscored, total, facets)
@@ -269,6 +282,29 @@ impl PolicyIndex {
             })
             .collect()
     }
+}
+
+/// Runs `collector` over the matches of `query`, keeping only policies in the window state when
+/// one is asked for: the state depends on the day, so it is a filter on the packed windows at
+/// collection time rather than a term in the index.
+fn collect<C: Collector>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    collector: C,
+    window: Option<(ApplicationWindow, i64)>,
+) -> Result<C::Fruit, SearchError> {
+    let fruit = match window {
+        None => searcher.search(query, &collector)?,
+        Some((state, day)) => searcher.search(
+            query,
+            &FilterCollector::new(
+                "windows".to_owned(),
+                move |packed: u64| state.holds(packed, day),
+                collector,
+            ),
+        )?,
+    };
+    Ok(fruit)
 }
 
 fn first_text(doc: &TantivyDocument, field: Field) -> &str {

@@ -1,5 +1,5 @@
 //! Full-text search over policies in Chinese: a tantivy index cut by jieba (with policy
-//! vocabulary), weighted fields, region/department/topic/audience/status/date filters, facet
+//! vocabulary), weighted fields, region/department/topic/audience/status/level/date filters, 申报中 / 即将截止 on the caller's day,, facet
 //! counts and `<mark>`-highlighted snippets. The index lives in memory, is rebuilt from the
 //! database on start and follows every change (see [`PolicyIndex`]).
 
@@ -11,11 +11,13 @@ mod query;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod window;
 
 pub use bench::{BenchReport, bench_search};
 pub use facets::{FacetCount, Facets};
 pub use index::{Hit, PolicyIndex, SearchResults};
 pub use query::{MAX_LIMIT, MAX_OFFSET, MAX_QUERY_CHARS, SearchQuery};
+pub use window::{ApplicationWindow, CLOSING_SOON_DAYS};
 
 /// Everything search can fail with. The client errors ([`SearchError::is_client_error`]) are
 /// the caller's input; the rest are faults of the index itself.

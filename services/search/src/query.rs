@@ -8,7 +8,7 @@ use std::ops::Bound;
 use chrono::NaiveDate;
 use profiles::{AudienceClass, Coded};
 use serde::Deserialize;
-use store::policy::PolicyStatus;
+use store::policy::{PolicyLevel, PolicyStatus};
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, Occur,
@@ -19,6 +19,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use crate::SearchError;
 use crate::analyzer::{QueryWord, analyse_query};
 use crate::schema::{Fields, day_number, weighted_text_fields, wire_name};
+use crate::window::ApplicationWindow;
 
 pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_LIMIT: usize = 100;
@@ -49,6 +50,10 @@ pub struct SearchQuery {
     pub topic: Option<String>,
     pub audience: Option<AudienceClass>,
     pub status: Option<PolicyStatus>,
+    /// Administrative level of the issuing body.
+    pub level: Option<PolicyLevel>,
+    /// 申报中 or 即将截止 on the day the search is made for (see [`crate::PolicyIndex::search`]).
+    pub window: Option<ApplicationWindow>,
     /// 发布日期 bounds, both inclusive.
     pub published_from: Option<NaiveDate>,
     pub published_to: Option<NaiveDate>,
@@ -66,6 +71,8 @@ impl Default for SearchQuery {
             topic: None,
             audience: None,
             status: None,
+            level: None,
+            window: None,
             published_from: None,
             published_to: None,
             limit: DEFAULT_LIMIT,
@@ -134,6 +141,7 @@ pub(crate) fn build_query(fields: &Fields, query: &SearchQuery) -> Box<dyn Query
         (fields.topic, query.topic.clone()),
         (fields.audience, query.audience.map(|a| a.code().to_owned())),
         (fields.status, query.status.as_ref().map(wire_name)),
+        (fields.level, query.level.as_ref().map(wire_name)),
     ];
     for (field, value) in keyword_filters {
         if let Some(value) = value {

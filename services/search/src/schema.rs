@@ -11,6 +11,7 @@ use tantivy::schema::{
 };
 
 use crate::analyzer::TOKENIZER_NAME;
+use crate::window::item_window;
 
 /// Every field of the index, resolved once.
 #[derive(Clone, Debug)]
@@ -35,6 +36,9 @@ pub(crate) struct Fields {
     pub(crate) audience: Field,
     pub(crate) status: Field,
     pub(crate) level: Field,
+    /// Each benefit item's application window, packed (see [`crate::window`]), for the
+    /// 申报中 / 即将截止 filter and counts on the day of the search.
+    pub(crate) windows: Field,
     /// 发布日期 as days from the common era, for range filters and the newest-first listing.
     pub(crate) published: Field,
 }
@@ -85,7 +89,8 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         topic: builder.add_text_field("topic", STRING | FAST),
         audience: builder.add_text_field("audience", STRING | FAST),
         status: builder.add_text_field("status", STRING | FAST),
-        level: builder.add_text_field("level", STRING),
+        level: builder.add_text_field("level", STRING | FAST),
+        windows: builder.add_u64_field("windows", FAST),
         published: builder.add_i64_field("published", INDEXED | FAST | STORED),
     };
     (builder.build(), fields)
@@ -160,6 +165,9 @@ pub(crate) fn policy_document(fields: &Fields, policy: &Policy) -> TantivyDocume
     }
     doc.add_text(fields.status, wire_name(&content.status));
     doc.add_text(fields.level, wire_name(&content.level));
+    for window in content.benefit_items.iter().filter_map(item_window) {
+        doc.add_u64(fields.windows, window.pack());
+    }
     if let Some(published) = content.published_on {
         doc.add_i64(fields.published, day_number(published));
     }

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, NaiveDate};
 use profiles::AudienceClass;
-use store::policy::{Policy, PolicyContent, PolicyStatus};
+use store::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
 
-use crate::{PolicyIndex, SearchError, SearchQuery, SearchResults};
+use crate::{ApplicationWindow, FacetCount, PolicyIndex, SearchError, SearchQuery, SearchResults};
 
 const DEMO: &str = include_str!("../../policy-push/demo/policies.jsonl");
 
@@ -38,8 +38,13 @@ fn demo_index() -> (PolicyIndex, Vec<Policy>) {
     (index, policies)
 }
 
+/// The day the demo searches are made on.
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 7).unwrap()
+}
+
 fn search(index: &PolicyIndex, query: &SearchQuery) -> SearchResults {
-    index.search(query).unwrap()
+    index.search(query, today()).unwrap()
 }
 
 fn ids(results: &SearchResults) -> Vec<i64> {
@@ -351,7 +356,7 @@ fn query_syntax_characters_are_plain_text() {
         "   ",
     ] {
         assert!(
-            index.search(&SearchQuery::text(hostile)).is_ok(),
+            index.search(&SearchQuery::text(hostile), today()).is_ok(),
             "{hostile}"
         );
     }
@@ -364,15 +369,18 @@ fn query_syntax_characters_are_plain_text() {
 fn bad_input_is_a_client_error() {
     let (index, _) = demo_index();
     let error = index
-        .search(&SearchQuery::text("稳".repeat(201)))
+        .search(&SearchQuery::text("稳".repeat(201)), today())
         .unwrap_err();
     assert!(matches!(error, SearchError::QueryTooLong { max: 200 }));
     assert!(error.is_client_error());
     let error = index
-        .search(&SearchQuery {
-            limit: 101,
-            ..SearchQuery::default()
-        })
+        .search(
+            &SearchQuery {
+                limit: 101,
+                ..SearchQuery::default()
+            },
+            today(),
+        )
         .unwrap_err();
     assert!(error.is_client_error());
 }
@@ -434,4 +442,109 @@ fn applied_changes_record_their_position_and_applying_again_adds_nothing() {
     );
     index.rebuild(&policies, 57).unwrap();
     assert_eq!(index.position().unwrap(), 57);
+}
+
+fn facet(counts: &[FacetCount], value: &str) -> u64 {
+    counts
+        .iter()
+        .find(|f| f.value == value)
+        .map_or(0, |f| f.count)
+}
+
+#[test]
+fn the_level_filter_keeps_that_level_and_its_facet_counts_each() {
+    let (index, policies) = demo_index();
+    let all = search(&index, &SearchQuery::default());
+    for (level, name) in [
+        (PolicyLevel::National, "national"),
+        (PolicyLevel::Municipal, "municipal"),
+        (PolicyLevel::District, "district"),
+    ] {
+        let expected: Vec<i64> = policies
+            .iter()
+            .filter(|p| p.content.level == level)
+            .map(|p| p.id)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(facet(&all.facets.level, name), expected.len() as u64);
+        let query = SearchQuery {
+            level: Some(level),
+            limit: 100,
+            ..SearchQuery::default()
+        };
+        let mut found = ids(&search(&index, &query));
+        found.sort();
+        assert_eq!(found, expected, "{name}");
+    }
+}
+
+/// A policy with one benefit item open from `opens` to `closes`, or with no window.
+fn windowed(id: i64, window: Option<(&str, &str)>) -> Policy {
+    let mut content = demo_policies()[0].content.clone();
+    content.title = format!("窗口测试政策{id}");
+    content.benefit_items.truncate(1);
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    content.benefit_items[0].window_opens = window.map(|(opens, _)| day(opens));
+    content.benefit_items[0].window_closes = window.map(|(_, closes)| day(closes));
+    policy(id, content)
+}
+
+#[test]
+fn open_and_closing_soon_are_judged_on_the_day_asked_without_reindexing() {
+    let index = PolicyIndex::new().unwrap();
+    let mut two_windows = windowed(4, Some(("2026-01-01", "2026-01-31")));
+    two_windows.content.benefit_items.push(
+        windowed(5, Some(("2026-09-01", "2026-09-30")))
+            .content
+            .benefit_items[0]
+            .clone(),
+    );
+    index
+        .rebuild(
+            [
+                windowed(1, Some(("2026-03-01", "2026-06-30"))),
+                windowed(2, Some(("2026-01-01", "2026-12-31"))),
+                windowed(3, None),
+                two_windows,
+            ],
+            0,
+        )
+        .unwrap();
+    let on = |date: &str, window: Option<ApplicationWindow>| {
+        let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+        let results = index
+            .search(
+                &SearchQuery {
+                    window,
+                    ..SearchQuery::default()
+                },
+                day,
+            )
+            .unwrap();
+        let mut found = ids(&results);
+        found.sort();
+        (found, results.facets.window)
+    };
+    let (open, counts) = on("2026-06-10", Some(ApplicationWindow::Open));
+    assert_eq!(
+        open,
+        [1, 2],
+        "policy 4's windows are apart: neither is open"
+    );
+    assert_eq!(facet(&counts, "open"), 2);
+    assert_eq!(facet(&counts, "closing_soon"), 1);
+    let (closing, _) = on("2026-06-10", Some(ApplicationWindow::ClosingSoon));
+    assert_eq!(closing, [1]);
+    let (_, all_counts) = on("2026-06-10", None);
+    assert_eq!(facet(&all_counts, "open"), 2);
+    assert_eq!(facet(&all_counts, "closing_soon"), 1);
+
+    let (last_day, _) = on("2026-06-30", Some(ApplicationWindow::Open));
+    assert_eq!(last_day, [1, 2]);
+    let (next_day, counts) = on("2026-07-01", Some(ApplicationWindow::Open));
+    assert_eq!(next_day, [2], "closed yesterday, gone today");
+    assert_eq!(facet(&counts, "closing_soon"), 0);
+    assert!(counts.iter().all(|c| c.value != "closing_soon"));
+    let (september, _) = on("2026-09-15", Some(ApplicationWindow::ClosingSoon));
+    assert_eq!(september, [4]);
 }

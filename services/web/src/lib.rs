@@ -115,6 +115,10 @@ fn templates() -> &'static Environment<'static> {
             ("login.html", include_str!("../templates/login.html")),
             ("policies.html", include_str!("../templates/policies.html")),
             ("policy.html", include_str!("../templates/policy.html")),
+            (
+                "apply_fields.html",
+                include_str!("../templates/apply_fields.html"),
+            ),
             ("calendar.html", include_str!("../templates/calendar.html")),
             (
                 "calculator.html",

@@ -1,10 +1,15 @@
 //! 我的政策 for signed-in enterprises and citizens: their bound profile's live matches (not only
-//! what was pushed) in 强相关 / 待确认 / 差一项, rendered like the calculator's result, and the
-//! 完善画像 loop — a 待确认 policy names the one fact that would settle it, a 差一项 policy the
-//! condition it is short of when the person can change it, each with a form to supply it, saved through the API's own profile update (identity locked for the owner), after which
-//! the page shows the new grouping. Only facts a person states themselves are offered: identity
-//! fields and figures derived from other ones never are. Also 我的画像: every fact of the
-//! profile by its name, with its 智能画像 labels and why each holds.
+//! what was pushed) in 强相关 / 待确认 / 差一项, rendered like the calculator's result with how to
+//! apply on each match, and the 完善画像 loop — a 待确认 policy names the one fact that would
+//! settle it, a 差一项 policy the condition it is short of when the person can change it, each
+//! with a box for the fact's kind (a number, yes/no, a date, text, a list of names for enums,
+//! regions and industries, checkboxes for household circumstances), saved through the API's own
+//! profile update (identity locked for the owner), after which the page shows the new grouping.
+//! Only facts a person states themselves are offered: identity fields and figures derived from
+//! other ones never are. Also 我的画像: every fact of the profile by its name, with its 智能画像
+//! labels and why each holds.
+
+use std::collections::HashMap;
 
 use api::{ApiError, AppState, Rule};
 use axum::extract::State;
@@ -17,7 +22,7 @@ use profiles::schema::{ATTRIBUTE_PREFIX, FieldType};
 use serde::Serialize;
 use store::StoredProfile;
 
-use crate::portal::{entries, number};
+use crate::portal::{entries, household_choices, industry_choices, number, region_choices};
 use crate::{Lang, Public, Signed, Viewer, checked_form, csrf_refused};
 
 /// Policies per group.
@@ -34,12 +39,14 @@ const IDENTITY: &[&str] = &[
     "birth_date",
 ];
 
-/// The one fact a form asks for: the field's key, its name, and the kind of box.
+/// The one fact a form asks for: the field's key, its name, the kind of box, and for a choice
+/// (`select`, one of; `checks`, any of) the values offered as (value, name).
 #[derive(Serialize)]
 struct Fact {
     field: String,
     label: String,
     input: &'static str,
+    choices: Vec<(String, String)>,
 }
 
 /// Where an editable fact goes in the profile document, and how its box reads.
@@ -63,10 +70,7 @@ fn editable(
     }
     let def = schema.get(key).filter(|def| !def.derived)?;
     let field_type = def.field_type.clone();
-    if !matches!(
-        field_type,
-        FieldType::Number | FieldType::Bool | FieldType::Text | FieldType::Date
-    ) {
+    if matches!(field_type, FieldType::Set) && set_choices(viewer, key).is_none() {
         return None;
     }
     let attribute = key.strip_prefix(ATTRIBUTE_PREFIX).map(str::to_owned);
@@ -85,12 +89,38 @@ fn editable(
     })
 }
 
-fn input_kind(field_type: &FieldType) -> &'static str {
+/// The values of a list a person ticks from, by name; `None` for a list with no known values
+/// (an administrator's free list), which this page does not offer.
+fn set_choices(viewer: &Viewer, key: &str) -> Option<Vec<(String, String)>> {
+    (key == "household").then(|| household_choices(viewer))
+}
+
+/// The box for a field and, for a choice, its options named in the viewer's language: codes
+/// (regions, industries, enum values) are never shown, only their names.
+fn input_for(
+    state: &AppState,
+    viewer: &Viewer,
+    key: &str,
+    field_type: &FieldType,
+) -> (&'static str, Vec<(String, String)>) {
+    let named = |codes: &[String]| {
+        codes
+            .iter()
+            .map(|code| {
+                let (zh, en) = state.matching.value_name(key, code);
+                (code.clone(), if viewer.lang == Lang::En { en } else { zh })
+            })
+            .collect()
+    };
     match field_type {
-        FieldType::Number => "number",
-        FieldType::Bool => "bool",
-        FieldType::Date => "date",
-        _ => "text",
+        FieldType::Number => ("number", Vec::new()),
+        FieldType::Bool => ("bool", Vec::new()),
+        FieldType::Date => ("date", Vec::new()),
+        FieldType::Text => ("text", Vec::new()),
+        FieldType::Enum { values } => ("select", named(values)),
+        FieldType::Region => ("select", region_choices(state, viewer)),
+        FieldType::Industry => ("select", industry_choices(viewer)),
+        FieldType::Set => ("checks", set_choices(viewer, key).unwrap_or_default()),
     }
 }
 
@@ -98,6 +128,7 @@ fn input_kind(field_type: &FieldType) -> &'static str {
 /// first missing one, for 差一项 the one condition short when the recipient can change it (a
 /// region or a founding date is not theirs to act on, so no form is offered for them).
 fn settling_fact(
+    state: &AppState,
     viewer: &Viewer,
     schema: &profiles::AttributeSchema,
     document: &serde_json::Value,
@@ -116,10 +147,14 @@ fn settling_fact(
         .map(String::as_str)
         .chain(short);
     candidates.find_map(|key| {
-        editable(viewer, schema, document, key).map(|slot| Fact {
-            field: key.to_owned(),
-            label: slot.label,
-            input: input_kind(&slot.field_type),
+        editable(viewer, schema, document, key).map(|slot| {
+            let (input, choices) = input_for(state, viewer, key, &slot.field_type);
+            Fact {
+                field: key.to_owned(),
+                label: slot.label,
+                input,
+                choices,
+            }
         })
     })
 }
@@ -184,11 +219,32 @@ pub(crate) async fn my_policies(
     };
     let today = state.store.today();
     let matches = state.matching.matches(&stored.profile, today, PER_GROUP);
-    let settle = |group: &[matching::MatchView], short_of_one: bool| -> Vec<minijinja::Value> {
+    let mut how_to_apply: HashMap<i64, Vec<minijinja::Value>> = HashMap::new();
+    for view in matches
+        .eligible
+        .iter()
+        .chain(&matches.possible)
+        .chain(&matches.near_miss)
+    {
+        match state.store.policy(view.policy.id).await {
+            Ok(policy) => {
+                how_to_apply.insert(view.policy.id, apply_items(&policy));
+            }
+            // Unpublished since the match was made: the link to its page says so.
+            Err(store::StoreError::NotFound { .. }) => {}
+            Err(error) => return ApiError::from(error).into_response(),
+        }
+    }
+    // `settle`: offer the one fact for 待确认 (false) or 差一项 (true); eligible ones need none.
+    let group_entries = |group: &[matching::MatchView], settle: Option<bool>| {
         group
             .iter()
             .zip(entries(&viewer, &schema, group))
             .map(|(view, entry)| {
+                let apply = how_to_apply.get(&view.policy.id);
+                let Some(short_of_one) = settle else {
+                    return context! { apply => apply, ..minijinja::Value::from_serialize(&entry) };
+                };
                 // A list's matches carry no reason tree; the one condition short needs it.
                 let explained = match &view.result.explanation {
                     None if short_of_one => state
@@ -198,15 +254,15 @@ pub(crate) async fn my_policies(
                     _ => None,
                 };
                 let result = explained.as_ref().unwrap_or(&view.result);
-                let fact = settling_fact(&viewer, &schema, &document, result);
-                context! { fact => fact, ..minijinja::Value::from_serialize(&entry) }
+                let fact = settling_fact(&state, &viewer, &schema, &document, result);
+                context! { fact => fact, apply => apply, ..minijinja::Value::from_serialize(&entry) }
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
     let groups = vec![
-        context! { key => "eligible", name => viewer.text("eligible"), entries => entries(&viewer, &schema, &matches.eligible) },
-        context! { key => "possible", name => viewer.text("undetermined"), help => viewer.text("undetermined_help"), entries => settle(&matches.possible, false) },
-        context! { key => "near_miss", name => viewer.text("near_miss"), help => viewer.text("near_miss_help"), entries => settle(&matches.near_miss, true) },
+        context! { key => "eligible", name => viewer.text("eligible"), entries => group_entries(&matches.eligible, None) },
+        context! { key => "possible", name => viewer.text("undetermined"), help => viewer.text("undetermined_help"), entries => group_entries(&matches.possible, Some(false)) },
+        context! { key => "near_miss", name => viewer.text("near_miss"), help => viewer.text("near_miss_help"), entries => group_entries(&matches.near_miss, Some(true)) },
     ];
     let title = viewer.text("my_policies");
     viewer.render(
@@ -214,6 +270,22 @@ pub(crate) async fn my_policies(
         title,
         context! { groups => groups, as_of => today, name => stored.profile.name() },
     )
+}
+
+/// Each benefit item's how-to-apply fields (channel, materials, 办理时限, address, hotline,
+/// window), with the calendar link of the month its window closes, for showing on the match.
+fn apply_items(policy: &store::policy::Policy) -> Vec<minijinja::Value> {
+    policy
+        .content
+        .benefit_items
+        .iter()
+        .map(|item| {
+            context! {
+                item => item,
+                ics => crate::portal::calendar_link(item),
+            }
+        })
+        .collect()
 }
 
 /// `POST /my/policies/fact`: states one fact of the viewer's profile, then back to the matches.
@@ -239,6 +311,11 @@ pub(crate) async fn supply_fact(
     };
     let key = fields.get("field").map(String::as_str).unwrap_or_default();
     let value = fields.get("value").map_or("", |v| v.trim());
+    // Ticked boxes repeat `value`; the map above keeps only the last.
+    let ticked: Vec<serde_json::Value> = form_urlencoded::parse(body.as_bytes())
+        .filter(|(name, _)| name == "value")
+        .map(|(_, value)| value.trim().to_owned().into())
+        .collect();
     let Some(slot) = editable(&viewer, &schema, &document, key) else {
         let label = schema.get(key).map_or_else(
             || key.to_owned(),
@@ -260,7 +337,13 @@ pub(crate) async fn supply_fact(
     let typed = match slot.field_type {
         FieldType::Number => number(value),
         FieldType::Bool => serde_json::Value::Bool(value == "true"),
-        _ => serde_json::Value::String(value.to_owned()),
+        // Ticking none states "none of these", itself a fact.
+        FieldType::Set => serde_json::Value::Array(ticked),
+        FieldType::Text
+        | FieldType::Date
+        | FieldType::Enum { .. }
+        | FieldType::Region
+        | FieldType::Industry => serde_json::Value::String(value.to_owned()),
     };
     match slot.attribute {
         Some(attribute) => document["attributes"][attribute] = typed,

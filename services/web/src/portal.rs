@@ -17,8 +17,9 @@ use chrono::{Datelike, NaiveDate};
 use matching::{MatchView, ProfileMatches};
 use minijinja::context;
 use profiles::Coded as _;
+use search::ApplicationWindow;
 use serde::{Deserialize, Serialize};
-use store::policy::{Policy, PolicyLevel, PolicyStatus};
+use store::policy::{BenefitItem, Policy, PolicyLevel, PolicyStatus};
 
 use crate::{Lang, Viewer, viewer};
 
@@ -28,8 +29,6 @@ const PER_PAGE: usize = 20;
 const PER_GROUP: usize = 20;
 /// How long a visitor's copy of a public page stays fresh, in seconds.
 const FRESH_SECONDS: u32 = 300;
-/// A window closing within this many days is 即将截止.
-const CLOSING_SOON_DAYS: i64 = 30;
 
 /// What search engines and link previews read about a page.
 struct Meta<'a> {
@@ -78,23 +77,23 @@ fn level_key(level: PolicyLevel) -> &'static str {
     }
 }
 
-/// 申报中 or 即将截止 for a policy on `today`, from its benefit items' windows.
+/// The text key of a policy's 申报中 / 即将截止 state on `today`, if it is in either.
 fn window_state(policy: &Policy, today: NaiveDate) -> Option<&'static str> {
-    let open_items = policy.content.benefit_items.iter().filter(|item| {
-        item.window_opens.is_none_or(|opens| opens <= today)
-            && item.window_closes.is_some_and(|closes| today <= closes)
-    });
-    let mut open = false;
-    for item in open_items {
-        open = true;
-        if item
-            .window_closes
-            .is_some_and(|closes| (closes - today).num_days() <= CLOSING_SOON_DAYS)
-        {
-            return Some("closing_soon");
-        }
+    ApplicationWindow::of_policy(policy, today).map(window_key)
+}
+
+fn window_key(window: ApplicationWindow) -> &'static str {
+    match window {
+        ApplicationWindow::Open => "open_now",
+        ApplicationWindow::ClosingSoon => "closing_soon",
     }
-    open.then_some("open_now")
+}
+
+/// A filter value from the query string in its wire form (`municipal`, `closing_soon`); an
+/// unknown one filters nothing, as a hand-edited URL should not be an error page.
+fn wire_value<T: serde::de::DeserializeOwned>(value: Option<&str>) -> Option<T> {
+    let value = value.filter(|v| !v.is_empty())?;
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
 }
 
 #[derive(Deserialize, Default)]
@@ -105,6 +104,8 @@ pub(crate) struct LibraryQuery {
     department: Option<String>,
     topic: Option<String>,
     audience: Option<String>,
+    level: Option<String>,
+    window: Option<String>,
     page: Option<usize>,
     lang: Option<String>,
 }
@@ -121,6 +122,8 @@ impl LibraryQuery {
             ("department", &self.department),
             ("topic", &self.topic),
             ("audience", &self.audience),
+            ("level", &self.level),
+            ("window", &self.window),
         ] {
             if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
                 pairs.push((key, value.to_owned()));
@@ -172,24 +175,22 @@ pub(crate) async fn library(
         Err(response) => return response,
     };
     let page = query.page.unwrap_or(1).max(1);
-    let audience = query
-        .audience
-        .as_deref()
-        .filter(|a| !a.is_empty())
-        .and_then(|a| serde_json::from_value(serde_json::Value::String(a.to_owned())).ok());
     let search = search::SearchQuery {
         q: query.q.trim().to_owned(),
         region: query.region.clone().filter(|r| !r.is_empty()),
         department: query.department.clone().filter(|d| !d.is_empty()),
         topic: query.topic.clone().filter(|t| !t.is_empty()),
-        audience,
+        audience: wire_value(query.audience.as_deref()),
+        level: wire_value(query.level.as_deref()),
+        window: wire_value(query.window.as_deref()),
         // The library is the public's: it lists what anyone may read.
         status: Some(PolicyStatus::Published),
         limit: PER_PAGE,
         offset: (page - 1) * PER_PAGE,
         ..search::SearchQuery::default()
     };
-    let results = match state.search.search(&search) {
+    let today = state.store.today();
+    let results = match state.search.search(&search, today) {
         Ok(results) => results,
         Err(error) => {
             return viewer.message(
@@ -199,7 +200,6 @@ pub(crate) async fn library(
             );
         }
     };
-    let today = state.store.today();
     let mut hits = Vec::new();
     for hit in results.hits {
         let Ok(policy) = state.store.policy(hit.id).await else {
@@ -224,7 +224,10 @@ pub(crate) async fn library(
         });
     }
     let pairs = query.pairs();
-    let facet = |key: &'static str, field: &str, counts: &[search::FacetCount]| -> Vec<FacetLink> {
+    let facet = |key: &'static str,
+                 name: &dyn Fn(&str) -> String,
+                 counts: &[search::FacetCount]|
+     -> Vec<FacetLink> {
         counts
             .iter()
             .map(|count| {
@@ -234,13 +237,8 @@ pub(crate) async fn library(
                 if !chosen {
                     next.push((key, count.value.clone()));
                 }
-                let name = if field.is_empty() {
-                    count.value.clone()
-                } else {
-                    name_in(&viewer, state.matching.value_name(field, &count.value))
-                };
                 FacetLink {
-                    name,
+                    name: name(&count.value),
                     count: count.count,
                     href: LibraryQuery::link(&next),
                     chosen,
@@ -248,22 +246,40 @@ pub(crate) async fn library(
             })
             .collect()
     };
+    let (viewer_ref, matching) = (&viewer, &state.matching);
+    let coded = |field: &'static str| {
+        move |value: &str| name_in(viewer_ref, matching.value_name(field, value))
+    };
+    // Values with no name of their own (an unknown level cannot come from the index) read as is.
+    let worded = |key: Option<&'static str>, value: &str| {
+        key.map_or_else(|| value.to_owned(), |key| viewer.text(key).to_owned())
+    };
+    let level_name = |value: &str| worded(wire_value(Some(value)).map(level_key), value);
+    let window_name = |value: &str| worded(wire_value(Some(value)).map(window_key), value);
     let facets = vec![
         (
             viewer.text("region"),
-            facet("region", "region", &results.facets.region),
+            facet("region", &coded("region"), &results.facets.region),
         ),
         (
             viewer.text("department"),
-            facet("department", "", &results.facets.department),
+            facet("department", &str::to_owned, &results.facets.department),
         ),
         (
             viewer.text("topic"),
-            facet("topic", "interests", &results.facets.topic),
+            facet("topic", &coded("interests"), &results.facets.topic),
         ),
         (
             viewer.text("audience"),
-            facet("audience", "audience", &results.facets.audience),
+            facet("audience", &coded("audience"), &results.facets.audience),
+        ),
+        (
+            viewer.text("level"),
+            facet("level", &level_name, &results.facets.level),
+        ),
+        (
+            viewer.text("application_status"),
+            facet("window", &window_name, &results.facets.window),
         ),
     ];
     let pages = results.total.div_ceil(PER_PAGE).max(1);
@@ -343,14 +359,9 @@ pub(crate) async fn policy_page(
         .benefit_items
         .iter()
         .map(|item| {
-            // The calendar month a visitor most needs: the closing one, else the opening one.
-            let month = item
-                .window_closes
-                .or(item.window_opens)
-                .map(|day| format!("{:04}-{:02}", day.year(), day.month()));
             context! {
                 item => item,
-                ics => month.map(|m| format!("/api/v1/calendar.ics?month={m}")),
+                ics => calendar_link(item),
             }
         })
         .collect();
@@ -383,6 +394,17 @@ pub(crate) async fn policy_page(
             draft => content.status != PolicyStatus::Published,
         },
     )
+}
+
+/// The iCal link of the month a visitor most needs for an item: the closing one, else the
+/// opening one.
+pub(crate) fn calendar_link(item: &BenefitItem) -> Option<String> {
+    let day = item.window_closes.or(item.window_opens)?;
+    Some(format!(
+        "/api/v1/calendar.ics?month={:04}-{:02}",
+        day.year(),
+        day.month()
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -678,36 +700,51 @@ pub(crate) fn entries(
         .collect()
 }
 
-/// Options of the calculator's lists, named in the visitor's language.
-fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
-    let pick =
-        |zh: &str, en: &str| -> String { if viewer.lang == Lang::En { en } else { zh }.to_owned() };
-    let regions: Vec<(String, String)> = profiles::codes::known_regions()
+fn pick(viewer: &Viewer, zh: &str, en: &str) -> String {
+    if viewer.lang == Lang::En { en } else { zh }.to_owned()
+}
+
+/// The regions a person picks from by name (codes as values), without the 市辖区 placeholders.
+pub(crate) fn region_choices(state: &AppState, viewer: &Viewer) -> Vec<(String, String)> {
+    profiles::codes::known_regions()
         .iter()
         .filter(|region| !region.name_zh.ends_with("市辖区"))
         .map(|region| {
             let name = name_in(viewer, state.matching.value_name("region", region.code));
             (region.code.to_owned(), name)
         })
-        .collect();
-    let industries: Vec<(String, String)> = profiles::codes::industry_divisions()
+        .collect()
+}
+
+/// The GB/T 4754 divisions a person picks their industry from by name.
+pub(crate) fn industry_choices(viewer: &Viewer) -> Vec<(String, String)> {
+    profiles::codes::industry_divisions()
         .into_iter()
         .map(|division| {
-            let name = pick(division.name_zh, division.name_en);
+            let name = pick(viewer, division.name_zh, division.name_en);
             (division.code, name)
         })
-        .collect();
+        .collect()
+}
+
+/// The household circumstances a person can tick, by name.
+pub(crate) fn household_choices(viewer: &Viewer) -> Vec<(String, String)> {
+    HOUSEHOLD_FLAGS
+        .iter()
+        .filter_map(|code| {
+            profiles::model::household_flag_name(code)
+                .map(|(zh, en)| ((*code).to_owned(), pick(viewer, zh, en)))
+        })
+        .collect()
+}
+
+/// Options of the calculator's lists, named in the visitor's language.
+fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
+    let pick = |zh: &str, en: &str| pick(viewer, zh, en);
     let certs: Vec<(String, String)> = CERTIFICATIONS
         .iter()
         .filter_map(|code| {
             profiles::model::certification_name(code)
-                .map(|(zh, en)| ((*code).to_owned(), pick(zh, en)))
-        })
-        .collect();
-    let households: Vec<(String, String)> = HOUSEHOLD_FLAGS
-        .iter()
-        .filter_map(|code| {
-            profiles::model::household_flag_name(code)
                 .map(|(zh, en)| ((*code).to_owned(), pick(zh, en)))
         })
         .collect();
@@ -728,10 +765,10 @@ fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
             .collect()
     };
     context! {
-        regions => regions,
-        industries => industries,
+        regions => region_choices(state, viewer),
+        industries => industry_choices(viewer),
         certs => certs,
-        households => households,
+        households => household_choices(viewer),
         genders => coded(profiles::Gender::codes(), "gender"),
         employment => coded(profiles::EmploymentStatus::codes(), "employment"),
     }

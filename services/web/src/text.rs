@@ -384,6 +384,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("level_district", "区县级", "District"),
     ("open_now", "申报中", "Open for applications"),
     ("closing_soon", "即将截止", "Closing soon"),
+    ("application_status", "申报状态", "Applications"),
     ("results_total", "条政策", "policies"),
     ("clear_filters", "清除筛选", "Clear filters"),
     ("previous", "上一页", "Previous"),
@@ -439,6 +440,8 @@ const WORDS: &[(&str, &str, &str)] = &[
         "See every policy you may get",
     ),
     ("settle_with", "补充：", "Add: "),
+    ("choose", "请选择", "Choose"),
+    ("policy_page", "查看政策详情", "See the policy"),
     ("yes", "是", "Yes"),
     ("no", "否", "No"),
     (

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use profiles::AudienceClass;
-use search::{SearchError, SearchQuery, SearchResults};
+use search::{ApplicationWindow, SearchError, SearchQuery, SearchResults};
 use serde::Deserialize;
-use store::policy::PolicyStatus;
+use store::policy::{PolicyLevel, PolicyStatus};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -57,6 +57,10 @@ struct SearchParams {
     #[param(value_type = Option<String>)]
     audience: Option<AudienceClass>,
     status: Option<PolicyStatus>,
+    /// Administrative level: national, provincial, municipal or district.
+    level: Option<PolicyLevel>,
+    /// `open` (申报中) or `closing_soon` (即将截止, within 30 days) today in China.
+    window: Option<ApplicationWindow>,
     #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_from: Option<NaiveDate>,
     #[serde(default, deserialize_with = "crate::extract::supported_date")]
@@ -68,7 +72,7 @@ struct SearchParams {
 
 /// Searches policies: ranked hits with `<mark>` snippets, and facet counts over every match.
 #[utoipa::path(get, path = "/api/v1/search", tag = "policies", params(SearchParams), responses(
-    (status = 200, body = Object, description = "`{total, hits: [{id, title, score, published_on, snippet_html}], facets}`"),
+    (status = 200, body = Object, description = "`{total, hits: [{id, title, score, published_on, snippet_html}], facets: {topic, department, region, status, audience, level, window}}`"),
     (status = 400, body = ErrorBody)
 ))]
 async fn search_policies(
@@ -83,10 +87,12 @@ async fn search_policies(
         topic: params.topic,
         audience: params.audience,
         status: params.status,
+        level: params.level,
+        window: params.window,
         published_from: params.published_from,
         published_to: params.published_to,
         limit: params.limit.unwrap_or(defaults.limit),
         offset: params.offset.unwrap_or(defaults.offset),
     };
-    Ok(Json(state.search.search(&query)?))
+    Ok(Json(state.search.search(&query, state.store.today())?))
 }
