@@ -412,8 +412,95 @@ async fn a_citizen_settles_region_enum_and_list_facts_by_name(app: TestApp) {
     assert_eq!(saved.body["profile"]["name"], "李华", "identity kept");
 }
 
+/// A certificate the enterprise holds but never recorded: the 差一项 form asks for the day it was
+/// obtained, by the certificate's name, and saving it adds the certificate, so the policy moves to
+/// 强相关; a certificate recorded already keeps its entry, its date replaced.
+async fn an_enterprise_records_a_certificate_it_holds(app: TestApp) {
+    let haidian = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    app.create(
+        "/api/v1/policies",
+        &policy_with(
+            "科技型中小企业研发费用补助",
+            json!({"field": "certifications", "op": "has", "value": "tech_sme"}),
+        ),
+    )
+    .await;
+    let zhixin = Session::open(&app, "zhixin", haidian).await;
+    let (_, html) = zhixin.page(&app, "/my/policies").await;
+    let near_miss = group(&html, "near_miss");
+    assert!(near_miss.contains("科技型中小企业研发费用补助"), "{html}");
+    assert!(
+        near_miss.contains("name=\"field\" value=\"cert.tech_sme\"")
+            && near_miss.contains("补充：科技型中小企业认定日期")
+            && near_miss.contains("type=\"date\""),
+        "the certificate's day, asked by its name: {near_miss}"
+    );
+
+    let (status, location) = zhixin
+        .supply(
+            &app,
+            &[
+                ("csrf_token", &zhixin.csrf),
+                ("field", "cert.tech_sme"),
+                ("value", "2025-03-01"),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/my/policies"));
+    let (_, html) = zhixin.page(&app, "/my/policies").await;
+    assert!(
+        group(&html, "eligible").contains("科技型中小企业研发费用补助"),
+        "{html}"
+    );
+    let saved = app
+        .get(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        saved.body["profile"]["certifications"],
+        json!([
+            {"kind": "high_tech", "obtained_on": "2024-11-30", "expires_on": "2027-11-29"},
+            {"kind": "tech_sme", "obtained_on": "2025-03-01", "expires_on": null}
+        ]),
+        "added beside the one held"
+    );
+
+    let (status, _) = zhixin
+        .supply(
+            &app,
+            &[
+                ("csrf_token", &zhixin.csrf),
+                ("field", "cert.high_tech"),
+                ("value", "2024-12-01"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let saved = app
+        .get(&format!("/api/v1/profiles/{haidian}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        saved.body["profile"]["certifications"][0],
+        json!({"kind": "high_tech", "obtained_on": "2024-12-01", "expires_on": "2027-11-29"}),
+        "one entry per kind, its expiry kept"
+    );
+    assert_eq!(
+        saved.body["profile"]["certifications"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
+
 on_both_backends!(
     an_enterprise_sees_and_settles_its_live_matches,
+    an_enterprise_records_a_certificate_it_holds,
     a_citizen_settles_region_enum_and_list_facts_by_name,
     signed_out_visitors_are_sent_to_sign_in,
 );

@@ -3,7 +3,8 @@
 //! apply on each match, and the 完善画像 loop — a 待确认 policy names the one fact that would
 //! settle it, a 差一项 policy the condition it is short of when the person can change it, each
 //! with a box for the fact's kind (a number, yes/no, a date, text, a list of names for enums,
-//! regions and industries, checkboxes for household circumstances), saved through the API's own
+//! regions and industries, checkboxes for household circumstances, the day a certificate was
+//! obtained), saved through the API's own
 //! profile update (identity locked for the owner), after which the page shows the new grouping.
 //! Only facts a person states themselves are offered: identity fields and figures derived from
 //! other ones never are. Also 我的画像: every fact of the profile by its name, with its 智能画像
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use matcher::{PolicyMatch, ReasonNode, Remedy};
 use minijinja::context;
 use profiles::facts::Value as FactValue;
-use profiles::schema::{ATTRIBUTE_PREFIX, FieldType};
+use profiles::schema::{ATTRIBUTE_PREFIX, CERTIFICATION_PREFIX, FieldType};
 use serde::Serialize;
 use store::StoredProfile;
 
@@ -53,8 +54,18 @@ struct Fact {
 struct Slot {
     label: String,
     field_type: FieldType,
-    /// Key in the attribute bag, for administrator-defined fields.
-    attribute: Option<String>,
+    place: Place,
+}
+
+/// Where in the profile document a fact is written.
+enum Place {
+    /// A field of the document itself.
+    Document,
+    /// The attribute bag, for administrator-defined fields.
+    Attribute(String),
+    /// The day a certificate of this kind was obtained: its entry in `certifications`, added
+    /// when the profile has none of that kind.
+    Certificate(String),
 }
 
 /// The fact `key` when the profile's own user may state it here: a field of the schema, entered
@@ -73,10 +84,15 @@ fn editable(
     if matches!(field_type, FieldType::Set) && set_choices(viewer, key).is_none() {
         return None;
     }
-    let attribute = key.strip_prefix(ATTRIBUTE_PREFIX).map(str::to_owned);
-    if attribute.is_none() && document.get(key).is_none() {
-        return None;
-    }
+    let place = if let Some(attribute) = key.strip_prefix(ATTRIBUTE_PREFIX) {
+        Place::Attribute(attribute.to_owned())
+    } else if let Some(kind) = key.strip_prefix(CERTIFICATION_PREFIX) {
+        document.get("certifications")?;
+        Place::Certificate(kind.to_owned())
+    } else {
+        document.get(key)?;
+        Place::Document
+    };
     let label = if viewer.lang == Lang::En {
         def.label_en.clone()
     } else {
@@ -85,7 +101,7 @@ fn editable(
     Some(Slot {
         label,
         field_type,
-        attribute,
+        place,
     })
 }
 
@@ -139,14 +155,11 @@ fn settling_fact(
         if near.remedy != Remedy::Changeable {
             return None;
         }
-        leaf_field(explanation.condition.as_ref()?, &near.path)
+        settled_by(explanation.condition.as_ref()?, &near.path)
     });
-    let mut candidates = result
-        .missing_fields
-        .iter()
-        .map(String::as_str)
-        .chain(short);
+    let mut candidates = result.missing_fields.iter().cloned().chain(short);
     candidates.find_map(|key| {
+        let key = key.as_str();
         editable(viewer, schema, document, key).map(|slot| {
             let (input, choices) = input_for(state, viewer, key, &slot.field_type);
             Fact {
@@ -159,14 +172,44 @@ fn settling_fact(
     })
 }
 
-/// The field the leaf at `path` of a reason tree tests.
-fn leaf_field<'a>(node: &'a ReasonNode, path: &str) -> Option<&'a str> {
+/// The fact that settles the leaf at `path` of a reason tree: the field it tests or, for a
+/// certificate the profile lacks, the day a certificate of that kind was obtained.
+fn settled_by(node: &ReasonNode, path: &str) -> Option<String> {
     if node.path == path {
-        return node.leaf.as_ref().map(|leaf| leaf.field.as_str());
+        let leaf = node.leaf.as_ref()?;
+        if leaf.field == "certifications" {
+            let kind = match &leaf.expected {
+                serde_json::Value::Array(kinds) => kinds.first()?.as_str()?,
+                expected => expected.as_str()?,
+            };
+            return Some(format!("{CERTIFICATION_PREFIX}{kind}"));
+        }
+        return Some(leaf.field.clone());
     }
     node.children
         .iter()
-        .find_map(|child| leaf_field(child, path))
+        .find_map(|child| settled_by(child, path))
+}
+
+/// Records that the profile's certificate of `kind` was obtained on `day`: its entry's date
+/// when there is one (its expiry kept), a new entry otherwise.
+fn record_certificate(document: &mut serde_json::Value, kind: &str, day: &str) {
+    let Some(entries) = document["certifications"].as_array_mut() else {
+        return;
+    };
+    match entries.iter_mut().find(|entry| entry["kind"] == kind) {
+        Some(entry) => {
+            // A certificate obtained again after its expiry is a new one, with no expiry known.
+            if entry["expires_on"]
+                .as_str()
+                .is_some_and(|expires| expires < day)
+            {
+                entry["expires_on"] = serde_json::Value::Null;
+            }
+            entry["obtained_on"] = day.into();
+        }
+        None => entries.push(serde_json::json!({"kind": kind, "obtained_on": day})),
+    }
 }
 
 /// The profile as the document an update sends: what the owner may not state (the stored
@@ -345,9 +388,10 @@ pub(crate) async fn supply_fact(
         | FieldType::Region
         | FieldType::Industry => serde_json::Value::String(value.to_owned()),
     };
-    match slot.attribute {
-        Some(attribute) => document["attributes"][attribute] = typed,
-        None => document[key] = typed,
+    match slot.place {
+        Place::Attribute(attribute) => document["attributes"][attribute] = typed,
+        Place::Certificate(kind) => record_certificate(&mut document, &kind, value),
+        Place::Document => document[key] = typed,
     }
     let outcome = match api::parse_profile_value(document) {
         Ok(input) => api::save_profile(&state, &viewer.caller, stored.id, input).await,
