@@ -155,6 +155,14 @@ const WORDS: &[(&str, &str, &str)] = &[
         "您访问的页面不存在，请检查地址或从首页进入。",
         "There is no page at this address; check it or start from the home page.",
     ),
+    (
+        "builder_group_kind",
+        "条件组合方式",
+        "How the conditions combine",
+    ),
+    ("builder_field", "条件字段", "Field"),
+    ("builder_op", "比较方式", "Comparison"),
+    ("builder_value", "取值", "Value"),
     ("method_not_allowed", "无法这样打开", "Not possible here"),
     (
         "method_not_allowed_detail",
