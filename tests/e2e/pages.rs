@@ -191,6 +191,15 @@ async fn errors_at_page_addresses_are_pages(app: TestApp) {
     assert!(html.contains("<h1>Not found</h1>"), "{html}");
     let html = page(&anonymous, &app, "/static/missing.js", 404).await;
     assert!(html.contains("<h1>未找到</h1>"), "{html}");
+    // The pages behind the links in e-mails are pages for phones too.
+    for link in [
+        "/unsubscribe/not-a-token",
+        "/r/not-a-token",
+        "/confirm-contact/x",
+    ] {
+        let html = page(&anonymous, &app, link, 400).await;
+        assert!(html.contains("链接无效"), "{html}");
+    }
     // A page's form address opened as a link.
     let html = page(&anonymous, &app, "/logout", 405).await;
     assert!(html.contains("<h1>无法这样打开</h1>"), "{html}");
