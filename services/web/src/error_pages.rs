@@ -1,7 +1,7 @@
 //! Error pages: an error answered at a page's address (anything outside `/api/`) — an unknown
 //! URL, a method the address does not take, a refusal, a failed store, a caught panic, a request
 //! past its time limit — reaches the reader as a page in the site's look and language instead of
-//! the API's JSON body. `/api/` keeps its JSON errors. Applied outside every other layer, so it
+//! the API's JSON body. `/api/` and the probes keep their JSON errors. Applied outside every other layer, so it
 //! also sees what the panic catcher and the time limit answer.
 
 use std::future::Future;
@@ -16,6 +16,9 @@ use axum::response::Response;
 
 use crate::text::Lang;
 use crate::{LangQuery, Viewer};
+
+/// Addresses outside `/api/` that machines read: the probes answer JSON, failing or not.
+const PROBES: &[&str] = &["/health", "/ready"];
 
 /// An error body larger than this is not an API error body; the page then says it in general.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -55,7 +58,8 @@ where
     Fut: Future<Output = Viewer>,
 {
     let path = request.uri().path();
-    if path == "/api" || path.starts_with("/api/") || request.method() == Method::HEAD {
+    let for_machines = path == "/api" || path.starts_with("/api/") || PROBES.contains(&path);
+    if for_machines || request.method() == Method::HEAD {
         return next.run(request).await;
     }
     let headers = request.headers().clone();
@@ -132,6 +136,7 @@ mod tests {
         Router::new()
             .route("/inbox", get(boom))
             .route("/api/v1/inbox", get(boom))
+            .route("/ready", get(boom))
             .layer(CatchPanicLayer::custom(|_| {
                 api::ApiError::internal().into_response()
             }))
@@ -159,7 +164,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_on_a_page_shows_the_error_page_and_the_api_keeps_json() {
+    async fn a_panic_on_a_page_shows_the_error_page_and_the_api_and_probes_keep_json() {
         let (status, kind, body) = get_text(panicking(), "/inbox").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(kind.starts_with("text/html"), "{kind}");
@@ -171,9 +176,11 @@ mod tests {
         assert!(body.contains("<h1>Something went wrong</h1>"), "{body}");
         assert!(body.contains("internal server error"), "{body}");
 
-        let (status, kind, body) = get_text(panicking(), "/api/v1/inbox").await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(kind, "application/json");
-        assert!(body.contains("\"code\":\"internal\""), "{body}");
+        for machines in ["/api/v1/inbox", "/ready"] {
+            let (status, kind, body) = get_text(panicking(), machines).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(kind, "application/json", "{machines}");
+            assert!(body.contains("\"code\":\"internal\""), "{body}");
+        }
     }
 }
