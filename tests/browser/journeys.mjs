@@ -87,7 +87,8 @@ async function signInVia(page, path) {
   check(new URL(page.url()).pathname === path, `after sign-in back on ${path}, got ${page.url()}`);
 }
 
-// Unknown addresses and a form's address opened as a link are pages in the site's look.
+// Unknown addresses and a form's address opened as a link are pages in the site's look; a
+// broken e-mail link gets its own page.
 async function errorPages(page) {
   let response = await page.goto(`${base}/no/such/page`);
   check(response.status() === 404, `an unknown page is 404, got ${response.status()}`);
@@ -97,6 +98,9 @@ async function errorPages(page) {
   response = await page.goto(`${base}/logout`);
   check(response.status() === 405, `a form's address as a link is 405, got ${response.status()}`);
   check(await page.locator('main h1').count() === 1, 'the 405 page is a page');
+  // The page behind an e-mail's link, here a broken one: also opened at 360 px below.
+  response = await page.goto(`${base}/unsubscribe/not-a-token`);
+  check(response.status() === 400, `a broken e-mail link is refused with a page, got ${response.status()}`);
 }
 
 async function signIn(page) {
