@@ -15,7 +15,10 @@
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
-// The visitor's, 我的政策 and 我的画像 pages are checked with axe-core: no critical or serious violation.
+// The visitor's, 我的政策 and 我的画像 pages are checked with axe-core: no critical or serious violation;
+// then every page a journey opened is opened again at 360 px wide: viewport meta, no sideways
+// scroll, axe-core again. The citizen signs in from a page asked for and comes back to it; the
+// visitor meets the 404 and 405 pages.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +42,67 @@ async function accessible(page, name) {
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
   check(violations.length === 0, `axe on ${name}: ${violations.join('; ')}`);
+}
+
+// Records every page the journey opens (documents fetched with GET; a form's answer is
+// reached again through the page it redirects to), to check each again on a narrow screen.
+function recordPages(page) {
+  const opened = new Set();
+  page.on('response', (response) => {
+    const request = response.request();
+    const redirect = response.status() >= 300 && response.status() < 400;
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()
+        && request.method() === 'GET' && !redirect) {
+      opened.add(response.url());
+    }
+  });
+  return opened;
+}
+
+// Opens each recorded page again at 360 px wide, signed in as the journey was: a viewport meta,
+// no sideways scroll, and no critical or serious axe violation.
+async function narrowChecks(context, opened) {
+  const narrow = await context.newPage();
+  await narrow.setViewportSize({ width: 360, height: 780 });
+  for (const url of opened) {
+    await narrow.goto(url);
+    const name = `${new URL(url).pathname}${new URL(url).search} at 360 px`;
+    check(await narrow.locator('meta[name=viewport]').count() === 1, `${name}: a viewport meta`);
+    const { scroll, client } = await narrow.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+    }));
+    check(scroll <= client, `${name}: scrolls sideways, ${scroll} px in ${client} px`);
+    await accessible(narrow, name);
+  }
+  await narrow.close();
+}
+
+// A signed-out visit to `path` goes to sign-in, and signing in comes back to it.
+async function signInVia(page, path) {
+  await page.goto(`${base}${path}`);
+  const login = new URL(page.url());
+  check(login.pathname === '/login' && login.searchParams.get('next') === path,
+    `a signed-out visit to ${path} asks to sign in and remembers it, got ${page.url()}`);
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
+  check(new URL(page.url()).pathname === path, `after sign-in back on ${path}, got ${page.url()}`);
+}
+
+// Unknown addresses and a form's address opened as a link are pages in the site's look; a
+// broken e-mail link gets its own page.
+async function errorPages(page) {
+  let response = await page.goto(`${base}/no/such/page`);
+  check(response.status() === 404, `an unknown page is 404, got ${response.status()}`);
+  check((await page.textContent('main h1')).includes('未找到'), 'the 404 page says so');
+  check(await page.locator('header a[href="/policies"]').count() === 1, 'the 404 page has the menu');
+  await page.screenshot({ path: `${shots}/error-not-found.png`, fullPage: true });
+  response = await page.goto(`${base}/logout`);
+  check(response.status() === 405, `a form's address as a link is 405, got ${response.status()}`);
+  check(await page.locator('main h1').count() === 1, 'the 405 page is a page');
+  // The page behind an e-mail's link, here a broken one: also opened at 360 px below.
+  response = await page.goto(`${base}/unsubscribe/not-a-token`);
+  check(response.status() === 400, `a broken e-mail link is refused with a page, got ${response.status()}`);
 }
 
 async function signIn(page) {
@@ -105,8 +169,8 @@ async function mine(page) {
 }
 
 async function citizen(page) {
-  await signIn(page);
-  check(new URL(page.url()).pathname === '/inbox', `after sign-in expected /inbox, got ${page.url()}`);
+  await signInVia(page, '/profile');
+  await page.goto(`${base}/inbox`);
   check((await page.textContent('main h1')).includes('消息中心'), 'the citizen has an inbox');
   const response = await page.goto(`${base}/staff`);
   check(response.status() === 403, `the staff console is refused to a citizen, got ${response.status()}`);
@@ -297,6 +361,7 @@ async function visitor(page, phone) {
   check(width <= 390, `no sideways scroll at 390 px, page is ${width} px wide`);
   await accessible(phone, 'the calculator result on a phone');
   await phone.screenshot({ path: `${shots}/visitor-calculator-phone.png`, fullPage: true });
+  await errorPages(page);
 }
 
 const browser = await chromium.launch({
@@ -304,15 +369,18 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-dev-shm-usage'],
 });
 try {
-  const page = role === 'citizen'
-    ? await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true })
-    : await browser.newPage({ locale: 'zh-CN' });
+  const context = role === 'citizen'
+    ? await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true })
+    : await browser.newContext({ locale: 'zh-CN' });
+  const page = await context.newPage();
+  const opened = recordPages(page);
   if (role === 'visitor') {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
     await ({ enterprise, mine, citizen, staff, admin })[role](page);
   }
+  await narrowChecks(context, opened);
   console.log(`${role} journey passed`);
 } catch (error) {
   console.error(`${role} journey failed: ${error.message}`);

@@ -7,7 +7,10 @@
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
 //! audience; an anonymous visitor searches the library, opens a policy and runs the calculator
-//! with partial facts, on a desktop and a 390 px phone screen, each page checked by axe-core.
+//! with partial facts, on a desktop and a 390 px phone screen, each page checked by axe-core,
+//! and meets the 404 and 405 pages. Every page a journey opens is opened again at 360 px wide:
+//! a viewport meta, no sideways scroll, no critical or serious axe violation. The citizen signs
+//! in from the page asked for and comes back to it.
 //! Screenshots of each page land in
 //! `test-artifacts/screenshots/`. A missing browser or Node.js fails the test.
 
@@ -236,6 +239,7 @@ async fn an_anonymous_visitor_searches_reads_and_calculates_in_a_real_browser() 
         "visitor-policy",
         "visitor-calculator-result",
         "visitor-calculator-phone",
+        "error-not-found",
     ] {
         assert!(
             screenshots().join(format!("{page}.png")).exists(),

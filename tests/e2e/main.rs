@@ -14,6 +14,7 @@ mod instances;
 mod matching;
 mod metrics;
 mod my_policies;
+mod pages;
 mod personal_data;
 mod policies;
 mod portal;

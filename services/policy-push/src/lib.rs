@@ -277,37 +277,38 @@ pub async fn start(
         ),
         None => None,
     };
-    let app = api::router(
-        AppState {
-            store: store.clone(),
-            matching,
-            search,
-            pusher,
-            coordinator,
-            throttle: Arc::new(accounts::LoginThrottle {
-                per_name: config.sign_in.attempts_per_name,
-                per_address: config.sign_in.attempts_per_address,
-                window: std::time::Duration::from_secs(
-                    u64::from(config.sign_in.window_minutes.max(1)) * 60,
-                ),
-            }),
-            auth: api::auth::AuthSettings {
-                session_ttl: chrono::Duration::hours(i64::from(config.session_hours.max(1))),
-                secure_cookies: config.public_url.starts_with("https://"),
-            },
-            require_second_approval: config.require_second_approval,
-            portal: api::PortalSettings {
-                public_url: config.public_url.trim_end_matches('/').to_owned(),
-                calculator_limit: Arc::new(api::RateLimiter::new(
-                    config.calculator_per_minute,
-                    std::time::Duration::from_secs(60),
-                )),
-            },
-            imports: api::ImportSettings {
-                max_upload_bytes: config.imports.max_upload_bytes,
-                limits: config.imports.limits(),
-            },
+    let state = AppState {
+        store: store.clone(),
+        matching,
+        search,
+        pusher,
+        coordinator,
+        throttle: Arc::new(accounts::LoginThrottle {
+            per_name: config.sign_in.attempts_per_name,
+            per_address: config.sign_in.attempts_per_address,
+            window: std::time::Duration::from_secs(
+                u64::from(config.sign_in.window_minutes.max(1)) * 60,
+            ),
+        }),
+        auth: api::auth::AuthSettings {
+            session_ttl: chrono::Duration::hours(i64::from(config.session_hours.max(1))),
+            secure_cookies: config.public_url.starts_with("https://"),
         },
+        require_second_approval: config.require_second_approval,
+        portal: api::PortalSettings {
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            calculator_limit: Arc::new(api::RateLimiter::new(
+                config.calculator_per_minute,
+                std::time::Duration::from_secs(60),
+            )),
+        },
+        imports: api::ImportSettings {
+            max_upload_bytes: config.imports.max_upload_bytes,
+            limits: config.imports.limits(),
+        },
+    };
+    let app = api::router(
+        state.clone(),
         &ApiConfig {
             max_body_bytes: config.max_body_bytes,
             time_limits: api::TimeLimits {
@@ -317,6 +318,8 @@ pub async fn start(
         },
         web::routes(),
     );
+    // Outside every layer of the router, so a page's error from any of them reads as a page.
+    let app = web::with_error_pages(app, state);
     let task = tokio::spawn(async move {
         // `tap_io` (doing nothing) is what lets axum hand the peer's address to `ConnectInfo`
         // for a listener of our own.

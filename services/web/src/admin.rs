@@ -85,6 +85,10 @@ pub(crate) async fn policy(
         add_condition => viewer.text("add_condition"),
         add_group => viewer.text("add_group"),
         remove => viewer.text("remove"),
+        group_kind => viewer.text("builder_group_kind"),
+        field => viewer.text("builder_field"),
+        op => viewer.text("builder_op"),
+        value => viewer.text("builder_value"),
         valid => viewer.text("condition_valid"),
         bad_json => viewer.text("bad_json"),
         audience => viewer.text("audience_now"),
@@ -146,12 +150,7 @@ pub(crate) async fn analytics(
     let mut per_day: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
     for time in times {
         *per_day
-            .entry(
-                (time + chrono::Duration::hours(8))
-                    .date_naive()
-                    .format("%m-%d")
-                    .to_string(),
-            )
+            .entry(crate::clock::local_day(time).format("%m-%d").to_string())
             .or_default() += 1;
     }
     let days: Vec<_> = per_day
@@ -462,7 +461,7 @@ pub(crate) async fn new_policy(
     }
     let skeleton = serde_json::json!({
         "doc_number": "（待填写）",
-        "title": format!("新政策草稿 {}", state.store.now().format("%Y-%m-%d %H:%M:%S")),
+        "title": format!("新政策草稿 {}", crate::clock::local_time(state.store.now(), viewer.lang)),
         "issuing_departments": ["（待填写）"],
         "region_code": viewer.user().and_then(|u| u.region_code.clone()).unwrap_or_else(|| "110000".to_owned()),
         "level": "municipal",

@@ -7,9 +7,12 @@
 //! every form carries the session's CSRF token. Chinese by default, English with `?lang=en`.
 
 mod admin;
+mod clock;
+mod error_pages;
 mod input;
 mod mine;
 mod portal;
+mod return_to;
 mod text;
 
 use std::collections::HashMap;
@@ -25,6 +28,7 @@ use minijinja::{Environment, context};
 use serde::Deserialize;
 use store::{InboxFilter, InboxState, Paging, Principal, Role};
 
+pub use error_pages::with_error_pages;
 pub use text::Lang;
 
 /// The pages, to serve beside the API.
@@ -110,6 +114,7 @@ fn templates() -> &'static Environment<'static> {
     static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_filter("local_time", clock::filter);
         for (name, source) in [
             ("base.html", include_str!("../templates/base.html")),
             ("login.html", include_str!("../templates/login.html")),
@@ -281,6 +286,12 @@ pub(crate) struct LangQuery {
     lang: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    lang: Option<String>,
+    next: Option<String>,
+}
+
 /// The viewer of a page request (identified by the API's guard); pages that need a signed-in
 /// user redirect to sign-in.
 async fn viewer(
@@ -357,25 +368,17 @@ impl<A: Audience + Send + Sync> axum::extract::FromRequestParts<AppState> for Si
                 .find(|(key, _)| key == "lang")
                 .map(|(_, value)| value)
         });
-        let viewer = signed_in(state, &parts.headers, caller, lang.as_deref(), A::RULE).await?;
+        let viewer = viewer(state, &parts.headers, caller, lang.as_deref()).await?;
+        if viewer.user().is_none() {
+            // Back to the page asked for after signing in; a form's target is no page to return to.
+            let asked = (parts.method == axum::http::Method::GET)
+                .then(|| parts.uri.path_and_query().map(|p| p.as_str()))
+                .flatten();
+            return Err(Redirect::to(&return_to::sign_in_for(asked)).into_response());
+        }
+        viewer.allowed(state, A::RULE, None).await?;
         Ok(Self(viewer, std::marker::PhantomData))
     }
-}
-
-/// A viewer who must be signed in and allowed by `rule`.
-pub(crate) async fn signed_in(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: Caller,
-    lang: Option<&str>,
-    rule: Rule,
-) -> Result<Viewer, Response> {
-    let viewer = viewer(state, headers, caller, lang).await?;
-    if viewer.user().is_none() {
-        return Err(Redirect::to("/login").into_response());
-    }
-    viewer.allowed(state, rule, None).await?;
-    Ok(viewer)
 }
 
 /// Remembers an explicit language choice for later pages.
@@ -432,15 +435,20 @@ async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     axum::Extension(caller): axum::Extension<Caller>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<LoginQuery>,
 ) -> Response {
     let viewer = match viewer(&state, &headers, caller, query.lang.as_deref()).await {
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
     let title = viewer.text("sign_in");
+    let next = query.next.as_deref().and_then(return_to::local_path);
     with_lang(
-        viewer.render("login.html", title, context! { username => "" }),
+        viewer.render(
+            "login.html",
+            title,
+            context! { username => "", next => next },
+        ),
         query.lang.as_deref(),
     )
 }
@@ -461,8 +469,16 @@ async fn login(
         username: fields.get("username").cloned().unwrap_or_default(),
         password: fields.get("password").cloned().unwrap_or_default(),
     };
+    let next = fields
+        .get("next")
+        .map(String::as_str)
+        .and_then(return_to::local_path);
     match api::auth::open_session(&state, &form, &client).await {
-        Ok((_, _, cookie)) => ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response(),
+        Ok((_, _, cookie)) => (
+            [(header::SET_COOKIE, cookie)],
+            Redirect::to(next.unwrap_or("/")),
+        )
+            .into_response(),
         Err(error) => {
             let message = if viewer.lang == Lang::En {
                 error.message_en()
@@ -472,7 +488,7 @@ async fn login(
             let mut page = viewer.render(
                 "login.html",
                 viewer.text("sign_in"),
-                context! { username => form.username, error => message },
+                context! { username => form.username, error => message, next => next },
             );
             *page.status_mut() = error.status();
             page
@@ -567,7 +583,7 @@ async fn inbox(
                 id => item.id,
                 state => serde_json::to_value(item.state).ok().and_then(|v| v.as_str().map(str::to_owned)),
                 title => titles.join("；"),
-                received => (item.created_at + chrono_offset()).format("%Y-%m-%d %H:%M").to_string(),
+                received => clock::local_time(item.created_at, viewer.lang),
             }
         })
         .collect();
@@ -580,11 +596,6 @@ async fn inbox(
         ),
         query.lang.as_deref(),
     )
-}
-
-/// China's offset from UTC, for showing times.
-fn chrono_offset() -> chrono::Duration {
-    chrono::Duration::hours(8)
 }
 
 /// The signed-in user's own inbox item, or the response that refuses it.

@@ -13,8 +13,8 @@
     (children || []).forEach((c) => node.append(c));
     return node;
   }
-  function select(options, value, onchange) {
-    const s = el('select', { onchange: () => onchange(s.value) });
+  function select(options, value, label, onchange) {
+    const s = el('select', { ariaLabel: label, onchange: () => onchange(s.value) });
     options.forEach((o) => s.append(el('option', { value: o, textContent: o, selected: o === value })));
     return s;
   }
@@ -28,7 +28,7 @@
     if (kind) {
       const children = kind === 'not' ? [node.not] : node[kind];
       const group = el('div', { className: 'group' });
-      group.append(select(['all', 'any', 'not'], kind, (next) => {
+      group.append(select(['all', 'any', 'not'], kind, words.group_kind, (next) => {
         const items = kind === 'not' ? [node.not] : node[kind];
         replace(next === 'not' ? { not: items[0] } : { [next]: items });
       }));
@@ -47,9 +47,9 @@
       return group;
     }
     const leaf = el('div', { className: 'leaf' });
-    leaf.append(select(fields, node.field, (v) => replace({ ...node, field: v })));
-    leaf.append(select(ops, node.op, (v) => replace({ ...node, op: v })));
-    const value = el('input', { type: 'text', className: 'value', value: JSON.stringify(node.value) });
+    leaf.append(select(fields, node.field, words.field, (v) => replace({ ...node, field: v })));
+    leaf.append(select(ops, node.op, words.op, (v) => replace({ ...node, op: v })));
+    const value = el('input', { type: 'text', className: 'value', ariaLabel: words.value, value: JSON.stringify(node.value) });
     value.addEventListener('change', () => replace({ ...node, value: parseValue(value.value) }));
     leaf.append(value);
     leaf.append(el('button', { type: 'button', textContent: '×', title: words.remove, onclick: () => replace(null) }));

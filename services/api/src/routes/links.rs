@@ -85,8 +85,10 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (
         status,
         Html(format!(
-            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-             <body style=\"font-family: sans-serif; max-width: 640px; margin: 40px auto;\"><h1>{title}</h1>{body}</body></html>"
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
+             <body style=\"font-family: sans-serif; max-width: 640px; margin: 40px auto; padding: 0 12px; overflow-wrap: anywhere;\">\
+             <h1>{title}</h1>{body}</body></html>"
         )),
     )
         .into_response()
