@@ -111,14 +111,13 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
     other["name"] = json!("北京朝阳数智科技有限公司");
     other["region"] = json!("110105");
     let chaoyang = app.create("/api/v1/profiles", &other).await;
-    app.create(
-        "/api/v1/policies",
-        &policy_with(
-            "北京地区企业稳岗补贴",
-            json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"}),
-        ),
-    )
-    .await;
+    let mut stable_policy = policy_with(
+        "北京地区企业稳岗补贴",
+        json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"}),
+    );
+    stable_policy["full_text"] =
+        json!("第一条 为稳定就业，制定本办法。\n第二条 在本市注册的企业可以申请。");
+    let stable = app.create("/api/v1/policies", &stable_policy).await;
     // Waits on the listed item itself: the inbox's total can count it a moment before it is listed.
     let inbox = app
         .wait_until(
@@ -152,6 +151,12 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         pack_page.contains("href=\"/my/policies\" id=\"all-policies\""),
         "the pack leads to the live view"
     );
+    let clause_link = format!("href=\"/policies/{stable}#art-2\">第二条</a>");
+    assert!(
+        pack_page.contains(&clause_link),
+        "the clause links to its article: {pack_page}"
+    );
+    assert!(!pack_page.contains("匹配度"), "no score for the recipient");
 
     let (status, html) = zhixin.page(&app, "/my/policies").await;
     assert_eq!(status, 200, "{html}");
@@ -160,6 +165,17 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         "in the menu"
     );
     assert!(group(&html, "eligible").contains("北京地区企业稳岗补贴"));
+    assert!(
+        group(&html, "eligible").contains(&clause_link),
+        "{}",
+        group(&html, "eligible")
+    );
+    let (status, policy_page) = zhixin.page(&app, &format!("/policies/{stable}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        policy_page.contains("<span id=\"art-2\">第二条"),
+        "each article of the 原文 is an anchor: {policy_page}"
+    );
     let possible = group(&html, "possible");
     assert!(possible.contains("小微企业吸纳就业补贴"), "{possible}");
     assert!(

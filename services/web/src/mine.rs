@@ -183,7 +183,10 @@ pub(crate) async fn my_policies(
         (_, Err(error)) => return error.into_response(),
     };
     let today = state.store.today();
-    let matches = state.matching.matches(&stored.profile, today, PER_GROUP);
+    let matches = state
+        .matching
+        .matches(&stored.profile, today, PER_GROUP)
+        .for_recipient();
     let settle = |group: &[matching::MatchView], short_of_one: bool| -> Vec<minijinja::Value> {
         group
             .iter()
