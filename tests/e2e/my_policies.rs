@@ -3,7 +3,7 @@
 //! 强相关), identity fields refused, 我的画像 by name with its 智能画像 labels, and that only
 //! the user's own profile is ever reached.
 
-use e2e::{TestApp, on_both_backends};
+use e2e::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 use store::Role;
 
@@ -157,6 +157,7 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         "the clause links to its article: {pack_page}"
     );
     assert!(!pack_page.contains("匹配度"), "no score for the recipient");
+    every_reason_kind_reads_plainly_on_the_pack_page(&app, &zhixin, pack).await;
 
     let (status, html) = zhixin.page(&app, "/my/policies").await;
     assert_eq!(status, 200, "{html}");
@@ -329,3 +330,73 @@ on_both_backends!(
     an_enterprise_sees_and_settles_its_live_matches,
     signed_out_visitors_are_sent_to_sign_in,
 );
+
+/// Puts a reason of every kind ([`matcher::audit::every_reason_kind`]) into a delivered pack and
+/// reads the recipient's page of it: no code, English enum, score term or float artefact.
+async fn every_reason_kind_reads_plainly_on_the_pack_page(
+    app: &TestApp,
+    session: &Session,
+    pack: i64,
+) {
+    let reasons: Vec<Value> = matcher::audit::every_reason_kind()
+        .iter()
+        .map(|r| json!({"zh": r.text_zh, "en": r.text_en, "clause": r.clause}))
+        .collect();
+    let count = reasons.len();
+    let mut stored = app
+        .get(&format!("/api/v1/inbox/{pack}"))
+        .await
+        .expect(200)
+        .body;
+    stored["pack"]["items"][0]["reasons"] = json!(reasons);
+    let pack_json = stored["pack"].to_string();
+    match app.backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+            sqlx::query("UPDATE inbox_items SET pack = $1::jsonb WHERE id = $2")
+                .bind(&pack_json)
+                .bind(pack)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+            sqlx::query("UPDATE inbox_items SET pack = ? WHERE id = ?")
+                .bind(&pack_json)
+                .bind(pack)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    let (status, page) = session.page(app, &format!("/inbox/{pack}")).await;
+    assert_eq!(status, 200, "{page}");
+    let start = page.find("<ul class=\"reasons\">").expect("the reasons");
+    let reasons = &page[start..];
+    let reasons = &reasons[..reasons.find("</ul>").unwrap()];
+    let mut visible = String::new();
+    let mut in_tag = false;
+    for c in reasons.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => visible.push(c),
+            _ => {}
+        }
+    }
+    let visible = visible
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    assert!(
+        visible.matches("第三条第二款").count() >= count / 2,
+        "every clause shown"
+    );
+    let leaks = matcher::audit::recipient_leaks(&visible);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    assert!(
+        reasons.contains("#art-3\">第三条第二款</a>"),
+        "clauses link to their article"
+    );
+}
