@@ -393,9 +393,15 @@ impl AmountRule {
             }
             AmountRule::Range { min, max, .. } => {
                 let (min, max) = (fen_of_wan(*min), fen_of_wan(*max));
+                // "每月 500 元 至 2,000 元", spaced like a fixed periodic sum.
+                let every = if every_zh.is_empty() {
+                    String::new()
+                } else {
+                    format!("{every_zh} ")
+                };
                 (
                     format!(
-                        "{every_zh}{} 至 {}，以审核结果为准",
+                        "{every}{} 至 {}，以审核结果为准",
                         money_zh(min),
                         money_zh(max)
                     ),
@@ -680,6 +686,69 @@ mod tests {
         let estimate = estimate_all(&[open_ended, yearly], &enterprise()).unwrap();
         assert_eq!(estimate.items, [None, Some(6.0)]);
         assert_eq!(estimate.total_zh, "约 6 万元");
+    }
+
+    /// Each kind of amount, once and per period, as recipients read it: the exact words.
+    #[test]
+    fn every_amount_kind_and_period_reads_exactly() {
+        let cases = [
+            (
+                json!({"kind": "fixed", "value": 20}),
+                "定额 20 万元",
+                "CNY 200,000",
+            ),
+            (
+                json!({"kind": "fixed", "value": 0.01, "per": "month"}),
+                "每月 100 元",
+                "CNY 100 a month",
+            ),
+            (
+                json!({"kind": "fixed", "value": 2, "per": "year", "periods": 3}),
+                "每年 2 万元，最长 3 年",
+                "CNY 20,000 a year, for at most 3 years",
+            ),
+            (
+                json!({"kind": "rate", "rate": 0.05, "of": "revenue"}),
+                "按营业收入（万元）的 5% 补贴：营业收入（万元） 4,200，约 210 万元",
+                "5% of revenue (10k yuan): revenue (10k yuan) 4,200, about CNY 2,100,000",
+            ),
+            (
+                json!({"kind": "rate", "rate": 0.1, "of": "taxable_income", "cap": 20}),
+                "按应纳税所得额（万元）的 10% 补贴，最高 20 万元；缺少应纳税所得额（万元），无法估算金额",
+                "10% of taxable income (10k yuan), at most CNY 200,000; taxable income (10k yuan) \
+                 unknown, amount cannot be estimated",
+            ),
+            (
+                json!({"kind": "per_head", "value": 0.1, "of": "employees"}),
+                "按从业人员数每人 1,000 元：从业人员数 85，约 8.5 万元",
+                "CNY 1,000 per head of employees: employees 85, about CNY 85,000",
+            ),
+            (
+                json!({"kind": "per_head", "value": 0.05, "of": "employees", "cap": 3,
+                       "per": "year", "periods": 2}),
+                "按从业人员数每人每年 500 元，最高 3 万元，最长 2 年：从业人员数 85，每年约 3 万元（已达上限），合计 6 万元",
+                "CNY 500 per head of employees a year, at most CNY 30,000, for at most 2 years: \
+                 employees 85, about CNY 30,000 a year (the cap), CNY 60,000 in all",
+            ),
+            (
+                json!({"kind": "range", "min": 0.05, "max": 0.2, "per": "month"}),
+                "每月 500 元 至 2,000 元，以审核结果为准",
+                "CNY 500 to CNY 2,000 a month, as assessed",
+            ),
+            (
+                json!({"kind": "range", "min": 1, "max": 5, "per": "year"}),
+                "每年 1 万元 至 5 万元，以审核结果为准",
+                "CNY 10,000 to CNY 50,000 a year, as assessed",
+            ),
+        ];
+        for (shape, zh, en) in cases {
+            let reason = rule(shape.clone()).explain(&enterprise(), false);
+            assert_eq!(
+                (reason.text_zh.as_str(), reason.text_en.as_str()),
+                (zh, en),
+                "{shape}"
+            );
+        }
     }
 
     #[test]

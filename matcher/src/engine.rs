@@ -26,7 +26,7 @@ use crate::field::{FieldKind, label};
 use crate::leaves::{LeafTable, Memo};
 use crate::names::CodeNames;
 use crate::packed::{Packed, Span};
-use crate::reason::{Reason, show_value};
+use crate::reason::{Reason, Remedy, show_value};
 use crate::score::{
     DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
     WeightsError, quick_score,
@@ -104,6 +104,10 @@ pub struct PolicyMatch {
     pub failed_leaves: Vec<LeafOutcome>,
     /// For a near miss: what would qualify.
     pub near_miss_hint: Option<Reason>,
+    /// Whether that step is the recipient's to take: pages for recipients leave out a near miss
+    /// they cannot act on. The tree form (`explanation.near_miss.remedy`) is what clients read.
+    #[serde(skip)]
+    pub near_miss_remedy: Option<Remedy>,
     pub estimated_amount: Option<AmountEstimate>,
     /// The reason tree the texts above are rendered from; given for one pair
     /// ([`Engine::evaluate`]), left out of ranked lists.
@@ -884,6 +888,7 @@ impl Engine {
                 .map(|&at| evaluation.leaves[at].clone())
                 .collect(),
             near_miss_hint,
+            near_miss_remedy: explanation.near_miss.as_ref().map(|near| near.remedy),
             estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
             explanation: Some(explanation),
         }

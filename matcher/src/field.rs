@@ -299,7 +299,7 @@ pub(crate) fn years_since_ranges(
 /// Chinese and English labels of a fact key for reasons, the key itself when there is no built-in
 /// one. `region` reads as the registered region of an enterprise and the residence of a citizen,
 /// the two things the profile kinds put there.
-pub(crate) fn label(key: &str, citizen: bool) -> (String, String) {
+pub fn label(key: &str, citizen: bool) -> (String, String) {
     builtin_label(key, citizen).unwrap_or_else(|| (key.to_string(), key.to_string()))
 }
 

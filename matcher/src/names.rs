@@ -114,7 +114,8 @@ fn divisions() -> &'static [IndustryDivision] {
 
 /// A region by name, below the provinces with the name of the area it lies in, since district
 /// names repeat (北京市朝阳区, 长春市朝阳区); a code finer than the built-in table (provinces and the
-/// demo districts) by its nearest named ancestor and the code.
+/// demo districts) as an area of its nearest named ancestor. Never the code: people read these
+/// texts, and a six-digit code means nothing to them.
 fn region_name(code: &str) -> (String, String) {
     let ancestor = |code: &str| {
         let mut at = code.to_owned();
@@ -134,14 +135,15 @@ fn region_name(code: &str) -> (String, String) {
         ),
         (Some(region), None) => (region.name_zh.to_owned(), region.name_en.to_owned()),
         (None, Some(within)) => (
-            format!("{}内（区划代码 {code}）", within.name_zh),
-            format!("an area of {} (region code {code})", within.name_en),
+            format!("{}下辖地区", within.name_zh),
+            format!("an area of {}", within.name_en),
         ),
-        (None, None) => (format!("区划代码 {code}"), format!("region code {code}")),
+        (None, None) => ("其他地区".to_owned(), "another region".to_owned()),
     }
 }
 
-/// An industry by its section or division name; a group or class by its division and the code.
+/// An industry by its section or division name; a group or class, which the built-in table does
+/// not name, as a class of its division.
 fn industry_name(code: &str) -> (String, String) {
     if let Some(section) = industry_section(code) {
         return (section.name_zh.to_owned(), section.name_en.to_owned());
@@ -154,10 +156,10 @@ fn industry_name(code: &str) -> (String, String) {
             (division.name_zh.to_owned(), division.name_en.to_owned())
         }
         Some(division) => (
-            format!("{}（行业代码 {code}）", division.name_zh),
-            format!("{} (industry code {code})", division.name_en),
+            format!("{}中的细分行业", division.name_zh),
+            format!("a class of {}", division.name_en),
         ),
-        None => (format!("行业代码 {code}"), format!("industry code {code}")),
+        None => ("其他行业".to_owned(), "another industry".to_owned()),
     }
 }
 
@@ -224,11 +226,8 @@ mod tests {
         assert_eq!(name(CodeSystem::Region, "220104").0, "长春市朝阳区");
         assert_eq!(name(CodeSystem::Region, "220100").0, "吉林省长春市");
         assert_eq!(name(CodeSystem::Region, "110000").0, "北京市");
-        assert_eq!(
-            name(CodeSystem::Region, "110199").0,
-            "北京市内（区划代码 110199）"
-        );
-        assert_eq!(name(CodeSystem::Region, "990000").0, "区划代码 990000");
+        assert_eq!(name(CodeSystem::Region, "110199").0, "北京市下辖地区");
+        assert_eq!(name(CodeSystem::Region, "990000").0, "其他地区");
         assert_eq!(
             name(CodeSystem::Industry, "I").0,
             "信息传输、软件和信息技术服务业"
@@ -236,8 +235,9 @@ mod tests {
         assert_eq!(name(CodeSystem::Industry, "I65").0, "软件和信息技术服务业");
         assert_eq!(
             name(CodeSystem::Industry, "I6513").0,
-            "软件和信息技术服务业（行业代码 I6513）"
+            "软件和信息技术服务业中的细分行业"
         );
+        assert_eq!(name(CodeSystem::Industry, "Z99").0, "其他行业");
         assert_eq!(
             name(CodeSystem::Gender, "female"),
             ("女".into(), "Female".into())

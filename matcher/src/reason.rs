@@ -418,9 +418,13 @@ pub enum Remedy {
     Fixed,
 }
 
-/// Fields a recipient cannot change by acting.
+/// Fields a recipient cannot change by acting. Moving a company or a home, or changing trade, to
+/// qualify for one policy is no step to suggest.
 const FIXED_FIELDS: &[&str] = &[
     "kind",
+    "region",
+    "residence_region",
+    "industry",
     "audience",
     "gender",
     "age",
@@ -551,8 +555,8 @@ mod tests {
         assert_eq!(
             texts,
             [(
-                "所属行业 娱乐业（行业代码 R9011） 属于 娱乐业（要求不属于 娱乐业）".to_string(),
-                "industry Entertainment (industry code R9011) is within Entertainment \
+                "所属行业 娱乐业中的细分行业 属于 娱乐业（要求不属于 娱乐业）".to_string(),
+                "industry a class of Entertainment is within Entertainment \
                  (required: is not within Entertainment)"
                     .to_string()
             )]
@@ -701,6 +705,14 @@ mod tests {
             ),
             (
                 json!({"field": "gender", "op": "eq", "value": "female"}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "region", "op": "within", "value": "220000"}),
+                Remedy::Fixed,
+            ),
+            (
+                json!({"field": "industry", "op": "within", "value": "C39"}),
                 Remedy::Fixed,
             ),
             (

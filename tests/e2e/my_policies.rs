@@ -4,7 +4,7 @@
 //! the user's own profile is ever reached; for a citizen, the forms for a region, an enum and a
 //! list chosen by name, and how to apply shown on each match.
 
-use e2e::{TestApp, on_both_backends};
+use e2e::{Backend, TestApp, on_both_backends};
 use serde_json::{Value, json};
 use store::Role;
 
@@ -109,14 +109,13 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
     other["name"] = json!("北京朝阳数智科技有限公司");
     other["region"] = json!("110105");
     let chaoyang = app.create("/api/v1/profiles", &other).await;
-    app.create(
-        "/api/v1/policies",
-        &policy_with(
-            "北京地区企业稳岗补贴",
-            json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"}),
-        ),
-    )
-    .await;
+    let mut stable_policy = policy_with(
+        "北京地区企业稳岗补贴",
+        json!({"field": "region", "op": "within", "value": "110000", "clause": "第二条"}),
+    );
+    stable_policy["full_text"] =
+        json!("第一条 为稳定就业，制定本办法。\n第二条 在本市注册的企业可以申请。");
+    let stable = app.create("/api/v1/policies", &stable_policy).await;
     // Waits on the listed item itself: the inbox's total can count it a moment before it is listed.
     let inbox = app
         .wait_until(
@@ -150,6 +149,13 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         pack_page.contains("href=\"/my/policies\" id=\"all-policies\""),
         "the pack leads to the live view"
     );
+    let clause_link = format!("href=\"/policies/{stable}#art-2\">第二条</a>");
+    assert!(
+        pack_page.contains(&clause_link),
+        "the clause links to its article: {pack_page}"
+    );
+    assert!(!pack_page.contains("匹配度"), "no score for the recipient");
+    every_reason_kind_reads_plainly_on_the_pack_page(&app, &zhixin, pack).await;
 
     let (status, html) = zhixin.page(&app, "/my/policies").await;
     assert_eq!(status, 200, "{html}");
@@ -158,6 +164,17 @@ async fn an_enterprise_sees_and_settles_its_live_matches(app: TestApp) {
         "in the menu"
     );
     assert!(group(&html, "eligible").contains("北京地区企业稳岗补贴"));
+    assert!(
+        group(&html, "eligible").contains(&clause_link),
+        "{}",
+        group(&html, "eligible")
+    );
+    let (status, policy_page) = zhixin.page(&app, &format!("/policies/{stable}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        policy_page.contains("<span id=\"art-2\">第二条"),
+        "each article of the 原文 is an anchor: {policy_page}"
+    );
     let possible = group(&html, "possible");
     assert!(possible.contains("小微企业吸纳就业补贴"), "{possible}");
     assert!(
@@ -504,3 +521,73 @@ on_both_backends!(
     a_citizen_settles_region_enum_and_list_facts_by_name,
     signed_out_visitors_are_sent_to_sign_in,
 );
+
+/// Puts a reason of every kind ([`matcher::audit::every_reason_kind`]) into a delivered pack and
+/// reads the recipient's page of it: no code, English enum, score term or float artefact.
+async fn every_reason_kind_reads_plainly_on_the_pack_page(
+    app: &TestApp,
+    session: &Session,
+    pack: i64,
+) {
+    let reasons: Vec<Value> = matcher::audit::every_reason_kind()
+        .iter()
+        .map(|r| json!({"zh": r.text_zh, "en": r.text_en, "clause": r.clause}))
+        .collect();
+    let count = reasons.len();
+    let mut stored = app
+        .get(&format!("/api/v1/inbox/{pack}"))
+        .await
+        .expect(200)
+        .body;
+    stored["pack"]["items"][0]["reasons"] = json!(reasons);
+    let pack_json = stored["pack"].to_string();
+    match app.backend {
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+            sqlx::query("UPDATE inbox_items SET pack = $1::jsonb WHERE id = $2")
+                .bind(&pack_json)
+                .bind(pack)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+            sqlx::query("UPDATE inbox_items SET pack = ? WHERE id = ?")
+                .bind(&pack_json)
+                .bind(pack)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+    let (status, page) = session.page(app, &format!("/inbox/{pack}")).await;
+    assert_eq!(status, 200, "{page}");
+    let start = page.find("<ul class=\"reasons\">").expect("the reasons");
+    let reasons = &page[start..];
+    let reasons = &reasons[..reasons.find("</ul>").unwrap()];
+    let mut visible = String::new();
+    let mut in_tag = false;
+    for c in reasons.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => visible.push(c),
+            _ => {}
+        }
+    }
+    let visible = visible
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    assert!(
+        visible.matches("第三条第二款").count() >= count / 2,
+        "every clause shown"
+    );
+    let leaks = matcher::audit::recipient_leaks(&visible);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    assert!(
+        reasons.contains("#art-3\">第三条第二款</a>"),
+        "clauses link to their article"
+    );
+}

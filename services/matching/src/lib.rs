@@ -82,6 +82,18 @@ pub struct ProfileMatches {
     pub near_miss: Vec<MatchView>,
 }
 
+impl ProfileMatches {
+    /// The matches as a recipient or visitor reads them: 差一项 only where the one step short is
+    /// theirs to take or comes with time. A region, an industry or a founding date is not a step
+    /// to suggest, so such a policy is left out rather than shown with advice nobody can follow.
+    #[must_use]
+    pub fn for_recipient(mut self) -> Self {
+        self.near_miss
+            .retain(|view| view.result.near_miss_remedy != Some(matcher::Remedy::Fixed));
+        self
+    }
+}
+
 /// How the eligible (强相关) rankings of a set of profiles would change (under new weights or
 /// changed policies).
 #[derive(Clone, Debug, Serialize)]

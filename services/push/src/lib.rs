@@ -23,7 +23,8 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 pub use email::{
-    FailureKind, MailSettings, Mailer, Outgoing, RenderedPack, SendFailure, Session, Templates,
+    FailureKind, Links, MailSettings, Mailer, Outgoing, RenderedPack, SendFailure, Session,
+    Templates,
 };
 pub use error::PushError;
 pub use links::{LinkPurpose, LinkRefusal, LinkSigner};
@@ -590,10 +591,14 @@ impl Pusher {
             .build((profile_id, &profile), push_id, &planned, &[])
             .await?;
         let unsubscribe_url = self.unsubscribe_url(profile_id, delivery_id);
+        let read_url = self.read_url(push_id, profile_id, delivery_id);
         let rendered = self.inner.templates.render(
             &built.pack,
-            Some(&self.read_url(push_id, profile_id, delivery_id)),
-            Some(&unsubscribe_url),
+            Links {
+                public_url: &self.inner.settings.public_url,
+                read_url: Some(&read_url),
+                unsubscribe_url: Some(&unsubscribe_url),
+            },
         )?;
         Ok(email::Outgoing {
             message_id: format!("<preview-{push_id}-{profile_id}@policy-push>"),

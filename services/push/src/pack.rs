@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use matcher::Verdict;
+use matcher::{ReasonNode, Verdict};
 use matching::Matching;
 use profiles::Profile;
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,11 @@ pub struct PackItem {
     pub reasons: Vec<ReasonLine>,
     /// Fields that would settle an undetermined verdict.
     pub missing_fields: Vec<String>,
+    /// The same by name, as recipients read them (packs stored before had none).
+    #[serde(default)]
+    pub missing_zh: Vec<String>,
+    #[serde(default)]
+    pub missing_en: Vec<String>,
     pub how_to_apply: Vec<ApplyStep>,
     /// The earliest closing application window.
     pub deadline: Option<NaiveDate>,
@@ -78,6 +83,34 @@ fn tells_the_recipient(reason: &matcher::Reason) -> bool {
     reason.code != "score.feedback" && reason.contribution.is_some_and(|points| points > 0.0)
 }
 
+/// The names of the facts that would settle a verdict, as the reason tree's leaves label them
+/// (with the attribute schema's labels); a fact no leaf tests by its built-in label.
+fn missing_names(result: &matcher::PolicyMatch, citizen: bool) -> (Vec<String>, Vec<String>) {
+    fn leaf_label(node: &ReasonNode, field: &str) -> Option<(String, String)> {
+        match &node.leaf {
+            Some(leaf) if leaf.field == field => {
+                Some((leaf.field_zh.clone(), leaf.field_en.clone()))
+            }
+            _ => node
+                .children
+                .iter()
+                .find_map(|child| leaf_label(child, field)),
+        }
+    }
+    let root = result
+        .explanation
+        .as_ref()
+        .and_then(|explanation| explanation.condition.as_ref());
+    result
+        .missing_fields
+        .iter()
+        .map(|field| {
+            root.and_then(|root| leaf_label(root, field))
+                .unwrap_or_else(|| matcher::fact_label(field, citizen))
+        })
+        .unzip()
+}
+
 /// How to claim one benefit item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyStep {
@@ -87,7 +120,12 @@ pub struct ApplyStep {
     pub materials: Vec<String>,
     pub online_url: Option<String>,
     pub offline_address: Option<String>,
+    /// 办理时限 and when applications open (packs stored before had neither).
+    #[serde(default)]
+    pub time_limit: Option<String>,
     pub hotline: Option<String>,
+    #[serde(default)]
+    pub window_opens: Option<NaiveDate>,
     pub window_closes: Option<NaiveDate>,
 }
 
@@ -202,6 +240,8 @@ impl Packer<'_> {
                 dropped.push((plan.policy_id, DropReason::NoLongerEligible));
                 continue;
             }
+            let (missing_zh, missing_en) =
+                missing_names(&result, profile.kind() == profiles::ProfileKind::Citizen);
             let content = &policy.content;
             let mut related = Vec::new();
             for id in &content.related_policy_ids {
@@ -239,6 +279,8 @@ impl Packer<'_> {
                     })
                     .collect(),
                 missing_fields: result.missing_fields.clone(),
+                missing_zh,
+                missing_en,
                 how_to_apply: content
                     .benefit_items
                     .iter()
@@ -249,7 +291,9 @@ impl Packer<'_> {
                         materials: item.materials.clone(),
                         online_url: item.online_url.clone(),
                         offline_address: item.offline_address.clone(),
+                        time_limit: item.time_limit.clone(),
                         hotline: item.hotline.clone(),
+                        window_opens: item.window_opens,
                         window_closes: item.window_closes,
                     })
                     .collect(),

@@ -185,10 +185,14 @@ impl Pusher {
             let earlier = earlier.remove(&delivery.id).unwrap_or_default();
             let read_url = self.read_url(delivery.push_id, delivery.profile_id, delivery.id);
             let unsubscribe_url = self.unsubscribe_url(delivery.profile_id, delivery.id);
-            let rendered =
-                inner
-                    .templates
-                    .render(&pack, Some(&read_url), Some(&unsubscribe_url))?;
+            let rendered = inner.templates.render(
+                &pack,
+                crate::Links {
+                    public_url: &inner.settings.public_url,
+                    read_url: Some(&read_url),
+                    unsubscribe_url: Some(&unsubscribe_url),
+                },
+            )?;
             // Numbered by the address's place in the delivery, so a retry, and the resend of a
             // message in doubt, keep each Message-ID.
             let owed: Vec<Outgoing> = delivery

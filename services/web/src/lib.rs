@@ -139,6 +139,7 @@ fn templates() -> &'static Environment<'static> {
             ),
             ("inbox.html", include_str!("../templates/inbox.html")),
             ("item.html", include_str!("../templates/item.html")),
+            ("cited.html", include_str!("../templates/cited.html")),
             (
                 "preferences.html",
                 include_str!("../templates/preferences.html"),
@@ -203,6 +204,10 @@ fn templates() -> &'static Environment<'static> {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
         }
+        // A stored pack's reason split around the clause it cites, for `cited.html`.
+        env.add_filter("cite", |text: &str, clause: Option<&str>| {
+            minijinja::Value::from_serialize(matcher::Cited::new(text, clause))
+        });
         env
     })
 }

@@ -261,7 +261,10 @@ pub(crate) async fn my_policies(
         (_, Err(error)) => return error.into_response(),
     };
     let today = state.store.today();
-    let matches = state.matching.matches(&stored.profile, today, PER_GROUP);
+    let matches = state
+        .matching
+        .matches(&stored.profile, today, PER_GROUP)
+        .for_recipient();
     let mut how_to_apply: HashMap<i64, Vec<minijinja::Value>> = HashMap::new();
     for view in matches
         .eligible

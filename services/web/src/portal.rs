@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
+use matcher::Cited;
 use matching::{MatchView, ProfileMatches};
 use minijinja::context;
 use profiles::Coded as _;
@@ -385,6 +386,8 @@ pub(crate) async fn policy_page(
         context! {
             policy => content,
             id => id,
+            // The 原文 by article, each with the anchor reasons citing it link to.
+            articles => matcher::articles(&content.full_text),
             level => viewer.text(level_key(content.level)),
             region => name_in(&viewer, state.matching.value_name("region", &content.region_code)),
             topics => topics,
@@ -636,9 +639,10 @@ pub(crate) struct ResultEntry {
     /// The earliest closing application window of its benefit items.
     closes: Option<NaiveDate>,
     summary: Option<String>,
-    reasons: Vec<String>,
+    /// Each with the clause it cites split out, to link to that article of the policy's text.
+    reasons: Vec<Cited>,
     amount: Option<String>,
-    hint: Option<String>,
+    hint: Option<Cited>,
     missing: Vec<String>,
 }
 
@@ -655,6 +659,12 @@ pub(crate) fn entries(
             zh.to_owned()
         }
     };
+    let cited = |reason: &matcher::Reason| {
+        Cited::new(
+            &words(&reason.text_zh, &reason.text_en),
+            reason.clause.as_deref(),
+        )
+    };
     group
         .iter()
         .map(|view| {
@@ -663,17 +673,22 @@ pub(crate) fn entries(
                 .reasons
                 .iter()
                 // Score terms rank policies for staff; a visitor reads why, not how many points.
+                // The amount and the near miss have lines of their own.
                 .filter(|reason| reason.contribution.is_none() && !reason.code.starts_with("score"))
-                .filter(|reason| reason.code != "amount")
-                .map(|reason| words(&reason.text_zh, &reason.text_en))
+                .filter(|reason| reason.code != "amount" && reason.code != "near_miss")
+                .map(cited)
                 .collect();
             let missing = result
                 .missing_fields
                 .iter()
                 .map(|field| {
-                    schema
-                        .get(field)
-                        .map_or_else(|| field.clone(), |def| words(&def.label_zh, &def.label_en))
+                    // Built-in facts outside the schema (the audience class) read the same for
+                    // both kinds of profile.
+                    let (zh, en_text) = schema.get(field).map_or_else(
+                        || matcher::fact_label(field, false),
+                        |def| (def.label_zh.clone(), def.label_en.clone()),
+                    );
+                    words(&zh, &en_text)
                 })
                 .collect();
             ResultEntry {
@@ -690,10 +705,7 @@ pub(crate) fn entries(
                     .as_ref()
                     .filter(|estimate| estimate.total_fen > 0)
                     .map(|estimate| words(&estimate.total_zh, &estimate.total_en)),
-                hint: result
-                    .near_miss_hint
-                    .as_ref()
-                    .map(|hint| words(&hint.text_zh, &hint.text_en)),
+                hint: result.near_miss_hint.as_ref().map(cited),
                 missing,
             }
         })
@@ -860,7 +872,7 @@ pub(crate) async fn calculator(
         Err(error) => Err(error.under("profile")),
     };
     let matches: ProfileMatches = match outcome {
-        Ok(matches) => matches,
+        Ok(matches) => matches.for_recipient(),
         Err(error) if error.status().is_client_error() => {
             let detail = refusal_text(&viewer, &error);
             let mut page = viewer.render(

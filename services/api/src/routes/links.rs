@@ -119,7 +119,13 @@ async fn read_pack(
         tracing::error!(%error, item_id = item.id, "stored pack does not decode");
         ApiError::internal()
     })?;
-    let rendered = state.pusher.templates().render(&pack, None, None)?;
+    // Served by the site itself: its links to policies and 我的政策 are relative.
+    let links = push::Links {
+        public_url: "",
+        read_url: None,
+        unsubscribe_url: None,
+    };
+    let rendered = state.pusher.templates().render(&pack, links)?;
     Ok(Html(rendered.html).into_response())
 }
 
