@@ -12,9 +12,9 @@ use sqlx::Connection;
 use store::{ManualClock, Store};
 
 /// Enough policies that the facet and version rows of one batch need more than one statement
-/// (the store binds at most 8,000 values to one).
+/// (the store binds at most 999 values to one), and the profile batches too.
 const POLICIES: usize = 450;
-/// Departments per policy: 450 × 12 department rows of 2 values is two statements.
+/// Departments per policy: 450 × 12 department rows of 2 values is eleven statements.
 const DEPARTMENTS: usize = 12;
 
 /// Policy `n`; `revision` changes its body so a re-save makes a different version.
