@@ -332,12 +332,7 @@ async fn add_enterprises(store: &Store, count: usize) -> anyhow::Result<Vec<i64>
 /// The forward figure's library (same generator, same seed) as stored policies; returns the
 /// rate they were saved at.
 async fn add_library(store: &Store, count: usize) -> anyhow::Result<f64> {
-    let builtin = profiles::AttributeSchema::builtin();
-    for def in synth::schema().fields() {
-        if builtin.get(&def.key).is_none() {
-            store.add_attribute_field(def.clone(), "bench").await?;
-        }
-    }
+    add_synthetic_fields(store).await?;
     let mut rng = SplitMix64::new(crate::bench::LIBRARY_SEED);
     let started = Instant::now();
     let ids: Vec<usize> = (1..=count).collect();
@@ -354,8 +349,19 @@ async fn add_library(store: &Store, count: usize) -> anyhow::Result<f64> {
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Registers the attributes the synthetic rules test beyond the built-in ones.
+pub(crate) async fn add_synthetic_fields(store: &Store) -> anyhow::Result<()> {
+    let builtin = profiles::AttributeSchema::builtin();
+    for def in synth::schema().fields() {
+        if builtin.get(&def.key).is_none() {
+            store.add_attribute_field(def.clone(), "bench").await?;
+        }
+    }
+    Ok(())
+}
+
 /// A synthetic rule as the policy an administrator would have written for it.
-fn library_policy(
+pub(crate) fn library_policy(
     rule: &matcher::PolicyRule,
     n: usize,
 ) -> serde_json::Result<store::policy::PolicyContent> {

@@ -94,18 +94,19 @@ fn bench_policy(title: &str) -> String {
 }
 
 /// A database created for the run and dropped after it.
-struct ScratchDb {
+pub(crate) struct ScratchDb {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ScratchDb {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
-        let name = format!("pp_bench_push_{}", std::process::id());
+    /// A fresh database named after `purpose` and this process on the server of `admin_url`.
+    pub(crate) async fn create(admin_url: &str, purpose: &str) -> anyhow::Result<Self> {
+        let name = format!("pp_bench_{purpose}_{}", std::process::id());
         let mut admin = sqlx::PgConnection::connect(admin_url)
             .await
-            .context("cannot reach PostgreSQL for the push benchmark")?;
+            .with_context(|| format!("cannot reach PostgreSQL for the {purpose} benchmark"))?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
             .execute(&mut admin)
             .await?;
@@ -123,7 +124,7 @@ impl ScratchDb {
         })
     }
 
-    async fn drop_database(self) -> anyhow::Result<()> {
+    pub(crate) async fn drop_database(self) -> anyhow::Result<()> {
         let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
         sqlx::query(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -213,7 +214,7 @@ pub(crate) async fn import_enterprises(
 
 /// Runs the push benchmark and appends its rows to `out`.
 pub async fn run(options: &PushBenchOptions, out: &mut String) -> anyhow::Result<()> {
-    let scratch = ScratchDb::create(&options.postgres_url).await?;
+    let scratch = ScratchDb::create(&options.postgres_url, "push").await?;
     let result = measure(options, &scratch.url, out).await;
     scratch.drop_database().await?;
     result

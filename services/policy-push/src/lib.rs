@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod bench_import;
 pub mod bench_push;
 pub mod bench_scale;
 pub mod config;

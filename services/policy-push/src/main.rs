@@ -119,6 +119,13 @@ enum Command {
         /// Enterprises whose matches the HTTP section requests in turn.
         #[arg(long, default_value_t = 200)]
         http_profiles: usize,
+        /// Policies the import section writes through `import`, on SQLite and, with
+        /// --postgres, PostgreSQL (0 skips them).
+        #[arg(long, default_value_t = 20_000)]
+        import_policies: usize,
+        /// Profiles the import section writes the same way (0 skips them).
+        #[arg(long, default_value_t = 20_000)]
+        import_profiles: usize,
     },
     /// One size of `bench --scale`: builds the index and prints its figures as JSON.
     #[command(hide = true)]
@@ -246,6 +253,8 @@ async fn main() -> anyhow::Result<()> {
             scale,
             http_seconds,
             http_profiles,
+            import_policies,
+            import_profiles,
         } => {
             let options = policy_push::bench::BenchOptions {
                 profiles,
@@ -256,6 +265,16 @@ async fn main() -> anyhow::Result<()> {
                 scale,
             };
             let mut report = policy_push::bench::run(&options).await?;
+            if import_policies + import_profiles > 0 {
+                let import = policy_push::bench_import::ImportBenchOptions {
+                    policies: import_policies,
+                    profiles: import_profiles,
+                    postgres_url: postgres
+                        .clone()
+                        .or_else(|| std::env::var("TEST_POSTGRES_URL").ok()),
+                };
+                policy_push::bench_import::run(&import, &mut report).await?;
+            }
             if http_seconds > 0 {
                 let http = policy_push::bench_http::HttpBenchOptions {
                     policies,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
-use crate::backend::on_pool;
+use crate::backend::{Arg, SqlBuf, insert_rows, on_pool};
 use crate::{Page, Paging, Store, StoreError};
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -39,6 +39,30 @@ macro_rules! write_audit {
     };
 }
 pub(crate) use write_audit;
+
+/// Multi-row inserts of one audit row per `(action, entity id, detail)` of `entity`, in order:
+/// the rows a batch would have written one by one.
+pub(crate) fn audit_rows(
+    now: DateTime<Utc>,
+    actor: &str,
+    entity: &str,
+    rows: impl Iterator<Item = (&'static str, i64, serde_json::Value)>,
+) -> Vec<SqlBuf> {
+    insert_rows(
+        "INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) VALUES ",
+        6,
+        rows.map(|(action, id, detail)| {
+            vec![
+                Arg::Time(now),
+                Arg::Text(actor.to_owned()),
+                Arg::Text(action.to_owned()),
+                Arg::Text(entity.to_owned()),
+                Arg::Text(id.to_string()),
+                Arg::Json(detail),
+            ]
+        }),
+    )
+}
 
 impl Store {
     /// The newest audit entries first, optionally for one entity kind and one record of it (a

@@ -47,6 +47,8 @@ macro_rules! bind_args {
                 $crate::backend::Arg::Int(v) => query.bind(*v),
                 $crate::backend::Arg::Text(v) => query.bind(v.as_str()),
                 $crate::backend::Arg::Date(v) => query.bind(*v),
+                $crate::backend::Arg::MaybeDate(v) => query.bind(*v),
+                $crate::backend::Arg::Float(v) => query.bind(*v),
                 $crate::backend::Arg::Time(v) => query.bind(*v),
                 $crate::backend::Arg::Json(v) => query.bind(sqlx::types::Json(v)),
                 $crate::backend::Arg::Null => query.bind(Option::<String>::None),
@@ -57,12 +59,28 @@ macro_rules! bind_args {
 }
 pub(crate) use bind_args;
 
+/// Runs built statements ([`SqlBuf`]s) in order on transaction `$tx`, failing on the first error.
+macro_rules! execute_all {
+    ($tx:expr, $statements:expr) => {
+        for statement in $statements {
+            $crate::backend::bind_args!(sqlx::query(&statement.sql), &statement.args)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use execute_all;
+
 /// A bound value of a dynamically built query.
 #[derive(Clone, Debug)]
 pub(crate) enum Arg {
     Int(i64),
     Text(String),
     Date(NaiveDate),
+    /// A date column's value or its typed NULL (PostgreSQL refuses a text NULL for a date).
+    MaybeDate(Option<NaiveDate>),
+    /// A double-precision column's value or its typed NULL.
+    Float(Option<f64>),
     Time(DateTime<Utc>),
     Json(serde_json::Value),
     Null,
@@ -112,6 +130,62 @@ impl SqlBuf {
         self.sql.push(')');
         self
     }
+}
+
+/// Most values bound to one statement: SQLite's historical limit, far under PostgreSQL's
+/// (65,535). Larger is slower on SQLite: sqlx looks each `$n` up by name when it binds, a walk
+/// over the statement's parameters, so a statement's binding cost grows with the square of its
+/// parameters (at 8,000 it took 40% of a profile import's time).
+const MAX_ARGS: usize = 999;
+
+/// Multi-row `INSERT`s: `head` (`INSERT INTO t (a, b) VALUES `) followed by one tuple per row,
+/// as many rows per statement as [`MAX_ARGS`] allows. Each row must have `width` values.
+pub(crate) fn insert_rows(
+    head: &str,
+    width: usize,
+    rows: impl IntoIterator<Item = Vec<Arg>>,
+) -> Vec<SqlBuf> {
+    let per_statement = (MAX_ARGS / width.max(1)).max(1);
+    let mut statements: Vec<SqlBuf> = Vec::new();
+    for (n, row) in rows.into_iter().enumerate() {
+        debug_assert_eq!(row.len(), width, "a row of {head} has the wrong width");
+        if n % per_statement == 0 {
+            statements.push(SqlBuf::new(head));
+        }
+        statements
+            .last_mut()
+            .expect("a statement was pushed for the first row")
+            .tuple(row);
+    }
+    statements
+}
+
+/// `head` (`DELETE FROM t WHERE id IN `) followed by `(id, id, …)`, as many statements as
+/// [`MAX_ARGS`] needs; none for no ids.
+pub(crate) fn in_id_lists(head: &str, ids: &[i64]) -> Vec<SqlBuf> {
+    ids.chunks(MAX_ARGS)
+        .map(|chunk| {
+            let mut sql = SqlBuf::new(head);
+            sql.tuple(chunk.iter().map(|id| Arg::Int(*id)));
+            sql
+        })
+        .collect()
+}
+
+/// `head` (`SELECT … WHERE code IN `) followed by `(text, text, …)` of the distinct `values`,
+/// as many statements as [`MAX_ARGS`] needs; none for no values.
+pub(crate) fn in_text_lists<'a>(head: &str, values: impl Iterator<Item = &'a str>) -> Vec<SqlBuf> {
+    let mut distinct: Vec<&str> = values.collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+        .chunks(MAX_ARGS)
+        .map(|chunk| {
+            let mut sql = SqlBuf::new(head);
+            sql.tuple(chunk.iter().map(|value| Arg::Text((*value).to_owned())));
+            sql
+        })
+        .collect()
 }
 
 /// A paged listing: one set of filters feeds both the page query and the total count.

@@ -7,8 +7,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 
-use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, Listing, SqlBuf, bind_args, fetch_listing, on_pool};
+use crate::audit::{audit_rows, write_audit};
+use crate::backend::{
+    Arg, BeginWrite, Listing, SqlBuf, bind_args, execute_all, fetch_listing, in_id_lists,
+    in_text_lists, insert_rows, on_pool,
+};
 use crate::policy::{Policy, PolicyContent, PolicyLevel, PolicyStatus};
 use crate::{FieldError, Page, Paging, Store, StoreError};
 
@@ -90,63 +93,104 @@ macro_rules! bind_policy_columns {
     };
 }
 
-/// Rewrites the facet rows of policy `$id` (inside transaction `$tx`) and snapshots version `$v`.
-macro_rules! write_policy_children {
-    ($tx:expr, $id:expr, $v:expr, $content:expr, $actor:expr, $now:expr) => {{
-        for table in ["policy_tags", "policy_departments", "application_windows"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE policy_id = $1"))
-                .bind($id)
-                .execute(&mut *$tx)
-                .await?;
+/// One save of a policy inside a write transaction: the policy, the version the save made, and
+/// what it holds.
+struct Saved<'a> {
+    id: i64,
+    version: i64,
+    content: &'a PolicyContent,
+}
+
+/// The statements that bring the facet rows (tags, departments, application windows) of the
+/// saved policies in step and keep every save as a version. A policy saved twice gets its facet
+/// rows once, from its last save; every save gets its version row. Rows go in multi-row
+/// `INSERT`s and old rows out by `policy_id IN (…)`, so a batch costs a few statements, not a
+/// few per policy.
+fn child_statements(
+    saves: &[Saved<'_>],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<SqlBuf>, StoreError> {
+    let mut last: HashMap<i64, &PolicyContent> = HashMap::with_capacity(saves.len());
+    let mut ids = Vec::with_capacity(saves.len());
+    for save in saves {
+        if last.insert(save.id, save.content).is_none() {
+            ids.push(save.id);
         }
-        for (dimension, code) in $content.tag_rows() {
-            sqlx::query("INSERT INTO policy_tags (policy_id, dimension, code) VALUES ($1, $2, $3)")
-                .bind($id)
-                .bind(dimension)
-                .bind(code)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        let mut departments: Vec<&str> = $content
-            .issuing_departments
-            .iter()
-            .map(|d| d.trim())
-            .filter(|d| !d.is_empty())
-            .collect();
-        departments.sort_unstable();
-        departments.dedup();
-        for department in departments {
-            sqlx::query("INSERT INTO policy_departments (policy_id, department) VALUES ($1, $2)")
-                .bind($id)
-                .bind(department)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        for (index, item) in $content.benefit_items.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO application_windows (policy_id, item_index, item_name, opens_on, \
-                 closes_on) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind($id)
-            .bind(index as i64)
-            .bind(item.name.as_str())
-            .bind(item.window_opens)
-            .bind(item.window_closes)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO policy_versions (policy_id, version, snapshot, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind($id)
-        .bind($v)
-        .bind(Json($content))
-        .bind($actor)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-    }};
+    }
+    let mut statements = Vec::new();
+    for table in ["policy_tags", "policy_departments", "application_windows"] {
+        statements.extend(in_id_lists(
+            &format!("DELETE FROM {table} WHERE policy_id IN "),
+            &ids,
+        ));
+    }
+    let latest = || ids.iter().map(|id| (*id, last[id]));
+    statements.extend(insert_rows(
+        "INSERT INTO policy_tags (policy_id, dimension, code) VALUES ",
+        3,
+        latest().flat_map(|(id, content)| {
+            content
+                .tag_rows()
+                .into_iter()
+                .map(move |(dimension, code)| {
+                    vec![Arg::Int(id), Arg::Text(dimension), Arg::Text(code)]
+                })
+        }),
+    ));
+    statements.extend(insert_rows(
+        "INSERT INTO policy_departments (policy_id, department) VALUES ",
+        2,
+        latest().flat_map(|(id, content)| {
+            let mut departments: Vec<&str> = content
+                .issuing_departments
+                .iter()
+                .map(|d| d.trim())
+                .filter(|d| !d.is_empty())
+                .collect();
+            departments.sort_unstable();
+            departments.dedup();
+            departments
+                .into_iter()
+                .map(move |department| vec![Arg::Int(id), Arg::Text(department.to_owned())])
+        }),
+    ));
+    statements.extend(insert_rows(
+        "INSERT INTO application_windows (policy_id, item_index, item_name, opens_on, closes_on) \
+         VALUES ",
+        5,
+        latest().flat_map(|(id, content)| {
+            content
+                .benefit_items
+                .iter()
+                .enumerate()
+                .map(move |(index, item)| {
+                    vec![
+                        Arg::Int(id),
+                        Arg::Int(index as i64),
+                        Arg::Text(item.name.clone()),
+                        Arg::MaybeDate(item.window_opens),
+                        Arg::MaybeDate(item.window_closes),
+                    ]
+                })
+        }),
+    ));
+    let mut versions = Vec::with_capacity(saves.len());
+    for save in saves {
+        versions.push(vec![
+            Arg::Int(save.id),
+            Arg::Int(save.version),
+            Arg::Json(serde_json::to_value(save.content)?),
+            Arg::Text(actor.to_owned()),
+            Arg::Time(now),
+        ]);
+    }
+    statements.extend(insert_rows(
+        "INSERT INTO policy_versions (policy_id, version, snapshot, actor, created_at) VALUES ",
+        5,
+        versions,
+    ));
+    Ok(statements)
 }
 
 /// Whether saving a policy also queues its publish push.
@@ -214,9 +258,9 @@ impl Store {
             let id: i64 = bind_policy_columns!(sqlx::query_scalar(INSERT_POLICY), content, now)
                 .fetch_one(&mut *tx)
                 .await?;
-            write_policy_children!(tx, id, 1_i64, content, actor, now);
-            write_audit!(tx, now, actor, "create", "policy", id,
-                serde_json::json!({"title": content.title, "status": content.status}))?;
+            let saves = [Saved { id, version: 1, content }];
+            execute_all!(tx, child_statements(&saves, actor, now)?);
+            write_audit!(tx, now, actor, "create", "policy", id, created_detail(content))?;
             queue_publish_push!(tx, push, content, id, actor, now);
             tx.commit().await?;
             id
@@ -244,9 +288,9 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             let version = version.ok_or_else(|| not_found(id))?;
-            write_policy_children!(tx, id, version, content, actor, now);
-            write_audit!(tx, now, actor, "update", "policy", id,
-                serde_json::json!({"version": version, "status": content.status}))?;
+            let saves = [Saved { id, version, content }];
+            execute_all!(tx, child_statements(&saves, actor, now)?);
+            write_audit!(tx, now, actor, "update", "policy", id, updated_detail(version, content))?;
             queue_publish_push!(tx, push, content, id, actor, now);
             tx.commit().await?;
         });
@@ -420,41 +464,62 @@ impl Store {
             }
         }
         let now = self.now();
+        let mut lookups = in_text_lists(
+            "SELECT id, doc_number, title FROM policies WHERE doc_number IN ",
+            valid.iter().map(|(_, content)| content.doc_number.as_str()),
+        );
+        for lookup in &mut lookups {
+            // The oldest of policies saved alike (the API allows them) is the one updated.
+            lookup.push(" ORDER BY id");
+        }
         let created: Vec<(usize, bool)> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
+            // Looked up inside the write transaction: on SQLite it holds the write lock, so no
+            // other writer can save one of these policies between the look-up and the write.
+            let mut known: HashMap<(String, String), i64> = HashMap::new();
+            for lookup in &lookups {
+                let rows: Vec<(i64, String, String)> =
+                    bind_args!(sqlx::query_as(&lookup.sql), &lookup.args)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (id, doc_number, title) in rows {
+                    known.entry((doc_number, title)).or_insert(id);
+                }
+            }
+            let mut saves = Vec::with_capacity(valid.len());
             let mut created = Vec::with_capacity(valid.len());
             for (index, content) in &valid {
-                let existing: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM policies WHERE doc_number = $1 AND title = $2",
-                )
-                .bind(&content.doc_number)
-                .bind(&content.title)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match existing {
-                    Some(id) => {
+                let key = (content.doc_number.clone(), content.title.clone());
+                let (save, was_created) = match known.get(&key) {
+                    Some(&id) => {
                         let version: i64 =
                             bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
                                 .bind(id)
                                 .fetch_one(&mut *tx)
                                 .await?;
-                        write_policy_children!(tx, id, version, content, actor, now);
-                        write_audit!(tx, now, actor, "update", "policy", id,
-                            serde_json::json!({"version": version, "status": content.status}))?;
-                        created.push((*index, false));
+                        (Saved { id, version, content }, false)
                     }
                     None => {
                         let id: i64 =
                             bind_policy_columns!(sqlx::query_scalar(INSERT_POLICY), content, now)
                                 .fetch_one(&mut *tx)
                                 .await?;
-                        write_policy_children!(tx, id, 1_i64, content, actor, now);
-                        write_audit!(tx, now, actor, "create", "policy", id,
-                            serde_json::json!({"title": content.title, "status": content.status}))?;
-                        created.push((*index, true));
+                        known.insert(key, id);
+                        (Saved { id, version: 1, content }, true)
                     }
-                }
+                };
+                created.push((*index, was_created));
+                saves.push(save);
             }
+            execute_all!(tx, child_statements(&saves, actor, now)?);
+            let audit = saves.iter().zip(&created).map(|(save, (_, was_created))| {
+                if *was_created {
+                    ("create", save.id, created_detail(save.content))
+                } else {
+                    ("update", save.id, updated_detail(save.version, save.content))
+                }
+            });
+            execute_all!(tx, audit_rows(now, actor, "policy", audit));
             tx.commit().await?;
             created
         });
@@ -516,6 +581,16 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM policies").fetch_one(pool).await?
         }))
     }
+}
+
+/// The audit detail of a policy's creation.
+fn created_detail(content: &PolicyContent) -> serde_json::Value {
+    serde_json::json!({"title": content.title, "status": content.status})
+}
+
+/// The audit detail of a policy's new version.
+fn updated_detail(version: i64, content: &PolicyContent) -> serde_json::Value {
+    serde_json::json!({"version": version, "status": content.status})
 }
 
 fn push_policy_filters(sql: &mut SqlBuf, filter: &PolicyFilter) {
