@@ -107,15 +107,19 @@ impl AudienceIndex {
     /// know and values of the wrong type are left out, so they read as missing, as in the forward path.
     pub fn insert(&mut self, id: u32, facts: &Facts) {
         self.remove(id);
-        self.universe.insert(id);
+        add(&mut self.universe, id);
         for (key, value) in facts.iter() {
-            if !self.columns.contains_key(key) {
-                let Some(kind) = FieldKind::lookup(&self.schema, key) else {
-                    continue;
-                };
-                self.columns.insert(key.to_string(), Column::new(kind));
-            }
-            let column = self.columns.get_mut(key).expect("column just ensured");
+            let column = match self.columns.get_mut(key) {
+                Some(column) => column,
+                None => {
+                    let Some(kind) = FieldKind::lookup(&self.schema, key) else {
+                        continue;
+                    };
+                    self.columns
+                        .entry(key.to_string())
+                        .or_insert(Column::new(kind))
+                }
+            };
             if let Some(typed) = classify(column.kind, value) {
                 column.insert(id, typed);
             }
@@ -797,10 +801,10 @@ impl Column {
     fn insert(&mut self, id: u32, value: Typed<'_>) {
         match (&mut self.data, value) {
             (ColumnData::Bool { yes, .. }, Typed::Bool(true)) => {
-                yes.insert(id);
+                add(yes, id);
             }
             (ColumnData::Bool { no, .. }, Typed::Bool(false)) => {
-                no.insert(id);
+                add(no, id);
             }
             (ColumnData::Range(range), Typed::Num(n)) => range.insert(id, n),
             (ColumnData::Scalar(postings), Typed::Text(text)) => postings.insert_scalar(id, text),
@@ -901,8 +905,8 @@ impl Postings {
 
     fn insert_scalar(&mut self, id: u32, text: &str) {
         let symbol = self.symbol(text);
-        self.bitmaps[symbol as usize].insert(id);
-        self.present.insert(id);
+        add(&mut self.bitmaps[symbol as usize], id);
+        add(&mut self.present, id);
         let at = id as usize;
         if self.scalar.len() <= at {
             self.scalar.resize(at + 1, 0);
@@ -910,7 +914,7 @@ impl Postings {
         self.scalar[at] = symbol + 1;
         for prefix in group_prefixes(self.levels, text) {
             match self.groups.get_mut(prefix) {
-                Some(group) => group.insert(id),
+                Some(group) => add(group, id),
                 None => self
                     .groups
                     .entry(prefix.to_string())
@@ -923,9 +927,9 @@ impl Postings {
     fn insert_set<'a>(&mut self, id: u32, elements: impl Iterator<Item = &'a str>) {
         for element in elements {
             let symbol = self.symbol(element);
-            self.bitmaps[symbol as usize].insert(id);
+            add(&mut self.bitmaps[symbol as usize], id);
         }
-        self.present.insert(id);
+        add(&mut self.present, id);
     }
 
     fn scalar(&self, id: u32) -> Option<&str> {
@@ -1123,9 +1127,7 @@ impl Bucket {
     }
 
     fn add(&mut self, id: u32, value: f64) {
-        // Ids mostly arrive in ascending order (a build reads profiles by id): appending skips
-        // the search for the container.
-        if self.members.try_push(id).is_ok() || self.members.insert(id) {
+        if add(&mut self.members, id) {
             self.count += 1;
         }
         self.min = self.min.min(value);
@@ -1225,7 +1227,7 @@ impl RangeColumn {
             self.values.resize(at + 1, f64::NAN);
         }
         self.values[at] = value;
-        self.present.insert(id);
+        add(&mut self.present, id);
         // Bottom up: an interval splits between its children, which must be up to date.
         for level in 0..LEVELS {
             let limit = self.limit(level);
@@ -1500,6 +1502,12 @@ impl RangeColumn {
             ids
         }
     }
+}
+
+/// Adds `id` to `bitmap`; true if it was not there. Ids mostly arrive in ascending order (a
+/// build reads profiles by id): appending skips the search for the container.
+fn add(bitmap: &mut RoaringBitmap, id: u32) -> bool {
+    bitmap.try_push(id).is_ok() || bitmap.insert(id)
 }
 
 /// The interval of a level that holds `value`.
