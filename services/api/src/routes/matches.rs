@@ -49,6 +49,12 @@ impl From<MatchingError> for ApiError {
                 format!("policy {id} is not published, so it does not match"),
             ),
             MatchingError::Store(error) => error.into(),
+            MatchingError::IndexBuilding => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audience_index_building",
+                "本实例刚刚启动，受众索引仍在建立，请稍后重试",
+                "this instance has just started and is still building its audience index; try again shortly",
+            ),
             MatchingError::Engine(matcher::EngineError::InvalidWeights(error)) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_weights",
