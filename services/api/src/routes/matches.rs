@@ -516,3 +516,16 @@ async fn put_weights(
     state.matching.set_weights(weights)?;
     Ok(Json(state.matching.weights()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_still_building_is_a_503_in_both_languages() {
+        let error = ApiError::from(MatchingError::IndexBuilding);
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error.message_zh().contains("受众索引"));
+        assert!(error.message_en().contains("audience index"));
+    }
+}
