@@ -107,15 +107,19 @@ impl AudienceIndex {
     /// know and values of the wrong type are left out, so they read as missing, as in the forward path.
     pub fn insert(&mut self, id: u32, facts: &Facts) {
         self.remove(id);
-        self.universe.insert(id);
+        add(&mut self.universe, id);
         for (key, value) in facts.iter() {
-            if !self.columns.contains_key(key) {
-                let Some(kind) = FieldKind::lookup(&self.schema, key) else {
-                    continue;
-                };
-                self.columns.insert(key.to_string(), Column::new(kind));
-            }
-            let column = self.columns.get_mut(key).expect("column just ensured");
+            let column = match self.columns.get_mut(key) {
+                Some(column) => column,
+                None => {
+                    let Some(kind) = FieldKind::lookup(&self.schema, key) else {
+                        continue;
+                    };
+                    self.columns
+                        .entry(key.to_string())
+                        .or_insert(Column::new(kind))
+                }
+            };
             if let Some(typed) = classify(column.kind, value) {
                 column.insert(id, typed);
             }
@@ -742,21 +746,29 @@ impl<'a> Query<'a> {
         ) else {
             return (RoaringBitmap::new(), RoaringBitmap::new());
         };
-        let (mut yes, mut no) = match (leaf.negate, with_fails) {
-            (false, false) => (hit, RoaringBitmap::new()),
-            (true, false) => (present.as_ref() - &hit, RoaringBitmap::new()),
-            (false, true) => {
-                let miss = present.as_ref() - &hit;
-                (hit, miss)
-            }
-            (true, true) => (present.as_ref() - &hit, hit),
-        };
         // Candidates are a subset of the universe, so the same size means the same set.
-        if within.len() != self.index.universe.len() {
-            yes &= within;
-            no &= within;
+        let whole = within.len() == self.index.universe.len();
+        let among = |set: RoaringBitmap| if whole { set } else { set & within };
+        // Where the field has a value and the test fails: the present ids are narrowed to the
+        // candidates before the difference, so it is taken of the smaller set.
+        let misses = |hit: &RoaringBitmap| {
+            let mut misses = if whole {
+                present.as_ref().clone()
+            } else {
+                present.as_ref() & within
+            };
+            misses -= hit;
+            misses
+        };
+        match (leaf.negate, with_fails) {
+            (false, false) => (among(hit), RoaringBitmap::new()),
+            (true, false) => (misses(&hit), RoaringBitmap::new()),
+            (false, true) => {
+                let no = misses(&hit);
+                (among(hit), no)
+            }
+            (true, true) => (misses(&hit), among(hit)),
         }
-        (yes, no)
     }
 }
 
@@ -789,10 +801,10 @@ impl Column {
     fn insert(&mut self, id: u32, value: Typed<'_>) {
         match (&mut self.data, value) {
             (ColumnData::Bool { yes, .. }, Typed::Bool(true)) => {
-                yes.insert(id);
+                add(yes, id);
             }
             (ColumnData::Bool { no, .. }, Typed::Bool(false)) => {
-                no.insert(id);
+                add(no, id);
             }
             (ColumnData::Range(range), Typed::Num(n)) => range.insert(id, n),
             (ColumnData::Scalar(postings), Typed::Text(text)) => postings.insert_scalar(id, text),
@@ -893,8 +905,8 @@ impl Postings {
 
     fn insert_scalar(&mut self, id: u32, text: &str) {
         let symbol = self.symbol(text);
-        self.bitmaps[symbol as usize].insert(id);
-        self.present.insert(id);
+        add(&mut self.bitmaps[symbol as usize], id);
+        add(&mut self.present, id);
         let at = id as usize;
         if self.scalar.len() <= at {
             self.scalar.resize(at + 1, 0);
@@ -902,7 +914,7 @@ impl Postings {
         self.scalar[at] = symbol + 1;
         for prefix in group_prefixes(self.levels, text) {
             match self.groups.get_mut(prefix) {
-                Some(group) => group.insert(id),
+                Some(group) => add(group, id),
                 None => self
                     .groups
                     .entry(prefix.to_string())
@@ -915,9 +927,9 @@ impl Postings {
     fn insert_set<'a>(&mut self, id: u32, elements: impl Iterator<Item = &'a str>) {
         for element in elements {
             let symbol = self.symbol(element);
-            self.bitmaps[symbol as usize].insert(id);
+            add(&mut self.bitmaps[symbol as usize], id);
         }
-        self.present.insert(id);
+        add(&mut self.present, id);
     }
 
     fn scalar(&self, id: u32) -> Option<&str> {
@@ -1039,26 +1051,39 @@ enum WithinPlan<'a> {
 
 /// Members of a bucket are scanned when a query cuts through it; past this size it splits.
 const BUCKET_LIMIT: u64 = 4096;
-/// Blocks group neighbouring buckets; past this size a block splits. Sized so that a block of a
-/// few million profiles is dense enough for roaring to keep it as plain bitsets.
+/// Blocks group neighbouring buckets; past this size a block splits.
 const BLOCK_LIMIT: u64 = 1 << 18;
+/// Spans group neighbouring blocks; past this size, or past 1 / [`SPAN_SHARE`] of the id range
+/// when that is more, a span splits.
+const SPAN_LIMIT: u64 = 1 << 20;
+/// A fixed size is dense at a city's number of profiles and sparse at a province's: 2^18 ids
+/// spread over 20,000,000 are about 860 per 65,536, which roaring keeps as sorted arrays, and a
+/// range query merging dozens of such blocks grew with the profiles. A span may grow to a quarter
+/// of the id range, so even after a split its ids fill an eighth of the range, and roaring keeps
+/// them as plain bitsets whatever the number of profiles.
+const SPAN_SHARE: u64 = 4;
+/// Buckets, blocks and spans.
+const LEVELS: usize = 3;
 
-/// Number or date values (dates as day numbers): a dense value per id, small buckets that each
-/// hold the ids of one value interval, and blocks that hold the union of neighbouring buckets. A
-/// range query takes the blocks inside it whole, the buckets inside the (at most two) blocks it
-/// cuts, and scans only the buckets it cuts; so it gathers a few dense blocks and at most two
-/// blocks' worth of buckets, whatever the number of matching profiles.
+/// Number or date values (dates as day numbers): a dense value per id, and three levels of
+/// intervals over the values, each holding the ids whose values lie in it — small buckets, blocks
+/// made of neighbouring buckets and spans made of neighbouring blocks. A range query answers an
+/// interval it cuts from the interval's children: those wholly in or out of range are taken or
+/// left whole, those it cuts (at most two per level) are answered the same way one level down,
+/// and a cut bucket is scanned value by value. Each cut interval is answered either as the union
+/// of what is in range in it or as itself less what is out of range, whichever gathers less; the
+/// whole column is the interval above the spans, so a range holding most values is the present
+/// ids less the few outside it.
 #[derive(Debug, Clone)]
 struct RangeColumn {
     /// NaN where the profile has no value.
     values: Vec<f64>,
     present: RoaringBitmap,
-    /// Ordered by `low`; the first starts at −∞, each covers [low, next.low).
-    buckets: Vec<Bucket>,
-    /// The same, coarser: each block's `low` is a bucket's `low`, so buckets nest in blocks.
-    blocks: Vec<Bucket>,
-    bucket_limit: u64,
-    block_limit: u64,
+    /// Buckets, blocks and spans. Each level is ordered by `low`: the first starts at −∞, each
+    /// covers [low, next.low), and every `low` is also one of the level below, so intervals nest.
+    levels: [Vec<Bucket>; LEVELS],
+    /// Per level, the size past which an interval splits (for spans, at least).
+    limits: [u64; LEVELS],
 }
 
 /// The ids whose values lie in one interval.
@@ -1078,7 +1103,7 @@ struct Bucket {
     split_at: u64,
 }
 
-/// How a range query meets a bucket or block.
+/// How a range query meets an interval.
 enum Overlap {
     Disjoint,
     Inside,
@@ -1102,9 +1127,7 @@ impl Bucket {
     }
 
     fn add(&mut self, id: u32, value: f64) {
-        // Ids mostly arrive in ascending order (a build reads profiles by id): appending skips
-        // the search for the container.
-        if self.members.try_push(id).is_ok() || self.members.insert(id) {
+        if add(&mut self.members, id) {
             self.count += 1;
         }
         self.min = self.min.min(value);
@@ -1128,36 +1151,57 @@ impl Bucket {
     }
 }
 
-/// The pieces that answer a range query: the ids in `plus` less those in `minus`, corrected by
-/// scanning the cut buckets — adding their members inside the range, or removing those outside
-/// it where the bucket's whole block was taken.
+/// A bucket, block or span (`index` in level `level`), or the whole column (level [`LEVELS`]).
+#[derive(Debug, Clone, Copy)]
+struct Interval {
+    level: usize,
+    index: usize,
+}
+
+impl Interval {
+    const WHOLE: Interval = Interval {
+        level: LEVELS,
+        index: 0,
+    };
+}
+
+/// The non-empty children of an interval, by how a range query meets them: `whole[0]` wholly out
+/// of range, `whole[1]` wholly in it.
 #[derive(Default)]
-struct Cover<'a> {
-    plus: Vec<&'a RoaringBitmap>,
-    minus: Vec<&'a RoaringBitmap>,
-    add_inside: Vec<&'a Bucket>,
-    remove_outside: Vec<&'a Bucket>,
-    /// Ids in range, counting scanned buckets as half in.
-    estimate: u64,
-    /// Ids gathered or scanned to answer it; a block counts as 1/32 of its ids, being dense.
+struct Children {
+    whole: [Vec<usize>; 2],
+    cut: Vec<usize>,
+}
+
+/// How to gather the ids of an interval that are out of range (`ways[0]`) or in it (`ways[1]`).
+struct Plan {
+    children: Children,
+    ways: [Way; 2],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Way {
+    /// Ids expected, counting a cut bucket as half in range.
+    ids: u64,
+    /// Ids gathered or scanned on the way (see [`RangeColumn::gather_cost`]).
     cost: u64,
+    /// Union of the matching children, rather than the interval less the others.
+    by_union: bool,
 }
 
 impl Default for RangeColumn {
     fn default() -> Self {
-        RangeColumn::with_limits(BUCKET_LIMIT, BLOCK_LIMIT)
+        RangeColumn::with_limits([BUCKET_LIMIT, BLOCK_LIMIT, SPAN_LIMIT])
     }
 }
 
 impl RangeColumn {
-    fn with_limits(bucket_limit: u64, block_limit: u64) -> Self {
+    fn with_limits(limits: [u64; LEVELS]) -> Self {
         RangeColumn {
             values: Vec::new(),
             present: RoaringBitmap::new(),
-            buckets: vec![Bucket::new(f64::NEG_INFINITY, bucket_limit)],
-            blocks: vec![Bucket::new(f64::NEG_INFINITY, block_limit)],
-            bucket_limit,
-            block_limit,
+            levels: limits.map(|limit| vec![Bucket::new(f64::NEG_INFINITY, limit)]),
+            limits,
         }
     }
 
@@ -1168,33 +1212,44 @@ impl RangeColumn {
             .filter(|v| !v.is_nan())
     }
 
+    /// The size past which an interval of `level` splits; a span's grows with the id range.
+    fn limit(&self, level: usize) -> u64 {
+        if level + 1 == LEVELS {
+            self.limits[level].max(self.values.len() as u64 / SPAN_SHARE)
+        } else {
+            self.limits[level]
+        }
+    }
+
     fn insert(&mut self, id: u32, value: f64) {
         let at = id as usize;
         if self.values.len() <= at {
             self.values.resize(at + 1, f64::NAN);
         }
         self.values[at] = value;
-        self.present.insert(id);
-        let index = index_of(&self.buckets, value);
-        let bucket = &mut self.buckets[index];
-        bucket.add(id, value);
-        if bucket.len() > bucket.split_at {
-            self.split_bucket(index);
-        }
-        let index = index_of(&self.blocks, value);
-        let block = &mut self.blocks[index];
-        block.add(id, value);
-        if block.len() > block.split_at {
-            self.split_block(index);
+        add(&mut self.present, id);
+        // Bottom up: an interval splits between its children, which must be up to date.
+        for level in 0..LEVELS {
+            let limit = self.limit(level);
+            let index = index_of(&self.levels[level], value);
+            let interval = &mut self.levels[level][index];
+            interval.add(id, value);
+            if interval.len() > interval.split_at.max(limit) {
+                if level == 0 {
+                    self.split_bucket(index);
+                } else {
+                    self.split_group(level, index);
+                }
+            }
         }
     }
 
     fn remove(&mut self, id: u32) {
         if let Some(value) = self.value(id) {
-            let bucket = index_of(&self.buckets, value);
-            self.buckets[bucket].take(id);
-            let block = index_of(&self.blocks, value);
-            self.blocks[block].take(id);
+            for level in &mut self.levels {
+                let index = index_of(level, value);
+                level[index].take(id);
+            }
             self.present.remove(id);
             self.values[id as usize] = f64::NAN;
         }
@@ -1204,7 +1259,8 @@ impl RangeColumn {
     /// not: its bounds make every query take it whole or skip it. The cut lies inside the
     /// bucket, so both halves stay inside its block.
     fn split_bucket(&mut self, index: usize) {
-        let bucket = &self.buckets[index];
+        let buckets = &self.levels[0];
+        let bucket = &buckets[index];
         let mut values: Vec<f64> = bucket
             .members
             .iter()
@@ -1218,45 +1274,56 @@ impl RangeColumn {
         } else {
             values.iter().copied().find(|v| *v > smallest)
         }) else {
-            self.buckets[index].split_at = 2 * self.buckets[index].len();
+            let bucket = &mut self.levels[0][index];
+            bucket.split_at = 2 * bucket.len();
             return;
         };
-        let mut lower = Bucket::new(bucket.low, self.bucket_limit);
-        let mut upper = Bucket::new(cut, self.bucket_limit);
+        let mut lower = Bucket::new(bucket.low, self.limits[0]);
+        let mut upper = Bucket::new(cut, self.limits[0]);
         for id in &bucket.members {
             let value = self.values[id as usize];
             let side = if value >= cut { &mut upper } else { &mut lower };
             side.add(id, value);
         }
-        self.buckets[index] = lower;
-        self.buckets.insert(index + 1, upper);
+        self.levels[0][index] = lower;
+        self.levels[0].insert(index + 1, upper);
     }
 
-    /// The buckets that make up block `index`.
-    fn buckets_of(&self, index: usize) -> std::ops::Range<usize> {
-        let low = self.blocks[index].low;
-        let end = self.blocks.get(index + 1).map_or(f64::INFINITY, |b| b.low);
-        let first = self.buckets.partition_point(|b| b.low < low);
-        first..first + self.buckets[first..].partition_point(|b| b.low < end)
+    /// The intervals one level below `interval` that make it up.
+    fn children(&self, interval: Interval) -> std::ops::Range<usize> {
+        let below = &self.levels[interval.level - 1];
+        if interval.level == LEVELS {
+            return 0..below.len();
+        }
+        let level = &self.levels[interval.level];
+        let low = level[interval.index].low;
+        let end = level
+            .get(interval.index + 1)
+            .map_or(f64::INFINITY, |b| b.low);
+        let first = below.partition_point(|b| b.low < low);
+        first..first + below[first..].partition_point(|b| b.low < end)
     }
 
-    /// Splits a block between two of its buckets, about halfway through its ids; a block of one
-    /// bucket waits until that bucket splits.
-    fn split_block(&mut self, index: usize) {
-        let buckets = self.buckets_of(index);
-        let block = &self.blocks[index];
-        let half = block.len() / 2;
+    /// Splits a block or span between two of its children, about halfway through its ids; one
+    /// of a single child waits until that child splits.
+    fn split_group(&mut self, level: usize, index: usize) {
+        let children = self.children(Interval { level, index });
+        let below = &self.levels[level - 1];
+        let group = &self.levels[level][index];
+        let half = group.len() / 2;
         let mut seen = 0;
-        let middle = buckets.clone().skip(1).find(|&at| {
-            seen += self.buckets[at - 1].len();
+        let middle = children.clone().skip(1).find(|&at| {
+            seen += below[at - 1].len();
             seen >= half
         });
         let Some(middle) = middle else {
-            self.blocks[index].split_at = 2 * block.len();
+            let group = &mut self.levels[level][index];
+            group.split_at = 2 * group.len();
             return;
         };
+        let limit = self.limit(level);
         let gather = |range: std::ops::Range<usize>, low: f64| {
-            let parts = &self.buckets[range];
+            let parts = &below[range];
             Bucket {
                 low,
                 min: parts.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
@@ -1266,100 +1333,184 @@ impl RangeColumn {
                     .fold(f64::NEG_INFINITY, f64::max),
                 members: parts.iter().map(|b| &b.members).union(),
                 count: parts.iter().map(Bucket::len).sum(),
-                split_at: self.block_limit,
+                split_at: limit,
             }
         };
-        let lower = gather(buckets.start..middle, block.low);
-        let upper = gather(middle..buckets.end, self.buckets[middle].low);
-        self.blocks[index] = lower;
-        self.blocks.insert(index + 1, upper);
+        let lower = gather(children.start..middle, group.low);
+        let upper = gather(middle..children.end, below[middle].low);
+        self.levels[level][index] = lower;
+        self.levels[level].insert(index + 1, upper);
     }
 
-    /// The pieces answering a query for [low, high].
-    fn cover(&self, low: f64, high: f64) -> Cover<'_> {
-        let mut cover = Cover::default();
-        if low > high {
-            return cover;
+    fn members(&self, interval: Interval) -> &RoaringBitmap {
+        match self.levels.get(interval.level) {
+            Some(level) => &level[interval.index].members,
+            None => &self.present,
         }
-        let first = index_of(&self.blocks, low);
-        let last = index_of(&self.blocks, high);
-        for index in first..=last {
-            let block = &self.blocks[index];
-            match block.overlap(low, high) {
-                Overlap::Disjoint => continue,
-                Overlap::Inside => {
-                    cover.plus.push(&block.members);
-                    cover.estimate += block.len();
-                    cover.cost += block.len() / 32;
-                    continue;
-                }
-                Overlap::Cut => {}
-            }
-            let (mut inside, mut outside, mut cut) = (Vec::new(), Vec::new(), Vec::new());
-            for bucket in &self.buckets[self.buckets_of(index)] {
-                match bucket.overlap(low, high) {
-                    Overlap::Disjoint => outside.push(bucket),
-                    Overlap::Inside => inside.push(bucket),
-                    Overlap::Cut => cut.push(bucket),
-                }
-            }
-            let count = |buckets: &[&Bucket]| buckets.iter().map(|b| b.len()).sum::<u64>();
-            let (inside_ids, outside_ids, cut_ids) = (count(&inside), count(&outside), count(&cut));
-            cover.estimate += inside_ids + cut_ids / 2;
-            cover.cost += inside_ids.min(outside_ids) + cut_ids;
-            // Gather the smaller side: the buckets inside, or the block less those outside.
-            if inside_ids <= outside_ids {
-                cover.plus.extend(inside.iter().map(|b| &b.members));
-                cover.add_inside.extend(cut);
-            } else {
-                cover.plus.push(&block.members);
-                cover.cost += block.len() / 32;
-                cover.minus.extend(outside.iter().map(|b| &b.members));
-                cover.remove_outside.extend(cut);
+    }
+
+    fn size(&self, interval: Interval) -> u64 {
+        match self.levels.get(interval.level) {
+            Some(level) => level[interval.index].len(),
+            None => self.present.len(),
+        }
+    }
+
+    /// What merging a bitmap of `ids` ids into another costs, in ids: roaring keeps the ids of
+    /// one 65,536-id range as a sorted array up to 4,096 of them, merged id by id, and as a
+    /// bitset beyond, merged 64 at a time. Ids are taken as spread over the whole id range.
+    fn gather_cost(&self, ids: u64) -> u64 {
+        let range = self.values.len() as u64;
+        if ids * 16 > range {
+            (range / 64).max(1)
+        } else {
+            ids
+        }
+    }
+
+    /// How a query for [low, high] meets the children of `interval` (not a bucket).
+    fn divide(&self, interval: Interval, low: f64, high: f64) -> Children {
+        let below = &self.levels[interval.level - 1];
+        let mut children = Children::default();
+        for at in self.children(interval) {
+            match below[at].overlap(low, high) {
+                _ if below[at].len() == 0 => {}
+                Overlap::Disjoint => children.whole[0].push(at),
+                Overlap::Inside => children.whole[1].push(at),
+                Overlap::Cut => children.cut.push(at),
             }
         }
-        cover
+        children
+    }
+
+    /// The cheaper way to gather the ids of `interval` out of and in [low, high]. Only called
+    /// for intervals the query cuts.
+    fn plan(&self, interval: Interval, low: f64, high: f64) -> Plan {
+        let size = self.size(interval);
+        if interval.level == 0 {
+            let scan = Way {
+                ids: size / 2,
+                cost: size,
+                by_union: true,
+            };
+            return Plan {
+                children: Children::default(),
+                ways: [scan, scan],
+            };
+        }
+        let children = self.divide(interval, low, high);
+        let level = interval.level - 1;
+        let below = &self.levels[level];
+        let cut: Vec<[Way; 2]> = (children.cut.iter())
+            .map(|&index| self.plan(Interval { level, index }, low, high).ways)
+            .collect();
+        let whole = |side: usize| {
+            (children.whole[side].iter()).fold((0, 0), |(ids, cost), &at| {
+                let len = below[at].len();
+                (ids + len, cost + self.gather_cost(len))
+            })
+        };
+        let cut_sum =
+            |side: usize, of: fn(&Way) -> u64| -> u64 { cut.iter().map(|w| of(&w[side])).sum() };
+        let ways = [0, 1].map(|want| {
+            let (ids, matching) = whole(want);
+            let (_, other) = whole(1 - want);
+            let by_union = matching + cut_sum(want, |w| w.cost);
+            let by_difference = self.gather_cost(size) + other + cut_sum(1 - want, |w| w.cost);
+            Way {
+                ids: ids + cut_sum(want, |w| w.ids),
+                cost: by_union.min(by_difference),
+                by_union: by_union <= by_difference,
+            }
+        });
+        Plan { children, ways }
     }
 
     /// How many ids lie in [low, high] (estimated), and how many answering it touches.
     fn estimate(&self, low: f64, high: f64) -> (u64, u64) {
-        let cover = self.cover(low, high);
-        (cover.estimate, cover.cost)
+        if low > high {
+            return (0, 0);
+        }
+        let way = self.plan(Interval::WHOLE, low, high).ways[1];
+        (way.ids, way.cost)
     }
 
-    /// Ids whose value lies in [low, high]; outside `within` the answer may be incomplete: the
+    /// Ids whose value lies in [low, high]; outside `within` the answer may be wrong: the
     /// buckets the query cuts are scanned only for those candidates when they are few, since a
     /// scan reads values scattered across memory.
     fn between(&self, low: f64, high: f64, within: &RoaringBitmap) -> RoaringBitmap {
-        let cover = self.cover(low, high);
+        if low > high {
+            return RoaringBitmap::new();
+        }
         let narrow = within.len() < self.present.len() / 4;
-        let scan = |bucket: &Bucket, want_inside: bool| {
-            let candidates = if narrow {
-                Cow::Owned(&bucket.members & within)
-            } else {
-                Cow::Borrowed(&bucket.members)
+        self.gather(Interval::WHOLE, (low, high), true, narrow.then_some(within))
+    }
+
+    /// The ids of `interval` in [low, high] (`in_range`) or out of it, the cheaper way; a cut
+    /// bucket is scanned only among `scan_within` when given.
+    fn gather(
+        &self,
+        interval: Interval,
+        (low, high): (f64, f64),
+        in_range: bool,
+        scan_within: Option<&RoaringBitmap>,
+    ) -> RoaringBitmap {
+        let level = interval.level;
+        if level == 0 {
+            let members = self.members(interval);
+            let candidates = match scan_within {
+                Some(within) => Cow::Owned(members & within),
+                None => Cow::Borrowed(members),
             };
-            let members = candidates.iter().filter(|id| {
+            let wanted = candidates.iter().filter(|id| {
                 let value = self.values[*id as usize];
-                (low <= value && value <= high) == want_inside
+                (low <= value && value <= high) == in_range
             });
-            RoaringBitmap::from_sorted_iter(members).expect("bitmap iteration is sorted")
+            return RoaringBitmap::from_sorted_iter(wanted).expect("bitmap iteration is sorted");
+        }
+        let Plan { children, ways } = self.plan(interval, low, high);
+        let want = usize::from(in_range);
+        let below = &self.levels[level - 1];
+        let whole = |side: usize| children.whole[side].iter().map(|&at| &below[at].members);
+        let cut = |in_range| {
+            (children.cut.iter()).map(move |&index| {
+                self.gather(
+                    Interval {
+                        level: level - 1,
+                        index,
+                    },
+                    (low, high),
+                    in_range,
+                    scan_within,
+                )
+            })
         };
-        let mut hit = cover.plus.into_iter().union();
-        if !cover.minus.is_empty() {
-            hit -= cover.minus.into_iter().union();
+        if ways[want].by_union {
+            let mut ids = whole(want).union();
+            for part in cut(in_range) {
+                ids |= part;
+            }
+            ids
+        } else {
+            let mut ids = self.members(interval).clone();
+            if !children.whole[1 - want].is_empty() {
+                ids -= whole(1 - want).union();
+            }
+            for part in cut(!in_range) {
+                ids -= part;
+            }
+            ids
         }
-        for bucket in cover.add_inside {
-            hit |= scan(bucket, true);
-        }
-        for bucket in cover.remove_outside {
-            hit -= scan(bucket, false);
-        }
-        hit
     }
 }
 
-/// The bucket or block whose interval holds `value`.
+/// Adds `id` to `bitmap`; true if it was not there. Ids mostly arrive in ascending order (a
+/// build reads profiles by id): appending skips the search for the container.
+fn add(bitmap: &mut RoaringBitmap, id: u32) -> bool {
+    bitmap.try_push(id).is_ok() || bitmap.insert(id)
+}
+
+/// The interval of a level that holds `value`.
 fn index_of(intervals: &[Bucket], value: f64) -> usize {
     intervals
         .partition_point(|b| b.low <= value)
@@ -1564,10 +1715,64 @@ mod tests {
         }
     }
 
+    /// Which ways (level, in range, by union) answering [low, high] takes in the intervals it cuts.
+    fn ways_taken(
+        column: &RangeColumn,
+        interval: Interval,
+        low: f64,
+        high: f64,
+        in_range: bool,
+        taken: &mut std::collections::HashSet<(usize, bool, bool)>,
+    ) {
+        if interval.level == 0 {
+            return;
+        }
+        let plan = column.plan(interval, low, high);
+        let by_union = plan.ways[usize::from(in_range)].by_union;
+        taken.insert((interval.level, in_range, by_union));
+        let in_range = in_range == by_union;
+        for &index in &plan.children.cut {
+            let child = Interval {
+                level: interval.level - 1,
+                index,
+            };
+            ways_taken(column, child, low, high, in_range, taken);
+        }
+    }
+
     #[test]
     fn range_columns_answer_like_a_scan_across_bucket_splits() {
-        // Small limits, so that buckets and blocks both split many times.
-        let mut column = RangeColumn::with_limits(256, 4096);
+        let mut taken = std::collections::HashSet::new();
+        // Small limits, so that buckets, blocks and spans all split many times; spans grow past
+        // their limit with the id range.
+        let grown = assert_range_column_answers_like_a_scan([256, 2048, 8192], &mut taken);
+        assert!(
+            grown.levels[2].iter().any(|span| span.len() > 8192),
+            "spans hold up to a quarter of the id range"
+        );
+        // Blocks big enough to be dense, so that a cut block may be gathered less what is not
+        // in range.
+        assert_range_column_answers_like_a_scan([256, 12_000, 16_384], &mut taken);
+        // Both ways were taken at every level, and the out-of-range ids of a cut interval were
+        // gathered below the whole column.
+        for level in 1..=LEVELS {
+            for by_union in [false, true] {
+                assert!(
+                    taken.iter().any(|&(l, _, u)| l == level && u == by_union),
+                    "level {level}, by union {by_union}: {taken:?}"
+                );
+            }
+        }
+        assert!(taken.iter().any(|&(_, in_range, _)| !in_range));
+    }
+
+    /// Fills a column with `limits` by churn and checks its intervals and its answers to range
+    /// queries against the values; records the ways the queries took in `taken`.
+    fn assert_range_column_answers_like_a_scan(
+        limits: [u64; LEVELS],
+        taken: &mut std::collections::HashSet<(usize, bool, bool)>,
+    ) -> RangeColumn {
+        let mut column = RangeColumn::with_limits(limits);
         let mut rng = SplitMix64::new(11);
         // A popular value, a spread of others, and removals, to exercise every bucket path.
         let value = |rng: &mut SplitMix64| {
@@ -1581,19 +1786,22 @@ mod tests {
             Change::Insert(id, value) => column.insert(id, value),
             Change::Remove(id) => column.remove(id),
         });
+        let sizes = column.levels.each_ref().map(Vec::len);
         assert!(
-            column.buckets.len() > 50 && column.blocks.len() > 5,
-            "buckets and blocks split: {} and {}",
-            column.buckets.len(),
-            column.blocks.len()
+            sizes[0] > 50 && sizes[1] > 3 && sizes[2] > 2,
+            "buckets, blocks and spans split: {sizes:?}"
         );
-        for block in 0..column.blocks.len() {
-            let buckets = &column.buckets[column.buckets_of(block)];
-            let members = buckets.iter().map(|b| &b.members).union();
-            assert_eq!(column.blocks[block].members, members, "block {block}");
-            assert_eq!(column.blocks[block].len(), members.len(), "block {block}");
-            for bucket in buckets {
-                assert_eq!(bucket.len(), bucket.members.len(), "a bucket's kept count");
+        for level in 1..LEVELS {
+            for index in 0..column.levels[level].len() {
+                let interval = &column.levels[level][index];
+                let children =
+                    &column.levels[level - 1][column.children(Interval { level, index })];
+                let members = children.iter().map(|b| &b.members).union();
+                assert_eq!(interval.members, members, "level {level}, {index}");
+                assert_eq!(interval.len(), members.len(), "level {level}, {index}");
+                for child in children {
+                    assert_eq!(child.len(), child.members.len(), "a kept count");
+                }
             }
         }
         for (low, high) in [
@@ -1608,7 +1816,12 @@ mod tests {
             (3.0, 4_000.0),
             (11.0, f64::INFINITY),
             (f64::NEG_INFINITY, f64::INFINITY),
+            (1_234.0, 1_240.0),
+            (600.0, 4_400.0),
         ] {
+            if low <= high {
+                ways_taken(&column, Interval::WHOLE, low, high, true, taken);
+            }
             let expected: Vec<u32> = truth
                 .iter()
                 .enumerate()
@@ -1629,6 +1842,7 @@ mod tests {
                 "[{low}, {high}] among every seventh"
             );
         }
+        column
     }
 
     #[test]

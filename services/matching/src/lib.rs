@@ -40,6 +40,9 @@ pub enum MatchingError {
     ProfileId(i64),
     #[error("a matcher task on the blocking pool failed: {0}")]
     Blocking(#[from] tokio::task::JoinError),
+    /// The instance started serving before its audience index was built ([`Matching::start`]).
+    #[error("the audience index is still being built")]
+    IndexBuilding,
 }
 
 /// What a match result says about its policy besides the verdict.
@@ -193,7 +196,10 @@ pub struct CaughtUp {
 
 struct Live {
     engine: Engine,
-    index: AudienceIndex,
+    /// `None` while [`IndexBuild`] builds it after a start.
+    index: Option<AudienceIndex>,
+    /// Profiles the change log named while the index was being built, for the build to apply.
+    skipped: BTreeSet<i64>,
     schema: AttributeSchema,
     rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
     built_on: NaiveDate,
@@ -310,7 +316,9 @@ fn is_published(policy: &Policy) -> bool {
     policy.content.status == store::policy::PolicyStatus::Published
 }
 
-async fn build(store: &Store) -> Result<Live, MatchingError> {
+/// Everything but the audience index: the engine from every published policy, the schema, the
+/// weights.
+async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
     let started = std::time::Instant::now();
     let synced_at = store.now();
     let schema = store.attribute_schema().await?;
@@ -343,7 +351,26 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         })
         .await??
     };
-    let mut index = AudienceIndex::new(&schema);
+    Ok(Live {
+        engine,
+        index: None,
+        skipped: BTreeSet::new(),
+        schema,
+        rules,
+        built_on,
+        synced_at,
+        weights_version,
+        build_time: started.elapsed(),
+    })
+}
+
+/// The audience index of every stored profile's facts on `built_on`.
+async fn build_index(
+    store: &Store,
+    schema: &AttributeSchema,
+    built_on: NaiveDate,
+) -> Result<AudienceIndex, MatchingError> {
+    let mut index = AudienceIndex::new(schema);
     let mut after = 0;
     loop {
         let page = store.profiles_after(after, LOAD_PAGE).await?;
@@ -357,35 +384,129 @@ async fn build(store: &Store) -> Result<Live, MatchingError> {
         .await??;
         after = last;
     }
-    let build_time = started.elapsed();
+    Ok(index)
+}
+
+async fn build(store: &Store) -> Result<Live, MatchingError> {
+    let started = std::time::Instant::now();
+    let mut live = build_engine(store).await?;
+    let index = build_index(store, &live.schema, live.built_on).await?;
+    live.build_time = started.elapsed();
     tracing::info!(
-        policies = rules.len(),
+        policies = live.rules.len(),
         profiles = index.len(),
-        %built_on,
-        build_ms = build_time.as_millis() as u64,
+        built_on = %live.built_on,
+        build_ms = live.build_time.as_millis() as u64,
         "matcher loaded"
     );
-    Ok(Live {
-        engine,
-        index,
-        schema,
-        rules,
-        built_on,
-        synced_at,
-        weights_version,
-        build_time,
-    })
+    live.index = Some(index);
+    Ok(live)
+}
+
+/// The audience index a started instance builds while it serves ([`Matching::start`]).
+#[derive(Clone)]
+#[must_use = "the index is built only when the build is run"]
+pub struct IndexBuild {
+    matching: Matching,
+    schema: AttributeSchema,
+    built_on: NaiveDate,
+}
+
+/// An index read from the store, not yet serving ([`IndexBuild::load`]).
+pub struct LoadedIndex {
+    matching: Matching,
+    index: AudienceIndex,
+    built_on: NaiveDate,
+}
+
+impl IndexBuild {
+    /// Loads the index and puts it into service.
+    pub async fn run(self) -> Result<(), MatchingError> {
+        self.load().await?.install().await
+    }
+
+    /// Reads every stored profile into a new index, on the blocking pool.
+    pub async fn load(self) -> Result<LoadedIndex, MatchingError> {
+        let started = std::time::Instant::now();
+        let index = build_index(&self.matching.store, &self.schema, self.built_on).await?;
+        tracing::info!(
+            profiles = index.len(),
+            build_ms = started.elapsed().as_millis() as u64,
+            "audience index loaded"
+        );
+        Ok(LoadedIndex {
+            matching: self.matching,
+            index,
+            built_on: self.built_on,
+        })
+    }
+}
+
+impl LoadedIndex {
+    /// Applies the profiles the change log named while the index was read (the follower left
+    /// them for it: a profile read before its change would otherwise stay stale), then puts the
+    /// index into service. Checked and swapped under one lock, so no change falls between.
+    /// Dropped instead when a full rebuild (a new day, a new schema) has replaced it meanwhile.
+    pub async fn install(mut self) -> Result<(), MatchingError> {
+        loop {
+            let skipped: Vec<i64> = {
+                let mut live = self.matching.write();
+                if live.index.is_some() || live.built_on != self.built_on {
+                    return Ok(());
+                }
+                if live.skipped.is_empty() {
+                    live.index = Some(self.index);
+                    return Ok(());
+                }
+                std::mem::take(&mut live.skipped).into_iter().collect()
+            };
+            for ids in skipped.chunks(FOLLOW_CHUNK) {
+                let found = self.matching.store.profiles_by_ids(ids).await?;
+                for id in ids {
+                    let index_id = index_id(*id)?;
+                    match found.binary_search_by_key(id, |(id, _)| *id) {
+                        Ok(at) => {
+                            let facts = found[at].1.facts(self.built_on);
+                            self.index.insert(index_id, &facts);
+                        }
+                        Err(_) => {
+                            self.index.remove(index_id);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Matching {
     /// Builds the engine from every published policy and the index from every profile.
     pub async fn load(store: Store) -> Result<Self, MatchingError> {
         let live = build(&store).await?;
-        Ok(Self {
+        Ok(Self::serving(store, live))
+    }
+
+    /// Builds the engine only, so the forward path serves at once; the reverse path (audiences,
+    /// push recipients, dry runs) answers [`MatchingError::IndexBuilding`] until the returned
+    /// build has run. The change log is followed meanwhile as usual.
+    pub async fn start(store: Store) -> Result<(Self, IndexBuild), MatchingError> {
+        let live = build_engine(&store).await?;
+        let (schema, built_on) = (live.schema.clone(), live.built_on);
+        let matching = Self::serving(store, live);
+        let build = IndexBuild {
+            matching: matching.clone(),
+            schema,
+            built_on,
+        };
+        Ok((matching, build))
+    }
+
+    fn serving(store: Store, live: Live) -> Self {
+        Self {
             store,
             live: Arc::new(RwLock::new(live)),
             position: Arc::default(),
-        })
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
@@ -573,15 +694,30 @@ impl Matching {
         let id = index_id(profile_id)?;
         let mut live = self.write();
         let facts = profile.facts(live.built_on);
-        if !live.index.update(id, &facts) {
-            live.index.insert(id, &facts);
+        match &mut live.index {
+            Some(index) => {
+                if !index.update(id, &facts) {
+                    index.insert(id, &facts);
+                }
+            }
+            None => {
+                live.skipped.insert(profile_id);
+            }
         }
         Ok(())
     }
 
     pub fn profile_removed(&self, profile_id: i64) {
         if let Ok(id) = index_id(profile_id) {
-            self.write().index.remove(id);
+            let mut live = self.write();
+            match &mut live.index {
+                Some(index) => {
+                    index.remove(id);
+                }
+                None => {
+                    live.skipped.insert(profile_id);
+                }
+            }
         }
     }
 
@@ -674,7 +810,7 @@ impl Matching {
                             errors,
                         })
                     })?;
-                    let sets = live.index.select(&compiled, as_of);
+                    let sets = live.index()?.select(&compiled, as_of);
                     Ok((sets.eligible.len(), sets.undetermined.len()))
                 };
                 let before = match live.rules.get(&policy.id) {
@@ -819,6 +955,12 @@ fn compare_rankings(
     }
 }
 
+impl Live {
+    fn index(&self) -> Result<&AudienceIndex, MatchingError> {
+        self.index.as_ref().ok_or(MatchingError::IndexBuilding)
+    }
+}
+
 impl Matching {
     pub fn weights(&self) -> Weights {
         self.read().engine.weights().clone()
@@ -829,7 +971,7 @@ impl Matching {
         let live = self.read();
         MatcherStats {
             policies: live.rules.len(),
-            profiles: live.index.len(),
+            profiles: live.index.as_ref().map_or(0, AudienceIndex::len),
             build_time: live.build_time,
             synced_at: live.synced_at,
             position: self.position.load(std::sync::atomic::Ordering::Relaxed),
@@ -944,10 +1086,11 @@ impl Matching {
             .map_err(|errors| {
                 MatchingError::Engine(EngineError::InvalidPolicy { policy_id, errors })
             })?;
+        let index = live.index()?;
         let recipients = if include_undetermined {
-            live.index.select(&narrowed, as_of).recipients(true)
+            index.select(&narrowed, as_of).recipients(true)
         } else {
-            live.index.eligible(&narrowed, as_of)
+            index.eligible(&narrowed, as_of)
         };
         Ok((recipients, include_undetermined))
     }
@@ -974,8 +1117,9 @@ impl Matching {
             .map_err(|errors| {
                 MatchingError::Engine(EngineError::InvalidPolicy { policy_id, errors })
             })?;
+        let index = live.index()?;
         let sets = if in_force {
-            live.index.select(&narrowed, as_of)
+            index.select(&narrowed, as_of)
         } else {
             matcher::AudienceSets::default()
         };
@@ -985,7 +1129,7 @@ impl Matching {
         };
         let ranked = live.engine.rank_audience(
             policy_id,
-            &live.index,
+            index,
             chosen,
             as_of,
             offset.saturating_add(limit),

@@ -184,6 +184,25 @@ async fn follow_the_change_log(
     }
 }
 
+/// Up to this many profiles, an instance builds its audience index before it serves.
+const BUILD_BEFORE_SERVING: i64 = 200_000;
+
+/// Runs the audience index build a start left to the background; a build that fails (the
+/// database gone a moment) is started again from the beginning.
+async fn build_the_audience_index(mut build: matching::IndexBuild) {
+    loop {
+        let retry = build.clone();
+        match build.run().await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, "the audience index was not built; will retry");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                build = retry;
+            }
+        }
+    }
+}
+
 /// A started server: where it listens, and the handle that ends with it.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -224,9 +243,20 @@ pub async fn start(
     // Taken before the matcher and the search index read the data: the follower goes on from
     // here, so no write committed while they load is missed.
     let position = store.change_head().await?;
-    let matching = api::Matching::load(store.clone())
+    // The forward path serves once the policies are compiled; the audience index, a minute of
+    // work at a province's number of profiles, is built behind it. A small one (under a second)
+    // is built first, so that audiences and pushes answer from the first request.
+    let (matching, index_build) = api::Matching::start(store.clone())
         .await
         .context("cannot build the matcher from the database")?;
+    if store.count_profiles().await? <= BUILD_BEFORE_SERVING {
+        index_build
+            .run()
+            .await
+            .context("cannot build the audience index from the database")?;
+    } else {
+        tokio::spawn(build_the_audience_index(index_build));
+    }
     let settings = push_settings(config, &secrets);
     let coordinator = match &config.redis_url {
         Some(url) => {

@@ -49,6 +49,12 @@ impl From<MatchingError> for ApiError {
                 format!("policy {id} is not published, so it does not match"),
             ),
             MatchingError::Store(error) => error.into(),
+            MatchingError::IndexBuilding => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audience_index_building",
+                "本实例刚刚启动，受众索引仍在建立，请稍后重试",
+                "this instance has just started and is still building its audience index; try again shortly",
+            ),
             MatchingError::Engine(matcher::EngineError::InvalidWeights(error)) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_weights",
@@ -509,4 +515,17 @@ async fn put_weights(
     state.store.save_weights(&document, &caller.actor()).await?;
     state.matching.set_weights(weights)?;
     Ok(Json(state.matching.weights()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_still_building_is_a_503_in_both_languages() {
+        let error = ApiError::from(MatchingError::IndexBuilding);
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(error.message_zh().contains("受众索引"));
+        assert!(error.message_en().contains("audience index"));
+    }
 }
