@@ -8,9 +8,9 @@
 //   node journeys.mjs admin      <base-url> <screenshot-dir> <user> <password> <draft-policy-id>
 // (admin: break a condition leaf, see the error, fix it, publish, see the audience; open the
 // analytics, dead-letter and audit pages)
-//   node journeys.mjs mine       <base-url> <screenshot-dir> <user> <password> <policy-title> <fact>
+//   node journeys.mjs mine       <base-url> <screenshot-dir> <user> <password> <policy-title> <fact> <short-title> <short-fact>
 // (an enterprise: 我的政策 from the menu, the 待确认 policy's missing fact filled in, the policy
-// then under 强相关)
+// then under 强相关; then the 差一项 policy's one condition short of settled the same way)
 //   node journeys.mjs visitor    <base-url> <screenshot-dir> <search-words>
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-const [role, base, shots, user, password, extra, fact] = process.argv.slice(2);
+const [role, base, shots, user, password, extra, fact, shortOf, shortFact] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 
 function check(condition, message) {
@@ -167,6 +167,15 @@ async function mine(page) {
     `${extra} moved to 强相关`);
   await accessible(page, '我的政策 after the fact');
   await page.screenshot({ path: `${shots}/enterprise-my-policies-settled.png`, fullPage: true });
+
+  const short = page.locator('#group-near_miss section.policy', { hasText: shortOf });
+  check(await short.count() === 1, `${shortOf} is short of one condition (差一项)`);
+  await short.locator('input[name=value]').fill(shortFact);
+  await Promise.all([page.waitForNavigation(), short.locator('button').click()]);
+  check(await page.locator('#group-eligible section.policy', { hasText: shortOf }).count() === 1,
+    `${shortOf} moved from 差一项 to 强相关`);
+  await accessible(page, '我的政策 after the condition short of');
+  await page.screenshot({ path: `${shots}/enterprise-my-policies-short-settled.png`, fullPage: true });
 }
 
 async function citizen(page) {

@@ -1,7 +1,8 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (`tests/browser/journeys.mjs`). An enterprise signs in, reads its pushed pack, gives feedback,
 //! is refused someone else's pack by URL and changes its preferences, then settles a 待确认
-//! policy on 我的政策 by filling in the missing fact; a citizen, on a 390 px phone screen, reaches
+//! policy on 我的政策 by filling in the missing fact and a 差一项 one by recording a certificate it
+//! holds; a citizen, on a 390 px phone screen, reaches
 //! their own space and not the staff console, and settles a 待确认 policy by choosing their 户籍
 //! region by name; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
@@ -115,6 +116,14 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
     tax["applicability"]["condition"] =
         json!({"field": "taxable_income", "op": "ge", "value": 100});
     app.create("/api/v1/policies", &tax).await;
+    // And one it misses by a certificate it holds but never recorded (差一项).
+    let mut certificate = fixtures::policy();
+    certificate["doc_number"] = json!("京科发〔2026〕10号");
+    certificate["title"] = json!("科技型中小企业研发费用补助");
+    certificate["applicability"]["audiences"] = json!([]);
+    certificate["applicability"]["condition"] =
+        json!({"field": "certifications", "op": "has", "value": "tech_sme"});
+    app.create("/api/v1/policies", &certificate).await;
     journey(
         "mine",
         &app,
@@ -123,6 +132,8 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
             "e2e-password-123",
             "关于奖励纳税贡献突出企业的通知",
             "180",
+            "科技型中小企业研发费用补助",
+            "2025-03-01",
         ],
     )
     .await;
@@ -132,6 +143,10 @@ async fn an_enterprise_and_staff_do_their_jobs_in_a_real_browser() {
         .expect(200)
         .body;
     assert_eq!(completed["profile"]["taxable_income"], 180.0);
+    assert_eq!(
+        completed["profile"]["certifications"][1]["obtained_on"],
+        "2025-03-01"
+    );
 
     // The citizen's 户籍 is unknown: a policy for Beijing 户籍 waits on it.
     let mut lihua = fixtures::citizen(fixtures::ID_NUMBER_1990);
