@@ -375,6 +375,14 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
             "redis://127.0.0.1:6379",
             "--scale",
             "5000,20000",
+            "--import-policies",
+            "300",
+            "--import-profiles",
+            "1000",
+            "--http-seconds",
+            "1",
+            "--http-profiles",
+            "20",
         ],
         &[],
     );
@@ -401,6 +409,11 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         "build per profile, and as a multiple of the smallest size's",
         "peak RSS of the process",
         "reverse match, three-valued (median of 9)",
+        "`import policies`, 300 JSON lines (SQLite",
+        "`import profiles`, 1000 JSON lines (PostgreSQL",
+        "HTTP `GET /api/v1/profiles/{id}/matches` over 20 enterprises, 300 policies",
+        "HTTP matches, 1 connection, while weights dry runs",
+        "HTTP `GET /api/v1/profiles/{id}/inbox`",
     ] {
         assert!(text.contains(line), "bench output lacks {line}: {text}");
     }
