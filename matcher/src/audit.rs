@@ -227,28 +227,15 @@ fn vocabularies() -> Vec<(&'static str, Vec<String>)> {
         ("audience", codes::<AudienceClass>()),
         (
             "certifications",
-            [
-                "high_tech",
-                "tech_sme",
-                "specialized_new",
-                "little_giant",
-                "innovative_sme",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            profiles::model::known_certifications()
+                .map(str::to_owned)
+                .collect(),
         ),
         (
             "household",
-            [
-                "low_income",
-                "subsistence",
-                "veteran_family",
-                "single_parent",
-                "elderly_living_alone",
-                "multi_child",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            profiles::model::known_household_flags()
+                .map(str::to_owned)
+                .collect(),
         ),
         ("region", regions),
         ("residence_region", vec!["110105".into(), "110000".into()]),

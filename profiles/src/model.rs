@@ -212,6 +212,11 @@ const KNOWN_HOUSEHOLD_FLAGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The household flags the service knows by name, in the order forms list them.
+pub fn known_household_flags() -> impl Iterator<Item = &'static str> {
+    KNOWN_HOUSEHOLD_FLAGS.iter().map(|&(code, _, _)| code)
+}
+
 /// The Chinese and English names of a known household flag.
 pub fn household_flag_name(flag: &str) -> Option<(&'static str, &'static str)> {
     KNOWN_HOUSEHOLD_FLAGS
@@ -241,6 +246,11 @@ const KNOWN_CERTIFICATIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// The Chinese and English names of a seeded certification kind.
+/// The certification kinds the service knows by name, in the order forms list them.
+pub fn known_certifications() -> impl Iterator<Item = &'static str> {
+    KNOWN_CERTIFICATIONS.iter().map(|&(code, _, _)| code)
+}
+
 pub fn certification_name(kind: &str) -> Option<(&'static str, &'static str)> {
     KNOWN_CERTIFICATIONS
         .iter()

@@ -8,13 +8,6 @@ use std::sync::Arc;
 
 use matching::{AudienceFilter, AudienceGroup, Matching, MatchingError};
 
-fn citizen(id_number: &str) -> profiles::ProfileInput {
-    serde_json::from_value(serde_json::json!({
-        "kind": "citizen", "name": "小明", "id_number": id_number, "residence_region": "110105"
-    }))
-    .expect("profile JSON")
-}
-
 /// The profile ids the policy's audience holds, or why there is none.
 fn audience(matching: &Matching, day: chrono::NaiveDate) -> Result<Vec<i64>, MatchingError> {
     let audience = matching.audience(
@@ -35,22 +28,20 @@ async fn the_forward_path_serves_while_the_index_is_built_and_changes_meanwhile_
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
-    let policy: store::policy::PolicyContent = serde_json::from_value(serde_json::json!({
-        "title": "就业见习补贴", "issuing_departments": ["北京市人力资源和社会保障局"],
-        "region_code": "110000", "level": "municipal", "status": "published",
-        "applicability": {"audiences": ["individual"]}
-    }))
-    .unwrap();
     store
-        .create_policy(&policy, "test", store::PublishPush::Never)
+        .create_policy(
+            &support::for_individuals("就业见习补贴", None),
+            "test",
+            store::PublishPush::Never,
+        )
         .await
         .unwrap();
     let kept = store
-        .create_profile(citizen("110105200811230010"), "test")
+        .create_profile(support::citizen("110105200811230010"), "test")
         .await
         .unwrap();
     let deleted = store
-        .create_profile(citizen("110105199003071239"), "test")
+        .create_profile(support::citizen("110105199003071239"), "test")
         .await
         .unwrap();
     let head = store.change_head().await.unwrap();
@@ -75,7 +66,7 @@ async fn the_forward_path_serves_while_the_index_is_built_and_changes_meanwhile_
     let loaded = build.load().await.unwrap();
     store.delete_profile(deleted.id, "test").await.unwrap();
     let added = store
-        .create_profile(citizen("110105198507150016"), "test")
+        .create_profile(support::citizen("110105198507150016"), "test")
         .await
         .unwrap();
     matching.catch_up(&mut cursor).await.unwrap();

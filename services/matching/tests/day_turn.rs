@@ -8,14 +8,10 @@ use std::sync::Arc;
 use matching::{AudienceFilter, AudienceGroup, Matching};
 
 fn policy_for_adults() -> store::policy::PolicyContent {
-    serde_json::from_value(serde_json::json!({
-        "title": "成年人就业见习补贴", "issuing_departments": ["北京市人力资源和社会保障局"],
-        "region_code": "110000", "level": "municipal", "status": "published",
-        "applicability": {"audiences": ["individual"], "condition": {"all": [
-            {"field": "age", "op": "ge", "value": 18}
-        ]}}
-    }))
-    .expect("policy JSON")
+    support::for_individuals(
+        "成年人就业见习补贴",
+        Some(serde_json::json!({"all": [{"field": "age", "op": "ge", "value": 18}]})),
+    )
 }
 
 #[tokio::test]
@@ -29,12 +25,10 @@ async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
         .create_policy(&policy_for_adults(), "test", store::PublishPush::Never)
         .await
         .unwrap();
-    let input = serde_json::from_value(serde_json::json!({
-        "kind": "citizen", "name": "小明", "id_number": "110105200811230010",
-        "residence_region": "110105"
-    }))
-    .unwrap();
-    store.create_profile(input, "test").await.unwrap();
+    store
+        .create_profile(support::citizen("110105200811230010"), "test")
+        .await
+        .unwrap();
     let matching = Matching::load(store.clone()).await.unwrap();
     let eligible = |matching: &Matching| {
         matching

@@ -8,30 +8,21 @@ use std::sync::Arc;
 
 use matching::Matching;
 
-fn citizen(id_number: &str) -> profiles::ProfileInput {
-    serde_json::from_value(serde_json::json!({
-        "kind": "citizen", "name": "小明", "id_number": id_number, "residence_region": "110105"
-    }))
-    .expect("profile JSON")
-}
-
 #[tokio::test]
 async fn stats_give_the_sizes_and_move_on_with_each_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
-    let policy: store::policy::PolicyContent = serde_json::from_value(serde_json::json!({
-        "title": "就业见习补贴", "issuing_departments": ["北京市人力资源和社会保障局"],
-        "region_code": "110000", "level": "municipal", "status": "published",
-        "applicability": {"audiences": ["individual"]}
-    }))
-    .unwrap();
     store
-        .create_policy(&policy, "test", store::PublishPush::Never)
+        .create_policy(
+            &support::for_individuals("就业见习补贴", None),
+            "test",
+            store::PublishPush::Never,
+        )
         .await
         .unwrap();
     store
-        .create_profile(citizen("110105200811230010"), "test")
+        .create_profile(support::citizen("110105200811230010"), "test")
         .await
         .unwrap();
     let head = store.change_head().await.unwrap();
@@ -44,7 +35,7 @@ async fn stats_give_the_sizes_and_move_on_with_each_catch_up() {
     // Another instance saves a profile; until this one catches up, it trails by the time passed.
     clock.advance(100);
     let added = store
-        .create_profile(citizen("110105199003071239"), "test")
+        .create_profile(support::citizen("110105199003071239"), "test")
         .await
         .unwrap();
     let trailing = matching.stats();

@@ -741,11 +741,10 @@ pub(crate) fn industry_choices(viewer: &Viewer) -> Vec<(String, String)> {
 
 /// The household circumstances a person can tick, by name.
 pub(crate) fn household_choices(viewer: &Viewer) -> Vec<(String, String)> {
-    HOUSEHOLD_FLAGS
-        .iter()
+    profiles::model::known_household_flags()
         .filter_map(|code| {
             profiles::model::household_flag_name(code)
-                .map(|(zh, en)| ((*code).to_owned(), pick(viewer, zh, en)))
+                .map(|(zh, en)| (code.to_owned(), pick(viewer, zh, en)))
         })
         .collect()
 }
@@ -753,11 +752,10 @@ pub(crate) fn household_choices(viewer: &Viewer) -> Vec<(String, String)> {
 /// Options of the calculator's lists, named in the visitor's language.
 fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
     let pick = |zh: &str, en: &str| pick(viewer, zh, en);
-    let certs: Vec<(String, String)> = CERTIFICATIONS
-        .iter()
+    let certs: Vec<(String, String)> = profiles::model::known_certifications()
         .filter_map(|code| {
             profiles::model::certification_name(code)
-                .map(|(zh, en)| ((*code).to_owned(), pick(zh, en)))
+                .map(|(zh, en)| (code.to_owned(), pick(zh, en)))
         })
         .collect();
     let coded = |codes: Vec<String>, field: &str| -> Vec<(String, String)> {
@@ -785,24 +783,6 @@ fn choices(state: &AppState, viewer: &Viewer) -> minijinja::Value {
         employment => coded(profiles::EmploymentStatus::codes(), "employment"),
     }
 }
-
-/// The certification kinds a visitor can tick.
-const CERTIFICATIONS: &[&str] = &[
-    "high_tech",
-    "tech_sme",
-    "specialized_new",
-    "little_giant",
-    "innovative_sme",
-];
-/// The household circumstances a visitor can tick.
-const HOUSEHOLD_FLAGS: &[&str] = &[
-    "low_income",
-    "subsistence",
-    "veteran_family",
-    "single_parent",
-    "elderly_living_alone",
-    "multi_child",
-];
 
 /// `/calculator`: the form, and with `kind` in the query the result; nothing is stored.
 pub(crate) async fn calculator(
