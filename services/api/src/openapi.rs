@@ -396,6 +396,37 @@ mod tests {
         }
     }
 
+    /// Every `$ref` under `value` that names no component of `document`, with where it stands.
+    fn dangling_refs(document: &Value, value: &Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(target) = map.get("$ref").and_then(Value::as_str) {
+                    let name = target.strip_prefix("#/components/schemas/");
+                    if name.is_none_or(|name| document["components"]["schemas"][name].is_null()) {
+                        found.push(format!("{at}: {target}"));
+                    }
+                }
+                for (key, child) in map {
+                    dangling_refs(document, child, &format!("{at}/{key}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (n, child) in items.iter().enumerate() {
+                    dangling_refs(document, child, &format!("{at}/{n}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_names_a_component() {
+        let document = document();
+        let mut dangling = Vec::new();
+        dangling_refs(&document, &document, "", &mut dangling);
+        assert!(dangling.is_empty(), "unresolvable: {dangling:?}");
+    }
+
     #[test]
     fn stored_records_allow_the_fields_they_add_to_their_closed_request_types() {
         let document = document();

@@ -60,6 +60,7 @@ struct SearchParams {
     /// Administrative level: national, provincial, municipal or district.
     level: Option<PolicyLevel>,
     /// `open` (申报中) or `closing_soon` (即将截止, within 30 days) today in China.
+    #[param(inline)]
     window: Option<ApplicationWindow>,
     #[serde(default, deserialize_with = "crate::extract::supported_date")]
     published_from: Option<NaiveDate>,
