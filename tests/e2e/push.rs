@@ -98,6 +98,35 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
         "{progress}"
     );
 
+    // The staff's push page counts every channel, not only the inbox.
+    let push = progress["id"].as_i64().expect("push id");
+    let page = app
+        .client
+        .get(app.url(&format!("/staff/pushes/{push}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for channel in ["inbox", "email"] {
+        let row = page
+            .split(&format!("<tr data-channel=\"{channel}\">"))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .unwrap_or_else(|| panic!("a row for {channel}: {page}"));
+        for (count, expected) in [("planned", 1), ("delivered", 1), ("pending", 0)] {
+            assert!(
+                row.contains(&format!("<td data-count=\"{count}\">{expected}</td>")),
+                "{channel} {count} is {expected}: {row}"
+            );
+        }
+    }
+    assert!(
+        page.contains("电子邮件") && page.contains("已送达"),
+        "{page}"
+    );
+
     let small_inbox = inbox(&app, small).await;
     assert_eq!(small_inbox["total"], 1);
     assert_eq!(small_inbox["unread"], 1);

@@ -15,7 +15,7 @@ mod portal;
 mod return_to;
 mod text;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use api::auth::Caller;
 use api::{AppState, Rule};
@@ -1154,6 +1154,38 @@ async fn start_push(
     }
 }
 
+/// The columns of a push's per-channel counts: the count's name in `/api/v1/pushes/{id}` (or
+/// `planned`, `pending`, summed there) and the key of its words.
+const PUSH_COUNTS: [(&str, &str); 7] = [
+    ("planned", "count_planned"),
+    ("delivered", "count_delivered"),
+    ("read", "count_read"),
+    ("pending", "count_pending"),
+    ("failed", "count_failed"),
+    ("dropped", "count_dropped"),
+    ("cancelled", "count_cancelled"),
+];
+
+/// One column of [`PUSH_COUNTS`] for a channel's deliveries; `push_progress.js` sums alike.
+fn channel_count(counts: &store::DeliveryCounts, state: &str) -> i64 {
+    match state {
+        "planned" => {
+            counts.queued
+                + counts.sending
+                + counts.delivered
+                + counts.dropped
+                + counts.failed
+                + counts.cancelled
+        }
+        "delivered" => counts.delivered,
+        "read" => counts.read,
+        "pending" => counts.queued + counts.sending,
+        "failed" => counts.failed,
+        "dropped" => counts.dropped,
+        _ => counts.cancelled,
+    }
+}
+
 async fn push_progress(
     State(state): State<AppState>,
     Signed(viewer, _): Signed<Staff>,
@@ -1178,12 +1210,39 @@ async fn push_progress(
         .into_iter()
         .map(|s| (s, viewer.text(s)))
         .collect();
+    // Every channel's deliveries by state, so what already went out (e-mail included) shows
+    // beside what a cancel stopped.
+    let channels: Vec<minijinja::Value> = ["inbox", "email"]
+        .into_iter()
+        .map(|channel| {
+            let counts = progress
+                .deliveries
+                .get(channel)
+                .cloned()
+                .unwrap_or_default();
+            context! {
+                key => channel,
+                name => viewer.text(channel),
+                counts => PUSH_COUNTS.iter().map(|(state, _)| (*state, channel_count(&counts, state))).collect::<BTreeMap<_, _>>(),
+            }
+        })
+        .collect();
+    let count_names: Vec<(&str, &str)> = PUSH_COUNTS
+        .iter()
+        .map(|(state, key)| (*state, viewer.text(key)))
+        .collect();
     let title = viewer.text("push");
     with_lang(
         viewer.render(
             "push_progress.html",
             title,
-            context! { push => progress.push, delivered => delivered, status_words => status_words },
+            context! {
+                push => progress.push,
+                delivered => delivered,
+                status_words => status_words,
+                channels => channels,
+                count_names => count_names,
+            },
         ),
         query.lang.as_deref(),
     )

@@ -12,6 +12,20 @@
     document.getElementById('delivered').textContent = done;
     document.getElementById('audience').textContent = push.audience_count;
     document.getElementById('status').textContent = words[push.status] || push.status;
+    for (const row of document.querySelectorAll('#channels tr[data-channel]')) {
+      const c = (push.deliveries && push.deliveries[row.dataset.channel]) || {};
+      const n = (key) => c[key] || 0;
+      const counts = {
+        planned: n('queued') + n('sending') + n('delivered') + n('dropped') + n('failed') + n('cancelled'),
+        delivered: n('delivered'),
+        read: n('read'),
+        pending: n('queued') + n('sending'),
+        failed: n('failed'),
+        dropped: n('dropped'),
+        cancelled: n('cancelled'),
+      };
+      for (const cell of row.querySelectorAll('td[data-count]')) cell.textContent = counts[cell.dataset.count];
+    }
     if (push.status === 'planning' || push.status === 'sending') setTimeout(poll, 500);
     else { const form = document.getElementById('cancel-form'); if (form) form.remove(); }
   }
