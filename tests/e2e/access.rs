@@ -249,6 +249,39 @@ async fn staff_work_within_their_region(app: TestApp) {
         .put("/api/v1/weights", &json!({}))
         .await
         .expect_error(403, "forbidden");
+
+    // The console's look-up finds by the first characters of a credit code or a part of the
+    // name, names the district, and says when the only matches lie outside it — a count, not
+    // the records.
+    let console = TestApp::client_with_token(&token);
+    let lookup = |q: String| {
+        let (console, url) = (console.clone(), app.url(&format!("/staff?q={q}")));
+        async move {
+            let reply = console.get(url).send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            reply.text().await.unwrap()
+        }
+    };
+    for q in [
+        CREDIT_CODE_HAIDIAN[..12].to_owned(),
+        CREDIT_CODE_HAIDIAN[..12].to_ascii_lowercase(),
+        "智芯".to_owned(),
+    ] {
+        let page = lookup(q.clone()).await;
+        assert!(
+            page.contains(&format!("href=\"/staff/profiles/{haidian}\""))
+                && page.contains("海淀区")
+                && !page.contains("id=\"outside-region\""),
+            "{q} finds the Haidian enterprise: {page}"
+        );
+    }
+    for q in [CREDIT_CODE_CHAOYANG.to_owned(), "朝阳数智".to_owned()] {
+        let page = lookup(q.clone()).await;
+        assert!(
+            page.contains("辖区外有 1 家匹配") && !page.contains("北京朝阳数智科技有限公司"),
+            "{q} is outside the district, and nothing of it shows: {page}"
+        );
+    }
 }
 
 /// What staff read about a policy or a push is their region's share only, in the API and the

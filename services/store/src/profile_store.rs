@@ -55,6 +55,8 @@ pub struct ProfileFilter {
     pub region_within: Option<String>,
     pub industry_within: Option<String>,
     pub credit_code: Option<String>,
+    /// The start of a 统一社会信用代码, as staff type one they half remember.
+    pub credit_code_prefix: Option<String>,
     /// Substring of the name.
     pub name: Option<String>,
 }
@@ -398,6 +400,11 @@ fn push_profile_filters(sql: &mut SqlBuf, filter: &ProfileFilter) {
     }
     if let Some(code) = &filter.credit_code {
         sql.push(" AND credit_code = ").arg(Arg::Text(code.clone()));
+    }
+    if let Some(prefix) = &filter.credit_code_prefix {
+        sql.push(" AND credit_code LIKE ")
+            .arg(Arg::Text(format!("{}%", escape_like(prefix))))
+            .push(" ESCAPE '\\'");
     }
     if let Some(name) = &filter.name {
         sql.push(" AND name LIKE ")

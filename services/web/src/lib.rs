@@ -858,50 +858,68 @@ async fn staff(
 ) -> Response {
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let mut results = Vec::new();
+    let mut outside = 0;
     if !q.is_empty() {
         let region = match api::region_scope(&viewer.caller, None) {
             Ok(region) => region,
             Err(error) => return error.into_response(),
         };
-        let looks_like_code = q.len() == 18 && q.chars().all(|c| c.is_ascii_alphanumeric());
+        // Letters and digits only, four or more: the start of a 统一社会信用代码; else a name part.
+        let code_prefix =
+            (q.len() >= 4 && q.len() <= 18 && q.chars().all(|c| c.is_ascii_alphanumeric()))
+                .then(|| q.to_ascii_uppercase());
         let filter = store::ProfileFilter {
             kind: Some(profiles::ProfileKind::Enterprise),
-            region_within: region,
-            credit_code: looks_like_code.then(|| q.to_ascii_uppercase()),
-            name: (!looks_like_code).then(|| q.clone()),
+            region_within: region.clone(),
+            name: code_prefix.is_none().then(|| q.clone()),
+            credit_code_prefix: code_prefix,
             ..Default::default()
         };
-        match state
-            .store
-            .list_profiles(
-                &filter,
-                Paging {
-                    page: 1,
-                    per_page: 50,
-                },
-            )
-            .await
-        {
-            Ok(page) => {
-                results = page
-                    .items
-                    .iter()
-                    .map(|p| {
-                        context! {
-                            id => p.id,
-                            name => p.profile.name(),
-                            credit_code => p.profile.credit_code().unwrap_or_default(),
-                            region => p.profile.region(),
-                        }
-                    })
-                    .collect();
-            }
+        let first = Paging {
+            page: 1,
+            per_page: 50,
+        };
+        let found = match state.store.list_profiles(&filter, first).await {
+            Ok(found) => found,
             Err(error) => return api::ApiError::from(error).into_response(),
+        };
+        results = found
+            .items
+            .iter()
+            .map(|p| {
+                let (region_zh, region_en) =
+                    state.matching.value_name("region", p.profile.region());
+                context! {
+                    id => p.id,
+                    name => p.profile.name(),
+                    credit_code => p.profile.credit_code().unwrap_or_default(),
+                    region => if viewer.lang == Lang::En { region_en } else { region_zh },
+                }
+            })
+            .collect();
+        // Nothing here but perhaps elsewhere: say so, with a count and nothing of the records.
+        if results.is_empty() && region.is_some() {
+            let everywhere = store::ProfileFilter {
+                region_within: None,
+                ..filter
+            };
+            let only_count = Paging {
+                page: 1,
+                per_page: 1,
+            };
+            outside = match state.store.list_profiles(&everywhere, only_count).await {
+                Ok(found) => found.total,
+                Err(error) => return api::ApiError::from(error).into_response(),
+            };
         }
     }
     let title = viewer.text("staff_console");
     with_lang(
-        viewer.render("staff.html", title, context! { q => q, results => results }),
+        viewer.render(
+            "staff.html",
+            title,
+            context! { q => q, results => results, outside => outside },
+        ),
         query.lang.as_deref(),
     )
 }

@@ -58,6 +58,7 @@ async fn list_profiles(
         industry_within: query.industry,
         credit_code: query.credit_code,
         name: query.name,
+        ..ProfileFilter::default()
     };
     Ok(Json(state.store.list_profiles(&filter, paging).await?))
 }
