@@ -221,7 +221,8 @@ async function staff(page) {
   await page.screenshot({ path: `${shots}/staff-lookup.png`, fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('#results a')]);
   check((await page.textContent('main h1')).includes(extra), 'the enterprise page opens');
-  check(await page.locator('table.matches td').count() > 1, 'its ranked service pack is listed');
+  check(await page.locator('#result section.policy').count() > 0, 'its ranked service pack is listed');
+  check(await page.locator('#result .score').count() > 0, 'staff see each match\'s score');
   await page.screenshot({ path: `${shots}/staff-service-pack.png`, fullPage: true });
 
   // A targeted push: policy → audience → preview → confirm → live progress until done.

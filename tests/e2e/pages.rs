@@ -164,6 +164,10 @@ async fn every_page_fits_a_phone_and_shows_china_time(app: TestApp) {
         has_chinese_time(&history),
         "the push history dates each push"
     );
+    assert!(
+        history.contains("<td>政策发布</td>") && !history.contains(">publish<"),
+        "the trigger in words: {history}"
+    );
     for path in [
         "/admin".to_owned(),
         "/admin/policies".to_owned(),
@@ -178,6 +182,19 @@ async fn every_page_fits_a_phone_and_shows_china_time(app: TestApp) {
     ] {
         page(as_admin, &app, &path, 200).await;
     }
+    let staff_view = page(
+        as_admin,
+        &app,
+        &format!("/staff/profiles/{enterprise}"),
+        200,
+    )
+    .await;
+    assert!(
+        staff_view.contains("海淀区")
+            && staff_view.contains("class=\"score\"")
+            && staff_view.contains("<td>政策发布</td><td>消息中心</td><td>已送达</td>"),
+        "the staff view names the district, scores each match and lists the pushes that reached the enterprise: {staff_view}"
+    );
     let audit = page(as_admin, &app, "/admin/audit", 200).await;
     assert!(has_chinese_time(&audit), "the audit log dates each entry");
 }

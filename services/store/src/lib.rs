@@ -52,8 +52,8 @@ pub use inbox::{
 pub use messages::{DeadCause, InDoubtPolicy};
 pub use outbox::{
     AfterFailure, Channel, ClaimedDelivery, DeliveryCounts, DeliveryPayload, MessageCounts,
-    NewPush, PlannedPack, PlannedPolicy, PushProgress, PushRecord, PushStatus, Settlement,
-    WrittenDelivery, inbox_key,
+    NewPush, PlannedPack, PlannedPolicy, PushProgress, PushRecord, PushStatus, RecipientDelivery,
+    Settlement, WrittenDelivery, inbox_key,
 };
 pub use policies::{PolicyFilter, PublishPush, publish_trigger};
 pub use profile_batch::UpsertOutcome;

@@ -80,6 +80,17 @@ pub struct NewPush {
     pub region_scope: Option<String>,
 }
 
+/// One delivery a recipient was owed, with the push it belongs to: what staff read as the
+/// recipient's push history.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct RecipientDelivery {
+    pub push_id: i64,
+    pub trigger_kind: String,
+    pub created_at: DateTime<Utc>,
+    pub channel: String,
+    pub status: String,
+}
+
 /// A push as stored.
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct PushRecord {
@@ -816,6 +827,25 @@ impl Store {
                 .await?
         });
         push.ok_or_else(|| push_not_found(id))
+    }
+
+    /// The deliveries `profile_id` was owed, newest push first, at most `limit`.
+    pub async fn deliveries_of_recipient(
+        &self,
+        profile_id: i64,
+        limit: i64,
+    ) -> Result<Vec<RecipientDelivery>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT p.id AS push_id, p.trigger_kind, p.created_at, d.channel, d.status \
+                 FROM deliveries d JOIN pushes p ON p.id = d.push_id WHERE d.profile_id = $1 \
+                 ORDER BY p.id DESC, d.channel LIMIT $2",
+            )
+            .bind(profile_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// Pushes, newest first; with `region_within`, only those confined to that region or a part

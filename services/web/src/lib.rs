@@ -942,13 +942,59 @@ async fn staff_profile(
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };
+    let (schema, history) = match (
+        state.store.attribute_schema().await,
+        state.store.deliveries_of_recipient(id, 50).await,
+    ) {
+        (Ok(schema), Ok(history)) => (schema, history),
+        (Err(error), _) | (_, Err(error)) => return api::ApiError::from(error).into_response(),
+    };
     let as_of = state.store.today();
     let matches = state.matching.matches(&stored.profile, as_of, 20);
+    // What a recipient reads, and for staff the score with the terms that make it up.
+    let scored = |group: &[matching::MatchView]| -> Vec<minijinja::Value> {
+        group
+            .iter()
+            .zip(portal::entries(&viewer, &schema, group))
+            .map(|(view, entry)| {
+                let terms: Vec<String> = view
+                    .result
+                    .reasons
+                    .iter()
+                    .filter(|reason| reason.contribution.is_some())
+                    .map(|reason| {
+                        if viewer.lang == Lang::En {
+                            reason.text_en.clone()
+                        } else {
+                            reason.text_zh.clone()
+                        }
+                    })
+                    .collect();
+                context! {
+                    score => format!("{:.1}", view.result.score),
+                    score_terms => terms,
+                    ..minijinja::Value::from_serialize(&entry)
+                }
+            })
+            .collect()
+    };
     let groups = vec![
-        context! { label => viewer.text("eligible"), items => matches.eligible },
-        context! { label => viewer.text("undetermined"), items => matches.possible },
-        context! { label => viewer.text("near_miss"), items => matches.near_miss },
+        context! { key => "eligible", name => viewer.text("eligible"), entries => scored(&matches.eligible) },
+        context! { key => "possible", name => viewer.text("undetermined"), entries => scored(&matches.possible) },
+        context! { key => "near_miss", name => viewer.text("near_miss"), entries => scored(&matches.near_miss) },
     ];
+    let history: Vec<minijinja::Value> = history
+        .iter()
+        .map(|delivery| {
+            context! {
+                trigger => viewer.text(&format!("trigger_{}", delivery.trigger_kind)),
+                channel_name => viewer.text(&delivery.channel),
+                state => viewer.text(&format!("delivery_{}", delivery.status)),
+                ..minijinja::Value::from_serialize(delivery)
+            }
+        })
+        .collect();
+    let (region_zh, region_en) = state.matching.value_name("region", stored.profile.region());
     let title = stored.profile.name().to_owned();
     viewer.render(
         "staff_profile.html",
@@ -956,9 +1002,10 @@ async fn staff_profile(
         context! {
             name => stored.profile.name(),
             credit_code => stored.profile.credit_code().unwrap_or_default(),
-            region => stored.profile.region(),
+            region => if viewer.lang == Lang::En { region_en } else { region_zh },
             as_of => as_of.to_string(),
             groups => groups,
+            history => history,
         },
     )
 }
@@ -1286,6 +1333,14 @@ async fn cancel_push(
     }
 }
 
+/// Who started a push, as `role:name` is read: "工作人员 haidian-staff", "系统".
+fn requester_words(viewer: &Viewer, requested_by: &str) -> String {
+    match requested_by.split_once(':') {
+        Some(("system", _)) | None => viewer.text("role_system").to_owned(),
+        Some((role, name)) => format!("{} {name}", viewer.text(&format!("role_{role}"))),
+    }
+}
+
 async fn push_history(State(state): State<AppState>, Signed(viewer, _): Signed<Staff>) -> Response {
     let region = match api::region_scope(&viewer.caller, None) {
         Ok(region) => region,
@@ -1304,13 +1359,58 @@ async fn push_history(State(state): State<AppState>, Signed(viewer, _): Signed<S
         .await
     {
         Ok(page) => {
+            let pushes: Vec<minijinja::Value> = page
+                .items
+                .iter()
+                .map(|push| {
+                    context! {
+                        trigger => viewer.text(&format!("trigger_{}", push.trigger_kind)),
+                        requester => requester_words(&viewer, &push.requested_by),
+                        ..minijinja::Value::from_serialize(push)
+                    }
+                })
+                .collect();
             let title = viewer.text("push_history");
-            viewer.render(
-                "push_history.html",
-                title,
-                context! { pushes => page.items },
-            )
+            viewer.render("push_history.html", title, context! { pushes => pushes })
         }
         Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text::{Lang, lookup};
+
+    #[test]
+    fn every_role_trigger_and_delivery_state_a_push_records_has_words() {
+        let roles = [
+            store::Role::Enterprise,
+            store::Role::Citizen,
+            store::Role::Staff,
+            store::Role::Admin,
+        ]
+        .map(|role| format!("role_{}", role.as_str()));
+        let triggers = ["publish", "staff", "schedule", "manual"].map(|t| format!("trigger_{t}"));
+        let deliveries = [
+            "queued",
+            "retry",
+            "sending",
+            "delivered",
+            "dead",
+            "dropped",
+            "cancelled",
+        ]
+        .map(|status| format!("delivery_{status}"));
+        for key in roles
+            .iter()
+            .chain(&triggers)
+            .chain(&deliveries)
+            .map(String::as_str)
+            .chain(["role_system", "inbox", "email"])
+        {
+            for lang in [Lang::Zh, Lang::En] {
+                assert_ne!(lookup(lang, key), "?", "{key}");
+            }
+        }
     }
 }
