@@ -182,6 +182,23 @@ async fn every_page_fits_a_phone_and_shows_china_time(app: TestApp) {
     ] {
         page(as_admin, &app, &path, 200).await;
     }
+    app.create(
+        "/api/v1/schedules",
+        &serde_json::json!({
+            "name": "截止提醒",
+            "cron": "0 0 9 * * *",
+            "job": {"kind": "deadline_reminder", "days_before": 7}
+        }),
+    )
+    .await;
+    let schedules = page(as_admin, &app, "/admin/schedules", 200).await;
+    assert!(
+        schedules.contains("申报截止前 7 天提醒")
+            && !schedules.contains("{&quot;")
+            && !schedules.contains("{\"")
+            && has_chinese_time(schedules.split("class=\"next-runs\"").nth(1).unwrap_or("")),
+        "the job as a sentence and its next runs in China time: {schedules}"
+    );
     let staff_view = page(
         as_admin,
         &app,

@@ -264,6 +264,20 @@ struct ScheduleForm {
     days_before: String,
 }
 
+/// What a schedule's job does, as a sentence: "每日汇总", "申报截止前 7 天提醒".
+fn job_words(viewer: &Viewer, job: &serde_json::Value) -> String {
+    match serde_json::from_value::<push::ScheduledJob>(job.clone()) {
+        Ok(push::ScheduledJob::Digest { frequency }) => match frequency {
+            store::Frequency::Weekly => viewer.text("weekly").to_owned(),
+            _ => viewer.text("daily").to_owned(),
+        },
+        Ok(push::ScheduledJob::DeadlineReminder { days_before }) => viewer
+            .text("deadline_reminder_before")
+            .replace("{n}", &days_before.to_string()),
+        Err(_) => viewer.text("job_unknown").to_owned(),
+    }
+}
+
 async fn render_schedules(
     state: &AppState,
     viewer: &Viewer,
@@ -274,6 +288,26 @@ async fn render_schedules(
         Ok(schedules) => schedules,
         Err(error) => return api::ApiError::from(error).into_response(),
     };
+    let now = chrono::Utc::now();
+    let schedules: Vec<minijinja::Value> = schedules
+        .iter()
+        .map(|schedule| {
+            // The same reading of the expression the scheduler fires by (China time).
+            let next_runs: Vec<chrono::DateTime<chrono::Utc>> = push::parse_cron(&schedule.cron)
+                .map(|cron| {
+                    cron.after(&now.with_timezone(&chrono_tz::Asia::Shanghai))
+                        .take(3)
+                        .map(|run| run.with_timezone(&chrono::Utc))
+                        .collect()
+                })
+                .unwrap_or_default();
+            context! {
+                job_words => job_words(viewer, &schedule.job.0),
+                next_runs => next_runs,
+                ..minijinja::Value::from_serialize(schedule)
+            }
+        })
+        .collect();
     let title = viewer.text("schedules");
     let mut page = viewer.render(
         "admin_schedules.html",

@@ -328,6 +328,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("deadline_reminder", "申报截止提醒", "Deadline reminder"),
     (
+        "deadline_reminder_before",
+        "申报截止前 {n} 天提醒",
+        "Reminder {n} days before a deadline",
+    ),
+    ("job_unknown", "无法识别的任务", "Unrecognised job"),
+    ("next_runs", "接下来运行", "Next runs"),
+    (
         "days_before",
         "提前天数（截止提醒）",
         "Days before (deadline reminder)",
