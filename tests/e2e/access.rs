@@ -282,6 +282,24 @@ async fn staff_work_within_their_region(app: TestApp) {
             "{q} is outside the district, and nothing of it shows: {page}"
         );
     }
+
+    // More matches than the page lists: it says how many there are, not only the first ones.
+    let page = lookup("智芯".to_owned()).await;
+    assert!(!page.contains("id=\"lookup-more\""), "{page}");
+    for n in 0..50 {
+        let first17 = format!("91110108MC{n:07}");
+        let check = profiles::uscc::check_char(&first17).expect("a valid code body");
+        app.create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(&format!("{first17}{check}")),
+        )
+        .await;
+    }
+    let page = lookup("智芯".to_owned()).await;
+    assert!(
+        page.contains("id=\"lookup-more\"") && page.contains("共 51 家匹配，这里列出前 50 家"),
+        "the 51st match is announced: {page}"
+    );
 }
 
 /// What staff read about a policy or a push is their region's share only, in the API and the

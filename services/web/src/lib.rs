@@ -859,6 +859,7 @@ async fn staff(
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
     let mut results = Vec::new();
     let mut outside = 0;
+    let mut total = 0;
     if !q.is_empty() {
         let region = match api::region_scope(&viewer.caller, None) {
             Ok(region) => region,
@@ -883,6 +884,7 @@ async fn staff(
             Ok(found) => found,
             Err(error) => return api::ApiError::from(error).into_response(),
         };
+        total = found.total;
         results = found
             .items
             .iter()
@@ -918,7 +920,7 @@ async fn staff(
         viewer.render(
             "staff.html",
             title,
-            context! { q => q, results => results, outside => outside },
+            context! { q => q, results => results, outside => outside, total => total },
         ),
         query.lang.as_deref(),
     )

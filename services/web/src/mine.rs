@@ -265,22 +265,23 @@ pub(crate) async fn my_policies(
         .matching
         .matches(&stored.profile, today, PER_GROUP)
         .for_recipient();
-    let mut how_to_apply: HashMap<i64, Vec<minijinja::Value>> = HashMap::new();
-    for view in matches
+    let listed: Vec<i64> = matches
         .eligible
         .iter()
         .chain(&matches.possible)
         .chain(&matches.near_miss)
-    {
-        match state.store.policy(view.policy.id).await {
-            Ok(policy) => {
-                how_to_apply.insert(view.policy.id, apply_items(&policy));
-            }
-            // Unpublished since the match was made: the link to its page says so.
-            Err(store::StoreError::NotFound { .. }) => {}
+        .map(|view| view.policy.id)
+        .collect();
+    // One read for the page; a policy deleted since the match was made is simply absent, and
+    // the link to its page says so.
+    let how_to_apply: HashMap<i64, Vec<minijinja::Value>> =
+        match state.store.policies_by_ids(&listed).await {
+            Ok(policies) => policies
+                .iter()
+                .map(|policy| (policy.id, apply_items(policy)))
+                .collect(),
             Err(error) => return ApiError::from(error).into_response(),
-        }
-    }
+        };
     // `settle`: offer the one fact for 待确认 (false) or 差一项 (true); eligible ones need none.
     let group_entries = |group: &[matching::MatchView], settle: Option<bool>| {
         group

@@ -126,6 +126,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "您的辖区内没有匹配的企业；辖区外有 {n} 家匹配，需由所在地的工作人员办理。",
         "No match in your district; {n} outside it, for the staff of their own district.",
     ),
+    (
+        "lookup_more",
+        "共 {total} 家匹配，这里列出前 {shown} 家；请输入更完整的名称或代码。",
+        "{total} match; the first {shown} are listed. Type more of the name or code.",
+    ),
     ("as_of", "测算日期", "As of"),
     ("print", "打印", "Print"),
     ("policy", "政策", "Policy"),
