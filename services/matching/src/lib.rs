@@ -195,7 +195,8 @@ pub struct CaughtUp {
 }
 
 struct Live {
-    engine: Engine,
+    /// Shared with dry runs' [`Trial`]s; a write while one holds it copies it first.
+    engine: Arc<Engine>,
     /// `None` while [`IndexBuild`] builds it after a start.
     index: Option<AudienceIndex>,
     /// Profiles the change log named while the index was being built, for the build to apply.
@@ -352,7 +353,7 @@ async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
         .await??
     };
     Ok(Live {
-        engine,
+        engine: Arc::new(engine),
         index: None,
         skipped: BTreeSet::new(),
         schema,
@@ -640,7 +641,7 @@ impl Matching {
     pub async fn follow_tag_weights(&self) -> Result<bool, MatchingError> {
         let names = taxonomy_names(&self.store).await?;
         if self.read().engine.code_names() != &names {
-            self.write().engine.set_code_names(names);
+            Arc::make_mut(&mut self.write().engine).set_code_names(names);
         }
         let stored = stored_tag_weights(&self.store).await?;
         if self.read().engine.tag_weights() == &stored {
@@ -648,7 +649,7 @@ impl Matching {
         }
         let mut live = self.write();
         let Live { engine, schema, .. } = &mut *live;
-        engine.set_tag_weights(stored, schema)?;
+        Arc::make_mut(engine).set_tag_weights(stored, schema)?;
         Ok(true)
     }
 
@@ -674,10 +675,10 @@ impl Matching {
         if is_published(policy) {
             let (rule, brief) = rule_of(policy);
             let Live { engine, schema, .. } = &mut *live;
-            engine.upsert(rule.clone(), schema)?;
+            Arc::make_mut(engine).upsert(rule.clone(), schema)?;
             live.rules.insert(policy.id, (rule, brief));
         } else {
-            live.engine.remove(policy.id);
+            Arc::make_mut(&mut live.engine).remove(policy.id);
             live.rules.remove(&policy.id);
         }
         Ok(())
@@ -685,7 +686,7 @@ impl Matching {
 
     pub fn policy_removed(&self, policy_id: i64) {
         let mut live = self.write();
-        live.engine.remove(policy_id);
+        Arc::make_mut(&mut live.engine).remove(policy_id);
         live.rules.remove(&policy_id);
     }
 
@@ -723,8 +724,7 @@ impl Matching {
 
     /// Validates and applies new weights; the caller persists them.
     pub fn set_weights(&self, weights: Weights) -> Result<(), MatchingError> {
-        self.write()
-            .engine
+        Arc::make_mut(&mut self.write().engine)
             .set_weights(weights)
             .map_err(|e| MatchingError::Engine(e.into()))
     }
@@ -840,7 +840,7 @@ impl Matching {
 /// on the blocking pool without holding the lock: a writer queued behind a long reader would
 /// stall every match behind it.
 struct Trial {
-    live: Engine,
+    live: Arc<Engine>,
     engine: Engine,
     briefs: HashMap<i64, PolicyBrief>,
 }
@@ -848,8 +848,8 @@ struct Trial {
 impl Trial {
     fn of(live: &Live) -> Self {
         Self {
-            live: live.engine.clone(),
-            engine: live.engine.clone(),
+            live: Arc::clone(&live.engine),
+            engine: Engine::clone(&live.engine),
             briefs: live
                 .rules
                 .iter()
