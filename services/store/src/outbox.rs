@@ -820,6 +820,17 @@ impl Store {
         Ok(pushes + released.deliveries)
     }
 
+    /// The push a trigger made, if it made one.
+    pub async fn push_of_trigger(&self, kind: &str, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM pushes WHERE trigger_kind = $1 AND trigger_key = $2")
+                .bind(kind)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     /// One push as stored.
     pub async fn push(&self, id: i64) -> Result<PushRecord, StoreError> {
         let push: Option<PushRecord> = on_pool!(&self.db, pool => {
