@@ -116,6 +116,7 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/dead-letters/{id}/redrive"
             | "/dead-letters/redrive"
             | "/policies/{id}/publish"
+            | "/policies/{id}/publish-preview"
             | "/policies/{id}/push",
         )
         | (

@@ -293,7 +293,8 @@ impl Store {
         self.policy(id).await
     }
 
-    /// Validates and saves a new version of policy `id`.
+    /// Validates and saves a new version of policy `id`; `push` applies when the save changes
+    /// its status to published.
     pub async fn update_policy(
         &self,
         id: i64,
@@ -307,6 +308,18 @@ impl Store {
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
+            let was: Option<String> =
+                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            // Only the change to published pushes: editing a policy published without its
+            // push must not send it.
+            let push = if was == Some(enum_text(&PolicyStatus::Published)) {
+                PublishPush::Never
+            } else {
+                push
+            };
             let version: Option<i64> =
                 bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
                     .bind(id)

@@ -159,6 +159,23 @@ async fn a_push_set_for_later_waits_and_a_draft_keeps_an_unfinished_condition(ur
         .create_policy(&policy("published"), "admin", PublishPush::Never)
         .await
         .unwrap();
+    store
+        .update_policy(
+            quiet.id,
+            &policy("published"),
+            "admin",
+            PublishPush::WhenPublished,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .push_of_trigger("publish", &format!("policy:{}", quiet.id))
+            .await
+            .unwrap()
+            .is_none(),
+        "editing a policy published without its push does not send it"
+    );
     let pushed = store
         .queue_policy_push(quiet.id, None, "admin")
         .await

@@ -25,7 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_policy, update_policy, delete_policy))
         .routes(routes!(get_policy_version))
         .routes(routes!(check_policy))
-        .routes(routes!(publish_preview))
+        .routes(routes!(publish_preview, preview_edit))
         .routes(routes!(publish_policy))
         .routes(routes!(push_policy))
 }
@@ -337,23 +337,46 @@ async fn publish_preview(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<PublishPreviewReply>, ApiError> {
     let policy = state.store.policy(id).await?;
-    let gaps = publish_gaps(&state, &policy.content).await?;
+    Ok(Json(preview_of(&state, &policy).await?))
+}
+
+/// The same for the policy as edited but not saved: the editor's audience count as you type.
+#[utoipa::path(post, path = "/api/v1/policies/{id}/publish-preview", tag = "policies",
+    params(("id" = i64, Path)), request_body = PolicyContent, responses(
+    (status = 200, body = PublishPreviewReply),
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "the body is not a policy")
+))]
+async fn preview_edit(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(content): ApiJson<PolicyContent>,
+) -> Result<Json<PublishPreviewReply>, ApiError> {
+    let mut policy = state.store.policy(id).await?;
+    policy.content = content;
+    Ok(Json(preview_of(&state, &policy).await?))
+}
+
+async fn preview_of(state: &AppState, policy: &Policy) -> Result<PublishPreviewReply, ApiError> {
+    let gaps = publish_gaps(state, &policy.content).await?;
     let publishable = !gaps.iter().any(|g| g.blocks);
-    let evaluable = !gaps.iter().any(|g| g.field.starts_with("applicability"));
+    let evaluable = !gaps
+        .iter()
+        .any(|g| g.field.starts_with("applicability") || g.field.contains(".amount"));
     if !evaluable {
-        return Ok(Json(PublishPreviewReply {
+        return Ok(PublishPreviewReply {
             gaps,
             publishable,
             audience: None,
             sample: None,
-        }));
+        });
     }
     let as_of = state.store.today();
     let districts = districts_of(&policy.content.region_code);
     let (preview, trial) =
         state
             .matching
-            .publish_preview(&policy, as_of, &districts, PREVIEW_TOP)?;
+            .publish_preview(policy, as_of, &districts, PREVIEW_TOP)?;
     let mut sample = None;
     for profile_id in &preview.top {
         let stored = match state.store.profile(*profile_id).await {
@@ -363,10 +386,9 @@ async fn publish_preview(
         let Some(result) = trial.explain(&stored.profile, as_of) else {
             continue;
         };
-        let rendered =
-            state
-                .pusher
-                .sample_pack(&policy, (*profile_id, &stored.profile), &result)?;
+        let rendered = state
+            .pusher
+            .sample_pack(policy, (*profile_id, &stored.profile), &result)?;
         sample = Some(SamplePack {
             profile_id: *profile_id,
             recipient: stored.profile.name().to_owned(),
@@ -388,7 +410,7 @@ async fn publish_preview(
             undetermined: count.undetermined,
         })
         .collect();
-    Ok(Json(PublishPreviewReply {
+    Ok(PublishPreviewReply {
         gaps,
         publishable,
         audience: Some(PreviewAudience {
@@ -400,7 +422,7 @@ async fn publish_preview(
             by_district,
         }),
         sample,
-    }))
+    })
 }
 
 /// How a publish pushes.
