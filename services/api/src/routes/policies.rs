@@ -242,7 +242,7 @@ fn districts_of(region: &str) -> Vec<String> {
         .filter(|r| {
             r.code != region
                 && !r.code.ends_with("00")
-                && profiles::codes::region_within(&r.code, region)
+                && profiles::codes::region_within(r.code, region)
         })
         .map(|r| r.code.to_owned())
         .collect();
