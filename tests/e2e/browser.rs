@@ -7,7 +7,9 @@
 //! region by name; staff look up an
 //! enterprise, see its ranked service pack, and run a targeted push watched to completion; an
 //! administrator breaks a condition leaf, sees the error, fixes it, publishes and sees the
-//! audience; an anonymous visitor searches the library, opens a policy and runs the calculator
+//! audience, and writes a policy from empty through the forms — stopped by the completeness
+//! check, then confirmed with its audience and a sample pack, published without pushing and
+//! pushed at a set time; an anonymous visitor searches the library, opens a policy and runs the calculator
 //! with partial facts, on a desktop and a 390 px phone screen, each page checked by axe-core,
 //! and meets the 404 and 405 pages. Every page a journey opens is opened again at 360 px wide:
 //! a viewport meta, no sideways scroll, no critical or serious axe violation. The citizen signs
