@@ -249,29 +249,29 @@ async function admin(page) {
   await signIn(page);
   check(new URL(page.url()).pathname === '/admin', `after sign-in expected /admin, got ${page.url()}`);
   await page.goto(`${base}/admin/policies/${extra}`);
-  await page.waitForFunction(() => document.getElementById('validation').textContent.length > 0);
-  // In the visual builder, a bad leaf: the employee count compared with text.
-  const values = page.locator('#builder .leaf input.value');
-  check(await values.count() === 2, 'the builder shows the two condition leaves');
-  const offered = await page.locator('#builder .leaf select').nth(1).locator('option').allTextContents();
-  check(offered.includes('months_since_lt') && offered.includes('years_until_ge'),
-    `the builder offers every operator a save accepts, saw: ${offered}`);
-  await values.nth(1).fill('"many"');
-  await values.nth(1).dispatchEvent('change');
-  await page.waitForFunction(() => document.getElementById('validation').className === 'error');
-  const problem = await page.textContent('#validation');
-  check(problem.includes('applicability.condition.all[1]'), `the error names the bad leaf, saw: ${problem}`);
+  await page.waitForFunction(() => document.getElementById('audience').textContent.length > 0);
+  // The builder in words: the employee count's leaf reads 从业人员（人） 不超过, its value a number.
+  const leaf = page.locator('#builder .leaf', { has: page.locator('option[value=employees]:checked') });
+  const offered = await leaf.locator('select').nth(1).locator('option').allTextContents();
+  check(offered.includes('不超过') && !offered.includes('le'), `operators are words, saw: ${offered}`);
+  const employees = leaf.locator('input[type=number]');
+  await employees.fill('');
+  await page.waitForFunction(() => document.getElementById('condition-problems').className === 'error');
+  const problem = await page.textContent('#condition-problems');
+  check(problem.includes('适用条件尚未完成'), `an empty value is reported, saw: ${problem}`);
   await page.screenshot({ path: `${shots}/admin-condition-error.png`, fullPage: true });
-  await page.locator('#builder .leaf input.value').nth(1).fill('500');
-  await page.locator('#builder .leaf input.value').nth(1).dispatchEvent('change');
-  await page.waitForFunction(() => document.getElementById('validation').className === 'notice');
+  await employees.fill('300');
+  await page.waitForFunction(() => document.getElementById('condition-problems').textContent === '');
   await page.fill('#summary', '对建设概念验证中心的企业给予支持（修订）。');
   await page.click('#publish');
-  await page.waitForFunction(() => document.getElementById('audience').textContent.length > 0, null, { timeout: 20000 });
-  const audience = await page.textContent('#audience');
-  check(audience.includes('当前符合条件: 2'), `the audience shows after publishing, saw: ${audience}`);
-  check((await page.textContent('#policy-status')) === 'published', 'the policy is published');
-  check(JSON.parse(await page.inputValue('#condition')).all[1].value === 500, 'the JSON follows the builder');
+  await page.waitForSelector('#confirm:not([hidden]) #audience-total');
+  await page.check('#choices input[value=now]');
+  await page.waitForFunction(() => !document.getElementById('audience').dataset.pending);
+  await page.click('#confirm-go');
+  await page.waitForFunction(() => document.getElementById('confirm-result').textContent.length > 0, null, { timeout: 20000 });
+  const audience = await page.textContent('#audience-total');
+  check(audience.includes('强相关 2'), `the confirmation shows the audience, saw: ${audience}`);
+  check((await page.textContent('#policy-status')) === '已发布', 'the policy is published');
   await page.screenshot({ path: `${shots}/admin-published-audience.png`, fullPage: true });
   for (const [path, shot] of [['/admin/analytics', 'admin-analytics'], ['/admin/dead-letters', 'admin-dead-letters'], ['/admin/audit', 'admin-audit']]) {
     const response = await page.goto(`${base}${path}`);
@@ -300,7 +300,7 @@ async function admin(page) {
   await page.goto(`${base}/admin/policies`);
   await Promise.all([page.waitForNavigation(), page.click('#new-policy')]);
   check(/\/admin\/policies\/\d+$/.test(new URL(page.url()).pathname), `the new draft opens in the editor, got ${page.url()}`);
-  check((await page.textContent('#policy-status')) === 'draft', 'a new policy starts as a draft');
+  check((await page.textContent('#policy-status')) === '草稿', 'a new policy starts as a draft');
 
   // Taxonomy: a merge is tried first, its effect shown, nothing saved.
   await page.goto(`${base}/admin/tags?dimension=topic`);
@@ -332,6 +332,128 @@ async function admin(page) {
   await Promise.all([page.waitForNavigation(), page.click('button.primary')]);
   check((await page.textContent('#schedules')).includes('0 0 9 * * *'), 'the schedule is listed');
   await page.screenshot({ path: `${shots}/admin-schedules.png`, fullPage: true });
+}
+
+// An administrator writes a policy from empty through the forms (no JSON anywhere), is stopped
+// by the completeness check, completes the policy, reads the confirmation (the audience by
+// district, a sample pack as its recipient sees it), publishes without pushing, then sets the
+// push for a later time.
+async function editor(page) {
+  await signIn(page);
+  await page.goto(`${base}/admin/policies`);
+  await Promise.all([page.waitForNavigation(), page.click('#new-policy')]);
+  const id = new URL(page.url()).pathname.split('/').pop();
+  check(/^\d+$/.test(id), `the new draft opens in the editor, got ${page.url()}`);
+  check(await page.locator('#condition, textarea[spellcheck=false]').count() === 0, 'no JSON box in the editor');
+  await page.fill('#title', extra);
+  await page.click('#add-department');
+  await page.fill('#departments input', '北京市经济和信息化局');
+  await page.click('#add-department');
+  await page.locator('#departments input').nth(1).fill('北京市财政局');
+  await page.selectOption('#level', { label: '市级' });
+  await page.selectOption('#region_code', { label: '北京市' });
+  await page.fill('#written_on', '2026-11-20');
+  await page.fill('#valid_from', '2026-12-01');
+  await page.fill('#valid_until', '2028-11-30');
+  await page.selectOption('#disclosure', { label: '主动公开' });
+  await page.fill('#summary', '对开展数字化改造的中小企业给予一次性奖励。');
+  await page.setInputFiles('#full_text_file', { name: '原文.txt', mimeType: 'text/plain',
+    buffer: Buffer.from('第一条 为支持中小企业数字化转型，制定本办法。\n第二条 本市注册的中小企业可以申报。\n') });
+  await page.waitForFunction(() => document.getElementById('full_text').value.includes('第一条'));
+  await page.click('#add-key-point');
+  await page.fill('#key-points input', '完成数字化改造即可申报');
+  await page.click('#add-qa');
+  await page.locator('#qa input').nth(0).fill('个体工商户可以申报吗？');
+  await page.locator('#qa input').nth(1).fill('不可以。');
+  await page.click('#add-item');
+  const item = page.locator('#items .item');
+  await item.getByLabel('事项名称').fill('数字化改造奖励');
+  await item.getByLabel('办理渠道').fill('线上申报');
+  await item.getByLabel('办理流程').fill('企业申报—区级初审—市级复核—资金拨付');
+  await item.getByLabel('网上办理链接').fill('https://zhengce.example.gov.cn/apply/digital');
+  await item.getByLabel('咨询电话').fill('010-12345678');
+  await item.getByLabel('申报开始日期').fill('2026-12-01');
+  await item.getByLabel('申报截止日期').fill('2027-03-31');
+  await item.getByLabel('申报材料（每行一项）').fill('申请表\n改造项目验收报告');
+  await item.getByLabel('金额计算方式').selectOption({ label: '固定金额' });
+  await item.getByLabel('金额（万元）').fill('50');
+
+  // The condition, in words: 所在地区 属于 北京市, and 从业人员 不超过 500.
+  await page.click('#builder button');
+  await page.locator('#builder select[aria-label="条件字段"]').first().selectOption({ label: '所在地区' });
+  const first = page.locator('#builder .group > .leaf').nth(1);
+  check((await first.locator('select').nth(1).inputValue()) === 'within', 'a region is tested with 属于');
+  check((await first.locator('select').nth(1).locator('option:checked').textContent()).startsWith('属于'), 'the operator reads 属于');
+  await first.locator('select').nth(2).selectOption({ label: '北京市' });
+  await page.getByRole('button', { name: '+ 条件', exact: true }).click();
+  const second = page.locator('#builder .group > .leaf').nth(2);
+  await second.locator('select').nth(0).selectOption({ label: '从业人员（人）' });
+  await second.locator('select').nth(1).selectOption({ label: '不超过' });
+  await second.locator('input[type=number]').fill('500');
+  await page.waitForFunction(() => document.getElementById('audience').textContent.includes('强相关 2'), null, { timeout: 20000 });
+  await accessible(page, 'the policy editor');
+  await page.screenshot({ path: `${shots}/editor-forms.png`, fullPage: true });
+
+  // Saved twice on the same page: the second save is as good as the first.
+  for (const n of [1, 2]) {
+    await page.click('#save');
+    await page.waitForFunction(() => document.getElementById('validation').textContent.length > 0);
+    const said = await page.textContent('#validation');
+    check(said.includes('已保存') && !said.includes('失败'), `save ${n} succeeds, saw: ${said}`);
+    await page.evaluate(() => { document.getElementById('validation').textContent = ''; });
+  }
+
+  // No 文号: the completeness check stops the publication.
+  await page.click('#publish');
+  await page.waitForSelector('#confirm:not([hidden])');
+  const gaps = await page.textContent('#gaps');
+  check(gaps.includes('未填写文号'), `the missing 文号 blocks, saw: ${gaps}`);
+  check(await page.locator('#confirm-go').isDisabled(), 'publishing is not offered while something blocks');
+  await page.screenshot({ path: `${shots}/editor-blocked.png`, fullPage: true });
+  await page.click('#confirm-cancel');
+  await page.fill('#doc_number', '京经信发〔2026〕12号');
+  await page.click('#publish');
+  await page.waitForFunction(() => !document.getElementById('gaps').textContent.includes('文号')
+    && document.getElementById('confirm-audience').textContent.length > 0);
+  check(!(await page.locator('#confirm-go').isDisabled()), 'complete, it may be published');
+  check((await page.textContent('#audience-total')).includes('强相关 2'), 'the confirmation counts the audience');
+  const districts = await page.textContent('#audience-districts');
+  check(districts.includes('海淀区') && districts.includes('朝阳区'), `the audience by district, saw: ${districts}`);
+  const sample = await page.locator('#sample iframe').getAttribute('srcdoc');
+  check(sample.includes('京经信发〔2026〕12号') && sample.includes('数字化改造奖励'), 'the sample pack is the e-mail its recipient would read');
+  await accessible(page, 'the publish confirmation');
+  await page.screenshot({ path: `${shots}/editor-confirm.png`, fullPage: true });
+
+  // Published without a push: nothing is sent.
+  await page.check('#choices input[value=none]');
+  await page.waitForFunction(() => !document.getElementById('audience').dataset.pending);
+  await page.click('#confirm-go');
+  await page.waitForFunction(() => document.getElementById('confirm-result').textContent.length > 0);
+  check((await page.textContent('#confirm-result')).includes('已发布，未推送'), 'published without pushing');
+  check((await page.textContent('#policy-status')) === '已发布', 'the status reads 已发布');
+  const publishPush = async () => page.evaluate(async (policy) => {
+    const list = await (await fetch('/api/v1/pushes?trigger_kind=publish&per_page=100', { credentials: 'same-origin' })).json();
+    return list.items.find((p) => p.trigger_key === `policy:${policy}`) || null;
+  }, id);
+  check(await publishPush() === null, 'no push was made');
+
+  // Then the push, at a set time in China time.
+  await page.click('#push-later');
+  await page.waitForSelector('#confirm:not([hidden])');
+  check(await page.locator('#choice-none-label').isHidden(), 'pushing offers now or later only');
+  await page.check('#choices input[value=at]');
+  const china = new Date(Date.now() + 2 * 3600e3 + 8 * 3600e3).toISOString().slice(0, 16);
+  await page.fill('#push-at', china);
+  await page.waitForFunction(() => !document.getElementById('audience').dataset.pending);
+  await page.click('#confirm-go');
+  await page.waitForFunction(() => document.getElementById('confirm-result').textContent.length > 0);
+  const result = await page.textContent('#confirm-result');
+  check(result.includes('已设定推送时间') && result.includes(china.replace('T', ' ')), `the push is set, saw: ${result}`);
+  const push = await publishPush();
+  check(push && push.status === 'planning' && Date.parse(push.not_before) === Date.parse(`${china}:00+08:00`),
+    `the push waits for its time, saw: ${JSON.stringify(push)}`);
+  await accessible(page, 'the push set for later');
+  await page.screenshot({ path: `${shots}/editor-push-later.png`, fullPage: true });
 }
 
 async function visitor(page, phone) {
@@ -389,7 +511,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, mine, citizen, staff, admin })[role](page);
+    await ({ enterprise, mine, citizen, staff, admin, editor })[role](page);
   }
   await narrowChecks(context, opened);
   console.log(`${role} journey passed`);

@@ -114,7 +114,10 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/tags/{id}/merge"
             | "/tags/{id}/merge/dry-run"
             | "/dead-letters/{id}/redrive"
-            | "/dead-letters/redrive",
+            | "/dead-letters/redrive"
+            | "/policies/{id}/publish"
+            | "/policies/{id}/publish-preview"
+            | "/policies/{id}/push",
         )
         | (
             "get",
@@ -126,7 +129,8 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
             | "/imports/{id}"
             | "/imports/{id}/errors.csv"
             | "/policies/{id}/tag-suggestions"
-            | "/policies/{id}/related-suggestions",
+            | "/policies/{id}/related-suggestions"
+            | "/policies/{id}/publish-preview",
         ) => Admin,
         _ => return None,
     })

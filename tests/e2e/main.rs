@@ -19,6 +19,7 @@ mod personal_data;
 mod policies;
 mod portal;
 mod profiles;
+mod publishing;
 mod push;
 mod search;
 mod serving;

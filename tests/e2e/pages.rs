@@ -212,6 +212,19 @@ async fn every_page_fits_a_phone_and_shows_china_time(app: TestApp) {
             && staff_view.contains("<td>政策发布</td><td>消息中心</td><td>已送达</td>"),
         "the staff view names the district, scores each match and lists the pushes that reached the enterprise: {staff_view}"
     );
+    let list = page(as_admin, &app, "/admin/policies", 200).await;
+    assert!(
+        list.contains("<td>已发布</td>") && !list.contains("<td>published</td>"),
+        "the policy list names statuses in words: {list}"
+    );
+    let editor = page(as_admin, &app, &format!("/admin/policies/{policy}"), 200).await;
+    assert!(
+        editor.contains("<strong id=\"policy-status\">已发布</strong>")
+            && editor.contains("<option value=\"municipal\" selected>市级</option>")
+            && !editor.contains("(JSON)")
+            && !editor.contains("id=\"condition\""),
+        "the editor is forms in words, with no JSON box: {editor}"
+    );
     let audit = page(as_admin, &app, "/admin/audit", 200).await;
     assert!(has_chinese_time(&audit), "the audit log dates each entry");
 }

@@ -13,7 +13,7 @@ use crate::fixtures::{self, CREDIT_CODE_CHAOYANG, CREDIT_CODE_HAIDIAN};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn app_with_sink(
+pub(crate) async fn app_with_sink(
     backend: Backend,
     sink: &SmtpSink,
     adjust: impl FnOnce(&mut policy_push::Config),
@@ -27,7 +27,7 @@ async fn app_with_sink(
 }
 
 /// An SME in Haidian (eligible for the fixture policy) and a large firm in Chaoyang (not).
-async fn two_enterprises(app: &TestApp) -> (i64, i64) {
+pub(crate) async fn two_enterprises(app: &TestApp) -> (i64, i64) {
     let small = app
         .create(
             "/api/v1/profiles",

@@ -179,6 +179,43 @@ pub struct AudienceMember {
     pub score: f64,
 }
 
+/// Who a policy would reach if it were published as it stands: the publish confirmation.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublishPreview {
+    pub as_of: NaiveDate,
+    /// Whether the policy is in force on `as_of`; when not, a push reaches nobody.
+    pub in_force: bool,
+    /// Whether a push also reaches the undetermined (the policy opts in).
+    pub include_undetermined: bool,
+    pub eligible: u64,
+    pub undetermined: u64,
+    /// The same counts within each region asked for, in the order asked.
+    pub by_region: Vec<RegionCount>,
+    /// The best-ranked eligible members (undetermined when none is eligible), best first.
+    pub top: Vec<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RegionCount {
+    pub region: String,
+    pub eligible: u64,
+    pub undetermined: u64,
+}
+
+/// A trial copy of the engine holding one policy as if published, to explain it to one
+/// profile; the live matcher never sees it.
+pub struct PolicyTrial {
+    engine: Engine,
+    policy_id: i64,
+}
+
+impl PolicyTrial {
+    pub fn explain(&self, profile: &Profile, as_of: NaiveDate) -> Option<PolicyMatch> {
+        self.engine
+            .evaluate(self.policy_id, &profile.facts(as_of), as_of)
+    }
+}
+
 /// Entities read from the store per round trip while following the change log.
 const FOLLOW_CHUNK: usize = 1_000;
 
@@ -1046,6 +1083,76 @@ impl Matching {
     /// [`matcher::names::value_name`]), with the taxonomy's names of topics and qualifications.
     pub fn value_name(&self, field: &str, code: &str) -> (String, String) {
         matcher::names::value_name(field, code, self.read().engine.code_names())
+    }
+
+    /// Who `policy` would reach on `as_of` if it were published as it stands, in total and within
+    /// each of `regions`, with the `top` best-ranked members and a trial engine to explain it to
+    /// them. Whatever the policy's status; the live matcher is untouched.
+    pub fn publish_preview(
+        &self,
+        policy: &Policy,
+        as_of: NaiveDate,
+        regions: &[String],
+        top: usize,
+    ) -> Result<(PublishPreview, PolicyTrial), MatchingError> {
+        let live = self.read();
+        let (rule, brief) = rule_of(policy);
+        let mut engine = live.engine.clone();
+        engine.upsert(rule.clone(), &live.schema)?;
+        let in_force = brief.in_force_on(as_of);
+        let index = live.index()?;
+        let select = |filter: &AudienceFilter| -> Result<matcher::AudienceSets, MatchingError> {
+            if !in_force {
+                return Ok(matcher::AudienceSets::default());
+            }
+            let compiled = narrow(&rule.applicability, filter)
+                .compile(&live.schema)
+                .map_err(|errors| {
+                    MatchingError::Engine(EngineError::InvalidPolicy {
+                        policy_id: policy.id,
+                        errors,
+                    })
+                })?;
+            Ok(index.select(&compiled, as_of))
+        };
+        let sets = select(&AudienceFilter::default())?;
+        let mut by_region = Vec::with_capacity(regions.len());
+        for region in regions {
+            let within = select(&AudienceFilter {
+                region_within: Some(region.clone()),
+                ..AudienceFilter::default()
+            })?;
+            by_region.push(RegionCount {
+                region: region.clone(),
+                eligible: within.eligible.len(),
+                undetermined: within.undetermined.len(),
+            });
+        }
+        let chosen = if sets.eligible.is_empty() {
+            &sets.undetermined
+        } else {
+            &sets.eligible
+        };
+        let ranked = engine.rank_audience(policy.id, index, chosen, as_of, top);
+        let preview = PublishPreview {
+            as_of,
+            in_force,
+            include_undetermined: rule.applicability.include_undetermined,
+            eligible: sets.eligible.len(),
+            undetermined: sets.undetermined.len(),
+            by_region,
+            top: ranked
+                .into_iter()
+                .map(|hit| i64::from(hit.profile_id))
+                .collect(),
+        };
+        Ok((
+            preview,
+            PolicyTrial {
+                engine,
+                policy_id: policy.id,
+            },
+        ))
     }
 
     /// Ids of the published policies, ascending.

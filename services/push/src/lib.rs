@@ -223,6 +223,46 @@ impl Pusher {
         &self.inner.templates
     }
 
+    /// The e-mail `profile` would receive if `policy` were pushed to it alone today, from its
+    /// match `result` (perhaps a trial one, before the policy is published): the publish
+    /// confirmation's sample, rendered by the same templates as every pack, without its own links.
+    pub fn sample_pack(
+        &self,
+        policy: &store::policy::Policy,
+        (profile_id, profile): (i64, &profiles::Profile),
+        result: &matcher::PolicyMatch,
+    ) -> Result<RenderedPack, PushError> {
+        let matching = &self.inner.matching;
+        let deadline = policy
+            .content
+            .benefit_items
+            .iter()
+            .filter_map(|item| item.window_closes)
+            .min();
+        let item = pack::pack_item(
+            policy,
+            result,
+            profile,
+            ("match".to_owned(), deadline),
+            pack::published_related(matching, policy),
+        );
+        let pack = ServicePack {
+            push_id: 0,
+            profile_id,
+            recipient: profile.name().to_owned(),
+            generated_on: self.inner.store.today(),
+            items: vec![item],
+        };
+        self.inner.templates.render(
+            &pack,
+            Links {
+                public_url: &self.inner.settings.public_url,
+                read_url: None,
+                unsubscribe_url: None,
+            },
+        )
+    }
+
     pub fn signer(&self) -> &LinkSigner {
         &self.inner.signer
     }

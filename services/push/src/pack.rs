@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use matcher::{ReasonNode, Verdict};
+use matcher::{PolicyMatch, ReasonNode, Verdict};
 use matching::Matching;
 use profiles::Profile;
 use serde::{Deserialize, Serialize};
@@ -240,72 +240,14 @@ impl Packer<'_> {
                 dropped.push((plan.policy_id, DropReason::NoLongerEligible));
                 continue;
             }
-            let (missing_zh, missing_en) =
-                missing_names(&result, profile.kind() == profiles::ProfileKind::Citizen);
-            let content = &policy.content;
-            let mut related = Vec::new();
-            for id in &content.related_policy_ids {
-                if let Some(brief) = matching.brief(*id) {
-                    related.push(RelatedPolicy {
-                        policy_id: *id,
-                        title: brief.title,
-                    });
-                }
-            }
-            items.push(PackItem {
-                policy_id: policy.id,
-                title: content.title.clone(),
-                doc_number: content.doc_number.clone(),
-                issuing_departments: content.issuing_departments.clone(),
-                summary: content.summary.clone(),
-                key_points: content.interpretation.key_points.clone(),
-                push_reason: plan.reason.clone(),
-                verdict: match result.verdict {
-                    Verdict::Eligible => "eligible",
-                    _ => "undetermined",
-                }
-                .to_owned(),
-                score: result.score,
-                conditions_met: result.met,
-                conditions_total: result.total,
-                reasons: result
-                    .reasons
-                    .iter()
-                    .filter(|r| tells_the_recipient(r))
-                    .map(|r| ReasonLine {
-                        zh: r.text_zh.clone(),
-                        en: r.text_en.clone(),
-                        clause: r.clause.clone(),
-                    })
-                    .collect(),
-                missing_fields: result.missing_fields.clone(),
-                missing_zh,
-                missing_en,
-                how_to_apply: content
-                    .benefit_items
-                    .iter()
-                    .map(|item| ApplyStep {
-                        name: item.name.clone(),
-                        channel: item.channel.clone(),
-                        process: item.process.clone(),
-                        materials: item.materials.clone(),
-                        online_url: item.online_url.clone(),
-                        offline_address: item.offline_address.clone(),
-                        time_limit: item.time_limit.clone(),
-                        hotline: item.hotline.clone(),
-                        window_opens: item.window_opens,
-                        window_closes: item.window_closes,
-                    })
-                    .collect(),
-                deadline: brief.window_closes,
-                estimated_amount: result.estimated_amount.as_ref().map(|a| a.total),
-                estimated_amount_zh: result.estimated_amount.as_ref().map(|a| a.total_zh.clone()),
+            let related = published_related(matching, &policy);
+            items.push(pack_item(
+                &policy,
+                &result,
+                profile,
+                (plan.reason.clone(), brief.window_closes),
                 related,
-                confirm_required: matches!(
-                    content.delivery_mode,
-                    DeliveryMode::NoApplication | DeliveryMode::FastTrack
-                ),
-            });
+            ));
         }
         items.sort_by(|a, b| {
             b.score
@@ -322,6 +264,89 @@ impl Packer<'_> {
             },
             dropped,
         })
+    }
+}
+
+/// The related policies of `policy` that are published, by title.
+pub(crate) fn published_related(matching: &Matching, policy: &Policy) -> Vec<RelatedPolicy> {
+    policy
+        .content
+        .related_policy_ids
+        .iter()
+        .filter_map(|id| {
+            matching.brief(*id).map(|brief| RelatedPolicy {
+                policy_id: *id,
+                title: brief.title,
+            })
+        })
+        .collect()
+}
+
+/// One policy as `profile` reads it in a pack, from its match `result`, pushed for `reason`
+/// with its earliest closing window as the deadline.
+pub fn pack_item(
+    policy: &Policy,
+    result: &PolicyMatch,
+    profile: &Profile,
+    (reason, deadline): (String, Option<NaiveDate>),
+    related: Vec<RelatedPolicy>,
+) -> PackItem {
+    let (missing_zh, missing_en) =
+        missing_names(result, profile.kind() == profiles::ProfileKind::Citizen);
+    let content = &policy.content;
+    PackItem {
+        policy_id: policy.id,
+        title: content.title.clone(),
+        doc_number: content.doc_number.clone(),
+        issuing_departments: content.issuing_departments.clone(),
+        summary: content.summary.clone(),
+        key_points: content.interpretation.key_points.clone(),
+        push_reason: reason,
+        verdict: match result.verdict {
+            Verdict::Eligible => "eligible",
+            _ => "undetermined",
+        }
+        .to_owned(),
+        score: result.score,
+        conditions_met: result.met,
+        conditions_total: result.total,
+        reasons: result
+            .reasons
+            .iter()
+            .filter(|r| tells_the_recipient(r))
+            .map(|r| ReasonLine {
+                zh: r.text_zh.clone(),
+                en: r.text_en.clone(),
+                clause: r.clause.clone(),
+            })
+            .collect(),
+        missing_fields: result.missing_fields.clone(),
+        missing_zh,
+        missing_en,
+        how_to_apply: content
+            .benefit_items
+            .iter()
+            .map(|item| ApplyStep {
+                name: item.name.clone(),
+                channel: item.channel.clone(),
+                process: item.process.clone(),
+                materials: item.materials.clone(),
+                online_url: item.online_url.clone(),
+                offline_address: item.offline_address.clone(),
+                time_limit: item.time_limit.clone(),
+                hotline: item.hotline.clone(),
+                window_opens: item.window_opens,
+                window_closes: item.window_closes,
+            })
+            .collect(),
+        deadline,
+        estimated_amount: result.estimated_amount.as_ref().map(|a| a.total),
+        estimated_amount_zh: result.estimated_amount.as_ref().map(|a| a.total_zh.clone()),
+        related,
+        confirm_required: matches!(
+            content.delivery_mode,
+            DeliveryMode::NoApplication | DeliveryMode::FastTrack
+        ),
     }
 }
 

@@ -117,6 +117,8 @@ pub struct PushRecord {
     pub planned_after: i64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Planning waits until this moment (a publish push set for a later time).
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// One policy a delivery carries, and why.
@@ -243,7 +245,7 @@ pub struct PushProgress {
 }
 
 const SELECT_PUSH: &str = "SELECT id, trigger_kind, trigger_key, requested_by, spec, region_scope, status, \
-     audience_count, planned_count, rule_version, planned_after, created_at, finished_at FROM pushes";
+     audience_count, planned_count, rule_version, planned_after, created_at, finished_at, not_before FROM pushes";
 
 /// Delivery statuses a worker may pick up.
 const DUE: &str = "status IN ('queued', 'retry')";
@@ -314,8 +316,8 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let claimed: Option<i64> = sqlx::query_scalar(&format!(
                 "UPDATE pushes SET claimed_by = $1, claimed_until = $2 WHERE id = (SELECT id FROM pushes \
-                 WHERE status = 'planning' AND (claimed_until IS NULL OR claimed_until < $3 \
-                 OR claimed_by = $1) ORDER BY id LIMIT 1{lock}) RETURNING id"
+                 WHERE status = 'planning' AND (not_before IS NULL OR not_before <= $3) \
+                 AND (claimed_until IS NULL OR claimed_until < $3 OR claimed_by = $1) ORDER BY id LIMIT 1{lock}) RETURNING id"
             ))
             .bind(worker)
             .bind(now + lease)
@@ -816,6 +818,17 @@ impl Store {
             self.finish_push_if_settled(*push_id).await?;
         }
         Ok(pushes + released.deliveries)
+    }
+
+    /// The push a trigger made, if it made one.
+    pub async fn push_of_trigger(&self, kind: &str, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM pushes WHERE trigger_kind = $1 AND trigger_key = $2")
+                .bind(kind)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }))
     }
 
     /// One push as stored.

@@ -200,8 +200,21 @@ pub enum PublishPush {
     /// transaction as the save (once per policy: the trigger is unique), so a crash after the
     /// commit cannot lose it.
     WhenPublished,
-    /// Imports, expiry and tag rewrites save without pushing.
+    /// The same, but the push is planned no earlier than this moment.
+    At(DateTime<Utc>),
+    /// Imports, expiry, tag rewrites and a publish without pushing save without pushing.
     Never,
+}
+
+impl PublishPush {
+    /// `Some(not_before)` when a save at `status` queues the push (`None` inside: at once).
+    fn queued(self, status: PolicyStatus) -> Option<Option<DateTime<Utc>>> {
+        match (self, status) {
+            (PublishPush::WhenPublished, PolicyStatus::Published) => Some(None),
+            (PublishPush::At(at), PolicyStatus::Published) => Some(Some(at)),
+            _ => None,
+        }
+    }
 }
 
 /// The trigger kind, key and spec of the push a published policy makes: the same as
@@ -214,29 +227,41 @@ pub fn publish_trigger(policy_id: i64) -> (&'static str, String, serde_json::Val
     )
 }
 
-/// Queues the publish push of policy `$id` in transaction `$tx` when `$push` says so and the
-/// saved status is published; a push that exists already is left as it is.
+/// Creates the publish push of policy `$id` in transaction `$tx`, planned no earlier than
+/// `$not_before` when set; a push that exists already is left as it is. Evaluates to the new
+/// push's id, `None` when there was one.
+macro_rules! insert_publish_push {
+    ($tx:expr, $id:expr, $actor:expr, $now:expr, $not_before:expr) => {{
+        let (kind, key, spec) = publish_trigger($id);
+        let created: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO pushes (trigger_kind, trigger_key, requested_by, spec, status, \
+             rule_version, created_at, not_before) VALUES ($1, $2, $3, $4, 'planning', \
+             (SELECT COALESCE(MAX(version), 0) FROM scoring_weights), $5, $6) \
+             ON CONFLICT (trigger_kind, trigger_key) DO NOTHING RETURNING id",
+        )
+        .bind(kind)
+        .bind(&key)
+        .bind($actor)
+        .bind(Json(&spec))
+        .bind($now)
+        .bind($not_before)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if let Some(push_id) = created {
+            write_audit!($tx, $now, $actor, "create", "push", push_id,
+                serde_json::json!({"trigger_kind": kind, "trigger_key": key, "spec": spec,
+                    "not_before": $not_before}))?;
+        }
+        created
+    }};
+}
+
+/// Queues the publish push of policy `$id` in transaction `$tx` when `$push` says so for the
+/// saved status.
 macro_rules! queue_publish_push {
     ($tx:expr, $push:expr, $content:expr, $id:expr, $actor:expr, $now:expr) => {{
-        if $push == PublishPush::WhenPublished && $content.status == PolicyStatus::Published {
-            let (kind, key, spec) = publish_trigger($id);
-            let created: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO pushes (trigger_kind, trigger_key, requested_by, spec, status, \
-                 rule_version, created_at) VALUES ($1, $2, $3, $4, 'planning', \
-                 (SELECT COALESCE(MAX(version), 0) FROM scoring_weights), $5) \
-                 ON CONFLICT (trigger_kind, trigger_key) DO NOTHING RETURNING id",
-            )
-            .bind(kind)
-            .bind(&key)
-            .bind($actor)
-            .bind(Json(&spec))
-            .bind($now)
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if let Some(push_id) = created {
-                write_audit!($tx, $now, $actor, "create", "push", push_id,
-                    serde_json::json!({"trigger_kind": kind, "trigger_key": key, "spec": spec}))?;
-            }
+        if let Some(not_before) = $push.queued($content.status) {
+            insert_publish_push!($tx, $id, $actor, $now, not_before);
         }
     }};
 }
@@ -251,7 +276,7 @@ impl Store {
     ) -> Result<Policy, StoreError> {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
-        content.validate(&schema).map_err(StoreError::Invalid)?;
+        content.check_save(&schema).map_err(StoreError::Invalid)?;
         let now = self.now();
         let id = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -268,7 +293,8 @@ impl Store {
         self.policy(id).await
     }
 
-    /// Validates and saves a new version of policy `id`.
+    /// Validates and saves a new version of policy `id`; `push` applies when the save changes
+    /// its status to published.
     pub async fn update_policy(
         &self,
         id: i64,
@@ -278,10 +304,22 @@ impl Store {
     ) -> Result<Policy, StoreError> {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
-        content.validate(&schema).map_err(StoreError::Invalid)?;
+        content.check_save(&schema).map_err(StoreError::Invalid)?;
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
+            let was: Option<String> =
+                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            // Only the change to published pushes: editing a policy published without its
+            // push must not send it.
+            let push = if was == Some(enum_text(&PolicyStatus::Published)) {
+                PublishPush::Never
+            } else {
+                push
+            };
             let version: Option<i64> =
                 bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
                     .bind(id)
@@ -295,6 +333,41 @@ impl Store {
             tx.commit().await?;
         });
         self.policy(id).await
+    }
+
+    /// Queues the publish push of a policy published without one, planned no earlier than
+    /// `not_before` when given. Refused when the policy is not published or already has its push.
+    pub async fn queue_policy_push(
+        &self,
+        id: i64,
+        not_before: Option<DateTime<Utc>>,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        let now = self.now();
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin_write().await?;
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if status.ok_or_else(|| not_found(id))? != enum_text(&PolicyStatus::Published) {
+                return Err(StoreError::State {
+                    code: "policy_not_published",
+                    message_zh: "只有已发布的政策才能推送".into(),
+                    message_en: "only a published policy can be pushed".into(),
+                });
+            }
+            let Some(push_id) = insert_publish_push!(tx, id, actor, now, not_before) else {
+                return Err(StoreError::State {
+                    code: "policy_already_pushed",
+                    message_zh: "这项政策的发布推送已经创建过".into(),
+                    message_en: "this policy's publish push exists already".into(),
+                });
+            };
+            tx.commit().await?;
+            Ok(push_id)
+        })
     }
 
     /// Deletes a policy that was never published; published ones are revoked instead, so the

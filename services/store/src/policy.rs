@@ -161,6 +161,32 @@ pub struct Policy {
 
 const MAX_TITLE_CHARS: usize = 300;
 
+/// What the skeleton of a new draft puts where a value is still to be written.
+pub const TO_BE_FILLED: &str = "（待填写）";
+
+fn unwritten(text: &str) -> bool {
+    let text = text.trim();
+    text.is_empty() || text == TO_BE_FILLED
+}
+
+/// Problems a draft is saved with, to be finished before review: an unfinished condition or
+/// amount (rule `applicability`) and the issuing departments. Anything else would make the
+/// stored record itself wrong (a bad date, an unknown region) and refuses even a draft.
+fn may_wait_in_draft(problem: &FieldError) -> bool {
+    problem.rule == "applicability" || problem.field == "issuing_departments"
+}
+
+/// One thing a recipient of the policy's pack would miss, found before publishing.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Gap {
+    /// JSON path of the field to fill in, e.g. `benefit_items[0].window_closes`.
+    pub field: String,
+    /// Publishing is refused while a blocking gap remains; the others are warnings.
+    pub blocks: bool,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
 impl PolicyContent {
     /// Checks the rules no stored policy may break, collecting every problem.
     pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<FieldError>> {
@@ -294,6 +320,137 @@ impl PolicyContent {
         } else {
             Err(problems)
         }
+    }
+
+    /// The rules a save applies at the policy's status: `Ok` with the problems a draft is kept
+    /// with (reported as warnings, checked again at review and publish), `Err` with those that
+    /// refuse the save.
+    pub fn check_save(&self, schema: &AttributeSchema) -> Result<Vec<FieldError>, Vec<FieldError>> {
+        let Err(problems) = self.validate(schema) else {
+            return Ok(Vec::new());
+        };
+        if self.status != PolicyStatus::Draft {
+            return Err(problems);
+        }
+        let (waiting, refused): (Vec<_>, Vec<_>) =
+            problems.into_iter().partition(may_wait_in_draft);
+        if refused.is_empty() {
+            Ok(waiting)
+        } else {
+            Err(refused)
+        }
+    }
+
+    /// What a recipient would miss if the policy went out as it stands: without a 文号, an
+    /// issuing department, a benefit item or a way to apply it is not published (blocking);
+    /// a missing window, amount, process, materials, hotline, summary or full text is a warning.
+    pub fn completeness(&self) -> Vec<Gap> {
+        let mut gaps = Vec::new();
+        let mut gap = |field: String, blocks: bool, zh: String, en: String| {
+            gaps.push(Gap {
+                field,
+                blocks,
+                message_zh: zh,
+                message_en: en,
+            });
+        };
+        if unwritten(&self.doc_number) {
+            gap(
+                "doc_number".into(),
+                true,
+                "未填写文号：收件人无法核对政策出处".into(),
+                "no document number: recipients cannot verify the source".into(),
+            );
+        }
+        if self.issuing_departments.iter().all(|d| unwritten(d)) {
+            gap(
+                "issuing_departments".into(),
+                true,
+                "未填写发文机关".into(),
+                "no issuing department".into(),
+            );
+        }
+        if self.benefit_items.is_empty() {
+            gap(
+                "benefit_items".into(),
+                true,
+                "没有惠企政策事项：收件人不知道能享受什么、怎样申报".into(),
+                "no benefit item: recipients learn neither what they get nor how to apply".into(),
+            );
+        }
+        if self.summary.trim().is_empty() {
+            gap(
+                "summary".into(),
+                false,
+                "未填写摘要".into(),
+                "no summary".into(),
+            );
+        }
+        if self.full_text.trim().is_empty() {
+            gap(
+                "full_text".into(),
+                false,
+                "未填写原文".into(),
+                "no full text".into(),
+            );
+        }
+        let applies = self.delivery_mode == DeliveryMode::Apply;
+        for (i, item) in self.benefit_items.iter().enumerate() {
+            let name = item.name.trim();
+            let at = |field: &str| format!("benefit_items[{i}].{field}");
+            let no_way = unwritten(&item.channel)
+                && item.online_url.as_deref().is_none_or(unwritten)
+                && item.offline_address.as_deref().is_none_or(unwritten);
+            if applies && no_way {
+                gap(
+                    at("channel"),
+                    true,
+                    format!("事项“{name}”没有申报渠道（兑现渠道、线上办理链接或线下地址）"),
+                    format!("item “{name}” says nowhere to apply (channel, online URL or address)"),
+                );
+            }
+            if applies && item.window_closes.is_none() {
+                gap(
+                    at("window_closes"),
+                    false,
+                    format!("事项“{name}”未填写申报截止日期"),
+                    format!("item “{name}” has no closing date"),
+                );
+            }
+            if item.amount.is_none() {
+                gap(
+                    at("amount"),
+                    false,
+                    format!("事项“{name}”未填写支持金额"),
+                    format!("item “{name}” states no amount"),
+                );
+            }
+            if applies && unwritten(&item.process) {
+                gap(
+                    at("process"),
+                    false,
+                    format!("事项“{name}”未填写办理流程"),
+                    format!("item “{name}” has no process"),
+                );
+            }
+            if applies && item.materials.iter().all(|m| unwritten(m)) {
+                gap(
+                    at("materials"),
+                    false,
+                    format!("事项“{name}”未填写申报材料"),
+                    format!("item “{name}” lists no materials"),
+                );
+            }
+            if item.hotline.as_deref().is_none_or(unwritten) {
+                gap(
+                    at("hotline"),
+                    false,
+                    format!("事项“{name}”未填写咨询电话"),
+                    format!("item “{name}” has no hotline"),
+                );
+            }
+        }
+        gaps
     }
 
     /// Tags by dimension as stored for filtering: topics, audiences and applicability tags.

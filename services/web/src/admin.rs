@@ -69,46 +69,144 @@ pub(crate) async fn policy(
         }
         Err(error) => return api::ApiError::from(error).into_response(),
     };
-    let fields: Vec<String> = match state.store.attribute_schema().await {
-        Ok(schema) => {
-            let mut keys: Vec<String> = schema.fields().map(|f| f.key.clone()).collect();
-            keys.sort();
-            keys
-        }
+    let schema = match state.store.attribute_schema().await {
+        Ok(schema) => schema,
         Err(error) => return api::ApiError::from(error).into_response(),
     };
-    let condition =
-        serde_json::to_string_pretty(&policy.content.applicability.condition).unwrap_or_default();
-    let words = context! {
-        lang => viewer.lang.code(),
-        saved => viewer.text("saved"),
-        add_condition => viewer.text("add_condition"),
-        add_group => viewer.text("add_group"),
-        remove => viewer.text("remove"),
-        group_kind => viewer.text("builder_group_kind"),
-        field => viewer.text("builder_field"),
-        op => viewer.text("builder_op"),
-        value => viewer.text("builder_value"),
-        valid => viewer.text("condition_valid"),
-        bad_json => viewer.text("bad_json"),
-        audience => viewer.text("audience_now"),
-        undetermined => viewer.text("undetermined"),
+    let name = |zh: &str, en: &str| {
+        if viewer.lang == crate::Lang::En {
+            en
+        } else {
+            zh
+        }
+        .to_owned()
     };
+    let mut fields: Vec<_> = schema
+        .fields()
+        .map(|field| {
+            let (kind, values) = match &field.field_type {
+                profiles::FieldType::Bool => ("bool", Vec::new()),
+                profiles::FieldType::Number => ("number", Vec::new()),
+                profiles::FieldType::Text => ("text", Vec::new()),
+                profiles::FieldType::Set => ("set", Vec::new()),
+                profiles::FieldType::Date => ("date", Vec::new()),
+                profiles::FieldType::Region => ("region", Vec::new()),
+                profiles::FieldType::Industry => ("industry", Vec::new()),
+                profiles::FieldType::Enum { values } => (
+                    "enum",
+                    values
+                        .iter()
+                        .map(|code| {
+                            let (zh, en) = state.matching.value_name(&field.key, code);
+                            (code.clone(), name(&zh, &en))
+                        })
+                        .collect(),
+                ),
+            };
+            let label = name(&field.label_zh, &field.label_en);
+            (
+                label.clone(),
+                context! { key => field.key, label => label, kind => kind, values => values },
+            )
+        })
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let fields: Vec<_> = fields.into_iter().map(|(_, field)| field).collect();
+    let mut industries: Vec<(String, String)> = profiles::codes::industry_sections()
+        .iter()
+        .map(|s| (s.code.to_owned(), name(s.name_zh, s.name_en)))
+        .collect();
+    industries.extend(crate::portal::industry_choices(&viewer));
+    let word = |key: &str| viewer.text(key);
+    let ops: Vec<_> = matcher::Op::ALL
+        .iter()
+        .map(|op| (op.name(), word(&format!("op_{}", op.name()))))
+        .collect();
+    let words: std::collections::BTreeMap<&str, &str> = crate::text::dictionary(viewer.lang)
+        .into_iter()
+        .filter(|(key, _)| {
+            key.starts_with("ed_")
+                || key.starts_with("policy_status_")
+                || EDITOR_WORDS.contains(key)
+        })
+        .collect();
+    let statuses: Vec<_> = ["draft", "in_review", "published", "expired", "revoked"]
+        .iter()
+        .map(|s| (*s, word(&format!("policy_status_{s}"))))
+        .collect();
+    let status = serde_json::to_value(policy.content.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     viewer.render(
         "admin_policy.html",
         &policy.content.title,
         context! {
             id => id,
-            doc_number => policy.content.doc_number,
-            status => serde_json::to_value(policy.content.status).ok(),
+            status => status,
+            status_word => word(&format!("policy_status_{status}")),
             content => policy.content,
-            condition => condition,
-            fields => fields,
-            ops => matcher::Op::ALL.iter().map(|op| op.name()).collect::<Vec<_>>(),
-            words => words,
+            statuses => statuses,
+            page_data => context! {
+                id => id,
+                policy => policy.content,
+                csrf => viewer.caller.csrf_token(),
+                words => words,
+                fields => fields,
+                ops => ops,
+                regions => crate::portal::region_choices(&state, &viewer),
+                industries => industries,
+            },
         },
     )
 }
+
+/// The words the policy editor's script writes into the page, besides its own (`ed_…`) and the
+/// statuses.
+const EDITOR_WORDS: &[&str] = &[
+    "targets",
+    "conditions",
+    "channel",
+    "process",
+    "offline_address",
+    "time_limit",
+    "hotline",
+    "builder_group_kind",
+    "add_condition",
+    "add_group",
+    "remove",
+    "builder_field",
+    "builder_op",
+    "builder_value",
+    "group_all",
+    "group_any",
+    "group_not",
+    "yes",
+    "no",
+    "choose",
+    "saved",
+    "save_failed",
+    "draft_warnings",
+    "audience_live",
+    "eligible",
+    "undetermined",
+    "editor_condition_unfinished",
+    "publish_blocked",
+    "publish_warnings",
+    "nothing_missing",
+    "district",
+    "sample_pack_for",
+    "no_sample",
+    "published_no_push",
+    "published_push_now",
+    "published_push_at",
+    "push_queued_now",
+    "push_queued_at",
+    "push_time_needed",
+    "list_separator_help",
+    "not_in_force",
+    "with_undetermined",
+];
 
 pub(crate) async fn analytics(
     State(state): State<AppState>,
@@ -494,9 +592,8 @@ pub(crate) async fn new_policy(
         return csrf_refused(&viewer);
     }
     let skeleton = serde_json::json!({
-        "doc_number": "（待填写）",
         "title": format!("新政策草稿 {}", crate::clock::local_time(state.store.now(), viewer.lang)),
-        "issuing_departments": ["（待填写）"],
+        "issuing_departments": [],
         "region_code": viewer.user().and_then(|u| u.region_code.clone()).unwrap_or_else(|| "110000".to_owned()),
         "level": "municipal",
         "status": "draft",
