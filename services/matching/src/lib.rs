@@ -1097,7 +1097,7 @@ impl Matching {
     ) -> Result<(PublishPreview, PolicyTrial), MatchingError> {
         let live = self.read();
         let (rule, brief) = rule_of(policy);
-        let mut engine = live.engine.clone();
+        let mut engine = Engine::clone(&live.engine);
         engine.upsert(rule.clone(), &live.schema)?;
         let in_force = brief.in_force_on(as_of);
         let index = live.index()?;
