@@ -17,6 +17,10 @@ use serde_json::Value as Json;
 use crate::extract::{AmountKind, Suggestions, suggest};
 use crate::span::Span;
 
+/// The ten labelled dev passages (a copy of shared/policy-texts/dev.jsonl; see
+/// tests/fixtures/README.md).
+pub const DEV_SET: &str = include_str!("../tests/fixtures/dev.jsonl");
+
 /// One labelled passage.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Passage {
@@ -403,6 +407,19 @@ pub fn score(passage: &Passage, suggestions: &Suggestions) -> PassageScore {
         missed,
         wrong,
     }
+}
+
+/// A document of about `chars` characters (a page of policy text holds about 1,500) made of the
+/// passages' texts one after another, for timing.
+pub fn long_document(passages: &[Passage], chars: usize) -> String {
+    let mut text = String::new();
+    while text.chars().count() < chars && !passages.is_empty() {
+        for passage in passages {
+            text.push_str(&passage.text);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// Runs the extractor on every passage and scores it.
