@@ -196,7 +196,7 @@ fn docx_text(bytes: &[u8]) -> Result<String, DocumentError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| damaged(&e))?;
     let entry = archive
         .by_name("word/document.xml")
-        .map_err(|_| DocumentError::Docx("word/document.xml 缺失 / missing".into()))?;
+        .map_err(|_| DocumentError::Docx("word/document.xml missing".into()))?;
     let mut xml = String::new();
     entry
         .take(MAX_TEXT_BYTES + 1)

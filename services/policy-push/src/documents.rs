@@ -202,9 +202,9 @@ pub fn draft(
 /// Reads one file into its text.
 pub fn read_file(path: &Path) -> Result<String, String> {
     let name = path.to_string_lossy();
-    let format = Format::from_name(&name).map_err(|e| e.to_string())?;
+    let format = Format::from_name(&name).map_err(|e| e.both())?;
     let bytes = std::fs::read(path).map_err(|e| format!("无法读取 / cannot read: {e}"))?;
-    documents::read(format, &bytes).map_err(|e| e.to_string())
+    documents::read(format, &bytes).map_err(|e| e.both())
 }
 
 /// Imports `files` as draft policies, calling `progress` after each document; one report per
