@@ -12,6 +12,9 @@
 // (an enterprise: 我的政策 from the menu, the 待确认 policy's missing fact filled in, the policy
 // then under 强相关; then the 差一项 policy's one condition short of settled the same way)
 //   node journeys.mjs visitor    <base-url> <screenshot-dir> <search-words>
+//   node journeys.mjs documents  <base-url> <screenshot-dir> <user> <password> <draft-policy-id> <document-file>
+// (admin: upload a policy document in the editor, see a suggestion's source highlighted in the
+// 原文, accept one condition into the tree, reject another, save)
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
@@ -334,6 +337,41 @@ async function admin(page) {
   await page.screenshot({ path: `${shots}/admin-schedules.png`, fullPage: true });
 }
 
+async function documents(page) {
+  await signIn(page);
+  await page.goto(`${base}/admin/policies/${extra}`);
+  await page.waitForFunction(() => document.getElementById('validation').textContent.length > 0);
+  const before = JSON.parse(await page.inputValue('#condition')).all.length;
+  await page.setInputFiles('#doc-file', fact);
+  await page.click('#doc-upload');
+  await page.waitForSelector('#doc-conditions li button.accept');
+  const employees = page.locator('#doc-conditions li', { hasText: 'employees le 300' });
+  check(await employees.count() === 1, 'the employee threshold is suggested');
+  await employees.locator('button.show').click();
+  const marked = await page.textContent('#doc-text mark');
+  check(marked === '从业人数不超过300人', `the source is highlighted in the 原文, saw: ${marked}`);
+  check((await employees.textContent()).includes('第三条（二）'), 'the suggestion cites its clause');
+  await employees.locator('button.accept').click();
+  check(await employees.getAttribute('class') === 'accepted', 'the row shows it was accepted');
+  await page.waitForFunction((n) => {
+    const tree = JSON.parse(document.getElementById('condition').value);
+    return tree.all && tree.all.length === n + 1;
+  }, before);
+  const tree = JSON.parse(await page.inputValue('#condition'));
+  const added = tree.all[before];
+  check(added.field === 'employees' && added.op === 'le' && added.value === 300, `the leaf joins the tree, saw ${JSON.stringify(added)}`);
+  // The builder redraws with the accepted leaf, and the tree still validates.
+  await page.waitForFunction((n) => document.querySelectorAll('#builder .leaf').length === n + 1, before);
+  await page.waitForFunction(() => document.getElementById('validation').className === 'notice');
+  const revenue = page.locator('#doc-conditions li', { hasText: 'revenue' });
+  await revenue.locator('button.reject').click();
+  check(await revenue.getAttribute('class') === 'rejected', 'a rejected suggestion is marked');
+  check(JSON.parse(await page.inputValue('#condition')).all.length === before + 1, 'a rejected suggestion is not applied');
+  await page.screenshot({ path: `${shots}/admin-document-suggestions.png`, fullPage: true });
+  await page.click('#save');
+  await page.waitForFunction(() => document.getElementById('validation').textContent === '已保存');
+}
+
 async function visitor(page, phone) {
   const words = user;
   await page.goto(`${base}/policies`);
@@ -389,7 +427,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, mine, citizen, staff, admin })[role](page);
+    await ({ enterprise, mine, citizen, staff, admin, documents })[role](page);
   }
   await narrowChecks(context, opened);
   console.log(`${role} journey passed`);
