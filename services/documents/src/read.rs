@@ -148,7 +148,12 @@ fn push_decoded(out: &mut String, text: &str) {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // An entity name is short: look for its ';' among the next few characters only.
+        let end = rest
+            .char_indices()
+            .take(12)
+            .find(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
         let decoded = end.and_then(|end| entity(&rest[1..end]).map(|c| (c, end + 1)));
         match decoded {
             Some((c, len)) => {
