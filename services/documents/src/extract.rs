@@ -635,11 +635,15 @@ static LEADING_MARKER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Where the quote of a threshold begins: the subject words just before the comparison, back to
-/// the segment's start (after any clause marker) but at most 20 characters.
+/// the segment's start (after any clause marker, and after a 、 that ends the item before) but at
+/// most 20 characters.
 fn subject_start(text: &str, seg_start: usize, at: usize) -> usize {
     let seg_start = LEADING_MARKER
         .find(&text[seg_start..at])
         .map_or(seg_start, |m| seg_start + m.end());
+    let seg_start = text[seg_start..at]
+        .rfind('、')
+        .map_or(seg_start, |i| seg_start + i + '、'.len_utf8());
     let mut start = at;
     for (count, (index, _)) in text[seg_start..at].char_indices().rev().enumerate() {
         if count >= 20 {
@@ -650,10 +654,13 @@ fn subject_start(text: &str, seg_start: usize, at: usize) -> usize {
     start
 }
 
-/// 男 / 女 stated with an age in the same segment (男60周岁以下).
+/// 男 / 女 stated with an age in the same part of the segment (男60周岁以下; 男性年满60周岁、女性年满55周岁).
 fn gender(cx: &Context<'_>, start: usize, end: usize, out: &mut Vec<LeafSuggestion>) {
     let (seg_start, _) = segment(cx.text, start);
-    let before = &cx.text[seg_start..start];
+    let part_start = cx.text[seg_start..start]
+        .rfind('、')
+        .map_or(seg_start, |i| seg_start + i + '、'.len_utf8());
+    let before = &cx.text[part_start..start];
     let value = match (before.contains('男'), before.contains('女')) {
         (true, false) => "male",
         (false, true) => "female",
@@ -661,7 +668,7 @@ fn gender(cx: &Context<'_>, start: usize, end: usize, out: &mut Vec<LeafSuggesti
     };
     let at = before
         .find(['男', '女'])
-        .map_or(seg_start, |i| seg_start + i);
+        .map_or(part_start, |i| part_start + i);
     out.push(cx.leaf("gender", "eq", json!(value), "性别", at, end, 0.8));
 }
 
@@ -1161,7 +1168,9 @@ fn dedupe(leaves: &mut Vec<LeafSuggestion>) {
                 && k.op == leaf.op
                 && k.value == leaf.value
                 && k.negated == leaf.negated
-                || k.field == leaf.field && k.span.overlaps(&leaf.span)
+                || k.field == leaf.field
+                    && k.span.start <= leaf.span.start
+                    && leaf.span.end <= k.span.end
         });
         if !same {
             kept.push(leaf);
@@ -1465,7 +1474,32 @@ fn amounts(text: &str, structure: &Structure) -> Vec<AmountSuggestion> {
         });
     }
     out.sort_by_key(|a| a.span.start);
+    cap_rates(text, &mut out);
     out
+}
+
+/// 按投资额的30%给予补助，最高不超过500万元: the cap after a rate in the same sentence limits the
+/// rate; it is not a benefit of its own.
+fn cap_rates(text: &str, amounts: &mut Vec<AmountSuggestion>) {
+    let mut index = 1;
+    while index < amounts.len() {
+        let (before, after) = amounts.split_at_mut(index);
+        let (rate, cap) = (&mut before[index - 1], &after[0]);
+        let same_sentence = sentence(text, rate.span.start) == sentence(text, cap.span.start);
+        if rate.kind == AmountKind::Rate
+            && rate.cap.is_none()
+            && cap.kind == AmountKind::Fixed
+            && cap.cap.is_some()
+            && same_sentence
+        {
+            rate.cap = cap.cap;
+            rate.unit = cap.unit;
+            rate.span = Span::new(text, rate.span.start, cap.span.end);
+            amounts.remove(index);
+        } else {
+            index += 1;
+        }
+    }
 }
 
 /// A sum as written: 1500元 stays 1500 (unit 元), 20万元 stays 20 (unit 万元).
@@ -1573,6 +1607,28 @@ mod tests {
             (amounts[0].kind, amounts[0].value, amounts[0].period),
             (AmountKind::PerPeriod, Some(500.0), Some("month"))
         );
+    }
+
+    #[test]
+    fn a_rate_with_its_cap_composite_regions_and_genders_per_item() {
+        let text = "注册地在北京市朝阳区的企业，按实际投资额的30%给予补助，最高不超过500万元。";
+        let s = suggest(text);
+        assert_eq!(s.amounts.len(), 1, "{:?}", s.amounts);
+        let rate = &s.amounts[0];
+        assert_eq!(
+            (rate.kind, rate.rate, rate.cap, rate.unit),
+            (AmountKind::Rate, Some(0.3), Some(500.0), Some("万元"))
+        );
+        let found = leaves(text);
+        assert!(
+            has(&found, "region", "within", json!("110105")),
+            "{found:?}"
+        );
+        let found = leaves("申请人应为男性年满60周岁、女性年满55周岁的老年人。");
+        assert!(has(&found, "age", "ge", json!(60)), "{found:?}");
+        assert!(has(&found, "gender", "eq", json!("male")), "{found:?}");
+        assert!(has(&found, "gender", "eq", json!("female")), "{found:?}");
+        assert!(has(&found, "age", "ge", json!(55)), "{found:?}");
     }
 
     #[test]

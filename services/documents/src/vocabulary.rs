@@ -64,25 +64,21 @@ pub fn province_by_abbreviation(c: char) -> Option<&'static str> {
         .map(|(_, code)| *code)
 }
 
-/// Region names (full and short) and their codes; a name shared by two regions (朝阳区) maps to
-/// `None`, ambiguous without context.
-static REGION_NAMES: LazyLock<BTreeMap<&'static str, Option<&'static str>>> = LazyLock::new(|| {
-    let mut names: BTreeMap<&'static str, Option<&'static str>> = BTreeMap::new();
+/// Region names (full and short) and the codes they name: more than one for a name two regions
+/// share (朝阳区 of 北京 and of 长春), resolved by the name before it.
+static REGION_NAMES: LazyLock<BTreeMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+    let mut names: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
     let mut add = |name: &'static str, code: &'static str| {
         if name.chars().count() < 2 {
             return;
         }
-        names
-            .entry(name)
-            .and_modify(|known| {
-                if *known != Some(code) {
-                    *known = None;
-                }
-            })
-            .or_insert(Some(code));
+        let codes = names.entry(name).or_default();
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
     };
     for region in known_regions() {
-        if region.code.ends_with("0100") {
+        if region.name_zh.contains("市辖区") {
             continue;
         }
         add(region.name_zh, region.code);
@@ -98,43 +94,53 @@ static REGION_NAMES: LazyLock<BTreeMap<&'static str, Option<&'static str>>> = La
 
 /// The full name of a province from its short name (江西 → 江西省).
 pub fn province_by_short_name(short: &str) -> Option<&'static str> {
-    let code = (*REGION_NAMES.get(short)?)?;
+    let [code] = REGION_NAMES.get(short)?.as_slice() else {
+        return None;
+    };
     if !code.ends_with("0000") || known_regions().iter().any(|r| r.name_zh == short) {
         return None;
     }
     known_regions()
         .iter()
-        .find(|r| r.code == code)
+        .find(|r| r.code == *code)
         .map(|r| r.name_zh)
 }
 
-/// A region named at the start of `s`: its code and the length of the name (longest first).
-pub fn region_at(s: &str) -> Option<(&'static str, usize)> {
-    let mut best: Option<(&'static str, usize)> = None;
-    for (name, code) in REGION_NAMES.range::<str, _>(..) {
+/// The longest region name at the start of `s`: the codes it names and its length.
+fn names_at(s: &str) -> Option<(&'static [&'static str], usize)> {
+    let mut best: Option<(&'static [&'static str], usize)> = None;
+    for (name, codes) in REGION_NAMES.iter() {
         if s.starts_with(name) && best.is_none_or(|(_, len)| name.len() > len) {
-            match code {
-                Some(code) => best = Some((code, name.len())),
-                None => best = None,
-            }
+            best = Some((codes.as_slice(), name.len()));
         }
     }
     best
 }
 
-/// Every unambiguous region name in `text`: byte start, end and code.
-pub fn regions_in(text: &str) -> Vec<(usize, usize, &'static str)> {
-    let mut out = Vec::new();
+/// The regions named one after another at the start of `s` (北京市海淀区, 北京朝阳区): the most
+/// specific code and the length read. A name two regions share counts only where the name before
+/// it decides between them; `None` when the first name is unknown or undecided.
+pub fn region_at(s: &str) -> Option<(&'static str, usize)> {
     let mut at = 0;
-    while at < text.len() {
-        if let Some((code, len)) = region_at(&text[at..]) {
-            out.push((at, at + len, code));
-            at += len;
-        } else {
-            at += text[at..].chars().next().map_or(1, char::len_utf8);
+    let mut code: Option<&'static str> = None;
+    while let Some((candidates, len)) = names_at(&s[at..]) {
+        let within: Vec<&&str> = match code {
+            Some(parent) => candidates
+                .iter()
+                .filter(|c| profiles::region_within(c, parent))
+                .collect(),
+            None => candidates.iter().collect(),
+        };
+        match within.as_slice() {
+            [one] => {
+                code = Some(one);
+                at += len;
+            }
+            _ if code.is_some() => break,
+            _ => return None,
         }
     }
-    out
+    code.map(|code| (code, at))
 }
 
 /// The region code of an organ or place name that starts with a region (北京市人民政府 → 110000).
@@ -287,7 +293,18 @@ mod tests {
     #[test]
     fn regions_resolve_by_full_and_short_name() {
         assert_eq!(region_at("江西户籍"), Some(("360000", "江西".len())));
-        assert_eq!(region_at("北京市海淀区"), Some(("110000", "北京市".len())));
+        assert_eq!(
+            region_at("北京市海淀区的企业"),
+            Some(("110108", "北京市海淀区".len()))
+        );
+        assert_eq!(
+            region_at("北京市朝阳区"),
+            Some(("110105", "北京市朝阳区".len()))
+        );
+        assert_eq!(
+            region_at("长春市朝阳区"),
+            Some(("220104", "长春市朝阳区".len()))
+        );
         assert_eq!(region_at("海淀区注册"), Some(("110108", "海淀区".len())));
         // Two 朝阳区 exist (北京, 长春): not resolved without context.
         assert_eq!(region_at("朝阳区"), None);
