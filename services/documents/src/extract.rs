@@ -369,7 +369,7 @@ fn negated_at(text: &str, at: usize) -> bool {
     if before.contains('除') && after.contains('外') {
         return true;
     }
-    ["不属于", "不适用", "非"]
+    ["不属于", "不适用", "非", "不含", "不包括"]
         .iter()
         .any(|w| before.ends_with(w))
         || before.contains("不适用") && before.contains("行业")
@@ -641,9 +641,16 @@ fn subject_start(text: &str, seg_start: usize, at: usize) -> usize {
     let seg_start = LEADING_MARKER
         .find(&text[seg_start..at])
         .map_or(seg_start, |m| seg_start + m.end());
-    let seg_start = text[seg_start..at]
-        .rfind('、')
-        .map_or(seg_start, |i| seg_start + i + '、'.len_utf8());
+    // 且 / 并且 join two conditions in one segment: the quote starts after it.
+    let seg_start = ['、', '且']
+        .iter()
+        .filter_map(|c| {
+            text[seg_start..at]
+                .rfind(*c)
+                .map(|i| seg_start + i + c.len_utf8())
+        })
+        .max()
+        .unwrap_or(seg_start);
     let mut start = at;
     for (count, (index, _)) in text[seg_start..at].char_indices().rev().enumerate() {
         if count >= 20 {
@@ -1580,6 +1587,13 @@ mod tests {
             has(&found, "hukou_region", "within", json!("110000")),
             "{found:?}"
         );
+        let excluded = leaves("年满16周岁（不含在校学生）的城乡居民");
+        assert!(
+            excluded
+                .iter()
+                .any(|(f, _, v, n)| f == "employment_status" && *v == json!("student") && *n),
+            "{excluded:?}"
+        );
         assert!(has(&found, "age", "ge", json!(18)), "{found:?}");
         assert!(
             has(
@@ -1619,6 +1633,10 @@ mod tests {
             (rate.kind, rate.rate, rate.cap, rate.unit),
             (AmountKind::Rate, Some(0.3), Some(500.0), Some("万元"))
         );
+        let text2 = "对营业收入超过2000万元的企业，按照研发费用增量的10%给予补贴，单个企业每年最高不超过100万元。";
+        let amounts = suggest(text2).amounts;
+        assert_eq!(amounts.len(), 1, "{amounts:?}");
+        assert_eq!((amounts[0].rate, amounts[0].cap), (Some(0.1), Some(100.0)));
         let found = leaves(text);
         assert!(
             has(&found, "region", "within", json!("110105")),

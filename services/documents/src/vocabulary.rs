@@ -238,6 +238,8 @@ pub const HOUSEHOLD_PHRASES: &[(&str, &str)] = &[
     ("低保户", "subsistence"),
     ("低收入家庭", "low_income"),
     ("低收入人口", "low_income"),
+    ("低收入老年人", "low_income"),
+    ("低收入", "low_income"),
     ("单亲家庭", "single_parent"),
     ("独居老人", "elderly_living_alone"),
     ("独居老年人", "elderly_living_alone"),
