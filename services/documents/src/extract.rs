@@ -706,6 +706,21 @@ static EDUCATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(小学|初中|普通高中|高中|中专|中职|大专|专科|高职|大学本科|本科|学士|硕士研究生|硕士|研究生|博士研究生|博士)(及以上|以上)?(?:学历|学位)")
         .expect("education pattern")
 });
+/// Yes/no facts many policies ask for, in their usual wording: the suggested `attr.` key.
+const FLAG_PHRASES: &[(&str, &str)] = &[
+    ("签订劳动合同", "labor_contract_signed"),
+    ("签订了劳动合同", "labor_contract_signed"),
+    ("信誉良好", "good_credit"),
+    ("信用良好", "good_credit"),
+    ("信用记录良好", "good_credit"),
+    ("具有独立法人资格", "independent_legal_person"),
+    ("具备独立法人资格", "independent_legal_person"),
+    ("依法缴纳社会保险", "social_insurance_paid"),
+    ("依法纳税", "tax_compliant"),
+    ("财务制度健全", "sound_accounts"),
+    ("财务管理制度健全", "sound_accounts"),
+];
+
 static NO_RECORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:无|没有|未有)([\u{4e00}-\u{9fff}]{1,8}?)(?:记录|行为)").expect("record pattern")
 });
@@ -931,6 +946,29 @@ fn phrases(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
         }
     }
     industries(cx, out);
+    for (phrase, key) in FLAG_PHRASES {
+        for (at, _) in text.match_indices(phrase) {
+            // 签订1年以上劳动合同 is a threshold, read with its number.
+            let (seg_start, _) = segment(text, at);
+            let part = &text[seg_start..at];
+            let part = part
+                .rfind('、')
+                .map_or(part, |i| &part[i + '、'.len_utf8()..]);
+            if part.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            let end = at + phrase.len();
+            out.push(cx.leaf(
+                format!("attr.{key}"),
+                "eq",
+                json!(true),
+                phrase,
+                at,
+                end,
+                0.6,
+            ));
+        }
+    }
     for caps in NO_RECORD.captures_iter(text) {
         let whole = caps.get(0).expect("match");
         let what = &caps[1];
@@ -1547,7 +1585,8 @@ mod tests {
     fn enterprise_thresholds_regions_and_certificates() {
         let text = "关于支持中小企业发展的若干措施\n第三条 申请企业应当同时符合下列条件：\n\
             （一）在海淀区依法注册登记；\n（二）从业人数不超过300人；\n（三）上年度营业收入2亿元以下；\n\
-            （四）资产总额不低于5000万元；\n（五）获得高新技术企业认定；\n（六）成立满3年。";
+            （四）资产总额不低于5000万元；\n（五）获得高新技术企业认定；\n（六）成立满3年；\n\
+            （七）具有独立法人资格，与职工签订劳动合同。";
         let found = leaves(text);
         assert!(
             has(&found, "region", "within", json!("110108")),
@@ -1562,6 +1601,14 @@ mod tests {
         );
         assert!(
             has(&found, "founded_on", "years_since_ge", json!(3)),
+            "{found:?}"
+        );
+        assert!(
+            has(&found, "attr.independent_legal_person", "eq", json!(true)),
+            "{found:?}"
+        );
+        assert!(
+            has(&found, "attr.labor_contract_signed", "eq", json!(true)),
             "{found:?}"
         );
         let suggestions = suggest(text);
