@@ -946,6 +946,7 @@ fn phrases(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
         }
     }
     industries(cx, out);
+    unit_kinds(cx, out);
     for (phrase, key) in FLAG_PHRASES {
         for (at, _) in text.match_indices(phrase) {
             // 签订1年以上劳动合同 is a threshold, read with its number.
@@ -1054,7 +1055,9 @@ fn excluded_receivers(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
 fn subject_boundary_before(text: &str, at: usize) -> bool {
     match text[..at].chars().next_back() {
         None => true,
-        Some(c) => !('\u{4e00}'..='\u{9fff}').contains(&c) || "对为是的等和及与或向凡".contains(c),
+        Some(c) => {
+            !('\u{4e00}'..='\u{9fff}').contains(&c) || "对为是的等和及与或向凡类".contains(c)
+        }
     }
 }
 
@@ -1193,6 +1196,85 @@ fn industries(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
         };
         let mut leaf = cx.leaf("industry", op, value, "所属行业", start, end, 0.7);
         leaf.negated = negated;
+        out.push(leaf);
+    }
+}
+
+/// Kinds of unit named as subjects: a list of two or more (企业和社会组织; 社会团体、基金会…等六类
+///市场主体参照实施, which adds them to the enterprises the text is about) or one introduced by 对
+/// (对个体工商户). A lone 企业 elsewhere says nothing.
+fn unit_kinds(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
+    let text = cx.text;
+    let mut found: Vec<(usize, usize, &str)> = Vec::new();
+    for (word, code) in vocabulary::UNIT_KINDS {
+        for (at, _) in text.match_indices(word) {
+            let end = at + word.len();
+            let inside = found.iter().any(|(s, e, _)| at < *e && *s < end);
+            if !inside && (*word != "企业" || subject_boundary_before(text, at)) {
+                found.push((at, end, code));
+            }
+        }
+    }
+    found.sort_by_key(|(start, _, _)| *start);
+    let mut groups: Vec<Vec<(usize, usize, &str)>> = Vec::new();
+    for item in found {
+        // Joined by 、 和 及 与, or by a short qualifier of the next item (以单位形式参保的).
+        let joined = groups.last().and_then(|g| g.last()).is_some_and(|last| {
+            let gap = &text[last.1..item.0];
+            let qualifier = gap.ends_with('的') && gap.chars().count() <= 12;
+            gap.chars().count() <= 3 && gap.chars().all(|c| "、和及与以或".contains(c))
+                || gap.starts_with('、') && qualifier
+        });
+        match groups.last_mut() {
+            Some(group) if joined => group.push(item),
+            _ => groups.push(vec![item]),
+        }
+    }
+    for group in groups {
+        let (start, end) = (group[0].0, group[group.len() - 1].1);
+        let mut codes: Vec<&str> = Vec::new();
+        for (_, _, code) in &group {
+            if !codes.contains(code) {
+                codes.push(code);
+            }
+        }
+        let introduced = text[..start].ends_with('对');
+        if codes.len() < 2 && !introduced {
+            continue;
+        }
+        let (_, sentence_end) = sentence(text, end);
+        let extends = [
+            "参照实施",
+            "参照执行",
+            "参照本办法",
+            "参照本通知",
+            "参照本措施",
+        ]
+        .iter()
+        .any(|w| text[end..sentence_end].contains(w));
+        if extends && cx.audience.enterprise() && !codes.contains(&"enterprise") {
+            codes.insert(0, "enterprise");
+        }
+        let leaf = match codes.as_slice() {
+            [one] => cx.leaf(
+                "attr.entity_type",
+                "eq",
+                json!(one),
+                "单位类型",
+                start,
+                end,
+                0.55,
+            ),
+            many => cx.leaf(
+                "attr.entity_type",
+                "in",
+                json!(many),
+                "单位类型",
+                start,
+                end,
+                0.55,
+            ),
+        };
         out.push(leaf);
     }
 }
@@ -1694,6 +1776,35 @@ mod tests {
         assert!(has(&found, "gender", "eq", json!("male")), "{found:?}");
         assert!(has(&found, "gender", "eq", json!("female")), "{found:?}");
         assert!(has(&found, "age", "ge", json!(55)), "{found:?}");
+    }
+
+    #[test]
+    fn kinds_of_unit_listed_or_introduced_by_dui() {
+        let found = leaves("各类企业、农民专业合作社和个体工商户均可申请。对个体工商户给予补贴。");
+        assert!(
+            has(
+                &found,
+                "attr.entity_type",
+                "in",
+                json!(["enterprise", "cooperative", "individual_business"])
+            ),
+            "{found:?}"
+        );
+        assert!(
+            has(
+                &found,
+                "attr.entity_type",
+                "eq",
+                json!("individual_business")
+            ),
+            "{found:?}"
+        );
+        // A lone 企业 says nothing about kinds of unit.
+        assert!(
+            leaves("符合条件的企业可申请。")
+                .iter()
+                .all(|(f, _, _, _)| f != "attr.entity_type")
+        );
     }
 
     #[test]

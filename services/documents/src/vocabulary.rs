@@ -277,6 +277,22 @@ pub const EDUCATION_LEVELS: &[(&[&str], &str)] = &[
     (&["博士研究生", "博士"], "doctorate"),
 ];
 
+/// Kinds of unit a policy may name as its subjects, longest first (the suggested values of an
+/// `attr.entity_type` field).
+pub const UNIT_KINDS: &[(&str, &str)] = &[
+    ("民办非企业单位", "social_service_agency"),
+    ("农民专业合作社", "cooperative"),
+    ("社会服务机构", "social_service_agency"),
+    ("会计师事务所", "accounting_firm"),
+    ("律师事务所", "law_firm"),
+    ("个体工商户", "individual_business"),
+    ("社会组织", "social_organization"),
+    ("社会团体", "social_group"),
+    ("事业单位", "public_institution"),
+    ("基金会", "foundation"),
+    ("企业", "enterprise"),
+];
+
 /// Enterprise size classes as written; 小型微利企业 is a tax label, not a size class.
 pub const SIZE_PHRASES: &[(&str, &[&str])] = &[
     ("中小微企业", &["medium", "small", "micro"]),

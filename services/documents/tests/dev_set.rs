@@ -33,11 +33,11 @@ fn dev_set_figures_do_not_regress() {
     }
 }
 
-// Reached on 2026-12-07 (README, "From a policy document to a reviewed draft"): 51 of 52
-// suggested leaves right, 51 of 72 labelled leaves found; 15 of 15 amounts right, 15 of 16 found;
+// Reached on 2026-12-07 (README, "From a policy document to a reviewed draft"): 54 of 55
+// suggested leaves right, 54 of 72 labelled leaves found; 15 of 15 amounts right, 15 of 16 found;
 // 59 of 60 metadata fields exact.
 const LEAF_PRECISION: f64 = 0.98;
-const LEAF_RECALL: f64 = 0.70;
+const LEAF_RECALL: f64 = 0.75;
 const AMOUNT_PRECISION: f64 = 1.0;
 const AMOUNT_RECALL: f64 = 0.93;
 const METADATA: f64 = 0.98;
