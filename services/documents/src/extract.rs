@@ -564,20 +564,14 @@ fn thresholds(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
                     .any(|w| before.contains(w))
                     && !before.contains("经营") =>
             {
-                let unit = if q.unit == Unit::Years {
-                    "years"
-                } else {
-                    "months"
-                };
-                let (op_name, value) = match op {
-                    Comparison::Ge | Comparison::Gt => (format!("{unit}_since_ge"), q.value),
-                    Comparison::Lt | Comparison::Le => (format!("{unit}_since_lt"), q.value),
-                };
-                let op_name: &'static str = match op_name.as_str() {
-                    "years_since_ge" => "years_since_ge",
-                    "years_since_lt" => "years_since_lt",
-                    "months_since_ge" => "months_since_ge",
-                    _ => "months_since_lt",
+                // Whole years or months since founding: 不满 / 以内 read as fewer than, 满 / 以上 as at
+                // least; ≤ and > are less certain, hence the lower confidence.
+                let at_least = matches!(op, Comparison::Ge | Comparison::Gt);
+                let op_name = match (q.unit == Unit::Years, at_least) {
+                    (true, true) => "years_since_ge",
+                    (true, false) => "years_since_lt",
+                    (false, true) => "months_since_ge",
+                    (false, false) => "months_since_lt",
                 };
                 let confidence = if matches!(op, Comparison::Le | Comparison::Gt) {
                     0.5
@@ -587,7 +581,7 @@ fn thresholds(cx: &Context<'_>, out: &mut Vec<LeafSuggestion>) {
                 out.push(cx.leaf(
                     "founded_on",
                     op_name,
-                    number_json(value),
+                    number_json(q.value),
                     "成立年限",
                     quote_start,
                     end,

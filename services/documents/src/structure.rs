@@ -156,9 +156,10 @@ fn doc_number(text: &str) -> Option<Found<String>> {
         })
     })?;
     let (start, end) = *chosen;
-    // A bracketed number inside 《…》(财税〔2019〕13号) starts after the title's closing mark.
-    let raw = &text[start..end];
-    let value = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let value = text[start..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(Found {
         value,
         span: Span::new(text, start, end),
