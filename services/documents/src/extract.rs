@@ -17,7 +17,8 @@ use crate::vocabulary;
 /// A catalogue field suggested from the text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetadataSuggestion {
-    /// title, doc_number, issuer, written_on, valid_from, valid_until, audience.
+    /// title, doc_number, issuer, written_on, valid_from, valid_until, window_opens,
+    /// window_closes, targets, audience.
     pub field: &'static str,
     pub value: Json,
     pub span: Option<Span>,
@@ -190,7 +191,7 @@ fn jurisdiction(structure: &Structure) -> Option<&'static str> {
 pub fn suggest(text: &str) -> Suggestions {
     let structure = structure::structure(text);
     let audience = audience(text);
-    let metadata = metadata(&structure, audience);
+    let metadata = metadata(text, &structure, audience);
     let amounts = amounts(text, &structure);
     let mut conditions = Vec::new();
     let claimed: Vec<(usize, usize)> = amounts.iter().map(|a| (a.span.start, a.span.end)).collect();
@@ -258,7 +259,88 @@ impl Context<'_> {
     }
 }
 
-fn metadata(structure: &Structure, audience: Audience) -> Vec<MetadataSuggestion> {
+static WINDOW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:申报|申请|受理)[^。；\n]{0,24}?(?P<y1>[12][0-9]{3})\s*年\s*(?P<m1>[0-9]{1,2})\s*月\s*(?P<d1>[0-9]{1,2})\s*日",
+        r"[^。；\n0-9]{0,6}?(?:至|到|—|－|-)\s*(?:(?P<y2>[12][0-9]{3})\s*年\s*)?(?P<m2>[0-9]{1,2})\s*月\s*(?P<d2>[0-9]{1,2})\s*日"
+    ))
+    .expect("window pattern")
+});
+static TARGETS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:支持|补贴|适用|发放|申报|扶持|奖励|资助|服务)对象(?:为|是|[:：])?")
+        .expect("targets pattern")
+});
+
+/// The application window (申报时间为2025年3月1日至3月31日; a second date without a year takes
+/// the first one's) and who the benefit is for (补贴对象: the rest of its line, or the next line
+/// under a heading), as catalogue suggestions for the benefit item.
+fn window_and_targets(text: &str, structure: &Structure, out: &mut Vec<MetadataSuggestion>) {
+    let clause = |at: usize| structure.clause_at(at).map(str::to_owned);
+    if let Some(caps) = WINDOW.captures(text) {
+        let number = |name: &str| caps.name(name).and_then(|m| m.as_str().parse::<u32>().ok());
+        let year = |name: &str| caps.name(name).and_then(|m| m.as_str().parse::<i32>().ok());
+        let opens = year("y1").zip(number("m1")).zip(number("d1"));
+        let opens = opens.and_then(|((y, m), d)| chrono::NaiveDate::from_ymd_opt(y, m, d));
+        let closes = year("y2")
+            .or(year("y1"))
+            .zip(number("m2"))
+            .zip(number("d2"))
+            .and_then(|((y, m), d)| chrono::NaiveDate::from_ymd_opt(y, m, d));
+        if let (Some(opens), Some(closes)) = (opens, closes)
+            && opens <= closes
+        {
+            let first = caps.name("y1").expect("matched");
+            let last = caps.name("d2").expect("matched");
+            for (field, date, start, end) in [
+                (
+                    "window_opens",
+                    opens,
+                    first.start(),
+                    caps.name("d1").expect("matched").end(),
+                ),
+                (
+                    "window_closes",
+                    closes,
+                    caps.name("m2").expect("matched").start(),
+                    last.end(),
+                ),
+            ] {
+                out.push(MetadataSuggestion {
+                    field,
+                    value: json!(date.to_string()),
+                    span: Some(Span::new(text, start, end + "日".len())),
+                    clause: clause(start),
+                    confidence: 0.7,
+                });
+            }
+        }
+    }
+    if let Some(m) = TARGETS.find(text) {
+        let line_end = text[m.end()..]
+            .find('\n')
+            .map_or(text.len(), |i| m.end() + i);
+        let (start, end) = if text[m.end()..line_end].trim().chars().count() >= 2 {
+            (m.end(), line_end)
+        } else {
+            let next = (line_end + 1).min(text.len());
+            let next_end = text[next..].find('\n').map_or(text.len(), |i| next + i);
+            (next, next_end)
+        };
+        let targets = text[start..end].trim();
+        if targets.chars().count() >= 2 {
+            let start = start + text[start..end].find(targets).unwrap_or(0);
+            out.push(MetadataSuggestion {
+                field: "targets",
+                value: json!(targets),
+                span: Some(Span::new(text, start, start + targets.len())),
+                clause: clause(start),
+                confidence: 0.6,
+            });
+        }
+    }
+}
+
+fn metadata(text: &str, structure: &Structure, audience: Audience) -> Vec<MetadataSuggestion> {
     let mut out = Vec::new();
     let clause = |span: &Span| structure.clause_at(span.start).map(str::to_owned);
     if let Some(title) = &structure.title {
@@ -303,6 +385,7 @@ fn metadata(structure: &Structure, audience: Audience) -> Vec<MetadataSuggestion
             });
         }
     }
+    window_and_targets(text, structure, &mut out);
     out.push(MetadataSuggestion {
         field: "audience",
         value: json!(audience.name()),
@@ -1798,6 +1881,34 @@ mod tests {
             leaves("符合条件的企业可申请。")
                 .iter()
                 .all(|(f, _, _, _)| f != "attr.entity_type")
+        );
+    }
+
+    #[test]
+    fn the_application_window_and_the_targets() {
+        let text =
+            "一、补贴对象\n本市户籍的失业人员。\n二、申报时间\n申报时间为2025年3月1日至3月31日。";
+        let metadata = suggest(text).metadata;
+        let field = |name: &str| {
+            metadata
+                .iter()
+                .find(|m| m.field == name)
+                .map(|m| (m.value.clone(), m.span.as_ref().map(|s| s.text.clone())))
+        };
+        assert_eq!(
+            field("window_opens"),
+            Some((json!("2025-03-01"), Some("2025年3月1日".to_owned())))
+        );
+        assert_eq!(
+            field("window_closes"),
+            Some((json!("2025-03-31"), Some("3月31日".to_owned())))
+        );
+        assert_eq!(
+            field("targets"),
+            Some((
+                json!("本市户籍的失业人员。"),
+                Some("本市户籍的失业人员。".to_owned())
+            ))
         );
     }
 
