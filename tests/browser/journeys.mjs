@@ -12,6 +12,9 @@
 // (an enterprise: 我的政策 from the menu, the 待确认 policy's missing fact filled in, the policy
 // then under 强相关; then the 差一项 policy's one condition short of settled the same way)
 //   node journeys.mjs visitor    <base-url> <screenshot-dir> <search-words>
+//   node journeys.mjs documents  <base-url> <screenshot-dir> <user> <password> <draft-policy-id> <document-file>
+// (admin: upload a policy document in the editor, see a suggestion's source highlighted in the
+// 原文, accept one condition into the tree, reject another, save)
 // (an anonymous visitor: search the library, open a policy, run the calculator with partial facts,
 // then the result again on a 390 px wide phone screen)
 // Exits non-zero, with the reason, when a step fails; screenshots of each page go to the folder.
@@ -456,6 +459,41 @@ async function editor(page) {
   await page.screenshot({ path: `${shots}/editor-push-later.png`, fullPage: true });
 }
 
+async function documents(page) {
+  await signIn(page);
+  await page.goto(`${base}/admin/policies/${extra}`);
+  const leaves = () => page.locator('#builder .leaf:has(select[aria-label="条件字段"])');
+  await leaves().first().waitFor();
+  const before = await leaves().count();
+  await page.setInputFiles('#doc-file', fact);
+  await page.click('#doc-upload');
+  await page.waitForSelector('#doc-conditions li button.accept');
+  // The suggestion reads in the builder's words, not as field codes and operator names.
+  const employees = page.locator('#doc-conditions li', { hasText: '从业人员（人） 不超过 300' });
+  check(await employees.count() === 1, `the employee threshold is suggested in words, saw: ${await page.textContent('#doc-conditions')}`);
+  check(!(await page.textContent('#doc-conditions')).includes('employees le'), 'no field code or operator name is shown');
+  await employees.locator('button.show').click();
+  const marked = await page.textContent('#doc-text mark');
+  check(marked === '从业人数不超过300人', `the source is highlighted in the 原文, saw: ${marked}`);
+  check((await employees.textContent()).includes('第三条（二）'), 'the suggestion cites its clause');
+  await employees.locator('button.accept').click();
+  check(await employees.getAttribute('class') === 'accepted', 'the row shows it was accepted');
+  // The builder redraws with the accepted leaf, in words, with the number as typed.
+  await page.waitForFunction((n) => document.querySelectorAll('#builder .leaf select[aria-label="条件字段"]').length === n + 1, before);
+  const added = leaves().nth(before);
+  check(await added.locator('select').nth(0).inputValue() === 'employees', 'the accepted leaf tests 从业人员');
+  check(await added.locator('select').nth(1).inputValue() === 'le', 'with 不超过');
+  check(await added.locator('input').first().inputValue() === '300', 'and 300');
+  const revenue = page.locator('#doc-conditions li', { hasText: '营业收入' });
+  await revenue.first().locator('button.reject').click();
+  check(await revenue.first().getAttribute('class') === 'rejected', 'a rejected suggestion is marked');
+  check(await leaves().count() === before + 1, 'a rejected suggestion is not applied');
+  await accessible(page, 'the document suggestions');
+  await page.screenshot({ path: `${shots}/admin-document-suggestions.png`, fullPage: true });
+  await page.click('#save');
+  await page.waitForFunction(() => document.getElementById('validation').textContent.includes('已保存'));
+}
+
 async function visitor(page, phone) {
   const words = user;
   await page.goto(`${base}/policies`);
@@ -511,7 +549,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, mine, citizen, staff, admin, editor })[role](page);
+    await ({ enterprise, mine, citizen, staff, admin, editor, documents })[role](page);
   }
   await narrowChecks(context, opened);
   console.log(`${role} journey passed`);

@@ -103,7 +103,7 @@ fn expectation(method: &str, path: &str) -> Option<Expect> {
         (
             "post",
             "/policies" | "/policies/check" | "/profiles" | "/tags" | "/attributes" | "/schedules"
-            | "/imports/profiles" | "/weights/dry-run",
+            | "/imports/profiles" | "/weights/dry-run" | "/documents/suggest",
         )
         | ("put", "/policies/{id}" | "/weights" | "/tags/{id}" | "/schedules/{id}")
         | ("delete", "/policies/{id}" | "/profiles/{id}" | "/tags/{id}" | "/schedules/{id}")

@@ -343,3 +343,58 @@ async fn an_anonymous_visitor_searches_reads_and_calculates_in_a_real_browser() 
         );
     }
 }
+
+/// The policy editor's document panel (#20): an uploaded notice's suggestions beside its text,
+/// one condition accepted into the tree and saved, another rejected and left out.
+#[tokio::test]
+async fn an_administrator_accepts_suggestions_from_an_uploaded_document() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut draft = fixtures::policy();
+    draft["status"] = json!("draft");
+    let draft_id = app.create("/api/v1/policies", &draft).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("措施.txt");
+    std::fs::write(
+        &file,
+        "关于支持中小企业发展的若干措施\n第三条 申请企业应当同时符合下列条件：\n\
+         （一）在海淀区依法注册登记；\n（二）从业人数不超过300人；\n（三）上年度营业收入2亿元以下。",
+    )
+    .unwrap();
+    let before = app
+        .get(&format!("/api/v1/policies/{draft_id}"))
+        .await
+        .expect(200)
+        .body["applicability"]["condition"]["all"]
+        .as_array()
+        .unwrap()
+        .len();
+    journey(
+        "documents",
+        &app,
+        &[
+            "e2e-admin",
+            "e2e-password-123",
+            &draft_id.to_string(),
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let saved = app
+        .get(&format!("/api/v1/policies/{draft_id}"))
+        .await
+        .expect(200)
+        .body;
+    let leaves = saved["applicability"]["condition"]["all"]
+        .as_array()
+        .unwrap();
+    assert_eq!(leaves.len(), before + 1, "{saved}");
+    assert_eq!(
+        leaves[before],
+        json!({"field": "employees", "op": "le", "value": 300})
+    );
+    assert!(
+        screenshots()
+            .join("admin-document-suggestions.png")
+            .exists()
+    );
+}

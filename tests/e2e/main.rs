@@ -6,6 +6,7 @@ mod authorization_matrix;
 mod bad_input;
 mod browser;
 mod contacts;
+mod documents;
 mod explain;
 mod fixtures;
 mod hostile_input;

@@ -94,6 +94,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .merge(routes::matches::routes())
         .merge(routes::explain::routes())
         .merge(routes::imports::routes())
+        .merge(routes::documents::routes())
         .merge(routes::search::routes())
         .merge(routes::calendar::routes())
         .merge(routes::suggestions::routes())

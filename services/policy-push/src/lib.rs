@@ -7,6 +7,7 @@ pub mod bench_import;
 pub mod bench_push;
 pub mod bench_scale;
 pub mod config;
+pub mod documents;
 mod http_io;
 pub mod import;
 pub mod logging;

@@ -44,14 +44,24 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Import policies (JSON lines) or profiles (JSON lines, CSV or XLSX); bad rows are
-    /// reported, good ones imported. Re-importing updates rather than duplicates.
+    /// reported, good ones imported. Re-importing updates rather than duplicates. `documents`
+    /// reads policy documents (.txt, .html, .docx; files or folders) into one draft policy each
+    /// and reports what was found in each.
     Import {
         /// What the file holds.
         #[arg(value_enum)]
-        kind: ImportKind,
+        kind: ImportWhat,
         /// The file: `.jsonl` (one JSON object per line; `-` reads standard input), or for
-        /// profiles a `.csv` / `.xlsx` sheet whose columns are listed in profiles/src/import.rs.
-        file: PathBuf,
+        /// profiles a `.csv` / `.xlsx` sheet whose columns are listed in profiles/src/import.rs;
+        /// for documents any number of files and folders.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Documents only: the region (GB/T 2260) of drafts whose text names none.
+        #[arg(long, default_value = "110000")]
+        region: String,
+        /// Documents only: write each document's report and suggestions to this JSON-lines file.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Load the demo data set (42 policies, 220 enterprises and citizens).
     Demo,
@@ -127,12 +137,31 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         import_profiles: usize,
     },
+    /// Measure the policy-document extractor (#20) on labelled passages: leaf precision, recall
+    /// and F1, amount precision and recall, metadata exact-match rates, per passage and in total,
+    /// and the time to read and suggest a 20-page document.
+    ExtractEval {
+        /// JSON lines in the format of shared/policy-texts/README.md; default: the dev set kept in
+        /// services/documents/tests/fixtures/dev.jsonl.
+        file: Option<PathBuf>,
+        /// Also list each passage's missed and wrongly suggested leaves.
+        #[arg(long)]
+        detail: bool,
+    },
     /// One size of `bench --scale`: builds the index and prints its figures as JSON.
     #[command(hide = true)]
     BenchIndex {
         #[arg(long)]
         profiles: usize,
     },
+}
+
+/// What `import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ImportWhat {
+    Policies,
+    Profiles,
+    Documents,
 }
 
 #[tokio::main]
@@ -164,9 +193,21 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             println!("migrations applied / 数据库迁移完成");
         }
-        Command::Import { kind, file }
-            if kind == ImportKind::Profiles && import::is_spreadsheet(&file) =>
-        {
+        Command::Import {
+            kind: ImportWhat::Documents,
+            files,
+            region,
+            report,
+        } => import_documents(&config, &files, &region, report.as_deref()).await?,
+        Command::Import { files, .. } if files.len() != 1 => {
+            anyhow::bail!("policies and profiles are imported from one file at a time")
+        }
+        Command::Import {
+            kind: ImportWhat::Profiles,
+            files,
+            ..
+        } if import::is_spreadsheet(&files[0]) => {
+            let file = &files[0];
             let store = policy_push::open_store(&config).await?;
             let bar = ProgressBar::new_spinner();
             bar.set_style(
@@ -176,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("progress template")?,
             );
             let limits = config.imports.limits();
-            let (report, report_path) = import::import_profile_sheet(&store, &file, limits, |p| {
+            let (report, report_path) = import::import_profile_sheet(&store, file, limits, |p| {
                 if let Some(total) = p.total_rows {
                     bar.set_length(total);
                 }
@@ -195,12 +236,17 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(2);
             }
         }
-        Command::Import { kind, file } => {
+        Command::Import { kind, files, .. } => {
+            let kind = match kind {
+                ImportWhat::Profiles => ImportKind::Profiles,
+                _ => ImportKind::Policies,
+            };
+            let file = &files[0];
             let store = policy_push::open_store(&config).await?;
             let report = if file.as_os_str() == "-" {
                 import::import_lines(&store, kind, std::io::stdin().lock(), |_| {}).await?
             } else {
-                let text = std::fs::read_to_string(&file)
+                let text = std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
                 let bar = ProgressBar::new(text.lines().count() as u64);
                 bar.set_style(
@@ -299,6 +345,17 @@ async fn main() -> anyhow::Result<()> {
             print!("{report}");
             return Ok(());
         }
+        Command::ExtractEval { file, detail } => {
+            let jsonl = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                None => documents::eval::DEV_SET.to_owned(),
+            };
+            let passages =
+                documents::eval::parse_passages(&jsonl).context("not labelled passages")?;
+            print!("{}", documents::eval::evaluate(&passages).render(detail));
+            println!("{}", policy_push::documents::speed_line(&passages));
+        }
         Command::BenchIndex { profiles } => {
             let figures = policy_push::bench_scale::measure_index(profiles)?;
             println!("{}", serde_json::to_string(&figures)?);
@@ -348,6 +405,62 @@ async fn main() -> anyhow::Result<()> {
                 report.profiles.written()
             );
         }
+    }
+    Ok(())
+}
+
+/// `import documents`: one draft per document behind a progress bar, then what each gave.
+async fn import_documents(
+    config: &config::Config,
+    paths: &[PathBuf],
+    region: &str,
+    report_path: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use policy_push::documents;
+    anyhow::ensure!(
+        profiles::codes::is_valid_region(region),
+        "--region {region:?} is not a GB/T 2260 region code / 不是有效的行政区划代码"
+    );
+    let files = documents::document_files(paths).context("cannot list the documents")?;
+    let store = policy_push::open_store(config).await?;
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} documents  {per_sec}  eta {eta}")
+            .context("progress template")?,
+    );
+    let reports = documents::import_documents(&store, &files, region, report_path.is_some(), |n| {
+        bar.set_position(n as u64)
+    })
+    .await?;
+    bar.finish();
+    store.close().await;
+    let mut written = 0;
+    for report in &reports {
+        let ok = report.outcome.starts_with("created") || report.outcome.starts_with("updated");
+        written += usize::from(ok);
+        println!("{}: {}", report.file.display(), report.outcome);
+        if !report.found.is_empty() {
+            println!("  found / 已识别: {}", report.found.join("; "));
+        }
+        if !report.missing.is_empty() {
+            println!("  not found / 未识别: {}", report.missing.join("、"));
+        }
+    }
+    if let Some(path) = report_path {
+        let mut out = String::new();
+        for report in &reports {
+            out.push_str(&serde_json::to_string(report)?);
+            out.push('\n');
+        }
+        std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("report / 报告: {}", path.display());
+    }
+    println!(
+        "{written} of {} documents written as drafts / 份文件已写为草稿",
+        reports.len()
+    );
+    if written < reports.len() {
+        std::process::exit(2);
     }
     Ok(())
 }

@@ -94,6 +94,10 @@ const SCRIPTS: &[(&str, &str)] = &[
         include_str!("../static/push_progress.js"),
     ),
     ("print.js", include_str!("../static/print.js")),
+    (
+        "policy_suggestions.js",
+        include_str!("../static/policy_suggestions.js"),
+    ),
 ];
 
 async fn script(Path(name): Path<String>) -> Response {
@@ -174,6 +178,10 @@ fn templates() -> &'static Environment<'static> {
             (
                 "admin_dead_letters.html",
                 include_str!("../templates/admin_dead_letters.html"),
+            ),
+            (
+                "policy_suggestions.html",
+                include_str!("../templates/policy_suggestions.html"),
             ),
             (
                 "admin_policy.html",

@@ -436,6 +436,17 @@
   $('push-later').addEventListener('click', () => openConfirm('push'));
   $('confirm-go').addEventListener('click', confirm);
   $('confirm-cancel').addEventListener('click', () => { $('confirm').hidden = true; });
+  // A condition accepted from a policy document's suggestions (policy_suggestions.js) joins
+  // the tree at the top level, as one more thing a recipient must meet.
+  document.addEventListener('policy-editor:add-condition', (event) => {
+    const item = event.detail;
+    const tree = doc.applicability.condition;
+    if (tree === null || tree === undefined) doc.applicability.condition = { all: [item] };
+    else if (Array.isArray(tree.all)) tree.all.push(item);
+    else doc.applicability.condition = { all: [tree, item] };
+    drawBuilder();
+    changed();
+  });
   drawBuilder();
   preview();
 })();

@@ -2,6 +2,7 @@
 
 pub mod attributes;
 pub mod calendar;
+pub mod documents;
 pub mod explain;
 pub mod imports;
 pub mod inbox;
