@@ -245,6 +245,51 @@ async function staff(page) {
   check((await page.locator('#pushes td a').count()) >= 1, 'the push is in the history');
 }
 
+// Staff push with an uploaded list: the picker never offers another region's policy and
+// narrows as words are typed; the list's codes (in district, out of district, unknown, two
+// malformed: given comma-separated, in that order) are each accounted for on the preview; then a
+// push still sending is cancelled and its page shows the e-mails that had already gone out.
+//   node journeys.mjs staffList <base-url> <screenshot-dir> <user> <password> <push-to-cancel> <other-region-title> <codes>
+async function staffList(page) {
+  const [inDistrict, outside, unknown, ...malformed] = shortOf.split(',');
+  await signIn(page);
+  await page.goto(`${base}/staff/push`);
+  check(!(await page.textContent('main')).includes(fact), 'another region\'s policy is not offered');
+  const picks = page.locator('#policy-picker label.pick');
+  const offered = await picks.count();
+  check(offered >= 2, `several policies to pick from, got ${offered}`);
+  await page.fill('#policy_q', '中关村');
+  check(await page.locator('#policy-picker label.pick:visible').count() === 1, 'typing narrows the list to one');
+  await page.locator('#policy-picker label.pick:visible input').check();
+  await page.fill('#policy_q', '');
+  check(await page.locator('#policy-picker label.pick:visible').count() === offered, 'clearing the words shows them all');
+  await page.setInputFiles('#credit_code_file', { name: 'list.csv', mimeType: 'text/csv',
+    buffer: Buffer.from(`统一社会信用代码\n${shortOf.split(',').join('\n')}\n`) });
+  await page.waitForFunction((last) => document.getElementById('credit_codes').value.includes(last), malformed[malformed.length - 1]);
+  await page.screenshot({ path: `${shots}/staff-list-form.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#preview')]);
+  check((await page.textContent('#codes-matched')).includes(inDistrict), 'the in-district code is matched');
+  check((await page.textContent('#codes-outside')).includes(outside), 'the out-of-district code is named as such');
+  check((await page.textContent('#codes-unknown')).includes(unknown), 'the unknown code is named');
+  const invalid = await page.textContent('#codes-invalid');
+  for (const code of malformed) check(invalid.includes(code), `the malformed ${code} is listed as invalid: ${invalid}`);
+  check(await page.locator('#codes-invalid div').count() === malformed.length, 'each malformed code with its reason');
+  await page.screenshot({ path: `${shots}/staff-list-preview.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
+  check(/\/staff\/pushes\/\d+$/.test(new URL(page.url()).pathname), `the push's page opens, got ${page.url()}`);
+
+  // A push still sending (one address keeps deferring): cancel it and see what already went out.
+  await page.goto(`${base}/staff/pushes/${extra}`);
+  const emailed = page.locator('#channels tr[data-channel=email] td[data-count=delivered]');
+  await page.waitForFunction(() => Number(document.querySelector('#channels tr[data-channel=email] td[data-count=delivered]').textContent) > 0, null, { timeout: 30000 });
+  await Promise.all([page.waitForNavigation(), page.click('#cancel-form button')]);
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('已取消'), null, { timeout: 10000 });
+  check(Number(await emailed.textContent()) > 0, 'the cancelled push shows the e-mails already delivered');
+  const inbox = page.locator('#channels tr[data-channel=inbox] td[data-count=delivered]');
+  check(Number(await inbox.textContent()) > 0, 'beside the inbox deliveries');
+  await page.screenshot({ path: `${shots}/staff-push-cancelled.png`, fullPage: true });
+}
+
 async function admin(page) {
   await signIn(page);
   check(new URL(page.url()).pathname === '/admin', `after sign-in expected /admin, got ${page.url()}`);
@@ -389,7 +434,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, mine, citizen, staff, admin })[role](page);
+    await ({ enterprise, mine, citizen, staff, staffList, admin })[role](page);
   }
   await narrowChecks(context, opened);
   console.log(`${role} journey passed`);

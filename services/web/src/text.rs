@@ -530,6 +530,36 @@ const WORDS: &[(&str, &str, &str)] = &[
         "该项信息不能在此修改，如需更正请联系服务中心",
         "this item cannot be changed here; ask the service centre to correct it",
     ),
+    // The push console's policy picker and credit-code accounting, the taxonomy pages, and
+    // audit actions and policy statuses in words (#19 items 3, 5, 6).
+    (
+        "picker_search",
+        "搜索标题或文号",
+        "Search title or document number",
+    ),
+    ("picker_any_level", "全部层级", "Any level"),
+    ("picker_any_topic", "全部主题", "Any topic"),
+    (
+        "picker_region_note",
+        "仅列出您负责的区域可以推送的已发布政策",
+        "only published policies your region may push",
+    ),
+    ("picker_none", "没有符合条件的政策", "No policy fits"),
+    (
+        "codes_accounted",
+        "名单核对",
+        "The uploaded list, code by code",
+    ),
+    ("codes_listed", "名单中的代码共", "Codes in the list:"),
+    (
+        "codes_matched",
+        "已匹配（辖区内企业）",
+        "Matched (in your district)",
+    ),
+    ("codes_outside", "不在您的辖区", "Outside your district"),
+    ("codes_invalid", "无效代码", "Invalid codes"),
+    ("codes_position", "第 {n} 项", "entry {n}"),
+    ("codes_none", "无", "none"),
 ];
 
 /// Every word of `lang`, for templates (`t.inbox`, `t[state]`).
