@@ -349,6 +349,56 @@ async fn staff_account_for_an_uploaded_list_and_cancel_a_push_in_a_real_browser(
     }
 }
 
+/// An administrator creates a tag, edits its labels and synonyms, gives it a new code, retires
+/// another and merges a third, each from the taxonomy page after its dry run and confirmation.
+#[tokio::test]
+async fn an_administrator_keeps_the_taxonomy_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let policy = fixtures::policy();
+    let title = policy["title"].as_str().expect("title").to_owned();
+    let id = app.create("/api/v1/policies", &policy).await;
+    app.create(
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    journey("taxonomy", &app, &["e2e-admin", "e2e-password-123", &title]).await;
+
+    let topics = app
+        .get("/api/v1/tags?dimension=topic&per_page=100")
+        .await
+        .expect(200)
+        .body;
+    let tag = |code: &str| {
+        topics["items"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .find(|t| t["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("tag {code}: {topics}"))
+    };
+    let renamed = tag("circular_economy");
+    assert_eq!(renamed["label_zh"], "循环经济与再生资源");
+    assert_eq!(
+        renamed["synonyms"],
+        json!(["再生资源", "资源回收", "废旧物资"])
+    );
+    assert_eq!(tag("circular")["merged_into"], "circular_economy");
+    assert_eq!(tag("culture")["status"], "retired");
+    assert_eq!(tag("rnd")["merged_into"], "finance");
+    let retagged = app
+        .get(&format!("/api/v1/policies/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        retagged["applicability"]["tags"]["topic"],
+        json!(["finance"]),
+        "{retagged}"
+    );
+}
+
 #[tokio::test]
 async fn an_anonymous_visitor_searches_reads_and_calculates_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;

@@ -1,6 +1,7 @@
 //! The staff push console and the administrators' pages (#19 items 3, 5 and 6): the policy picker
 //! offers only what the staff member's region may push and filters it; every code of an uploaded
-//! list is accounted for; push history stays within the region.
+//! list is accounted for; push history stays within the region. The taxonomy's and the weights'
+//! dry runs list what rises and falls, and a merge's dry run refuses a target that is not there.
 
 use std::time::Duration;
 
@@ -184,4 +185,80 @@ async fn staff_push_picker_and_uploaded_list_accounting(app: TestApp) {
     );
 }
 
-e2e::on_both_backends!(staff_push_picker_and_uploaded_list_accounting);
+/// Two policies the tax-minded enterprise is eligible for, ordered by its interest in taxes: the
+/// reordering that dropping the interest term brings is listed as one rising and one falling.
+async fn dry_runs_list_what_rises_and_falls(app: TestApp) {
+    let research = app.create("/api/v1/policies", &fixtures::policy()).await;
+    let mut tax = fixtures::policy();
+    tax["doc_number"] = json!("京税发〔2026〕3号");
+    tax["title"] = json!("关于落实研发费用加计扣除政策的通知");
+    tax["topics"] = json!(["tax"]);
+    tax["applicability"]["tags"]["topic"] = json!(["tax"]);
+    let tax = app.create("/api/v1/policies", &tax).await;
+    let mut enterprise = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    enterprise["interests"] = json!(["tax"]);
+    app.create("/api/v1/profiles", &enterprise).await;
+
+    let mut proposed = app.get("/api/v1/weights").await.expect(200).body;
+    proposed["interest"] = json!(0);
+    let dry = app
+        .post("/api/v1/weights/dry-run?as_of=2026-11-21", &proposed)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(dry["top_changed"], 1, "{dry}");
+    assert_eq!(dry["rising"][0]["policy_id"], research, "{dry}");
+    assert_eq!(dry["falling"][0]["policy_id"], tax, "{dry}");
+    assert_eq!(dry["rising"][0]["profiles"], 1);
+
+    // A merge's dry run: a target that is not there is refused, naming the field; a real one
+    // names the policies whose tags change, with their audiences.
+    let tag_id = |code: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/v1/tags?dimension=topic&q={code}"))
+                .await
+                .expect(200)
+                .body["items"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .find(|t| t["code"] == code)
+                .and_then(|t| t["id"].as_i64())
+                .expect("the tag")
+        }
+    };
+    let rnd = tag_id("rnd").await;
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{rnd}/merge/dry-run"),
+            &json!({"into": "no_such_topic"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("into"));
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{rnd}/merge/dry-run"),
+            &json!({"into": "rnd"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("into"), "not into itself");
+    let dry = app
+        .post(
+            &format!("/api/v1/tags/{rnd}/merge/dry-run"),
+            &json!({"into": "finance"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(dry["audiences"][0]["policy_id"], research, "{dry}");
+    assert_eq!(dry["audiences"][0]["eligible_before"], 1, "{dry}");
+    assert!(dry["rankings"]["rising"].is_array(), "{dry}");
+}
+
+e2e::on_both_backends!(
+    staff_push_picker_and_uploaded_list_accounting,
+    dry_runs_list_what_rises_and_falls,
+);

@@ -7,6 +7,8 @@ use api::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::BTreeMap;
+
 use minijinja::context;
 use store::{Paging, PolicyFilter};
 
@@ -411,19 +413,63 @@ pub(crate) async fn weights(
     State(state): State<AppState>,
     Signed(viewer, _): Signed<Admin>,
 ) -> Response {
+    let dimensions = match state.store.tag_dimensions().await {
+        Ok(dimensions) => dimensions,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let weights = state.matching.weights();
+    // Each weight as a field of the form, named in words: the taxonomy's dimensions by their
+    // labels, then the other score terms and their two horizons.
+    let dimension_fields: Vec<_> = weights
+        .dimensions
+        .iter()
+        .map(|(code, weight)| {
+            let label = dimensions
+                .iter()
+                .find(|d| &d.code == code)
+                .map_or(code.as_str(), |d| {
+                    if viewer.lang == crate::Lang::En {
+                        d.label_en.as_str()
+                    } else {
+                        d.label_zh.as_str()
+                    }
+                });
+            context! { code => code, label => label, value => weight }
+        })
+        .collect();
+    let term_fields: Vec<_> = [
+        ("interest", weights.interest),
+        ("urgency", weights.urgency),
+        ("freshness", weights.freshness),
+        ("feedback", weights.feedback),
+        (
+            "urgency_horizon_days",
+            f64::from(weights.urgency_horizon_days),
+        ),
+        (
+            "freshness_half_life_days",
+            f64::from(weights.freshness_half_life_days),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        context! { key => key, label => viewer.text(&format!("weight_{key}")), value => value, whole => key.ends_with("_days") }
+    })
+    .collect();
     let words = context! {
-        bad_json => viewer.text("bad_json"),
         changed => viewer.text("changed"),
         mean_change => viewer.text("mean_change"),
         rising => viewer.text("rising"),
         falling => viewer.text("falling"),
         saved => viewer.text("saved"),
+        none => viewer.text("codes_none"),
+        profiles => viewer.text("tag_profiles"),
     };
     let title = viewer.text("weights");
     viewer.render(
         "admin_weights.html",
         title,
-        context! { weights => state.matching.weights(), words => words },
+        context! { dimension_fields => dimension_fields, term_fields => term_fields, words => words },
     )
 }
 
@@ -460,22 +506,43 @@ pub(crate) async fn tags(
     let rows: Vec<_> = tags
         .iter()
         .map(|tag| {
+            let status = serde_json::to_value(tag.input.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             context! {
                 id => tag.id,
                 code => tag.input.code,
                 label_zh => tag.input.label_zh,
-                status => serde_json::to_value(tag.input.status).ok(),
+                status => status,
+                status_words => viewer.text(&format!("tag_{status}")),
                 merged_into => tag.merged_into,
                 weight => tag.input.weight,
+                version => tag.version,
                 input => tag.input,
             }
         })
         .collect();
-    let words = context! {
-        eligible => viewer.text("eligible"),
-        undetermined => viewer.text("undetermined"),
-        changed => viewer.text("changed"),
-    };
+    let words: BTreeMap<&str, &str> = [
+        ("eligible", "eligible"),
+        ("undetermined", "undetermined"),
+        ("changed", "changed"),
+        ("rising", "rising"),
+        ("falling", "falling"),
+        ("none", "codes_none"),
+        ("profiles", "tag_profiles"),
+        ("affects", "tag_affects"),
+        ("policies_count", "tag_policies_count"),
+        ("no_policies", "tag_no_policies"),
+        ("confirm", "tag_confirm"),
+        ("retire", "tag_retire"),
+        ("save_tag", "tag_save"),
+        ("rename_to", "tag_rename_to"),
+        ("merge_to", "tag_merge_to"),
+    ]
+    .into_iter()
+    .map(|(name, key)| (name, viewer.text(key)))
+    .collect();
     let title = viewer.text("taxonomy");
     viewer.render(
         "admin_tags.html",
