@@ -395,7 +395,7 @@ async function admin(page) {
       check(await page.locator('#channels-chart rect').count() > 0, 'the per-channel chart is drawn');
     }
   }
-  check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
+  check((await page.textContent('#audit')).includes('管理员 e2e-admin'), 'the audit log names the administrator');
 
   // Weights: a form; a dry run shows what a change would do, and what rises and falls.
   await page.goto(`${base}/admin/weights`);

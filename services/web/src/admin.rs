@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use minijinja::context;
 use store::{Paging, PolicyFilter};
 
-use crate::{Admin, LangQuery, Signed, Viewer, checked_form, csrf_refused, with_lang};
+use crate::{Admin, LangQuery, Signed, Viewer, checked_form, csrf_refused, known_word, with_lang};
 
 pub(crate) async fn home(
     Signed(viewer, _): Signed<Admin>,
@@ -51,7 +51,7 @@ pub(crate) async fn policies(
                 id => p.id,
                 title => p.content.title,
                 doc_number => p.content.doc_number,
-                status => serde_json::to_value(p.content.status).ok(),
+                status => policy_status_words(&viewer, p.content.status),
             }
         })
         .collect();
@@ -247,15 +247,33 @@ pub(crate) async fn audit(
         .await
     {
         Ok(page) => {
+            let entries: Vec<_> = page
+                .items
+                .iter()
+                .map(|entry| {
+                    context! {
+                        at => entry.at,
+                        actor => crate::requester_words(&viewer, &entry.actor),
+                        action => known_word(&viewer, &format!("audit_{}", entry.action), "audit_other"),
+                        entity => known_word(&viewer, &format!("entity_{}", entry.entity), "entity_other"),
+                        entity_id => entry.entity_id,
+                    }
+                })
+                .collect();
             let title = viewer.text("audit_log");
-            viewer.render(
-                "admin_audit.html",
-                title,
-                context! { entries => page.items },
-            )
+            viewer.render("admin_audit.html", title, context! { entries => entries })
         }
         Err(error) => api::ApiError::from(error).into_response(),
     }
+}
+
+/// A policy's status in words: 草稿, 待审核, 已发布, 已过期, 已废止.
+fn policy_status_words(viewer: &Viewer, status: store::policy::PolicyStatus) -> &'static str {
+    let key = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| format!("policy_status_{s}")))
+        .unwrap_or_default();
+    known_word(viewer, &key, "status_other")
 }
 
 #[derive(Default, serde::Serialize)]
@@ -580,5 +598,60 @@ pub(crate) async fn new_policy(
     {
         Ok(policy) => Redirect::to(&format!("/admin/policies/{}", policy.id)).into_response(),
         Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::{Lang, lookup};
+
+    #[test]
+    fn every_audited_action_entity_and_policy_status_has_words() {
+        let actions = [
+            "create",
+            "update",
+            "delete",
+            "import",
+            "merge",
+            "rename",
+            "cancel",
+            "redrive",
+            "confirm",
+            "confirm_contact",
+            "publish",
+        ]
+        .map(|a| format!("audit_{a}"));
+        let entities = [
+            "api_token",
+            "attribute",
+            "policy",
+            "profile",
+            "schedule",
+            "tag",
+            "user",
+            "preferences",
+            "weights",
+            "push",
+            "delivery",
+        ]
+        .map(|e| format!("entity_{e}"));
+        let statuses = ["draft", "in_review", "published", "expired", "revoked"]
+            .map(|s| format!("policy_status_{s}"));
+        for key in actions
+            .iter()
+            .chain(&entities)
+            .chain(&statuses)
+            .map(String::as_str)
+            .chain([
+                "audit_other",
+                "entity_other",
+                "status_other",
+                "role_contact",
+            ])
+        {
+            for lang in [Lang::Zh, Lang::En] {
+                assert_ne!(lookup(lang, key), "?", "{key}");
+            }
+        }
     }
 }
