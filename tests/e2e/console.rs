@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use e2e::TestApp;
+use e2e::{Backend, TestApp};
 use serde_json::{Value, json};
 use store::Role;
 
@@ -46,7 +46,8 @@ async fn page_as(client: &reqwest::Client, app: &TestApp, path: &str) -> String 
     reply.text().await.unwrap()
 }
 
-async fn staff_push_picker_and_uploaded_list_accounting(app: TestApp) {
+async fn staff_push_picker_and_uploaded_list_accounting(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let (beijing, changchun) = districts_and_policies(&app).await;
     let beijing_title = fixtures::policy()["title"].as_str().unwrap().to_owned();
     let store = &app.server.store;
@@ -189,7 +190,8 @@ async fn staff_push_picker_and_uploaded_list_accounting(app: TestApp) {
 
 /// Two policies the tax-minded enterprise is eligible for, ordered by its interest in taxes: the
 /// reordering that dropping the interest term brings is listed as one rising and one falling.
-async fn dry_runs_list_what_rises_and_falls(app: TestApp) {
+async fn dry_runs_list_what_rises_and_falls(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let research = app.create("/api/v1/policies", &fixtures::policy()).await;
     let mut tax = fixtures::policy();
     tax["doc_number"] = json!("京税发〔2026〕3号");
@@ -397,7 +399,11 @@ fn page_routes() -> Vec<String> {
     routes
 }
 
-async fn no_page_shows_an_english_value_a_raw_time_or_json(app: TestApp) {
+async fn no_page_shows_an_english_value_a_raw_time_or_json(backend: Backend) {
+    // The enterprise's address is refused for good: its e-mail becomes a dead letter.
+    let sink = smtp_sink::SmtpSink::start_refusing(&["wangmin@example.com"]).await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(backend, move |config| config.mail.smtp_url = Some(url)).await;
     let enterprise = app
         .create(
             "/api/v1/profiles",
@@ -534,13 +540,19 @@ async fn no_page_shows_an_english_value_a_raw_time_or_json(app: TestApp) {
                 if path.starts_with("/admin/policies/") {
                     continue;
                 }
-                let raw = raw_values(&visible_text(&html));
-                assert!(raw.is_empty(), "{who} sees {raw:?} on {path}");
+                let text = visible_text(&html);
+                let raw = raw_values(&text);
+                assert!(raw.is_empty(), "{who} sees {raw:?} on {path}: {text}");
             }
         }
     }
     assert!(opened >= 30, "pages opened: {opened}");
 
+    let dead = visible_text(&page_as(&app.client, &app, "/admin/dead-letters").await);
+    assert!(
+        dead.contains("电子邮件"),
+        "the dead letter is listed with its channel in words: {dead}"
+    );
     let schedules = page_as(&app.client, &app, "/admin/schedules").await;
     assert!(
         schedules.contains("<td class=\"last-run\">尚未运行</td>"),
@@ -591,6 +603,7 @@ fn raw_values_are_found_and_words_pass() {
 }
 
 e2e::on_both_backends!(
+    backend:
     no_page_shows_an_english_value_a_raw_time_or_json,
     staff_push_picker_and_uploaded_list_accounting,
     dry_runs_list_what_rises_and_falls,

@@ -196,11 +196,39 @@ pub(crate) async fn dead_letters(
         .await
     {
         Ok(page) => {
+            // The attempt log's addresses with their outcomes in words; the relay's own reply
+            // stays as it came, for diagnosis.
+            let letters: Vec<_> = page
+                .items
+                .iter()
+                .map(|letter| {
+                    let error = letter.last_error.as_deref().map(|line| {
+                        store::read_address_summary(line).map_or_else(
+                            || line.to_owned(),
+                            |addresses| {
+                                addresses
+                                    .iter()
+                                    .map(|(email, status, detail)| {
+                                        let word = viewer
+                                            .text(&format!("address_{}", status.as_str()));
+                                        match detail {
+                                            Some(detail) => format!("{email} {word}：{detail}"),
+                                            None => format!("{email} {word}"),
+                                        }
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("；")
+                            },
+                        )
+                    });
+                    context! { last_error_words => error, ..minijinja::Value::from_serialize(letter) }
+                })
+                .collect();
             let title = viewer.text("dead_letters");
             viewer.render(
                 "admin_dead_letters.html",
                 title,
-                context! { letters => page.items },
+                context! { letters => letters },
             )
         }
         Err(error) => api::ApiError::from(error).into_response(),
@@ -637,10 +665,18 @@ mod tests {
         .map(|e| format!("entity_{e}"));
         let statuses = ["draft", "in_review", "published", "expired", "revoked"]
             .map(|s| format!("policy_status_{s}"));
+        let addresses = [
+            store::AddressStatus::Sent,
+            store::AddressStatus::Refused,
+            store::AddressStatus::Failed,
+            store::AddressStatus::InDoubt,
+        ]
+        .map(|s| format!("address_{}", s.as_str()));
         for key in actions
             .iter()
             .chain(&entities)
             .chain(&statuses)
+            .chain(&addresses)
             .map(String::as_str)
             .chain([
                 "audit_other",

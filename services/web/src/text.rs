@@ -661,6 +661,10 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("entity_other", "其他记录", "Other record"),
     ("role_contact", "联系人", "Contact"),
     ("never_run", "尚未运行", "Not run yet"),
+    ("address_sent", "已发出", "sent"),
+    ("address_refused", "被拒收", "refused"),
+    ("address_failed", "暂时失败", "failed for now"),
+    ("address_in_doubt", "不确定是否送达", "in doubt"),
 ];
 
 /// Every word of `lang`, for templates (`t.inbox`, `t[state]`).
