@@ -277,6 +277,8 @@ async function staffList(page) {
   await page.screenshot({ path: `${shots}/staff-list-preview.png`, fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
   check(/\/staff\/pushes\/\d+$/.test(new URL(page.url()).pathname), `the push's page opens, got ${page.url()}`);
+  check((await page.textContent('#codes-outside')).includes(outside)
+    && await page.locator('#codes-invalid div').count() === malformed.length, 'the push\'s page accounts for the list too');
 
   // A push still sending (one address keeps deferring): cancel it and see what already went out.
   await page.goto(`${base}/staff/pushes/${extra}`);

@@ -156,6 +156,14 @@ async fn staff_push_picker_and_uploaded_list_accounting(backend: Backend) {
     )
     .await;
 
+    let page = page_as(&console, &app, &format!("/staff/pushes/{id}")).await;
+    assert!(
+        page.contains(&format!("id=\"codes-outside\">{CREDIT_CODE_CHAOYANG}<"))
+            && page.contains(&format!("id=\"codes-unknown\">{UNKNOWN_CODE}<"))
+            && page.contains(BAD_CHECK),
+        "the push's page accounts for the list: {page}"
+    );
+
     // Push history stays within the region, in the API and on the page.
     let theirs = app
         .acting_as(&chaoyang_token)

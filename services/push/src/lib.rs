@@ -444,6 +444,18 @@ impl Pusher {
         let Some(codes) = &staff.audience.credit_codes else {
             return Ok(None);
         };
+        self.account_credit_codes(codes, staff.audience.region_within.as_deref())
+            .await
+            .map(Some)
+    }
+
+    /// Each code of an uploaded list, in the order given: matched (a known enterprise within
+    /// `region_within`, when there is one), outside the region, unknown, or invalid with why.
+    pub async fn account_credit_codes(
+        &self,
+        codes: &[String],
+        region_within: Option<&str>,
+    ) -> Result<CreditCodeReport, PushError> {
         let mut report = CreditCodeReport::default();
         let mut wellformed = Vec::with_capacity(codes.len());
         for (position, code) in codes.iter().enumerate() {
@@ -475,10 +487,9 @@ impl Pusher {
             .into_iter()
             .map(|(id, profile)| (id, profile.region().to_owned()))
             .collect();
-        let scope = staff.audience.region_within.as_deref();
         for code in wellformed {
             let region = known.get(&code).and_then(|id| regions.get(id));
-            match (region, scope) {
+            match (region, region_within) {
                 (None, _) => report.unknown.push(code),
                 (Some(region), Some(scope)) if !profiles::codes::region_within(region, scope) => {
                     report.outside_region.push(code)
@@ -486,7 +497,7 @@ impl Pusher {
                 (Some(_), _) => report.matched.push(code),
             }
         }
-        Ok(Some(report))
+        Ok(report)
     }
 
     /// Runs planning, both channel workers and the scheduler in the background until the returned

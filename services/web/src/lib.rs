@@ -197,6 +197,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../templates/push_preview.html"),
             ),
             (
+                "credit_codes.html",
+                include_str!("../templates/credit_codes.html"),
+            ),
+            (
                 "push_form.html",
                 include_str!("../templates/push_form.html"),
             ),
@@ -1382,6 +1386,25 @@ async fn push_progress(
             }
         })
         .collect();
+    // A staff push's uploaded list, accounted for again on its page: matched, outside the
+    // district, unknown, invalid.
+    let listed = serde_json::from_value::<push::PushSpec>(progress.push.spec.0.clone())
+        .ok()
+        .and_then(|spec| match spec {
+            push::PushSpec::Staff(staff) => staff.audience.credit_codes,
+            _ => None,
+        });
+    let credit_codes = match listed {
+        Some(codes) => match state
+            .pusher
+            .account_credit_codes(&codes, progress.push.region_scope.as_deref())
+            .await
+        {
+            Ok(report) => Some(report),
+            Err(error) => return api::ApiError::from(error).into_response(),
+        },
+        None => None,
+    };
     let count_names: Vec<(&str, &str)> = PUSH_COUNTS
         .iter()
         .map(|(state, key)| (*state, viewer.text(key)))
@@ -1397,6 +1420,7 @@ async fn push_progress(
                 status_words => status_words,
                 channels => channels,
                 count_names => count_names,
+                credit_codes => credit_codes,
             },
         ),
         query.lang.as_deref(),
