@@ -248,6 +248,119 @@ async function staff(page) {
   check((await page.locator('#pushes td a').count()) >= 1, 'the push is in the history');
 }
 
+// Staff push with an uploaded list: the picker never offers another region's policy and
+// narrows as words are typed; the list's codes (in district, out of district, unknown, two
+// malformed: given comma-separated, in that order) are each accounted for on the preview; then a
+// push still sending is cancelled and its page shows the e-mails that had already gone out.
+//   node journeys.mjs staffList <base-url> <screenshot-dir> <user> <password> <push-to-cancel> <other-region-title> <codes>
+async function staffList(page) {
+  const [inDistrict, outside, unknown, ...malformed] = shortOf.split(',');
+  await signIn(page);
+  await page.goto(`${base}/staff/push`);
+  check(!(await page.textContent('main')).includes(fact), 'another region\'s policy is not offered');
+  const picks = page.locator('#policy-picker label.pick');
+  const offered = await picks.count();
+  check(offered >= 2, `several policies to pick from, got ${offered}`);
+  await page.fill('#policy_q', '中关村');
+  check(await page.locator('#policy-picker label.pick:visible').count() === 1, 'typing narrows the list to one');
+  await page.locator('#policy-picker label.pick:visible input').check();
+  await page.fill('#policy_q', '');
+  check(await page.locator('#policy-picker label.pick:visible').count() === offered, 'clearing the words shows them all');
+  await page.setInputFiles('#credit_code_file', { name: 'list.csv', mimeType: 'text/csv',
+    buffer: Buffer.from(`统一社会信用代码\n${shortOf.split(',').join('\n')}\n`) });
+  await page.waitForFunction((last) => document.getElementById('credit_codes').value.includes(last), malformed[malformed.length - 1]);
+  await page.screenshot({ path: `${shots}/staff-list-form.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#preview')]);
+  check((await page.textContent('#codes-matched')).includes(inDistrict), 'the in-district code is matched');
+  check((await page.textContent('#codes-outside')).includes(outside), 'the out-of-district code is named as such');
+  check((await page.textContent('#codes-unknown')).includes(unknown), 'the unknown code is named');
+  const invalid = await page.textContent('#codes-invalid');
+  for (const code of malformed) check(invalid.includes(code), `the malformed ${code} is listed as invalid: ${invalid}`);
+  check(await page.locator('#codes-invalid div').count() === malformed.length, 'each malformed code with its reason');
+  await page.screenshot({ path: `${shots}/staff-list-preview.png`, fullPage: true });
+  await Promise.all([page.waitForNavigation(), page.click('#confirm')]);
+  check(/\/staff\/pushes\/\d+$/.test(new URL(page.url()).pathname), `the push's page opens, got ${page.url()}`);
+  check((await page.textContent('#codes-outside')).includes(outside)
+    && await page.locator('#codes-invalid div').count() === malformed.length, 'the push\'s page accounts for the list too');
+
+  // A push still sending (one address keeps deferring): cancel it and see what already went out.
+  await page.goto(`${base}/staff/pushes/${extra}`);
+  const emailed = page.locator('#channels tr[data-channel=email] td[data-count=delivered]');
+  await page.waitForFunction(() => Number(document.querySelector('#channels tr[data-channel=email] td[data-count=delivered]').textContent) > 0, null, { timeout: 30000 });
+  await Promise.all([page.waitForNavigation(), page.click('#cancel-form button')]);
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('已取消'), null, { timeout: 10000 });
+  check(Number(await emailed.textContent()) > 0, 'the cancelled push shows the e-mails already delivered');
+  const inbox = page.locator('#channels tr[data-channel=inbox] td[data-count=delivered]');
+  check(Number(await inbox.textContent()) > 0, 'beside the inbox deliveries');
+  await page.screenshot({ path: `${shots}/staff-push-cancelled.png`, fullPage: true });
+}
+
+// Taxonomy by the page: create a tag, edit its labels and synonyms, give it a new code (the old
+// one kept as an alias), retire a tag, and merge one into another; each change tried first with
+// its dry run, whose confirmation names the policies and audiences affected. A merge into a code
+// that does not exist is refused, naming the field.
+//   node journeys.mjs taxonomy <base-url> <screenshot-dir> <user> <password> <title of the policy tagged rnd>
+async function taxonomy(page) {
+  await signIn(page);
+  await page.goto(`${base}/admin/tags?dimension=topic`);
+  await page.fill('#new-code', 'circular');
+  await page.fill('#new-label-zh', '循环经济');
+  await page.fill('#new-label-en', 'Circular economy');
+  await page.fill('#new-synonyms', '再生资源，资源回收');
+  await Promise.all([page.waitForNavigation(), page.click('#create-tag')]);
+  check((await page.textContent('#tag-circular')).includes('再生资源'), 'the new tag is listed with its synonyms');
+
+  async function open(row) {
+    await page.$eval(`${row} details`, (details) => { details.open = true; });
+  }
+  async function tryChange(row, button) {
+    await page.click(`${row} .${button}`);
+    await page.waitForSelector(`${row} .impact .confirm, ${row} .impact.error`);
+    return page.textContent(`${row} .impact`);
+  }
+  async function confirm(row) {
+    await Promise.all([page.waitForNavigation(), page.click(`${row} .impact .confirm`)]);
+  }
+  await open('#tag-circular');
+  await page.fill('#tag-circular .label_zh', '循环经济与再生资源');
+  await page.fill('#tag-circular .synonyms', '再生资源，资源回收，废旧物资');
+  let shown = await tryChange('#tag-circular', 'edit-dry-run');
+  check(shown.includes('没有政策带有该标签'), `an unused tag's edit names no policy: ${shown}`);
+  await confirm('#tag-circular');
+  const edited = await page.textContent('#tag-circular');
+  check(edited.includes('循环经济与再生资源') && edited.includes('废旧物资') && edited.includes('v2'), `labels and synonyms saved as a new version: ${edited}`);
+
+  await open('#tag-circular');
+  await page.fill('#tag-circular .new-code', 'circular_economy');
+  shown = await tryChange('#tag-circular', 'rename-dry-run');
+  check(shown.includes('circular_economy'), `the rename's confirmation names the new code: ${shown}`);
+  await confirm('#tag-circular');
+  check(await page.locator('#tag-circular_economy').count() === 1, 'listed under its new code');
+  check((await page.textContent('#tag-circular .tag-status')).includes('已合并 → circular_economy'), 'the old code stays as an alias');
+
+  await open('#tag-culture');
+  await page.selectOption('#tag-culture .status', 'retired');
+  shown = await tryChange('#tag-culture', 'edit-dry-run');
+  check(shown.includes('停用标签'), `the confirmation says the tag is retired: ${shown}`);
+  await confirm('#tag-culture');
+  check((await page.textContent('#tag-culture .tag-status')).includes('已停用'), 'the tag is retired');
+
+  await open('#tag-rnd');
+  await page.fill('#tag-rnd .into', 'no_such_topic');
+  shown = await tryChange('#tag-rnd', 'merge-dry-run');
+  check(shown.startsWith('into') && shown.includes('no_such_topic'), `a merge into nothing is refused, naming the field: ${shown}`);
+  await page.fill('#tag-rnd .into', 'finance');
+  await page.click('#tag-rnd .merge-dry-run');
+  await page.waitForSelector('#tag-rnd .impact .confirm');
+  shown = await page.textContent('#tag-rnd .impact');
+  check(shown.includes(extra) && shown.includes('强相关') && shown.includes('上升的政策'),
+    `the merge's dry run names the policy, its audience and what rises and falls: ${shown}`);
+  check((await page.textContent('#tag-rnd .confirm-names')).includes(extra), 'the confirmation names the policy');
+  await page.screenshot({ path: `${shots}/admin-taxonomy-merge-confirm.png`, fullPage: true });
+  await confirm('#tag-rnd');
+  check((await page.textContent('#tag-rnd .tag-status')).includes('已合并 → finance'), 'the tag is merged');
+}
+
 async function admin(page) {
   await signIn(page);
   check(new URL(page.url()).pathname === '/admin', `after sign-in expected /admin, got ${page.url()}`);
@@ -287,16 +400,18 @@ async function admin(page) {
       check(await page.locator('#channels-chart rect').count() > 0, 'the per-channel chart is drawn');
     }
   }
-  check((await page.textContent('#audit')).includes('admin:e2e-admin'), 'the audit log names the administrator');
+  check((await page.textContent('#audit')).includes('管理员 e2e-admin'), 'the audit log names the administrator');
 
-  // Weights: a dry run shows what a change would do before it is saved.
+  // Weights: a form; a dry run shows what a change would do, and what rises and falls.
   await page.goto(`${base}/admin/weights`);
-  const weights = JSON.parse(await page.inputValue('#weights'));
-  weights.interest = 0;
-  await page.fill('#weights', JSON.stringify(weights, null, 2));
+  await page.fill('#term-interest', '0');
   await page.click('#dry-run');
   await page.waitForSelector('#impact-summary');
   check((await page.textContent('#impact-summary')).includes('/ '), 'the dry run reports the profiles checked');
+  const changedProfiles = Number((await page.textContent('#impact-summary')).match(/(\d+) \//)[1]);
+  const moved = await page.locator('#rising li, #falling li').allTextContents();
+  check(changedProfiles === 0 || moved.some((line) => line.includes('个画像')),
+    `${changedProfiles} rankings change, so the dry run lists what rises and falls: ${moved.join('; ')}`);
   await page.screenshot({ path: `${shots}/admin-weights-dry-run.png`, fullPage: true });
 
   // A new draft opens straight in the editor.
@@ -307,22 +422,23 @@ async function admin(page) {
 
   // Taxonomy: a merge is tried first, its effect shown, nothing saved.
   await page.goto(`${base}/admin/tags?dimension=topic`);
+  await page.$eval('#tag-tax details', (details) => { details.open = true; });
   await page.fill('#tag-tax .into', 'rnd');
-  await page.click('#tag-tax .dry-run');
-  await page.waitForFunction(() => document.querySelector('#tag-tax .impact').textContent.length > 0);
+  await page.click('#tag-tax .merge-dry-run');
+  await page.waitForSelector('#tag-tax .impact .confirm');
   const impact = await page.textContent('#tag-tax .impact');
   check(impact.includes('排名变化的画像'), `the dry run reports the rankings, saw: ${impact}`);
   await page.screenshot({ path: `${shots}/admin-taxonomy-dry-run.png`, fullPage: true });
 
-  // A tag weight: tried first (nothing saved), then saved and shown after the reload.
+  // A tag weight: tried first (nothing saved), then confirmed and shown after the reload.
   await page.fill('#tag-tax .weight', '2.5');
-  await page.click('#tag-tax .weight-dry-run');
-  await page.waitForFunction(() => document.querySelector('#tag-tax .weight-impact').textContent.length > 0);
-  const weightImpact = await page.textContent('#tag-tax .weight-impact');
+  await page.click('#tag-tax .edit-dry-run');
+  await page.waitForSelector('#tag-tax .impact .confirm');
+  const weightImpact = await page.textContent('#tag-tax .impact');
   check(weightImpact.includes('排名变化的画像'), `the weight dry run reports the rankings, saw: ${weightImpact}`);
   const unsaved = await page.evaluate(async () => (await (await fetch('/api/v1/tags?dimension=topic&q=tax', { credentials: 'same-origin' })).json()).items.find((t) => t.code === 'tax').weight);
   check(unsaved === 1, `a dry run saves nothing, weight ${unsaved}`);
-  await Promise.all([page.waitForNavigation(), page.click('#tag-tax .weight-save')]);
+  await Promise.all([page.waitForNavigation(), page.click('#tag-tax .impact .confirm')]);
   check((await page.inputValue('#tag-tax .weight')) === '2.5', 'the saved weight is shown');
 
   // Schedules: a five-field crontab line is refused with the reason, a proper one is kept.
@@ -549,7 +665,7 @@ try {
     const phone = await browser.newPage({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true });
     await visitor(page, phone);
   } else {
-    await ({ enterprise, mine, citizen, staff, admin, editor, documents })[role](page);
+    await ({ enterprise, mine, citizen, staff, staffList, taxonomy, admin, editor, documents })[role](page);
   }
   await narrowChecks(context, opened);
   console.log(`${role} journey passed`);

@@ -316,6 +316,170 @@ async fn an_administrator_writes_and_publishes_a_policy_through_the_forms() {
     }
 }
 
+/// Staff push with an uploaded list holding an in-district, an out-of-district, an unknown and
+/// two malformed codes and see each accounted for; then cancel a push still sending (one address
+/// keeps deferring) and see the e-mails it had already delivered.
+#[tokio::test]
+async fn staff_account_for_an_uploaded_list_and_cancel_a_push_in_a_real_browser() {
+    let sink = smtp_sink::SmtpSink::start_with(smtp_sink::Faults {
+        defer: vec!["slow@example.com".to_owned()],
+        defer_times: 10_000,
+        ..Default::default()
+    })
+    .await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |config| {
+        config.mail.smtp_url = Some(url);
+        config.delivery.max_attempts = 10_000;
+        config.delivery.retry_base_ms = 2_000;
+    })
+    .await;
+    // The policies first, so their publication reaches nobody and the pushes below are news.
+    let zhongguancun = app.create("/api/v1/policies", &fixtures::policy()).await;
+    let mut jobs = fixtures::policy();
+    jobs["doc_number"] = json!("京人社发〔2026〕8号");
+    jobs["title"] = json!("关于支持小微企业吸纳就业的若干措施");
+    app.create("/api/v1/policies", &jobs).await;
+    let changchun_title = "长春市促进服务业企业发展若干措施";
+    let mut changchun = fixtures::policy();
+    changchun["doc_number"] = json!("长府发〔2026〕3号");
+    changchun["title"] = json!(changchun_title);
+    changchun["region_code"] = json!("220100");
+    app.create("/api/v1/policies", &changchun).await;
+
+    app.create(
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    let first17 = "91110108MA0000009";
+    let slow_code = format!(
+        "{first17}{}",
+        profiles::uscc::check_char(first17).expect("check character")
+    );
+    let mut slow = fixtures::enterprise(&slow_code);
+    slow["name"] = json!("北京慢邮科技有限公司");
+    slow["contacts"] = json!([{"name": "孙迟", "email": "slow@example.com", "role": "finance"}]);
+    app.create("/api/v1/profiles", &slow).await;
+    let mut other = fixtures::enterprise(CREDIT_CODE_CHAOYANG);
+    other["name"] = json!("北京朝阳数智科技有限公司");
+    other["region"] = json!("110105");
+    app.create("/api/v1/profiles", &other).await;
+
+    let token = TestApp::mint_token(
+        &app.server.store,
+        "haidian-staff",
+        Role::Staff,
+        None,
+        Some("110108"),
+    )
+    .await;
+    let staff = app.acting_as(&token);
+    let sending = staff
+        .post(
+            "/api/v1/pushes",
+            &json!({"policy_ids": [zhongguancun], "note": "海淀定向推送"}),
+        )
+        .await
+        .expect(202)
+        .body["id"]
+        .as_i64()
+        .expect("push id");
+    app.wait_until(
+        &format!("/api/v1/pushes/{sending}"),
+        std::time::Duration::from_secs(30),
+        |push| push["deliveries"]["email"]["delivered"] == 1,
+    )
+    .await;
+
+    let codes = [
+        CREDIT_CODE_HAIDIAN,
+        CREDIT_CODE_CHAOYANG,
+        "91220104MA14Q3R5TY",
+        "91110108MA01AB2C3X",
+        "ABC-123",
+    ]
+    .join(",");
+    journey(
+        "staffList",
+        &app,
+        &[
+            "haidian-staff",
+            "e2e-password-123",
+            &sending.to_string(),
+            changchun_title,
+            &codes,
+        ],
+    )
+    .await;
+    let cancelled = app
+        .get(&format!("/api/v1/pushes/{sending}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(
+        cancelled["deliveries"]["email"]["delivered"], 1,
+        "{cancelled}"
+    );
+    for page in ["staff-list-preview", "staff-push-cancelled"] {
+        assert!(
+            screenshots().join(format!("{page}.png")).exists(),
+            "screenshot {page}"
+        );
+    }
+}
+
+/// An administrator creates a tag, edits its labels and synonyms, gives it a new code, retires
+/// another and merges a third, each from the taxonomy page after its dry run and confirmation.
+#[tokio::test]
+async fn an_administrator_keeps_the_taxonomy_in_a_real_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let policy = fixtures::policy();
+    let title = policy["title"].as_str().expect("title").to_owned();
+    let id = app.create("/api/v1/policies", &policy).await;
+    app.create(
+        "/api/v1/profiles",
+        &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+    )
+    .await;
+    journey("taxonomy", &app, &["e2e-admin", "e2e-password-123", &title]).await;
+
+    let topics = app
+        .get("/api/v1/tags?dimension=topic&per_page=100")
+        .await
+        .expect(200)
+        .body;
+    let tag = |code: &str| {
+        topics["items"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .find(|t| t["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("tag {code}: {topics}"))
+    };
+    let renamed = tag("circular_economy");
+    assert_eq!(renamed["label_zh"], "循环经济与再生资源");
+    assert_eq!(
+        renamed["synonyms"],
+        json!(["再生资源", "资源回收", "废旧物资"])
+    );
+    assert_eq!(tag("circular")["merged_into"], "circular_economy");
+    assert_eq!(tag("culture")["status"], "retired");
+    assert_eq!(tag("rnd")["merged_into"], "finance");
+    let retagged = app
+        .get(&format!("/api/v1/policies/{id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        retagged["applicability"]["tags"]["topic"],
+        json!(["finance"]),
+        "{retagged}"
+    );
+}
+
 #[tokio::test]
 async fn an_anonymous_visitor_searches_reads_and_calculates_in_a_real_browser() {
     let app = TestApp::spawn(Backend::Sqlite).await;

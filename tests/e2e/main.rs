@@ -5,6 +5,7 @@ mod attributes;
 mod authorization_matrix;
 mod bad_input;
 mod browser;
+mod console;
 mod contacts;
 mod documents;
 mod explain;

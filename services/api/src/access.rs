@@ -230,6 +230,46 @@ pub fn region_scope(caller: &Caller, asked: Option<String>) -> Result<Option<Str
     }
 }
 
+/// Whether the caller may push a policy issued for `policy_region`: staff, one issued for their
+/// region, a region containing it (a municipal or national policy) or a part of it; a 长春 policy
+/// is not a 海淀 staff member's to push. Everyone else may push any published policy.
+pub fn may_push_policy(caller: &Caller, policy_region: &str) -> bool {
+    match caller.principal().filter(|p| p.role == Role::Staff) {
+        None => true,
+        Some(principal) => staff_region(principal).is_some_and(|scope| {
+            region_within(scope, policy_region) || region_within(policy_region, scope)
+        }),
+    }
+}
+
+/// Keeps a staff push within what the caller may push: its audience within their region (a 403
+/// naming `audience.region_within` when they ask for more) and only policies
+/// [`may_push_policy`] allows them (a 403 naming `policy_ids[i]`). Policies that are not
+/// published are left for the push's own check to name.
+pub fn push_within_reach(
+    caller: &Caller,
+    matching: &matching::Matching,
+    mut staff: push::StaffPush,
+) -> Result<push::StaffPush, ApiError> {
+    staff.audience.region_within = region_scope(caller, staff.audience.region_within.take())
+        .map_err(|error| error.with_field("audience.region_within"))?;
+    for (i, id) in staff.policy_ids.iter().enumerate() {
+        let Some(brief) = matching.brief(*id) else {
+            continue;
+        };
+        if !may_push_policy(caller, &brief.region_code) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "outside_region",
+                format!("政策 {id} 不是您负责的区域可以推送的政策"),
+                format!("policy {id} is not one your region may push"),
+            )
+            .with_field(format!("policy_ids[{i}]")));
+        }
+    }
+    Ok(staff)
+}
+
 /// Checks every API request after routing, before its handler: the operation's rule for the
 /// caller and the record its path names, and the CSRF token of a browser session's writes.
 pub async fn guard_operation(

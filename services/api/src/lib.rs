@@ -25,7 +25,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use access::{Rule, authorize, may_read_policy, region_scope};
+pub use access::{
+    Rule, authorize, may_push_policy, may_read_policy, push_within_reach, region_scope,
+};
 pub use calculator::{PortalSettings, RateLimiter};
 pub use error::{ApiError, ErrorBody, FieldProblem};
 pub use extract::{

@@ -110,9 +110,10 @@ pub struct RankingImpact {
     pub top_changed: usize,
     /// Up to 200 of them.
     pub changed_profiles: Vec<i64>,
-    /// Policies entering profiles' top rankings, most first.
+    /// Policies entering profiles' top rankings or moving up in them, by how many profiles,
+    /// most first.
     pub rising: Vec<PolicyMove>,
-    /// Policies leaving them, most first.
+    /// Policies leaving them or moving down in them, most first.
     pub falling: Vec<PolicyMove>,
     /// Mean change of 匹配度 over every eligible (profile, policy) pair compared.
     pub mean_score_change: f64,
@@ -948,8 +949,14 @@ fn compare_rankings(
             if changed.len() < 200 {
                 changed.push(*id);
             }
-            for policy in top_after.iter().filter(|p| !top_before.contains(p)) {
-                *rising.entry(*policy).or_default() += 1;
+            // A policy rises when it enters the top or overtakes another there, and falls when
+            // it leaves or is overtaken: a reordering moves policies as much as a new member.
+            for (place, policy) in top_after.iter().enumerate() {
+                match top_before.iter().position(|p| p == policy) {
+                    Some(before) if before == place => {}
+                    Some(before) if before < place => *falling.entry(*policy).or_default() += 1,
+                    _ => *rising.entry(*policy).or_default() += 1,
+                }
             }
             for policy in top_before.iter().filter(|p| !top_after.contains(p)) {
                 *falling.entry(*policy).or_default() += 1;

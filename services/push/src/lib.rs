@@ -160,11 +160,33 @@ pub struct PushPreview {
     pub recipients: u64,
     /// Recipients per policy.
     pub per_policy: Vec<PolicyReach>,
-    /// Listed 统一社会信用代码 with no profile.
-    pub unknown_credit_codes: Vec<String>,
+    /// Each code of the uploaded list accounted for; absent without a list.
+    pub credit_codes: Option<CreditCodeReport>,
     /// A few recipients with the pack they would get and its reasons.
     #[schema(value_type = Vec<Object>)]
     pub sample: Vec<ServicePack>,
+}
+
+/// Every code of an uploaded list, each in one group, in the order given.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct CreditCodeReport {
+    /// Enterprises the push may reach (their own eligibility still decides each policy).
+    pub matched: Vec<String>,
+    /// Known enterprises outside the push's region: left out.
+    pub outside_region: Vec<String>,
+    /// Well-formed codes of no known enterprise.
+    pub unknown: Vec<String>,
+    /// Codes that are not 统一社会信用代码, with why.
+    pub invalid: Vec<InvalidCreditCode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct InvalidCreditCode {
+    /// Its place in the list, from 0.
+    pub position: usize,
+    pub code: String,
+    pub reason_zh: String,
+    pub reason_en: String,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -339,10 +361,33 @@ impl Pusher {
         requested_by: &str,
         schedule_run: Option<(i64, chrono::DateTime<chrono::Utc>)>,
     ) -> Result<(i64, bool), PushError> {
-        let store = &self.inner.store;
         if let PushSpec::Staff(staff) = spec {
             self.check_staff_push(staff).await?;
         }
+        self.record_push(spec, requested_by, schedule_run).await
+    }
+
+    /// Creates a staff push (or finds the one its request key made): its id, and each code of
+    /// its uploaded list accounted for.
+    pub async fn create_staff_push(
+        &self,
+        staff: &StaffPush,
+        requested_by: &str,
+    ) -> Result<(i64, Option<CreditCodeReport>), PushError> {
+        let report = self.check_staff_push(staff).await?;
+        let (id, _) = self
+            .record_push(&PushSpec::Staff(staff.clone()), requested_by, None)
+            .await?;
+        Ok((id, report))
+    }
+
+    async fn record_push(
+        &self,
+        spec: &PushSpec,
+        requested_by: &str,
+        schedule_run: Option<(i64, chrono::DateTime<chrono::Utc>)>,
+    ) -> Result<(i64, bool), PushError> {
+        let store = &self.inner.store;
         let (trigger_kind, trigger_key) = spec::trigger_of(spec, schedule_run, store.now());
         let rule_version = store.current_weights().await?.map_or(0, |w| w.version);
         let created = store
@@ -368,7 +413,7 @@ impl Pusher {
         staff: &StaffPush,
         sample: usize,
     ) -> Result<PushPreview, PushError> {
-        let unknown_credit_codes = self.check_staff_push(staff).await?;
+        let credit_codes = self.check_staff_push(staff).await?;
         let store = &self.inner.store;
         let as_of = store.today();
         let spec = PushSpec::Staff(staff.clone());
@@ -409,14 +454,17 @@ impl Pusher {
                     recipients: t.members.len(),
                 })
                 .collect(),
-            unknown_credit_codes,
+            credit_codes,
             sample: packs,
         })
     }
 
-    /// Refuses a staff push naming no policy, an unpublished policy or a malformed credit code;
-    /// returns the well-formed codes that match no profile.
-    async fn check_staff_push(&self, staff: &StaffPush) -> Result<Vec<String>, PushError> {
+    /// Refuses a staff push naming no policy or an unpublished policy; accounts for each code of
+    /// its uploaded list (a malformed code is listed with why, not a refusal of the push).
+    async fn check_staff_push(
+        &self,
+        staff: &StaffPush,
+    ) -> Result<Option<CreditCodeReport>, PushError> {
         if staff.policy_ids.is_empty() {
             return Err(PushError::invalid(
                 "policy_ids",
@@ -434,38 +482,62 @@ impl Pusher {
             }
         }
         let Some(codes) = &staff.audience.credit_codes else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let mut normalized = Vec::with_capacity(codes.len());
-        for (i, code) in codes.iter().enumerate() {
+        self.account_credit_codes(codes, staff.audience.region_within.as_deref())
+            .await
+            .map(Some)
+    }
+
+    /// Each code of an uploaded list, in the order given: matched (a known enterprise within
+    /// `region_within`, when there is one), outside the region, unknown, or invalid with why.
+    pub async fn account_credit_codes(
+        &self,
+        codes: &[String],
+        region_within: Option<&str>,
+    ) -> Result<CreditCodeReport, PushError> {
+        let mut report = CreditCodeReport::default();
+        let mut wellformed = Vec::with_capacity(codes.len());
+        for (position, code) in codes.iter().enumerate() {
             match profiles::CreditCode::parse(code) {
-                Ok(code) => normalized.push(code.as_str().to_owned()),
+                Ok(code) => wellformed.push(code.as_str().to_owned()),
                 Err(problems) => {
                     let first = problems.into_vec().into_iter().next();
-                    let (zh, en) =
+                    let (reason_zh, reason_en) =
                         first.map_or_else(Default::default, |p| (p.message_zh, p.message_en));
-                    return Err(PushError::invalid(
-                        &format!("audience.credit_codes[{i}]"),
-                        format!("统一社会信用代码 {code} 无效：{zh}"),
-                        format!("credit code {code} is invalid: {en}"),
-                    ));
+                    report.invalid.push(InvalidCreditCode {
+                        position,
+                        code: code.clone(),
+                        reason_zh,
+                        reason_en,
+                    });
                 }
             }
         }
-        let codes = &normalized;
-        let known: std::collections::HashSet<String> = self
-            .inner
-            .store
-            .profile_ids_by_credit_codes(codes)
+        let store = &self.inner.store;
+        let known: std::collections::HashMap<String, i64> = store
+            .profile_ids_by_credit_codes(&wellformed)
             .await?
             .into_iter()
-            .map(|(code, _)| code)
             .collect();
-        Ok(codes
-            .iter()
-            .filter(|c| !known.contains(*c))
-            .cloned()
-            .collect())
+        let ids: Vec<i64> = known.values().copied().collect();
+        let regions: std::collections::HashMap<i64, String> = store
+            .profiles_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, profile)| (id, profile.region().to_owned()))
+            .collect();
+        for code in wellformed {
+            let region = known.get(&code).and_then(|id| regions.get(id));
+            match (region, region_within) {
+                (None, _) => report.unknown.push(code),
+                (Some(region), Some(scope)) if !profiles::codes::region_within(region, scope) => {
+                    report.outside_region.push(code)
+                }
+                (Some(_), _) => report.matched.push(code),
+            }
+        }
+        Ok(report)
     }
 
     /// Runs planning, both channel workers and the scheduler in the background until the returned

@@ -205,3 +205,61 @@ pub fn address_summary(outcomes: &[AddressOutcome]) -> Option<String> {
             .join("; "),
     )
 }
+
+/// A line of [`address_summary`] read back, each address with its outcome and the relay's reply;
+/// `None` for any other error text (a connection failure, a rendering error).
+pub fn read_address_summary(line: &str) -> Option<Vec<(String, AddressStatus, Option<String>)>> {
+    line.split("; ")
+        .map(|part| {
+            let (email, rest) = part
+                .split_once(' ')
+                .filter(|(email, _)| email.contains('@'))?;
+            let (status, detail) = match rest.split_once(": ") {
+                Some((status, detail)) => (status, Some(detail.to_owned())),
+                None => (rest, None),
+            };
+            let status = [
+                AddressStatus::Sent,
+                AddressStatus::Refused,
+                AddressStatus::Failed,
+                AddressStatus::InDoubt,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == status)?;
+            Some((email.to_owned(), status, detail))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_summary_reads_back_as_written() {
+        let outcomes = vec![
+            AddressOutcome {
+                email: "a@x.cn".to_owned(),
+                status: AddressStatus::Sent,
+                detail: None,
+            },
+            AddressOutcome {
+                email: "b@y.cn".to_owned(),
+                status: AddressStatus::Refused,
+                detail: Some("permanent error (550): 5.1.1 mailbox unavailable".to_owned()),
+            },
+        ];
+        let line = address_summary(&outcomes).expect("a line");
+        let read: Vec<AddressOutcome> = read_address_summary(&line)
+            .expect("read back")
+            .into_iter()
+            .map(|(email, status, detail)| AddressOutcome {
+                email,
+                status,
+                detail,
+            })
+            .collect();
+        assert_eq!(read, outcomes);
+        assert_eq!(read_address_summary("connection refused"), None);
+    }
+}

@@ -38,7 +38,7 @@ pub use backend::{Backend, Db};
 pub use changes::{Change, ChangeBatch, ChangeCursor, ChangedEntity};
 pub use contacts::{
     AddressOutcome, AddressStatus, ContactSource, DEFAULT_MAX_CONTACTS, PendingContact,
-    address_summary,
+    address_summary, read_address_summary,
 };
 pub use dead_letters::{DeadLetter, DeadLetterFilter, Redriven};
 pub use error::{FieldError, StoreError};

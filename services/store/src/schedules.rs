@@ -19,7 +19,8 @@ pub struct Schedule {
     #[schema(value_type = Object)]
     pub job: Json<serde_json::Value>,
     pub enabled: bool,
-    /// The scheduled time of the newest run that fired.
+    /// The scheduled time of the newest run that fired; empty until the first run (runs are
+    /// counted from `created_at` until then).
     pub last_fired_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -73,8 +74,8 @@ impl Store {
         let id: i64 = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO schedules (name, cron, job, enabled, last_fired_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                "INSERT INTO schedules (name, cron, job, enabled, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(&input.name)
             .bind(&input.cron)

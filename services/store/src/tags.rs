@@ -499,30 +499,35 @@ impl Store {
         Ok(policies)
     }
 
-    /// Merges a tag into another of the same dimension: the tag is kept, marked merged, so its
-    /// code still resolves; every policy carrying it is saved again carrying the target instead
-    /// (a new version each, by `actor`).
-    pub async fn merge_tag(&self, id: i64, into: &str, actor: &str) -> Result<Tag, StoreError> {
+    /// The tag `id`, when merging it into `into` is allowed: the target must be another active
+    /// tag of its dimension (a 422 naming `into` otherwise). A merge and its dry run check alike.
+    pub async fn check_merge(&self, id: i64, into: &str) -> Result<Tag, StoreError> {
         let tag = self.tag(id).await?;
-        let dimension = tag.input.dimension.clone();
+        let dimension = &tag.input.dimension;
         let target: Option<(i64, String)> = on_pool!(&self.db, pool => {
             sqlx::query_as("SELECT id, status FROM tags WHERE dimension = $1 AND code = $2")
-                .bind(&dimension)
+                .bind(dimension)
                 .bind(into)
                 .fetch_optional(pool)
                 .await?
         });
         match target {
-            Some((target_id, status)) if status == "active" && target_id != id => {}
-            _ => {
-                return Err(StoreError::Invalid(vec![crate::FieldError::new(
-                    "into",
-                    "merge_target",
-                    format!("合并目标须为同一维度（{dimension}）下另一个启用中的标签"),
-                    format!("the target must be another active tag of dimension {dimension}"),
-                )]));
-            }
+            Some((target_id, status)) if status == "active" && target_id != id => Ok(tag),
+            _ => Err(StoreError::Invalid(vec![crate::FieldError::new(
+                "into",
+                "merge_target",
+                format!("合并目标 {into} 须为同一维度（{dimension}）下另一个启用中的标签"),
+                format!("the target {into} must be another active tag of dimension {dimension}"),
+            )])),
         }
+    }
+
+    /// Merges a tag into another of the same dimension: the tag is kept, marked merged, so its
+    /// code still resolves; every policy carrying it is saved again carrying the target instead
+    /// (a new version each, by `actor`).
+    pub async fn merge_tag(&self, id: i64, into: &str, actor: &str) -> Result<Tag, StoreError> {
+        let tag = self.check_merge(id, into).await?;
+        let dimension = tag.input.dimension.clone();
         let now = self.now();
         let users: Vec<i64> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;

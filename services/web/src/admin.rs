@@ -7,10 +7,12 @@ use api::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use std::collections::BTreeMap;
+
 use minijinja::context;
 use store::{Paging, PolicyFilter};
 
-use crate::{Admin, LangQuery, Signed, Viewer, checked_form, csrf_refused, with_lang};
+use crate::{Admin, LangQuery, Signed, Viewer, checked_form, csrf_refused, known_word, with_lang};
 
 pub(crate) async fn home(
     Signed(viewer, _): Signed<Admin>,
@@ -49,7 +51,7 @@ pub(crate) async fn policies(
                 id => p.id,
                 title => p.content.title,
                 doc_number => p.content.doc_number,
-                status => serde_json::to_value(p.content.status).ok(),
+                status => policy_status_words(&viewer, p.content.status),
             }
         })
         .collect();
@@ -292,11 +294,39 @@ pub(crate) async fn dead_letters(
         .await
     {
         Ok(page) => {
+            // The attempt log's addresses with their outcomes in words; the relay's own reply
+            // stays as it came, for diagnosis.
+            let letters: Vec<_> = page
+                .items
+                .iter()
+                .map(|letter| {
+                    let error = letter.last_error.as_deref().map(|line| {
+                        store::read_address_summary(line).map_or_else(
+                            || line.to_owned(),
+                            |addresses| {
+                                addresses
+                                    .iter()
+                                    .map(|(email, status, detail)| {
+                                        let word = viewer
+                                            .text(&format!("address_{}", status.as_str()));
+                                        match detail {
+                                            Some(detail) => format!("{email} {word}：{detail}"),
+                                            None => format!("{email} {word}"),
+                                        }
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("；")
+                            },
+                        )
+                    });
+                    context! { last_error_words => error, ..minijinja::Value::from_serialize(letter) }
+                })
+                .collect();
             let title = viewer.text("dead_letters");
             viewer.render(
                 "admin_dead_letters.html",
                 title,
-                context! { letters => page.items },
+                context! { letters => letters },
             )
         }
         Err(error) => api::ApiError::from(error).into_response(),
@@ -343,15 +373,33 @@ pub(crate) async fn audit(
         .await
     {
         Ok(page) => {
+            let entries: Vec<_> = page
+                .items
+                .iter()
+                .map(|entry| {
+                    context! {
+                        at => entry.at,
+                        actor => crate::requester_words(&viewer, &entry.actor),
+                        action => known_word(&viewer, &format!("audit_{}", entry.action), "audit_other"),
+                        entity => known_word(&viewer, &format!("entity_{}", entry.entity), "entity_other"),
+                        entity_id => entry.entity_id,
+                    }
+                })
+                .collect();
             let title = viewer.text("audit_log");
-            viewer.render(
-                "admin_audit.html",
-                title,
-                context! { entries => page.items },
-            )
+            viewer.render("admin_audit.html", title, context! { entries => entries })
         }
         Err(error) => api::ApiError::from(error).into_response(),
     }
+}
+
+/// A policy's status in words: 草稿, 待审核, 已发布, 已过期, 已废止.
+fn policy_status_words(viewer: &Viewer, status: store::policy::PolicyStatus) -> &'static str {
+    let key = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| format!("policy_status_{s}")))
+        .unwrap_or_default();
+    known_word(viewer, &key, "status_other")
 }
 
 #[derive(Default, serde::Serialize)]
@@ -509,19 +557,63 @@ pub(crate) async fn weights(
     State(state): State<AppState>,
     Signed(viewer, _): Signed<Admin>,
 ) -> Response {
+    let dimensions = match state.store.tag_dimensions().await {
+        Ok(dimensions) => dimensions,
+        Err(error) => return api::ApiError::from(error).into_response(),
+    };
+    let weights = state.matching.weights();
+    // Each weight as a field of the form, named in words: the taxonomy's dimensions by their
+    // labels, then the other score terms and their two horizons.
+    let dimension_fields: Vec<_> = weights
+        .dimensions
+        .iter()
+        .map(|(code, weight)| {
+            let label = dimensions
+                .iter()
+                .find(|d| &d.code == code)
+                .map_or(code.as_str(), |d| {
+                    if viewer.lang == crate::Lang::En {
+                        d.label_en.as_str()
+                    } else {
+                        d.label_zh.as_str()
+                    }
+                });
+            context! { code => code, label => label, value => weight }
+        })
+        .collect();
+    let term_fields: Vec<_> = [
+        ("interest", weights.interest),
+        ("urgency", weights.urgency),
+        ("freshness", weights.freshness),
+        ("feedback", weights.feedback),
+        (
+            "urgency_horizon_days",
+            f64::from(weights.urgency_horizon_days),
+        ),
+        (
+            "freshness_half_life_days",
+            f64::from(weights.freshness_half_life_days),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| {
+        context! { key => key, label => viewer.text(&format!("weight_{key}")), value => value, whole => key.ends_with("_days") }
+    })
+    .collect();
     let words = context! {
-        bad_json => viewer.text("bad_json"),
         changed => viewer.text("changed"),
         mean_change => viewer.text("mean_change"),
         rising => viewer.text("rising"),
         falling => viewer.text("falling"),
         saved => viewer.text("saved"),
+        none => viewer.text("codes_none"),
+        profiles => viewer.text("tag_profiles"),
     };
     let title = viewer.text("weights");
     viewer.render(
         "admin_weights.html",
         title,
-        context! { weights => state.matching.weights(), words => words },
+        context! { dimension_fields => dimension_fields, term_fields => term_fields, words => words },
     )
 }
 
@@ -558,22 +650,43 @@ pub(crate) async fn tags(
     let rows: Vec<_> = tags
         .iter()
         .map(|tag| {
+            let status = serde_json::to_value(tag.input.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             context! {
                 id => tag.id,
                 code => tag.input.code,
                 label_zh => tag.input.label_zh,
-                status => serde_json::to_value(tag.input.status).ok(),
+                status => status,
+                status_words => viewer.text(&format!("tag_{status}")),
                 merged_into => tag.merged_into,
                 weight => tag.input.weight,
+                version => tag.version,
                 input => tag.input,
             }
         })
         .collect();
-    let words = context! {
-        eligible => viewer.text("eligible"),
-        undetermined => viewer.text("undetermined"),
-        changed => viewer.text("changed"),
-    };
+    let words: BTreeMap<&str, &str> = [
+        ("eligible", "eligible"),
+        ("undetermined", "undetermined"),
+        ("changed", "changed"),
+        ("rising", "rising"),
+        ("falling", "falling"),
+        ("none", "codes_none"),
+        ("profiles", "tag_profiles"),
+        ("affects", "tag_affects"),
+        ("policies_count", "tag_policies_count"),
+        ("no_policies", "tag_no_policies"),
+        ("confirm", "tag_confirm"),
+        ("retire", "tag_retire"),
+        ("save_tag", "tag_save"),
+        ("rename_to", "tag_rename_to"),
+        ("merge_to", "tag_merge_to"),
+    ]
+    .into_iter()
+    .map(|(name, key)| (name, viewer.text(key)))
+    .collect();
     let title = viewer.text("taxonomy");
     viewer.render(
         "admin_tags.html",
@@ -610,5 +723,68 @@ pub(crate) async fn new_policy(
     {
         Ok(policy) => Redirect::to(&format!("/admin/policies/{}", policy.id)).into_response(),
         Err(error) => api::ApiError::from(error).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::{Lang, lookup};
+
+    #[test]
+    fn every_audited_action_entity_and_policy_status_has_words() {
+        let actions = [
+            "create",
+            "update",
+            "delete",
+            "import",
+            "merge",
+            "rename",
+            "cancel",
+            "redrive",
+            "confirm",
+            "confirm_contact",
+            "publish",
+        ]
+        .map(|a| format!("audit_{a}"));
+        let entities = [
+            "api_token",
+            "attribute",
+            "policy",
+            "profile",
+            "schedule",
+            "tag",
+            "user",
+            "preferences",
+            "weights",
+            "push",
+            "delivery",
+        ]
+        .map(|e| format!("entity_{e}"));
+        let statuses = ["draft", "in_review", "published", "expired", "revoked"]
+            .map(|s| format!("policy_status_{s}"));
+        let addresses = [
+            store::AddressStatus::Sent,
+            store::AddressStatus::Refused,
+            store::AddressStatus::Failed,
+            store::AddressStatus::InDoubt,
+        ]
+        .map(|s| format!("address_{}", s.as_str()));
+        for key in actions
+            .iter()
+            .chain(&entities)
+            .chain(&statuses)
+            .chain(&addresses)
+            .map(String::as_str)
+            .chain([
+                "audit_other",
+                "entity_other",
+                "status_other",
+                "role_contact",
+            ])
+        {
+            for lang in [Lang::Zh, Lang::En] {
+                assert_ne!(lookup(lang, key), "?", "{key}");
+            }
+        }
     }
 }

@@ -26,7 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::{Environment, context};
 use serde::Deserialize;
-use store::{InboxFilter, InboxState, Paging, Principal, Role};
+use store::{InboxFilter, InboxState, Paging, PolicyFilter, Principal, Role};
 
 pub use error_pages::with_error_pages;
 pub use text::Lang;
@@ -203,6 +203,10 @@ fn templates() -> &'static Environment<'static> {
             (
                 "push_preview.html",
                 include_str!("../templates/push_preview.html"),
+            ),
+            (
+                "credit_codes.html",
+                include_str!("../templates/credit_codes.html"),
             ),
             (
                 "push_form.html",
@@ -1082,28 +1086,113 @@ impl PushForm {
     }
 }
 
-/// Published policies, titled, for the push form.
-fn published(state: &AppState) -> Vec<minijinja::Value> {
-    state
-        .matching
-        .published_ids()
-        .into_iter()
-        .filter_map(|id| state.matching.brief(id))
-        .map(|brief| context! { id => brief.id, title => brief.title, doc_number => brief.doc_number })
-        .collect()
+/// The push form's policy filters, from its address: words of the title or 文号, a level, a
+/// topic code.
+#[derive(Default, serde::Deserialize, serde::Serialize)]
+struct PickerQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    topic: String,
+    lang: Option<String>,
 }
 
-fn render_push_form(
+/// The published policies the caller may push ([`api::may_push_policy`]), narrowed by the
+/// picker's filters; each with its level and topics for the page's live filter.
+async fn pushable(
+    state: &AppState,
+    viewer: &Viewer,
+    query: &PickerQuery,
+) -> Result<Vec<minijinja::Value>, store::StoreError> {
+    let some = |text: &str| (!text.trim().is_empty()).then(|| text.trim().to_owned());
+    let filter = PolicyFilter {
+        status: Some(store::policy::PolicyStatus::Published),
+        level: serde_json::from_value(serde_json::Value::from(query.level.as_str())).ok(),
+        topic: some(&query.topic),
+        text: some(&query.q),
+        ..Default::default()
+    };
+    let page = state
+        .store
+        .list_policies(
+            &filter,
+            Paging {
+                page: 1,
+                per_page: Paging::MAX_PER_PAGE,
+            },
+        )
+        .await?;
+    let mut policies = page.items;
+    policies.sort_by_key(|p| p.id);
+    Ok(policies
+        .iter()
+        .filter(|p| state.matching.brief(p.id).is_some())
+        .filter(|p| api::may_push_policy(&viewer.caller, &p.content.region_code))
+        .map(|p| {
+            let level = serde_json::to_value(p.content.level).unwrap_or_default();
+            let level = level.as_str().unwrap_or_default();
+            context! {
+                id => p.id,
+                title => p.content.title,
+                doc_number => p.content.doc_number,
+                level => level,
+                level_words => viewer.text(&format!("level_{level}")),
+                topics => p.content.topics.join(" "),
+            }
+        })
+        .collect())
+}
+
+async fn render_push_form(
     state: &AppState,
     viewer: &Viewer,
     form: &PushForm,
+    query: &PickerQuery,
     error: Option<&str>,
 ) -> Response {
+    let (policies, topics) = match (
+        pushable(state, viewer, query).await,
+        state
+            .store
+            .list_tags(
+                &store::TagFilter {
+                    dimension: Some("topic".to_owned()),
+                    ..Default::default()
+                },
+                Paging {
+                    page: 1,
+                    per_page: Paging::MAX_PER_PAGE,
+                },
+            )
+            .await,
+    ) {
+        (Ok(policies), Ok(topics)) => (policies, topics.items),
+        (Err(error), _) | (_, Err(error)) => return api::ApiError::from(error).into_response(),
+    };
+    let topics: Vec<_> = topics
+        .iter()
+        .filter(|tag| tag.merged_into.is_none())
+        .map(|tag| context! { code => tag.input.code, label => tag.input.label_zh })
+        .collect();
+    let levels: Vec<_> = ["national", "provincial", "municipal", "district"]
+        .into_iter()
+        .map(|level| context! { code => level, label => viewer.text(&format!("level_{level}")) })
+        .collect();
     let title = viewer.text("new_push");
     let mut page = viewer.render(
         "push_form.html",
         title,
-        context! { policies => published(state), chosen => form.policy_ids, form => form, error => error },
+        context! {
+            policies => policies,
+            topics => topics,
+            levels => levels,
+            picker => query,
+            chosen => form.policy_ids,
+            form => form,
+            error => error,
+        },
     );
     if error.is_some() {
         *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -1114,7 +1203,7 @@ fn render_push_form(
 async fn push_form(
     State(state): State<AppState>,
     Signed(viewer, _): Signed<Staff>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<PickerQuery>,
 ) -> Response {
     let form = PushForm {
         region_within: viewer
@@ -1124,41 +1213,46 @@ async fn push_form(
         ..Default::default()
     };
     with_lang(
-        render_push_form(&state, &viewer, &form, None),
+        render_push_form(&state, &viewer, &form, &query, None).await,
         query.lang.as_deref(),
     )
 }
 
-/// Checks a push form against the caller's region; the page to show instead when it fails.
-fn checked_push(
+/// Checks a push form against what the caller may push; the page to show instead when it fails.
+async fn checked_push(
     state: &AppState,
     viewer: &Viewer,
     form: &PushForm,
 ) -> Result<push::StaffPush, Box<Response>> {
+    let picker = PickerQuery::default();
     if form.policy_ids.is_empty() {
-        return Err(Box::new(render_push_form(
-            state,
-            viewer,
-            form,
-            Some(viewer.text("choose_one")),
-        )));
+        return Err(Box::new(
+            render_push_form(
+                state,
+                viewer,
+                form,
+                &picker,
+                Some(viewer.text("choose_one")),
+            )
+            .await,
+        ));
     }
-    let mut staff = form.staff_push();
-    staff.audience.region_within =
-        api::region_scope(&viewer.caller, staff.audience.region_within.take()).map_err(
-            |error| {
-                let message = if viewer.lang == Lang::En {
-                    error.message_en()
-                } else {
-                    error.message_zh()
-                };
-                Box::new(render_push_form(state, viewer, form, Some(message)))
-            },
-        )?;
-    Ok(staff)
+    match api::push_within_reach(&viewer.caller, &state.matching, form.staff_push()) {
+        Ok(staff) => Ok(staff),
+        Err(error) => {
+            let message = if viewer.lang == Lang::En {
+                error.message_en()
+            } else {
+                error.message_zh()
+            };
+            Err(Box::new(
+                render_push_form(state, viewer, form, &picker, Some(message)).await,
+            ))
+        }
+    }
 }
 
-fn push_error(
+async fn push_error(
     state: &AppState,
     viewer: &Viewer,
     form: &PushForm,
@@ -1170,7 +1264,7 @@ fn push_error(
     } else {
         error.message_zh()
     };
-    render_push_form(state, viewer, form, Some(message))
+    render_push_form(state, viewer, form, &PickerQuery::default(), Some(message)).await
 }
 
 async fn preview_push(
@@ -1181,13 +1275,13 @@ async fn preview_push(
     let Some(form) = PushForm::read(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
-    let staff = match checked_push(&state, &viewer, &form) {
+    let staff = match checked_push(&state, &viewer, &form).await {
         Ok(staff) => staff,
         Err(response) => return *response,
     };
     let preview = match state.pusher.preview(&staff, 5).await {
         Ok(preview) => preview,
-        Err(error) => return push_error(&state, &viewer, &form, error),
+        Err(error) => return push_error(&state, &viewer, &form, error).await,
     };
     let titles: HashMap<String, String> = staff
         .policy_ids
@@ -1215,17 +1309,17 @@ async fn start_push(
     let Some(form) = PushForm::read(&viewer, &body) else {
         return csrf_refused(&viewer);
     };
-    let staff = match checked_push(&state, &viewer, &form) {
+    let staff = match checked_push(&state, &viewer, &form).await {
         Ok(staff) => staff,
         Err(response) => return *response,
     };
     match state
         .pusher
-        .create_push(&push::PushSpec::Staff(staff), &viewer.caller.actor(), None)
+        .create_staff_push(&staff, &viewer.caller.actor())
         .await
     {
         Ok((id, _)) => Redirect::to(&format!("/staff/pushes/{id}")).into_response(),
-        Err(error) => push_error(&state, &viewer, &form, error),
+        Err(error) => push_error(&state, &viewer, &form, error).await,
     }
 }
 
@@ -1302,6 +1396,25 @@ async fn push_progress(
             }
         })
         .collect();
+    // A staff push's uploaded list, accounted for again on its page: matched, outside the
+    // district, unknown, invalid.
+    let listed = serde_json::from_value::<push::PushSpec>(progress.push.spec.0.clone())
+        .ok()
+        .and_then(|spec| match spec {
+            push::PushSpec::Staff(staff) => staff.audience.credit_codes,
+            _ => None,
+        });
+    let credit_codes = match listed {
+        Some(codes) => match state
+            .pusher
+            .account_credit_codes(&codes, progress.push.region_scope.as_deref())
+            .await
+        {
+            Ok(report) => Some(report),
+            Err(error) => return api::ApiError::from(error).into_response(),
+        },
+        None => None,
+    };
     let count_names: Vec<(&str, &str)> = PUSH_COUNTS
         .iter()
         .map(|(state, key)| (*state, viewer.text(key)))
@@ -1317,6 +1430,7 @@ async fn push_progress(
                 status_words => status_words,
                 channels => channels,
                 count_names => count_names,
+                credit_codes => credit_codes,
             },
         ),
         query.lang.as_deref(),
@@ -1347,7 +1461,19 @@ async fn cancel_push(
 fn requester_words(viewer: &Viewer, requested_by: &str) -> String {
     match requested_by.split_once(':') {
         Some(("system", _)) | None => viewer.text("role_system").to_owned(),
-        Some((role, name)) => format!("{} {name}", viewer.text(&format!("role_{role}"))),
+        Some((role, name)) => format!(
+            "{} {name}",
+            known_word(viewer, &format!("role_{role}"), "role_system")
+        ),
+    }
+}
+
+/// The word for `key`, or the one for `fallback` when a record holds a value the tables do not
+/// name yet (an action written by a newer release): never the raw value.
+pub(crate) fn known_word(viewer: &Viewer, key: &str, fallback: &str) -> &'static str {
+    match viewer.text(key) {
+        "?" => viewer.text(fallback),
+        word => word,
     }
 }
 

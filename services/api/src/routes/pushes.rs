@@ -86,25 +86,38 @@ async fn list_pushes(
     ))
 }
 
+/// A push just started: its progress, and each code of its uploaded list accounted for.
+#[derive(serde::Serialize, ToSchema)]
+struct PushStarted {
+    #[serde(flatten)]
+    progress: PushProgress,
+    credit_codes: Option<push::CreditCodeReport>,
+}
+
 /// Starts a targeted push: the chosen policies to their eligible recipients within the audience.
-/// Planning and delivery run in the background; poll the push for progress.
+/// Planning and delivery run in the background; poll the push for progress. Every code of an
+/// uploaded list comes back matched, outside the region, unknown or invalid (with why).
 #[utoipa::path(post, path = "/api/v1/pushes", tag = "push", request_body = StaffPush, responses(
-    (status = 202, body = PushProgress, description = "accepted; the same request_key returns the same push"),
-    (status = 422, body = ErrorBody, description = "no policy, an unpublished policy or a malformed credit code")
+    (status = 202, body = PushStarted, description = "accepted; the same request_key returns the same push"),
+    (status = 403, body = ErrorBody, description = "a region or a policy outside the staff member's region"),
+    (status = 422, body = ErrorBody, description = "no policy or an unpublished policy")
 ))]
 async fn create_push(
     State(state): State<AppState>,
     axum::Extension(caller): axum::Extension<Caller>,
     ApiJson(staff): ApiJson<StaffPush>,
-) -> Result<(StatusCode, Json<PushProgress>), ApiError> {
-    let staff = within_callers_region(&caller, staff)?;
-    let (id, _) = state
+) -> Result<(StatusCode, Json<PushStarted>), ApiError> {
+    let staff = crate::access::push_within_reach(&caller, &state.matching, staff)?;
+    let (id, credit_codes) = state
         .pusher
-        .create_push(&push::PushSpec::Staff(staff), &caller.actor(), None)
+        .create_staff_push(&staff, &caller.actor())
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.store.push_progress(id).await?),
+        Json(PushStarted {
+            progress: state.store.push_progress(id).await?,
+            credit_codes,
+        }),
     ))
 }
 
@@ -119,17 +132,8 @@ async fn preview_push(
     axum::Extension(caller): axum::Extension<Caller>,
     ApiJson(staff): ApiJson<StaffPush>,
 ) -> Result<Json<PushPreview>, ApiError> {
-    let staff = within_callers_region(&caller, staff)?;
+    let staff = crate::access::push_within_reach(&caller, &state.matching, staff)?;
     Ok(Json(state.pusher.preview(&staff, 5).await?))
-}
-
-/// Keeps a staff member's push within their region (a 403 naming `audience.region_within` when
-/// they ask for more).
-fn within_callers_region(caller: &Caller, mut staff: StaffPush) -> Result<StaffPush, ApiError> {
-    staff.audience.region_within =
-        crate::access::region_scope(caller, staff.audience.region_within.take())
-            .map_err(|error| error.with_field("audience.region_within"))?;
-    Ok(staff)
 }
 
 /// A push with its progress: recipients planned and deliveries per channel and status.

@@ -262,14 +262,15 @@ const DRY_RUN_PROFILES: i64 = 5_000;
 #[utoipa::path(post, path = "/api/v1/tags/{id}/merge/dry-run", tag = "tags", params(("id" = i64, Path)),
     request_body = MergeBody, responses(
     (status = 200, body = Object),
-    (status = 404, body = ErrorBody)
+    (status = 404, body = ErrorBody),
+    (status = 422, body = ErrorBody, description = "the target is not another active tag of the dimension")
 ))]
 async fn merge_dry_run(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<MergeBody>,
 ) -> Result<Json<matching::PoliciesImpact>, ApiError> {
-    let tag = state.store.tag(id).await?;
+    let tag = state.store.check_merge(id, &body.into).await?;
     let changed = state
         .store
         .policies_after_merge(&tag.input.dimension, &tag.input.code, &body.into)
