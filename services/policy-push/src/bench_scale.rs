@@ -13,7 +13,7 @@ use matcher::AudienceBuilder;
 use matcher::synth::{self, SplitMix64};
 use serde::{Deserialize, Serialize};
 
-use crate::bench::{as_of, benchmark_applicability, facts_of, generate, median_of, memory_kib};
+use crate::bench::{as_of, benchmark_applicability, facts_of, generate, memory_kib};
 
 /// Profiles generated at a time before they are indexed, so generating is timed apart from
 /// indexing while only a batch of facts is held.
@@ -24,15 +24,63 @@ const BATCH: usize = 100_000;
 pub struct IndexFigures {
     pub profiles: usize,
     /// Generating every profile's facts (what reading them from the database stands for).
-    pub generate: Duration,
+    pub generate: Spent,
     /// Indexing them: [`AudienceBuilder`] from the first insert to the finished index.
-    pub build: Duration,
+    pub build: Spent,
     /// Peak resident memory of the measuring process.
     pub peak_rss_kib: u64,
-    pub three_valued: Duration,
-    pub eligible_only: Duration,
+    /// Medians of 9.
+    pub three_valued: Spent,
+    pub eligible_only: Spent,
     pub eligible: u64,
     pub undetermined: u64,
+}
+
+/// Wall time, and the measuring thread's time on a CPU: on a machine shared with other work the
+/// wall time grows with the load, the CPU time only with the work.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+pub struct Spent {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// This thread's time on a CPU so far, from the scheduler's statistics (Linux; zero elsewhere).
+fn on_cpu() -> Duration {
+    let nanos = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// Runs `work`, adding what it took to `spent`.
+fn timed<T>(spent: &mut Spent, work: impl FnOnce() -> T) -> T {
+    let (wall, cpu) = (Instant::now(), on_cpu());
+    let result = work();
+    spent.wall += wall.elapsed();
+    spent.cpu += on_cpu().saturating_sub(cpu);
+    result
+}
+
+/// The median wall and CPU times of 9 runs of `work`, and its last result.
+fn median_of_9<T>(mut work: impl FnMut() -> T) -> (Spent, T) {
+    let mut runs: Vec<Spent> = Vec::with_capacity(9);
+    let mut last = None;
+    for _ in 0..9 {
+        let mut spent = Spent::default();
+        last = Some(timed(&mut spent, &mut work));
+        runs.push(spent);
+    }
+    let median = |of: fn(&Spent) -> Duration| {
+        let mut times: Vec<Duration> = runs.iter().map(of).collect();
+        times.sort();
+        times[times.len() / 2]
+    };
+    let spent = Spent {
+        wall: median(|s| s.wall),
+        cpu: median(|s| s.cpu),
+    };
+    (spent, last.expect("nine runs"))
 }
 
 /// Builds the index of `profiles` synthetic profiles and times both reverse paths on it.
@@ -40,31 +88,31 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     let schema = synth::schema();
     let applicability = benchmark_applicability(&schema)?;
     let mut rng = SplitMix64::new(7);
-    let (mut generating, mut build) = (Duration::ZERO, Duration::ZERO);
+    let (mut generate_spent, mut build) = (Spent::default(), Spent::default());
     let mut builder = AudienceBuilder::new(&schema);
     let mut batch = Vec::with_capacity(BATCH);
     let mut next = 1;
     while next <= profiles {
-        let started = Instant::now();
-        batch.clear();
-        batch.extend((0..BATCH.min(profiles + 1 - next)).map(|_| facts_of(&generate(&mut rng))));
-        generating += started.elapsed();
-        let started = Instant::now();
-        for facts in &batch {
-            builder.insert(
-                u32::try_from(next).context("at most 2^32 - 1 profiles")?,
-                facts,
-            );
-            next += 1;
-        }
-        build += started.elapsed();
+        timed(&mut generate_spent, || {
+            batch.clear();
+            batch
+                .extend((0..BATCH.min(profiles + 1 - next)).map(|_| facts_of(&generate(&mut rng))));
+        });
+        timed(&mut build, || -> anyhow::Result<()> {
+            for facts in &batch {
+                builder.insert(
+                    u32::try_from(next).context("at most 2^32 - 1 profiles")?,
+                    facts,
+                );
+                next += 1;
+            }
+            Ok(())
+        })?;
     }
     drop(batch);
-    let started = Instant::now();
-    let index = builder.finish();
-    build += started.elapsed();
-    let (three_valued, sets) = median_of(9, || index.select(&applicability, as_of()));
-    let (eligible_only, eligible) = median_of(9, || index.eligible(&applicability, as_of()));
+    let index = timed(&mut build, || builder.finish());
+    let (three_valued, sets) = median_of_9(|| index.select(&applicability, as_of()));
+    let (eligible_only, eligible) = median_of_9(|| index.eligible(&applicability, as_of()));
     anyhow::ensure!(
         eligible == sets.eligible,
         "the eligible-only path disagrees with the three-valued one"
@@ -72,7 +120,7 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     let (_, peak_rss_kib) = memory_kib();
     Ok(IndexFigures {
         profiles,
-        generate: generating,
+        generate: generate_spent,
         build,
         peak_rss_kib,
         three_valued,
@@ -82,9 +130,20 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     })
 }
 
+/// The machine's load averages, from /proc (Linux): wall times are read beside them.
+fn load_average() -> String {
+    let loads = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loads
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Measures each size in its own `bench-index` process and prints them side by side.
 pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
     let program = std::env::current_exe().context("the running program's path")?;
+    let load_before = load_average();
     let mut figures = Vec::with_capacity(sizes.len());
     for &size in sizes {
         eprintln!("bench --scale: indexing {size} profiles in a child process …");
@@ -115,31 +174,45 @@ pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
         "\n| audience index at scale |{header} target at 20,000,000 |"
     )?;
     writeln!(out, "|---|{}---|", "---|".repeat(figures.len()))?;
+    writeln!(
+        out,
+        "| load average (1, 5, 15 min) before / after |{} {} / {} |",
+        " |".repeat(figures.len()),
+        load_before,
+        load_average()
+    )?;
     let row = |out: &mut String, name: &str, cell: &dyn Fn(&IndexFigures) -> String, target| {
         let cells: String = figures.iter().map(|f| format!(" {} |", cell(f))).collect();
         writeln!(out, "| {name} |{cells} {target} |")
     };
+    let both = |spent: &Spent, unit: f64, digits: usize| {
+        format!(
+            "{:.digits$} ({:.digits$} on a CPU)",
+            spent.wall.as_secs_f64() * unit,
+            spent.cpu.as_secs_f64() * unit
+        )
+    };
     row(
         out,
-        "build the index (facts in hand)",
-        &|f| format!("{:.1} s", f.build.as_secs_f64()),
+        "build the index, facts in hand: s wall (CPU)",
+        &|f| both(&f.build, 1.0, 1),
         "< 30 s",
     )?;
     row(
         out,
-        "generating the facts (stands for reading them)",
-        &|f| format!("{:.1} s", f.generate.as_secs_f64()),
-        "",
-    )?;
-    row(
-        out,
-        "build per profile, and as a multiple of the smallest size's",
+        "build CPU time per profile, as a multiple of the smallest size's",
         &|f| {
-            let per = f.build.as_secs_f64() / f.profiles.max(1) as f64;
-            let base = first.build.as_secs_f64() / first.profiles.max(1) as f64;
+            let per = f.build.cpu.as_secs_f64() / f.profiles.max(1) as f64;
+            let base = first.build.cpu.as_secs_f64() / first.profiles.max(1) as f64;
             format!("{:.0} ns ({:.2}×)", per * 1e9, per / base.max(1e-12))
         },
         "linear: about 1×",
+    )?;
+    row(
+        out,
+        "generating the facts (stands for reading them): s wall (CPU)",
+        &|f| both(&f.generate, 1.0, 1),
+        "",
     )?;
     row(
         out,
@@ -149,14 +222,14 @@ pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
     )?;
     row(
         out,
-        "reverse match, eligible only (median of 9)",
-        &|f| format!("{:.2} ms", f.eligible_only.as_secs_f64() * 1e3),
+        "reverse match, eligible only, median of 9: ms wall (CPU)",
+        &|f| both(&f.eligible_only, 1e3, 2),
         "< 10 ms",
     )?;
     row(
         out,
-        "reverse match, three-valued (median of 9)",
-        &|f| format!("{:.2} ms", f.three_valued.as_secs_f64() * 1e3),
+        "reverse match, three-valued, median of 9: ms wall (CPU)",
+        &|f| both(&f.three_valued, 1e3, 2),
         "< 30 ms",
     )?;
     row(
