@@ -106,6 +106,12 @@ impl AudienceIndex {
     /// Indexes a profile's facts under `id`, replacing what was there. Keys the schema does not
     /// know and values of the wrong type are left out, so they read as missing, as in the forward path.
     pub fn insert(&mut self, id: u32, facts: &Facts) {
+        self.put(id, facts, Bucketing::Now);
+    }
+
+    /// [`AudienceIndex::insert`]; with [`Bucketing::Deferred`] number and date values are only
+    /// recorded, and their intervals wait for [`RangeColumn::rebucket`].
+    fn put(&mut self, id: u32, facts: &Facts, bucketing: Bucketing) {
         self.remove(id);
         add(&mut self.universe, id);
         for (key, value) in facts.iter() {
@@ -121,7 +127,7 @@ impl AudienceIndex {
                 }
             };
             if let Some(typed) = classify(column.kind, value) {
-                column.insert(id, typed);
+                column.insert(id, typed, bucketing);
             }
         }
     }
@@ -455,6 +461,47 @@ impl AudienceIndex {
     }
 }
 
+/// Builds the index of many profiles at once, as an instance does on start. Inserting one by one
+/// splits a number column's buckets as they fill, and at a province's size a bucket's few
+/// thousand ids lie scattered over hundreds of roaring containers, so every insert and split
+/// touched memory in proportion to the profiles. The builder only records each profile's values
+/// and lays every number and date column's intervals out once at the end, from one sort.
+#[derive(Debug, Clone)]
+pub struct AudienceBuilder {
+    index: AudienceIndex,
+}
+
+impl AudienceBuilder {
+    pub fn new(schema: &AttributeSchema) -> Self {
+        AudienceBuilder {
+            index: AudienceIndex::new(schema),
+        }
+    }
+
+    /// Indexes a profile's facts under `id`, as [`AudienceIndex::insert`] does; ids in ascending
+    /// order are the fast case.
+    pub fn insert(&mut self, id: u32, facts: &Facts) {
+        self.index.put(id, facts, Bucketing::Deferred);
+    }
+
+    pub fn finish(mut self) -> AudienceIndex {
+        for column in self.index.columns.values_mut() {
+            if let ColumnData::Range(range) = &mut column.data {
+                range.rebucket();
+            }
+        }
+        self.index
+    }
+}
+
+/// Whether an insert places a number or date value in its column's intervals now, or leaves it
+/// to a rebucketing of the whole column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucketing {
+    Now,
+    Deferred,
+}
+
 /// How the reverse path answers a leaf over some candidate profiles: by gathering the leaf's
 /// bitmap from the index and intersecting, or by reading each candidate's value, whichever
 /// touches less. Once earlier leaves have narrowed the candidates, reading a few thousand values
@@ -724,18 +771,21 @@ impl<'a> Query<'a> {
             .then(|| self.index.probe(leaf, self.as_of))
             .flatten();
         if let Some(probe) = probe {
-            let mut yes = RoaringBitmap::new();
-            let mut no = RoaringBitmap::new();
+            // Collected first and built in one pass: appending id by id to a bitmap container
+            // scans it for its greatest id each time (see `add`).
+            let mut yes = Vec::new();
+            let mut no = Vec::new();
             for id in within {
-                let side = match probe.test(id).map(|passes| passes != leaf.negate) {
-                    Some(true) => &mut yes,
-                    Some(false) if with_fails => &mut no,
-                    _ => continue,
-                };
-                side.try_push(id)
-                    .expect("candidates are visited in ascending order");
+                match probe.test(id).map(|passes| passes != leaf.negate) {
+                    Some(true) => yes.push(id),
+                    Some(false) if with_fails => no.push(id),
+                    _ => {}
+                }
             }
-            return (yes, no);
+            let bitmap = |ids: Vec<u32>| {
+                RoaringBitmap::from_sorted_iter(ids).expect("candidates are visited in order")
+            };
+            return (bitmap(yes), bitmap(no));
         }
         let Some((hit, present)) = self.index.hits(
             &leaf.source.field,
@@ -798,13 +848,16 @@ impl Column {
         Column { kind, data }
     }
 
-    fn insert(&mut self, id: u32, value: Typed<'_>) {
+    fn insert(&mut self, id: u32, value: Typed<'_>, bucketing: Bucketing) {
         match (&mut self.data, value) {
             (ColumnData::Bool { yes, .. }, Typed::Bool(true)) => {
                 add(yes, id);
             }
             (ColumnData::Bool { no, .. }, Typed::Bool(false)) => {
                 add(no, id);
+            }
+            (ColumnData::Range(range), Typed::Num(n)) if bucketing == Bucketing::Deferred => {
+                range.record(id, n)
             }
             (ColumnData::Range(range), Typed::Num(n)) => range.insert(id, n),
             (ColumnData::Scalar(postings), Typed::Text(text)) => postings.insert_scalar(id, text),
@@ -1064,6 +1117,8 @@ const SPAN_LIMIT: u64 = 1 << 20;
 const SPAN_SHARE: u64 = 4;
 /// Buckets, blocks and spans.
 const LEVELS: usize = 3;
+/// How full a rebucketing leaves each interval, as a fraction of its limit: 3/4.
+const FILL: (u64, u64) = (3, 4);
 
 /// Number or date values (dates as day numbers): a dense value per id, and three levels of
 /// intervals over the values, each holding the ids whose values lie in it — small buckets, blocks
@@ -1118,6 +1173,21 @@ impl Bucket {
             max: f64::NEG_INFINITY,
             members: RoaringBitmap::new(),
             count: 0,
+            split_at,
+        }
+    }
+
+    /// The interval made of neighbouring intervals `parts`, starting at `low`.
+    fn merged(parts: &[Bucket], low: f64, split_at: u64) -> Self {
+        Bucket {
+            low,
+            min: parts.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
+            max: parts
+                .iter()
+                .map(|b| b.max)
+                .fold(f64::NEG_INFINITY, f64::max),
+            members: parts.iter().map(|b| &b.members).union(),
+            count: parts.iter().map(Bucket::len).sum(),
             split_at,
         }
     }
@@ -1221,13 +1291,18 @@ impl RangeColumn {
         }
     }
 
-    fn insert(&mut self, id: u32, value: f64) {
+    /// Keeps `id`'s value without placing it in the intervals.
+    fn record(&mut self, id: u32, value: f64) {
         let at = id as usize;
         if self.values.len() <= at {
             self.values.resize(at + 1, f64::NAN);
         }
         self.values[at] = value;
         add(&mut self.present, id);
+    }
+
+    fn insert(&mut self, id: u32, value: f64) {
+        self.record(id, value);
         // Bottom up: an interval splits between its children, which must be up to date.
         for level in 0..LEVELS {
             let limit = self.limit(level);
@@ -1252,6 +1327,58 @@ impl RangeColumn {
             }
             self.present.remove(id);
             self.values[id as usize] = f64::NAN;
+        }
+    }
+
+    /// Lays every level out anew from the present values: the ids sorted by value are cut into
+    /// buckets between distinct values, neighbouring buckets grouped into blocks and blocks into
+    /// spans, each filled to [`FILL`] of its level's limit so that later inserts do not split
+    /// them at once. Equal values stay in one bucket, as a split would keep them.
+    fn rebucket(&mut self) {
+        let mut sorted: Vec<(f64, u32)> = (self.present.iter())
+            .map(|id| (self.values[id as usize], id))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        let fill = |limit: u64| usize::try_from(limit * FILL.0 / FILL.1).unwrap_or(usize::MAX);
+        let mut buckets = Vec::new();
+        let mut ids = Vec::new();
+        let mut start = 0;
+        while start < sorted.len() {
+            let mut end = start;
+            // Whole runs of one value, while they fit or until the bucket has one.
+            while end < sorted.len() {
+                let value = sorted[end].0;
+                let run = sorted[end..].partition_point(|(v, _)| *v <= value);
+                if end > start && end + run - start > fill(self.limits[0]) {
+                    break;
+                }
+                end += run;
+            }
+            let part = &sorted[start..end];
+            ids.clear();
+            ids.extend(part.iter().map(|(_, id)| *id));
+            ids.sort_unstable();
+            let low = if start == 0 {
+                f64::NEG_INFINITY
+            } else {
+                part[0].0
+            };
+            let mut bucket = Bucket::new(low, self.limits[0]);
+            bucket.min = part[0].0;
+            bucket.max = part[part.len() - 1].0;
+            bucket.members =
+                RoaringBitmap::from_sorted_iter(ids.iter().copied()).expect("sorted ids");
+            bucket.count = bucket.members.len();
+            buckets.push(bucket);
+            start = end;
+        }
+        if buckets.is_empty() {
+            buckets.push(Bucket::new(f64::NEG_INFINITY, self.limits[0]));
+        }
+        self.levels[0] = buckets;
+        for level in 1..LEVELS {
+            let limit = self.limit(level);
+            self.levels[level] = group(&self.levels[level - 1], fill(limit), limit);
         }
     }
 
@@ -1322,22 +1449,8 @@ impl RangeColumn {
             return;
         };
         let limit = self.limit(level);
-        let gather = |range: std::ops::Range<usize>, low: f64| {
-            let parts = &below[range];
-            Bucket {
-                low,
-                min: parts.iter().map(|b| b.min).fold(f64::INFINITY, f64::min),
-                max: parts
-                    .iter()
-                    .map(|b| b.max)
-                    .fold(f64::NEG_INFINITY, f64::max),
-                members: parts.iter().map(|b| &b.members).union(),
-                count: parts.iter().map(Bucket::len).sum(),
-                split_at: limit,
-            }
-        };
-        let lower = gather(children.start..middle, group.low);
-        let upper = gather(middle..children.end, below[middle].low);
+        let lower = Bucket::merged(&below[children.start..middle], group.low, limit);
+        let upper = Bucket::merged(&below[middle..children.end], below[middle].low, limit);
         self.levels[level][index] = lower;
         self.levels[level].insert(index + 1, upper);
     }
@@ -1504,10 +1617,30 @@ impl RangeColumn {
     }
 }
 
-/// Adds `id` to `bitmap`; true if it was not there. Ids mostly arrive in ascending order (a
-/// build reads profiles by id): appending skips the search for the container.
+/// Neighbouring intervals grouped into ones of up to `fill` ids (or one interval, when it alone
+/// holds more), each splitting past `limit`.
+fn group(below: &[Bucket], fill: usize, limit: u64) -> Vec<Bucket> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < below.len() {
+        let mut end = start + 1;
+        let mut count = below[start].len();
+        while end < below.len() && count + below[end].len() <= fill as u64 {
+            count += below[end].len();
+            end += 1;
+        }
+        groups.push(Bucket::merged(&below[start..end], below[start].low, limit));
+        start = end;
+    }
+    groups
+}
+
+/// Adds `id` to `bitmap`; true if it was not there. Not by appending (`try_push`), though a
+/// build reads profiles in id order: roaring finds a dense container's greatest id by scanning
+/// its 1,024 words from the end, so each append to a bitmap container read hundreds of words,
+/// while an insert searches the few hundred container keys and sets one bit.
 fn add(bitmap: &mut RoaringBitmap, id: u32) -> bool {
-    bitmap.try_push(id).is_ok() || bitmap.insert(id)
+    bitmap.insert(id)
 }
 
 /// The interval of a level that holds `value`.
@@ -1745,14 +1878,14 @@ mod tests {
         let mut taken = std::collections::HashSet::new();
         // Small limits, so that buckets, blocks and spans all split many times; spans grow past
         // their limit with the id range.
-        let grown = assert_range_column_answers_like_a_scan([256, 2048, 8192], &mut taken);
+        let grown = churned_range_column([256, 2048, 8192], &mut taken);
         assert!(
             grown.levels[2].iter().any(|span| span.len() > 8192),
             "spans hold up to a quarter of the id range"
         );
         // Blocks big enough to be dense, so that a cut block may be gathered less what is not
         // in range.
-        assert_range_column_answers_like_a_scan([256, 12_000, 16_384], &mut taken);
+        churned_range_column([256, 12_000, 16_384], &mut taken);
         // Both ways were taken at every level, and the out-of-range ids of a cut interval were
         // gathered below the whole column.
         for level in 1..=LEVELS {
@@ -1766,26 +1899,70 @@ mod tests {
         assert!(taken.iter().any(|&(_, in_range, _)| !in_range));
     }
 
-    /// Fills a column with `limits` by churn and checks its intervals and its answers to range
-    /// queries against the values; records the ways the queries took in `taken`.
-    fn assert_range_column_answers_like_a_scan(
+    /// A popular value and a spread of others, to exercise every bucket path.
+    fn range_value(rng: &mut SplitMix64) -> f64 {
+        if rng.chance(30) {
+            10.0
+        } else {
+            rng.below(5_000) as f64
+        }
+    }
+
+    #[test]
+    fn rebucketed_range_columns_answer_like_a_scan_and_keep_splitting() {
+        let mut taken = std::collections::HashSet::new();
+        let mut column = RangeColumn::with_limits([256, 2048, 8192]);
+        let mut rng = SplitMix64::new(13);
+        let mut truth = churn(&mut rng, 60_000, 10, range_value, |change| match change {
+            Change::Insert(id, value) => column.record(id, value),
+            Change::Remove(id) => column.remove(id),
+        });
+        column.rebucket();
+        assert_range_column_answers_like_a_scan(&column, &truth, &mut taken);
+        // Inserts and removals after the build go through the splitting path.
+        for id in 60_000..75_000 {
+            let value = range_value(&mut rng);
+            column.insert(id, value);
+            truth.push(Some(value));
+            if rng.chance(10) {
+                let victim = rng.below(u64::from(id) + 1) as usize;
+                column.remove(u32::try_from(victim).unwrap());
+                truth[victim] = None;
+            }
+        }
+        assert_range_column_answers_like_a_scan(&column, &truth, &mut taken);
+        let mut empty = RangeColumn::default();
+        empty.rebucket();
+        assert_range_column_answers_like_a_scan(&empty, &[], &mut taken);
+    }
+
+    /// Fills a column with `limits` by churn and checks it answers like a scan.
+    fn churned_range_column(
         limits: [u64; LEVELS],
         taken: &mut std::collections::HashSet<(usize, bool, bool)>,
     ) -> RangeColumn {
         let mut column = RangeColumn::with_limits(limits);
         let mut rng = SplitMix64::new(11);
-        // A popular value, a spread of others, and removals, to exercise every bucket path.
-        let value = |rng: &mut SplitMix64| {
-            if rng.chance(30) {
-                10.0
-            } else {
-                rng.below(5_000) as f64
-            }
-        };
-        let truth = churn(&mut rng, 60_000, 10, value, |change| match change {
+        let truth = churn(&mut rng, 60_000, 10, range_value, |change| match change {
             Change::Insert(id, value) => column.insert(id, value),
             Change::Remove(id) => column.remove(id),
         });
+        assert_range_column_answers_like_a_scan(&column, &truth, taken);
+        column
+    }
+
+    /// Checks a column's intervals and its answers to range queries against the values (`None`
+    /// where removed); records the ways the queries took in `taken`.
+    fn assert_range_column_answers_like_a_scan(
+        column: &RangeColumn,
+        truth: &[Option<f64>],
+        taken: &mut std::collections::HashSet<(usize, bool, bool)>,
+    ) {
+        if truth.is_empty() {
+            assert_eq!(column.levels.each_ref().map(Vec::len), [1; LEVELS]);
+            assert!(column.between(0.0, 1.0, &column.present).is_empty());
+            return;
+        }
         let sizes = column.levels.each_ref().map(Vec::len);
         assert!(
             sizes[0] > 50 && sizes[1] > 3 && sizes[2] > 2,
@@ -1798,6 +1975,12 @@ mod tests {
                     &column.levels[level - 1][column.children(Interval { level, index })];
                 let members = children.iter().map(|b| &b.members).union();
                 assert_eq!(interval.members, members, "level {level}, {index}");
+                assert!(
+                    children
+                        .iter()
+                        .all(|b| interval.min <= b.min && b.max <= interval.max),
+                    "level {level}, {index}: bounds"
+                );
                 assert_eq!(interval.len(), members.len(), "level {level}, {index}");
                 for child in children {
                     assert_eq!(child.len(), child.members.len(), "a kept count");
@@ -1820,7 +2003,7 @@ mod tests {
             (600.0, 4_400.0),
         ] {
             if low <= high {
-                ways_taken(&column, Interval::WHOLE, low, high, true, taken);
+                ways_taken(column, Interval::WHOLE, low, high, true, taken);
             }
             let expected: Vec<u32> = truth
                 .iter()
@@ -1834,7 +2017,9 @@ mod tests {
                 "[{low}, {high}]"
             );
             // Few candidates: only the answer among them counts.
-            let candidates: RoaringBitmap = (0..60_000).step_by(7).collect();
+            let candidates: RoaringBitmap = (0..u32::try_from(truth.len()).unwrap())
+                .step_by(7)
+                .collect();
             let among: Vec<u32> = expected.into_iter().filter(|id| id % 7 == 0).collect();
             assert_eq!(
                 ids(&(column.between(low, high, &candidates) & &candidates)),
@@ -1842,7 +2027,6 @@ mod tests {
                 "[{low}, {high}] among every seventh"
             );
         }
-        column
     }
 
     #[test]
@@ -1905,9 +2089,13 @@ mod tests {
             facts
         };
         let mut index = AudienceIndex::new(&schema);
+        let mut builder = AudienceBuilder::new(&schema);
         for (id, facts) in dated.iter().enumerate() {
-            index.insert(u32::try_from(id).unwrap(), &on(facts, built_on));
+            let id = u32::try_from(id).unwrap();
+            index.insert(id, &on(facts, built_on));
+            builder.insert(id, &on(facts, built_on));
         }
+        let built = builder.finish();
         for as_of in days {
             let mut rules: Vec<PolicyRule> = (0..policies)
                 .map(|id| synth::rule(&mut rng, id as i64, as_of))
@@ -1933,6 +2121,11 @@ mod tests {
                     index.eligible(applicability, as_of),
                     sets.eligible,
                     "{context}: the eligible-only path"
+                );
+                assert_eq!(
+                    built.select(applicability, as_of),
+                    sets,
+                    "{context}: built at once"
                 );
                 // Whether leaves are read per profile or gathered from bitmaps changes nothing.
                 for probe_cost in [0.0, f64::INFINITY] {
@@ -1961,6 +2154,44 @@ mod tests {
                     assert_eq!(forward, reverse, "{context}, profile {facts:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_index_built_at_once_answers_as_one_built_by_inserts() {
+        let schema = synth::schema();
+        let as_of = day("2026-11-21");
+        let mut rng = SplitMix64::new(17);
+        let mut one_by_one = AudienceIndex::new(&schema);
+        let mut builder = AudienceBuilder::new(&schema);
+        for id in 0..30_000 {
+            let facts = synth::facts(&mut rng, as_of);
+            one_by_one.insert(id, &facts);
+            builder.insert(id, &facts);
+        }
+        let built = builder.finish();
+        assert!(
+            built.columns.values().any(|column| matches!(
+                &column.data,
+                ColumnData::Range(range) if range.levels[0].len() > 2
+            )),
+            "some column holds several buckets"
+        );
+        let rules: Vec<PolicyRule> = (0..40).map(|id| synth::rule(&mut rng, id, as_of)).collect();
+        let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
+        for policy_id in engine.policy_ids() {
+            let applicability = engine.applicability(policy_id).unwrap();
+            let expected = one_by_one.select(applicability, as_of);
+            assert_eq!(
+                built.select(applicability, as_of),
+                expected,
+                "policy {policy_id}"
+            );
+            assert_eq!(
+                built.eligible(applicability, as_of),
+                expected.eligible,
+                "policy {policy_id}, eligible only"
+            );
         }
     }
 

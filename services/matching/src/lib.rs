@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use matcher::{
-    Applicability, AudienceIndex, CodeNames, Condition, Engine, EngineError, Leaf, MatchReport, Op,
-    PolicyMatch, PolicyRule, TagWeights, Weights,
+    Applicability, AudienceBuilder, AudienceIndex, CodeNames, Condition, Engine, EngineError, Leaf,
+    MatchReport, Op, PolicyMatch, PolicyRule, TagWeights, Weights,
 };
 use profiles::{AttributeSchema, Profile};
 use serde::Serialize;
@@ -409,21 +409,21 @@ async fn build_index(
     schema: &AttributeSchema,
     built_on: NaiveDate,
 ) -> Result<AudienceIndex, MatchingError> {
-    let mut index = AudienceIndex::new(schema);
+    let mut builder = AudienceBuilder::new(schema);
     let mut after = 0;
     loop {
         let page = store.profiles_after(after, LOAD_PAGE).await?;
         let Some(&(last, _)) = page.last() else { break };
-        index = tokio::task::spawn_blocking(move || -> Result<AudienceIndex, MatchingError> {
+        builder = tokio::task::spawn_blocking(move || -> Result<AudienceBuilder, MatchingError> {
             for (id, profile) in &page {
-                index.insert(index_id(*id)?, &profile.facts(built_on));
+                builder.insert(index_id(*id)?, &profile.facts(built_on));
             }
-            Ok(index)
+            Ok(builder)
         })
         .await??;
         after = last;
     }
-    Ok(index)
+    Ok(tokio::task::spawn_blocking(move || builder.finish()).await?)
 }
 
 async fn build(store: &Store) -> Result<Live, MatchingError> {

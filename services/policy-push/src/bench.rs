@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::NaiveDate;
 use matcher::synth::{self, SplitMix64};
-use matcher::{Applicability, AudienceIndex, CompiledApplicability, Condition, Engine, Weights};
+use matcher::{Applicability, AudienceBuilder, CompiledApplicability, Condition, Engine, Weights};
 use profiles::{AttributeSchema, Facts, Value};
 use sqlx::Connection;
 
@@ -268,10 +268,11 @@ async fn reverse(
     let mut rng = SplitMix64::new(7);
     let rows: Vec<Row> = (0..options.profiles).map(|_| generate(&mut rng)).collect();
     let started = Instant::now();
-    let mut index = AudienceIndex::new(schema);
+    let mut builder = AudienceBuilder::new(schema);
     for (id, row) in rows.iter().enumerate() {
-        index.insert(id as u32 + 1, &facts_of(row));
+        builder.insert(id as u32 + 1, &facts_of(row));
     }
+    let index = builder.finish();
     let build = started.elapsed();
     let (rss_index, peak) = memory_kib();
     let applicability = benchmark_applicability(schema)?;

@@ -1,31 +1,65 @@
 //! `policy-push bench --scale 2000000,20000000`: the audience index at a city's and at a
 //! province's number of profiles, side by side. Each size is measured in a child process
 //! (`policy-push bench-index`), so its peak memory is that size's alone and no allocator keeps the
-//! previous size's pages. Profiles are generated and indexed one at a time, never held as rows,
-//! so the memory figure is the index's and the process's, as an instance would hold it.
+//! previous size's pages. Profiles are generated a batch at a time and indexed, never all held
+//! as rows, so the memory figure is the index's and the process's, as an instance would hold it;
+//! generating is timed apart from indexing, since an instance reads facts from its database.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use matcher::AudienceIndex;
+use matcher::AudienceBuilder;
 use matcher::synth::{self, SplitMix64};
 use serde::{Deserialize, Serialize};
 
 use crate::bench::{as_of, benchmark_applicability, facts_of, generate, median_of, memory_kib};
 
+/// Profiles generated at a time before they are indexed, so generating is timed apart from
+/// indexing while only a batch of facts is held.
+const BATCH: usize = 100_000;
+
 /// What one size measured.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct IndexFigures {
     pub profiles: usize,
-    /// Generating and indexing every profile.
-    pub build: Duration,
+    /// Generating every profile's facts (what reading them from the database stands for).
+    pub generate: Spent,
+    /// Indexing them: [`AudienceBuilder`] from the first insert to the finished index.
+    pub build: Spent,
     /// Peak resident memory of the measuring process.
     pub peak_rss_kib: u64,
+    /// Medians of 9, wall time: the scheduler's CPU time is only as fine as its tick.
     pub three_valued: Duration,
     pub eligible_only: Duration,
     pub eligible: u64,
     pub undetermined: u64,
+}
+
+/// Wall time, and the measuring thread's time on a CPU: on a machine shared with other work the
+/// wall time grows with the load, the CPU time only with the work.
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+pub struct Spent {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// This thread's time on a CPU so far, from the scheduler's statistics (Linux; zero elsewhere).
+fn on_cpu() -> Duration {
+    let nanos = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(nanos)
+}
+
+/// Runs `work`, adding what it took to `spent`.
+fn timed<T>(spent: &mut Spent, work: impl FnOnce() -> T) -> T {
+    let (wall, cpu) = (Instant::now(), on_cpu());
+    let result = work();
+    spent.wall += wall.elapsed();
+    spent.cpu += on_cpu().saturating_sub(cpu);
+    result
 }
 
 /// Builds the index of `profiles` synthetic profiles and times both reverse paths on it.
@@ -33,13 +67,29 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     let schema = synth::schema();
     let applicability = benchmark_applicability(&schema)?;
     let mut rng = SplitMix64::new(7);
-    let started = Instant::now();
-    let mut index = AudienceIndex::new(&schema);
-    for id in 1..=profiles {
-        let id = u32::try_from(id).context("at most 2^32 - 1 profiles")?;
-        index.insert(id, &facts_of(&generate(&mut rng)));
+    let (mut generate_spent, mut build) = (Spent::default(), Spent::default());
+    let mut builder = AudienceBuilder::new(&schema);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut next = 1;
+    while next <= profiles {
+        timed(&mut generate_spent, || {
+            batch.clear();
+            batch
+                .extend((0..BATCH.min(profiles + 1 - next)).map(|_| facts_of(&generate(&mut rng))));
+        });
+        timed(&mut build, || -> anyhow::Result<()> {
+            for facts in &batch {
+                builder.insert(
+                    u32::try_from(next).context("at most 2^32 - 1 profiles")?,
+                    facts,
+                );
+                next += 1;
+            }
+            Ok(())
+        })?;
     }
-    let build = started.elapsed();
+    drop(batch);
+    let index = timed(&mut build, || builder.finish());
     let (three_valued, sets) = median_of(9, || index.select(&applicability, as_of()));
     let (eligible_only, eligible) = median_of(9, || index.eligible(&applicability, as_of()));
     anyhow::ensure!(
@@ -49,6 +99,7 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     let (_, peak_rss_kib) = memory_kib();
     Ok(IndexFigures {
         profiles,
+        generate: generate_spent,
         build,
         peak_rss_kib,
         three_valued,
@@ -58,9 +109,20 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
     })
 }
 
+/// The machine's load averages, from /proc (Linux): wall times are read beside them.
+fn load_average() -> String {
+    let loads = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loads
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Measures each size in its own `bench-index` process and prints them side by side.
 pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
     let program = std::env::current_exe().context("the running program's path")?;
+    let load_before = load_average();
     let mut figures = Vec::with_capacity(sizes.len());
     for &size in sizes {
         eprintln!("bench --scale: indexing {size} profiles in a child process …");
@@ -91,25 +153,45 @@ pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
         "\n| audience index at scale |{header} target at 20,000,000 |"
     )?;
     writeln!(out, "|---|{}---|", "---|".repeat(figures.len()))?;
+    writeln!(
+        out,
+        "| load average (1, 5, 15 min) before / after |{} {} / {} |",
+        " |".repeat(figures.len()),
+        load_before,
+        load_average()
+    )?;
     let row = |out: &mut String, name: &str, cell: &dyn Fn(&IndexFigures) -> String, target| {
         let cells: String = figures.iter().map(|f| format!(" {} |", cell(f))).collect();
         writeln!(out, "| {name} |{cells} {target} |")
     };
+    let both = |spent: &Spent| {
+        format!(
+            "{:.1} s ({:.1} s on a CPU)",
+            spent.wall.as_secs_f64(),
+            spent.cpu.as_secs_f64()
+        )
+    };
     row(
         out,
-        "build (generation included)",
-        &|f| format!("{:.1} s", f.build.as_secs_f64()),
+        "build the index, facts in hand: wall (CPU)",
+        &|f| both(&f.build),
         "< 30 s",
     )?;
     row(
         out,
-        "build per profile, and as a multiple of the smallest size's",
+        "build CPU time per profile, as a multiple of the smallest size's",
         &|f| {
-            let per = f.build.as_secs_f64() / f.profiles.max(1) as f64;
-            let base = first.build.as_secs_f64() / first.profiles.max(1) as f64;
+            let per = f.build.cpu.as_secs_f64() / f.profiles.max(1) as f64;
+            let base = first.build.cpu.as_secs_f64() / first.profiles.max(1) as f64;
             format!("{:.0} ns ({:.2}×)", per * 1e9, per / base.max(1e-12))
         },
         "linear: about 1×",
+    )?;
+    row(
+        out,
+        "generating the facts (stands for reading them): wall (CPU)",
+        &|f| both(&f.generate),
+        "",
     )?;
     row(
         out,
