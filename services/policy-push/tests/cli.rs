@@ -406,7 +406,7 @@ async fn bench_runs_small_and_its_two_paths_agree_with_sql() {
         "with no Redis",
         "Redis/no Redis",
         "| audience index at scale | 5000 profiles | 20000 profiles |",
-        "build per profile, and as a multiple of the smallest size's",
+        "build CPU time per profile, as a multiple of the smallest size's",
         "peak RSS of the process",
         "reverse match, three-valued (median of 9)",
         "`import policies`, 300 JSON lines (SQLite",
