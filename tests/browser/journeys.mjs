@@ -604,6 +604,12 @@ async function documents(page) {
   await revenue.first().locator('button.reject').click();
   check(await revenue.first().getAttribute('class') === 'rejected', 'a rejected suggestion is marked');
   check(await leaves().count() === before + 1, 'a rejected suggestion is not applied');
+  // The 文号 and the document's whole text reach their form fields, kept as the 原文.
+  const number = page.locator('#doc-metadata li', { hasText: '京海政发〔2026〕3号' });
+  await number.locator('button.accept').click();
+  check(await page.inputValue('#doc_number') === '京海政发〔2026〕3号', 'the accepted 文号 fills its field');
+  await page.click('#doc-use-text');
+  check((await page.inputValue('#full_text')).includes('（二）从业人数不超过300人'), 'the document becomes the 原文');
   await accessible(page, 'the document suggestions');
   await page.screenshot({ path: `${shots}/admin-document-suggestions.png`, fullPage: true });
   await page.click('#save');

@@ -520,7 +520,7 @@ async fn an_administrator_accepts_suggestions_from_an_uploaded_document() {
     let file = dir.path().join("措施.txt");
     std::fs::write(
         &file,
-        "关于支持中小企业发展的若干措施\n第三条 申请企业应当同时符合下列条件：\n\
+        "关于支持中小企业发展的若干措施\n京海政发〔2026〕3号\n第三条 申请企业应当同时符合下列条件：\n\
          （一）在海淀区依法注册登记；\n（二）从业人数不超过300人；\n（三）上年度营业收入2亿元以下。",
     )
     .unwrap();
@@ -555,6 +555,14 @@ async fn an_administrator_accepts_suggestions_from_an_uploaded_document() {
     assert_eq!(
         leaves[before],
         json!({"field": "employees", "op": "le", "value": 300})
+    );
+    assert_eq!(saved["doc_number"], "京海政发〔2026〕3号", "{saved}");
+    assert!(
+        saved["full_text"]
+            .as_str()
+            .unwrap()
+            .contains("（二）从业人数不超过300人"),
+        "the document is kept as the 原文: {saved}"
     );
     assert!(
         screenshots()

@@ -889,6 +889,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("doc_conditions", "条件建议", "Suggested conditions"),
     ("doc_amounts", "金额建议", "Suggested amounts"),
     ("doc_metadata", "目录信息建议", "Suggested catalogue fields"),
+    (
+        "doc_use_text",
+        "将文件全文填入原文",
+        "Use the document's text as the full text",
+    ),
     ("doc_accept", "采纳", "Accept"),
     ("doc_reject", "不采纳", "Reject"),
     ("doc_accepted", "已采纳", "accepted"),

@@ -38,6 +38,7 @@
     }
     addButton.addEventListener('click', () => { list.push(fresh()); render(); changed(); });
     render();
+    return render;
   }
   function textInput(label, value, set, type) {
     const input = el('input', { type: type || 'text', value: value == null ? '' : value });
@@ -46,7 +47,7 @@
   }
 
   options($('region_code'), regions, doc.region_code);
-  repeatable($('departments'), doc.issuing_departments,
+  const drawDepartments = repeatable($('departments'), doc.issuing_departments,
     (row, _, i, list) => row.append(textInput(words.ed_departments + ' ' + (i + 1), list[i], (v) => { list[i] = v; })),
     () => '', $('add-department'));
   repeatable($('key-points'), doc.interpretation.key_points,
@@ -445,6 +446,23 @@
     else if (Array.isArray(tree.all)) tree.all.push(item);
     else doc.applicability.condition = { all: [tree, item] };
     drawBuilder();
+    changed();
+  });
+  // A catalogue field or the 原文 accepted from a policy document's suggestions: an issuer
+  // fills the first empty 发文机关 (or is added), the rest fill their form field.
+  document.addEventListener('policy-editor:set', (event) => {
+    const { field, value } = event.detail;
+    if (field === 'issuer') {
+      const list = doc.issuing_departments;
+      if (list.includes(value)) return;
+      const blank = list.findIndex((d) => !d.trim());
+      if (blank >= 0) list[blank] = value; else list.push(value);
+      drawDepartments();
+    } else if (['title', 'doc_number', 'written_on', 'valid_from', 'valid_until', 'full_text'].includes(field)) {
+      $(field).value = value;
+    } else {
+      return;
+    }
     changed();
   });
   drawBuilder();

@@ -1,8 +1,8 @@
 // Suggestions from a policy document (#20): uploads the file to POST /api/v1/documents/suggest,
 // shows the 原文 with the span a suggestion quotes highlighted, and lets the administrator accept
 // or reject each one. An accepted condition leaf is handed to the editor's builder
-// (admin_policy.js) as a `policy-editor:add-condition` event; an accepted title fills the title
-// field. Conditions read in the editor's own words: field labels, operators and code names.
+// (admin_policy.js) as a `policy-editor:add-condition` event; accepted catalogue fields (title,
+// 文号, 发文机关, dates) and the document's text as 原文 as `policy-editor:set` events. Conditions read in the editor's own words: field labels, operators and code names.
 // Nothing is saved until the editor's own save.
 (function () {
   const { csrf, words } = JSON.parse(document.getElementById('doc-data').textContent);
@@ -13,6 +13,7 @@
   const status = document.getElementById('doc-status');
   const panel = document.getElementById('doc-panel');
   const textBox = document.getElementById('doc-text');
+  const useText = document.getElementById('doc-use-text');
   let chars = [];
 
   function el(tag, attrs, children) {
@@ -28,6 +29,10 @@
     const mark = el('mark', { textContent: chars.slice(span.char_start, span.char_end).join('') });
     textBox.replaceChildren(chars.slice(0, span.char_start).join(''), mark, chars.slice(span.char_end).join(''));
     mark.scrollIntoView({ block: 'nearest' });
+  }
+
+  function setField(field, value) {
+    document.dispatchEvent(new CustomEvent('policy-editor:set', { detail: { field, value } }));
   }
 
   function addLeaf(leaf) {
@@ -104,9 +109,12 @@
     fill('doc-conditions', s.conditions.map((leaf) => row(leafSummary(leaf), leaf, () => addLeaf(leaf))));
     fill('doc-amounts', s.amounts.map((a) => row(amountSummary(a), a, null)));
     fill('doc-metadata', s.metadata.map((m) => {
-      const input = m.field === 'title' ? document.getElementById('title') : null;
-      return row(metaSummary(m), m, input ? () => { input.value = m.value; input.dispatchEvent(new Event('input')); } : null);
+      const settable = ['title', 'doc_number', 'issuer', 'written_on', 'valid_from', 'valid_until'].includes(m.field);
+      return row(metaSummary(m), m, settable ? () => setField(m.field, m.value) : null);
     }));
+    useText.onclick = () => { setField('full_text', reply.text); useText.disabled = true; };
+    useText.disabled = false;
+    useText.hidden = false;
     panel.hidden = false;
     status.className = 'notice';
     status.textContent = `${words.found} ${s.conditions.length} / ${s.amounts.length} / ${s.metadata.length}`;
