@@ -15,29 +15,38 @@ fn numeral(text: &str) -> Option<u32> {
     }
     let (mut total, mut digit) = (0u32, 0u32);
     for c in text.chars() {
-        let value = match c {
-            '零' | '〇' => 0,
-            '一' => 1,
-            '二' | '两' => 2,
-            '三' => 3,
-            '四' => 4,
-            '五' => 5,
-            '六' => 6,
-            '七' => 7,
-            '八' => 8,
-            '九' => 9,
+        if let Some(value) = chinese_digit(c) {
+            digit = value;
+            continue;
+        }
+        match c {
             '十' | '百' => {
                 let unit = if c == '十' { 10 } else { 100 };
                 // "十二" has no digit before the unit: one ten.
                 total += digit.max(1) * unit;
                 digit = 0;
-                continue;
             }
             _ => return None,
-        };
-        digit = value;
+        }
     }
     Some(total + digit)
+}
+
+/// The value of one Chinese digit (零 〇 一 二 两 … 九); units such as 十 are not digits.
+pub fn chinese_digit(c: char) -> Option<u32> {
+    Some(match c {
+        '零' | '〇' => 0,
+        '一' => 1,
+        '二' | '两' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        _ => return None,
+    })
 }
 
 fn is_numeral(c: char) -> bool {

@@ -3,6 +3,7 @@
 //! (含) / (不含)). Values are normalised to the labels' convention: money in 万元, ratios as
 //! fractions, ages and periods in whole years or months, counts as counted.
 
+use matcher::clause::chinese_digit;
 use serde::Serialize;
 
 /// What a number counts.
@@ -344,22 +345,6 @@ fn unit_prefix(s: &str) -> Option<(Unit, &'static str, f64, usize)> {
         }
     }
     None
-}
-
-fn chinese_digit(c: char) -> Option<u32> {
-    Some(match c {
-        '零' | '〇' => 0,
-        '一' => 1,
-        '二' | '两' => 2,
-        '三' => 3,
-        '四' => 4,
-        '五' => 5,
-        '六' => 6,
-        '七' => 7,
-        '八' => 8,
-        '九' => 9,
-        _ => return None,
-    })
 }
 
 /// The number at the start of `s` and its byte length: arabic (1,000 / 5.5) or Chinese
