@@ -233,6 +233,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "delivered to inboxes",
     ),
     ("cancel_push", "取消推送", "Cancel the push"),
+    (
+        "push_not_before",
+        "定时推送：将于 {at}（北京时间）开始",
+        "Set for later: starts at {at} (China time)",
+    ),
     ("push_channel", "推送渠道", "Channel"),
     ("recipient_push_history", "推送记录", "Push history"),
     ("delivery_queued", "待发送", "waiting"),
