@@ -402,6 +402,21 @@ impl Engine {
         Ok(())
     }
 
+    /// An engine holding only `rule`, scored and named as this one: the trial of one policy (the
+    /// preview before publishing) without copying the library, since a policy's verdict and
+    /// score depend on its rule, the weights and the tag weights only.
+    pub fn trial_of(
+        &self,
+        rule: PolicyRule,
+        schema: &AttributeSchema,
+    ) -> Result<Engine, EngineError> {
+        let mut trial = Engine::new(Vec::new(), self.weights.weights.clone(), schema)?;
+        trial.tag_weights = self.tag_weights.clone();
+        trial.names = self.names.clone();
+        trial.upsert(rule, schema)?;
+        Ok(trial)
+    }
+
     /// Works out every policy's day-dependent score part for `as_of`, the day most matches will
     /// be for (the service's today); matches on other days work it out as they go.
     pub fn prepare_day(&mut self, as_of: NaiveDate) {
@@ -1566,6 +1581,37 @@ mod tests {
         fn screened_forward_match_equals_the_naive_one(seed in any::<u64>()) {
             assert_forward_paths_agree(seed);
         }
+    }
+
+    #[test]
+    fn a_trial_of_one_policy_explains_it_as_the_whole_library_does() {
+        let mut rng = SplitMix64::new(23);
+        let as_of = day("2025-06-30");
+        let mut weights = Weights::default();
+        weights.dimensions.insert("region".into(), 2.5);
+        let mut engine =
+            Engine::new(generated_rules(&mut rng, 300, as_of), weights, &schema()).unwrap();
+        let tag_weights = TagWeights::new([("region".into(), "110000".into(), 3.0)]).unwrap();
+        engine.set_tag_weights(tag_weights, &schema()).unwrap();
+        engine.prepare_day(as_of);
+        let profiles: Vec<Facts> = (0..25).map(|_| synth::facts(&mut rng, as_of)).collect();
+        let mut compared = 0;
+        for policy in engine.policies.iter().step_by(10) {
+            let id = policy.cold.rule.id;
+            let trial = engine
+                .trial_of(policy.cold.rule.clone(), &schema())
+                .unwrap();
+            assert_eq!(trial.len(), 1);
+            for facts in &profiles {
+                assert_eq!(
+                    trial.evaluate(id, facts, as_of),
+                    engine.evaluate(id, facts, as_of),
+                    "policy {id}"
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 30 * 25);
     }
 
     #[test]

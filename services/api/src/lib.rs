@@ -47,6 +47,9 @@ pub struct AppState {
     pub store: Store,
     pub matching: matching::Matching,
     pub search: std::sync::Arc<search::PolicyIndex>,
+    /// How far this instance's change-log follower has applied the committed writes: the only
+    /// path by which a write reaches the matcher and the search index.
+    pub follower: store::FollowerProgress,
     pub pusher: push::Pusher,
     pub coordinator: coordination::Coordinator,
     pub throttle: std::sync::Arc<accounts::LoginThrottle>,
@@ -57,6 +60,25 @@ pub struct AppState {
     pub portal: PortalSettings,
     /// How big an imported sheet may be.
     pub imports: ImportSettings,
+}
+
+/// How long a write's reply waits for this instance's follower to apply it.
+const SETTLE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl AppState {
+    /// Waits until this instance's follower has applied what the request committed, so that its
+    /// reply and the caller's next request match and find what it wrote. A follower that is
+    /// behind (a large import being applied, the database failing) is logged, not an error: the
+    /// write stands and its effects follow.
+    pub async fn settle(&self) -> Result<(), ApiError> {
+        if !self.follower.settle(&self.store, SETTLE_PATIENCE).await? {
+            tracing::warn!(
+                patience_ms = SETTLE_PATIENCE.as_millis() as u64,
+                "the change log follower did not apply a write in time; its effects follow later"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the HTTP layer.

@@ -618,27 +618,13 @@ impl Matching {
         } else {
             // An entity the engine refuses is logged and passed over: read again, it would fail
             // again and hold up every later change.
-            for policy in &saved {
-                if let Err(error) = self.policy_changed(policy) {
-                    tracing::error!(%error, policy_id = policy.id, "matcher refused a saved policy");
-                }
-            }
-            for id in &gone {
-                self.policy_removed(*id);
+            for (policy_id, error) in self.policies_changed(&saved, &gone) {
+                tracing::error!(%error, policy_id, "matcher refused a saved policy");
             }
             let profile_ids: Vec<i64> = profile_ids.into_iter().collect();
             for ids in profile_ids.chunks(FOLLOW_CHUNK) {
                 let found = self.store.profiles_by_ids(ids).await?;
-                for (id, profile) in &found {
-                    if let Err(error) = self.profile_changed(*id, profile) {
-                        tracing::error!(%error, profile_id = id, "matcher refused a saved profile");
-                    }
-                }
-                for id in ids {
-                    if found.binary_search_by_key(id, |(id, _)| *id).is_err() {
-                        self.profile_removed(*id);
-                    }
-                }
+                self.profiles_changed(ids, &found);
             }
             if weights {
                 self.follow_weights().await?;
@@ -709,52 +695,96 @@ impl Matching {
 
     /// Follows a saved policy: published ones are (re)compiled, any other status leaves the engine.
     pub fn policy_changed(&self, policy: &Policy) -> Result<(), MatchingError> {
-        let mut live = self.write();
-        if is_published(policy) {
-            let (rule, brief) = rule_of(policy);
-            let Live { engine, schema, .. } = &mut *live;
-            Arc::make_mut(engine).upsert(rule.clone(), schema)?;
-            live.rules.insert(policy.id, (rule, brief));
-        } else {
-            Arc::make_mut(&mut live.engine).remove(policy.id);
-            live.rules.remove(&policy.id);
+        match self
+            .policies_changed(std::slice::from_ref(policy), &[])
+            .pop()
+        {
+            Some((_, error)) => Err(error),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    pub fn policy_removed(&self, policy_id: i64) {
+    /// Follows saved and deleted policies under one lock, so that the engine a dry run shares is
+    /// copied once for them all, not once per policy. Returns the policies the engine refused,
+    /// each with why; the others are applied.
+    pub fn policies_changed(&self, saved: &[Policy], gone: &[i64]) -> Vec<(i64, MatchingError)> {
+        if saved.is_empty() && gone.is_empty() {
+            return Vec::new();
+        }
+        let mut refused = Vec::new();
         let mut live = self.write();
-        Arc::make_mut(&mut live.engine).remove(policy_id);
-        live.rules.remove(&policy_id);
-    }
-
-    /// Follows a saved profile into the audience index.
-    pub fn profile_changed(&self, profile_id: i64, profile: &Profile) -> Result<(), MatchingError> {
-        let id = index_id(profile_id)?;
-        let mut live = self.write();
-        let facts = profile.facts(live.built_on);
-        match &mut live.index {
-            Some(index) => {
-                if !index.update(id, &facts) {
-                    index.insert(id, &facts);
+        let Live {
+            engine,
+            schema,
+            rules,
+            ..
+        } = &mut *live;
+        let engine = Arc::make_mut(engine);
+        for policy in saved {
+            if is_published(policy) {
+                let (rule, brief) = rule_of(policy);
+                match engine.upsert(rule.clone(), schema) {
+                    Ok(_) => {
+                        rules.insert(policy.id, (rule, brief));
+                    }
+                    Err(error) => refused.push((policy.id, error.into())),
                 }
-            }
-            None => {
-                live.skipped.insert(profile_id);
+            } else {
+                engine.remove(policy.id);
+                rules.remove(&policy.id);
             }
         }
-        Ok(())
+        for id in gone {
+            engine.remove(*id);
+            rules.remove(id);
+        }
+        refused
     }
 
-    pub fn profile_removed(&self, profile_id: i64) {
-        if let Ok(id) = index_id(profile_id) {
+    /// Follows profiles into the audience index: `found` are those of `asked` still stored (in id
+    /// order), the rest were deleted. Facts are taken outside the lock, which is then held for a
+    /// few hundred profiles at a time, so a large import never stalls matching for long.
+    pub fn profiles_changed(&self, asked: &[i64], found: &[(i64, Profile)]) {
+        const PER_LOCK: usize = 256;
+        let stored: Vec<(i64, Option<&Profile>)> = asked
+            .iter()
+            .map(|id| {
+                let at = found.binary_search_by_key(id, |(id, _)| *id).ok();
+                (*id, at.map(|at| &found[at].1))
+            })
+            .collect();
+        let facts_on = |group: &[(i64, Option<&Profile>)], day: NaiveDate| -> Vec<_> {
+            group
+                .iter()
+                .map(|(_, profile)| profile.map(|p| p.facts(day)))
+                .collect()
+        };
+        for group in stored.chunks(PER_LOCK) {
+            let built_on = self.read().built_on;
+            let mut facts = facts_on(group, built_on);
             let mut live = self.write();
-            match &mut live.index {
-                Some(index) => {
-                    index.remove(id);
-                }
-                None => {
-                    live.skipped.insert(profile_id);
+            if live.built_on != built_on {
+                // Rebuilt for a new day in between: the index holds that day's facts.
+                facts = facts_on(group, live.built_on);
+            }
+            let Live { index, skipped, .. } = &mut *live;
+            for ((profile_id, _), facts) in group.iter().zip(&facts) {
+                let Ok(id) = index_id(*profile_id) else {
+                    tracing::error!(profile_id, "profile id outside the index's range");
+                    continue;
+                };
+                match (index.as_mut(), facts) {
+                    (Some(index), Some(facts)) => {
+                        if !index.update(id, facts) {
+                            index.insert(id, facts);
+                        }
+                    }
+                    (Some(index), None) => {
+                        index.remove(id);
+                    }
+                    (None, _) => {
+                        skipped.insert(*profile_id);
+                    }
                 }
             }
         }
@@ -1104,8 +1134,7 @@ impl Matching {
     ) -> Result<(PublishPreview, PolicyTrial), MatchingError> {
         let live = self.read();
         let (rule, brief) = rule_of(policy);
-        let mut engine = Engine::clone(&live.engine);
-        engine.upsert(rule.clone(), &live.schema)?;
+        let engine = live.engine.trial_of(rule.clone(), &live.schema)?;
         let in_force = brief.in_force_on(as_of);
         let index = live.index()?;
         let select = |filter: &AudienceFilter| -> Result<matcher::AudienceSets, MatchingError> {

@@ -143,12 +143,14 @@ fn push_settings(config: &Config, secrets: &secrets::Secrets) -> push::PushSetti
 
 /// The one follower of the change log on this instance: applies every committed write (this
 /// instance's and the others') to the matcher and the search index, which records how far it got.
-/// It reads the log every `interval` and at once when an instance announces a change (Redis): a
+/// It reads the log every `interval`, at once when an instance announces a change (Redis) and
+/// when a request of this instance waits for its write ([`store::FollowerProgress::settle`]): a
 /// notice only wakes it, the log says what changed. A stretch that fails is read again.
 async fn follow_the_change_log(
     matching: api::Matching,
     search: Arc<search::PolicyIndex>,
     coordinator: coordination::Coordinator,
+    progress: store::FollowerProgress,
     mut cursor: store::ChangeCursor,
     interval: std::time::Duration,
 ) {
@@ -157,6 +159,7 @@ async fn follow_the_change_log(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            () = progress.woken() => {}
             notice = notices.recv() => {
                 if let Err(tokio::sync::broadcast::error::RecvError::Closed) = notice {
                     return;
@@ -165,6 +168,7 @@ async fn follow_the_change_log(
         }
         loop {
             let before = cursor.clone();
+            let pass = progress.begin_pass();
             let caught = match matching.catch_up(&mut cursor).await {
                 Ok(caught) => caught,
                 Err(error) => {
@@ -178,6 +182,7 @@ async fn follow_the_change_log(
                 cursor = before;
                 break;
             }
+            progress.applied(pass, cursor.horizon());
             if !caught.more {
                 break;
             }
@@ -271,10 +276,12 @@ pub async fn start(
         .rebuild(store.all_policies().await?, position)
         .context("cannot index the policies for search")?;
     let cursor = store::ChangeCursor::resume(&store, search.position()?).await?;
+    let follower = store::FollowerProgress::new();
     tokio::spawn(follow_the_change_log(
         matching.clone(),
         search.clone(),
         coordinator.clone(),
+        follower.clone(),
         cursor,
         std::time::Duration::from_millis(config.sync_interval_ms.max(100)),
     ));
@@ -313,6 +320,7 @@ pub async fn start(
         store: store.clone(),
         matching,
         search,
+        follower,
         pusher,
         coordinator,
         throttle: Arc::new(accounts::LoginThrottle {

@@ -5,8 +5,16 @@
 //! On PostgreSQL ids come from a sequence and a transaction that took a smaller id may commit
 //! after one that took a larger: the cursor remembers the ids it stepped over and reads them again
 //! until they appear, or until they are old enough to belong to a transaction that rolled back.
+//!
+//! [`FollowerProgress`] tells how far an instance's follower has applied the log, so that a
+//! request can answer after its own write has taken effect here rather than applying the effect
+//! itself (which would apply it twice, and could apply an older version after a newer one).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
 
 use crate::backend::{Arg, Db, SqlBuf, bind_args, on_pool};
 use crate::{Store, StoreError};
@@ -156,6 +164,68 @@ impl Store {
     }
 }
 
+/// How far this instance's follower has applied the change log, counted in passes: a pass reads
+/// the log once (the gaps and a page of new rows) and applies what it read.
+#[derive(Clone, Debug, Default)]
+pub struct FollowerProgress {
+    inner: Arc<ProgressInner>,
+}
+
+#[derive(Debug, Default)]
+struct ProgressInner {
+    started: AtomicU64,
+    applied: watch::Sender<Pass>,
+    wake: Notify,
+}
+
+/// The last pass applied: its number and the cursor's horizon after it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Pass {
+    number: u64,
+    horizon: i64,
+}
+
+impl FollowerProgress {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The follower starts a pass; its number, to give back to [`FollowerProgress::applied`].
+    pub fn begin_pass(&self) -> u64 {
+        self.inner.started.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The follower applied pass `number`, which read the log up to `horizon`.
+    pub fn applied(&self, number: u64, horizon: i64) {
+        self.inner.applied.send_replace(Pass { number, horizon });
+    }
+
+    /// Resolves when a request asks the follower to read the log now (kept if it is busy).
+    pub async fn woken(&self) {
+        self.inner.wake.notified().await;
+    }
+
+    /// Waits until every change committed before the call has been applied by this instance's
+    /// follower, at most `patience`; false when it was not (the follower is behind or failing:
+    /// the write stands and its effects follow later).
+    ///
+    /// A pass that started after the call began reads every committed row up to its horizon,
+    /// the ids it had stepped over included, so once such a pass has applied the log up to the
+    /// head seen here, the caller's own rows are applied.
+    pub async fn settle(&self, store: &Store, patience: Duration) -> Result<bool, StoreError> {
+        let head = store.change_head().await?;
+        let before = self.inner.started.load(Ordering::SeqCst);
+        self.inner.wake.notify_one();
+        let mut applied = self.inner.applied.subscribe();
+        let waited = tokio::time::timeout(
+            patience,
+            applied.wait_for(|pass| pass.number > before && pass.horizon >= head),
+        )
+        .await;
+        Ok(matches!(waited, Ok(Ok(_))))
+    }
+}
+
 /// Ids stepped over, `from..=to`, awaited since `since`.
 #[derive(Clone, Copy, Debug)]
 struct Gap {
@@ -207,6 +277,12 @@ impl ChangeCursor {
     /// Where a restart may resume from: every row at or below it has been read (or given up).
     pub fn position(&self) -> i64 {
         self.gaps.first().map_or(self.horizon, |gap| gap.from - 1)
+    }
+
+    /// The highest id read: every row at or below it that had committed when it was read has
+    /// been read.
+    pub fn horizon(&self) -> i64 {
+        self.horizon
     }
 
     /// Reads the rows that committed in the gaps and up to a page of new ones.

@@ -35,7 +35,7 @@ use utoipa::ToSchema;
 
 pub use audit::AuditEntry;
 pub use backend::{Backend, Db};
-pub use changes::{Change, ChangeBatch, ChangeCursor, ChangedEntity};
+pub use changes::{Change, ChangeBatch, ChangeCursor, ChangedEntity, FollowerProgress};
 pub use contacts::{
     AddressOutcome, AddressStatus, ContactSource, DEFAULT_MAX_CONTACTS, PendingContact,
     address_summary, read_address_summary,

@@ -227,6 +227,18 @@ pub fn publish_trigger(policy_id: i64) -> (&'static str, String, serde_json::Val
     )
 }
 
+/// The status of policy `$id` as transaction `$tx` sees it; `None` when there is no such policy.
+macro_rules! status_in {
+    ($tx:expr, $id:expr) => {{
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
+                .bind($id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        status
+    }};
+}
+
 /// Creates the publish push of policy `$id` in transaction `$tx`, planned no earlier than
 /// `$not_before` when set; a push that exists already is left as it is. Evaluates to the new
 /// push's id, `None` when there was one.
@@ -308,11 +320,7 @@ impl Store {
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let was: Option<String> =
-                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let was = status_in!(tx, id);
             // Only the change to published pushes: editing a policy published without its
             // push must not send it.
             let push = if was == Some(enum_text(&PolicyStatus::Published)) {
@@ -346,11 +354,7 @@ impl Store {
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let status: Option<String> =
-                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let status = status_in!(tx, id);
             if status.ok_or_else(|| not_found(id))? != enum_text(&PolicyStatus::Published) {
                 return Err(StoreError::State {
                     code: "policy_not_published",
@@ -376,11 +380,7 @@ impl Store {
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let status: Option<String> =
-                sqlx::query_scalar("SELECT status FROM policies WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let status = status_in!(tx, id);
             let status = status.ok_or_else(|| not_found(id))?;
             let deletable = [PolicyStatus::Draft, PolicyStatus::InReview]
                 .iter()

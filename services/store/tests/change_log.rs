@@ -195,3 +195,84 @@ async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
         vec![ChangedEntity::Policy(3)]
     );
 }
+
+/// A follower of `progress` that records what each pass read, applied when a request wakes it;
+/// `reach` decides the horizon it reports (a follower lagging behind reports less).
+fn follow(
+    store: Store,
+    progress: store::FollowerProgress,
+    mut cursor: ChangeCursor,
+    reach: fn(i64) -> i64,
+) -> Arc<std::sync::Mutex<Vec<ChangedEntity>>> {
+    let read = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = read.clone();
+    tokio::spawn(async move {
+        loop {
+            progress.woken().await;
+            let pass = progress.begin_pass();
+            let changes = read_all(&store, &mut cursor).await;
+            seen.lock()
+                .unwrap()
+                .extend(changes.iter().map(|c| c.entity));
+            progress.applied(pass, reach(cursor.horizon()));
+        }
+    });
+    read
+}
+
+#[tokio::test]
+async fn a_settled_write_has_been_read_by_the_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/settle.db", dir.path().display());
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    let store = support::open(&url, &clock).await;
+    let cursor = ChangeCursor::resume(&store, store.change_head().await.unwrap())
+        .await
+        .unwrap();
+    let progress = store::FollowerProgress::new();
+    let read = follow(store.clone(), progress.clone(), cursor, |horizon| horizon);
+    for title in ["就业见习补贴", "创业担保贷款"] {
+        let created = store
+            .create_policy(&policy(title), "test", store::PublishPush::Never)
+            .await
+            .unwrap();
+        let settled = progress
+            .settle(&store, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert!(settled);
+        assert!(
+            read.lock()
+                .unwrap()
+                .contains(&ChangedEntity::Policy(created.id)),
+            "the follower read policy {} before the write settled",
+            created.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_write_is_not_settled_by_an_earlier_pass_or_one_short_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/unsettled.db", dir.path().display());
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    let store = support::open(&url, &clock).await;
+    let patience = std::time::Duration::from_millis(300);
+
+    // A pass begun before the write, however far it read, does not count for it.
+    let progress = store::FollowerProgress::new();
+    let earlier = progress.begin_pass();
+    store
+        .create_policy(&policy("就业见习补贴"), "test", store::PublishPush::Never)
+        .await
+        .unwrap();
+    progress.applied(earlier, i64::MAX);
+    assert!(!progress.settle(&store, patience).await.unwrap());
+
+    // Nor does a pass begun after it that stopped short of the head.
+    let lagging = store::FollowerProgress::new();
+    let cursor = ChangeCursor::resume(&store, 0).await.unwrap();
+    let read = follow(store.clone(), lagging.clone(), cursor, |_| 0);
+    assert!(!lagging.settle(&store, patience).await.unwrap());
+    assert!(!read.lock().unwrap().is_empty(), "the follower did run");
+}

@@ -204,6 +204,11 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
             Err((failure.clone(), file_error(&failure)))
         }
     };
+    // Marked done only once this instance's matcher holds what was imported (the follower applies
+    // it from the change log, as every instance does); the heartbeat goes on meanwhile.
+    if let Err(error) = state.settle().await {
+        tracing::error!(job = id, error = %error.message_en, "cannot wait for the import to be followed");
+    }
     heartbeat.abort_all();
     let last = *latest
         .lock()
@@ -235,11 +240,6 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
         .await
     {
         tracing::error!(job = id, %error, "cannot record the end of an import");
-    }
-    if report.imported() > 0
-        && let Err(error) = state.matching.reload().await
-    {
-        tracing::error!(job = id, %error, "matcher reload after import failed");
     }
 }
 

@@ -513,7 +513,7 @@ async fn put_weights(
         .map_err(|e| MatchingError::Engine(e.into()))?;
     let document = serde_json::to_value(&weights).map_err(|_| ApiError::internal())?;
     state.store.save_weights(&document, &caller.actor()).await?;
-    state.matching.set_weights(weights)?;
+    state.settle().await?;
     Ok(Json(state.matching.weights()))
 }
 

@@ -100,7 +100,7 @@ async fn create_tag(
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<(StatusCode, Json<Tag>), ApiError> {
     let created = state.store.create_tag(&input, &caller.actor()).await?;
-    state.matching.follow_tag_weights().await?;
+    state.settle().await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -127,7 +127,7 @@ async fn update_tag(
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<Json<Tag>, ApiError> {
     let updated = state.store.update_tag(id, &input, &caller.actor()).await?;
-    state.matching.follow_tag_weights().await?;
+    state.settle().await?;
     Ok(Json(updated))
 }
 
@@ -214,21 +214,8 @@ async fn rename_tag(
         .store
         .rename_tag(id, &body.code, &caller.actor())
         .await?;
-    follow_retagged_policies(&state).await?;
+    state.settle().await?;
     Ok(Json(renamed))
-}
-
-/// Brings the matcher and the search index up to policies a rename or merge saved again.
-/// The change log brings them too; doing it here as well means the reply is already true. The
-/// policies go into search in one commit, on the blocking pool: a merge may save thousands again.
-async fn follow_retagged_policies(state: &AppState) -> Result<(), ApiError> {
-    state.matching.reload().await?;
-    let policies = state.store.all_policies().await?;
-    let search = state.search.clone();
-    tokio::task::spawn_blocking(move || search.apply(&policies, &[], None))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    Ok(())
 }
 
 /// Merges a tag into another of its dimension: policies carrying it are saved again with the
@@ -249,7 +236,7 @@ async fn merge_tag(
         .store
         .merge_tag(id, &body.into, &caller.actor())
         .await?;
-    follow_retagged_policies(&state).await?;
+    state.settle().await?;
     Ok(Json(merged))
 }
 
