@@ -1,6 +1,8 @@
 //! Serving while administrators work: a weights dry run compares thousands of rankings, yet
 //! matches and policy saves keep being answered while it runs, because its full matches run on
-//! copies, on the blocking pool, instead of on an async worker under the matcher's lock.
+//! copies, on the blocking pool, instead of on an async worker under the matcher's lock. A tag
+//! merge re-saves every policy carrying the tag; matches are answered while its follower
+//! compiles them again, and its reply comes once this instance's search and matcher hold them.
 //!
 //! The test service runs on the test's single-threaded runtime, so a dry run computed on the
 //! serving thread would hold up every other request until it ended.
@@ -96,4 +98,102 @@ async fn matches_and_saves_are_answered_while_a_dry_run_runs(app: TestApp) {
     );
 }
 
-e2e::on_both_backends!(matches_and_saves_are_answered_while_a_dry_run_runs);
+/// Policies carrying the merged tag: re-saving, re-compiling and re-indexing them takes far
+/// longer than the few matches made meanwhile.
+const RETAGGED: usize = 1_500;
+
+async fn matches_are_answered_while_a_tag_merge_resaves_many_policies(app: TestApp) {
+    let library: Vec<store::policy::PolicyContent> = (0..RETAGGED)
+        .map(|n| {
+            let mut policy = fixtures::policy();
+            policy["doc_number"] = json!(format!("京科发〔2026〕{}号", n + 100));
+            policy["title"] = json!(format!("中关村科技型中小企业研发支持措施（第{}批）", n + 1));
+            serde_json::from_value(policy).expect("a valid policy")
+        })
+        .collect();
+    for outcome in app
+        .server
+        .store
+        .save_policies(&library, "e2e")
+        .await
+        .unwrap()
+    {
+        outcome.expect("saved");
+    }
+    let profile = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    let matches = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
+    // How many indexed policies carry `topic`, by the search's facet count (a filter by a
+    // merged code would resolve to its target).
+    let tagged = |topic: &'static str| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/search?limit=1").await.expect(200).body["facets"]["topic"]
+                .as_array()
+                .expect("topic facets")
+                .iter()
+                .find(|facet| facet["value"] == topic)
+                .map_or(0, |facet| facet["count"].as_u64().expect("a count"))
+        }
+    };
+    // Waits for the library to be followed: every policy found under its topic.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while tagged("rnd").await < RETAGGED as u64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the library was never indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rnd = app
+        .get("/api/v1/tags?dimension=topic&q=rnd")
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["code"] == "rnd")
+        .and_then(|t| t["id"].as_i64())
+        .expect("the rnd tag");
+
+    let merge = tokio::spawn({
+        let api = app.api.clone();
+        async move {
+            api.post(
+                &format!("/api/v1/tags/{rnd}/merge"),
+                &json!({"into": "finance"}),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut answered = 0;
+    while !merge.is_finished() && answered < ROUNDS {
+        let matched = app.get(&matches).await.expect(200);
+        assert!(
+            !matched.body["eligible"].as_array().unwrap().is_empty(),
+            "{}",
+            matched.text
+        );
+        answered += 1;
+    }
+    merge.await.unwrap().expect(200);
+    assert_eq!(
+        answered, ROUNDS,
+        "only {answered} matches were answered while the merge ran"
+    );
+    // Its reply came after this instance's follower applied it: search already has it, the
+    // policies' topics included.
+    assert_eq!(tagged("rnd").await, 0);
+    assert_eq!(tagged("finance").await, RETAGGED as u64);
+}
+
+e2e::on_both_backends!(
+    matches_and_saves_are_answered_while_a_dry_run_runs,
+    matches_are_answered_while_a_tag_merge_resaves_many_policies,
+);

@@ -607,7 +607,7 @@ impl Matching {
         for ids in policy_ids.chunks(FOLLOW_CHUNK) {
             saved.extend(self.store.policies_by_ids(ids).await?);
         }
-        let gone: Vec<i64> = policy_ids
+        let mut gone: Vec<i64> = policy_ids
             .iter()
             .filter(|id| saved.binary_search_by_key(id, |p| &p.id).is_err())
             .copied()
@@ -618,13 +618,24 @@ impl Matching {
         } else {
             // An entity the engine refuses is logged and passed over: read again, it would fail
             // again and hold up every later change.
-            for (policy_id, error) in self.policies_changed(&saved, &gone) {
+            // Compiling policies and indexing profiles is CPU work: on the blocking pool, so the
+            // worker running the follower keeps serving requests meanwhile.
+            let matching = self.clone();
+            let (saved_back, refused) = tokio::task::spawn_blocking(move || {
+                let refused = matching.policies_changed(&saved, &gone);
+                ((saved, gone), refused)
+            })
+            .await?;
+            (saved, gone) = saved_back;
+            for (policy_id, error) in refused {
                 tracing::error!(%error, policy_id, "matcher refused a saved policy");
             }
             let profile_ids: Vec<i64> = profile_ids.into_iter().collect();
             for ids in profile_ids.chunks(FOLLOW_CHUNK) {
                 let found = self.store.profiles_by_ids(ids).await?;
-                self.profiles_changed(ids, &found);
+                let (matching, ids) = (self.clone(), ids.to_vec());
+                tokio::task::spawn_blocking(move || matching.profiles_changed(&ids, &found))
+                    .await?;
             }
             if weights {
                 self.follow_weights().await?;
@@ -704,39 +715,44 @@ impl Matching {
         }
     }
 
-    /// Follows saved and deleted policies under one lock, so that the engine a dry run shares is
-    /// copied once for them all, not once per policy. Returns the policies the engine refused,
-    /// each with why; the others are applied.
+    /// Follows saved and deleted policies, a group at a time under one lock: an engine a dry run
+    /// shares is copied once per group rather than once per policy, and a tag merge saving
+    /// thousands of policies holds up matching for one group's compilation at a time. Returns
+    /// the policies the engine refused, each with why; the others are applied.
     pub fn policies_changed(&self, saved: &[Policy], gone: &[i64]) -> Vec<(i64, MatchingError)> {
-        if saved.is_empty() && gone.is_empty() {
-            return Vec::new();
-        }
+        const PER_LOCK: usize = 64;
+        let changes: Vec<(i64, Option<&Policy>)> = saved
+            .iter()
+            .map(|policy| (policy.id, Some(policy)))
+            .chain(gone.iter().map(|id| (*id, None)))
+            .collect();
         let mut refused = Vec::new();
-        let mut live = self.write();
-        let Live {
-            engine,
-            schema,
-            rules,
-            ..
-        } = &mut *live;
-        let engine = Arc::make_mut(engine);
-        for policy in saved {
-            if is_published(policy) {
-                let (rule, brief) = rule_of(policy);
-                match engine.upsert(rule.clone(), schema) {
-                    Ok(_) => {
-                        rules.insert(policy.id, (rule, brief));
+        for group in changes.chunks(PER_LOCK) {
+            let mut live = self.write();
+            let Live {
+                engine,
+                schema,
+                rules,
+                ..
+            } = &mut *live;
+            let engine = Arc::make_mut(engine);
+            for (id, policy) in group {
+                match policy.filter(|policy| is_published(policy)) {
+                    Some(policy) => {
+                        let (rule, brief) = rule_of(policy);
+                        match engine.upsert(rule.clone(), schema) {
+                            Ok(()) => {
+                                rules.insert(*id, (rule, brief));
+                            }
+                            Err(error) => refused.push((*id, error.into())),
+                        }
                     }
-                    Err(error) => refused.push((policy.id, error.into())),
+                    None => {
+                        engine.remove(*id);
+                        rules.remove(id);
+                    }
                 }
-            } else {
-                engine.remove(policy.id);
-                rules.remove(&policy.id);
             }
-        }
-        for id in gone {
-            engine.remove(*id);
-            rules.remove(id);
         }
         refused
     }

@@ -489,25 +489,40 @@ impl Store {
         resolved: &mut CanonicalTags,
     ) -> Result<PolicyContent, StoreError> {
         let mut content = content.clone();
+        // The policy's topics are the `topic` dimension's codes too: a merged or renamed topic
+        // must leave them as it leaves the applicability tags.
+        content.topics = self
+            .canonical_codes("topic", &content.topics, resolved)
+            .await?;
         for (dimension, codes) in content.applicability.tags.iter_mut() {
-            let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
-            for code in codes.iter() {
-                let key = (dimension.clone(), code.clone());
-                let code = match resolved.get(&key) {
-                    Some(code) => code.clone(),
-                    None => {
-                        let code = self.canonical_tag(dimension, code).await?;
-                        resolved.insert(key, code.clone());
-                        code
-                    }
-                };
-                if !canonical.contains(&code) {
-                    canonical.push(code);
-                }
-            }
-            *codes = canonical;
+            *codes = self.canonical_codes(dimension, codes, resolved).await?;
         }
         Ok(content)
+    }
+
+    /// `codes` of `dimension` as their current codes, each once, in their order.
+    async fn canonical_codes(
+        &self,
+        dimension: &str,
+        codes: &[String],
+        resolved: &mut CanonicalTags,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
+        for code in codes {
+            let key = (dimension.to_owned(), code.clone());
+            let code = match resolved.get(&key) {
+                Some(code) => code.clone(),
+                None => {
+                    let code = self.canonical_tag(dimension, code).await?;
+                    resolved.insert(key, code.clone());
+                    code
+                }
+            };
+            if !canonical.contains(&code) {
+                canonical.push(code);
+            }
+        }
+        Ok(canonical)
     }
 
     /// Validates a batch of policies and saves the valid ones in one transaction: a new policy
