@@ -177,13 +177,35 @@ async fn follow_the_change_log(
                     break;
                 }
             };
-            if let Err(error) = search.apply(&caught.saved, &caught.gone, Some(caught.position)) {
-                tracing::error!(%error, "search did not follow the change log; will retry");
-                cursor = before;
-                break;
+            let matching::CaughtUp {
+                saved,
+                gone,
+                position,
+                more,
+            } = caught;
+            // A commit per pass that named no policy would only move the recorded position,
+            // which the in-memory index reads once, at start: skipped, since every write's reply
+            // waits for a pass. A commit re-indexing a merge's thousands of policies runs on the
+            // blocking pool.
+            if !(saved.is_empty() && gone.is_empty()) {
+                let search = search.clone();
+                let applied = tokio::task::spawn_blocking(move || {
+                    search.apply(&saved, &gone, Some(position))
+                })
+                .await;
+                let failed = match applied {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(error) => Some(error.to_string()),
+                };
+                if let Some(error) = failed {
+                    tracing::error!(%error, "search did not follow the change log; will retry");
+                    cursor = before;
+                    break;
+                }
             }
             progress.applied(pass, cursor.horizon());
-            if !caught.more {
+            if !more {
                 break;
             }
         }
