@@ -2,7 +2,7 @@
 //! matches and policy saves keep being answered while it runs, because its full matches run on
 //! copies, on the blocking pool, instead of on an async worker under the matcher's lock. A tag
 //! merge re-saves every policy carrying the tag; matches are answered while its follower
-//! compiles them again, and its reply comes once this instance's search and matcher hold them.
+//! compiles them again, and its reply comes once this instance's matcher holds them.
 //!
 //! The test service runs on the test's single-threaded runtime, so a dry run computed on the
 //! serving thread would hold up every other request until it ended.
@@ -103,11 +103,14 @@ async fn matches_and_saves_are_answered_while_a_dry_run_runs(app: TestApp) {
 const RETAGGED: usize = 1_500;
 
 async fn matches_are_answered_while_a_tag_merge_resaves_many_policies(app: TestApp) {
+    // Tagged with the 科技研发 topic, which the enterprise does not follow; it follows 金融.
     let library: Vec<store::policy::PolicyContent> = (0..RETAGGED)
         .map(|n| {
             let mut policy = fixtures::policy();
             policy["doc_number"] = json!(format!("京科发〔2026〕{}号", n + 100));
             policy["title"] = json!(format!("中关村科技型中小企业研发支持措施（第{}批）", n + 1));
+            policy["topics"] = json!(["tax"]);
+            policy["applicability"]["tags"]["topic"] = json!(["rnd"]);
             serde_json::from_value(policy).expect("a valid policy")
         })
         .collect();
@@ -120,35 +123,46 @@ async fn matches_are_answered_while_a_tag_merge_resaves_many_policies(app: TestA
     {
         outcome.expect("saved");
     }
-    let profile = app
-        .create(
-            "/api/v1/profiles",
-            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
-        )
-        .await;
+    let mut enterprise = fixtures::enterprise(CREDIT_CODE_HAIDIAN);
+    enterprise["interests"] = json!(["finance"]);
+    let profile = app.create("/api/v1/profiles", &enterprise).await;
     let matches = format!("/api/v1/profiles/{profile}/matches?as_of=2026-11-21");
-    // How many indexed policies carry `topic`, by the search's facet count (a filter by a
-    // merged code would resolve to its target).
-    let tagged = |topic: &'static str| {
-        let app = &app;
-        async move {
-            app.get("/api/v1/search?limit=1").await.expect(200).body["facets"]["topic"]
-                .as_array()
-                .expect("topic facets")
-                .iter()
-                .find(|facet| facet["value"] == topic)
-                .map_or(0, |facet| facet["count"].as_u64().expect("a count"))
-        }
+    let eligible = |body: &serde_json::Value| -> Vec<(i64, f64)> {
+        body["eligible"]
+            .as_array()
+            .expect("eligible")
+            .iter()
+            .map(|m| {
+                (
+                    m["policy"]["id"].as_i64().unwrap(),
+                    m["score"].as_f64().unwrap(),
+                )
+            })
+            .collect()
     };
-    // Waits for the library to be followed: every policy found under its topic.
+    // Waits for the library to be followed.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while tagged("rnd").await < RETAGGED as u64 {
+    let before = loop {
+        let body = app.get(&matches).await.expect(200).body;
+        if !eligible(&body).is_empty() {
+            break eligible(&body);
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the library was never indexed"
+            "the library was never matched"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
+    let last = app
+        .server
+        .store
+        .all_policies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|policy| policy.id)
+        .max()
+        .expect("the library");
     let rnd = app
         .get("/api/v1/tags?dimension=topic&q=rnd")
         .await
@@ -175,22 +189,35 @@ async fn matches_are_answered_while_a_tag_merge_resaves_many_policies(app: TestA
     let mut answered = 0;
     while !merge.is_finished() && answered < ROUNDS {
         let matched = app.get(&matches).await.expect(200);
-        assert!(
-            !matched.body["eligible"].as_array().unwrap().is_empty(),
-            "{}",
-            matched.text
-        );
+        assert!(!eligible(&matched.body).is_empty(), "{}", matched.text);
         answered += 1;
     }
     merge.await.unwrap().expect(200);
+    // Its reply came after this instance's follower compiled the re-saved policies: now tagged
+    // with the topic the enterprise follows, they score higher than before — the one re-saved
+    // last included, as soon as the reply is in.
+    let explained = app
+        .get(&format!(
+            "/api/v1/profiles/{profile}/explain/{last}?as_of=2026-11-21"
+        ))
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        explained["score"].as_f64().unwrap() > before[0].1,
+        "policy {last}, re-saved last, already gains the interest term: {explained}"
+    );
     assert_eq!(
         answered, ROUNDS,
         "only {answered} matches were answered while the merge ran"
     );
-    // Its reply came after this instance's follower applied it: search already has it, the
-    // policies' topics included.
-    assert_eq!(tagged("rnd").await, 0);
-    assert_eq!(tagged("finance").await, RETAGGED as u64);
+    let after = eligible(&app.get(&matches).await.expect(200).body);
+    assert_eq!(after.len(), before.len());
+    let (highest_before, lowest_after) = (before[0].1, after[after.len() - 1].1);
+    assert!(
+        lowest_after > highest_before,
+        "every listed policy gains the interest term: before {before:?}, after {after:?}"
+    );
 }
 
 e2e::on_both_backends!(

@@ -241,6 +241,9 @@ struct Live {
     skipped: BTreeSet<i64>,
     schema: AttributeSchema,
     rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
+    /// The stored version of each policy applied, published or not: an older version read
+    /// before a newer one was applied is passed over, so the engine never goes back in time.
+    versions: HashMap<i64, i64>,
     built_on: NaiveDate,
     /// Writes committed before this moment are reflected; see [`Matching::catch_up`].
     synced_at: DateTime<Utc>,
@@ -368,10 +371,11 @@ async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
         ),
         None => (Weights::default(), 0),
     };
-    let mut rules = HashMap::new();
+    let (mut rules, mut versions) = (HashMap::new(), HashMap::new());
     for policy in store.published_policies().await? {
         let (rule, brief) = rule_of(&policy);
         rules.insert(policy.id, (rule, brief));
+        versions.insert(policy.id, policy.version);
     }
     let built_on = store.today();
     // Compiling the policies and filling the index are CPU work of seconds at scale: they run on
@@ -396,6 +400,7 @@ async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
         skipped: BTreeSet::new(),
         schema,
         rules,
+        versions,
         built_on,
         synced_at,
         weights_version,
@@ -688,20 +693,15 @@ impl Matching {
         Ok(true)
     }
 
-    /// Makes sure a policy published by another instance is known here before it is used;
-    /// false when it is not published.
+    /// Brings a policy about to be pushed up to its stored version here, whether the follower
+    /// is behind or another instance published it a moment ago; false when it is not published.
     pub async fn ensure_policy(&self, policy_id: i64) -> Result<bool, MatchingError> {
-        if self.read().rules.contains_key(&policy_id) {
-            return Ok(true);
-        }
         match self.store.policy(policy_id).await {
-            Ok(policy) => {
-                self.policy_changed(&policy)?;
-                Ok(is_published(&policy))
-            }
-            Err(store::StoreError::NotFound { .. }) => Ok(false),
-            Err(error) => Err(error.into()),
+            Ok(policy) => self.policy_changed(&policy)?,
+            Err(store::StoreError::NotFound { .. }) => return Ok(false),
+            Err(error) => return Err(error.into()),
         }
+        Ok(self.read().rules.contains_key(&policy_id))
     }
 
     /// Follows a saved policy: published ones are (re)compiled, any other status leaves the engine.
@@ -717,8 +717,9 @@ impl Matching {
 
     /// Follows saved and deleted policies, a group at a time under one lock: an engine a dry run
     /// shares is copied once per group rather than once per policy, and a tag merge saving
-    /// thousands of policies holds up matching for one group's compilation at a time. Returns
-    /// the policies the engine refused, each with why; the others are applied.
+    /// thousands of policies holds up matching for one group's compilation at a time. A saved
+    /// version older than the one applied is passed over. Returns the policies the engine
+    /// refused, each with why; the others are applied.
     pub fn policies_changed(&self, saved: &[Policy], gone: &[i64]) -> Vec<(i64, MatchingError)> {
         const PER_LOCK: usize = 64;
         let changes: Vec<(i64, Option<&Policy>)> = saved
@@ -733,10 +734,22 @@ impl Matching {
                 engine,
                 schema,
                 rules,
+                versions,
                 ..
             } = &mut *live;
             let engine = Arc::make_mut(engine);
             for (id, policy) in group {
+                match policy {
+                    Some(policy) if versions.get(id).is_some_and(|held| *held > policy.version) => {
+                        continue;
+                    }
+                    Some(policy) => {
+                        versions.insert(*id, policy.version);
+                    }
+                    None => {
+                        versions.remove(id);
+                    }
+                }
                 match policy.filter(|policy| is_published(policy)) {
                     Some(policy) => {
                         let (rule, brief) = rule_of(policy);

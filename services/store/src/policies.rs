@@ -489,11 +489,6 @@ impl Store {
         resolved: &mut CanonicalTags,
     ) -> Result<PolicyContent, StoreError> {
         let mut content = content.clone();
-        // The policy's topics are the `topic` dimension's codes too: a merged or renamed topic
-        // must leave them as it leaves the applicability tags.
-        content.topics = self
-            .canonical_codes("topic", &content.topics, resolved)
-            .await?;
         for (dimension, codes) in content.applicability.tags.iter_mut() {
             *codes = self.canonical_codes(dimension, codes, resolved).await?;
         }

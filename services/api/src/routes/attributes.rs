@@ -66,6 +66,6 @@ async fn add_attribute(
         .store
         .add_attribute_field(def, &caller.actor())
         .await?;
-    state.settle().await?;
+    state.settle().await;
     Ok((StatusCode::CREATED, Json(saved)))
 }

@@ -204,11 +204,10 @@ async fn run_job(state: AppState, id: i64, source: ImportSource<Cursor<Vec<u8>>>
             Err((failure.clone(), file_error(&failure)))
         }
     };
-    // Marked done only once this instance's matcher holds what was imported (the follower applies
-    // it from the change log, as every instance does); the heartbeat goes on meanwhile.
-    if let Err(error) = state.settle().await {
-        tracing::error!(job = id, error = %error.message_en, "cannot wait for the import to be followed");
-    }
+    // Marked done once this instance's matcher holds what was imported (the follower applies it
+    // from the change log, as every instance does), or after the settle's patience when a large
+    // import is still being applied; the heartbeat goes on meanwhile.
+    state.settle().await;
     heartbeat.abort_all();
     let last = *latest
         .lock()

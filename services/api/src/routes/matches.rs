@@ -513,8 +513,8 @@ async fn put_weights(
         .map_err(|e| MatchingError::Engine(e.into()))?;
     let document = serde_json::to_value(&weights).map_err(|_| ApiError::internal())?;
     state.store.save_weights(&document, &caller.actor()).await?;
-    state.settle().await?;
-    Ok(Json(state.matching.weights()))
+    state.settle().await;
+    Ok(Json(weights))
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ async fn create_policy(
         .store
         .create_policy(&content, &caller.actor(), PublishPush::WhenPublished)
         .await?;
-    follow_saved_policy(&state, &policy).await?;
+    follow_saved_policy(&state, &policy).await;
     Ok((StatusCode::CREATED, Json(saved(&state, policy).await?)))
 }
 
@@ -188,12 +188,11 @@ async fn check_policy(
 /// Waits until this instance's follower has taken the saved policy into the matcher and the
 /// search index (every instance applies it from the committed row), and wakes the planner when
 /// the save queued the policy's publish push.
-async fn follow_saved_policy(state: &AppState, policy: &Policy) -> Result<(), ApiError> {
-    state.settle().await?;
+async fn follow_saved_policy(state: &AppState, policy: &Policy) {
+    state.settle().await;
     if policy.content.status == PolicyStatus::Published {
         state.pusher.wake();
     }
-    Ok(())
 }
 
 /// One policy, current version.
@@ -229,7 +228,7 @@ async fn update_policy(
         .store
         .update_policy(id, &content, &caller.actor(), PublishPush::WhenPublished)
         .await?;
-    follow_saved_policy(&state, &policy).await?;
+    follow_saved_policy(&state, &policy).await;
     Ok(Json(saved(&state, policy).await?))
 }
 
@@ -536,7 +535,7 @@ async fn publish_policy(
         .store
         .update_policy(id, &content, &caller.actor(), push)
         .await?;
-    follow_saved_policy(&state, &policy).await?;
+    follow_saved_policy(&state, &policy).await;
     let push_id = match request.push {
         PushChoice::None => None,
         _ => publish_push_id(&state, id).await?,
@@ -601,7 +600,7 @@ async fn delete_policy(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_policy(id, &caller.actor()).await?;
-    state.settle().await?;
+    state.settle().await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -79,7 +79,7 @@ async fn create_profile(
     ProfileJson(input): ProfileJson,
 ) -> Result<(StatusCode, Json<StoredProfile>), ApiError> {
     let stored = state.store.create_profile(input, &caller.actor()).await?;
-    state.settle().await?;
+    state.settle().await;
     Ok((StatusCode::CREATED, Json(stored)))
 }
 
@@ -143,7 +143,7 @@ pub async fn save_profile(
         .store
         .update_profile(id, input, &caller.actor(), source)
         .await?;
-    state.settle().await?;
+    state.settle().await;
     send_confirmations(state, &pending, stored.profile.name()).await;
     Ok(stored)
 }
@@ -216,6 +216,6 @@ async fn delete_profile(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_profile(id, &caller.actor()).await?;
-    state.settle().await?;
+    state.settle().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -100,7 +100,7 @@ async fn create_tag(
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<(StatusCode, Json<Tag>), ApiError> {
     let created = state.store.create_tag(&input, &caller.actor()).await?;
-    state.settle().await?;
+    state.settle().await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -127,7 +127,7 @@ async fn update_tag(
     ApiJson(input): ApiJson<TagInput>,
 ) -> Result<Json<Tag>, ApiError> {
     let updated = state.store.update_tag(id, &input, &caller.actor()).await?;
-    state.settle().await?;
+    state.settle().await;
     Ok(Json(updated))
 }
 
@@ -214,7 +214,7 @@ async fn rename_tag(
         .store
         .rename_tag(id, &body.code, &caller.actor())
         .await?;
-    state.settle().await?;
+    state.settle().await;
     Ok(Json(renamed))
 }
 
@@ -236,7 +236,7 @@ async fn merge_tag(
         .store
         .merge_tag(id, &body.into, &caller.actor())
         .await?;
-    state.settle().await?;
+    state.settle().await;
     Ok(Json(merged))
 }
 

@@ -1,0 +1,59 @@
+//! The matcher never goes back in time: a policy version read before a newer one was applied
+//! (a request or a planner that read it a moment earlier) is passed over, and a policy about to
+//! be pushed is brought up to its stored version even when the follower is behind.
+
+mod support;
+
+use std::sync::Arc;
+
+use matching::Matching;
+
+#[tokio::test]
+async fn an_older_version_read_late_does_not_replace_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(store::ManualClock::at(1_795_320_000));
+    let store = support::sqlite_store(dir.path(), &clock).await;
+    let first = store
+        .create_policy(
+            &support::for_individuals("就业见习补贴", None),
+            "test",
+            store::PublishPush::Never,
+        )
+        .await
+        .unwrap();
+    let matching = Matching::load(store.clone()).await.unwrap();
+    let renamed = store
+        .update_policy(
+            first.id,
+            &support::for_individuals("就业见习补贴（修订）", None),
+            "test",
+            store::PublishPush::Never,
+        )
+        .await
+        .unwrap();
+    assert!(renamed.version > first.version);
+
+    matching.policy_changed(&renamed).unwrap();
+    matching.policy_changed(&first).unwrap();
+    assert_eq!(
+        matching.brief(first.id).unwrap().title,
+        "就业见习补贴（修订）",
+        "the version read earlier is passed over"
+    );
+
+    // Withdrawn behind the matcher's back: a push about to select its audience finds it gone.
+    let mut withdrawn = support::for_individuals("就业见习补贴（修订）", None);
+    withdrawn.status = store::policy::PolicyStatus::Revoked;
+    store
+        .update_policy(first.id, &withdrawn, "test", store::PublishPush::Never)
+        .await
+        .unwrap();
+    assert!(matching.brief(first.id).is_some(), "not followed yet");
+    assert!(!matching.ensure_policy(first.id).await.unwrap());
+    assert!(matching.brief(first.id).is_none());
+    matching.policy_changed(&renamed).unwrap();
+    assert!(
+        matching.brief(first.id).is_none(),
+        "the published version read earlier does not bring it back"
+    );
+}
