@@ -40,6 +40,17 @@ async fn an_older_version_read_late_does_not_replace_a_newer_one() {
         "就业见习补贴（修订）",
         "the version read earlier is passed over"
     );
+    let citizen = store
+        .create_profile(support::citizen("110105200811230010"), "test")
+        .await
+        .unwrap();
+    let matched = matching.matches(&citizen.profile, store.today(), 10);
+    let titles: Vec<&str> = matched
+        .eligible
+        .iter()
+        .map(|view| view.policy.title.as_str())
+        .collect();
+    assert_eq!(titles, ["就业见习补贴（修订）"]);
 
     // Withdrawn behind the matcher's back: a push about to select its audience finds it gone.
     let mut withdrawn = support::for_individuals("就业见习补贴（修订）", None);
