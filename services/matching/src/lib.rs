@@ -239,6 +239,9 @@ struct Live {
     index: Option<AudienceIndex>,
     /// Profiles the change log named while the index was being built, for the build to apply.
     skipped: BTreeSet<i64>,
+    /// While a full rebuild reads the store, what the follower applies meanwhile, for the
+    /// rebuild to read again before it takes over ([`Rebuilt::install`]).
+    touched: Option<Touched>,
     schema: AttributeSchema,
     rules: HashMap<i64, (PolicyRule, PolicyBrief)>,
     /// The stored version of each policy applied, published or not: an older version read
@@ -276,6 +279,22 @@ pub struct Matching {
     live: Arc<RwLock<Live>>,
     /// The change log position the last catch-up reached, for the metrics.
     position: Arc<AtomicI64>,
+    /// One full rebuild at a time: each one's record of what changed meanwhile is its own.
+    rebuilding: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The policies and profiles applied to the live state while a rebuild read the store.
+#[derive(Debug, Default)]
+struct Touched {
+    policies: BTreeSet<i64>,
+    profiles: BTreeSet<i64>,
+}
+
+/// A full rebuild read from the store, not yet serving ([`Matching::rebuild`]).
+pub struct Rebuilt {
+    matching: Matching,
+    fresh: Live,
+    _one_at_a_time: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl std::fmt::Debug for Matching {
@@ -398,6 +417,7 @@ async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
         engine: Arc::new(engine),
         index: None,
         skipped: BTreeSet::new(),
+        touched: None,
         schema,
         rules,
         versions,
@@ -461,6 +481,53 @@ pub struct LoadedIndex {
     matching: Matching,
     index: AudienceIndex,
     built_on: NaiveDate,
+}
+
+impl Rebuilt {
+    /// Reads again what the follower applied to the live state while the rebuild read the
+    /// store (the rebuild may have read it before it committed), then takes over under the same
+    /// lock that found nothing more, and takes up weights and tag weights saved meanwhile.
+    pub async fn install(mut self) -> Result<(), MatchingError> {
+        loop {
+            let touched = {
+                let mut live = self.matching.write();
+                let touched = live.touched.take().unwrap_or_default();
+                if touched.policies.is_empty() && touched.profiles.is_empty() {
+                    *live = self.fresh;
+                    break;
+                }
+                live.touched = Some(Touched::default());
+                touched
+            };
+            let store = &self.matching.store;
+            let ids: Vec<i64> = touched.policies.into_iter().collect();
+            for ids in ids.chunks(FOLLOW_CHUNK) {
+                let saved = store.policies_by_ids(ids).await?;
+                let gone: Vec<i64> = ids
+                    .iter()
+                    .filter(|id| saved.binary_search_by_key(id, |p| &p.id).is_err())
+                    .copied()
+                    .collect();
+                for (policy_id, error) in self.fresh.apply_policies(&policy_changes(&saved, &gone))
+                {
+                    tracing::error!(%error, policy_id, "matcher refused a saved policy");
+                }
+            }
+            let ids: Vec<i64> = touched.profiles.into_iter().collect();
+            for ids in ids.chunks(FOLLOW_CHUNK) {
+                let found = store.profiles_by_ids(ids).await?;
+                let built_on = self.fresh.built_on;
+                let facts = ids.iter().map(|id| {
+                    let at = found.binary_search_by_key(id, |(id, _)| *id).ok();
+                    (*id, at.map(|at| found[at].1.facts(built_on)))
+                });
+                self.fresh.apply_profiles(facts);
+            }
+        }
+        self.matching.follow_weights().await?;
+        self.matching.follow_tag_weights().await?;
+        Ok(())
+    }
 }
 
 impl IndexBuild {
@@ -550,6 +617,7 @@ impl Matching {
             store,
             live: Arc::new(RwLock::new(live)),
             position: Arc::default(),
+            rebuilding: Arc::default(),
         }
     }
 
@@ -575,12 +643,28 @@ impl Matching {
         Ok(true)
     }
 
-    /// Rebuilds everything from the store now, after a bulk change such as an import. Readers
-    /// keep the old state until the new one is ready.
+    /// Rebuilds everything from the store now (a new schema, a new day). Readers keep the old
+    /// state until the new one is ready.
     pub async fn reload(&self) -> Result<(), MatchingError> {
-        let fresh = build(&self.store).await?;
-        *self.write() = fresh;
-        Ok(())
+        self.rebuild().await?.install().await
+    }
+
+    /// Reads everything from the store into a new state, while the live one keeps serving and
+    /// following the change log, which notes what it applies meanwhile.
+    pub async fn rebuild(&self) -> Result<Rebuilt, MatchingError> {
+        let one_at_a_time = self.rebuilding.clone().lock_owned().await;
+        self.write().touched = Some(Touched::default());
+        match build(&self.store).await {
+            Ok(fresh) => Ok(Rebuilt {
+                matching: self.clone(),
+                fresh,
+                _one_at_a_time: one_at_a_time,
+            }),
+            Err(error) => {
+                self.write().touched = None;
+                Err(error)
+            }
+        }
     }
 
     /// Applies the next stretch of the change log (see [`store::ChangeCursor`]) from the
@@ -722,50 +806,10 @@ impl Matching {
     /// refused, each with why; the others are applied.
     pub fn policies_changed(&self, saved: &[Policy], gone: &[i64]) -> Vec<(i64, MatchingError)> {
         const PER_LOCK: usize = 64;
-        let changes: Vec<(i64, Option<&Policy>)> = saved
-            .iter()
-            .map(|policy| (policy.id, Some(policy)))
-            .chain(gone.iter().map(|id| (*id, None)))
-            .collect();
+        let changes = policy_changes(saved, gone);
         let mut refused = Vec::new();
         for group in changes.chunks(PER_LOCK) {
-            let mut live = self.write();
-            let Live {
-                engine,
-                schema,
-                rules,
-                versions,
-                ..
-            } = &mut *live;
-            let engine = Arc::make_mut(engine);
-            for (id, policy) in group {
-                match policy {
-                    Some(policy) if versions.get(id).is_some_and(|held| *held > policy.version) => {
-                        continue;
-                    }
-                    Some(policy) => {
-                        versions.insert(*id, policy.version);
-                    }
-                    None => {
-                        versions.remove(id);
-                    }
-                }
-                match policy.filter(|policy| is_published(policy)) {
-                    Some(policy) => {
-                        let (rule, brief) = rule_of(policy);
-                        match engine.upsert(rule.clone(), schema) {
-                            Ok(()) => {
-                                rules.insert(*id, (rule, brief));
-                            }
-                            Err(error) => refused.push((*id, error.into())),
-                        }
-                    }
-                    None => {
-                        engine.remove(*id);
-                        rules.remove(id);
-                    }
-                }
-            }
+            refused.extend(self.write().apply_policies(group));
         }
         refused
     }
@@ -796,26 +840,8 @@ impl Matching {
                 // Rebuilt for a new day in between: the index holds that day's facts.
                 facts = facts_on(group, live.built_on);
             }
-            let Live { index, skipped, .. } = &mut *live;
-            for ((profile_id, _), facts) in group.iter().zip(&facts) {
-                let Ok(id) = index_id(*profile_id) else {
-                    tracing::error!(profile_id, "profile id outside the index's range");
-                    continue;
-                };
-                match (index.as_mut(), facts) {
-                    (Some(index), Some(facts)) => {
-                        if !index.update(id, facts) {
-                            index.insert(id, facts);
-                        }
-                    }
-                    (Some(index), None) => {
-                        index.remove(id);
-                    }
-                    (None, _) => {
-                        skipped.insert(*profile_id);
-                    }
-                }
-            }
+            let ids = group.iter().map(|(id, _)| *id);
+            live.apply_profiles(ids.zip(facts));
         }
     }
 
@@ -1058,7 +1084,96 @@ fn compare_rankings(
     }
 }
 
+/// Saved (`Some`) and deleted (`None`) policies, by id.
+fn policy_changes<'p>(saved: &'p [Policy], gone: &[i64]) -> Vec<(i64, Option<&'p Policy>)> {
+    saved
+        .iter()
+        .map(|policy| (policy.id, Some(policy)))
+        .chain(gone.iter().map(|id| (*id, None)))
+        .collect()
+}
+
 impl Live {
+    /// Applies saved (`Some`) and deleted (`None`) policies, passing over a version older than
+    /// the one applied; returns those the engine refused, each with why.
+    fn apply_policies(&mut self, group: &[(i64, Option<&Policy>)]) -> Vec<(i64, MatchingError)> {
+        let Live {
+            engine,
+            schema,
+            rules,
+            versions,
+            touched,
+            ..
+        } = self;
+        let engine = Arc::make_mut(engine);
+        let mut refused = Vec::new();
+        for (id, policy) in group {
+            if let Some(touched) = touched {
+                touched.policies.insert(*id);
+            }
+            match policy {
+                Some(policy) if versions.get(id).is_some_and(|held| *held > policy.version) => {
+                    continue;
+                }
+                Some(policy) => {
+                    versions.insert(*id, policy.version);
+                }
+                None => {
+                    versions.remove(id);
+                }
+            }
+            match policy.filter(|policy| is_published(policy)) {
+                Some(policy) => {
+                    let (rule, brief) = rule_of(policy);
+                    match engine.upsert(rule.clone(), schema) {
+                        Ok(()) => {
+                            rules.insert(*id, (rule, brief));
+                        }
+                        Err(error) => refused.push((*id, error.into())),
+                    }
+                }
+                None => {
+                    engine.remove(*id);
+                    rules.remove(id);
+                }
+            }
+        }
+        refused
+    }
+
+    /// Applies profiles' facts taken on `built_on` (`None`: deleted) to the index, or keeps
+    /// their ids for the build while there is none yet.
+    fn apply_profiles(&mut self, profiles: impl Iterator<Item = (i64, Option<profiles::Facts>)>) {
+        let Live {
+            index,
+            skipped,
+            touched,
+            ..
+        } = self;
+        for (profile_id, facts) in profiles {
+            if let Some(touched) = touched {
+                touched.profiles.insert(profile_id);
+            }
+            let Ok(id) = index_id(profile_id) else {
+                tracing::error!(profile_id, "profile id outside the index's range");
+                continue;
+            };
+            match (index.as_mut(), facts) {
+                (Some(index), Some(facts)) => {
+                    if !index.update(id, &facts) {
+                        index.insert(id, &facts);
+                    }
+                }
+                (Some(index), None) => {
+                    index.remove(id);
+                }
+                (None, _) => {
+                    skipped.insert(profile_id);
+                }
+            }
+        }
+    }
+
     fn index(&self) -> Result<&AudienceIndex, MatchingError> {
         self.index.as_ref().ok_or(MatchingError::IndexBuilding)
     }

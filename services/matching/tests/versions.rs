@@ -1,6 +1,7 @@
 //! The matcher never goes back in time: a policy version read before a newer one was applied
-//! (a request or a planner that read it a moment earlier) is passed over, and a policy about to
-//! be pushed is brought up to its stored version even when the follower is behind.
+//! (a request or a planner that read it a moment earlier) is passed over, a policy about to be
+//! pushed is brought up to its stored version even when the follower is behind, and a full
+//! rebuild (a new day) takes over with what the follower applied while it read the store.
 
 mod support;
 
@@ -67,4 +68,52 @@ async fn an_older_version_read_late_does_not_replace_a_newer_one() {
         matching.brief(first.id).is_none(),
         "the published version read earlier does not bring it back"
     );
+}
+
+#[tokio::test]
+async fn a_rebuild_takes_over_with_what_was_followed_while_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(store::ManualClock::at(1_795_320_000));
+    let store = support::sqlite_store(dir.path(), &clock).await;
+    let policy = store
+        .create_policy(
+            &support::for_individuals("就业见习补贴", None),
+            "test",
+            store::PublishPush::Never,
+        )
+        .await
+        .unwrap();
+    store
+        .create_profile(support::citizen("110105200811230010"), "test")
+        .await
+        .unwrap();
+    let matching = Matching::load(store.clone()).await.unwrap();
+    let mut cursor = store::ChangeCursor::resume(&store, store.change_head().await.unwrap())
+        .await
+        .unwrap();
+
+    let rebuilt = matching.rebuild().await.unwrap();
+    // Committed after the rebuild read the store, and followed by the live state meanwhile.
+    store
+        .update_policy(
+            policy.id,
+            &support::for_individuals("就业见习补贴（修订）", None),
+            "test",
+            store::PublishPush::Never,
+        )
+        .await
+        .unwrap();
+    store
+        .create_profile(support::citizen("110105199003071239"), "test")
+        .await
+        .unwrap();
+    matching.catch_up(&mut cursor).await.unwrap();
+    assert_eq!(matching.stats().profiles, 2);
+
+    rebuilt.install().await.unwrap();
+    assert_eq!(
+        matching.brief(policy.id).unwrap().title,
+        "就业见习补贴（修订）"
+    );
+    assert_eq!(matching.stats().profiles, 2, "the profile added meanwhile");
 }
