@@ -41,7 +41,13 @@ async fn deliver(store: &Store, recipient: i64, n: i64, title: &str) {
         .unwrap();
     store.finish_planning(push, "planner", 1).await.unwrap();
     let claimed = store
-        .claim_deliveries("worker", Channel::Inbox, 10, lease, store::InDoubtPolicy::Resend)
+        .claim_deliveries(
+            "worker",
+            Channel::Inbox,
+            10,
+            lease,
+            store::InDoubtPolicy::Resend,
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
