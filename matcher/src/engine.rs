@@ -127,11 +127,10 @@ pub struct MatchReport {
 }
 
 /// How much of the why each listed match carries.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// Everything but the reason tree: the verdict's reasons, each score term with its sentence,
     /// the amounts' sentences and the failed leaves.
-    #[default]
     Full,
     /// What a list shows about the verdict: its reasons (audience, "N of M", the deciding
     /// requirements), the near miss's hint, the score and the estimated amount. The score terms,
