@@ -28,8 +28,8 @@ use crate::names::CodeNames;
 use crate::packed::{Packed, Span};
 use crate::reason::{Reason, Remedy, show_value};
 use crate::score::{
-    DayPart, ResolvedWeights, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights, Weights,
-    WeightsError, quick_score,
+    DayPart, ResolvedWeights, Score, ScoreInputs, ScoreProgram, ScoreTerm, TagTest, TagWeights,
+    Weights, WeightsError, quick_score,
 };
 use crate::screen::{Screen, Screened, gate};
 use profiles::coded::Coded;
@@ -124,6 +124,19 @@ pub struct MatchReport {
     pub possible: Vec<PolicyMatch>,
     /// 差一项: not eligible by exactly one condition.
     pub near_miss: Vec<PolicyMatch>,
+}
+
+/// How much of the why each listed match carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything but the reason tree: the verdict's reasons, each score term with its sentence,
+    /// the amounts' sentences and the failed leaves.
+    Full,
+    /// What a list shows about the verdict: its reasons (audience, "N of M", the deciding
+    /// requirements), the near miss's hint, the score and the estimated amount. The score terms,
+    /// failed leaves and the score and amount sentences are left empty: writing them out is most
+    /// of an explained match's cost, and a list leaves them to the one match asked about.
+    Verdict,
 }
 
 /// A profile of the reverse path's audience with its score for one policy.
@@ -668,6 +681,17 @@ impl Engine {
     /// explained. Policies outside their validity window on `as_of` are passed over here, so a
     /// limit counts only policies that can be returned.
     pub fn match_profile_top(&self, facts: &Facts, as_of: NaiveDate, limit: usize) -> MatchReport {
+        self.match_profile_top_with(facts, as_of, limit, Detail::Full)
+    }
+
+    /// [`Engine::match_profile_top`] with the kept results explained to `detail`.
+    pub fn match_profile_top_with(
+        &self,
+        facts: &Facts,
+        as_of: NaiveDate,
+        limit: usize,
+        detail: Detail,
+    ) -> MatchReport {
         let profile = self.profile(facts, as_of);
         let mut memo = self.leaves.memo(&profile.row, &profile.ctx);
         let mut groups = Groups::default();
@@ -696,7 +720,7 @@ impl Engine {
                 }
             }
         }
-        self.report(groups, &profile, limit)
+        self.report(groups, &profile, limit, detail)
     }
 
     /// Screens a policy — its position, screen, and day part when prepared — and, if it has a
@@ -745,7 +769,7 @@ impl Engine {
             let policy = (at, screen, None);
             self.place(&mut groups, None, policy, (gate, tree, cost), &profile);
         }
-        self.report(groups, &profile, limit)
+        self.report(groups, &profile, limit, Detail::Full)
     }
 
     fn profile<'f>(&self, facts: &'f Facts, as_of: NaiveDate) -> Profile<'f> {
@@ -790,8 +814,14 @@ impl Engine {
         groups[group].push((score, at));
     }
 
-    /// Keeps the best `limit` of each group, ranked, and explains just those.
-    fn report(&self, groups: Groups, profile: &Profile<'_>, limit: usize) -> MatchReport {
+    /// Keeps the best `limit` of each group, ranked, and explains just those, to `detail`.
+    fn report(
+        &self,
+        groups: Groups,
+        profile: &Profile<'_>,
+        limit: usize,
+        detail: Detail,
+    ) -> MatchReport {
         let [eligible, possible, near_miss] = groups.map(|mut group| {
             // Ties go to the lower policy id, looked up only for them.
             let ranking = |a: &(f64, usize), b: &(f64, usize)| {
@@ -808,7 +838,7 @@ impl Engine {
                 .into_iter()
                 .map(|(_, at)| PolicyMatch {
                     explanation: None,
-                    ..self.explain(at, profile)
+                    ..self.explain(at, profile, detail)
                 })
                 .collect()
         });
@@ -822,10 +852,10 @@ impl Engine {
     /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
     pub fn evaluate(&self, policy_id: i64, facts: &Facts, as_of: NaiveDate) -> Option<PolicyMatch> {
         let &at = self.position.get(&policy_id)?;
-        Some(self.explain(at, &self.profile(facts, as_of)))
+        Some(self.explain(at, &self.profile(facts, as_of), Detail::Full))
     }
 
-    fn explain(&self, at: usize, profile: &Profile<'_>) -> PolicyMatch {
+    fn explain(&self, at: usize, profile: &Profile<'_>, detail: Detail) -> PolicyMatch {
         let Profile {
             facts,
             ref row,
@@ -862,6 +892,7 @@ impl Engine {
             condition: policy.cold.rule.applicability.condition.as_ref(),
             evaluation: &evaluation,
             names: &self.names,
+            detail,
         });
         let mut reasons = explanation.reasons.clone();
         let near_miss_hint = explanation.near_miss.as_ref().map(|near| {
@@ -871,19 +902,34 @@ impl Engine {
         });
         reasons.extend(near_miss_hint.clone());
         let tests = self.tests_at(at);
-        let (score, score_reasons) =
-            policy
-                .score
-                .explain(tests, &self.weights, row, facts, as_of, &self.names);
-        reasons.extend(score_reasons);
-        reasons.extend(
-            policy
-                .cold
-                .rule
-                .amounts
-                .iter()
-                .map(|amount| amount.explain(facts, citizen)),
-        );
+        let mut failed_leaves = Vec::new();
+        let score = match detail {
+            Detail::Full => {
+                let (score, score_reasons) =
+                    policy
+                        .score
+                        .explain(tests, &self.weights, row, facts, as_of, &self.names);
+                reasons.extend(score_reasons);
+                reasons.extend(
+                    policy
+                        .cold
+                        .rule
+                        .amounts
+                        .iter()
+                        .map(|amount| amount.explain(facts, citizen)),
+                );
+                failed_leaves = evaluation
+                    .failed_leaves
+                    .iter()
+                    .map(|&at| evaluation.leaves[at].clone())
+                    .collect();
+                score
+            }
+            Detail::Verdict => Score {
+                total: policy.score.total(tests, &self.weights, row, as_of),
+                terms: Vec::new(),
+            },
+        };
         let mut missing_fields = evaluation.missing_fields;
         if gate == Truth::Unknown {
             missing_fields.insert(0, "audience".to_string());
@@ -897,11 +943,7 @@ impl Engine {
             met: explanation.met,
             total: explanation.total,
             missing_fields,
-            failed_leaves: evaluation
-                .failed_leaves
-                .iter()
-                .map(|&at| evaluation.leaves[at].clone())
-                .collect(),
+            failed_leaves,
             near_miss_hint,
             near_miss_remedy: explanation.near_miss.as_ref().map(|near| near.remedy),
             estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
@@ -1545,6 +1587,72 @@ mod tests {
                 assert_eq!(fresh.match_profile_top(&facts, as_of, limit), expected);
             }
         }
+    }
+
+    #[test]
+    fn a_verdict_only_list_agrees_with_the_full_one_on_all_it_carries() {
+        let mut rng = SplitMix64::new(23);
+        let as_of = day("2025-06-30");
+        let mut engine = Engine::new(
+            generated_rules(&mut rng, 60, as_of),
+            Weights::default(),
+            &schema(),
+        )
+        .unwrap();
+        engine.prepare_day(as_of);
+        let mut compared = 0;
+        for _ in 0..30 {
+            let facts = synth::facts(&mut rng, as_of);
+            let full = engine.match_profile_top(&facts, as_of, 5);
+            let short = engine.match_profile_top_with(&facts, as_of, 5, Detail::Verdict);
+            let groups = |report: &MatchReport| {
+                [&report.eligible, &report.possible, &report.near_miss]
+                    .map(|group| group.iter().map(|m| m.policy_id).collect::<Vec<_>>())
+            };
+            assert_eq!(groups(&short), groups(&full));
+            let pairs = full
+                .eligible
+                .iter()
+                .chain(&full.possible)
+                .chain(&full.near_miss)
+                .zip(
+                    short
+                        .eligible
+                        .iter()
+                        .chain(&short.possible)
+                        .chain(&short.near_miss),
+                );
+            for (full, short) in pairs {
+                let about_the_verdict = |m: &PolicyMatch| -> Vec<Reason> {
+                    m.reasons
+                        .iter()
+                        .filter(|r| !r.code.starts_with("score.") && r.code != "amount")
+                        .cloned()
+                        .collect()
+                };
+                assert_eq!(
+                    short.score.to_bits(),
+                    full.score.to_bits(),
+                    "the same score"
+                );
+                assert_eq!(about_the_verdict(short), about_the_verdict(full));
+                assert_eq!(short.reasons, about_the_verdict(full));
+                assert_eq!(
+                    (
+                        &short.verdict,
+                        short.met,
+                        short.total,
+                        &short.missing_fields
+                    ),
+                    (&full.verdict, full.met, full.total, &full.missing_fields)
+                );
+                assert_eq!(short.near_miss_hint, full.near_miss_hint);
+                assert_eq!(short.estimated_amount, full.estimated_amount);
+                assert!(short.score_terms.is_empty() && short.failed_leaves.is_empty());
+                compared += 1;
+            }
+        }
+        assert!(compared > 30, "only {compared} matches compared");
     }
 
     #[test]

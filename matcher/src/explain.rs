@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::{Condition, Op};
+use crate::engine::Detail;
 use crate::eval::{Evaluation, LeafOutcome, LeafStatus, Truth, Verdict};
 use crate::names::CodeNames;
 use crate::reason::{Reason, Remedy, Words, leaf_reason, near_miss_reason};
@@ -124,6 +125,9 @@ pub(crate) struct Inputs<'a> {
     pub(crate) condition: Option<&'a Condition>,
     pub(crate) evaluation: &'a Evaluation,
     pub(crate) names: &'a CodeNames,
+    /// With [`Detail::Verdict`] the tree is only read for its sentences, never shown, so its
+    /// leaves keep their field, operator and clause but not the values in data and in words.
+    pub(crate) detail: Detail,
 }
 
 /// Builds the tree and renders it.
@@ -134,6 +138,7 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         next: 0,
         names: inputs.names,
         consistent: true,
+        detail: inputs.detail,
     };
     let mut condition = inputs
         .condition
@@ -437,6 +442,7 @@ struct Builder<'a> {
     names: &'a CodeNames,
     /// Every leaf met so far is the evaluated leaf of the same path.
     consistent: bool,
+    detail: Detail,
 }
 
 impl Builder<'_> {
@@ -542,14 +548,7 @@ impl Builder<'_> {
                 LeafStatus::Missing => LeafStatus::Missing,
             };
         }
-        let words = Words::of(&written, self.names);
         let reason = leaf_reason(&written, self.names);
-        let (expected_zh, expected_en) = words.json(&written.value);
-        let shown = written
-            .actual
-            .as_ref()
-            .filter(|_| written.field != "birth_date");
-        let actual_words = shown.map(|value| words.value(value));
         ReasonNode {
             kind: NodeKind::Leaf,
             path,
@@ -557,22 +556,49 @@ impl Builder<'_> {
             decides: false,
             met: None,
             total: None,
-            leaf: Some(LeafDetail {
-                field: written.field.clone(),
-                field_zh: written.label_zh.clone(),
-                field_en: written.label_en.clone(),
-                op: written.op,
-                expected: written.value.clone(),
-                expected_zh,
-                expected_en,
-                actual: shown.map(value_json),
-                actual_zh: actual_words.as_ref().map(|w| w.0.clone()),
-                actual_en: actual_words.map(|w| w.1),
-                clause: written.clause.clone(),
-            }),
+            leaf: Some(self.leaf_detail(&written)),
             text_zh: reason.text_zh,
             text_en: reason.text_en,
             children: Vec::new(),
+        }
+    }
+
+    /// What a leaf tests and what the profile holds; to [`Detail::Verdict`], only the field,
+    /// operator and clause the sentences cite.
+    fn leaf_detail(&self, written: &LeafOutcome) -> LeafDetail {
+        let bare = || LeafDetail {
+            field: written.field.clone(),
+            field_zh: String::new(),
+            field_en: String::new(),
+            op: written.op,
+            expected: Json::Null,
+            expected_zh: String::new(),
+            expected_en: String::new(),
+            actual: None,
+            actual_zh: None,
+            actual_en: None,
+            clause: written.clause.clone(),
+        };
+        if self.detail == Detail::Verdict {
+            return bare();
+        }
+        let words = Words::of(written, self.names);
+        let (expected_zh, expected_en) = words.json(&written.value);
+        let shown = written
+            .actual
+            .as_ref()
+            .filter(|_| written.field != "birth_date");
+        let actual_words = shown.map(|value| words.value(value));
+        LeafDetail {
+            field_zh: written.label_zh.clone(),
+            field_en: written.label_en.clone(),
+            expected: written.value.clone(),
+            expected_zh,
+            expected_en,
+            actual: shown.map(value_json),
+            actual_zh: actual_words.as_ref().map(|w| w.0.clone()),
+            actual_en: actual_words.map(|w| w.1),
+            ..bare()
         }
     }
 
@@ -643,6 +669,10 @@ mod tests {
     use crate::testing::{compile, day, enterprise, facts, text};
 
     fn explained(condition: Json, facts: &profiles::Facts) -> Explanation {
+        explained_to(condition, facts, Detail::Full)
+    }
+
+    fn explained_to(condition: Json, facts: &profiles::Facts, detail: Detail) -> Explanation {
         let source = Condition::from_json(&condition).unwrap();
         let evaluation = compile(condition).evaluate(facts, day("2026-11-21"));
         explain(&Inputs {
@@ -650,7 +680,38 @@ mod tests {
             condition: Some(&source),
             evaluation: &evaluation,
             names: &CodeNames::default(),
+            detail,
         })
+    }
+
+    #[test]
+    fn a_verdict_only_tree_says_what_the_full_one_says() {
+        let condition = json!({"all": [
+            {"field": "region", "op": "within", "value": "110000", "clause": "第二条"},
+            {"any": [
+                {"field": "employees", "op": "le", "value": 10},
+                {"not": {"field": "revenue", "op": "gt", "value": 100}}
+            ]},
+            {"field": "founded_on", "op": "years_since_at_least", "value": 10}
+        ]});
+        let mut unknown_revenue = enterprise();
+        unknown_revenue.remove("revenue");
+        for facts in [enterprise(), unknown_revenue] {
+            let full = explained_to(condition.clone(), &facts, Detail::Full);
+            let short = explained_to(condition.clone(), &facts, Detail::Verdict);
+            assert_eq!(short.reasons, full.reasons);
+            assert_eq!(short.near_miss, full.near_miss);
+            assert_eq!(
+                (short.verdict, short.met, short.unknown, short.total),
+                (full.verdict, full.met, full.unknown, full.total)
+            );
+            let leaf = short.condition.as_ref().unwrap().children[0]
+                .leaf
+                .as_ref()
+                .unwrap();
+            assert_eq!(leaf.clause.as_deref(), Some("第二条"));
+            assert!(leaf.expected_zh.is_empty(), "values are not put in words");
+        }
     }
 
     fn texts(explanation: &Explanation) -> Vec<&str> {
@@ -898,6 +959,7 @@ mod tests {
                 ..evaluation
             },
             names: &CodeNames::default(),
+            detail: Detail::Full,
         });
         assert_eq!((none.met, none.total), (0, 0));
         assert_eq!(texts(&none), ["无其他条件"]);

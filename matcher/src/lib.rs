@@ -32,7 +32,7 @@ pub use applicability::{Applicability, CompiledApplicability};
 pub use audience::{AudienceBuilder, AudienceIndex, AudienceSets};
 pub use clause::{Article, Cited, articles, clause_anchor};
 pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
-pub use engine::{AudienceHit, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
+pub use engine::{AudienceHit, Detail, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
 pub use eval::{Evaluation, LeafOutcome, LeafStatus, Verdict};
 pub use explain::{Explanation, LeafDetail, NearMiss, NodeKind, Outcome, ReasonNode};
 pub use field::label as fact_label;

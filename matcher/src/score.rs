@@ -525,22 +525,9 @@ impl ScoreProgram {
         as_of: NaiveDate,
         names: &CodeNames,
     ) -> (Score, Vec<Reason>) {
-        let mut collected = Vec::new();
-        self.terms(tests, weights, row, as_of, |key, weight, value| {
-            collected.push((key, weight, value))
-        });
-        let total_weight: f64 = collected
-            .iter()
-            .filter(|(_, _, v)| v.is_some())
-            .map(|(_, w, _)| w)
-            .sum();
         let mut terms = Vec::new();
         let mut reasons = Vec::new();
-        for (key, weight, value) in collected {
-            let contribution = match value {
-                Some(v) if total_weight > 0.0 => 100.0 * weight * v / total_weight,
-                _ => 0.0,
-            };
+        for (key, weight, value, contribution) in self.contributions(tests, weights, row, as_of) {
             let (name, mut reason) = self.term_reason(key, value, facts, as_of, names);
             // The points stay in `contribution` for staff; the sentence is what a recipient
             // reads, and a score term means nothing to them.
@@ -560,6 +547,50 @@ impl ScoreProgram {
             },
             reasons,
         )
+    }
+
+    /// The total [`ScoreProgram::explain`] gives, to the last bit, without its terms and
+    /// sentences: for lists that show the score but not how it is made up.
+    pub(crate) fn total(
+        &self,
+        tests: &[TagTest],
+        weights: &ResolvedWeights,
+        row: &Row<'_>,
+        as_of: NaiveDate,
+    ) -> f64 {
+        self.contributions(tests, weights, row, as_of)
+            .into_iter()
+            .map(|(_, _, _, contribution)| contribution)
+            .sum()
+    }
+
+    /// Every term as (key, weight, value, points added to the 0–100 score).
+    fn contributions(
+        &self,
+        tests: &[TagTest],
+        weights: &ResolvedWeights,
+        row: &Row<'_>,
+        as_of: NaiveDate,
+    ) -> Vec<(TermKey<'_>, f64, Option<f64>, f64)> {
+        let mut collected = Vec::new();
+        self.terms(tests, weights, row, as_of, |key, weight, value| {
+            collected.push((key, weight, value))
+        });
+        let total_weight: f64 = collected
+            .iter()
+            .filter(|(_, _, v)| v.is_some())
+            .map(|(_, w, _)| w)
+            .sum();
+        collected
+            .into_iter()
+            .map(|(key, weight, value)| {
+                let contribution = match value {
+                    Some(v) if total_weight > 0.0 => 100.0 * weight * v / total_weight,
+                    _ => 0.0,
+                };
+                (key, weight, value, contribution)
+            })
+            .collect()
     }
 
     fn term_reason(

@@ -194,7 +194,9 @@ pub async fn run(
     certificate_dates: CertificateDates,
 ) -> Result<ProfileMatches, ApiError> {
     let facts = partial_facts(state, input, as_of, certificate_dates).await?;
-    Ok(state.matching.matches_facts(&facts, as_of, limit))
+    Ok(state
+        .matching
+        .matches_facts(&facts, as_of, limit, matcher::Detail::Full))
 }
 
 fn stand_in_credit_code() -> String {

@@ -1198,20 +1198,24 @@ impl Matching {
 
     /// Forward path: the policies in force on `as_of` that `profile` matches, best `limit` of each group.
     pub fn matches(&self, profile: &Profile, as_of: NaiveDate, limit: usize) -> ProfileMatches {
-        self.matches_facts(&profile.facts(as_of), as_of, limit)
+        self.matches_facts(&profile.facts(as_of), as_of, limit, matcher::Detail::Full)
     }
 
     /// The forward path for bare facts, some perhaps unknown (the policy calculator's partial
-    /// profiles): what is absent leaves a condition 待确认 rather than failing it.
+    /// profiles): what is absent leaves a condition 待确认 rather than failing it. Each match
+    /// carries its why to `detail`.
     pub fn matches_facts(
         &self,
         facts: &profiles::Facts,
         as_of: NaiveDate,
         limit: usize,
+        detail: matcher::Detail,
     ) -> ProfileMatches {
         let live = self.read();
         // The engine passes over policies out of force and explains only the `limit` it keeps.
-        let report = live.engine.match_profile_top(facts, as_of, limit);
+        let report = live
+            .engine
+            .match_profile_top_with(facts, as_of, limit, detail);
         let view = |group: Vec<PolicyMatch>| -> Vec<MatchView> {
             group
                 .into_iter()

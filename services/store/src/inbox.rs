@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 
 use crate::audit::write_audit;
-use crate::backend::{Arg, BeginWrite, Listing, fetch_listing, on_pool};
+use crate::backend::{Arg, BeginWrite, SqlBuf, bind_args, on_pool};
 use crate::policies::{escape_like, region_pattern};
 use crate::{Page, Paging, Store, StoreError};
 
@@ -190,7 +190,18 @@ pub struct PolicyAnalytics {
     pub confirmations: i64,
 }
 
-const SELECT_ITEM: &str = "SELECT id, profile_id, push_id, pack, rule_version, state, created_at, read_at FROM inbox_items";
+/// The columns of an [`InboxItem`], selected.
+const SELECT_ITEM_COLUMNS: &str =
+    "SELECT id, profile_id, push_id, pack, rule_version, state, created_at, read_at";
+
+/// An item of an inbox page with the page's total and unread count, which ride along on each row.
+#[derive(sqlx::FromRow)]
+struct CountedItem {
+    #[sqlx(flatten)]
+    item: InboxItem,
+    total: i64,
+    unread: i64,
+}
 
 fn item_not_found(id: i64) -> StoreError {
     StoreError::NotFound {
@@ -205,13 +216,18 @@ pub(crate) fn ratio(part: i64, whole: i64) -> Option<f64> {
 
 impl Store {
     /// One recipient's inbox, newest first, with their unread count.
+    ///
+    /// One statement gives the page, the total and the unread count: an inbox is read far more
+    /// often than anything else a recipient does, and each round trip to the pool costs more
+    /// than the counts themselves. The three read one snapshot, so they always agree. Only a page
+    /// with no rows (an empty inbox, a page past the end) counts apart.
     pub async fn inbox(
         &self,
         profile_id: i64,
         filter: &InboxFilter,
         paging: Paging,
     ) -> Result<InboxPage, StoreError> {
-        let listing = Listing::new(SELECT_ITEM, "inbox_items", |sql| {
+        let filters = |sql: &mut SqlBuf| {
             sql.push(" WHERE profile_id = ").arg(Arg::Int(profile_id));
             if let Some(state) = filter.state {
                 sql.push(" AND state = ")
@@ -222,24 +238,56 @@ impl Store {
                     .arg(Arg::Text(format!("%{}%", escape_like(text))))
                     .push(" ESCAPE '\\'");
             }
-        })
-        .page("created_at DESC, id DESC", paging);
-        let (items, total): (Vec<InboxItem>, i64) = fetch_listing!(&self.db, listing);
-        let unread: i64 = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM inbox_items WHERE profile_id = $1 AND state = 'unread'")
-                .bind(profile_id)
-                .fetch_one(pool)
+        };
+        let mut page = SqlBuf::new(&format!(
+            "{SELECT_ITEM_COLUMNS}, (SELECT COUNT(*) FROM inbox_items"
+        ));
+        filters(&mut page);
+        page.push(") AS total, (SELECT COUNT(*) FROM inbox_items WHERE profile_id = ")
+            .arg(Arg::Int(profile_id))
+            .push(" AND state = 'unread') AS unread FROM inbox_items");
+        filters(&mut page);
+        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .arg(Arg::Int(i64::from(paging.per_page)))
+            .push(" OFFSET ")
+            .arg(Arg::Int(paging.offset()));
+        let rows: Vec<CountedItem> = on_pool!(&self.db, pool => {
+            bind_args!(sqlx::query_as(&page.sql), &page.args)
+                .fetch_all(pool)
                 .await?
         });
+        let (total, unread) = match rows.first() {
+            Some(first) => (first.total, first.unread),
+            None => {
+                let mut count = SqlBuf::new("SELECT COUNT(*) FROM inbox_items");
+                filters(&mut count);
+                on_pool!(&self.db, pool => {
+                    let total: i64 = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
+                        .fetch_one(pool)
+                        .await?;
+                    let unread: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM inbox_items WHERE profile_id = $1 AND state = 'unread'",
+                    )
+                    .bind(profile_id)
+                    .fetch_one(pool)
+                    .await?;
+                    (total, unread)
+                })
+            }
+        };
         Ok(InboxPage {
-            page: Page::new(items, total, paging),
+            page: Page::new(
+                rows.into_iter().map(|row| row.item).collect(),
+                total,
+                paging,
+            ),
             unread,
         })
     }
 
     pub async fn inbox_item(&self, id: i64) -> Result<InboxItem, StoreError> {
         let item: Option<InboxItem> = on_pool!(&self.db, pool => {
-            sqlx::query_as(&format!("{SELECT_ITEM} WHERE id = $1"))
+            sqlx::query_as(&format!("{SELECT_ITEM_COLUMNS} FROM inbox_items WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
@@ -250,7 +298,9 @@ impl Store {
     /// The item of one push and recipient, if it reached the inbox.
     pub async fn inbox_item_by_key(&self, key: &str) -> Result<Option<InboxItem>, StoreError> {
         Ok(on_pool!(&self.db, pool => {
-            sqlx::query_as(&format!("{SELECT_ITEM} WHERE idempotency_key = $1"))
+            sqlx::query_as(&format!(
+                "{SELECT_ITEM_COLUMNS} FROM inbox_items WHERE idempotency_key = $1"
+            ))
                 .bind(key)
                 .fetch_optional(pool)
                 .await?

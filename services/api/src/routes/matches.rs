@@ -177,8 +177,10 @@ struct ShortMatches<'a> {
     near_miss: Vec<ShortMatch<'a>>,
 }
 
-/// The matches of `profile` answered in the requested form. The tree form explains each returned
-/// match once more, with its tree; a policy retired in between keeps its list entry, treeless.
+/// The matches of `profile` answered in the requested form. The short form has the engine write
+/// only the sentences it sends ([`matcher::Detail::Verdict`]); the tree form explains each
+/// returned match once more, with its tree; a policy retired in between keeps its list entry,
+/// treeless.
 fn matches_reply(
     state: &AppState,
     facts: &profiles::Facts,
@@ -186,7 +188,11 @@ fn matches_reply(
     limit: usize,
     form: ReasonsForm,
 ) -> Response {
-    let mut matches = state.matching.matches_facts(facts, as_of, limit);
+    let detail = match form {
+        ReasonsForm::Short => matcher::Detail::Verdict,
+        ReasonsForm::Tree => matcher::Detail::Full,
+    };
+    let mut matches = state.matching.matches_facts(facts, as_of, limit, detail);
     match form {
         ReasonsForm::Short => {
             fn short(group: &[MatchView]) -> Vec<ShortMatch<'_>> {
