@@ -8,13 +8,14 @@ mod support;
 use std::sync::Arc;
 
 use matching::Matching;
+use store::Store;
+use store::policy::Policy;
 
-#[tokio::test]
-async fn an_older_version_read_late_does_not_replace_a_newer_one() {
-    let dir = tempfile::tempdir().unwrap();
+/// A store on an SQLite file in `dir` holding one published policy, 就业见习补贴.
+async fn one_policy(dir: &std::path::Path) -> (Store, Policy) {
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
-    let store = support::sqlite_store(dir.path(), &clock).await;
-    let first = store
+    let store = support::sqlite_store(dir, &clock).await;
+    let policy = store
         .create_policy(
             &support::for_individuals("就业见习补贴", None),
             "test",
@@ -22,16 +23,28 @@ async fn an_older_version_read_late_does_not_replace_a_newer_one() {
         )
         .await
         .unwrap();
-    let matching = Matching::load(store.clone()).await.unwrap();
-    let renamed = store
+    (store, policy)
+}
+
+/// Saves policy `id` again, retitled 就业见习补贴（修订）.
+async fn revise(store: &Store, id: i64) -> Policy {
+    store
         .update_policy(
-            first.id,
+            id,
             &support::for_individuals("就业见习补贴（修订）", None),
             "test",
             store::PublishPush::Never,
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_older_version_read_late_does_not_replace_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, first) = one_policy(dir.path()).await;
+    let matching = Matching::load(store.clone()).await.unwrap();
+    let renamed = revise(&store, first.id).await;
     assert!(renamed.version > first.version);
 
     matching.policy_changed(&renamed).unwrap();
@@ -73,16 +86,7 @@ async fn an_older_version_read_late_does_not_replace_a_newer_one() {
 #[tokio::test]
 async fn a_rebuild_takes_over_with_what_was_followed_while_it_read() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(store::ManualClock::at(1_795_320_000));
-    let store = support::sqlite_store(dir.path(), &clock).await;
-    let policy = store
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    let (store, policy) = one_policy(dir.path()).await;
     store
         .create_profile(support::citizen("110105200811230010"), "test")
         .await
@@ -94,15 +98,7 @@ async fn a_rebuild_takes_over_with_what_was_followed_while_it_read() {
 
     let rebuilt = matching.rebuild().await.unwrap();
     // Committed after the rebuild read the store, and followed by the live state meanwhile.
-    store
-        .update_policy(
-            policy.id,
-            &support::for_individuals("就业见习补贴（修订）", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    revise(&store, policy.id).await;
     store
         .create_profile(support::citizen("110105199003071239"), "test")
         .await
