@@ -225,22 +225,7 @@ async fn dry_runs_list_what_rises_and_falls(backend: Backend) {
 
     // A merge's dry run: a target that is not there is refused, naming the field; a real one
     // names the policies whose tags change, with their audiences.
-    let tag_id = |code: &'static str| {
-        let app = &app;
-        async move {
-            app.get(&format!("/api/v1/tags?dimension=topic&q={code}"))
-                .await
-                .expect(200)
-                .body["items"]
-                .as_array()
-                .expect("tags")
-                .iter()
-                .find(|t| t["code"] == code)
-                .and_then(|t| t["id"].as_i64())
-                .expect("the tag")
-        }
-    };
-    let rnd = tag_id("rnd").await;
+    let rnd = app.tag_id("topic", "rnd").await;
     let field = app
         .post(
             &format!("/api/v1/tags/{rnd}/merge/dry-run"),

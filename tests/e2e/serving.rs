@@ -163,17 +163,7 @@ async fn matches_are_answered_while_a_tag_merge_resaves_many_policies(app: TestA
         .map(|policy| policy.id)
         .max()
         .expect("the library");
-    let rnd = app
-        .get("/api/v1/tags?dimension=topic&q=rnd")
-        .await
-        .expect(200)
-        .body["items"]
-        .as_array()
-        .expect("tags")
-        .iter()
-        .find(|t| t["code"] == "rnd")
-        .and_then(|t| t["id"].as_i64())
-        .expect("the rnd tag");
+    let rnd = app.tag_id("topic", "rnd").await;
 
     let merge = tokio::spawn({
         let api = app.api.clone();

@@ -139,6 +139,20 @@ impl Client {
             .expect("id")
     }
 
+    /// The id of the taxonomy's tag `code` in `dimension`.
+    pub async fn tag_id(&self, dimension: &str, code: &str) -> i64 {
+        self.get(&format!("/api/v1/tags?dimension={dimension}&q={code}"))
+            .await
+            .expect(200)
+            .body["items"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .find(|tag| tag["code"] == code)
+            .and_then(|tag| tag["id"].as_i64())
+            .expect("the tag")
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.call(Method::PUT, path, Some(body)).await
     }
