@@ -276,3 +276,41 @@ async fn a_write_is_not_settled_by_an_earlier_pass_or_one_short_of_it() {
     assert!(!lagging.settle(&store, patience).await.unwrap());
     assert!(!read.lock().unwrap().is_empty(), "the follower did run");
 }
+
+#[tokio::test]
+async fn a_write_committing_after_a_larger_id_is_settled_once_read_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_settle_order").await;
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    let store = support::open(db.url(), &clock).await;
+    let cursor = ChangeCursor::resume(&store, store.change_head().await.unwrap())
+        .await
+        .unwrap();
+    let progress = store::FollowerProgress::new();
+    let read = follow(store.clone(), progress.clone(), cursor, |horizon| horizon);
+    let insert = "INSERT INTO changes (entity, entity_id, change) VALUES ('policy', $1, 'update')";
+    let mut slow = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let mut slow_tx = slow.begin().await.unwrap();
+    sqlx::query(insert)
+        .bind(1_i64)
+        .execute(&mut *slow_tx)
+        .await
+        .unwrap();
+    let mut quick = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query(insert)
+        .bind(2_i64)
+        .execute(&mut quick)
+        .await
+        .unwrap();
+    let patience = std::time::Duration::from_secs(30);
+    assert!(progress.settle(&store, patience).await.unwrap());
+    assert_eq!(*read.lock().unwrap(), vec![ChangedEntity::Policy(2)]);
+
+    // The smaller id commits last: its writer's settle waits for the pass that reads it in the
+    // gap the follower stepped over.
+    slow_tx.commit().await.unwrap();
+    assert!(progress.settle(&store, patience).await.unwrap());
+    assert_eq!(
+        *read.lock().unwrap(),
+        vec![ChangedEntity::Policy(2), ChangedEntity::Policy(1)]
+    );
+}
