@@ -132,6 +132,27 @@ async fn every_write_path_logs_its_entities_on_postgres() {
     every_write_path_logs_its_entities(support::open(db.url(), &clock).await).await;
 }
 
+/// Logs a change to policy `id` through `connection`.
+async fn log_policy_change(connection: &mut sqlx::PgConnection, id: i64) {
+    sqlx::query("INSERT INTO changes (entity, entity_id, change) VALUES ('policy', $1, 'update')")
+        .bind(id)
+        .execute(connection)
+        .await
+        .unwrap();
+}
+
+/// Two connections to the database at `url`: the first holds an open transaction that logged a
+/// change to policy 1, the second has since committed one to policy 2, so the smaller id will
+/// commit after the larger (`COMMIT` on the first).
+async fn smaller_id_in_flight(url: &str) -> (sqlx::PgConnection, sqlx::PgConnection) {
+    let mut slow = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    log_policy_change(&mut slow, 1).await;
+    let mut quick = sqlx::PgConnection::connect(url).await.unwrap();
+    log_policy_change(&mut quick, 2).await;
+    (slow, quick)
+}
+
 #[tokio::test]
 async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
     let db = ScratchDatabase::create("pp_store_changes_order").await;
@@ -139,20 +160,7 @@ async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
     let store = support::open(db.url(), &clock).await;
     let start = store.change_head().await.unwrap();
     let mut cursor = ChangeCursor::resume(&store, start).await.unwrap();
-    let insert = "INSERT INTO changes (entity, entity_id, change) VALUES ('policy', $1, 'update')";
-    let mut slow = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let mut slow_tx = slow.begin().await.unwrap();
-    sqlx::query(insert)
-        .bind(1_i64)
-        .execute(&mut *slow_tx)
-        .await
-        .unwrap();
-    let mut quick = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query(insert)
-        .bind(2_i64)
-        .execute(&mut quick)
-        .await
-        .unwrap();
+    let (mut slow, mut quick) = smaller_id_in_flight(db.url()).await;
 
     let first = read_all(&store, &mut cursor).await;
     assert_eq!(
@@ -165,7 +173,7 @@ async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
         "a restart must not resume past the id still in flight"
     );
 
-    slow_tx.commit().await.unwrap();
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
     let late = read_all(&store, &mut cursor).await;
     assert_eq!(
         late.iter().map(|c| c.entity).collect::<Vec<_>>(),
@@ -175,16 +183,8 @@ async fn a_row_committing_after_a_larger_id_is_still_read_on_postgres() {
 
     // A cursor resumed at the head awaits the ids just below it that have not committed.
     let mut in_flight = slow.begin().await.unwrap();
-    sqlx::query(insert)
-        .bind(3_i64)
-        .execute(&mut *in_flight)
-        .await
-        .unwrap();
-    sqlx::query(insert)
-        .bind(4_i64)
-        .execute(&mut quick)
-        .await
-        .unwrap();
+    log_policy_change(&mut in_flight, 3).await;
+    log_policy_change(&mut quick, 4).await;
     let mut resumed = ChangeCursor::resume(&store, store.change_head().await.unwrap())
         .await
         .unwrap();
@@ -287,27 +287,14 @@ async fn a_write_committing_after_a_larger_id_is_settled_once_read_on_postgres()
         .unwrap();
     let progress = store::FollowerProgress::new();
     let read = follow(store.clone(), progress.clone(), cursor, |horizon| horizon);
-    let insert = "INSERT INTO changes (entity, entity_id, change) VALUES ('policy', $1, 'update')";
-    let mut slow = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let mut slow_tx = slow.begin().await.unwrap();
-    sqlx::query(insert)
-        .bind(1_i64)
-        .execute(&mut *slow_tx)
-        .await
-        .unwrap();
-    let mut quick = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query(insert)
-        .bind(2_i64)
-        .execute(&mut quick)
-        .await
-        .unwrap();
+    let (mut slow, _quick) = smaller_id_in_flight(db.url()).await;
     let patience = std::time::Duration::from_secs(30);
     assert!(progress.settle(&store, patience).await.unwrap());
     assert_eq!(*read.lock().unwrap(), vec![ChangedEntity::Policy(2)]);
 
     // The smaller id commits last: its writer's settle waits for the pass that reads it in the
     // gap the follower stepped over.
-    slow_tx.commit().await.unwrap();
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
     assert!(progress.settle(&store, patience).await.unwrap());
     assert_eq!(
         *read.lock().unwrap(),
