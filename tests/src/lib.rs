@@ -198,6 +198,15 @@ impl Client {
     }
 }
 
+/// Whether start-up failed only because its listening port was taken.
+fn port_was_taken(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |cause| cause.source()).any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    })
+}
+
 /// A response read whole: status and JSON body (`Null` when the body is empty or not JSON).
 #[derive(Debug)]
 pub struct Reply {
@@ -267,15 +276,8 @@ impl TestApp {
         dir: &std::path::Path,
         adjust: impl FnOnce(&mut Config),
     ) -> (RunningServer, oneshot::Sender<()>) {
-        // The port is chosen before start-up so the links in e-mails can name it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
         let mut config = Config {
             database_url: database_url.to_owned(),
-            listen: format!("127.0.0.1:{port}"),
-            public_url: format!("http://127.0.0.1:{port}"),
             max_connections: 4,
             demo_on_empty: false,
             link_secret: Some(TEST_LINK_SECRET.to_owned()),
@@ -290,13 +292,28 @@ impl TestApp {
         // Schedules may run every second, so schedule tests see several runs within a test.
         config.delivery.min_schedule_interval_secs = 0;
         adjust(&mut config);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server = policy_push::start(&config, async {
-            stop.await.ok();
-        })
-        .await
-        .expect("service starts");
-        (server, shutdown)
+        // The port is chosen before start-up so the links in e-mails can name it. Between
+        // choosing and binding, another test's outgoing connection may take it; then another
+        // port is chosen.
+        let mut attempts_left = 5;
+        loop {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port")
+                .port();
+            config.listen = format!("127.0.0.1:{port}");
+            config.public_url = format!("http://127.0.0.1:{port}");
+            let (shutdown, stop) = oneshot::channel::<()>();
+            match policy_push::start(&config, async {
+                stop.await.ok();
+            })
+            .await
+            {
+                Ok(server) => return (server, shutdown),
+                Err(error) if attempts_left > 0 && port_was_taken(&*error) => attempts_left -= 1,
+                Err(error) => panic!("service starts: {error:?}"),
+            }
+        }
     }
 
     /// A user of `role` (bound to `profile_id` or `region_code`) with an API token; returns the token.
