@@ -259,6 +259,48 @@ async fn an_overlong_query_string_is_a_414_in_the_error_shape(app: TestApp) {
     app.get("/api/v1/policies").await.expect(200);
 }
 
+/// A client that starts a request and never finishes its head (as curl does when a cookie would
+/// make the head too long) is disconnected after the head time limit, and so is a kept-alive
+/// connection left idle; other clients are answered meanwhile.
+#[tokio::test]
+async fn a_request_head_never_finished_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| config.header_timeout_ms = 300).await;
+    let mut unfinished = tokio::net::TcpStream::connect(app.server.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "GET /api/v1/search?q={} HTTP/1.1\r\nhost: localhost\r\nCookie: ",
+        "%E7%A8%8E".repeat(1_000)
+    );
+    unfinished.write_all(head.as_bytes()).await.expect("send");
+    app.get("/api/v1/policies").await.expect(200);
+
+    let mut idle = tokio::net::TcpStream::connect(app.server.addr)
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /health HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .expect("send");
+    // Without a head time limit neither read would end; the outer limit only keeps a failing
+    // run from hanging.
+    let patience = std::time::Duration::from_secs(60);
+    let mut reply = Vec::new();
+    tokio::time::timeout(patience, unfinished.read_to_end(&mut reply))
+        .await
+        .expect("the unfinished request's connection is closed")
+        .expect("read");
+    assert!(reply.is_empty(), "{}", String::from_utf8_lossy(&reply));
+    let mut reply = Vec::new();
+    tokio::time::timeout(patience, idle.read_to_end(&mut reply))
+        .await
+        .expect("the idle kept-alive connection is closed")
+        .expect("read");
+    let reply = String::from_utf8(reply).expect("UTF-8 reply");
+    assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
+    app.get("/api/v1/policies").await.expect(200);
+}
+
 async fn schedules_running_more_often_than_the_minimum_are_refused(backend: Backend) {
     let app = TestApp::spawn_with(backend, |config| {
         config.delivery.min_schedule_interval_secs = policy_push::Config::default()

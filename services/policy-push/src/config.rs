@@ -60,6 +60,10 @@ pub struct Config {
     /// The same for the routes that run long by design: the import upload, dry runs, tag merges
     /// and renames, the confirmations export.
     pub long_request_timeout_ms: u64,
+    /// Longest a client may take to send a request's line and headers, and longest a kept-alive
+    /// connection may wait idle for its next request, in milliseconds; then it is closed, so
+    /// clients that send a head slowly or never finish it cannot hold connections open.
+    pub header_timeout_ms: u64,
     pub metrics: MetricsConfig,
     /// Policy calculator runs one client address may make per minute without signing in (the
     /// `/calculator` page and `POST /api/v1/match/preview`); more are answered 429.
@@ -259,6 +263,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             request_timeout_ms: 30_000,
             long_request_timeout_ms: 600_000,
+            header_timeout_ms: 30_000,
             metrics: MetricsConfig {
                 listen: None,
                 bearer_token: None,
@@ -346,6 +351,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_IMPORTS__STALE_AFTER_SECS,
        POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS,
        POLICY_PUSH_REQUEST_TIMEOUT_MS (30000), POLICY_PUSH_LONG_REQUEST_TIMEOUT_MS (600000),
+       POLICY_PUSH_HEADER_TIMEOUT_MS (30000),
        POLICY_PUSH_METRICS__LISTEN (e.g. 0.0.0.0:9464; unset: no /metrics),
        POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json),
        POLICY_PUSH_CALCULATOR_PER_MINUTE (30, calculator runs per address without sign-in);

@@ -1,36 +1,85 @@
-//! The server's connections, wrapped so that the replies hyper writes by itself for requests it
+//! The HTTP server's connections: the accept loop, the limit on how long a client may take to send
+//! a request head, and the wrapping that makes the replies hyper writes by itself for requests it
 //! cannot parse (a URI over 64 KiB, a header section too large, a malformed head) carry the
 //! service's usual error body and headers instead of an empty body: hyper sends them before any
 //! layer of the router runs, and its URI limit is fixed.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 
-/// A TCP listener whose connections are [`ExplainedRefusals`].
-pub struct Listener(pub TcpListener);
-
-impl axum::serve::Listener for Listener {
-    type Io = ExplainedRefusals;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, peer) = axum::serve::Listener::accept(&mut self.0).await;
-        (
-            ExplainedRefusals {
+/// Serves `app` on `listener` until `shutdown` resolves, then waits for the requests under way.
+///
+/// A connection whose request head is not complete `header_timeout` after hyper began reading
+/// it is closed; that also ends kept-alive connections left idle that long. (`axum::serve` sets
+/// no timer, so a client that never finishes its head would hold a connection for ever.)
+pub async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    wait_after_accept_error(&error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Replies are written whole, so Nagle's algorithm would only delay the last segment.
+        stream.set_nodelay(true).ok();
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(
+            TokioIo::new(ExplainedRefusals {
                 stream,
                 replacing: None,
-            },
-            peer,
-        )
+            }),
+            service,
+        ));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection closed on an error");
+            }
+        });
     }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
 
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
+/// A connection reset before it was accepted concerns only that client; anything else (running
+/// out of file descriptors) is the server's, and a pause keeps the loop from spinning on it.
+async fn wait_after_accept_error(error: &io::Error) {
+    let client_side = matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+    );
+    if !client_side {
+        tracing::warn!(%error, "cannot accept connections; retrying in a second");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

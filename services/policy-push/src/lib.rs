@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use api::{ApiConfig, AppState};
-use axum::serve::ListenerExt as _;
 use profiles::IdHashKey;
 use store::{Store, SystemClock};
 use tokio::net::TcpListener;
@@ -242,13 +241,17 @@ pub struct RunningServer {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Opens the store, loads demo data on an empty database when configured, binds and starts
+/// Binds, opens the store, loads demo data on an empty database when configured and starts
 /// serving in the background until `shutdown` resolves.
 pub async fn start(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningServer> {
     let secrets = secrets::resolve(config)?;
+    // Bound first, so a taken port fails start-up before any background work has begun.
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let store = open_store_with(config, &secrets).await?;
     if config.demo_on_empty
         && store.count_policies().await? == 0
@@ -320,9 +323,6 @@ pub async fn start(
     )
     .context("cannot set up delivery")?;
     let delivery = config.delivery.enabled.then(|| pusher.spawn());
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let metrics_addr = match &config.metrics.listen {
         Some(listen) => Some(
@@ -382,16 +382,12 @@ pub async fn start(
     );
     // Outside every layer of the router, so a page's error from any of them reads as a page.
     let app = web::with_error_pages(app, state);
-    let task = tokio::spawn(async move {
-        // `tap_io` (doing nothing) is what lets axum hand the peer's address to `ConnectInfo`
-        // for a listener of our own.
-        axum::serve(
-            http_io::Listener(listener).tap_io(|_| ()),
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-    });
+    let task = tokio::spawn(http_io::serve(
+        listener,
+        app,
+        std::time::Duration::from_millis(config.header_timeout_ms.max(1)),
+        shutdown,
+    ));
     tracing::info!(%addr, backend = ?store.backend(), "serving; API docs at /api/docs");
     Ok(RunningServer {
         addr,
