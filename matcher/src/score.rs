@@ -19,9 +19,11 @@ use crate::reason::{Reason, Words, format_number};
 use profiles::{AttributeSchema, Facts};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Every field is required when weights are read, so that a document left short is refused rather
+/// than filled in with defaults the sender did not choose.
+#[serde(deny_unknown_fields)]
 pub struct Weights {
-    /// Weight per taxonomy dimension; a dimension not listed weighs nothing.
+    /// Weight per scored taxonomy dimension ([`SCORED_DIMENSIONS`], each listed; 0 leaves it out).
     pub dimensions: BTreeMap<String, f64>,
     pub interest: f64,
     pub urgency: f64,
@@ -35,16 +37,11 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        let dimensions = [
-            ("region", 3.0),
-            ("industry", 2.0),
-            ("audience", 2.0),
-            ("qualification", 2.0),
-            ("size", 1.0),
-        ];
+        let dimension_weights = [3.0, 2.0, 2.0, 2.0, 1.0];
         Weights {
-            dimensions: dimensions
+            dimensions: SCORED_DIMENSIONS
                 .into_iter()
+                .zip(dimension_weights)
                 .map(|(d, w)| (d.to_string(), w))
                 .collect(),
             interest: 2.0,
@@ -57,11 +54,36 @@ impl Default for Weights {
     }
 }
 
+/// The taxonomy dimensions with a score term of their own. Topics count through the interest
+/// term, and stages have no profile fact to compare with.
+pub const SCORED_DIMENSIONS: [&str; 5] =
+    ["region", "industry", "audience", "qualification", "size"];
+
+/// A weight refused, naming its field, with the reason in Chinese and English.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("weight {field}: {message}")]
 pub struct WeightsError {
     pub field: String,
     pub message: String,
+    pub message_zh: String,
+}
+
+impl WeightsError {
+    fn new(field: impl Into<String>, message_zh: &str, message: &str) -> Self {
+        WeightsError {
+            field: field.into(),
+            message: message.to_owned(),
+            message_zh: message_zh.to_owned(),
+        }
+    }
+
+    fn not_a_weight(field: String) -> Self {
+        Self::new(
+            field,
+            "须为不小于 0 的有限数",
+            "must be a finite non-negative number",
+        )
+    }
 }
 
 impl Weights {
@@ -82,21 +104,40 @@ impl Weights {
             .chain(dimensions)
         {
             if !(weight.is_finite() && weight >= 0.0) {
-                return Err(WeightsError {
-                    field,
-                    message: "must be a finite non-negative number".into(),
-                });
+                return Err(WeightsError::not_a_weight(field));
             }
+        }
+        if let Some(unscored) = self
+            .dimensions
+            .keys()
+            .find(|d| !SCORED_DIMENSIONS.contains(&d.as_str()))
+        {
+            return Err(WeightsError::new(
+                format!("dimensions.{unscored}"),
+                "不是计分维度（region、industry、audience、qualification、size）；主题通过 interest 计分",
+                "is not a scored dimension (region, industry, audience, qualification, size); topics count through `interest`",
+            ));
+        }
+        if let Some(missing) = SCORED_DIMENSIONS
+            .into_iter()
+            .find(|d| !self.dimensions.contains_key(*d))
+        {
+            return Err(WeightsError::new(
+                format!("dimensions.{missing}"),
+                "缺失：请为每个计分维度给出权重（0 表示不计分）",
+                "is missing: give every scored dimension a weight (0 leaves it out of the score)",
+            ));
         }
         for (field, days) in [
             ("urgency_horizon_days", self.urgency_horizon_days),
             ("freshness_half_life_days", self.freshness_half_life_days),
         ] {
             if days == 0 {
-                return Err(WeightsError {
-                    field: field.into(),
-                    message: "must be at least one day".into(),
-                });
+                return Err(WeightsError::new(
+                    field,
+                    "至少为 1 天",
+                    "must be at least one day",
+                ));
             }
         }
         Ok(())
@@ -122,10 +163,9 @@ impl TagWeights {
         let mut kept = BTreeMap::new();
         for (dimension, code, weight) in weights {
             if !(weight.is_finite() && weight >= 0.0) {
-                return Err(WeightsError {
-                    field: format!("tags.{dimension}.{code}"),
-                    message: "must be a finite non-negative number".into(),
-                });
+                return Err(WeightsError::not_a_weight(format!(
+                    "tags.{dimension}.{code}"
+                )));
             }
             if weight != 1.0 {
                 kept.insert((dimension, code), weight);
@@ -1016,19 +1056,24 @@ mod tests {
     }
 
     #[test]
-    fn weights_are_validated_and_parse_with_defaults() {
+    fn weights_are_validated_and_parse_only_whole() {
         assert!(Weights::default().validate().is_ok());
-        let weights: Weights =
-            serde_json::from_str(r#"{"dimensions": {"region": 5}, "interest": 3}"#).unwrap();
-        assert_eq!(
-            (
-                weights.interest,
-                weights.urgency,
-                weights.dimension("region")
-            ),
-            (3.0, 1.0, 5.0)
-        );
+        let whole = serde_json::to_value(Weights::default()).unwrap();
+        let read: Weights = serde_json::from_value(whole.clone()).unwrap();
+        assert_eq!(read, Weights::default());
+        let mut short = whole.as_object().unwrap().clone();
+        short.remove("urgency");
+        let error = serde_json::from_value::<Weights>(short.into()).unwrap_err();
+        assert!(error.to_string().contains("urgency"), "{error}");
         assert!(serde_json::from_str::<Weights>(r#"{"intrest": 3}"#).is_err());
+        let mut unscored = Weights::default();
+        unscored.dimensions.insert("topic".into(), 1.0);
+        assert_eq!(unscored.validate().unwrap_err().field, "dimensions.topic");
+        let mut missing = Weights::default();
+        missing.dimensions.remove("size");
+        let error = missing.validate().unwrap_err();
+        assert_eq!(error.field, "dimensions.size");
+        assert!(error.message_zh.contains("缺失"), "{error:?}");
         let negative = Weights {
             interest: -1.0,
             ..Weights::default()

@@ -351,8 +351,44 @@ async fn weights_are_data_and_change_scores(app: TestApp) {
         .await
         .expect_error(422, "invalid_weights");
     assert_eq!(field.as_deref(), Some("urgency"));
-
     weights["urgency"] = json!(0);
+
+    // A short, padded or mis-shaped document is refused whole, naming what is wrong, and
+    // changes nothing.
+    let mut short = weights.clone();
+    short.as_object_mut().unwrap().remove("feedback");
+    let mut dimension_left_out = weights.clone();
+    dimension_left_out["dimensions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("size");
+    let mut unscored_dimension = weights.clone();
+    unscored_dimension["dimensions"]["topic"] = json!(2);
+    let mut unknown_dimension = weights.clone();
+    unknown_dimension["dimensions"]["colour"] = json!(1);
+    for (body, code, field) in [
+        (short, "missing_field", "feedback"),
+        (dimension_left_out, "invalid_weights", "dimensions.size"),
+        (unscored_dimension, "invalid_weights", "dimensions.topic"),
+        (unknown_dimension, "invalid_weights", "dimensions.colour"),
+        (json!([]), "invalid_type", "."),
+    ] {
+        let reply = app.put("/api/v1/weights", &body).await;
+        let named = reply.expect_error(422, code);
+        assert_eq!(named.as_deref(), Some(field), "{body}");
+        app.post("/api/v1/weights/dry-run", &body)
+            .await
+            .expect_error(422, code);
+    }
+    assert_eq!(app.total("/api/v1/audit?entity=weights").await, 0);
+    assert_eq!(
+        app.get(&path).await.body["eligible"][0]["score"]
+            .as_f64()
+            .unwrap(),
+        before,
+        "refused weights change nothing"
+    );
+
     weights["freshness"] = json!(0);
     weights["feedback"] = json!(0);
     weights["interest"] = json!(10);

@@ -159,6 +159,17 @@ pub fn control_character(status: StatusCode, field: &str) -> ApiError {
 }
 
 fn from_document<T: DeserializeOwned>(document: serde_json::Value) -> Result<T, ApiError> {
+    // Every body and imported line is an object; serde would also read a struct from an array
+    // of its fields in order, which nobody means to send.
+    if !document.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_type",
+            "请求体须为 JSON 对象（{…}）",
+            "the request body must be a JSON object ({…})",
+        )
+        .with_field("."));
+    }
     serde_path_to_error::deserialize(document).map_err(|error| {
         serde_problem(
             &error.path().to_string(),

@@ -564,14 +564,14 @@ pub(crate) async fn weights(
     let weights = state.matching.weights();
     // Each weight as a field of the form, named in words: the taxonomy's dimensions by their
     // labels, then the other score terms and their two horizons.
-    let dimension_fields: Vec<_> = weights
-        .dimensions
-        .iter()
-        .map(|(code, weight)| {
+    let dimension_fields: Vec<_> = matcher::SCORED_DIMENSIONS
+        .into_iter()
+        .map(|code| {
+            let weight = weights.dimensions.get(code).copied().unwrap_or(0.0);
             let label = dimensions
                 .iter()
-                .find(|d| &d.code == code)
-                .map_or(code.as_str(), |d| {
+                .find(|d| d.code == code)
+                .map_or(code, |d| {
                     if viewer.lang == crate::Lang::En {
                         d.label_en.as_str()
                     } else {

@@ -58,7 +58,7 @@ impl From<MatchingError> for ApiError {
             MatchingError::Engine(matcher::EngineError::InvalidWeights(error)) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_weights",
-                format!("权重无效：{error}"),
+                format!("权重“{}”无效：{}", error.field, error.message_zh),
                 format!("invalid weights: {error}"),
             )
             .with_field(error.field),
