@@ -207,6 +207,32 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
     assert_eq!(merged["status"], "merged");
     assert_eq!(merged["merged_into"], "rnd");
 
+    // A merged code is an alias now: merging it again, for real or as a dry run, is refused
+    // and leaves it pointing where it did.
+    let merges = app
+        .total(&format!("/api/v1/audit?entity=tag&entity_id={old}"))
+        .await;
+    for path in [
+        format!("/api/v1/tags/{old}/merge"),
+        format!("/api/v1/tags/{old}/merge/dry-run"),
+    ] {
+        app.post(&path, &json!({"into": "tax"}))
+            .await
+            .expect_error(409, "tag_merged");
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/tags/{old}"))
+            .await
+            .expect(200)
+            .body["merged_into"],
+        "rnd"
+    );
+    assert_eq!(
+        app.total(&format!("/api/v1/audit?entity=tag&entity_id={old}"))
+            .await,
+        merges
+    );
+
     assert_retagged(&app, id, &["rnd_old"], &["rnd"]).await;
     // Old references keep working: a filter by the old code, and a new policy using it.
     assert_eq!(app.total("/api/v1/policies?topic=rnd_old").await, 1);

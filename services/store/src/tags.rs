@@ -225,6 +225,15 @@ const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// The refusal to merge or rename a tag that was already merged: its code is an alias now.
+fn already_merged(code: &str) -> StoreError {
+    StoreError::State {
+        code: "tag_merged",
+        message_zh: format!("标签 {code} 已合并到其他标签，不能再合并或改名"),
+        message_en: format!("tag {code} was merged into another and cannot be merged or renamed"),
+    }
+}
+
 /// The ids of the policies carrying a tag: `(dimension, code)`.
 const POLICIES_WITH_TAG: &str =
     "SELECT policy_id FROM policy_tags WHERE dimension = $1 AND code = $2 ORDER BY policy_id";
@@ -503,6 +512,9 @@ impl Store {
     /// tag of its dimension (a 422 naming `into` otherwise). A merge and its dry run check alike.
     pub async fn check_merge(&self, id: i64, into: &str) -> Result<Tag, StoreError> {
         let tag = self.tag(id).await?;
+        if tag.input.status == TagStatus::Merged {
+            return Err(already_merged(&tag.input.code));
+        }
         let dimension = &tag.input.dimension;
         let target: Option<(i64, String)> = on_pool!(&self.db, pool => {
             sqlx::query_as("SELECT id, status FROM tags WHERE dimension = $1 AND code = $2")
@@ -531,14 +543,19 @@ impl Store {
         let now = self.now();
         let users: Vec<i64> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "UPDATE tags SET status = 'merged', merged_into = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+            // Only while still active: a merge made meanwhile by someone else stands.
+            let updated = sqlx::query(
+                "UPDATE tags SET status = 'merged', merged_into = $1, version = version + 1, updated_at = $2 \
+                 WHERE id = $3 AND status = 'active'",
             )
             .bind(into)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            if updated.rows_affected() == 0 {
+                return Err(already_merged(&tag.input.code));
+            }
             write_audit!(tx, now, actor, "merge", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
             let users: Vec<i64> = sqlx::query_scalar(
@@ -564,11 +581,7 @@ impl Store {
         let dimension = tag.input.dimension.clone();
         let old = tag.input.code.clone();
         if tag.input.status == TagStatus::Merged {
-            return Err(StoreError::State {
-                code: "tag_merged",
-                message_zh: format!("标签 {old} 已合并，不能改名"),
-                message_en: format!("tag {old} was merged and cannot be renamed"),
-            });
+            return Err(already_merged(&old));
         }
         let renamed = TagInput {
             code: code.to_owned(),

@@ -224,6 +224,7 @@ async fn rename_tag(
     request_body = MergeBody, responses(
     (status = 200, body = Tag),
     (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the tag was merged already"),
     (status = 422, body = ErrorBody, description = "the target is not another active tag of the dimension")
 ))]
 async fn merge_tag(
@@ -250,6 +251,7 @@ const DRY_RUN_PROFILES: i64 = 5_000;
     request_body = MergeBody, responses(
     (status = 200, body = Object),
     (status = 404, body = ErrorBody),
+    (status = 409, body = ErrorBody, description = "the tag was merged already"),
     (status = 422, body = ErrorBody, description = "the target is not another active tag of the dimension")
 ))]
 async fn merge_dry_run(
