@@ -50,7 +50,7 @@ impl ProfileInput {
 
     /// Validates the input into a storable profile. `existing` is the stored profile when this is
     /// an update: a citizen update may then omit `id_number` and keep the stored identity.
-    /// `today` (in China) bounds birth dates: nobody is born after it.
+    /// `today` (in China) bounds birth and founding dates: nothing is born or founded after it.
     pub fn validate(
         self,
         key: &IdHashKey,
@@ -59,7 +59,9 @@ impl ProfileInput {
         today: NaiveDate,
     ) -> Result<Profile, ValidationErrors> {
         match self {
-            Self::Enterprise(input) => validate_enterprise(input, schema).map(Profile::Enterprise),
+            Self::Enterprise(input) => {
+                validate_enterprise(input, schema, today).map(Profile::Enterprise)
+            }
             Self::Citizen(input) => {
                 let existing = match existing {
                     Some(Profile::Citizen(citizen)) => Some(citizen),
@@ -74,6 +76,7 @@ impl ProfileInput {
 fn validate_enterprise(
     input: EnterpriseInput,
     schema: &AttributeSchema,
+    today: NaiveDate,
 ) -> Result<EnterpriseProfile, ValidationErrors> {
     let mut checks = Checks::default();
     let name = checks.name("name", input.name.as_deref());
@@ -85,6 +88,14 @@ fn validate_enterprise(
     let region = checks.required_code("region", input.region.as_deref(), RegionCode::parse);
     let industry = checks.required_code("industry", input.industry.as_deref(), IndustryCode::parse);
     checks.date("founded_on", input.founded_on);
+    if input.founded_on.is_some_and(|founded| founded > today) {
+        checks.fail(
+            "founded_on",
+            Rule::FoundedInFuture,
+            "成立日期晚于今天",
+            "the founding date is after today",
+        );
+    }
     let registered_capital = checks.amount("registered_capital", input.registered_capital);
     let employees = checks.count("employees", input.employees);
     let revenue = checks.amount("revenue", input.revenue);
@@ -881,6 +892,14 @@ mod tests {
         );
         let founded = with(enterprise_json(), json!({"founded_on": "0000-01-01"}));
         assert!(errors(founded).has("founded_on", Rule::OutOfRange));
+        let tomorrow = today().succ_opt().unwrap().to_string();
+        let founded = with(enterprise_json(), json!({"founded_on": tomorrow}));
+        assert!(errors(founded).has("founded_on", Rule::FoundedInFuture));
+        let founded = with(
+            enterprise_json(),
+            json!({"founded_on": today().to_string(), "certifications": []}),
+        );
+        assert_eq!(enterprise(founded).founded_on, Some(today()));
         let certified = with(
             enterprise_json(),
             json!({"certifications": [{"kind": "high_tech", "obtained_on": "2020-01-01", "expires_on": "9999-12-31"}]}),

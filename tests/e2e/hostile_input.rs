@@ -121,7 +121,7 @@ async fn control_characters_are_refused_naming_the_field(app: TestApp) {
     assert_eq!(rows(&app, "sessions").await, before[3] + 1);
 }
 
-async fn dates_outside_1900_to_2199_and_future_births_are_refused(app: TestApp) {
+async fn dates_outside_1900_to_2199_and_future_births_and_foundings_are_refused(app: TestApp) {
     let before = written(&app).await;
     for (field, date) in [
         ("published_on", "0000-01-01"),
@@ -146,6 +146,15 @@ async fn dates_outside_1900_to_2199_and_future_births_are_refused(app: TestApp) 
     enterprise["founded_on"] = json!("9999-12-31");
     let reply = app.post("/api/v1/profiles", &enterprise).await.expect(422);
     assert_eq!(reply.body["field"], "founded_on", "{}", reply.text);
+    // Inside the range, but not founded yet.
+    enterprise["founded_on"] = json!("2199-12-31");
+    let reply = app.post("/api/v1/profiles", &enterprise).await.expect(422);
+    assert_eq!(reply.body["field"], "founded_on", "{}", reply.text);
+    assert_eq!(
+        reply.body["errors"][0]["rule"], "founded_in_future",
+        "{}",
+        reply.text
+    );
     let mut citizen = fixtures::citizen(fixtures::ID_NUMBER_1990);
     citizen["birth_date"] = json!("0000-01-01");
     let reply = app.post("/api/v1/profiles", &citizen).await.expect(422);
@@ -463,7 +472,7 @@ async fn every_response_carries_the_browser_protections(app: TestApp) {
 
 on_both_backends!(
     control_characters_are_refused_naming_the_field,
-    dates_outside_1900_to_2199_and_future_births_are_refused,
+    dates_outside_1900_to_2199_and_future_births_and_foundings_are_refused,
     an_overlong_query_string_is_a_414_in_the_error_shape,
     every_response_carries_the_browser_protections,
 );

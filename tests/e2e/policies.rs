@@ -387,7 +387,59 @@ mod with_approval {
     e2e::on_both_backends!(backend: publishing_can_require_a_second_administrator);
 }
 
+/// Related policies must be other stored policies, each listed once; a refused save writes
+/// nothing.
+async fn related_policies_must_exist_be_others_and_be_listed_once(app: TestApp) {
+    let first = app.create("/api/v1/policies", &fixtures::policy()).await;
+    let mut second = fixtures::policy();
+    second["doc_number"] = json!("京科发〔2026〕99号");
+    second["related_policy_ids"] = json!([first]);
+    let second_id = app.create("/api/v1/policies", &second).await;
+    let path = format!("/api/v1/policies/{second_id}");
+    let before = (
+        app.total("/api/v1/policies").await,
+        app.get(&path).await.expect(200).body["version"].clone(),
+    );
+
+    let unknown = first + second_id + 1_000;
+    for (related, field, rule) in [
+        (
+            json!([first, second_id]),
+            "related_policy_ids[1]",
+            "related_self",
+        ),
+        (json!([unknown]), "related_policy_ids[0]", "related_unknown"),
+        (json!([first, first]), "related_policy_ids[1]", "duplicate"),
+    ] {
+        let mut edited = second.clone();
+        edited["related_policy_ids"] = related.clone();
+        let reply = app.put(&path, &edited).await;
+        let body = reply.body.clone();
+        assert_eq!(
+            reply.expect_error(422, "validation_failed").as_deref(),
+            Some(field),
+            "{related}"
+        );
+        assert_eq!(body["errors"][0]["rule"], rule, "{body}");
+    }
+    let mut new_one = fixtures::policy();
+    new_one["doc_number"] = json!("京科发〔2026〕100号");
+    new_one["related_policy_ids"] = json!([unknown]);
+    app.post("/api/v1/policies", &new_one)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(
+        (
+            app.total("/api/v1/policies").await,
+            app.get(&path).await.expect(200).body["version"].clone(),
+        ),
+        before,
+        "a refused save writes nothing"
+    );
+}
+
 on_both_backends!(
+    related_policies_must_exist_be_others_and_be_listed_once,
     a_created_policy_reads_back_whole_as_version_1,
     an_update_is_a_new_version_and_the_old_one_stays_readable,
     listing_filters_and_pages,

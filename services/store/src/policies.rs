@@ -289,6 +289,9 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
+        self.check_related(None, &content.related_policy_ids)
+            .await?
+            .map_err(StoreError::Invalid)?;
         let now = self.now();
         let id = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -317,6 +320,9 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
+        self.check_related(Some(id), &content.related_policy_ids)
+            .await?
+            .map_err(StoreError::Invalid)?;
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -341,6 +347,48 @@ impl Store {
             tx.commit().await?;
         });
         self.policy(id).await
+    }
+
+    /// The problems of a related-policy list: each must name another stored policy. The outer
+    /// `Err` is the database's. (Read before the save's transaction: a related policy deleted
+    /// meanwhile leaves a reference that readers pass over, as after any later delete.)
+    async fn check_related(
+        &self,
+        id: Option<i64>,
+        related: &[i64],
+    ) -> Result<Result<(), Vec<FieldError>>, StoreError> {
+        let mut problems = Vec::new();
+        for (i, &other) in related.iter().enumerate() {
+            let field = format!("related_policy_ids[{i}]");
+            if Some(other) == id {
+                problems.push(FieldError::new(
+                    field,
+                    "related_self",
+                    "政策不能把自己列为相关政策",
+                    "a policy cannot list itself as related",
+                ));
+                continue;
+            }
+            let exists: Option<i64> = on_pool!(&self.db, pool => {
+                sqlx::query_scalar("SELECT id FROM policies WHERE id = $1")
+                    .bind(other)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            if exists.is_none() {
+                problems.push(FieldError::new(
+                    field,
+                    "related_unknown",
+                    format!("相关政策 {other} 不存在"),
+                    format!("related policy {other} does not exist"),
+                ));
+            }
+        }
+        Ok(if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        })
     }
 
     /// Queues the publish push of a policy published without one, planned no earlier than
@@ -538,7 +586,14 @@ impl Store {
             let content = self
                 .with_canonical_tags_from(content, &mut resolved)
                 .await?;
-            match content.validate(&schema) {
+            let checked = match content.validate(&schema) {
+                Ok(()) => {
+                    self.check_related(None, &content.related_policy_ids)
+                        .await?
+                }
+                Err(problems) => Err(problems),
+            };
+            match checked {
                 Ok(()) => {
                     valid.push((index, content));
                     outcomes.push(Ok(true));

@@ -160,6 +160,8 @@ pub struct Policy {
 }
 
 const MAX_TITLE_CHARS: usize = 300;
+/// Related policies one policy may list: a reader follows a handful, not a catalogue.
+const MAX_RELATED_POLICIES: usize = 50;
 
 /// What the skeleton of a new draft puts where a value is still to be written.
 pub const TO_BE_FILLED: &str = "（待填写）";
@@ -293,6 +295,24 @@ impl PolicyContent {
                     "url",
                     "在线办理链接须以 http:// 或 https:// 开头".into(),
                     "online_url must start with http:// or https://".into(),
+                );
+            }
+        }
+        if self.related_policy_ids.len() > MAX_RELATED_POLICIES {
+            fail(
+                "related_policy_ids".into(),
+                "too_many",
+                format!("相关政策不能超过{MAX_RELATED_POLICIES}项"),
+                format!("at most {MAX_RELATED_POLICIES} related policies may be listed"),
+            );
+        }
+        for (i, id) in self.related_policy_ids.iter().enumerate() {
+            if self.related_policy_ids[..i].contains(id) {
+                fail(
+                    format!("related_policy_ids[{i}]"),
+                    "duplicate",
+                    format!("相关政策 {id} 重复"),
+                    format!("related policy {id} is listed twice"),
                 );
             }
         }
