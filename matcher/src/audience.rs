@@ -13,6 +13,10 @@
 //! `certifications` and the `high_tech` audience class from `cert.<kind>` and
 //! `cert_expires.<kind>`.
 
+mod snapshot;
+
+pub use snapshot::{SnapshotError, SnapshotStamp};
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 

@@ -29,7 +29,7 @@ mod testing;
 
 pub use amount::{AmountEstimate, AmountRule, Period};
 pub use applicability::{Applicability, CompiledApplicability};
-pub use audience::{AudienceBuilder, AudienceIndex, AudienceSets};
+pub use audience::{AudienceBuilder, AudienceIndex, AudienceSets, SnapshotError, SnapshotStamp};
 pub use clause::{Article, Cited, articles, clause_anchor};
 pub use condition::{CompiledCondition, Condition, ConditionError, Leaf, Op};
 pub use engine::{AudienceHit, Detail, Engine, EngineError, MatchReport, PolicyMatch, PolicyRule};
