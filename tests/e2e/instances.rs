@@ -211,8 +211,46 @@ async fn a_write_whose_side_effects_never_ran_is_applied_once_everywhere(backend
     drop(two);
 }
 
+/// An instance configured with an index snapshot saves one when it builds its audience index,
+/// and the next instance starts from it: it does not build (the file is left as it was) and
+/// its audiences include the profiles written since, read from the change log.
+async fn a_restart_starts_from_the_index_snapshot_and_the_writes_since(backend: Backend) {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let snapshot = folder.path().join("audience.snapshot");
+    let with_snapshot = |config: &mut policy_push::Config| {
+        quick_sync(config);
+        config.index_snapshot = Some(snapshot.display().to_string());
+    };
+    let one = TestApp::spawn_with(backend, with_snapshot).await;
+    let saved = std::fs::read(&snapshot).expect("the first start saved a snapshot");
+    let policy = one.create("/api/v1/policies", &fixtures::policy()).await;
+    let profile = one
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+
+    let two = one.spawn_beside(with_snapshot).await;
+    assert_eq!(
+        std::fs::read(&snapshot).unwrap(),
+        saved,
+        "the second start read the snapshot rather than building and saving anew"
+    );
+    let audience = format!("/api/v1/policies/{policy}/audience?as_of=2026-11-21");
+    let reply = two.get(&audience).await.expect(200);
+    assert_eq!(reply.body["eligible"], 1, "{}", reply.text);
+    assert_eq!(
+        reply.body["hits"][0]["profile_id"], profile,
+        "{}",
+        reply.text
+    );
+    drop(two);
+}
+
 e2e::on_both_backends!(
-    backend: a_policy_written_on_one_instance_is_matched_and_found_on_the_other,
+    backend: a_restart_starts_from_the_index_snapshot_and_the_writes_since,
+    a_policy_written_on_one_instance_is_matched_and_found_on_the_other,
     a_profile_deleted_on_one_instance_leaves_the_others_audience,
     a_write_whose_side_effects_never_ran_is_applied_once_everywhere,
 );

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, NaiveDate, Utc};
 use matcher::{
     Applicability, AudienceBuilder, AudienceIndex, CodeNames, Condition, Engine, EngineError, Leaf,
-    MatchReport, Op, PolicyMatch, PolicyRule, TagWeights, Weights,
+    MatchReport, Op, PolicyMatch, PolicyRule, SnapshotStamp, TagWeights, Weights,
 };
 use profiles::{AttributeSchema, Profile};
 use serde::Serialize;
@@ -43,6 +43,11 @@ pub enum MatchingError {
     /// The instance started serving before its audience index was built ([`Matching::start`]).
     #[error("the audience index is still being built")]
     IndexBuilding,
+    #[error("the audience index snapshot: {0}")]
+    Snapshot(#[from] matcher::SnapshotError),
+    /// The snapshot is older than what the change log still holds, or than today.
+    #[error("the audience index snapshot is out of date: {0}")]
+    SnapshotOutdated(&'static str),
 }
 
 /// What a match result says about its policy besides the verdict.
@@ -254,6 +259,8 @@ struct Live {
     weights_version: i64,
     /// How long building this state from the store took.
     build_time: std::time::Duration,
+    /// Whether the audience index in service came from a snapshot rather than the store.
+    index_from_snapshot: bool,
 }
 
 /// What the live matcher holds and how current it is, for the metrics endpoint.
@@ -270,6 +277,8 @@ pub struct MatcherStats {
     pub synced_at: DateTime<Utc>,
     /// The change log position applied (0 before the first catch-up).
     pub position: i64,
+    /// Whether the audience index was read from a snapshot at start (and not rebuilt since).
+    pub index_from_snapshot: bool,
 }
 
 /// The shared live matcher; cheap to clone.
@@ -281,6 +290,8 @@ pub struct Matching {
     position: Arc<AtomicI64>,
     /// One full rebuild at a time: each one's record of what changed meanwhile is its own.
     rebuilding: Arc<tokio::sync::Mutex<()>>,
+    /// Where the audience index is saved after each full build and read back at start.
+    snapshot: Option<Arc<std::path::Path>>,
 }
 
 /// The policies and profiles applied to the live state while a rebuild read the store.
@@ -369,6 +380,28 @@ async fn stored_tag_weights(store: &Store) -> Result<TagWeights, MatchingError> 
     TagWeights::new(store.tag_weights().await?).map_err(|e| MatchingError::Engine(e.into()))
 }
 
+/// Writes `index` to `path` through a temporary file beside it, synced before it is renamed
+/// into place; returns the bytes written.
+fn write_snapshot(
+    index: &AudienceIndex,
+    stamp: SnapshotStamp,
+    path: &std::path::Path,
+) -> std::io::Result<u64> {
+    use std::io::Write;
+    let partial = path.with_extension("partial");
+    let file = std::fs::File::create(&partial)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    index.write_snapshot(stamp, &mut out)?;
+    out.flush()?;
+    let file = out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    let bytes = file.metadata()?.len();
+    std::fs::rename(&partial, path)?;
+    Ok(bytes)
+}
+
 fn index_id(id: i64) -> Result<u32, MatchingError> {
     u32::try_from(id).map_err(|_| MatchingError::ProfileId(id))
 }
@@ -425,6 +458,7 @@ async fn build_engine(store: &Store) -> Result<Live, MatchingError> {
         synced_at,
         weights_version,
         build_time: started.elapsed(),
+        index_from_snapshot: false,
     })
 }
 
@@ -476,11 +510,12 @@ pub struct IndexBuild {
     built_on: NaiveDate,
 }
 
-/// An index read from the store, not yet serving ([`IndexBuild::load`]).
+/// An index read from the store or a snapshot, not yet serving ([`IndexBuild::load`]).
 pub struct LoadedIndex {
     matching: Matching,
     index: AudienceIndex,
     built_on: NaiveDate,
+    from_snapshot: bool,
 }
 
 impl Rebuilt {
@@ -536,20 +571,99 @@ impl IndexBuild {
         self.load().await?.install().await
     }
 
-    /// Reads every stored profile into a new index, on the blocking pool.
+    /// Reads the index from the snapshot when there is a usable one, brought up to date from
+    /// the change log; otherwise reads every stored profile into a new index, on the blocking
+    /// pool, and saves it as the next snapshot.
     pub async fn load(self) -> Result<LoadedIndex, MatchingError> {
         let started = std::time::Instant::now();
+        if let Some(path) = self.matching.snapshot.clone() {
+            match self.read_snapshot(&path).await {
+                Ok(index) => {
+                    tracing::info!(
+                        profiles = index.len(),
+                        load_ms = started.elapsed().as_millis() as u64,
+                        path = %path.display(),
+                        "audience index read from its snapshot"
+                    );
+                    return Ok(self.loaded(index, true));
+                }
+                Err(MatchingError::Snapshot(matcher::SnapshotError::Io(error)))
+                    if error.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::info!(path = %path.display(), "no audience index snapshot yet");
+                }
+                Err(error) => tracing::warn!(
+                    %error,
+                    path = %path.display(),
+                    "audience index snapshot not used; building from the database"
+                ),
+            }
+        }
+        // Taken before the store is read: every change up to it is in what the build reads.
+        let position = self.matching.position();
         let index = build_index(&self.matching.store, &self.schema, self.built_on).await?;
         tracing::info!(
             profiles = index.len(),
             build_ms = started.elapsed().as_millis() as u64,
             "audience index loaded"
         );
-        Ok(LoadedIndex {
+        let index = self
+            .matching
+            .save_snapshot(index, self.built_on, position)
+            .await;
+        Ok(self.loaded(index, false))
+    }
+
+    fn loaded(self, index: AudienceIndex, from_snapshot: bool) -> LoadedIndex {
+        LoadedIndex {
             matching: self.matching,
             index,
             built_on: self.built_on,
+            from_snapshot,
+        }
+    }
+
+    /// The snapshot at `path` with every profile the change log names after its position read
+    /// again. Refused when it holds another day's facts (derived facts such as valid
+    /// certifications would be that day's) or the log no longer reaches back to it.
+    async fn read_snapshot(&self, path: &std::path::Path) -> Result<AudienceIndex, MatchingError> {
+        let (path, schema) = (path.to_owned(), self.schema.clone());
+        let (mut index, stamp) = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(path).map_err(matcher::SnapshotError::Io)?;
+            let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+            AudienceIndex::read_snapshot(&mut input, &schema)
         })
+        .await??;
+        if stamp.facts_of != self.built_on {
+            return Err(MatchingError::SnapshotOutdated(
+                "it holds another day's facts",
+            ));
+        }
+        let store = &self.matching.store;
+        if !store.changes_kept_after(stamp.position).await? {
+            return Err(MatchingError::SnapshotOutdated(
+                "the change log no longer reaches back to it",
+            ));
+        }
+        let changed = store.profiles_changed_after(stamp.position).await?;
+        for ids in changed.chunks(FOLLOW_CHUNK) {
+            let found = store.profiles_by_ids(ids).await?;
+            let (ids, built_on) = (ids.to_vec(), self.built_on);
+            index = tokio::task::spawn_blocking(move || -> Result<AudienceIndex, MatchingError> {
+                for id in ids {
+                    let index_id = index_id(id)?;
+                    match found.binary_search_by_key(&id, |(id, _)| *id) {
+                        Ok(at) => index.insert(index_id, &found[at].1.facts(built_on)),
+                        Err(_) => {
+                            index.remove(index_id);
+                        }
+                    }
+                }
+                Ok(index)
+            })
+            .await??;
+        }
+        Ok(index)
     }
 }
 
@@ -567,6 +681,7 @@ impl LoadedIndex {
                 }
                 if live.skipped.is_empty() {
                     live.index = Some(self.index);
+                    live.index_from_snapshot = self.from_snapshot;
                     return Ok(());
                 }
                 std::mem::take(&mut live.skipped).into_iter().collect()
@@ -600,10 +715,22 @@ impl Matching {
     /// Builds the engine only, so the forward path serves at once; the reverse path (audiences,
     /// push recipients, dry runs) answers [`MatchingError::IndexBuilding`] until the returned
     /// build has run. The change log is followed meanwhile as usual.
-    pub async fn start(store: Store) -> Result<(Self, IndexBuild), MatchingError> {
+    ///
+    /// `position` is the change log position the follower resumes from (every change up to it
+    /// is in the store as read). With `snapshot`, the index is read from that file when it is
+    /// usable and saved there after every full build.
+    pub async fn start(
+        store: Store,
+        position: i64,
+        snapshot: Option<std::path::PathBuf>,
+    ) -> Result<(Self, IndexBuild), MatchingError> {
         let live = build_engine(&store).await?;
         let (schema, built_on) = (live.schema.clone(), live.built_on);
-        let matching = Self::serving(store, live);
+        let mut matching = Self::serving(store, live);
+        matching.snapshot = snapshot.map(Arc::from);
+        matching
+            .position
+            .store(position, std::sync::atomic::Ordering::Relaxed);
         let build = IndexBuild {
             matching: matching.clone(),
             schema,
@@ -618,7 +745,48 @@ impl Matching {
             live: Arc::new(RwLock::new(live)),
             position: Arc::default(),
             rebuilding: Arc::default(),
+            snapshot: None,
         }
+    }
+
+    /// The change log position applied: every change up to it is reflected.
+    fn position(&self) -> i64 {
+        self.position.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Saves `index`, holding `built_on`'s facts and every change up to `position`, as the
+    /// snapshot, when there is one to keep; hands the index back. It is written to a temporary
+    /// file renamed into place, so a crash while writing leaves the previous snapshot whole. A
+    /// failure is logged and otherwise ignored: the snapshot only shortens the next start.
+    async fn save_snapshot(
+        &self,
+        index: AudienceIndex,
+        built_on: NaiveDate,
+        position: i64,
+    ) -> AudienceIndex {
+        let Some(path) = self.snapshot.clone() else {
+            return index;
+        };
+        let started = std::time::Instant::now();
+        let stamp = SnapshotStamp {
+            facts_of: built_on,
+            position,
+        };
+        let (index, written) = tokio::task::spawn_blocking(move || {
+            let written = write_snapshot(&index, stamp, &path);
+            (index, written)
+        })
+        .await
+        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+        match written {
+            Ok(bytes) => tracing::info!(
+                bytes,
+                write_ms = started.elapsed().as_millis() as u64,
+                "audience index snapshot saved"
+            ),
+            Err(error) => tracing::error!(%error, "the audience index snapshot was not saved"),
+        }
+        index
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Live> {
@@ -654,12 +822,19 @@ impl Matching {
     pub async fn rebuild(&self) -> Result<Rebuilt, MatchingError> {
         let one_at_a_time = self.rebuilding.clone().lock_owned().await;
         self.write().touched = Some(Touched::default());
+        // Taken before the store is read: every change up to it is in what the build reads.
+        let position = self.position();
         match build(&self.store).await {
-            Ok(fresh) => Ok(Rebuilt {
-                matching: self.clone(),
-                fresh,
-                _one_at_a_time: one_at_a_time,
-            }),
+            Ok(mut fresh) => {
+                if let Some(index) = fresh.index.take() {
+                    fresh.index = Some(self.save_snapshot(index, fresh.built_on, position).await);
+                }
+                Ok(Rebuilt {
+                    matching: self.clone(),
+                    fresh,
+                    _one_at_a_time: one_at_a_time,
+                })
+            }
             Err(error) => {
                 self.write().touched = None;
                 Err(error)
@@ -1193,6 +1368,7 @@ impl Matching {
             build_time: live.build_time,
             synced_at: live.synced_at,
             position: self.position.load(std::sync::atomic::Ordering::Relaxed),
+            index_from_snapshot: live.index_from_snapshot,
         }
     }
 

@@ -48,7 +48,7 @@ async fn the_forward_path_serves_while_the_index_is_built_and_changes_meanwhile_
     let mut cursor = store::ChangeCursor::resume(&store, head).await.unwrap();
     let today = store.today();
 
-    let (matching, build) = Matching::start(store.clone()).await.unwrap();
+    let (matching, build) = Matching::start(store.clone(), head, None).await.unwrap();
     let matches = matching.matches(&kept.profile, today, 10);
     assert_eq!(matches.eligible.len(), 1, "the forward path serves at once");
     assert!(matches!(

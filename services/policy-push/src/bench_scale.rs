@@ -34,6 +34,11 @@ pub struct IndexFigures {
     pub eligible_only: Duration,
     pub eligible: u64,
     pub undetermined: u64,
+    /// Writing the index to a snapshot file, and reading it back (what a restart does instead
+    /// of building), with the file's size.
+    pub snapshot_write: Spent,
+    pub snapshot_read: Spent,
+    pub snapshot_bytes: u64,
 }
 
 /// Wall time, and the measuring thread's time on a CPU: on a machine shared with other work the
@@ -96,7 +101,9 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
         eligible == sets.eligible,
         "the eligible-only path disagrees with the three-valued one"
     );
+    // Read before the snapshot is read back beside the index.
     let (_, peak_rss_kib) = memory_kib();
+    let (snapshot_write, snapshot_read, snapshot_bytes) = snapshot_round_trip(&index, &schema)?;
     Ok(IndexFigures {
         profiles,
         generate: generate_spent,
@@ -106,7 +113,40 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
         eligible_only,
         eligible: sets.eligible.len(),
         undetermined: sets.undetermined.len(),
+        snapshot_write,
+        snapshot_read,
+        snapshot_bytes,
     })
+}
+
+/// Writes `index` to a snapshot file in the temporary folder, reads it back and checks that the
+/// copy holds the same profiles; returns both times and the file's size.
+fn snapshot_round_trip(
+    index: &matcher::AudienceIndex,
+    schema: &profiles::AttributeSchema,
+) -> anyhow::Result<(Spent, Spent, u64)> {
+    use std::io::Write as _;
+    let path =
+        std::env::temp_dir().join(format!("policy-push-bench-{}.snapshot", std::process::id()));
+    let stamp = matcher::SnapshotStamp {
+        facts_of: as_of(),
+        position: 0,
+    };
+    let (mut write, mut read) = (Spent::default(), Spent::default());
+    timed(&mut write, || -> anyhow::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        index.write_snapshot(stamp, &mut out)?;
+        out.flush()?;
+        Ok(())
+    })?;
+    let bytes = std::fs::metadata(&path)?.len();
+    let copy = timed(&mut read, || -> anyhow::Result<matcher::AudienceIndex> {
+        let mut input = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
+        Ok(matcher::AudienceIndex::read_snapshot(&mut input, schema)?.0)
+    });
+    std::fs::remove_file(&path).ok();
+    anyhow::ensure!(copy?.ids() == index.ids(), "the snapshot lost profiles");
+    Ok((write, read, bytes))
 }
 
 /// The machine's load averages, from /proc (Linux): wall times are read beside them.
@@ -210,6 +250,19 @@ pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
         "reverse match, three-valued (median of 9)",
         &|f| format!("{:.2} ms", f.three_valued.as_secs_f64() * 1e3),
         "< 30 ms",
+    )?;
+    row(
+        out,
+        "snapshot: write / read back (what a restart does instead of building), wall",
+        &|f| {
+            format!(
+                "{:.1} s / {:.1} s ({} MiB)",
+                f.snapshot_write.wall.as_secs_f64(),
+                f.snapshot_read.wall.as_secs_f64(),
+                f.snapshot_bytes >> 20
+            )
+        },
+        "",
     )?;
     row(
         out,

@@ -64,6 +64,10 @@ pub struct Config {
     /// connection may wait idle for its next request, in milliseconds; then it is closed, so
     /// clients that send a head slowly or never finish it cannot hold connections open.
     pub header_timeout_ms: u64,
+    /// Where the audience index is saved after each full build (at start, each new day) and
+    /// read back at the next start, brought up to date from the change log, instead of reading
+    /// every profile again; unset: always built from the database.
+    pub index_snapshot: Option<String>,
     pub metrics: MetricsConfig,
     /// Policy calculator runs one client address may make per minute without signing in (the
     /// `/calculator` page and `POST /api/v1/match/preview`); more are answered 429.
@@ -264,6 +268,7 @@ impl Default for Config {
             request_timeout_ms: 30_000,
             long_request_timeout_ms: 600_000,
             header_timeout_ms: 30_000,
+            index_snapshot: None,
             metrics: MetricsConfig {
                 listen: None,
                 bearer_token: None,
@@ -352,6 +357,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS,
        POLICY_PUSH_REQUEST_TIMEOUT_MS (30000), POLICY_PUSH_LONG_REQUEST_TIMEOUT_MS (600000),
        POLICY_PUSH_HEADER_TIMEOUT_MS (30000),
+       POLICY_PUSH_INDEX_SNAPSHOT (a file path; unset: no audience index snapshot),
        POLICY_PUSH_METRICS__LISTEN (e.g. 0.0.0.0:9464; unset: no /metrics),
        POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json),
        POLICY_PUSH_CALCULATOR_PER_MINUTE (30, calculator runs per address without sign-in);

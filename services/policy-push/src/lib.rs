@@ -274,12 +274,20 @@ pub async fn start(
     // Taken before the matcher and the search index read the data: the follower goes on from
     // here, so no write committed while they load is missed.
     let position = store.change_head().await?;
+    // The follower resumes here; its position (below any ids not committed yet) is also what
+    // the state built now reflects.
+    let cursor = store::ChangeCursor::resume(&store, position).await?;
     // The forward path serves once the policies are compiled; the audience index, a minute of
-    // work at a province's number of profiles, is built behind it. A small one (under a second)
-    // is built first, so that audiences and pushes answer from the first request.
-    let (matching, index_build) = api::Matching::start(store.clone())
-        .await
-        .context("cannot build the matcher from the database")?;
+    // work at a province's number of profiles, is built behind it (or read from its snapshot).
+    // A small one (under a second) is built first, so that audiences and pushes answer from the
+    // first request.
+    let (matching, index_build) = api::Matching::start(
+        store.clone(),
+        cursor.position(),
+        config.index_snapshot.as_ref().map(std::path::PathBuf::from),
+    )
+    .await
+    .context("cannot build the matcher from the database")?;
     if store.count_profiles().await? <= BUILD_BEFORE_SERVING {
         index_build
             .run()
@@ -300,7 +308,6 @@ pub async fn start(
     search
         .rebuild(store.all_policies().await?, position)
         .context("cannot index the policies for search")?;
-    let cursor = store::ChangeCursor::resume(&store, search.position()?).await?;
     let follower = store::FollowerProgress::new();
     tokio::spawn(follow_the_change_log(
         matching.clone(),

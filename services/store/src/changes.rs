@@ -89,6 +89,29 @@ impl Store {
         Ok(head.unwrap_or(0))
     }
 
+    /// Whether the log still holds every row after `position`: true when a row at or below it
+    /// is still kept, since pruning takes the oldest rows first. A state saved at `position`
+    /// (an index snapshot) can then be brought up to date from the log alone.
+    pub async fn changes_kept_after(&self, position: i64) -> Result<bool, StoreError> {
+        let oldest: Option<i64> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT MIN(id) FROM changes").fetch_one(pool).await?
+        });
+        Ok(oldest.is_some_and(|oldest| oldest <= position))
+    }
+
+    /// The profiles the log names after `position`, each once, in id order.
+    pub async fn profiles_changed_after(&self, position: i64) -> Result<Vec<i64>, StoreError> {
+        Ok(on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT DISTINCT entity_id FROM changes \
+                 WHERE id > $1 AND entity = 'profile' AND entity_id IS NOT NULL ORDER BY entity_id",
+            )
+            .bind(position)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// How many log rows lie beyond `position`: a follower's pending depth.
     pub async fn changes_pending(&self, position: i64) -> Result<i64, StoreError> {
         Ok(on_pool!(&self.db, pool => {
