@@ -139,12 +139,28 @@ async fn a_draft_can_be_deleted_but_a_published_policy_cannot(app: TestApp) {
     app.get(&format!("/api/v1/policies/{draft_id}"))
         .await
         .expect_error(404, "not_found");
-    app.delete(&format!("/api/v1/policies/{published_id}"))
-        .await
-        .expect_error(409, "policy_not_deletable");
-    app.get(&format!("/api/v1/policies/{published_id}"))
-        .await
-        .expect(200);
+    let published = format!("/api/v1/policies/{published_id}");
+    let refused = app.delete(&published).await.expect(409);
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("请改为废止"),
+        "{}",
+        refused.text
+    );
+    // Revoked, it is kept for the notices pointing at it; the reason is in words, no status code.
+    let mut revoked = fixtures::policy();
+    revoked["status"] = json!("revoked");
+    app.put(&published, &revoked).await.expect(200);
+    let reply = app.delete(&published).await;
+    let body = reply.body.clone();
+    reply.expect_error(409, "policy_not_deletable");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("已废止"), "{body}");
+    assert!(!message.contains("请改为废止"), "{body}");
+    assert!(!message.chars().any(|c| c.is_ascii_alphabetic()), "{body}");
+    app.get(&published).await.expect(200);
 }
 
 async fn domain_rules_are_checked_and_named(app: TestApp) {

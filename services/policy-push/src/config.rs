@@ -423,6 +423,8 @@ mod tests {
             assert!(config.metrics.listen.is_some());
             assert_eq!(config.sign_in.attempts_per_name, 5);
             assert_eq!(config.calculator_per_minute, 30);
+            assert_eq!(config.header_timeout_ms, 30_000);
+            assert!(config.index_snapshot.is_some());
             Ok(())
         });
     }

@@ -434,10 +434,21 @@ impl Store {
                 .iter()
                 .any(|s| enum_text(s) == status);
             if !deletable {
+                let (message_zh, message_en) = if status == enum_text(&PolicyStatus::Published) {
+                    (
+                        "已发布的政策不能删除，请改为废止",
+                        "a published policy cannot be deleted; revoke it instead",
+                    )
+                } else {
+                    (
+                        "已过期或已废止的政策保留在政策库中（已送达的通知仍指向它），不能删除",
+                        "an expired or revoked policy stays in the library (notices already delivered point to it) and cannot be deleted",
+                    )
+                };
                 return Err(StoreError::State {
                     code: "policy_not_deletable",
-                    message_zh: format!("状态为 {status} 的政策不能删除，请改为废止"),
-                    message_en: format!("a {status} policy cannot be deleted; revoke it instead"),
+                    message_zh: message_zh.into(),
+                    message_en: message_en.into(),
                 });
             }
             sqlx::query("DELETE FROM policies WHERE id = $1")
