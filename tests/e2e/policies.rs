@@ -53,6 +53,15 @@ async fn an_update_is_a_new_version_and_the_old_one_stays_readable(app: TestApp)
         .await
         .expect(200);
     assert_eq!(v2.body["title"], input["title"]);
+    // Saving it again unchanged makes no version and no audit entry.
+    let audit = format!("/api/v1/audit?entity=policy&entity_id={id}");
+    let entries = app.total(&audit).await;
+    let again = app
+        .put(&format!("/api/v1/policies/{id}"), &input)
+        .await
+        .expect(200);
+    assert_eq!(again.body["version"], 2);
+    assert_eq!(app.total(&audit).await, entries);
     app.get(&format!("/api/v1/policies/{id}/versions/3"))
         .await
         .expect_error(404, "not_found");

@@ -309,7 +309,7 @@ impl Store {
     }
 
     /// Validates and saves a new version of policy `id`; `push` applies when the save changes
-    /// its status to published.
+    /// its status to published. Content equal to the stored version's is not saved again.
     pub async fn update_policy(
         &self,
         id: i64,
@@ -323,6 +323,11 @@ impl Store {
         self.check_related(Some(id), &content.related_policy_ids)
             .await?
             .map_err(StoreError::Invalid)?;
+        // Saving what is stored already changes nothing: no version, audit entry or push.
+        let current = self.policy(id).await?;
+        if current.content == *content {
+            return Ok(current);
+        }
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
