@@ -55,6 +55,7 @@ pub enum Rule {
     SchemaDerived,
     KeyTooShort,
     TooManyContacts,
+    UnknownTopic,
 }
 
 impl Rule {
@@ -106,6 +107,7 @@ impl Rule {
             Self::SchemaDerived => "schema_derived",
             Self::KeyTooShort => "key_too_short",
             Self::TooManyContacts => "too_many_contacts",
+            Self::UnknownTopic => "unknown_topic",
         }
     }
 }

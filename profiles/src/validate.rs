@@ -48,6 +48,29 @@ impl ProfileInput {
         Err(checks.into_errors())
     }
 
+    /// Refuses interests that are not topics of the taxonomy (`topics`, every code it holds,
+    /// merged ones included): an interest nothing can carry would never match.
+    pub fn check_interests(&self, topics: &BTreeSet<String>) -> Result<(), ValidationErrors> {
+        let interests = match self {
+            Self::Enterprise(input) => input.interests.as_deref(),
+            Self::Citizen(input) => input.interests.as_deref(),
+        };
+        let mut checks = Checks::default();
+        for (index, code) in interests.unwrap_or_default().iter().enumerate() {
+            let code = code.trim();
+            // Malformed codes are validation's to name.
+            if is_code(code) && !topics.contains(code) {
+                checks.fail(
+                    format!("interests[{index}]"),
+                    Rule::UnknownTopic,
+                    format!("“{code}”不是政策主题标签"),
+                    format!("“{code}” is not a topic of the taxonomy"),
+                );
+            }
+        }
+        checks.into_result()
+    }
+
     /// Validates the input into a storable profile. `existing` is the stored profile when this is
     /// an update: a citizen update may then omit `id_number` and keep the stored identity.
     /// `today` (in China) bounds birth and founding dates: nothing is born or founded after it.

@@ -463,7 +463,53 @@ async fn related_policies_must_exist_be_others_and_be_listed_once(app: TestApp) 
     );
 }
 
+/// A policy's topics and a profile's interests name topics of the taxonomy: an unknown code is
+/// refused naming its place, and accepted once an administrator adds the topic.
+async fn topics_and_interests_must_be_topics_of_the_taxonomy(app: TestApp) {
+    let mut policy = fixtures::policy();
+    policy["topics"] = json!(["tax", "space_travel"]);
+    let reply = app.post("/api/v1/policies", &policy).await;
+    let body = reply.body.clone();
+    assert_eq!(
+        reply.expect_error(422, "validation_failed").as_deref(),
+        Some("topics[1]")
+    );
+    assert_eq!(body["errors"][0]["rule"], "unknown_topic", "{body}");
+    let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
+    enterprise["interests"] = json!(["rnd", "space_travel"]);
+    let reply = app.post("/api/v1/profiles", &enterprise).await;
+    let body = reply.body.clone();
+    assert_eq!(
+        reply.expect_error(422, "validation_failed").as_deref(),
+        Some("interests[1]")
+    );
+    assert_eq!(body["errors"][0]["rule"], "unknown_topic", "{body}");
+    assert_eq!(app.total("/api/v1/policies").await, 0);
+    assert_eq!(app.total("/api/v1/profiles").await, 0);
+
+    app.create(
+        "/api/v1/tags",
+        &json!({"dimension": "topic", "code": "space_travel", "label_zh": "航天", "label_en": "Space travel"}),
+    )
+    .await;
+    app.create("/api/v1/policies", &policy).await;
+    let profile = app.create("/api/v1/profiles", &enterprise).await;
+
+    let path = format!("/api/v1/profiles/{profile}/preferences");
+    let mut preferences = app.get(&path).await.expect(200).body;
+    preferences["muted_topics"] = json!(["space_travel", "time_travel"]);
+    let field = app
+        .put(&path, &preferences)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("muted_topics[1]"));
+    assert_eq!(app.get(&path).await.body["muted_topics"], json!([]));
+    preferences["muted_topics"] = json!(["space_travel"]);
+    app.put(&path, &preferences).await.expect(200);
+}
+
 on_both_backends!(
+    topics_and_interests_must_be_topics_of_the_taxonomy,
     related_policies_must_exist_be_others_and_be_listed_once,
     a_created_policy_reads_back_whole_as_version_1,
     an_update_is_a_new_version_and_the_old_one_stays_readable,

@@ -536,6 +536,24 @@ impl Store {
         preferences: &Preferences,
         actor: &str,
     ) -> Result<Preferences, StoreError> {
+        let topics = self.topic_codes().await?;
+        let unknown: Vec<crate::FieldError> = preferences
+            .muted_topics
+            .iter()
+            .enumerate()
+            .filter(|(_, topic)| !topics.contains(topic.as_str()))
+            .map(|(i, topic)| {
+                crate::FieldError::new(
+                    format!("muted_topics[{i}]"),
+                    "unknown_topic",
+                    format!("“{topic}”不是政策主题标签"),
+                    format!("“{topic}” is not a topic of the taxonomy"),
+                )
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(StoreError::Invalid(unknown));
+        }
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;

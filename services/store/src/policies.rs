@@ -289,7 +289,7 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
-        self.check_related(None, &content.related_policy_ids)
+        self.check_references(None, content, &self.topic_codes().await?)
             .await?
             .map_err(StoreError::Invalid)?;
         let now = self.now();
@@ -320,7 +320,7 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
-        self.check_related(Some(id), &content.related_policy_ids)
+        self.check_references(Some(id), content, &self.topic_codes().await?)
             .await?
             .map_err(StoreError::Invalid)?;
         // Saving what is stored already changes nothing: no version, audit entry or push.
@@ -354,15 +354,28 @@ impl Store {
         self.policy(id).await
     }
 
-    /// The problems of a related-policy list: each must name another stored policy. The outer
-    /// `Err` is the database's. (Read before the save's transaction: a related policy deleted
-    /// meanwhile leaves a reference that readers pass over, as after any later delete.)
-    async fn check_related(
+    /// The problems of the references a policy makes: each topic must be a topic of the
+    /// taxonomy, each related policy another stored policy. The outer `Err` is the database's.
+    /// (Read before the save's transaction: a related policy deleted meanwhile leaves a
+    /// reference that readers pass over, as after any later delete.)
+    async fn check_references(
         &self,
         id: Option<i64>,
-        related: &[i64],
+        content: &PolicyContent,
+        topics: &std::collections::BTreeSet<String>,
     ) -> Result<Result<(), Vec<FieldError>>, StoreError> {
         let mut problems = Vec::new();
+        for (i, topic) in content.topics.iter().enumerate() {
+            if !topics.contains(topic) {
+                problems.push(FieldError::new(
+                    format!("topics[{i}]"),
+                    "unknown_topic",
+                    format!("“{topic}”不是政策主题标签"),
+                    format!("“{topic}” is not a topic of the taxonomy"),
+                ));
+            }
+        }
+        let related = &content.related_policy_ids;
         for (i, &other) in related.iter().enumerate() {
             let field = format!("related_policy_ids[{i}]");
             if Some(other) == id {
@@ -595,6 +608,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<Result<bool, Vec<FieldError>>>, StoreError> {
         let schema = self.attribute_schema().await?;
+        let topics = self.topic_codes().await?;
         let mut resolved = CanonicalTags::new();
         let mut valid = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -603,10 +617,7 @@ impl Store {
                 .with_canonical_tags_from(content, &mut resolved)
                 .await?;
             let checked = match content.validate(&schema) {
-                Ok(()) => {
-                    self.check_related(None, &content.related_policy_ids)
-                        .await?
-                }
+                Ok(()) => self.check_references(None, &content, &topics).await?,
                 Err(problems) => Err(problems),
             };
             match checked {

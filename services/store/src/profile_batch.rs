@@ -116,6 +116,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<Result<UpsertOutcome, ValidationErrors>>, StoreError> {
         let schema = self.attribute_schema().await?;
+        let topics = self.topic_codes().await?;
         let today = self.today();
         let mut outcomes: Vec<Option<Result<UpsertOutcome, ValidationErrors>>> =
             Vec::with_capacity(batch.len());
@@ -123,6 +124,7 @@ impl Store {
         for (index, input) in batch.into_iter().enumerate() {
             let validated = input
                 .check_contact_count(self.max_contacts)
+                .and_then(|()| input.check_interests(&topics))
                 .and_then(|()| input.validate(&self.id_key, &schema, None, today));
             match validated {
                 Ok(profile) => {

@@ -190,6 +190,7 @@ impl Store {
         existing: Option<&Profile>,
     ) -> Result<Profile, StoreError> {
         input.check_contact_count(self.max_contacts)?;
+        input.check_interests(&self.topic_codes().await?)?;
         let schema = self.attribute_schema().await?;
         input
             .validate(&self.id_key, &schema, existing, self.today())

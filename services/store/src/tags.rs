@@ -186,6 +186,12 @@ const STANDARD_TAGS: &[(&str, &str, &str, &str)] = &[
     ("topic", "agriculture", "农业农村", "Agriculture"),
     ("topic", "social_security", "社会保障", "Social security"),
     ("topic", "consumption", "消费促进", "Consumption"),
+    (
+        "topic",
+        "foreign_trade",
+        "外资外贸",
+        "Foreign investment and trade",
+    ),
     ("stage", "founding", "企业开办", "Founding"),
     ("stage", "growth", "成长发展", "Growth"),
     ("stage", "listing", "上市融资", "Listing"),
@@ -435,6 +441,17 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// Every code of the topic dimension, merged and retired ones included: what interests,
+    /// mutes and policies' topic lists may name.
+    pub async fn topic_codes(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let codes: Vec<String> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT code FROM tags WHERE dimension = 'topic'")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(codes.into_iter().collect())
     }
 
     /// Where a tag code now lives: the code it was merged into (following chains), or itself.

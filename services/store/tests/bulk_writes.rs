@@ -17,6 +17,17 @@ const POLICIES: usize = 450;
 /// Departments per policy: 450 × 12 department rows of 2 values is eleven statements.
 const DEPARTMENTS: usize = 12;
 
+/// Topics of the standard taxonomy the policies take turns to carry beside `tax`.
+const TOPICS: [&str; 7] = [
+    "rnd",
+    "finance",
+    "employment",
+    "talent",
+    "startup",
+    "digital",
+    "green",
+];
+
 /// Policy `n`; `revision` changes its body so a re-save makes a different version.
 fn policy(n: usize, revision: usize) -> store::policy::PolicyContent {
     let departments: Vec<String> = (0..DEPARTMENTS).map(|d| format!("第{d}局")).collect();
@@ -28,7 +39,7 @@ fn policy(n: usize, revision: usize) -> store::policy::PolicyContent {
         "level": "municipal",
         "status": "published",
         "summary": format!("第{revision}稿"),
-        "topics": ["tax", format!("topic{}", (n + revision) % 7)],
+        "topics": ["tax", TOPICS[(n + revision) % TOPICS.len()]],
         "benefit_items": [
             {"name": "补贴", "window_opens": "2026-01-01", "window_closes": "2026-12-31"},
             {"name": "服务"}
