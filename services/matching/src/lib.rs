@@ -10,7 +10,7 @@
 //! day turns.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -388,18 +388,30 @@ fn write_snapshot(
     path: &std::path::Path,
 ) -> std::io::Result<u64> {
     use std::io::Write;
-    let partial = path.with_extension("partial");
-    let file = std::fs::File::create(&partial)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    index.write_snapshot(stamp, &mut out)?;
-    out.flush()?;
-    let file = out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    let bytes = file.metadata()?.len();
-    std::fs::rename(&partial, path)?;
-    Ok(bytes)
+    // Named for this write alone: a start's build and a day's rebuild may save at once.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let partial = path.with_extension(format!(
+        "partial-{}-{}",
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let written = (|| -> std::io::Result<u64> {
+        let file = std::fs::File::create(&partial)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        index.write_snapshot(stamp, &mut out)?;
+        out.flush()?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        let bytes = file.metadata()?.len();
+        std::fs::rename(&partial, path)?;
+        Ok(bytes)
+    })();
+    if written.is_err() {
+        std::fs::remove_file(&partial).ok();
+    }
+    written
 }
 
 fn index_id(id: i64) -> Result<u32, MatchingError> {
@@ -646,6 +658,12 @@ impl IndexBuild {
             ));
         }
         let changed = store.profiles_changed_after(stamp.position).await?;
+        // Reading most profiles one page of ids at a time is slower than building anew.
+        if changed.len() as u64 > index.len() / 2 + LOAD_PAGE as u64 {
+            return Err(MatchingError::SnapshotOutdated(
+                "most profiles have changed since it was saved",
+            ));
+        }
         for ids in changed.chunks(FOLLOW_CHUNK) {
             let found = store.profiles_by_ids(ids).await?;
             let (ids, built_on) = (ids.to_vec(), self.built_on);
