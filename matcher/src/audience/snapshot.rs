@@ -23,13 +23,15 @@ const FORMAT: u32 = 1;
 const MAX_LENGTH: u64 = 1 << 34;
 
 /// What a snapshot says of the index it holds, besides the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotStamp {
     /// The day whose facts were indexed (derived facts such as valid certifications are the
     /// ones of that day).
     pub facts_of: NaiveDate,
     /// The caller's place in whatever record of changes the index reflects.
     pub position: i64,
+    /// Whatever lets the caller recognise the data and the program the index was built from.
+    pub origin: String,
 }
 
 /// Why a snapshot was not taken up.
@@ -48,13 +50,14 @@ pub enum SnapshotError {
 impl AudienceIndex {
     /// Writes the whole index to `out`, with `stamp`, which [`AudienceIndex::read_snapshot`]
     /// hands back.
-    pub fn write_snapshot(&self, stamp: SnapshotStamp, out: &mut impl Write) -> io::Result<()> {
+    pub fn write_snapshot(&self, stamp: &SnapshotStamp, out: &mut impl Write) -> io::Result<()> {
         let mut out = Summed::new(out);
         let out = &mut out;
         out.write_all(MAGIC)?;
         out.write_all(&FORMAT.to_le_bytes())?;
         out.write_all(&stamp.position.to_le_bytes())?;
         out.write_all(&stamp.facts_of.num_days_from_ce().to_le_bytes())?;
+        write_bytes(out, stamp.origin.as_bytes())?;
         let schema = serde_json::to_vec(&self.schema).map_err(io::Error::other)?;
         write_bytes(out, &schema)?;
         write_bitmap(out, &self.universe)?;
@@ -86,6 +89,8 @@ impl AudienceIndex {
         let position = read_u64(input)? as i64;
         let facts_of = NaiveDate::from_num_days_from_ce_opt(read_u32(input)? as i32)
             .ok_or(SnapshotError::Damaged("day"))?;
+        let origin =
+            String::from_utf8(read_bytes(input)?).map_err(|_| SnapshotError::Damaged("origin"))?;
         let written: AttributeSchema = serde_json::from_slice(&read_bytes(input)?)
             .map_err(|_| SnapshotError::Damaged("schema"))?;
         if &written != schema {
@@ -106,7 +111,12 @@ impl AudienceIndex {
         if u32::from_le_bytes(written) != sum {
             return Err(SnapshotError::Damaged("checksum"));
         }
-        Ok((index, SnapshotStamp { facts_of, position }))
+        let stamp = SnapshotStamp {
+            facts_of,
+            position,
+            origin,
+        };
+        Ok((index, stamp))
     }
 }
 
@@ -210,8 +220,7 @@ fn write_range(out: &mut impl Write, range: &RangeColumn) -> io::Result<()> {
 
 fn read_range(input: &mut impl Read, range: &mut RangeColumn) -> Result<(), SnapshotError> {
     let count = read_len(input)?;
-    let mut bytes = vec![0; count * 8];
-    input.read_exact(&mut bytes)?;
+    let bytes = read_exactly(input, count * 8)?;
     range.values = bytes
         .chunks_exact(8)
         .map(|chunk| f64::from_le_bytes(chunk.try_into().expect("eight bytes")))
@@ -277,8 +286,7 @@ fn read_postings(input: &mut impl Read, postings: &mut Postings) -> Result<(), S
     }
     postings.present = read_bitmap(input)?;
     let scalars = read_len(input)?;
-    let mut bytes = vec![0; scalars * 4];
-    input.read_exact(&mut bytes)?;
+    let bytes = read_exactly(input, scalars * 4)?;
     postings.scalar = bytes
         .chunks_exact(4)
         .map(|chunk| u32::from_le_bytes(chunk.try_into().expect("four bytes")))
@@ -353,6 +361,12 @@ fn read_len(input: &mut impl Read) -> Result<usize, SnapshotError> {
 
 fn read_bytes(input: &mut impl Read) -> Result<Vec<u8>, SnapshotError> {
     let len = read_len(input)?;
+    read_exactly(input, len)
+}
+
+/// `len` bytes, read as they come rather than allocated up front: a damaged length then ends
+/// at the end of the file instead of asking for more memory than there is.
+fn read_exactly(input: &mut impl Read, len: usize) -> Result<Vec<u8>, SnapshotError> {
     let mut bytes = Vec::new();
     input.take(len as u64).read_to_end(&mut bytes)?;
     if bytes.len() != len {
@@ -392,7 +406,7 @@ mod tests {
 
     fn snapshot_of(index: &AudienceIndex) -> Vec<u8> {
         let mut bytes = Vec::new();
-        index.write_snapshot(stamp(), &mut bytes).expect("written");
+        index.write_snapshot(&stamp(), &mut bytes).expect("written");
         bytes
     }
 
@@ -406,6 +420,7 @@ mod tests {
         SnapshotStamp {
             facts_of: day("2026-11-21"),
             position: 42,
+            origin: "42@2026-11-21T08:00:00Z".to_owned(),
         }
     }
 

@@ -382,9 +382,60 @@ async fn stored_tag_weights(store: &Store) -> Result<TagWeights, MatchingError> 
 
 /// Writes `index` to `path` through a temporary file beside it, synced before it is renamed
 /// into place; returns the bytes written.
+/// What a snapshot taken at `position` is recognised by: this program's file (its size and
+/// modification time: an upgraded program may derive facts differently) and the change log row at
+/// or below `position` ([`Store::change_fingerprint`]); `None` when the log holds no such row.
+async fn origin(store: &Store, position: i64) -> Result<Option<String>, MatchingError> {
+    let program = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|file| {
+            let modified = file
+                .modified()
+                .ok()
+                .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            format!("{}:{}", file.len(), modified.as_nanos())
+        })
+        .unwrap_or_default();
+    Ok(store
+        .change_fingerprint(position)
+        .await?
+        .map(|change| format!("{program}|{change}")))
+}
+
+/// Removes what snapshot writes cut off by a crash left beside `path` (an hour old or more, so
+/// another instance's write in progress is left alone).
+fn remove_stale_partials(path: &std::path::Path) {
+    let (Some(folder), Some(stem)) = (path.parent(), path.file_stem()) else {
+        return;
+    };
+    let prefix = format!("{}.partial-", stem.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if folder.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        folder
+    }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|file| file.modified())
+            .is_ok_and(|at| {
+                at.elapsed().unwrap_or_default() >= std::time::Duration::from_secs(3600)
+            });
+        if old
+            && entry.file_name().to_string_lossy().starts_with(&prefix)
+            && let Err(error) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!(%error, file = %entry.path().display(), "a stale snapshot part was not removed");
+        }
+    }
+}
+
 fn write_snapshot(
     index: &AudienceIndex,
-    stamp: SnapshotStamp,
+    stamp: &SnapshotStamp,
     path: &std::path::Path,
 ) -> std::io::Result<u64> {
     use std::io::Write;
@@ -589,6 +640,8 @@ impl IndexBuild {
     pub async fn load(self) -> Result<LoadedIndex, MatchingError> {
         let started = std::time::Instant::now();
         if let Some(path) = self.matching.snapshot.clone() {
+            let stale = path.clone();
+            tokio::task::spawn_blocking(move || remove_stale_partials(&stale)).await?;
             match self.read_snapshot(&path).await {
                 Ok(index) => {
                     tracing::info!(
@@ -652,9 +705,9 @@ impl IndexBuild {
             ));
         }
         let store = &self.matching.store;
-        if !store.changes_kept_after(stamp.position).await? {
+        if Some(stamp.origin) != origin(store, stamp.position).await? {
             return Err(MatchingError::SnapshotOutdated(
-                "the change log no longer reaches back to it",
+                "another program wrote it, or the change log no longer holds its place",
             ));
         }
         let changed = store.profiles_changed_after(stamp.position).await?;
@@ -786,12 +839,24 @@ impl Matching {
             return index;
         };
         let started = std::time::Instant::now();
+        let origin = match origin(&self.store, position).await {
+            Ok(Some(origin)) => origin,
+            Ok(None) => {
+                tracing::info!("no change log row to recognise a snapshot by; none saved");
+                return index;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the audience index snapshot was not saved");
+                return index;
+            }
+        };
         let stamp = SnapshotStamp {
             facts_of: built_on,
             position,
+            origin,
         };
         let (index, written) = tokio::task::spawn_blocking(move || {
-            let written = write_snapshot(&index, stamp, &path);
+            let written = write_snapshot(&index, &stamp, &path);
             (index, written)
         })
         .await

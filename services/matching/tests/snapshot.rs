@@ -111,6 +111,24 @@ async fn an_instance_starts_from_its_snapshot_brought_up_to_date_from_the_log() 
     drop(next_day);
     assert!(started(&store, &snapshot).await.stats().index_from_snapshot);
 
+    // Another database on the same day: its log has another row at the snapshot's place.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let other = support::sqlite_store(elsewhere.path(), &clock).await;
+    other
+        .create_policy(
+            &support::for_individuals("就业见习补贴", None),
+            "test",
+            store::PublishPush::Never,
+        )
+        .await
+        .unwrap();
+    let before = std::fs::read(&snapshot).unwrap();
+    let foreign = started(&other, &snapshot).await;
+    assert!(!foreign.stats().index_from_snapshot);
+    assert_eq!(audience(&foreign, store.today()), Vec::<i64>::new());
+    drop(foreign);
+    std::fs::write(&snapshot, before).unwrap();
+
     // The log pruned past the snapshot: what changed since cannot be known.
     store
         .prune_changes(std::time::Duration::ZERO)

@@ -131,11 +131,12 @@ fn snapshot_round_trip(
     let stamp = matcher::SnapshotStamp {
         facts_of: as_of(),
         position: 0,
+        origin: String::new(),
     };
     let (mut write, mut read) = (Spent::default(), Spent::default());
     timed(&mut write, || -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-        index.write_snapshot(stamp, &mut out)?;
+        index.write_snapshot(&stamp, &mut out)?;
         out.flush()?;
         Ok(())
     })?;

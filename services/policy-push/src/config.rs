@@ -62,7 +62,8 @@ pub struct Config {
     pub long_request_timeout_ms: u64,
     /// Longest a client may take to send a request's line and headers, and longest a kept-alive
     /// connection may wait idle for its next request, in milliseconds; then it is closed, so
-    /// clients that send a head slowly or never finish it cannot hold connections open.
+    /// clients that send a head slowly or never finish it cannot hold connections open. Longer
+    /// than a load balancer's idle timeout (60 s on AWS), which should close idle ones first.
     pub header_timeout_ms: u64,
     /// Where the audience index is saved after each full build (at start, each new day) and
     /// read back at the next start, brought up to date from the change log, instead of reading
@@ -267,7 +268,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             request_timeout_ms: 30_000,
             long_request_timeout_ms: 600_000,
-            header_timeout_ms: 30_000,
+            header_timeout_ms: 75_000,
             index_snapshot: None,
             metrics: MetricsConfig {
                 listen: None,
@@ -356,7 +357,7 @@ Configuration (later sources override earlier ones):
        POLICY_PUSH_IMPORTS__STALE_AFTER_SECS,
        POLICY_PUSH_DELIVERY__MIN_SCHEDULE_INTERVAL_SECS, POLICY_PUSH_DELIVERY__DRAIN_GRACE_MS,
        POLICY_PUSH_REQUEST_TIMEOUT_MS (30000), POLICY_PUSH_LONG_REQUEST_TIMEOUT_MS (600000),
-       POLICY_PUSH_HEADER_TIMEOUT_MS (30000),
+       POLICY_PUSH_HEADER_TIMEOUT_MS (75000),
        POLICY_PUSH_INDEX_SNAPSHOT (a file path; unset: no audience index snapshot),
        POLICY_PUSH_METRICS__LISTEN (e.g. 0.0.0.0:9464; unset: no /metrics),
        POLICY_PUSH_METRICS__BEARER_TOKEN, POLICY_PUSH_LOG_FORMAT (text or json),
@@ -423,7 +424,7 @@ mod tests {
             assert!(config.metrics.listen.is_some());
             assert_eq!(config.sign_in.attempts_per_name, 5);
             assert_eq!(config.calculator_per_minute, 30);
-            assert_eq!(config.header_timeout_ms, 30_000);
+            assert_eq!(config.header_timeout_ms, 75_000);
             assert!(config.index_snapshot.is_some());
             Ok(())
         });

@@ -89,14 +89,29 @@ impl Store {
         Ok(head.unwrap_or(0))
     }
 
-    /// Whether the log still holds every row after `position`: true when a row at or below it
-    /// is still kept, since pruning takes the oldest rows first. A state saved at `position`
-    /// (an index snapshot) can then be brought up to date from the log alone.
-    pub async fn changes_kept_after(&self, position: i64) -> Result<bool, StoreError> {
-        let oldest: Option<i64> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT MIN(id) FROM changes").fetch_one(pool).await?
-        });
-        Ok(oldest.is_some_and(|oldest| oldest <= position))
+    /// How the log row at or just below `position` reads (`id@recorded_at`), or `None` when no
+    /// row is kept there. A state saved at `position` is recognised by it: another database, or
+    /// one restored from a backup taken before `position`, holds another row there or none; and
+    /// since pruning takes the oldest rows first, every row after it is still kept.
+    pub async fn change_fingerprint(&self, position: i64) -> Result<Option<String>, StoreError> {
+        const LAST_AT_OR_BELOW: &str = "FROM changes WHERE id <= $1 ORDER BY id DESC LIMIT 1";
+        let row: Option<(i64, String)> = match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as(&format!("SELECT id, recorded_at {LAST_AT_OR_BELOW}"))
+                    .bind(position)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(&format!(
+                    "SELECT id, CAST(recorded_at AT TIME ZONE 'UTC' AS TEXT) {LAST_AT_OR_BELOW}"
+                ))
+                .bind(position)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(id, recorded_at)| format!("{id}@{recorded_at}")))
     }
 
     /// The profiles the log names after `position`, each once, in id order.
