@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveTime, Utc};
 use profiles::ContactRole;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use utoipa::ToSchema;
 
@@ -45,14 +46,28 @@ pub struct InboxItem {
     pub profile_id: i64,
     pub push_id: i64,
     /// The pack as delivered: policies with reasons, how to apply, deadlines.
+    ///
+    /// Kept as the stored JSON text (checked to be JSON when the row is read) and sent on as it
+    /// is: a listing decoded every pack into a `serde_json::Value` only to write it out again,
+    /// most of an inbox page's time. [`InboxItem::pack_value`] decodes it for readers that look
+    /// inside.
     #[schema(value_type = Object)]
-    pub pack: Json<serde_json::Value>,
+    pub pack: Json<Box<RawValue>>,
     /// Scoring-weights version that produced the pack's matches.
     pub rule_version: i64,
     #[sqlx(try_from = "String")]
     pub state: InboxState,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
+}
+
+impl InboxItem {
+    /// The pack decoded, for readers that look inside it.
+    pub fn pack_value(&self) -> serde_json::Value {
+        // The text parsed as JSON when the row was read, so it parses again; `Null` is what a
+        // reader indexing into a pack already gets for anything missing.
+        serde_json::from_str(self.pack.get()).unwrap_or_default()
+    }
 }
 
 /// Filters of an inbox listing.

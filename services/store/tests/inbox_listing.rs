@@ -1,6 +1,7 @@
 //! A recipient's inbox as listed: newest first, paged, filtered by state and by text, with the
 //! total of the filtered listing and the unread count of the whole inbox — also on a page past
-//! the end and for an empty inbox. On SQLite and PostgreSQL.
+//! the end and for an empty inbox. Packs are listed as stored: the same JSON the delivery wrote,
+//! byte for byte on SQLite. On SQLite and PostgreSQL.
 
 mod support;
 
@@ -16,6 +17,17 @@ use support::{one_recipient, open, staff_push};
 
 /// Delivers pack `n` (titled `title`) to `recipient`'s inbox through a push of its own.
 async fn deliver(store: &Store, recipient: i64, n: i64, title: &str) {
+    deliver_pack(
+        store,
+        recipient,
+        n,
+        serde_json::json!({"n": n, "title": title}),
+    )
+    .await;
+}
+
+/// Delivers `pack` to `recipient`'s inbox through push number `n`.
+async fn deliver_pack(store: &Store, recipient: i64, n: i64, pack: serde_json::Value) {
     let lease = Duration::minutes(2);
     let push = staff_push(store, &format!("inbox-listing-{n}")).await;
     store.claim_planning("planner", lease).await.unwrap();
@@ -57,7 +69,7 @@ async fn deliver(store: &Store, recipient: i64, n: i64, title: &str) {
             (
                 delivery,
                 Settlement::Delivered {
-                    inbox_pack: Some(serde_json::json!({"n": n, "title": title})),
+                    inbox_pack: Some(pack.clone()),
                     rule_version: 1,
                     dropped: Vec::new(),
                     addresses: Vec::new(),
@@ -74,7 +86,7 @@ fn seen(page: &InboxPage) -> (Vec<i64>, i64, i64) {
         .page
         .items
         .iter()
-        .map(|item| item.pack.0["n"].as_i64().unwrap())
+        .map(|item| item.pack_value()["n"].as_i64().unwrap())
         .collect();
     (packs, page.page.total, page.unread)
 }
@@ -101,7 +113,7 @@ async fn an_inbox_lists_pages_filters_and_counts(url: &str) {
         all.page
             .items
             .iter()
-            .find(|item| item.pack.0["n"] == n)
+            .find(|item| item.pack_value()["n"] == n)
             .unwrap()
             .id
     };
@@ -174,4 +186,64 @@ async fn an_inbox_lists_pages_filters_and_counts_on_sqlite() {
 async fn an_inbox_lists_pages_filters_and_counts_on_postgres() {
     let db = ScratchDatabase::create("pp_store_inbox_listing").await;
     an_inbox_lists_pages_filters_and_counts(db.url()).await;
+}
+
+/// A pack with what JSON text can make awkward: escapes, characters outside the BMP, numbers at
+/// the edges of their types, nesting, empty containers.
+fn awkward_pack(n: i64) -> serde_json::Value {
+    serde_json::json!({
+        "n": n,
+        "title": "关于\"稳岗\"补贴的通知 </script> \u{1} \\ 𝄞 \n\t",
+        "items": [
+            {"policy_id": i64::MAX, "score": 0.1, "tiny": 1e-300, "huge": 1.5e300, "minus": -0.0,
+             "unsigned": u64::MAX, "reasons": [], "detail": {}, "flag": true, "none": null},
+            {"policy_id": -1, "nested": [[["deep"]]], "empty": ""}
+        ]
+    })
+}
+
+/// The listing hands on each pack's stored text where it used to decode it into a
+/// `serde_json::Value` and encode it again: the answer must not change. On SQLite the stored text
+/// is that encoding, so the bytes are the same; PostgreSQL's `jsonb` gives its own layout of the
+/// same value.
+async fn a_listed_pack_is_the_delivered_one(url: &str, same_bytes: bool) {
+    let clock = Arc::new(ManualClock::at(1_796_000_000));
+    let store = open(url, &clock).await;
+    let recipient = one_recipient(&store).await;
+    for n in 0..3 {
+        deliver_pack(&store, recipient, n, awkward_pack(n)).await;
+        clock.advance(60);
+    }
+    let listed = store
+        .inbox(recipient, &InboxFilter::default(), Paging::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.page.items.len(), 3);
+    for item in &listed.page.items {
+        let n = item.pack_value()["n"].as_i64().unwrap();
+        assert_eq!(item.pack_value(), awkward_pack(n));
+        let sent = serde_json::to_string(&item.pack).unwrap();
+        let decoded_and_encoded = serde_json::to_string(&item.pack_value()).unwrap();
+        if same_bytes {
+            assert_eq!(sent, decoded_and_encoded);
+        } else {
+            let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+            assert_eq!(sent, awkward_pack(n));
+        }
+        let one = store.inbox_item(item.id).await.unwrap();
+        assert_eq!(one.pack.get(), item.pack.get(), "one item reads as listed");
+    }
+}
+
+#[tokio::test]
+async fn a_listed_pack_is_the_delivered_one_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_listed_pack_is_the_delivered_one(&format!("sqlite://{}/t.db", dir.path().display()), true)
+        .await;
+}
+
+#[tokio::test]
+async fn a_listed_pack_is_the_delivered_one_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_inbox_pack_text").await;
+    a_listed_pack_is_the_delivered_one(db.url(), false).await;
 }

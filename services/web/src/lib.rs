@@ -592,7 +592,8 @@ async fn inbox(
         .items
         .iter()
         .map(|item| {
-            let titles: Vec<&str> = item.pack.0["items"]
+            let pack = item.pack_value();
+            let titles: Vec<&str> = pack["items"]
                 .as_array()
                 .map(|items| items.iter().filter_map(|i| i["title"].as_str()).collect())
                 .unwrap_or_default();
@@ -656,7 +657,8 @@ async fn item(
             )
         })
         .collect();
-    let confirmed: Vec<i64> = match item.pack.0["items"].as_array() {
+    let pack = item.pack_value();
+    let confirmed: Vec<i64> = match pack["items"].as_array() {
         Some(items) => {
             let mut done = Vec::new();
             for policy in items.iter().filter_map(|i| i["policy_id"].as_i64()) {
@@ -678,16 +680,18 @@ async fn item(
     viewer.render(
         "item.html",
         title,
-        context! { id => id, pack => item.pack.0, feedback => feedback, confirmed => confirmed },
+        context! { id => id, pack => pack, feedback => feedback, confirmed => confirmed },
     )
 }
 
 /// The policy `policy_id` of an inbox item's pack.
-fn pack_entry(item: &store::InboxItem, policy_id: i64) -> Option<&serde_json::Value> {
-    item.pack.0["items"]
-        .as_array()?
-        .iter()
+fn pack_entry(item: &store::InboxItem, policy_id: i64) -> Option<serde_json::Value> {
+    let mut pack = item.pack_value();
+    pack.get_mut("items")?
+        .as_array_mut()?
+        .iter_mut()
         .find(|i| i["policy_id"].as_i64() == Some(policy_id))
+        .map(serde_json::Value::take)
 }
 
 /// A form posted about one of the viewer's own inbox items: its fields (CSRF-checked), the

@@ -120,16 +120,16 @@ struct FeedbackBody {
 }
 
 /// The pack's policy `policy_id`, or a 422 naming `policy_id`.
-fn pack_policy(item: &InboxItem, policy_id: i64) -> Result<&serde_json::Value, ApiError> {
-    item.pack
-        .0
-        .get("items")
-        .and_then(|items| items.as_array())
+fn pack_policy(item: &InboxItem, policy_id: i64) -> Result<serde_json::Value, ApiError> {
+    let mut pack = item.pack_value();
+    pack.get_mut("items")
+        .and_then(|items| items.as_array_mut())
         .and_then(|items| {
             items
-                .iter()
+                .iter_mut()
                 .find(|i| i.get("policy_id").and_then(|v| v.as_i64()) == Some(policy_id))
         })
+        .map(serde_json::Value::take)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

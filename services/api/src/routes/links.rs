@@ -115,7 +115,7 @@ async fn read_pack(
             "<p>已标记为已读。</p><p>Marked as read.</p>",
         ));
     };
-    let pack: push::ServicePack = serde_json::from_value(item.pack.0).map_err(|error| {
+    let pack: push::ServicePack = serde_json::from_str(item.pack.get()).map_err(|error| {
         tracing::error!(%error, item_id = item.id, "stored pack does not decode");
         ApiError::internal()
     })?;
