@@ -38,4 +38,6 @@ pub use explain::{Explanation, LeafDetail, NearMiss, NodeKind, Outcome, ReasonNo
 pub use field::label as fact_label;
 pub use names::CodeNames;
 pub use reason::{Reason, Remedy};
-pub use score::{SCORED_DIMENSIONS, Score, ScoreTerm, TagWeights, Weights, WeightsError};
+pub use score::{
+    MAX_WEIGHT, SCORED_DIMENSIONS, Score, ScoreTerm, TagWeights, Weights, WeightsError,
+};

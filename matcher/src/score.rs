@@ -80,10 +80,20 @@ impl WeightsError {
     fn not_a_weight(field: String) -> Self {
         Self::new(
             field,
-            "须为不小于 0 的有限数",
-            "must be a finite non-negative number",
+            "须为 0 到 1000 之间的数",
+            "must be a number from 0 to 1000",
         )
     }
+}
+
+/// Largest weight: only ratios between weights matter, and beyond this a sum of weights times
+/// values could overflow into infinity and leave every score undefined.
+pub const MAX_WEIGHT: f64 = 1000.0;
+
+/// Whether `weight` may be a weight: a number from 0 to [`MAX_WEIGHT`], and not −0, which would
+/// read back as "-0.0".
+fn is_weight(weight: f64) -> bool {
+    (0.0..=MAX_WEIGHT).contains(&weight) && !weight.is_sign_negative()
 }
 
 impl Weights {
@@ -103,7 +113,7 @@ impl Weights {
             .map(|(f, w)| (f.to_string(), w))
             .chain(dimensions)
         {
-            if !(weight.is_finite() && weight >= 0.0) {
+            if !is_weight(weight) {
                 return Err(WeightsError::not_a_weight(field));
             }
         }
@@ -162,7 +172,7 @@ impl TagWeights {
     ) -> Result<Self, WeightsError> {
         let mut kept = BTreeMap::new();
         for (dimension, code, weight) in weights {
-            if !(weight.is_finite() && weight >= 0.0) {
+            if !is_weight(weight) {
                 return Err(WeightsError::not_a_weight(format!(
                     "tags.{dimension}.{code}"
                 )));
@@ -1074,6 +1084,18 @@ mod tests {
         let error = missing.validate().unwrap_err();
         assert_eq!(error.field, "dimensions.size");
         assert!(error.message_zh.contains("缺失"), "{error:?}");
+        for bad in [1e308, MAX_WEIGHT + 1.0, -0.0] {
+            let mut weights = Weights::default();
+            weights.dimensions.insert("size".into(), bad);
+            assert_eq!(
+                weights.validate().unwrap_err().field,
+                "dimensions.size",
+                "{bad}"
+            );
+        }
+        let mut heaviest = Weights::default();
+        heaviest.dimensions.insert("size".into(), MAX_WEIGHT);
+        assert!(heaviest.validate().is_ok());
         let negative = Weights {
             interest: -1.0,
             ..Weights::default()

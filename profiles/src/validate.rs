@@ -18,6 +18,8 @@ use chrono::{Datelike, NaiveDate};
 use std::collections::{BTreeMap, BTreeSet};
 
 const MAX_NAME_CHARS: usize = 200;
+/// Largest amount (万元) a profile may state, either way.
+const MAX_AMOUNT: f64 = 1e12;
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_EMAIL_LOCAL_CHARS: usize = 64;
 const MAX_DOMAIN_LABEL_CHARS: usize = 63;
@@ -285,11 +287,11 @@ impl Checks {
     }
 
     /// A figure that may be negative, such as taxable income after a loss.
+    /// An amount in 万元, which may be a loss. Beyond [`MAX_AMOUNT`] it is a mistake, not a
+    /// company: a trillion 万元 is more than any economy's output.
     fn signed_amount(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
         let value = value?;
-        if value.is_finite() {
-            Some(value)
-        } else {
+        if !value.is_finite() {
             self.fail(
                 field,
                 Rule::NotFinite,
@@ -297,6 +299,16 @@ impl Checks {
                 "must be a finite number",
             );
             None
+        } else if value.abs() > MAX_AMOUNT {
+            self.fail(
+                field,
+                Rule::OutOfRange,
+                "数值过大（绝对值不能超过一万亿万元）",
+                "is too large (at most 10^12 in units of 10,000 yuan either way)",
+            );
+            None
+        } else {
+            Some(value)
         }
     }
 
@@ -1069,6 +1081,19 @@ mod tests {
             enterprise(unseeded).certifications.unwrap()[0].kind,
             "iso9001"
         );
+    }
+
+    #[test]
+    fn amounts_beyond_a_trillion_are_refused() {
+        let huge = with(
+            enterprise_json(),
+            json!({"revenue": 1e308, "taxable_income": -2e12}),
+        );
+        let errors = errors(huge);
+        assert!(errors.has("revenue", Rule::OutOfRange), "{errors:?}");
+        assert!(errors.has("taxable_income", Rule::OutOfRange), "{errors:?}");
+        let large = with(enterprise_json(), json!({"revenue": 1e12}));
+        assert_eq!(enterprise(large).revenue, Some(1e12));
     }
 
     #[test]

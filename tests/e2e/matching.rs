@@ -366,11 +366,17 @@ async fn weights_are_data_and_change_scores(app: TestApp) {
     unscored_dimension["dimensions"]["topic"] = json!(2);
     let mut unknown_dimension = weights.clone();
     unknown_dimension["dimensions"]["colour"] = json!(1);
+    let mut overflowing = weights.clone();
+    overflowing["dimensions"]["size"] = json!(1e308);
+    let mut negative_zero = weights.clone();
+    negative_zero["interest"] = json!(-0.0);
     for (body, code, field) in [
         (short, "missing_field", "feedback"),
         (dimension_left_out, "invalid_weights", "dimensions.size"),
         (unscored_dimension, "invalid_weights", "dimensions.topic"),
         (unknown_dimension, "invalid_weights", "dimensions.colour"),
+        (overflowing, "invalid_weights", "dimensions.size"),
+        (negative_zero, "invalid_weights", "interest"),
         (json!([]), "invalid_type", "."),
     ] {
         let reply = app.put("/api/v1/weights", &body).await;

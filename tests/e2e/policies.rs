@@ -484,8 +484,15 @@ async fn topics_and_interests_must_be_topics_of_the_taxonomy(app: TestApp) {
         Some("interests[1]")
     );
     assert_eq!(body["errors"][0]["rule"], "unknown_topic", "{body}");
+    policy["topics"] = json!(["tax", "rnd", "tax"]);
+    let field = app
+        .post("/api/v1/policies", &policy)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("topics[2]"));
     assert_eq!(app.total("/api/v1/policies").await, 0);
     assert_eq!(app.total("/api/v1/profiles").await, 0);
+    policy["topics"] = json!(["tax", "space_travel"]);
 
     app.create(
         "/api/v1/tags",
@@ -504,6 +511,12 @@ async fn topics_and_interests_must_be_topics_of_the_taxonomy(app: TestApp) {
         .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("muted_topics[1]"));
     assert_eq!(app.get(&path).await.body["muted_topics"], json!([]));
+    preferences["muted_topics"] = json!(["tax", "tax"]);
+    let field = app
+        .put(&path, &preferences)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("muted_topics[1]"));
     preferences["muted_topics"] = json!(["space_travel"]);
     app.put(&path, &preferences).await.expect(200);
 }

@@ -233,6 +233,44 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
         merges
     );
 
+    // Neither side of a merge can be deleted: the old code would stop resolving.
+    let target = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "probe_target", "label_zh": "目标", "label_en": "Target"})).await;
+    let alias = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "probe_alias", "label_zh": "别名", "label_en": "Alias"})).await;
+    app.post(
+        &format!("/api/v1/tags/{alias}/merge"),
+        &json!({"into": "probe_target"}),
+    )
+    .await
+    .expect(200);
+    for id in [alias, target] {
+        app.delete(&format!("/api/v1/tags/{id}"))
+            .await
+            .expect_error(409, "tag_in_use");
+    }
+    // A retired tag can still be merged into an active one.
+    let retired_id = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "probe_retired", "label_zh": "停用", "label_en": "Retired"})).await;
+    let mut retired = app
+        .get(&format!("/api/v1/tags/{retired_id}"))
+        .await
+        .expect(200)
+        .body;
+    for generated in ["id", "version", "created_at", "updated_at", "merged_into"] {
+        retired.as_object_mut().unwrap().remove(generated);
+    }
+    retired["status"] = json!("retired");
+    app.put(&format!("/api/v1/tags/{retired_id}"), &retired)
+        .await
+        .expect(200);
+    let merged_retired = app
+        .post(
+            &format!("/api/v1/tags/{retired_id}/merge"),
+            &json!({"into": "probe_target"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(merged_retired["status"], "merged");
+
     assert_retagged(&app, id, &["rnd_old"], &["rnd"]).await;
     // Old references keep working: a filter by the old code, and a new policy using it.
     assert_eq!(app.total("/api/v1/policies?topic=rnd_old").await, 1);

@@ -556,14 +556,25 @@ impl Store {
             .muted_topics
             .iter()
             .enumerate()
-            .filter(|(_, topic)| !topics.contains(topic.as_str()))
-            .map(|(i, topic)| {
-                crate::FieldError::new(
-                    format!("muted_topics[{i}]"),
-                    "unknown_topic",
-                    format!("“{topic}”不是政策主题标签"),
-                    format!("“{topic}” is not a topic of the taxonomy"),
-                )
+            .filter_map(|(i, topic)| {
+                let field = format!("muted_topics[{i}]");
+                if !topics.contains(topic.as_str()) {
+                    Some(crate::FieldError::new(
+                        field,
+                        "unknown_topic",
+                        format!("“{topic}”不是政策主题标签"),
+                        format!("“{topic}” is not a topic of the taxonomy"),
+                    ))
+                } else if preferences.muted_topics[..i].contains(topic) {
+                    Some(crate::FieldError::new(
+                        field,
+                        "duplicate",
+                        format!("主题“{topic}”重复"),
+                        format!("topic {topic} is listed twice"),
+                    ))
+                } else {
+                    None
+                }
             })
             .collect();
         if !unknown.is_empty() {

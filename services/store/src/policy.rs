@@ -306,6 +306,16 @@ impl PolicyContent {
                 format!("at most {MAX_RELATED_POLICIES} related policies may be listed"),
             );
         }
+        for (i, topic) in self.topics.iter().enumerate() {
+            if self.topics[..i].contains(topic) {
+                fail(
+                    format!("topics[{i}]"),
+                    "duplicate",
+                    format!("政策主题“{topic}”重复"),
+                    format!("topic {topic} is listed twice"),
+                );
+            }
+        }
         for (i, id) in self.related_policy_ids.iter().enumerate() {
             if self.related_policy_ids[..i].contains(id) {
                 fail(

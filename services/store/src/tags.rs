@@ -329,12 +329,12 @@ impl Store {
                 ));
             }
         }
-        if !input.weight.is_finite() || input.weight < 0.0 {
+        if !(0.0..=matcher::MAX_WEIGHT).contains(&input.weight) || input.weight.is_sign_negative() {
             problems.push(FieldError::new(
                 "weight",
-                "non_negative",
-                "权重须为非负数",
-                "weight must be a non-negative number",
+                "weight_range",
+                "权重须为 0 到 1000 之间的数",
+                "weight must be a number from 0 to 1000",
             ));
         }
         if problems.is_empty() {
@@ -560,10 +560,10 @@ impl Store {
         let now = self.now();
         let users: Vec<i64> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            // Only while still active: a merge made meanwhile by someone else stands.
+            // Only while not merged: a merge made meanwhile by someone else stands.
             let updated = sqlx::query(
                 "UPDATE tags SET status = 'merged', merged_into = $1, version = version + 1, updated_at = $2 \
-                 WHERE id = $3 AND status = 'active'",
+                 WHERE id = $3 AND status <> 'merged'",
             )
             .bind(into)
             .bind(now)
@@ -681,12 +681,28 @@ impl Store {
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let row: Option<(String, String)> =
-                sqlx::query_as("SELECT dimension, code FROM tags WHERE id = $1")
+            let row: Option<(String, String, String)> =
+                sqlx::query_as("SELECT dimension, code, status FROM tags WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            let (dimension, code) = row.ok_or_else(|| not_found(id))?;
+            let (dimension, code, status) = row.ok_or_else(|| not_found(id))?;
+            // A merged code keeps resolving to its target, and a target keeps its aliases:
+            // deleting either would break references made through the alias.
+            let aliases: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tags WHERE dimension = $1 AND merged_into = $2",
+            )
+            .bind(&dimension)
+            .bind(&code)
+            .fetch_one(&mut *tx)
+            .await?;
+            if status == enum_text(&TagStatus::Merged) || aliases > 0 {
+                return Err(StoreError::State {
+                    code: "tag_in_use",
+                    message_zh: format!("标签 {code} 是合并关系的一方（旧代码仍指向合并目标），不能删除"),
+                    message_en: format!("tag {code} takes part in a merge (the old code still resolves to its target) and cannot be deleted"),
+                });
+            }
             let uses: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM policy_tags WHERE dimension = $1 AND code = $2",
             )
