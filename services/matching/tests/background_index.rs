@@ -28,14 +28,7 @@ async fn the_forward_path_serves_while_the_index_is_built_and_changes_meanwhile_
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
-    store
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    support::save_policy(&store, &support::for_individuals("就业见习补贴", None)).await;
     let kept = store
         .create_profile(support::citizen("110105200811230010"), "test")
         .await

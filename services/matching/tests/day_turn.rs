@@ -21,10 +21,7 @@ async fn a_citizen_coming_of_age_joins_the_audience_after_the_day_turns() {
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
     assert_eq!(store.today().to_string(), "2026-11-22");
-    let policy = store
-        .create_policy(&policy_for_adults(), "test", store::PublishPush::Never)
-        .await
-        .unwrap();
+    let policy = support::save_policy(&store, &policy_for_adults()).await;
     store
         .create_profile(support::citizen("110105200811230010"), "test")
         .await
@@ -62,10 +59,7 @@ async fn a_policy_expires_when_its_validity_ends_and_stops_matching() {
     let store = support::sqlite_store(dir.path(), &clock).await;
     let mut content = policy_for_adults();
     content.valid_until = chrono::NaiveDate::from_ymd_opt(2026, 11, 23);
-    let policy = store
-        .create_policy(&content, "test", store::PublishPush::Never)
-        .await
-        .unwrap();
+    let policy = support::save_policy(&store, &content).await;
     let input = serde_json::from_value(serde_json::json!({
         "kind": "citizen", "name": "老王", "id_number": "110105196003070013",
         "residence_region": "110105"

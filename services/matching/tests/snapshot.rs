@@ -46,14 +46,7 @@ async fn an_instance_starts_from_its_snapshot_brought_up_to_date_from_the_log() 
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
     let snapshot = dir.path().join("audience.snapshot");
-    store
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    support::save_policy(&store, &support::for_individuals("就业见习补贴", None)).await;
     let mut ids = Vec::new();
     for id_number in ["110105200811230010", "110105199003071239"] {
         let saved = store
@@ -114,14 +107,7 @@ async fn an_instance_starts_from_its_snapshot_brought_up_to_date_from_the_log() 
     // Another database on the same day: its log has another row at the snapshot's place.
     let elsewhere = tempfile::tempdir().unwrap();
     let other = support::sqlite_store(elsewhere.path(), &clock).await;
-    other
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    support::save_policy(&other, &support::for_individuals("就业见习补贴", None)).await;
     let before = std::fs::read(&snapshot).unwrap();
     let foreign = started(&other, &snapshot).await;
     assert!(!foreign.stats().index_from_snapshot);

@@ -13,14 +13,7 @@ async fn stats_give_the_sizes_and_move_on_with_each_catch_up() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir.path(), &clock).await;
-    store
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    support::save_policy(&store, &support::for_individuals("就业见习补贴", None)).await;
     store
         .create_profile(support::citizen("110105200811230010"), "test")
         .await

@@ -15,14 +15,8 @@ use store::policy::Policy;
 async fn one_policy(dir: &std::path::Path) -> (Store, Policy) {
     let clock = Arc::new(store::ManualClock::at(1_795_320_000));
     let store = support::sqlite_store(dir, &clock).await;
-    let policy = store
-        .create_policy(
-            &support::for_individuals("就业见习补贴", None),
-            "test",
-            store::PublishPush::Never,
-        )
-        .await
-        .unwrap();
+    let policy =
+        support::save_policy(&store, &support::for_individuals("就业见习补贴", None)).await;
     (store, policy)
 }
 

@@ -189,6 +189,14 @@ pub struct Gap {
     pub message_en: String,
 }
 
+/// The items of `items` listed before, each with its position.
+fn repeats<T: PartialEq>(items: &[T]) -> impl Iterator<Item = (usize, &T)> {
+    items
+        .iter()
+        .enumerate()
+        .filter(move |(i, item)| items[..*i].contains(item))
+}
+
 impl PolicyContent {
     /// Checks the rules no stored policy may break, collecting every problem.
     pub fn validate(&self, schema: &AttributeSchema) -> Result<(), Vec<FieldError>> {
@@ -306,25 +314,22 @@ impl PolicyContent {
                 format!("at most {MAX_RELATED_POLICIES} related policies may be listed"),
             );
         }
-        for (i, topic) in self.topics.iter().enumerate() {
-            if self.topics[..i].contains(topic) {
-                fail(
-                    format!("topics[{i}]"),
-                    "duplicate",
-                    format!("政策主题“{topic}”重复"),
-                    format!("topic {topic} is listed twice"),
-                );
-            }
-        }
-        for (i, id) in self.related_policy_ids.iter().enumerate() {
-            if self.related_policy_ids[..i].contains(id) {
-                fail(
-                    format!("related_policy_ids[{i}]"),
-                    "duplicate",
-                    format!("相关政策 {id} 重复"),
-                    format!("related policy {id} is listed twice"),
-                );
-            }
+        let topics = repeats(&self.topics).map(|(i, topic)| {
+            (
+                format!("topics[{i}]"),
+                format!("政策主题“{topic}”重复"),
+                format!("topic {topic} is listed twice"),
+            )
+        });
+        let related = repeats(&self.related_policy_ids).map(|(i, id)| {
+            (
+                format!("related_policy_ids[{i}]"),
+                format!("相关政策 {id} 重复"),
+                format!("related policy {id} is listed twice"),
+            )
+        });
+        for (field, zh, en) in topics.chain(related) {
+            fail(field, "duplicate", zh, en);
         }
         let mut condition_errors = Vec::new();
         if let Err(errors) = self.applicability.validate(schema) {

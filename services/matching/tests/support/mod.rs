@@ -1,5 +1,6 @@
 //! Shared by the matching service's tests: a store on an SQLite file in `dir` whose clock the
-//! test moves by hand, a citizen of 朝阳, and published policies for individuals.
+//! test moves by hand, a citizen of 朝阳, and published policies for individuals, saved without a
+//! publish push.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,4 +40,15 @@ pub fn for_individuals(
         "applicability": applicability
     }))
     .expect("policy JSON")
+}
+
+/// Saves `content` as a new policy, queuing no publish push.
+pub async fn save_policy(
+    store: &Store,
+    content: &store::policy::PolicyContent,
+) -> store::policy::Policy {
+    store
+        .create_policy(content, "test", store::PublishPush::Never)
+        .await
+        .expect("policy saved")
 }
