@@ -386,6 +386,13 @@ async fn weights_are_data_and_change_scores(app: TestApp) {
             .await
             .expect_error(422, code);
     }
+    for top in ["0", "101"] {
+        let field = app
+            .post(&format!("/api/v1/weights/dry-run?top={top}"), &weights)
+            .await
+            .expect_error(400, "invalid_query");
+        assert_eq!(field.as_deref(), Some("top"), "top={top}");
+    }
     assert_eq!(app.total("/api/v1/audit?entity=weights").await, 0);
     assert_eq!(
         app.get(&path).await.body["eligible"][0]["score"]

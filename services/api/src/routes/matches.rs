@@ -468,11 +468,13 @@ async fn get_weights(State(state): State<AppState>) -> Json<Weights> {
 
 /// Profiles a weights dry run compares rankings on (the first ones, by id).
 const DRY_RUN_PROFILES: i64 = 5_000;
+/// Longest ranking a dry run compares per profile: a page of results, not the library.
+const MAX_DRY_RUN_TOP: usize = 100;
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 struct DryRunQuery {
-    /// Length of the ranking compared per profile (default 10).
+    /// Length of the ranking compared per profile, 1 to 100 (default 10).
     top: Option<usize>,
     /// Evaluation day (default today in China).
     as_of: Option<chrono::NaiveDate>,
@@ -484,6 +486,7 @@ struct DryRunQuery {
 #[utoipa::path(post, path = "/api/v1/weights/dry-run", tag = "matching", params(DryRunQuery),
     request_body = Object, responses(
     (status = 200, body = Object),
+    (status = 400, body = ErrorBody, description = "`top` or `as_of` out of range"),
     (status = 422, body = ErrorBody)
 ))]
 async fn dry_run_weights(
@@ -494,12 +497,22 @@ async fn dry_run_weights(
     weights
         .validate()
         .map_err(|e| MatchingError::Engine(e.into()))?;
+    let top = query.top.unwrap_or(10);
+    if !(1..=MAX_DRY_RUN_TOP).contains(&top) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("top 须在1到{MAX_DRY_RUN_TOP}之间"),
+            format!("top must be between 1 and {MAX_DRY_RUN_TOP}"),
+        )
+        .with_field("top"));
+    }
     let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
     let as_of = query.as_of.unwrap_or_else(|| state.store.today());
     Ok(Json(
         state
             .matching
-            .weights_impact(weights, profiles, as_of, query.top.unwrap_or(10).max(1))
+            .weights_impact(weights, profiles, as_of, top)
             .await?,
     ))
 }
