@@ -60,6 +60,25 @@ type Sides = (RoaringBitmap, RoaringBitmap);
 #[derive(Debug, Clone)]
 pub struct AudienceIndex {
     schema: AttributeSchema,
+    /// Every indexed id, across the shards.
+    universe: RoaringBitmap,
+    /// Shard `i` holds the ids from `i << SHARD_BITS` up to the next shard's first.
+    shards: Vec<Shard>,
+}
+
+/// Ids per shard, as a power of two. The index is split by id range so that each part keeps the
+/// density of a city's index, whatever the number of profiles: a bucket or block of a few
+/// hundred thousand ids spread over a province's 20,000,000 falls to a few hundred per 65,536-id
+/// roaring container, kept as sorted arrays and merged id by id, while within a shard of 2^21 ids
+/// the same block fills bitsets. Shards are answered independently, on as many threads as the
+/// machine has cores, and their answers are disjoint id ranges joined at the end.
+const SHARD_BITS: u32 = 21;
+
+/// The part of the index holding the ids of one range: the same columns as a whole index, whose
+/// per-id vectors are indexed from the shard's first id.
+#[derive(Debug, Clone)]
+struct Shard {
+    base: u32,
     universe: RoaringBitmap,
     columns: HashMap<String, Column>,
 }
@@ -86,7 +105,7 @@ impl AudienceIndex {
         AudienceIndex {
             schema: schema.clone(),
             universe: RoaringBitmap::new(),
-            columns: HashMap::new(),
+            shards: Vec::new(),
         }
     }
 
@@ -116,24 +135,14 @@ impl AudienceIndex {
     /// [`AudienceIndex::insert`]; with [`Bucketing::Deferred`] number and date values are only
     /// recorded, and their intervals wait for [`RangeColumn::rebucket`].
     fn put(&mut self, id: u32, facts: &Facts, bucketing: Bucketing) {
-        self.remove(id);
         add(&mut self.universe, id);
-        for (key, value) in facts.iter() {
-            let column = match self.columns.get_mut(key) {
-                Some(column) => column,
-                None => {
-                    let Some(kind) = FieldKind::lookup(&self.schema, key) else {
-                        continue;
-                    };
-                    self.columns
-                        .entry(key.to_string())
-                        .or_insert(Column::new(kind))
-                }
-            };
-            if let Some(typed) = classify(column.kind, value) {
-                column.insert(id, typed, bucketing);
-            }
+        let at = (id >> SHARD_BITS) as usize;
+        while self.shards.len() <= at {
+            let base = u32::try_from(self.shards.len() << SHARD_BITS)
+                .expect("shards start within the u32 range");
+            self.shards.push(Shard::new(base));
         }
+        self.shards[at].put(&self.schema, id, facts, bucketing);
     }
 
     /// Replaces an indexed profile's facts; false (and nothing indexed) if `id` is not indexed.
@@ -150,10 +159,12 @@ impl AudienceIndex {
         if !self.universe.remove(id) {
             return false;
         }
-        self.columns
-            .values_mut()
-            .for_each(|column| column.remove(id));
+        self.shards[(id >> SHARD_BITS) as usize].remove(id);
         true
+    }
+
+    fn shard_of(&self, id: u32) -> Option<&Shard> {
+        self.shards.get((id >> SHARD_BITS) as usize)
     }
 
     /// Reads back the indexed facts of `keys` for one profile; `None` if it is not indexed.
@@ -161,10 +172,11 @@ impl AudienceIndex {
         if !self.contains(id) {
             return None;
         }
+        let shard = self.shard_of(id)?;
         Some(
             keys.iter()
                 .filter_map(|key| {
-                    let value = self.columns.get(*key)?.value(id)?;
+                    let value = shard.columns.get(*key)?.value(id)?;
                     Some((key.to_string(), value))
                 })
                 .collect(),
@@ -177,6 +189,109 @@ impl AudienceIndex {
     }
 
     fn select_planned(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+        planner: Planner,
+    ) -> AudienceSets {
+        let mut sets = AudienceSets::default();
+        for part in self.each_shard(|shard| shard.select(applicability, as_of, planner)) {
+            sets.eligible |= part.eligible;
+            sets.undetermined |= part.undetermined;
+        }
+        sets
+    }
+
+    /// The profiles eligible for a policy on `as_of`: [`AudienceIndex::select`]'s eligible set,
+    /// without working out who is undetermined — by Kleene's tables a subtree holds where all
+    /// (or any) of its children hold, so only where each leaf holds is needed.
+    pub fn eligible(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+    ) -> RoaringBitmap {
+        self.eligible_planned(applicability, as_of, Planner::default())
+    }
+
+    fn eligible_planned(
+        &self,
+        applicability: &CompiledApplicability,
+        as_of: NaiveDate,
+        planner: Planner,
+    ) -> RoaringBitmap {
+        self.each_shard(|shard| shard.eligible(applicability, as_of, planner))
+            .into_iter()
+            .fold(RoaringBitmap::new(), |all, part| all | part)
+    }
+
+    /// `work` done on every shard, on up to one thread per core, the answers in shard order.
+    fn each_shard<T: Send>(&self, work: impl Fn(&Shard) -> T + Sync) -> Vec<T> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(self.shards.len());
+        if threads <= 1 {
+            return self.shards.iter().map(work).collect();
+        }
+        let work = &work;
+        let mut answers: Vec<(usize, T)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|first| {
+                    scope.spawn(move || {
+                        (self.shards.iter().enumerate().skip(first).step_by(threads))
+                            .map(|(at, shard)| (at, work(shard)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| worker.join().expect("a shard's query does not panic"))
+                .collect()
+        });
+        answers.sort_by_key(|(at, _)| *at);
+        answers.into_iter().map(|(_, answer)| answer).collect()
+    }
+}
+
+impl Shard {
+    fn new(base: u32) -> Self {
+        Shard {
+            base,
+            universe: RoaringBitmap::new(),
+            columns: HashMap::new(),
+        }
+    }
+
+    fn put(&mut self, schema: &AttributeSchema, id: u32, facts: &Facts, bucketing: Bucketing) {
+        self.remove(id);
+        add(&mut self.universe, id);
+        for (key, value) in facts.iter() {
+            let column = match self.columns.get_mut(key) {
+                Some(column) => column,
+                None => {
+                    let Some(kind) = FieldKind::lookup(schema, key) else {
+                        continue;
+                    };
+                    self.columns
+                        .entry(key.to_string())
+                        .or_insert(Column::new(kind, self.base))
+                }
+            };
+            if let Some(typed) = classify(column.kind, value) {
+                column.insert(id, typed, bucketing);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        if self.universe.remove(id) {
+            self.columns
+                .values_mut()
+                .for_each(|column| column.remove(id));
+        }
+    }
+
+    fn select(
         &self,
         applicability: &CompiledApplicability,
         as_of: NaiveDate,
@@ -199,18 +314,7 @@ impl AudienceIndex {
         }
     }
 
-    /// The profiles eligible for a policy on `as_of`: [`AudienceIndex::select`]'s eligible set,
-    /// without working out who is undetermined — by Kleene's tables a subtree holds where all
-    /// (or any) of its children hold, so only where each leaf holds is needed.
-    pub fn eligible(
-        &self,
-        applicability: &CompiledApplicability,
-        as_of: NaiveDate,
-    ) -> RoaringBitmap {
-        self.eligible_planned(applicability, as_of, Planner::default())
-    }
-
-    fn eligible_planned(
+    fn eligible(
         &self,
         applicability: &CompiledApplicability,
         as_of: NaiveDate,
@@ -488,12 +592,25 @@ impl AudienceBuilder {
         self.index.put(id, facts, Bucketing::Deferred);
     }
 
+    /// Lays out every number and date column's intervals, shard by shard, on up to one thread
+    /// per core.
     pub fn finish(mut self) -> AudienceIndex {
-        for column in self.index.columns.values_mut() {
-            if let ColumnData::Range(range) = &mut column.data {
-                range.rebucket();
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = &mut self.index.shards;
+        let per_thread = shards.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for part in shards.chunks_mut(per_thread) {
+                scope.spawn(move || {
+                    for shard in part {
+                        for column in shard.columns.values_mut() {
+                            if let ColumnData::Range(range) = &mut column.data {
+                                range.rebucket();
+                            }
+                        }
+                    }
+                });
             }
-        }
+        });
         self.index
     }
 }
@@ -597,7 +714,8 @@ struct LeafPlan {
     probes: bool,
 }
 
-/// A leaf's test applied to one profile's value, read from the column.
+/// A leaf's test applied to one profile's value, read from the column by the profile's slot in
+/// its shard.
 enum Probe<'a> {
     Number {
         values: &'a [f64],
@@ -613,20 +731,21 @@ enum Probe<'a> {
 }
 
 impl Probe<'_> {
-    /// Whether the test passes for `id`, before negation; `None` when it has no value.
-    fn test(&self, id: u32) -> Option<bool> {
+    /// Whether the test passes for the profile at `slot`, before negation; `None` when it has no
+    /// value.
+    fn test(&self, slot: usize) -> Option<bool> {
         match self {
             Probe::Number {
                 values,
                 ranges,
                 present: (low, high),
             } => {
-                let value = *values.get(id as usize)?;
+                let value = *values.get(slot)?;
                 (*low <= value && value <= *high)
                     .then(|| ranges.iter().any(|(l, h)| *l <= value && value <= *h))
             }
             Probe::Code { symbols, passes } => {
-                let symbol = *symbols.get(id as usize)?;
+                let symbol = *symbols.get(slot)?;
                 (symbol != 0).then(|| passes[symbol as usize - 1])
             }
         }
@@ -637,7 +756,7 @@ impl Probe<'_> {
 /// profiles only, so each child of an `all` is evaluated where the children before it left the
 /// outcome open; children are taken in the order that narrows the candidates soonest.
 struct Query<'a> {
-    index: &'a AudienceIndex,
+    index: &'a Shard,
     leaves: &'a [CompiledLeaf],
     as_of: NaiveDate,
     planner: Planner,
@@ -645,7 +764,7 @@ struct Query<'a> {
 
 impl<'a> Query<'a> {
     fn new(
-        index: &'a AudienceIndex,
+        index: &'a Shard,
         leaves: &'a [CompiledLeaf],
         as_of: NaiveDate,
         planner: Planner,
@@ -780,7 +899,7 @@ impl<'a> Query<'a> {
             let mut yes = Vec::new();
             let mut no = Vec::new();
             for id in within {
-                match probe.test(id).map(|passes| passes != leaf.negate) {
+                match (probe.test(slot(self.index.base, id))).map(|passes| passes != leaf.negate) {
                     Some(true) => yes.push(id),
                     Some(false) if with_fails => no.push(id),
                     _ => {}
@@ -837,17 +956,27 @@ fn number_ranges(test: &Test, as_of: NaiveDate) -> Vec<(f64, f64)> {
 }
 
 impl Column {
-    fn new(kind: FieldKind) -> Self {
+    /// An empty column of a shard whose ids start at `base`.
+    fn new(kind: FieldKind, base: u32) -> Self {
         let data = match kind {
             FieldKind::Bool => ColumnData::Bool {
                 yes: RoaringBitmap::new(),
                 no: RoaringBitmap::new(),
             },
-            FieldKind::Number | FieldKind::Date => ColumnData::Range(RangeColumn::default()),
+            FieldKind::Number | FieldKind::Date => ColumnData::Range(RangeColumn {
+                base,
+                ..RangeColumn::default()
+            }),
             FieldKind::Text | FieldKind::Enum | FieldKind::Region | FieldKind::Industry => {
-                ColumnData::Scalar(Postings::grouped_at(hierarchy_levels(kind)))
+                ColumnData::Scalar(Postings {
+                    base,
+                    ..Postings::grouped_at(hierarchy_levels(kind))
+                })
             }
-            FieldKind::Set => ColumnData::Set(Postings::default()),
+            FieldKind::Set => ColumnData::Set(Postings {
+                base,
+                ..Postings::default()
+            }),
         };
         Column { kind, data }
     }
@@ -923,9 +1052,10 @@ struct Postings {
     names: Vec<String>,
     bitmaps: Vec<RoaringBitmap>,
     present: RoaringBitmap,
-    /// For scalar fields: each profile's value symbol plus one, 0 for none; lets removal find the
-    /// one bitmap to update.
+    /// For scalar fields: each profile's value symbol plus one, 0 for none, from the shard's
+    /// first id (`base`); lets removal find the one bitmap to update.
     scalar: Vec<u32>,
+    base: u32,
     /// For code fields, the prefix lengths of the code system's groups (provinces, sections …),
     /// and per group prefix the profiles whose code lies under it: a `within` test at a group
     /// reads that bitmap instead of merging one per code.
@@ -964,7 +1094,7 @@ impl Postings {
         let symbol = self.symbol(text);
         add(&mut self.bitmaps[symbol as usize], id);
         add(&mut self.present, id);
-        let at = id as usize;
+        let at = slot(self.base, id);
         if self.scalar.len() <= at {
             self.scalar.resize(at + 1, 0);
         }
@@ -990,12 +1120,12 @@ impl Postings {
     }
 
     fn scalar(&self, id: u32) -> Option<&str> {
-        let symbol = self.scalar.get(id as usize).copied().filter(|s| *s != 0)?;
+        let symbol = (self.scalar.get(slot(self.base, id)).copied()).filter(|s| *s != 0)?;
         Some(&self.names[symbol as usize - 1])
     }
 
     fn remove_scalar(&mut self, id: u32) {
-        if let Some(slot) = self.scalar.get_mut(id as usize).filter(|s| **s != 0) {
+        if let Some(slot) = (self.scalar.get_mut(slot(self.base, id))).filter(|s| **s != 0) {
             let symbol = *slot as usize - 1;
             *slot = 0;
             self.bitmaps[symbol].remove(id);
@@ -1135,8 +1265,9 @@ const FILL: (u64, u64) = (3, 4);
 /// ids less the few outside it.
 #[derive(Debug, Clone)]
 struct RangeColumn {
-    /// NaN where the profile has no value.
+    /// NaN where the profile has no value; from the shard's first id (`base`).
     values: Vec<f64>,
+    base: u32,
     present: RoaringBitmap,
     /// Buckets, blocks and spans. Each level is ordered by `low`: the first starts at −∞, each
     /// covers [low, next.low), and every `low` is also one of the level below, so intervals nest.
@@ -1273,6 +1404,7 @@ impl RangeColumn {
     fn with_limits(limits: [u64; LEVELS]) -> Self {
         RangeColumn {
             values: Vec::new(),
+            base: 0,
             present: RoaringBitmap::new(),
             levels: limits.map(|limit| vec![Bucket::new(f64::NEG_INFINITY, limit)]),
             limits,
@@ -1281,7 +1413,7 @@ impl RangeColumn {
 
     fn value(&self, id: u32) -> Option<f64> {
         self.values
-            .get(id as usize)
+            .get(slot(self.base, id))
             .copied()
             .filter(|v| !v.is_nan())
     }
@@ -1297,7 +1429,7 @@ impl RangeColumn {
 
     /// Keeps `id`'s value without placing it in the intervals.
     fn record(&mut self, id: u32, value: f64) {
-        let at = id as usize;
+        let at = slot(self.base, id);
         if self.values.len() <= at {
             self.values.resize(at + 1, f64::NAN);
         }
@@ -1330,7 +1462,7 @@ impl RangeColumn {
                 level[index].take(id);
             }
             self.present.remove(id);
-            self.values[id as usize] = f64::NAN;
+            self.values[slot(self.base, id)] = f64::NAN;
         }
     }
 
@@ -1340,7 +1472,7 @@ impl RangeColumn {
     /// them at once. Equal values stay in one bucket, as a split would keep them.
     fn rebucket(&mut self) {
         let mut sorted: Vec<(f64, u32)> = (self.present.iter())
-            .map(|id| (self.values[id as usize], id))
+            .map(|id| (self.values[slot(self.base, id)], id))
             .collect();
         sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let fill = |limit: u64| usize::try_from(limit * FILL.0 / FILL.1).unwrap_or(usize::MAX);
@@ -1395,7 +1527,7 @@ impl RangeColumn {
         let mut values: Vec<f64> = bucket
             .members
             .iter()
-            .map(|id| self.values[id as usize])
+            .map(|id| self.values[slot(self.base, id)])
             .collect();
         values.sort_by(f64::total_cmp);
         let smallest = values[0];
@@ -1412,7 +1544,7 @@ impl RangeColumn {
         let mut lower = Bucket::new(bucket.low, self.limits[0]);
         let mut upper = Bucket::new(cut, self.limits[0]);
         for id in &bucket.members {
-            let value = self.values[id as usize];
+            let value = self.values[slot(self.base, id)];
             let side = if value >= cut { &mut upper } else { &mut lower };
             side.add(id, value);
         }
@@ -1573,10 +1705,43 @@ impl RangeColumn {
     fn gather(
         &self,
         interval: Interval,
-        (low, high): (f64, f64),
+        range: (f64, f64),
         in_range: bool,
         scan_within: Option<&RoaringBitmap>,
     ) -> RoaringBitmap {
+        let mut parts = Vec::new();
+        self.gather_parts(interval, range, in_range, scan_within, &mut parts);
+        let ids: u64 = parts.iter().map(|part| part.len()).sum();
+        // A part merged into a union of sparse intervals is merged as sorted arrays, id by id,
+        // until a container fills and becomes a bitset: cheap for a sparse answer, slow for a
+        // dense one (a range holding a tenth of a province's profiles), which instead comes out
+        // of one many-way union that sets every part's ids straight into bitsets. Parts from
+        // every level are merged at once, not level by level: roaring turns each union's
+        // containers of fewer than 4,096 ids into sorted arrays, which the next level's union
+        // would turn back into bitsets.
+        if self.dense(ids) {
+            return parts.iter().map(Cow::as_ref).union();
+        }
+        let (kept, made): (Vec<_>, Vec<_>) =
+            (parts.into_iter()).partition(|part| matches!(part, Cow::Borrowed(_)));
+        let mut union = kept.iter().map(Cow::as_ref).union();
+        for part in made {
+            union |= part.into_owned();
+        }
+        union
+    }
+
+    /// Adds to `parts` bitmaps whose union is what [`RangeColumn::gather`] answers: the
+    /// intervals taken whole, borrowed, and what scanning a bucket or subtracting from an
+    /// interval made.
+    fn gather_parts<'s>(
+        &'s self,
+        interval: Interval,
+        (low, high): (f64, f64),
+        in_range: bool,
+        scan_within: Option<&RoaringBitmap>,
+        parts: &mut Vec<Cow<'s, RoaringBitmap>>,
+    ) {
         let level = interval.level;
         if level == 0 {
             let members = self.members(interval);
@@ -1585,52 +1750,38 @@ impl RangeColumn {
                 None => Cow::Borrowed(members),
             };
             let wanted = candidates.iter().filter(|id| {
-                let value = self.values[*id as usize];
+                let value = self.values[slot(self.base, *id)];
                 (low <= value && value <= high) == in_range
             });
-            return RoaringBitmap::from_sorted_iter(wanted).expect("bitmap iteration is sorted");
+            let scanned =
+                RoaringBitmap::from_sorted_iter(wanted).expect("bitmap iteration is sorted");
+            if !scanned.is_empty() {
+                parts.push(Cow::Owned(scanned));
+            }
+            return;
         }
         let Plan { children, ways } = self.plan(interval, low, high);
         let want = usize::from(in_range);
         let below = &self.levels[level - 1];
         let whole = |side: usize| children.whole[side].iter().map(|&at| &below[at].members);
-        let cut = |in_range| {
-            (children.cut.iter()).map(move |&index| {
-                self.gather(
-                    Interval {
-                        level: level - 1,
-                        index,
-                    },
-                    (low, high),
-                    in_range,
-                    scan_within,
-                )
-            })
+        let cut = |index| Interval {
+            level: level - 1,
+            index,
         };
         if ways[want].by_union {
-            let cut: Vec<RoaringBitmap> = cut(in_range).collect();
-            let ids: u64 = whole(want).chain(&cut).map(RoaringBitmap::len).sum();
-            // A part merged into a union of sparse intervals is merged as sorted arrays, id by
-            // id, until a container fills and becomes a bitset: cheap for a sparse answer, slow
-            // for a dense one (a range holding a tenth of a province's profiles), which instead
-            // comes out of one many-way union that sets every part's ids straight into bitsets.
-            if self.dense(ids) {
-                return whole(want).chain(&cut).union();
+            parts.extend(whole(want).map(Cow::Borrowed));
+            for &index in &children.cut {
+                self.gather_parts(cut(index), (low, high), in_range, scan_within, parts);
             }
-            let mut union = whole(want).union();
-            for part in cut {
-                union |= part;
-            }
-            union
         } else {
             let mut ids = self.members(interval).clone();
             if !children.whole[1 - want].is_empty() {
                 ids -= whole(1 - want).union();
             }
-            for part in cut(!in_range) {
-                ids -= part;
+            for &index in &children.cut {
+                ids -= self.gather(cut(index), (low, high), !in_range, scan_within);
             }
-            ids
+            parts.push(Cow::Owned(ids));
         }
     }
 }
@@ -1659,6 +1810,11 @@ fn group(below: &[Bucket], fill: usize, limit: u64) -> Vec<Bucket> {
 /// while an insert searches the few hundred container keys and sets one bit.
 fn add(bitmap: &mut RoaringBitmap, id: u32) -> bool {
     bitmap.insert(id)
+}
+
+/// Where `id` sits in the per-id vectors of the shard whose ids start at `base`.
+fn slot(base: u32, id: u32) -> usize {
+    (id - base) as usize
 }
 
 /// The interval of a level that holds `value`.
@@ -2081,8 +2237,13 @@ mod tests {
     /// others, that every profile gets the same verdict from it as from an engine given the
     /// facts of the requested day. Profiles' birthdays, founding anniversaries, certificates
     /// obtained and expiring, and policies' date literals lie on, just before and just after
-    /// the requested days.
-    fn assert_paths_agree(seed: u64, profiles: usize, policies: usize) {
+    /// the requested days. The `i`th profile is indexed under `id_of(i)`.
+    fn assert_paths_agree(
+        seed: u64,
+        profiles: usize,
+        policies: usize,
+        id_of: impl Fn(usize) -> u32,
+    ) {
         let mut rng = SplitMix64::new(seed);
         let built_on = day("2025-02-28") + chrono::Days::new(rng.below(800));
         let shift = |rng: &mut SplitMix64, days: u64| {
@@ -2109,7 +2270,7 @@ mod tests {
         let mut index = AudienceIndex::new(&schema);
         let mut builder = AudienceBuilder::new(&schema);
         for (id, facts) in dated.iter().enumerate() {
-            let id = u32::try_from(id).unwrap();
+            let id = id_of(id);
             index.insert(id, &on(facts, built_on));
             builder.insert(id, &on(facts, built_on));
         }
@@ -2160,7 +2321,7 @@ mod tests {
                     );
                 }
                 for (id, facts) in population.iter().enumerate() {
-                    let id = u32::try_from(id).unwrap();
+                    let id = id_of(id);
                     let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
                     let reverse = if sets.eligible.contains(id) {
                         Verdict::Eligible
@@ -2171,6 +2332,63 @@ mod tests {
                     };
                     assert_eq!(forward, reverse, "{context}, profile {facts:?}");
                 }
+            }
+        }
+    }
+
+    /// The `i`th id of profiles dealt in turn to shards 0, 1 and 3.
+    fn spread_over_shards(i: usize) -> u32 {
+        let shard = [0, 1, 3][i % 3];
+        (shard << SHARD_BITS) + u32::try_from(i / 3).unwrap()
+    }
+
+    #[test]
+    fn shards_take_updates_removals_and_read_back_facts() {
+        let schema = synth::schema();
+        let as_of = day("2026-11-21");
+        let mut rng = SplitMix64::new(23);
+        let mut index = AudienceIndex::new(&schema);
+        let population: Vec<Facts> = (0..90).map(|_| synth::facts(&mut rng, as_of)).collect();
+        for (i, facts) in population.iter().enumerate() {
+            index.insert(spread_over_shards(i), facts);
+        }
+        assert_eq!(index.shards.len(), 4);
+        assert!(index.shards[2].universe.is_empty());
+        assert_eq!(index.len(), 90);
+        let (moved, gone) = (spread_over_shards(4), spread_over_shards(8));
+        assert!(index.update(moved, &population[0]));
+        assert!(index.remove(gone));
+        assert!(!index.remove(gone));
+        assert!(!index.contains(gone) && index.facts(gone, &["region"]).is_none());
+        assert!(!index.update(gone, &population[0]), "an update never adds");
+        let keys: Vec<&str> = population[0].iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            index.facts(moved, &keys),
+            index.facts(spread_over_shards(0), &keys)
+        );
+        let rules: Vec<PolicyRule> = (0..30).map(|id| synth::rule(&mut rng, id, as_of)).collect();
+        let engine = Engine::new(rules, Weights::default(), &schema).unwrap();
+        for policy_id in engine.policy_ids() {
+            let sets = index.select(engine.applicability(policy_id).unwrap(), as_of);
+            for (i, facts) in population.iter().enumerate() {
+                let id = spread_over_shards(i);
+                let facts = match i {
+                    4 => &population[0],
+                    8 => {
+                        assert!(!sets.eligible.contains(id) && !sets.undetermined.contains(id));
+                        continue;
+                    }
+                    _ => facts,
+                };
+                let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
+                let reverse = if sets.eligible.contains(id) {
+                    Verdict::Eligible
+                } else if sets.undetermined.contains(id) {
+                    Verdict::Undetermined
+                } else {
+                    Verdict::NotEligible
+                };
+                assert_eq!(forward, reverse, "policy {policy_id}, profile {i}");
             }
         }
     }
@@ -2189,7 +2407,7 @@ mod tests {
         }
         let built = builder.finish();
         assert!(
-            built.columns.values().any(|column| matches!(
+            built.shards[0].columns.values().any(|column| matches!(
                 &column.data,
                 ColumnData::Range(range) if range.levels[0].len() > 2
             )),
@@ -2217,7 +2435,17 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn forward_and_reverse_paths_give_identical_verdicts(seed in any::<u64>()) {
-            assert_paths_agree(seed, 60, 12);
+            assert_paths_agree(seed, 60, 12, |i| u32::try_from(i).unwrap());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+        /// Profiles spread over the first, second and fourth shards (the third left empty),
+        /// answered on as many threads as there are cores.
+        #[test]
+        fn shards_answer_as_one_index(seed in any::<u64>()) {
+            assert_paths_agree(seed, 60, 12, spread_over_shards);
         }
     }
 

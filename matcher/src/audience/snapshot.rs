@@ -1,7 +1,8 @@
 //! The audience index written out whole and read back, so that an instance can start from its
 //! last snapshot instead of reading every profile again. The format is this crate's own: a
-//! header (magic, format number, the attribute schema the index was built under), the universe,
-//! then each column's bitmaps (roaring's portable encoding) and values, every length prefixed.
+//! header (magic, format number, the attribute schema the index was built under), then per shard
+//! its ids and each column's bitmaps (roaring's portable encoding) and values, every length
+//! prefixed.
 //! A CRC-32 of everything before it closes the file. Reading checks as it goes and refuses a
 //! snapshot that is cut short, damaged, of another format or built under another schema; it never
 //! panics on a damaged file.
@@ -11,13 +12,15 @@ use std::io::{self, Read, Write};
 use chrono::{Datelike, NaiveDate};
 use roaring::RoaringBitmap;
 
-use super::{AudienceIndex, Bucket, Column, ColumnData, LEVELS, Postings, RangeColumn};
+use super::{
+    AudienceIndex, Bucket, Column, ColumnData, LEVELS, Postings, RangeColumn, SHARD_BITS, Shard,
+};
 use crate::field::FieldKind;
 use profiles::AttributeSchema;
 
 const MAGIC: &[u8; 8] = b"PPAUDIDX";
 /// Raised whenever the layout below changes; an older snapshot is then rebuilt from the store.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Bound on any one length read, so a damaged length cannot ask for an absurd allocation
 /// before the read fails.
 const MAX_LENGTH: u64 = 1 << 34;
@@ -60,14 +63,17 @@ impl AudienceIndex {
         write_bytes(out, stamp.origin.as_bytes())?;
         let schema = serde_json::to_vec(&self.schema).map_err(io::Error::other)?;
         write_bytes(out, &schema)?;
-        write_bitmap(out, &self.universe)?;
-        // In key order, so that equal indexes give equal files.
-        let mut keys: Vec<&String> = self.columns.keys().collect();
-        keys.sort();
-        write_len(out, keys.len())?;
-        for key in keys {
-            write_bytes(out, key.as_bytes())?;
-            write_column(out, &self.columns[key])?;
+        write_len(out, self.shards.len())?;
+        for shard in &self.shards {
+            write_bitmap(out, &shard.universe)?;
+            // In key order, so that equal indexes give equal files.
+            let mut keys: Vec<&String> = shard.columns.keys().collect();
+            keys.sort();
+            write_len(out, keys.len())?;
+            for key in keys {
+                write_bytes(out, key.as_bytes())?;
+                write_column(out, &shard.columns[key])?;
+            }
         }
         let sum = out.sum.clone().finalize();
         out.inner.write_all(&sum.to_le_bytes())
@@ -97,13 +103,16 @@ impl AudienceIndex {
             return Err(SnapshotError::SchemaChanged);
         }
         let mut index = AudienceIndex::new(schema);
-        index.universe = read_bitmap(input)?;
-        for _ in 0..read_len(input)? {
-            let key =
-                String::from_utf8(read_bytes(input)?).map_err(|_| SnapshotError::Damaged("key"))?;
-            let kind = FieldKind::lookup(schema, &key).ok_or(SnapshotError::Damaged("column"))?;
-            let column = read_column(input, kind)?;
-            index.columns.insert(key, column);
+        let shards = read_len(input)?;
+        if shards > 1 << (32 - SHARD_BITS) {
+            return Err(SnapshotError::Damaged("shards"));
+        }
+        for at in 0..shards {
+            let base =
+                u32::try_from(at << SHARD_BITS).expect("fewer shards than 2^(32-SHARD_BITS)");
+            let shard = read_shard(input, schema, base)?;
+            index.universe |= &shard.universe;
+            index.shards.push(shard);
         }
         let sum = input.sum.clone().finalize();
         let mut written = [0; 4];
@@ -178,9 +187,56 @@ fn write_column(out: &mut impl Write, column: &Column) -> io::Result<()> {
     }
 }
 
-/// A column of `kind` as written; its layout must be the one the kind has.
-fn read_column(input: &mut impl Read, kind: FieldKind) -> Result<Column, SnapshotError> {
-    let mut column = Column::new(kind);
+/// The shard whose ids start at `base`; its ids must lie in its range, since they index its
+/// per-id vectors from `base`.
+fn read_shard(
+    input: &mut impl Read,
+    schema: &AttributeSchema,
+    base: u32,
+) -> Result<Shard, SnapshotError> {
+    let mut shard = Shard::new(base);
+    shard.universe = read_bitmap(input)?;
+    let last = u64::from(base) + (1 << SHARD_BITS) - 1;
+    let in_range = |bitmap: &RoaringBitmap| {
+        (bitmap.min()).is_none_or(|first| first >= base)
+            && (bitmap.max()).is_none_or(|id| u64::from(id) <= last)
+    };
+    if !in_range(&shard.universe) {
+        return Err(SnapshotError::Damaged("shard ids"));
+    }
+    for _ in 0..read_len(input)? {
+        let key =
+            String::from_utf8(read_bytes(input)?).map_err(|_| SnapshotError::Damaged("key"))?;
+        let kind = FieldKind::lookup(schema, &key).ok_or(SnapshotError::Damaged("column"))?;
+        let column = read_column(input, kind, base)?;
+        if !bitmaps_of(&column).all(in_range) {
+            return Err(SnapshotError::Damaged("column ids"));
+        }
+        shard.columns.insert(key, column);
+    }
+    Ok(shard)
+}
+
+/// Every bitmap of ids a column holds.
+fn bitmaps_of(column: &Column) -> Box<dyn Iterator<Item = &RoaringBitmap> + '_> {
+    match &column.data {
+        ColumnData::Bool { yes, no } => Box::new([yes, no].into_iter()),
+        ColumnData::Range(range) => Box::new(
+            std::iter::once(&range.present)
+                .chain(range.levels.iter().flatten().map(|bucket| &bucket.members)),
+        ),
+        ColumnData::Scalar(postings) | ColumnData::Set(postings) => Box::new(
+            std::iter::once(&postings.present)
+                .chain(&postings.bitmaps)
+                .chain(postings.groups.values()),
+        ),
+    }
+}
+
+/// A column of `kind` as written, for the shard whose ids start at `base`; its layout must be
+/// the one the kind has.
+fn read_column(input: &mut impl Read, kind: FieldKind, base: u32) -> Result<Column, SnapshotError> {
+    let mut column = Column::new(kind, base);
     let mut tag = [0];
     input.read_exact(&mut tag)?;
     match (&mut column.data, tag[0]) {
@@ -394,11 +450,13 @@ mod tests {
     use crate::synth::{self, SplitMix64};
     use crate::testing::day;
 
-    /// An index of `profiles` synthetic profiles, built as an instance builds it.
+    /// An index of `profiles` synthetic profiles, built as an instance builds it, half of
+    /// them in the first shard and half in the third (the second left empty).
     fn built(profiles: u32, seed: u64) -> AudienceIndex {
         let mut rng = SplitMix64::new(seed);
         let mut builder = super::super::AudienceBuilder::new(&synth::schema());
-        for id in 0..profiles {
+        for i in 0..profiles {
+            let id = (i % 2) * (2 << SHARD_BITS) + i / 2;
             builder.insert(id, &synth::facts(&mut rng, day("2026-11-21")));
         }
         builder.finish()
@@ -474,6 +532,23 @@ mod tests {
             flipped[at] ^= 0x5a;
             assert!(read(&flipped).is_err(), "byte {at} flipped");
         }
+        let mut stray = built(2_000, 1);
+        stray.shards[0].universe.insert(1 << SHARD_BITS);
+        assert!(matches!(
+            read(&snapshot_of(&stray)),
+            Err(SnapshotError::Damaged("shard ids"))
+        ));
+        let mut stray = built(2_000, 1);
+        let column = stray.shards[2].columns.values_mut().next().unwrap();
+        match &mut column.data {
+            ColumnData::Bool { yes, .. } => yes.insert(7),
+            ColumnData::Range(range) => range.present.insert(7),
+            ColumnData::Scalar(postings) | ColumnData::Set(postings) => postings.present.insert(7),
+        };
+        assert!(matches!(
+            read(&snapshot_of(&stray)),
+            Err(SnapshotError::Damaged("column ids"))
+        ));
         let mut other_format = bytes.clone();
         other_format[8] += 1;
         assert!(matches!(read(&other_format), Err(SnapshotError::Format)));
