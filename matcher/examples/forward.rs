@@ -3,8 +3,14 @@
 //! screened path beside the unscreened reference ([`Engine::match_profile_top_unscreened`]), run
 //! alternately on the same profiles, after checking that both return the same report.
 //!
+//! Then times what the matches API asks of the engine (`Matching::matches_facts`: top 20 per
+//! group, [`Detail::Verdict`]) on its own, over the same profiles, and prints a digest of every
+//! report it returned: two builds that print the same digest returned the same reports, field for
+//! field (floats to the bit), so a build can be checked against the one before it.
+//!
 //! `cargo run --release -p matcher --features synth --example forward [policies] [profiles]`
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 /// The allocator the service binary runs with, so the figures are the service's.
@@ -13,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::NaiveDate;
 use matcher::synth::{self, SplitMix64};
-use matcher::{Engine, MatchReport, Weights};
+use matcher::{Detail, Engine, MatchReport, Weights};
 use profiles::Facts;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -28,6 +34,32 @@ fn timed(run: impl FnOnce() -> MatchReport) -> (Duration, MatchReport) {
     let started = Instant::now();
     let report = run();
     (started.elapsed(), report)
+}
+
+/// The page size of the matches API (`Matching::matches_facts`).
+const SERVICE_LIMIT: usize = 20;
+
+/// Times the service's call on each profile, in rounds (the first warms caches and is not
+/// counted), and digests what it returned: the `Debug` form carries every field, floats to the
+/// bit and the ones left out of JSON.
+fn service_form(engine: &Engine, profiles: &[Facts], as_of: NaiveDate) -> (Vec<Duration>, u64) {
+    const ROUNDS: usize = 3;
+    let mut times = Vec::with_capacity(profiles.len() * (ROUNDS - 1));
+    let mut digest = DefaultHasher::new();
+    for round in 0..ROUNDS {
+        for facts in profiles {
+            let (time, report) = timed(|| {
+                engine.match_profile_top_with(facts, as_of, SERVICE_LIMIT, Detail::Verdict)
+            });
+            if round == 0 {
+                format!("{report:?}").hash(&mut digest);
+            } else {
+                times.push(time);
+            }
+        }
+    }
+    times.sort();
+    (times, digest.finish())
 }
 
 fn main() {
@@ -46,6 +78,7 @@ fn main() {
         .collect();
     let (mut screened, mut unscreened) = (Vec::new(), Vec::new());
     let mut listed = 0;
+    let mut full_digest = DefaultHasher::new();
     for (i, facts) in profiles.iter().enumerate() {
         let fast = || engine.match_profile_top(facts, as_of, 10);
         let reference = || engine.match_profile_top_unscreened(facts, as_of, 10);
@@ -58,6 +91,7 @@ fn main() {
             (timed(fast), reference)
         };
         assert_eq!(fast, reference, "the paths disagree on profile {i}");
+        format!("{fast:?}").hash(&mut full_digest);
         listed += fast.eligible.len() + fast.possible.len() + fast.near_miss.len();
         screened.push(fast_time);
         unscreened.push(reference_time);
@@ -79,5 +113,18 @@ fn main() {
         "  speed-up   p50 {:.2}x / p99 {:.2}x",
         percentile(&unscreened, 0.5).as_secs_f64() / percentile(&screened, 0.5).as_secs_f64(),
         percentile(&unscreened, 0.99).as_secs_f64() / percentile(&screened, 0.99).as_secs_f64()
+    );
+    println!(
+        "  digest of the screened reports {:016x}",
+        full_digest.finish()
+    );
+    let (times, digest) = service_form(&engine, &profiles, as_of);
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    println!(
+        "service form, top {SERVICE_LIMIT} per group, Detail::Verdict, {} timed: p50 {} / p99 {} / mean {}; digest {digest:016x}",
+        times.len(),
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99)),
+        ms(mean)
     );
 }
