@@ -836,10 +836,7 @@ impl Engine {
             group.sort_unstable_by(ranking);
             group
                 .into_iter()
-                .map(|(_, at)| PolicyMatch {
-                    explanation: None,
-                    ..self.explain(at, profile, detail)
-                })
+                .map(|(_, at)| self.explain(at, profile, detail, false))
                 .collect()
         });
         MatchReport {
@@ -852,10 +849,12 @@ impl Engine {
     /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
     pub fn evaluate(&self, policy_id: i64, facts: &Facts, as_of: NaiveDate) -> Option<PolicyMatch> {
         let &at = self.position.get(&policy_id)?;
-        Some(self.explain(at, &self.profile(facts, as_of), Detail::Full))
+        Some(self.explain(at, &self.profile(facts, as_of), Detail::Full, true))
     }
 
-    fn explain(&self, at: usize, profile: &Profile<'_>, detail: Detail) -> PolicyMatch {
+    /// The policy at `at` against the profile, explained to `detail`, with the reason tree when
+    /// `tree` (a ranked list leaves it out, so only the sentences it carries are put in words).
+    fn explain(&self, at: usize, profile: &Profile<'_>, detail: Detail, tree: bool) -> PolicyMatch {
         let Profile {
             facts,
             ref row,
@@ -884,7 +883,7 @@ impl Engine {
             },
         };
         let audiences = &policy.cold.applicability.audiences;
-        let explanation = crate::explain::explain(&Inputs {
+        let mut explanation = crate::explain::explain(&Inputs {
             audience: (!audiences.is_empty()).then(|| {
                 let reason = audience_reason(audiences, facts.get("audience"), gate, citizen);
                 (gate, reason)
@@ -892,9 +891,14 @@ impl Engine {
             condition: policy.cold.rule.applicability.condition.as_ref(),
             evaluation: &evaluation,
             names: &self.names,
-            detail,
+            tree,
         });
-        let mut reasons = explanation.reasons.clone();
+        // Without the tree the explanation is not kept: its lines are the match's to own.
+        let mut reasons = if tree {
+            explanation.reasons.clone()
+        } else {
+            std::mem::take(&mut explanation.reasons)
+        };
         let near_miss_hint = explanation.near_miss.as_ref().map(|near| {
             let mut hint = Reason::new("near_miss", near.text_zh.clone(), near.text_en.clone());
             hint.clause = near.clause.clone();
@@ -947,7 +951,7 @@ impl Engine {
             near_miss_hint,
             near_miss_remedy: explanation.near_miss.as_ref().map(|near| near.remedy),
             estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
-            explanation: Some(explanation),
+            explanation: tree.then_some(explanation),
         }
     }
 
