@@ -18,8 +18,8 @@ use crate::applicability::{Applicability, CompiledApplicability};
 use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
 use crate::eval::{
-    Context, Evaluation, Forward, LeafOutcome, Row, Slot, Step, Truth, Verdict, Vocab, explain,
-    quick,
+    Context, Evaluation, Forward, LeafOutcome, Leaves, Row, Slot, Step, Truth, Verdict, Vocab,
+    judge, quick,
 };
 use crate::explain::{Explanation, Inputs};
 use crate::field::{FieldKind, label};
@@ -865,22 +865,31 @@ impl Engine {
         let (policy, screen) = (&self.policies[at], &self.screens[at]);
         let gate = gate(screen.audience_mask, profile.audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
-        let evaluation = match (&policy.cold.applicability.condition, &screen.forward) {
-            (Some(condition), Some(span)) => explain(
+        let condition = match (&policy.cold.applicability.condition, &screen.forward) {
+            (Some(condition), Some(span)) => Some((
                 condition,
-                &self.leaves.statuses(self.conditions.get(*span), row, ctx),
-                gate,
-                facts,
+                self.leaves.statuses(self.conditions.get(*span), row, ctx),
+            )),
+            _ => None,
+        };
+        // The leaves are put in words only as the explanation reads them.
+        let (evaluation, leaves) = match &condition {
+            Some((condition, statuses)) => (
+                judge(condition, statuses, gate),
+                Leaves::new(&condition.leaves, statuses, facts),
             ),
-            _ => Evaluation {
-                verdict: gate.into(),
-                leaves: Vec::new(),
-                met: 0,
-                total: 0,
-                failed_leaves: Vec::new(),
-                missing_fields: Vec::new(),
-                near_miss: None,
-            },
+            None => (
+                Evaluation {
+                    verdict: gate.into(),
+                    leaves: Vec::new(),
+                    met: 0,
+                    total: 0,
+                    failed_leaves: Vec::new(),
+                    missing_fields: Vec::new(),
+                    near_miss: None,
+                },
+                Leaves::new(&[], &[], facts),
+            ),
         };
         let audiences = &policy.cold.applicability.audiences;
         let mut explanation = crate::explain::explain(&Inputs {
@@ -890,6 +899,7 @@ impl Engine {
             }),
             condition: policy.cold.rule.applicability.condition.as_ref(),
             evaluation: &evaluation,
+            leaves,
             names: &self.names,
             tree,
         });
@@ -922,10 +932,8 @@ impl Engine {
                         .iter()
                         .map(|amount| amount.explain(facts, citizen)),
                 );
-                failed_leaves = evaluation
-                    .failed_leaves
-                    .iter()
-                    .map(|&at| evaluation.leaves[at].clone())
+                failed_leaves = (evaluation.failed_leaves.iter())
+                    .map(|&at| leaves.outcome(at))
                     .collect();
                 score
             }

@@ -11,14 +11,13 @@
 //! it. A ranked list reads only the deciding nodes' sentences and leaves the tree out, so the rest
 //! of it is never written; the tree itself (one pair explained) puts every node in words.
 
-use std::borrow::Cow;
 use std::fmt::Write;
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::{Condition, Op};
-use crate::eval::{Evaluation, LeafOutcome, LeafStatus, Truth, Verdict};
+use crate::eval::{Evaluation, LeafOutcome, LeafStatus, Leaves, Truth, Verdict};
 use crate::names::CodeNames;
 use crate::reason::{Reason, Remedy, Words, leaf_reason, near_miss_reason};
 use profiles::Value;
@@ -125,11 +124,14 @@ pub struct Explanation {
 }
 
 /// What the explanation is built from besides the condition: the audience test and its
-/// rendering, the evaluation of the condition's leaves, and the names of codes.
+/// rendering, the evaluation of the condition (its verdict and near miss) and its leaves, and the
+/// names of codes.
 pub(crate) struct Inputs<'a> {
     pub(crate) audience: Option<(Truth, Reason)>,
     pub(crate) condition: Option<&'a Condition>,
     pub(crate) evaluation: &'a Evaluation,
+    /// Read through [`Leaves`], so that only the leaves read are put in words.
+    pub(crate) leaves: Leaves<'a>,
     pub(crate) names: &'a CodeNames,
     /// Whether the reason tree is wanted. A ranked list reads only the sentences of the deciding
     /// nodes, so without the tree no other node is put in words.
@@ -140,14 +142,14 @@ pub(crate) struct Inputs<'a> {
 pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
     let evaluation = inputs.evaluation;
     let mut builder = Builder {
-        leaves: &evaluation.leaves,
+        leaves: inputs.leaves,
         next: 0,
         consistent: true,
         path: crate::condition::ROOT_PATH.to_owned(),
     };
     let mut condition = inputs.condition.map(|condition| builder.node(condition));
     // A tree whose leaves the evaluation does not account for is not shown rather than shown wrong.
-    if !builder.consistent || builder.next != evaluation.leaves.len() {
+    if !builder.consistent || builder.next != inputs.leaves.len() {
         condition = None;
     }
     let mut audience = inputs.audience.as_ref().map(|(truth, _)| Node {
@@ -166,7 +168,7 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         }
     }
     let words = Render {
-        leaves: &evaluation.leaves,
+        leaves: inputs.leaves,
         names: inputs.names,
         audience: inputs.audience.as_ref().map(|(_, reason)| reason),
     };
@@ -191,13 +193,13 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
     let near_miss = evaluation
         .near_miss
         .and(condition.as_ref())
-        .and_then(|root| best_step(root, &evaluation.leaves))
+        .and_then(|root| best_step(root, inputs.leaves))
         .map(|outcome| {
-            let reason = near_miss_reason(outcome, inputs.names);
+            let reason = near_miss_reason(&outcome, inputs.names);
             NearMiss {
-                path: outcome.path.clone(),
-                remedy: Remedy::of(outcome),
-                clause: outcome.clause.clone(),
+                remedy: Remedy::of(&outcome),
+                path: outcome.path,
+                clause: outcome.clause,
                 text_zh: reason.text_zh,
                 text_en: reason.text_en,
             }
@@ -237,19 +239,17 @@ struct Node {
 /// recipient's hands: something they can change before something time brings, before something
 /// they cannot change; in tree order among equals. (With alternatives, the first one short is not
 /// always the one to name: a man of 34 is a step short of the branch for women too.)
-fn best_step<'a>(root: &Node, leaves: &'a [LeafOutcome]) -> Option<&'a LeafOutcome> {
+fn best_step(root: &Node, leaves: Leaves<'_>) -> Option<LeafOutcome> {
     let rank = |remedy: Remedy| match remedy {
         Remedy::Changeable => 0,
         Remedy::WithTime => 1,
         Remedy::Fixed => 2,
     };
-    leaves
-        .iter()
-        .enumerate()
-        .filter(|(_, leaf)| leaf.status == LeafStatus::Unmet)
-        .filter(|(at, _)| truth_flipping(root, *at) == Truth::True)
-        .min_by_key(|(_, leaf)| rank(Remedy::of(leaf)))
-        .map(|(_, leaf)| leaf)
+    (0..leaves.len())
+        .filter(|&at| leaves.truth(at) == Truth::False)
+        .filter(|&at| truth_flipping(root, at) == Truth::True)
+        .map(|at| leaves.outcome(at))
+        .min_by_key(|leaf| rank(Remedy::of(leaf)))
 }
 
 /// A node's truth with the leaf at index `at` turned around.
@@ -289,14 +289,6 @@ fn truth(node: &Node) -> Truth {
     }
 }
 
-fn status_truth(status: LeafStatus) -> Truth {
-    match status {
-        LeafStatus::Met => Truth::True,
-        LeafStatus::Unmet => Truth::False,
-        LeafStatus::Missing => Truth::Unknown,
-    }
-}
-
 fn negate(truth: Truth) -> Truth {
     match truth {
         Truth::True => Truth::False,
@@ -306,19 +298,17 @@ fn negate(truth: Truth) -> Truth {
 }
 
 /// A leaf's outcome read with `under_not` as given: turned around when the leaf's own parity
-/// differs, borrowed as it is otherwise.
-fn read_under_not(outcome: &LeafOutcome, under_not: bool) -> Cow<'_, LeafOutcome> {
-    if outcome.under_not == under_not {
-        return Cow::Borrowed(outcome);
+/// differs.
+fn read_under_not(mut outcome: LeafOutcome, under_not: bool) -> LeafOutcome {
+    if outcome.under_not != under_not {
+        outcome.under_not = under_not;
+        outcome.status = match outcome.status {
+            LeafStatus::Met => LeafStatus::Unmet,
+            LeafStatus::Unmet => LeafStatus::Met,
+            LeafStatus::Missing => LeafStatus::Missing,
+        };
     }
-    let mut turned = outcome.clone();
-    turned.under_not = under_not;
-    turned.status = match turned.status {
-        LeafStatus::Met => LeafStatus::Unmet,
-        LeafStatus::Unmet => LeafStatus::Met,
-        LeafStatus::Missing => LeafStatus::Missing,
-    };
-    Cow::Owned(turned)
+    outcome
 }
 
 /// Marks `node` as deciding and, below it, the children that decide it: every child of a met
@@ -398,7 +388,7 @@ fn leaf_under(node: &Node) -> Option<usize> {
 /// Puts nodes in words: what the evaluation found of each leaf, the names of codes, and the
 /// audience's sentence.
 struct Render<'a> {
-    leaves: &'a [LeafOutcome],
+    leaves: Leaves<'a>,
     names: &'a CodeNames,
     audience: Option<&'a Reason>,
 }
@@ -433,7 +423,7 @@ impl Render<'_> {
     fn line(&self, node: &Node) -> Reason {
         let (zh, en) = self.text(node);
         let mut reason = Reason::new(&format!("condition.{}", outcome_code(node.outcome)), zh, en);
-        reason.clause = leaf_under(node).and_then(|at| self.leaves[at].clause.clone());
+        reason.clause = leaf_under(node).and_then(|at| self.leaves.clause(at).cloned());
         reason
     }
 
@@ -509,7 +499,10 @@ impl Render<'_> {
     /// The sentence of the leaf at `at`, read as written or, `negated`, as the requirement of the
     /// `not` above it (whichever parity of `not`s the leaf's own outcome knows).
     fn leaf_text(&self, at: usize, negated: bool) -> (String, String) {
-        let reason = leaf_reason(&read_under_not(&self.leaves[at], negated), self.names);
+        let reason = leaf_reason(
+            &read_under_not(self.leaves.outcome(at), negated),
+            self.names,
+        );
         (reason.text_zh, reason.text_en)
     }
 
@@ -547,7 +540,7 @@ impl Render<'_> {
 
     /// What the leaf at `at` tests and what the profile holds.
     fn leaf_detail(&self, at: usize) -> LeafDetail {
-        let written = read_under_not(&self.leaves[at], false);
+        let written = read_under_not(self.leaves.outcome(at), false);
         let words = Words::of(&written, self.names);
         let (expected_zh, expected_en) = words.json(&written.value);
         let shown = written
@@ -574,7 +567,7 @@ impl Render<'_> {
 /// Works out a condition's tree against the evaluation's leaves, checking that each leaf met is
 /// the evaluated leaf of the same path.
 struct Builder<'a> {
-    leaves: &'a [LeafOutcome],
+    leaves: Leaves<'a>,
     /// The next leaf in pre-order, the order the compiler numbered them in.
     next: usize,
     /// Every leaf met so far is the evaluated leaf of the same path.
@@ -645,12 +638,17 @@ impl Builder<'_> {
     fn leaf(&mut self) -> Node {
         let at = self.next;
         self.next += 1;
-        let outcome = match self.leaves.get(at).filter(|leaf| leaf.path == self.path) {
-            Some(leaf) => status_truth(read_under_not(leaf, false).status).into(),
-            None => {
-                self.consistent = false;
-                Outcome::Unknown
+        let outcome = if at < self.leaves.len() && self.leaves.path(at) == self.path {
+            let truth = self.leaves.truth(at);
+            // As written: the leaf's own `not`s are its ancestors' to apply.
+            if self.leaves.under_not(at) {
+                negate(truth).into()
+            } else {
+                truth.into()
             }
+        } else {
+            self.consistent = false;
+            Outcome::Unknown
         };
         Node {
             kind: NodeKind::Leaf,
@@ -711,11 +709,20 @@ mod tests {
 
     fn explained_with(condition: Json, facts: &profiles::Facts, tree: bool) -> Explanation {
         let source = Condition::from_json(&condition).unwrap();
-        let evaluation = compile(condition).evaluate(facts, day("2026-11-21"));
+        let compiled = compile(condition);
+        let evaluation = compiled.evaluate(facts, day("2026-11-21"));
+        let statuses: Vec<Truth> = (evaluation.leaves.iter())
+            .map(|leaf| match leaf.status {
+                LeafStatus::Met => Truth::True,
+                LeafStatus::Unmet => Truth::False,
+                LeafStatus::Missing => Truth::Unknown,
+            })
+            .collect();
         explain(&Inputs {
             audience: None,
             condition: Some(&source),
             evaluation: &evaluation,
+            leaves: Leaves::new(&compiled.leaves, &statuses, facts),
             names: &CodeNames::default(),
             tree,
         })
@@ -1005,6 +1012,7 @@ mod tests {
                 leaves: Vec::new(),
                 ..evaluation
             },
+            leaves: Leaves::new(&[], &[], &enterprise()),
             names: &CodeNames::default(),
             tree: true,
         });
