@@ -439,6 +439,7 @@ impl Engine {
         let mut day = PreparedDay::new(as_of, parts, &self.screens);
         let order: Vec<usize> = day.ranked.iter().map(|r| r.at as usize).collect();
         self.lay_out(&order);
+        self.renumber_leaves(&order);
         day.refresh(&self.screens);
         self.day = Some(day);
     }
@@ -459,6 +460,34 @@ impl Engine {
                 *span = steps.next().expect("one span per policy with a condition");
             }
             screen.tag_tests = tests;
+        }
+    }
+
+    /// Numbers the shared leaves in the order a match first tests them — the policies in `order`,
+    /// each's screened leaves and then its condition's — so that the leaf tests of a match, the
+    /// part of screening that misses the cache, read the table front to back.
+    fn renumber_leaves(&mut self, order: &[usize]) {
+        let first_use: Vec<u32> = (order.iter())
+            .flat_map(|&at| {
+                let screen = &self.screens[at];
+                let steps = screen
+                    .forward
+                    .map_or(&[][..], |span| self.conditions.get(span));
+                let tested = steps.iter().filter_map(|step| match *step {
+                    Step::Leaf(id) => Some(id),
+                    Step::All { .. } | Step::Any { .. } => None,
+                });
+                screen.leaves().iter().copied().chain(tested)
+            })
+            .collect();
+        let new_of = self.leaves.renumber(first_use);
+        for step in self.conditions.values_mut() {
+            if let Step::Leaf(id) = step {
+                *id = new_of[*id as usize];
+            }
+        }
+        for screen in &mut self.screens {
+            screen.renumber(&new_of);
         }
     }
 
