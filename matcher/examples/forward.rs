@@ -6,7 +6,9 @@
 //! Then times what the matches API asks of the engine (`Matching::matches_facts`: top 20 per
 //! group, [`Detail::Verdict`]) on its own, over the same profiles, and prints a digest of every
 //! report it returned: two builds that print the same digest returned the same reports, field for
-//! field (floats to the bit), so a build can be checked against the one before it.
+//! field (floats to the bit), so a build can be checked against the one before it. Beside the
+//! wall-clock percentiles it prints the CPU time the thread spent per match (from
+//! `/proc/thread-self/stat`, Linux only), which other processes on a shared machine disturb less.
 //!
 //! `cargo run --release -p matcher --features synth --example forward [policies] [profiles]`
 
@@ -39,14 +41,38 @@ fn timed(run: impl FnOnce() -> MatchReport) -> (Duration, MatchReport) {
 /// The page size of the matches API (`Matching::matches_facts`).
 const SERVICE_LIMIT: usize = 20;
 
+/// CPU time (user and system) this thread has used, in clock ticks (1/100 s on Linux); `None`
+/// where `/proc` does not tell.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and
+    // stime are the 12th and 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
+/// What [`service_form`] measured: the wall time of each timed call, the CPU time they took
+/// together, and the digest of the reports.
+struct Service {
+    times: Vec<Duration>,
+    cpu: Option<Duration>,
+    digest: u64,
+}
+
 /// Times the service's call on each profile, in rounds (the first warms caches and is not
 /// counted), and digests what it returned: the `Debug` form carries every field, floats to the
 /// bit and the ones left out of JSON.
-fn service_form(engine: &Engine, profiles: &[Facts], as_of: NaiveDate) -> (Vec<Duration>, u64) {
+fn service_form(engine: &Engine, profiles: &[Facts], as_of: NaiveDate) -> Service {
     const ROUNDS: usize = 3;
     let mut times = Vec::with_capacity(profiles.len() * (ROUNDS - 1));
     let mut digest = DefaultHasher::new();
+    let mut started = None;
     for round in 0..ROUNDS {
+        if round == 1 {
+            started = cpu_ticks();
+        }
         for facts in profiles {
             let (time, report) = timed(|| {
                 engine.match_profile_top_with(facts, as_of, SERVICE_LIMIT, Detail::Verdict)
@@ -58,8 +84,15 @@ fn service_form(engine: &Engine, profiles: &[Facts], as_of: NaiveDate) -> (Vec<D
             }
         }
     }
+    let cpu = started
+        .zip(cpu_ticks())
+        .map(|(start, end)| Duration::from_millis((end - start) * 10));
     times.sort();
-    (times, digest.finish())
+    Service {
+        times,
+        cpu,
+        digest: digest.finish(),
+    }
 }
 
 fn main() {
@@ -118,13 +151,14 @@ fn main() {
         "  digest of the screened reports {:016x}",
         full_digest.finish()
     );
-    let (times, digest) = service_form(&engine, &profiles, as_of);
-    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    let Service { times, cpu, digest } = service_form(&engine, &profiles, as_of);
+    let count = times.len() as u32;
+    let mean = times.iter().sum::<Duration>() / count;
     println!(
-        "service form, top {SERVICE_LIMIT} per group, Detail::Verdict, {} timed: p50 {} / p99 {} / mean {}; digest {digest:016x}",
-        times.len(),
+        "service form, top {SERVICE_LIMIT} per group, Detail::Verdict, {count} timed: p50 {} / p99 {} / mean {}; CPU {} per match; digest {digest:016x}",
         ms(percentile(&times, 0.5)),
         ms(percentile(&times, 0.99)),
-        ms(mean)
+        ms(mean),
+        cpu.map_or("unknown".to_owned(), |cpu| ms(cpu / count))
     );
 }
