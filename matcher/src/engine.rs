@@ -18,8 +18,8 @@ use crate::applicability::{Applicability, CompiledApplicability};
 use crate::audience::AudienceIndex;
 use crate::condition::ConditionError;
 use crate::eval::{
-    Context, Evaluation, Forward, LeafOutcome, Row, Slot, Step, Truth, Verdict, Vocab, explain,
-    quick,
+    Context, Evaluation, Forward, LeafOutcome, Leaves, Row, Slot, Step, Truth, Verdict, Vocab,
+    judge, quick,
 };
 use crate::explain::{Explanation, Inputs};
 use crate::field::{FieldKind, label};
@@ -439,6 +439,7 @@ impl Engine {
         let mut day = PreparedDay::new(as_of, parts, &self.screens);
         let order: Vec<usize> = day.ranked.iter().map(|r| r.at as usize).collect();
         self.lay_out(&order);
+        self.renumber_leaves(&order);
         day.refresh(&self.screens);
         self.day = Some(day);
     }
@@ -459,6 +460,34 @@ impl Engine {
                 *span = steps.next().expect("one span per policy with a condition");
             }
             screen.tag_tests = tests;
+        }
+    }
+
+    /// Numbers the shared leaves in the order a match first tests them — the policies in `order`,
+    /// each's screened leaves and then its condition's — so that the leaf tests of a match, the
+    /// part of screening that misses the cache, read the table front to back.
+    fn renumber_leaves(&mut self, order: &[usize]) {
+        let first_use: Vec<u32> = (order.iter())
+            .flat_map(|&at| {
+                let screen = &self.screens[at];
+                let steps = screen
+                    .forward
+                    .map_or(&[][..], |span| self.conditions.get(span));
+                let tested = steps.iter().filter_map(|step| match *step {
+                    Step::Leaf(id) => Some(id),
+                    Step::All { .. } | Step::Any { .. } => None,
+                });
+                screen.leaves().iter().copied().chain(tested)
+            })
+            .collect();
+        let new_of = self.leaves.renumber(first_use);
+        for step in self.conditions.values_mut() {
+            if let Step::Leaf(id) = step {
+                *id = new_of[*id as usize];
+            }
+        }
+        for screen in &mut self.screens {
+            screen.renumber(&new_of);
         }
     }
 
@@ -836,10 +865,7 @@ impl Engine {
             group.sort_unstable_by(ranking);
             group
                 .into_iter()
-                .map(|(_, at)| PolicyMatch {
-                    explanation: None,
-                    ..self.explain(at, profile, detail)
-                })
+                .map(|(_, at)| self.explain(at, profile, detail, false))
                 .collect()
         });
         MatchReport {
@@ -852,10 +878,12 @@ impl Engine {
     /// One policy against one profile, explained whatever the verdict; `None` for an unknown policy.
     pub fn evaluate(&self, policy_id: i64, facts: &Facts, as_of: NaiveDate) -> Option<PolicyMatch> {
         let &at = self.position.get(&policy_id)?;
-        Some(self.explain(at, &self.profile(facts, as_of), Detail::Full))
+        Some(self.explain(at, &self.profile(facts, as_of), Detail::Full, true))
     }
 
-    fn explain(&self, at: usize, profile: &Profile<'_>, detail: Detail) -> PolicyMatch {
+    /// The policy at `at` against the profile, explained to `detail`, with the reason tree when
+    /// `tree` (a ranked list leaves it out, so only the sentences it carries are put in words).
+    fn explain(&self, at: usize, profile: &Profile<'_>, detail: Detail, tree: bool) -> PolicyMatch {
         let Profile {
             facts,
             ref row,
@@ -866,35 +894,50 @@ impl Engine {
         let (policy, screen) = (&self.policies[at], &self.screens[at]);
         let gate = gate(screen.audience_mask, profile.audience);
         let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
-        let evaluation = match (&policy.cold.applicability.condition, &screen.forward) {
-            (Some(condition), Some(span)) => explain(
+        let condition = match (&policy.cold.applicability.condition, &screen.forward) {
+            (Some(condition), Some(span)) => Some((
                 condition,
-                &self.leaves.statuses(self.conditions.get(*span), row, ctx),
-                gate,
-                facts,
+                self.leaves.statuses(self.conditions.get(*span), row, ctx),
+            )),
+            _ => None,
+        };
+        // The leaves are put in words only as the explanation reads them.
+        let (evaluation, leaves) = match &condition {
+            Some((condition, statuses)) => (
+                judge(condition, statuses, gate),
+                Leaves::new(&condition.leaves, statuses, facts),
             ),
-            _ => Evaluation {
-                verdict: gate.into(),
-                leaves: Vec::new(),
-                met: 0,
-                total: 0,
-                failed_leaves: Vec::new(),
-                missing_fields: Vec::new(),
-                near_miss: None,
-            },
+            None => (
+                Evaluation {
+                    verdict: gate.into(),
+                    leaves: Vec::new(),
+                    met: 0,
+                    total: 0,
+                    failed_leaves: Vec::new(),
+                    missing_fields: Vec::new(),
+                    near_miss: None,
+                },
+                Leaves::new(&[], &[], facts),
+            ),
         };
         let audiences = &policy.cold.applicability.audiences;
-        let explanation = crate::explain::explain(&Inputs {
+        let mut explanation = crate::explain::explain(&Inputs {
             audience: (!audiences.is_empty()).then(|| {
                 let reason = audience_reason(audiences, facts.get("audience"), gate, citizen);
                 (gate, reason)
             }),
             condition: policy.cold.rule.applicability.condition.as_ref(),
             evaluation: &evaluation,
+            leaves,
             names: &self.names,
-            detail,
+            tree,
         });
-        let mut reasons = explanation.reasons.clone();
+        // Without the tree the explanation is not kept: its lines are the match's to own.
+        let mut reasons = if tree {
+            explanation.reasons.clone()
+        } else {
+            std::mem::take(&mut explanation.reasons)
+        };
         let near_miss_hint = explanation.near_miss.as_ref().map(|near| {
             let mut hint = Reason::new("near_miss", near.text_zh.clone(), near.text_en.clone());
             hint.clause = near.clause.clone();
@@ -918,10 +961,8 @@ impl Engine {
                         .iter()
                         .map(|amount| amount.explain(facts, citizen)),
                 );
-                failed_leaves = evaluation
-                    .failed_leaves
-                    .iter()
-                    .map(|&at| evaluation.leaves[at].clone())
+                failed_leaves = (evaluation.failed_leaves.iter())
+                    .map(|&at| leaves.outcome(at))
                     .collect();
                 score
             }
@@ -947,7 +988,7 @@ impl Engine {
             near_miss_hint,
             near_miss_remedy: explanation.near_miss.as_ref().map(|near| near.remedy),
             estimated_amount: estimate_all(&policy.cold.rule.amounts, facts),
-            explanation: Some(explanation),
+            explanation: tree.then_some(explanation),
         }
     }
 

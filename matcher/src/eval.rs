@@ -775,33 +775,18 @@ pub(crate) fn explain(
     gate: Truth,
     facts: &Facts,
 ) -> Evaluation {
+    let leaves = Leaves::new(&condition.leaves, statuses, facts);
+    Evaluation {
+        leaves: (0..leaves.len()).map(|at| leaves.outcome(at)).collect(),
+        ..judge(condition, statuses, gate)
+    }
+}
+
+/// [`explain`] without the leaves' outcomes (`leaves` is empty): a ranked list reads few of them,
+/// through [`Leaves`], when it needs them.
+pub(crate) fn judge(condition: &CompiledCondition, statuses: &[Truth], gate: Truth) -> Evaluation {
     let tree = node_truth(&condition.root, statuses);
     let verdict = gate.min(tree);
-    let citizen = matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen");
-    let leaves: Vec<LeafOutcome> = condition
-        .leaves
-        .iter()
-        .zip(statuses)
-        .map(|(leaf, truth)| {
-            let (label_zh, label_en) = builtin_label(&leaf.source.field, citizen)
-                .unwrap_or_else(|| leaf.schema_label.clone());
-            LeafOutcome {
-                path: leaf.path.clone(),
-                field: leaf.source.field.clone(),
-                label_zh,
-                label_en,
-                op: leaf.source.op,
-                value: leaf.source.value.clone(),
-                clause: leaf.source.clause.clone(),
-                under_not: leaf.under_not,
-                status: (*truth).into(),
-                actual: facts
-                    .get(&leaf.source.field)
-                    .filter(|v| classify(leaf.kind, v).is_some())
-                    .cloned(),
-            }
-        })
-        .collect();
     let mut failed_leaves = Vec::new();
     let mut missing = Vec::new();
     if tree == Truth::False {
@@ -824,10 +809,77 @@ pub(crate) fn explain(
         verdict: verdict.into(),
         met: statuses.iter().filter(|t| **t == Truth::True).count(),
         total: statuses.len(),
-        leaves,
+        leaves: Vec::new(),
         failed_leaves,
         missing_fields,
         near_miss,
+    }
+}
+
+/// A condition's leaves against one profile, in pre-order, each put in a [`LeafOutcome`] only
+/// when read.
+#[derive(Clone, Copy)]
+pub(crate) struct Leaves<'a> {
+    compiled: &'a [CompiledLeaf],
+    statuses: &'a [Truth],
+    facts: &'a Facts,
+    citizen: bool,
+}
+
+impl<'a> Leaves<'a> {
+    /// The leaves `compiled` with their truths `statuses` for `facts`.
+    pub(crate) fn new(
+        compiled: &'a [CompiledLeaf],
+        statuses: &'a [Truth],
+        facts: &'a Facts,
+    ) -> Self {
+        Leaves {
+            compiled,
+            statuses,
+            facts,
+            citizen: matches!(facts.get("kind"), Some(Value::Text(kind)) if kind == "citizen"),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.compiled.len().min(self.statuses.len())
+    }
+
+    pub(crate) fn path(&self, at: usize) -> &'a str {
+        &self.compiled[at].path
+    }
+
+    /// The leaf's truth as tested, enclosing `not`s applied (a [`LeafOutcome`]'s status).
+    pub(crate) fn truth(&self, at: usize) -> Truth {
+        self.statuses[at]
+    }
+
+    pub(crate) fn under_not(&self, at: usize) -> bool {
+        self.compiled[at].under_not
+    }
+
+    pub(crate) fn clause(&self, at: usize) -> Option<&'a String> {
+        self.compiled[at].source.clause.as_ref()
+    }
+
+    pub(crate) fn outcome(&self, at: usize) -> LeafOutcome {
+        let leaf = &self.compiled[at];
+        let (label_zh, label_en) = builtin_label(&leaf.source.field, self.citizen)
+            .unwrap_or_else(|| leaf.schema_label.clone());
+        LeafOutcome {
+            path: leaf.path.clone(),
+            field: leaf.source.field.clone(),
+            label_zh,
+            label_en,
+            op: leaf.source.op,
+            value: leaf.source.value.clone(),
+            clause: leaf.source.clause.clone(),
+            under_not: leaf.under_not,
+            status: self.statuses[at].into(),
+            actual: (self.facts.get(&leaf.source.field))
+                .filter(|v| classify(leaf.kind, v).is_some())
+                .cloned(),
+        }
     }
 }
 

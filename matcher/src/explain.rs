@@ -6,13 +6,18 @@
 //!
 //! Only the deciding branch is listed: for a met `any` the first alternative that holds, for an
 //! unmet `all` the requirements that fail, for an undetermined node the parts still unknown.
+//!
+//! The tree is worked out without words first; a node is put in words only when something reads
+//! it. A ranked list reads only the deciding nodes' sentences and leaves the tree out, so the rest
+//! of it is never written; the tree itself (one pair explained) puts every node in words.
+
+use std::fmt::Write;
 
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::condition::{Condition, Op};
-use crate::engine::Detail;
-use crate::eval::{Evaluation, LeafOutcome, LeafStatus, Truth, Verdict};
+use crate::eval::{Evaluation, LeafOutcome, LeafStatus, Leaves, Truth, Verdict};
 use crate::names::CodeNames;
 use crate::reason::{Reason, Remedy, Words, leaf_reason, near_miss_reason};
 use profiles::Value;
@@ -119,44 +124,40 @@ pub struct Explanation {
 }
 
 /// What the explanation is built from besides the condition: the audience test and its
-/// rendering, the evaluation of the condition's leaves, and the names of codes.
+/// rendering, the evaluation of the condition (its verdict and near miss) and its leaves, and the
+/// names of codes.
 pub(crate) struct Inputs<'a> {
     pub(crate) audience: Option<(Truth, Reason)>,
     pub(crate) condition: Option<&'a Condition>,
     pub(crate) evaluation: &'a Evaluation,
+    /// Read through [`Leaves`], so that only the leaves read are put in words.
+    pub(crate) leaves: Leaves<'a>,
     pub(crate) names: &'a CodeNames,
-    /// With [`Detail::Verdict`] the tree is only read for its sentences, never shown, so its
-    /// leaves keep their field, operator and clause but not the values in data and in words.
-    pub(crate) detail: Detail,
+    /// Whether the reason tree is wanted. A ranked list reads only the sentences of the deciding
+    /// nodes, so without the tree no other node is put in words.
+    pub(crate) tree: bool,
 }
 
-/// Builds the tree and renders it.
+/// Works the tree out, renders the texts read from it and, when wanted, the tree itself.
 pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
     let evaluation = inputs.evaluation;
     let mut builder = Builder {
-        leaves: &evaluation.leaves,
+        leaves: inputs.leaves,
         next: 0,
-        names: inputs.names,
         consistent: true,
-        detail: inputs.detail,
+        path: crate::condition::ROOT_PATH.to_owned(),
     };
-    let mut condition = inputs
-        .condition
-        .map(|condition| builder.node(condition, crate::condition::ROOT_PATH.to_owned()));
+    let mut condition = inputs.condition.map(|condition| builder.node(condition));
     // A tree whose leaves the evaluation does not account for is not shown rather than shown wrong.
-    if !builder.consistent || builder.next != evaluation.leaves.len() {
+    if !builder.consistent || builder.next != inputs.leaves.len() {
         condition = None;
     }
-    let mut audience = inputs.audience.as_ref().map(|(truth, reason)| ReasonNode {
+    let mut audience = inputs.audience.as_ref().map(|(truth, _)| Node {
         kind: NodeKind::Audience,
-        path: "audiences".to_owned(),
         outcome: (*truth).into(),
         decides: false,
-        met: None,
-        total: None,
-        leaf: None,
-        text_zh: reason.text_zh.clone(),
-        text_en: reason.text_en.clone(),
+        met: 0,
+        leaf: 0,
         children: Vec::new(),
     });
     // The audience and the condition are the two requirements of an implicit `all`.
@@ -166,6 +167,11 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
             mark_deciding(part);
         }
     }
+    let words = Render {
+        leaves: inputs.leaves,
+        names: inputs.names,
+        audience: inputs.audience.as_ref().map(|(_, reason)| reason),
+    };
     let (met, unknown, total) = condition.as_ref().map_or((0, 0, 0), counts);
     let (summary_zh, summary_en) = summary(met, unknown, total);
     let mut reasons = Vec::new();
@@ -182,22 +188,26 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         summary_en.clone(),
     ));
     if let Some(root) = condition.as_ref().filter(|root| root.decides) {
-        lines(root, &mut reasons);
+        words.lines(root, &mut reasons);
     }
     let near_miss = evaluation
         .near_miss
         .and(condition.as_ref())
-        .and_then(|root| best_step(root, &evaluation.leaves))
+        .and_then(|root| best_step(root, inputs.leaves))
         .map(|outcome| {
-            let reason = near_miss_reason(outcome, inputs.names);
+            let reason = near_miss_reason(&outcome, inputs.names);
             NearMiss {
-                path: outcome.path.clone(),
-                remedy: Remedy::of(outcome),
-                clause: outcome.clause.clone(),
+                remedy: Remedy::of(&outcome),
+                path: outcome.path,
+                clause: outcome.clause,
                 text_zh: reason.text_zh,
                 text_en: reason.text_en,
             }
         });
+    let tree = |node: Option<Node>, path: &str| {
+        node.filter(|_| inputs.tree)
+            .map(|node| words.reason_node(&node, path.to_owned()))
+    };
     Explanation {
         verdict: evaluation.verdict,
         met,
@@ -205,46 +215,59 @@ pub(crate) fn explain(inputs: &Inputs<'_>) -> Explanation {
         total,
         summary_zh,
         summary_en,
-        audience,
-        condition,
+        audience: tree(audience, "audiences"),
+        condition: tree(condition, crate::condition::ROOT_PATH),
         reasons,
         near_miss,
     }
+}
+
+/// A node of the tree as it is worked out: its outcome and whether it decides, with no words.
+/// [`Render`] puts a node in words when something reads it.
+struct Node {
+    kind: NodeKind,
+    outcome: Outcome,
+    decides: bool,
+    /// For `all` and `any`: children met.
+    met: usize,
+    /// For a leaf: its index in the evaluation's leaves (pre-order, as the compiler numbered them).
+    leaf: usize,
+    children: Vec<Node>,
 }
 
 /// Of the leaves whose change alone would make the condition hold, the one most in the
 /// recipient's hands: something they can change before something time brings, before something
 /// they cannot change; in tree order among equals. (With alternatives, the first one short is not
 /// always the one to name: a man of 34 is a step short of the branch for women too.)
-fn best_step<'a>(root: &ReasonNode, leaves: &'a [LeafOutcome]) -> Option<&'a LeafOutcome> {
+fn best_step(root: &Node, leaves: Leaves<'_>) -> Option<LeafOutcome> {
     let rank = |remedy: Remedy| match remedy {
         Remedy::Changeable => 0,
         Remedy::WithTime => 1,
         Remedy::Fixed => 2,
     };
-    leaves
-        .iter()
-        .filter(|leaf| leaf.status == LeafStatus::Unmet)
-        .filter(|leaf| truth_flipping(root, &leaf.path) == Truth::True)
+    (0..leaves.len())
+        .filter(|&at| leaves.truth(at) == Truth::False)
+        .filter(|&at| truth_flipping(root, at) == Truth::True)
+        .map(|at| leaves.outcome(at))
         .min_by_key(|leaf| rank(Remedy::of(leaf)))
 }
 
-/// A node's truth with the leaf at `path` turned around.
-fn truth_flipping(node: &ReasonNode, path: &str) -> Truth {
+/// A node's truth with the leaf at index `at` turned around.
+fn truth_flipping(node: &Node, at: usize) -> Truth {
     match node.kind {
-        NodeKind::Leaf if node.path == path => negate(truth(node)),
+        NodeKind::Leaf if node.leaf == at => negate(truth(node)),
         NodeKind::Leaf | NodeKind::Audience => truth(node),
-        NodeKind::Not => negate(truth_flipping(&node.children[0], path)),
+        NodeKind::Not => negate(truth_flipping(&node.children[0], at)),
         NodeKind::All => node
             .children
             .iter()
-            .map(|c| truth_flipping(c, path))
+            .map(|c| truth_flipping(c, at))
             .min()
             .unwrap_or(Truth::True),
         NodeKind::Any => node
             .children
             .iter()
-            .map(|c| truth_flipping(c, path))
+            .map(|c| truth_flipping(c, at))
             .max()
             .unwrap_or(Truth::False),
     }
@@ -258,19 +281,11 @@ fn truth_of(verdict: Verdict) -> Truth {
     }
 }
 
-fn truth(node: &ReasonNode) -> Truth {
+fn truth(node: &Node) -> Truth {
     match node.outcome {
         Outcome::Met => Truth::True,
         Outcome::Unmet => Truth::False,
         Outcome::Unknown => Truth::Unknown,
-    }
-}
-
-fn status_truth(status: LeafStatus) -> Truth {
-    match status {
-        LeafStatus::Met => Truth::True,
-        LeafStatus::Unmet => Truth::False,
-        LeafStatus::Missing => Truth::Unknown,
     }
 }
 
@@ -282,11 +297,25 @@ fn negate(truth: Truth) -> Truth {
     }
 }
 
+/// A leaf's outcome read with `under_not` as given: turned around when the leaf's own parity
+/// differs.
+fn read_under_not(mut outcome: LeafOutcome, under_not: bool) -> LeafOutcome {
+    if outcome.under_not != under_not {
+        outcome.under_not = under_not;
+        outcome.status = match outcome.status {
+            LeafStatus::Met => LeafStatus::Unmet,
+            LeafStatus::Unmet => LeafStatus::Met,
+            LeafStatus::Missing => LeafStatus::Missing,
+        };
+    }
+    outcome
+}
+
 /// Marks `node` as deciding and, below it, the children that decide it: every child of a met
 /// `all`; the failing (or, undetermined, the unknown) children of an `all`; the first met child
 /// of an `any`, every child of an unmet one, the unknown ones of an undetermined one; the child
 /// of a `not`.
-fn mark_deciding(node: &mut ReasonNode) {
+fn mark_deciding(node: &mut Node) {
     node.decides = true;
     let own = truth(node);
     match node.kind {
@@ -312,10 +341,10 @@ fn mark_deciding(node: &mut ReasonNode) {
 
 /// The condition's requirements as (met, unknown, total): the children of a top-level `all`,
 /// else the condition as one.
-fn counts(root: &ReasonNode) -> (usize, usize, usize) {
-    let parts: Vec<&ReasonNode> = match root.kind {
-        NodeKind::All => root.children.iter().collect(),
-        _ => vec![root],
+fn counts(root: &Node) -> (usize, usize, usize) {
+    let parts = match root.kind {
+        NodeKind::All => root.children.as_slice(),
+        _ => std::slice::from_ref(root),
     };
     let of = |outcome| parts.iter().filter(|p| p.outcome == outcome).count();
     (of(Outcome::Met), of(Outcome::Unknown), parts.len())
@@ -334,43 +363,6 @@ fn summary(met: usize, unknown: usize, total: usize) -> (String, String) {
     (zh, en)
 }
 
-/// The reason lines of a deciding node: a leaf (or a negated leaf) is one line; an `all` gives
-/// the lines of its deciding children; an `any` or a negated group is one line naming its
-/// deciding alternatives, since listing them apart would read as if each were required.
-fn lines(node: &ReasonNode, out: &mut Vec<Reason>) {
-    match node.kind {
-        NodeKind::All => node
-            .children
-            .iter()
-            .filter(|child| child.decides)
-            .for_each(|child| lines(child, out)),
-        NodeKind::Leaf => out.push(line(node)),
-        NodeKind::Not if is_negated_leaf(node) => out.push(line(node)),
-        // "Any one of one" is that one.
-        NodeKind::Any if node.children.len() == 1 => lines(&node.children[0], out),
-        NodeKind::Any | NodeKind::Not | NodeKind::Audience => {
-            let (zh, en) = one_line(node);
-            out.push(Reason::new(
-                &format!("condition.{}", outcome_code(node.outcome)),
-                zh,
-                en,
-            ));
-        }
-    }
-}
-
-/// The reason of a leaf or a negated leaf: its text, code and clause.
-fn line(node: &ReasonNode) -> Reason {
-    let leaf = leaf_of(node);
-    let mut reason = Reason::new(
-        &format!("condition.{}", outcome_code(node.outcome)),
-        node.text_zh.clone(),
-        node.text_en.clone(),
-    );
-    reason.clause = leaf.and_then(|l| l.clause.clone());
-    reason
-}
-
 fn outcome_code(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Met => "met",
@@ -379,210 +371,177 @@ fn outcome_code(outcome: Outcome) -> &'static str {
     }
 }
 
-fn is_negated_leaf(node: &ReasonNode) -> bool {
-    node.kind == NodeKind::Not && leaf_of(node).is_some()
+/// Whether `node` is a chain of `not`s over a leaf.
+fn is_negated_leaf(node: &Node) -> bool {
+    node.kind == NodeKind::Not && leaf_under(node).is_some()
 }
 
-/// The leaf a leaf or a chain of `not`s over a leaf tests.
-fn leaf_of(node: &ReasonNode) -> Option<&LeafDetail> {
+/// The leaf index of a leaf or of a chain of `not`s over a leaf.
+fn leaf_under(node: &Node) -> Option<usize> {
     match node.kind {
-        NodeKind::Leaf => node.leaf.as_ref(),
-        NodeKind::Not => node.children.first().and_then(leaf_of),
+        NodeKind::Leaf => Some(node.leaf),
+        NodeKind::Not => node.children.first().and_then(leaf_under),
         _ => None,
     }
 }
 
-/// A subtree in one line, its deciding parts only: "以下任一即可，已满足：「…」".
-fn one_line(node: &ReasonNode) -> (String, String) {
-    let parts = || -> (String, String) {
-        let shown: Vec<(String, String)> = node
-            .children
-            .iter()
-            .filter(|child| child.decides || !node.decides)
-            .map(one_line)
-            .collect();
-        (
-            shown
+/// Puts nodes in words: what the evaluation found of each leaf, the names of codes, and the
+/// audience's sentence.
+struct Render<'a> {
+    leaves: Leaves<'a>,
+    names: &'a CodeNames,
+    audience: Option<&'a Reason>,
+}
+
+impl Render<'_> {
+    /// The reason lines of a deciding node: a leaf (or a negated leaf) is one line; an `all`
+    /// gives the lines of its deciding children; an `any` or a negated group is one line naming
+    /// its deciding alternatives, since listing them apart would read as if each were required.
+    fn lines(&self, node: &Node, out: &mut Vec<Reason>) {
+        match node.kind {
+            NodeKind::All => node
+                .children
                 .iter()
-                .map(|s| s.0.as_str())
-                .collect::<Vec<_>>()
-                .join("；"),
-            shown
-                .iter()
-                .map(|s| s.1.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    };
-    match node.kind {
-        NodeKind::Leaf | NodeKind::Audience => (node.text_zh.clone(), node.text_en.clone()),
-        NodeKind::Not if is_negated_leaf(node) => (node.text_zh.clone(), node.text_en.clone()),
-        NodeKind::Any if node.children.len() == 1 => one_line(&node.children[0]),
-        NodeKind::All => {
-            let (zh, en) = parts();
-            (
-                format!("{}：「{zh}」", node.text_zh),
-                format!("{}: [{en}]", node.text_en),
-            )
-        }
-        NodeKind::Any | NodeKind::Not => {
-            let (zh, en) = parts();
-            (
-                format!("{}「{zh}」", node.text_zh),
-                format!("{} [{en}]", node.text_en),
-            )
+                .filter(|child| child.decides)
+                .for_each(|child| self.lines(child, out)),
+            NodeKind::Leaf => out.push(self.line(node)),
+            NodeKind::Not if is_negated_leaf(node) => out.push(self.line(node)),
+            // "Any one of one" is that one.
+            NodeKind::Any if node.children.len() == 1 => self.lines(&node.children[0], out),
+            NodeKind::Any | NodeKind::Not | NodeKind::Audience => {
+                let (zh, en) = self.one_line(node);
+                out.push(Reason::new(
+                    &format!("condition.{}", outcome_code(node.outcome)),
+                    zh,
+                    en,
+                ));
+            }
         }
     }
-}
 
-struct Builder<'a> {
-    leaves: &'a [LeafOutcome],
-    /// The next leaf in pre-order, the order the compiler numbered them in.
-    next: usize,
-    names: &'a CodeNames,
-    /// Every leaf met so far is the evaluated leaf of the same path.
-    consistent: bool,
-    detail: Detail,
-}
+    /// The reason of a leaf or a negated leaf: its text, code and clause.
+    fn line(&self, node: &Node) -> Reason {
+        let (zh, en) = self.text(node);
+        let mut reason = Reason::new(&format!("condition.{}", outcome_code(node.outcome)), zh, en);
+        reason.clause = leaf_under(node).and_then(|at| self.leaves.clause(at).cloned());
+        reason
+    }
 
-impl Builder<'_> {
-    fn node(&mut self, condition: &Condition, path: String) -> ReasonNode {
-        match condition {
-            Condition::Leaf(_) => self.leaf(path),
-            Condition::Not(child) => {
-                let child = self.node(child, format!("{path}.not"));
-                let outcome: Outcome = negate(truth(&child)).into();
-                let (text_zh, text_en) = match (&child.kind, &child.leaf) {
-                    // A negated leaf reads as what the policy requires, rendered from the
-                    // leaf's own outcome, which knows it sits under a `not`.
-                    (NodeKind::Leaf, Some(_)) => self.negated_leaf_text(&child),
-                    (NodeKind::Not, _) if is_negated_leaf(&child) => {
-                        // not(not(x)) requires x: say what x says.
-                        let inner = &child.children[0];
-                        (inner.text_zh.clone(), inner.text_en.clone())
-                    }
-                    _ => not_text(outcome),
-                };
-                ReasonNode {
-                    kind: NodeKind::Not,
-                    path,
-                    outcome,
-                    decides: false,
-                    met: None,
-                    total: None,
-                    leaf: None,
-                    text_zh,
-                    text_en,
-                    children: vec![child],
+    /// A subtree in one line, its deciding parts only: "以下任一即可，已满足：「…」".
+    fn one_line(&self, node: &Node) -> (String, String) {
+        let parts = || -> (String, String) {
+            let shown: Vec<(String, String)> = node
+                .children
+                .iter()
+                .filter(|child| child.decides || !node.decides)
+                .map(|child| self.one_line(child))
+                .collect();
+            (
+                shown
+                    .iter()
+                    .map(|s| s.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                shown
+                    .iter()
+                    .map(|s| s.1.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
+        match node.kind {
+            NodeKind::Leaf | NodeKind::Audience => self.text(node),
+            NodeKind::Not if is_negated_leaf(node) => self.text(node),
+            NodeKind::Any if node.children.len() == 1 => self.one_line(&node.children[0]),
+            NodeKind::All => {
+                let (own_zh, own_en) = self.text(node);
+                let (zh, en) = parts();
+                (format!("{own_zh}：「{zh}」"), format!("{own_en}: [{en}]"))
+            }
+            NodeKind::Any | NodeKind::Not => {
+                let (own_zh, own_en) = self.text(node);
+                let (zh, en) = parts();
+                (format!("{own_zh}「{zh}」"), format!("{own_en} [{en}]"))
+            }
+        }
+    }
+
+    /// A node's own text. A leaf reads as written: its outcome and text ignore enclosing `not`s,
+    /// which their own nodes apply.
+    fn text(&self, node: &Node) -> (String, String) {
+        match node.kind {
+            NodeKind::Leaf => self.leaf_text(node.leaf, false),
+            NodeKind::Audience => self
+                .audience
+                .map(|reason| (reason.text_zh.clone(), reason.text_en.clone()))
+                .unwrap_or_default(),
+            NodeKind::Not => {
+                let child = &node.children[0];
+                match child.kind {
+                    // A negated leaf reads as what the policy requires, rendered from the leaf's
+                    // own outcome, which knows it sits under a `not`.
+                    NodeKind::Leaf => self.leaf_text(child.leaf, true),
+                    // not(not(x)) requires x: say what x says.
+                    NodeKind::Not if is_negated_leaf(child) => self.text(&child.children[0]),
+                    _ => not_text(node.outcome),
                 }
             }
-            Condition::All(children) | Condition::Any(children) => {
-                let all = matches!(condition, Condition::All(_));
-                let key = if all { "all" } else { "any" };
-                let children: Vec<ReasonNode> = children
-                    .iter()
-                    .enumerate()
-                    .map(|(i, child)| self.node(child, format!("{path}.{key}[{i}]")))
-                    .collect();
-                let truths = children.iter().map(truth);
-                let own = if all {
-                    truths.min().unwrap_or(Truth::True)
-                } else {
-                    truths.max().unwrap_or(Truth::False)
-                };
-                let met = children
-                    .iter()
-                    .filter(|c| c.outcome == Outcome::Met)
-                    .count();
-                let unknown = children
-                    .iter()
+            NodeKind::All => {
+                let unknown = (node.children.iter())
                     .filter(|c| c.outcome == Outcome::Unknown)
                     .count();
-                let (text_zh, text_en) = if all {
-                    summary(met, unknown, children.len())
-                } else {
-                    any_text(own.into(), children.len())
-                };
-                ReasonNode {
-                    kind: if all { NodeKind::All } else { NodeKind::Any },
-                    path,
-                    outcome: own.into(),
-                    decides: false,
-                    met: Some(met),
-                    total: Some(children.len()),
-                    leaf: None,
-                    text_zh,
-                    text_en,
-                    children,
-                }
+                summary(node.met, unknown, node.children.len())
             }
+            NodeKind::Any => any_text(node.outcome, node.children.len()),
         }
     }
 
-    /// A leaf as written: its outcome and text ignore enclosing `not`s, which their own nodes
-    /// apply.
-    fn leaf(&mut self, path: String) -> ReasonNode {
-        let at = self.next;
-        self.next += 1;
-        let Some(outcome) = self.leaves.get(at).filter(|outcome| outcome.path == path) else {
-            self.consistent = false;
-            return ReasonNode {
-                kind: NodeKind::Leaf,
-                path,
-                outcome: Outcome::Unknown,
-                decides: false,
-                met: None,
-                total: None,
-                leaf: None,
-                text_zh: String::new(),
-                text_en: String::new(),
-                children: Vec::new(),
-            };
+    /// The sentence of the leaf at `at`, read as written or, `negated`, as the requirement of the
+    /// `not` above it (whichever parity of `not`s the leaf's own outcome knows).
+    fn leaf_text(&self, at: usize, negated: bool) -> (String, String) {
+        let reason = leaf_reason(
+            &read_under_not(self.leaves.outcome(at), negated),
+            self.names,
+        );
+        (reason.text_zh, reason.text_en)
+    }
+
+    /// The reason tree of `node`, at `path`, every node in words.
+    fn reason_node(&self, node: &Node, path: String) -> ReasonNode {
+        let children = match node.kind {
+            NodeKind::Not => vec![self.reason_node(&node.children[0], format!("{path}.not"))],
+            NodeKind::All | NodeKind::Any => {
+                let key = if node.kind == NodeKind::All {
+                    "all"
+                } else {
+                    "any"
+                };
+                (node.children.iter().enumerate())
+                    .map(|(i, child)| self.reason_node(child, format!("{path}.{key}[{i}]")))
+                    .collect()
+            }
+            NodeKind::Leaf | NodeKind::Audience => Vec::new(),
         };
-        let mut written = outcome.clone();
-        if written.under_not {
-            written.under_not = false;
-            written.status = match written.status {
-                LeafStatus::Met => LeafStatus::Unmet,
-                LeafStatus::Unmet => LeafStatus::Met,
-                LeafStatus::Missing => LeafStatus::Missing,
-            };
-        }
-        let reason = leaf_reason(&written, self.names);
+        let group = matches!(node.kind, NodeKind::All | NodeKind::Any);
+        let (text_zh, text_en) = self.text(node);
         ReasonNode {
-            kind: NodeKind::Leaf,
+            kind: node.kind,
             path,
-            outcome: status_truth(written.status).into(),
-            decides: false,
-            met: None,
-            total: None,
-            leaf: Some(self.leaf_detail(&written)),
-            text_zh: reason.text_zh,
-            text_en: reason.text_en,
-            children: Vec::new(),
+            outcome: node.outcome,
+            decides: node.decides,
+            met: group.then_some(node.met),
+            total: group.then_some(node.children.len()),
+            leaf: (node.kind == NodeKind::Leaf).then(|| self.leaf_detail(node.leaf)),
+            text_zh,
+            text_en,
+            children,
         }
     }
 
-    /// What a leaf tests and what the profile holds; to [`Detail::Verdict`], only the field,
-    /// operator and clause the sentences cite.
-    fn leaf_detail(&self, written: &LeafOutcome) -> LeafDetail {
-        let bare = || LeafDetail {
-            field: written.field.clone(),
-            field_zh: String::new(),
-            field_en: String::new(),
-            op: written.op,
-            expected: Json::Null,
-            expected_zh: String::new(),
-            expected_en: String::new(),
-            actual: None,
-            actual_zh: None,
-            actual_en: None,
-            clause: written.clause.clone(),
-        };
-        if self.detail == Detail::Verdict {
-            return bare();
-        }
-        let words = Words::of(written, self.names);
+    /// What the leaf at `at` tests and what the profile holds.
+    fn leaf_detail(&self, at: usize) -> LeafDetail {
+        let written = read_under_not(self.leaves.outcome(at), false);
+        let words = Words::of(&written, self.names);
         let (expected_zh, expected_en) = words.json(&written.value);
         let shown = written
             .actual
@@ -590,38 +549,114 @@ impl Builder<'_> {
             .filter(|_| written.field != "birth_date");
         let actual_words = shown.map(|value| words.value(value));
         LeafDetail {
+            field: written.field.clone(),
             field_zh: written.label_zh.clone(),
             field_en: written.label_en.clone(),
+            op: written.op,
             expected: written.value.clone(),
             expected_zh,
             expected_en,
             actual: shown.map(value_json),
             actual_zh: actual_words.as_ref().map(|w| w.0.clone()),
             actual_en: actual_words.map(|w| w.1),
-            ..bare()
+            clause: written.clause.clone(),
+        }
+    }
+}
+
+/// Works out a condition's tree against the evaluation's leaves, checking that each leaf met is
+/// the evaluated leaf of the same path.
+struct Builder<'a> {
+    leaves: Leaves<'a>,
+    /// The next leaf in pre-order, the order the compiler numbered them in.
+    next: usize,
+    /// Every leaf met so far is the evaluated leaf of the same path.
+    consistent: bool,
+    /// The path of the node being worked out, grown and cut back as the walk goes.
+    path: String,
+}
+
+impl Builder<'_> {
+    fn node(&mut self, condition: &Condition) -> Node {
+        match condition {
+            Condition::Leaf(_) => self.leaf(),
+            Condition::Not(child) => {
+                let child = self.below(|path| path.push_str(".not"), child);
+                Node {
+                    kind: NodeKind::Not,
+                    outcome: negate(truth(&child)).into(),
+                    decides: false,
+                    met: 0,
+                    leaf: 0,
+                    children: vec![child],
+                }
+            }
+            Condition::All(children) | Condition::Any(children) => {
+                let all = matches!(condition, Condition::All(_));
+                let key = if all { "all" } else { "any" };
+                let children: Vec<Node> = children
+                    .iter()
+                    .enumerate()
+                    .map(|(i, child)| {
+                        self.below(
+                            |path| write!(path, ".{key}[{i}]").expect("to a String"),
+                            child,
+                        )
+                    })
+                    .collect();
+                let truths = children.iter().map(truth);
+                let own = if all {
+                    truths.min().unwrap_or(Truth::True)
+                } else {
+                    truths.max().unwrap_or(Truth::False)
+                };
+                Node {
+                    kind: if all { NodeKind::All } else { NodeKind::Any },
+                    outcome: own.into(),
+                    decides: false,
+                    met: children
+                        .iter()
+                        .filter(|c| c.outcome == Outcome::Met)
+                        .count(),
+                    leaf: 0,
+                    children,
+                }
+            }
         }
     }
 
-    /// The text of `not(leaf)`: the leaf's reason phrased as what the policy requires.
-    fn negated_leaf_text(&self, child: &ReasonNode) -> (String, String) {
-        let at = self.leaves.iter().position(|leaf| leaf.path == child.path);
-        match at {
-            Some(at) => {
-                let mut outcome = self.leaves[at].clone();
-                // The leaf's own outcome knows an odd number of `not`s; this `not` is the one
-                // that makes it read as a requirement whichever parity the chain has.
-                if !outcome.under_not {
-                    outcome.under_not = true;
-                    outcome.status = match outcome.status {
-                        LeafStatus::Met => LeafStatus::Unmet,
-                        LeafStatus::Unmet => LeafStatus::Met,
-                        LeafStatus::Missing => LeafStatus::Missing,
-                    };
-                }
-                let reason = leaf_reason(&outcome, self.names);
-                (reason.text_zh, reason.text_en)
+    /// Works out `child` at the path `step` extends this one by.
+    fn below(&mut self, step: impl FnOnce(&mut String), child: &Condition) -> Node {
+        let len = self.path.len();
+        step(&mut self.path);
+        let node = self.node(child);
+        self.path.truncate(len);
+        node
+    }
+
+    /// A leaf as written: its outcome ignores enclosing `not`s, which their own nodes apply.
+    fn leaf(&mut self) -> Node {
+        let at = self.next;
+        self.next += 1;
+        let outcome = if at < self.leaves.len() && self.leaves.path(at) == self.path {
+            let truth = self.leaves.truth(at);
+            // As written: the leaf's own `not`s are its ancestors' to apply.
+            if self.leaves.under_not(at) {
+                negate(truth).into()
+            } else {
+                truth.into()
             }
-            None => not_text(negate(truth(child)).into()),
+        } else {
+            self.consistent = false;
+            Outcome::Unknown
+        };
+        Node {
+            kind: NodeKind::Leaf,
+            outcome,
+            decides: false,
+            met: 0,
+            leaf: at,
+            children: Vec::new(),
         }
     }
 }
@@ -669,49 +704,68 @@ mod tests {
     use crate::testing::{compile, day, enterprise, facts, text};
 
     fn explained(condition: Json, facts: &profiles::Facts) -> Explanation {
-        explained_to(condition, facts, Detail::Full)
+        explained_with(condition, facts, true)
     }
 
-    fn explained_to(condition: Json, facts: &profiles::Facts, detail: Detail) -> Explanation {
+    fn explained_with(condition: Json, facts: &profiles::Facts, tree: bool) -> Explanation {
         let source = Condition::from_json(&condition).unwrap();
-        let evaluation = compile(condition).evaluate(facts, day("2026-11-21"));
+        let compiled = compile(condition);
+        let evaluation = compiled.evaluate(facts, day("2026-11-21"));
+        let statuses: Vec<Truth> = (evaluation.leaves.iter())
+            .map(|leaf| match leaf.status {
+                LeafStatus::Met => Truth::True,
+                LeafStatus::Unmet => Truth::False,
+                LeafStatus::Missing => Truth::Unknown,
+            })
+            .collect();
         explain(&Inputs {
             audience: None,
             condition: Some(&source),
             evaluation: &evaluation,
+            leaves: Leaves::new(&compiled.leaves, &statuses, facts),
             names: &CodeNames::default(),
-            detail,
+            tree,
         })
     }
 
     #[test]
-    fn a_verdict_only_tree_says_what_the_full_one_says() {
+    fn without_the_tree_the_texts_are_those_of_the_tree() {
         let condition = json!({"all": [
             {"field": "region", "op": "within", "value": "110000", "clause": "第二条"},
             {"any": [
                 {"field": "employees", "op": "le", "value": 10},
-                {"not": {"field": "revenue", "op": "gt", "value": 100}}
+                {"not": {"field": "revenue", "op": "gt", "value": 100}},
+                {"all": [
+                    {"field": "employees", "op": "ge", "value": 50},
+                    {"not": {"not": {"field": "revenue", "op": "le", "value": 100}}}
+                ]}
             ]},
-            {"field": "founded_on", "op": "years_since_at_least", "value": 10}
+            {"any": [{"not": {"field": "employees", "op": "lt", "value": 20, "clause": "第三条"}}]},
+            {"field": "founded_on", "op": "years_since_at_least", "value": 5}
         ]});
         let mut unknown_revenue = enterprise();
         unknown_revenue.remove("revenue");
-        for facts in [enterprise(), unknown_revenue] {
-            let full = explained_to(condition.clone(), &facts, Detail::Full);
-            let short = explained_to(condition.clone(), &facts, Detail::Verdict);
-            assert_eq!(short.reasons, full.reasons);
-            assert_eq!(short.near_miss, full.near_miss);
+        let mut small = enterprise();
+        small.insert("employees", profiles::Value::Number(60.0));
+        small.insert("revenue", profiles::Value::Number(50.0));
+        let mut outcomes = std::collections::HashSet::new();
+        for facts in [enterprise(), unknown_revenue, small] {
+            let whole = explained_with(condition.clone(), &facts, true);
+            let lean = explained_with(condition.clone(), &facts, false);
+            assert!(whole.condition.is_some() && lean.condition.is_none());
+            assert_eq!(lean.reasons, whole.reasons);
+            assert_eq!(lean.near_miss, whole.near_miss);
             assert_eq!(
-                (short.verdict, short.met, short.unknown, short.total),
-                (full.verdict, full.met, full.unknown, full.total)
+                (lean.verdict, lean.met, lean.unknown, lean.total),
+                (whole.verdict, whole.met, whole.unknown, whole.total)
             );
-            let leaf = short.condition.as_ref().unwrap().children[0]
-                .leaf
-                .as_ref()
-                .unwrap();
-            assert_eq!(leaf.clause.as_deref(), Some("第二条"));
-            assert!(leaf.expected_zh.is_empty(), "values are not put in words");
+            assert_eq!(
+                (&lean.summary_zh, &lean.summary_en),
+                (&whole.summary_zh, &whole.summary_en)
+            );
+            outcomes.insert(format!("{:?}", whole.verdict));
         }
+        assert_eq!(outcomes.len(), 3, "every verdict is compared: {outcomes:?}");
     }
 
     fn texts(explanation: &Explanation) -> Vec<&str> {
@@ -958,8 +1012,9 @@ mod tests {
                 leaves: Vec::new(),
                 ..evaluation
             },
+            leaves: Leaves::new(&[], &[], &enterprise()),
             names: &CodeNames::default(),
-            detail: Detail::Full,
+            tree: true,
         });
         assert_eq!((none.met, none.total), (0, 0));
         assert_eq!(texts(&none), ["无其他条件"]);

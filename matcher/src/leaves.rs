@@ -83,6 +83,32 @@ impl LeafTable {
         }
     }
 
+    /// Gives the leaves new ids in the order `first_use` names them (the ids it repeats or leaves
+    /// out follow in their old order, [`ALWAYS_TRUE`] stays first), so that a match reading
+    /// leaves in that order reads the table front to back. Returns each old id's new id.
+    pub(crate) fn renumber(&mut self, first_use: impl IntoIterator<Item = u32>) -> Vec<u32> {
+        const UNPLACED: u32 = u32::MAX;
+        let count = u32::try_from(self.leaves.len()).expect("fewer than 2^32 leaves");
+        let mut new_of = vec![UNPLACED; self.leaves.len()];
+        let mut old_of = Vec::with_capacity(self.leaves.len());
+        let ids = std::iter::once(ALWAYS_TRUE)
+            .chain(first_use)
+            .chain(0..count);
+        for id in ids {
+            let new = &mut new_of[id as usize];
+            if *new == UNPLACED {
+                *new = u32::try_from(old_of.len()).expect("fewer than 2^32 leaves");
+                old_of.push(id as usize);
+            }
+        }
+        self.leaves = old_of.iter().map(|&old| self.leaves[old].take()).collect();
+        self.refs = old_of.iter().map(|&old| self.refs[old]).collect();
+        for id in self.ids.values_mut().chain(&mut self.free) {
+            *id = new_of[*id as usize];
+        }
+        new_of
+    }
+
     pub(crate) fn leaf(&self, id: u32) -> &ForwardLeaf {
         self.leaves[id as usize]
             .as_ref()

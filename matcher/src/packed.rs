@@ -41,6 +41,11 @@ impl<T: Clone> Packed<T> {
         &self.items[start..start + span.len as usize]
     }
 
+    /// Every value held, holes included (a hole's values are stale but harmless to rewrite).
+    pub(crate) fn values_mut(&mut self) -> &mut [T] {
+        &mut self.items
+    }
+
     pub(crate) fn release(&mut self, span: Span) {
         self.holes += span.len as usize;
     }

@@ -71,6 +71,18 @@ impl Screen {
         }
     }
 
+    /// The screened leaves, in the order a match tests them.
+    pub(crate) fn leaves(&self) -> &[u32] {
+        &self.leaves
+    }
+
+    /// Follows a [`crate::leaves::LeafTable::renumber`] that gave each old id `new_of[id]`.
+    pub(crate) fn renumber(&mut self, new_of: &[u32]) {
+        for id in &mut self.leaves {
+            *id = new_of[*id as usize];
+        }
+    }
+
     #[inline]
     pub(crate) fn screen(&self, profile: Option<u64>, memo: &mut Memo<'_, '_>) -> Screened {
         let gate = gate(self.audience_mask, profile);
