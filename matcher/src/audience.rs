@@ -224,33 +224,49 @@ impl AudienceIndex {
             .fold(RoaringBitmap::new(), |all, part| all | part)
     }
 
-    /// `work` done on every shard, on up to one thread per core, the answers in shard order.
+    /// `work` done on every shard that holds profiles, on up to one thread per core (this one
+    /// included), the answers in no particular order. Where the system refuses a thread, this
+    /// thread does that thread's share.
     fn each_shard<T: Send>(&self, work: impl Fn(&Shard) -> T + Sync) -> Vec<T> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(self.shards.len());
+        let shards: Vec<&Shard> = (self.shards.iter())
+            .filter(|shard| !shard.universe.is_empty())
+            .collect();
+        let threads = cores().min(shards.len());
         if threads <= 1 {
-            return self.shards.iter().map(work).collect();
+            return shards.into_iter().map(work).collect();
         }
-        let work = &work;
-        let mut answers: Vec<(usize, T)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
+        let (work, shards) = (&work, &shards);
+        let share = move |first: usize| -> Vec<T> {
+            (shards.iter().skip(first).step_by(threads))
+                .map(|shard| work(shard))
+                .collect()
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads)
                 .map(|first| {
-                    scope.spawn(move || {
-                        (self.shards.iter().enumerate().skip(first).step_by(threads))
-                            .map(|(at, shard)| (at, work(shard)))
-                            .collect::<Vec<_>>()
-                    })
+                    let worker =
+                        std::thread::Builder::new().spawn_scoped(scope, move || share(first));
+                    (first, worker)
                 })
                 .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| worker.join().expect("a shard's query does not panic"))
-                .collect()
-        });
-        answers.sort_by_key(|(at, _)| *at);
-        answers.into_iter().map(|(_, answer)| answer).collect()
+            let mut answers = share(0);
+            for (first, worker) in workers {
+                match worker {
+                    Ok(worker) => answers.extend(
+                        (worker.join()).unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    ),
+                    Err(_) => answers.extend(share(first)),
+                }
+            }
+            answers
+        })
     }
+}
+
+/// The cores this process may run on, read once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 impl Shard {
@@ -595,9 +611,8 @@ impl AudienceBuilder {
     /// Lays out every number and date column's intervals, shard by shard, on up to one thread
     /// per core.
     pub fn finish(mut self) -> AudienceIndex {
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let shards = &mut self.index.shards;
-        let per_thread = shards.len().div_ceil(threads).max(1);
+        let per_thread = shards.len().div_ceil(cores()).max(1);
         std::thread::scope(|scope| {
             for part in shards.chunks_mut(per_thread) {
                 scope.spawn(move || {

@@ -212,9 +212,29 @@ fn read_shard(
         if !bitmaps_of(&column).all(in_range) {
             return Err(SnapshotError::Damaged("column ids"));
         }
+        if let ColumnData::Range(range) = &column.data
+            && !values_cover(range)
+        {
+            return Err(SnapshotError::Damaged("column values"));
+        }
         shard.columns.insert(key, column);
     }
     Ok(shard)
+}
+
+/// Whether a number or date column keeps a value slot for every id its intervals hold, and no
+/// more slots than its shard has ids: queries and inserts read the slots of those ids.
+fn values_cover(range: &RangeColumn) -> bool {
+    let slots = range.values.len() as u64;
+    let held =
+        |bitmap: &RoaringBitmap| (bitmap.max()).is_none_or(|id| u64::from(id - range.base) < slots);
+    slots <= 1 << SHARD_BITS
+        && held(&range.present)
+        && range
+            .levels
+            .iter()
+            .flatten()
+            .all(|bucket| held(&bucket.members))
 }
 
 /// Every bitmap of ids a column holds.
@@ -548,6 +568,18 @@ mod tests {
         assert!(matches!(
             read(&snapshot_of(&stray)),
             Err(SnapshotError::Damaged("column ids"))
+        ));
+        let mut short = built(2_000, 1);
+        let range = (short.shards[0].columns.values_mut())
+            .find_map(|column| match &mut column.data {
+                ColumnData::Range(range) => Some(range),
+                _ => None,
+            })
+            .unwrap();
+        range.values.truncate(10);
+        assert!(matches!(
+            read(&snapshot_of(&short)),
+            Err(SnapshotError::Damaged("column values"))
         ));
         let mut other_format = bytes.clone();
         other_format[8] += 1;
