@@ -32,6 +32,9 @@ pub struct IndexFigures {
     /// Medians of 9, wall time: the scheduler's CPU time is only as fine as its tick.
     pub three_valued: Duration,
     pub eligible_only: Duration,
+    /// Cores the process may use: the index answers on one thread per core, at most one per
+    /// shard of profiles.
+    pub cores: usize,
     pub eligible: u64,
     pub undetermined: u64,
     /// Writing the index to a snapshot file, and reading it back (what a restart does instead
@@ -41,21 +44,29 @@ pub struct IndexFigures {
     pub snapshot_bytes: u64,
 }
 
-/// Wall time, and the measuring thread's time on a CPU: on a machine shared with other work the
-/// wall time grows with the load, the CPU time only with the work.
+/// Wall time, and the process's time on a CPU (every thread's: the index builds and answers on
+/// one thread per core): on a machine shared with other work the wall time grows with the load,
+/// the CPU time only with the work.
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
 pub struct Spent {
     pub wall: Duration,
     pub cpu: Duration,
 }
 
-/// This thread's time on a CPU so far, from the scheduler's statistics (Linux; zero elsewhere).
+/// This process's user and system time so far, threads that have ended included, from
+/// `/proc/self/stat` in the kernel's clock ticks of 1/100 s (Linux; zero elsewhere).
 fn on_cpu() -> Duration {
-    let nanos = std::fs::read_to_string("/proc/thread-self/schedstat")
+    const TICKS_PER_SECOND: u64 = 100;
+    let ticks = std::fs::read_to_string("/proc/self/stat")
         .ok()
-        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .and_then(|stat| {
+            // The command name may hold spaces; the fields after it are plain numbers.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let (user, system) = (fields.get(11)?, fields.get(12)?);
+            Some(user.parse::<u64>().ok()? + system.parse::<u64>().ok()?)
+        })
         .unwrap_or(0);
-    Duration::from_nanos(nanos)
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
 /// Runs `work`, adding what it took to `spent`.
@@ -112,6 +123,7 @@ pub fn measure_index(profiles: usize) -> anyhow::Result<IndexFigures> {
         three_valued,
         eligible_only,
         eligible: sets.eligible.len(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
         undetermined: sets.undetermined.len(),
         snapshot_write,
         snapshot_read,
@@ -239,6 +251,12 @@ pub fn run(sizes: &[usize], out: &mut String) -> anyhow::Result<()> {
         "peak RSS of the process",
         &|f| format!("{} MiB", f.peak_rss_kib / 1024),
         "< 3 GiB",
+    )?;
+    row(
+        out,
+        "cores a reverse match may use (a thread per shard of 2^21 profiles, at most one per core)",
+        &|f| f.cores.to_string(),
+        "",
     )?;
     row(
         out,
