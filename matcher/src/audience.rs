@@ -1734,6 +1734,12 @@ impl RangeColumn {
         // every level are merged at once, not level by level: roaring turns each union's
         // containers of fewer than 4,096 ids into sorted arrays, which the next level's union
         // would turn back into bitsets.
+        // One part (a range holding most of a column, answered as the column less the rest) is
+        // the answer as it stands: a union of it alone would copy it and turn its sparse
+        // containers into arrays.
+        if parts.len() == 1 {
+            return parts.pop().expect("one part").into_owned();
+        }
         if self.dense(ids) {
             return parts.iter().map(Cow::as_ref).union();
         }
@@ -2406,6 +2412,41 @@ mod tests {
                 assert_eq!(forward, reverse, "policy {policy_id}, profile {i}");
             }
         }
+    }
+
+    #[test]
+    fn the_last_shard_holds_the_greatest_id() {
+        let schema = synth::schema();
+        let as_of = day("2026-11-21");
+        let mut rng = SplitMix64::new(29);
+        let (first, last) = (synth::facts(&mut rng, as_of), synth::facts(&mut rng, as_of));
+        let mut index = AudienceIndex::new(&schema);
+        index.insert(0, &first);
+        index.insert(u32::MAX, &last);
+        assert_eq!(index.shards.len(), 1 << (32 - SHARD_BITS));
+        let keys: Vec<&str> = last.iter().map(|(k, _)| k).collect();
+        let read_back = index.facts(u32::MAX, &keys).unwrap();
+        assert!(!read_back.is_empty());
+        for (key, value) in read_back.iter() {
+            assert_eq!(last.get(key), Some(value), "{key}");
+        }
+        let everyone = applicability(json!({}));
+        assert_eq!(ids(&index.select(&everyone, as_of).eligible), [0, u32::MAX]);
+        let mut read = Vec::new();
+        index
+            .write_snapshot(
+                &SnapshotStamp {
+                    facts_of: as_of,
+                    position: 1,
+                    origin: String::new(),
+                },
+                &mut read,
+            )
+            .unwrap();
+        let (copy, _) = AudienceIndex::read_snapshot(&mut read.as_slice(), &schema).unwrap();
+        assert_eq!(copy.ids(), index.ids());
+        assert!(index.remove(u32::MAX));
+        assert_eq!(ids(&index.select(&everyone, as_of).eligible), [0]);
     }
 
     #[test]
