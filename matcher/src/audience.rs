@@ -320,8 +320,8 @@ impl Shard {
         };
         if !applicability.audiences.is_empty() {
             let (hit, present) = self.audience_gate(applicability, as_of);
-            yes &= &hit;
-            no |= present.as_ref() - &hit;
+            yes &= hit.as_ref();
+            no |= present.as_ref() - hit.as_ref();
         }
         let undetermined = &(&self.universe - &yes) - &no;
         AudienceSets {
@@ -341,7 +341,7 @@ impl Shard {
             &self.universe
         } else {
             gate = self.audience_gate(applicability, as_of).0;
-            &gate
+            gate.as_ref()
         };
         match applicability.condition() {
             Some(condition) => Query::new(self, &condition.leaves, as_of, planner)
@@ -355,7 +355,7 @@ impl Shard {
         &self,
         applicability: &CompiledApplicability,
         as_of: NaiveDate,
-    ) -> (RoaringBitmap, Cow<'_, RoaringBitmap>) {
+    ) -> (Cow<'_, RoaringBitmap>, Cow<'_, RoaringBitmap>) {
         let test = Test::SetAny(applicability.audiences.clone());
         self.hits("audience", FieldKind::Set, &test, as_of, &self.universe)
             .unwrap_or_default()
@@ -534,14 +534,17 @@ impl Shard {
         test: &Test,
         as_of: NaiveDate,
         within: &RoaringBitmap,
-    ) -> Option<(RoaringBitmap, Cow<'_, RoaringBitmap>)> {
+    ) -> Option<(Cow<'_, RoaringBitmap>, Cow<'_, RoaringBitmap>)> {
         if let Some(years) = self.years_since(field, test, as_of) {
             let column = years.column?;
             let hit = (years.ranges.iter())
                 .map(|&(low, high)| column.between(low, high, within))
                 .fold(RoaringBitmap::new(), |acc, b| acc | b);
             let (low, high) = years.present;
-            return Some((hit, Cow::Owned(column.between(low, high, within))));
+            return Some((
+                Cow::Owned(hit),
+                Cow::Owned(column.between(low, high, within)),
+            ));
         }
         let column = self.column(field, kind)?;
         Some(match (test, &column.data) {
@@ -559,18 +562,20 @@ impl Shard {
                 if *accept_false {
                     hit |= no;
                 }
-                (hit, Cow::Owned(yes | no))
+                (Cow::Owned(hit), Cow::Owned(yes | no))
             }
             (Test::NumIn(_) | Test::Range(..) | Test::Since(_), ColumnData::Range(range)) => (
-                number_ranges(test, as_of)
-                    .into_iter()
-                    .map(|(low, high)| range.between(low, high, within))
-                    .fold(RoaringBitmap::new(), |acc, b| acc | b),
+                Cow::Owned(
+                    number_ranges(test, as_of)
+                        .into_iter()
+                        .map(|(low, high)| range.between(low, high, within))
+                        .fold(RoaringBitmap::new(), |acc, b| acc | b),
+                ),
                 Cow::Borrowed(&range.present),
             ),
             (Test::SetAny(texts), ColumnData::Set(postings)) => (
-                self.dated_set_hits(field, postings, texts, as_of, within)
-                    .unwrap_or_else(|| postings.union_of(texts)),
+                (self.dated_set_hits(field, postings, texts, as_of, within))
+                    .map_or_else(|| postings.union_of(texts), Cow::Owned),
                 Cow::Borrowed(&postings.present),
             ),
             (Test::TextIn(texts), ColumnData::Scalar(postings)) => {
@@ -580,7 +585,10 @@ impl Shard {
                 postings.union_within(prefixes),
                 Cow::Borrowed(&postings.present),
             ),
-            _ => (RoaringBitmap::new(), Cow::Owned(RoaringBitmap::new())),
+            _ => (
+                Cow::Owned(RoaringBitmap::new()),
+                Cow::Owned(RoaringBitmap::new()),
+            ),
         })
     }
 }
@@ -936,7 +944,12 @@ impl<'a> Query<'a> {
         };
         // Candidates are a subset of the universe, so the same size means the same set.
         let whole = within.len() == self.index.universe.len();
-        let among = |set: RoaringBitmap| if whole { set } else { set & within };
+        let among = |set: Cow<'_, RoaringBitmap>| match set {
+            Cow::Owned(set) if whole => set,
+            Cow::Owned(set) => set & within,
+            Cow::Borrowed(set) if whole => set.clone(),
+            Cow::Borrowed(set) => set & within,
+        };
         // Where the field has a value and the test fails: the present ids are narrowed to the
         // candidates before the difference, so it is taken of the smaller set.
         let misses = |hit: &RoaringBitmap| {
@@ -950,12 +963,12 @@ impl<'a> Query<'a> {
         };
         match (leaf.negate, with_fails) {
             (false, false) => (among(hit), RoaringBitmap::new()),
-            (true, false) => (misses(&hit), RoaringBitmap::new()),
+            (true, false) => (misses(hit.as_ref()), RoaringBitmap::new()),
             (false, true) => {
-                let no = misses(&hit);
+                let no = misses(hit.as_ref());
                 (among(hit), no)
             }
-            (true, true) => (misses(&hit), among(hit)),
+            (true, true) => (misses(hit.as_ref()), among(hit)),
         }
     }
 }
@@ -1175,8 +1188,8 @@ impl Postings {
 
     // Unions go through roaring's many-way union, which merges each container once instead of
     // re-growing a sorted array per operand.
-    fn union_of(&self, texts: &[String]) -> RoaringBitmap {
-        texts.iter().filter_map(|t| self.exactly(t)).union()
+    fn union_of(&self, texts: &[String]) -> Cow<'_, RoaringBitmap> {
+        one_or_union(texts.iter().filter_map(|t| self.exactly(t)).collect())
     }
 
     /// The bitmaps that answer "within any of `prefixes`": the groups, when every prefix is at a
@@ -1225,9 +1238,9 @@ impl Postings {
     }
 
     /// The profiles whose (single) code lies within any of `prefixes`; scalar fields only.
-    fn union_within(&self, prefixes: &[String]) -> RoaringBitmap {
+    fn union_within(&self, prefixes: &[String]) -> Cow<'_, RoaringBitmap> {
         let (inside, covered) = match self.within_plan(prefixes) {
-            WithinPlan::Groups(groups) => return groups.into_iter().union(),
+            WithinPlan::Groups(groups) => return one_or_union(groups),
             WithinPlan::Codes { inside, covered } => (inside, covered),
         };
         let side = |wanted: bool| {
@@ -1238,11 +1251,20 @@ impl Postings {
         };
         // A profile has one code, so when most are within, the present ids less the few
         // outside are the same set, for less gathering.
-        if covered * 2 > self.present.len() {
+        Cow::Owned(if covered * 2 > self.present.len() {
             &self.present - &side(false)
         } else {
             side(true)
-        }
+        })
+    }
+}
+
+/// The union of `bitmaps`, borrowed when there is only one: a leaf narrows it to its
+/// candidates next, which needs no copy of the whole bitmap first.
+fn one_or_union(bitmaps: Vec<&RoaringBitmap>) -> Cow<'_, RoaringBitmap> {
+    match bitmaps[..] {
+        [one] => Cow::Borrowed(one),
+        _ => Cow::Owned(bitmaps.into_iter().union()),
     }
 }
 
