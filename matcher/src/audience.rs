@@ -25,6 +25,7 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use crate::applicability::CompiledApplicability;
 use crate::condition::{CompiledLeaf, Node, Test};
+use crate::eval::Verdict;
 use crate::field::{
     FieldKind, Typed, classify, code_within, date_of_day_number, day_number, hierarchy_levels,
     years_since_ranges,
@@ -44,6 +45,17 @@ pub struct AudienceSets {
 }
 
 impl AudienceSets {
+    /// The verdict these sets give profile `id`, as the forward path would give it.
+    pub fn verdict(&self, id: u32) -> Verdict {
+        if self.eligible.contains(id) {
+            Verdict::Eligible
+        } else if self.undetermined.contains(id) {
+            Verdict::Undetermined
+        } else {
+            Verdict::NotEligible
+        }
+    }
+
     /// Whom to push: the eligible, plus the undetermined when the policy says so.
     pub fn recipients(&self, include_undetermined: bool) -> RoaringBitmap {
         if include_undetermined {
@@ -1875,7 +1887,6 @@ mod tests {
     use super::*;
     use crate::applicability::Applicability;
     use crate::engine::{Engine, PolicyRule};
-    use crate::eval::Verdict;
     use crate::score::Weights;
     use crate::synth::{self, SplitMix64};
     use crate::testing::{day, enterprise, facts, schema, set, text};
@@ -2366,14 +2377,7 @@ mod tests {
                 for (id, facts) in population.iter().enumerate() {
                     let id = id_of(id);
                     let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
-                    let reverse = if sets.eligible.contains(id) {
-                        Verdict::Eligible
-                    } else if sets.undetermined.contains(id) {
-                        Verdict::Undetermined
-                    } else {
-                        Verdict::NotEligible
-                    };
-                    assert_eq!(forward, reverse, "{context}, profile {facts:?}");
+                    assert_eq!(forward, sets.verdict(id), "{context}, profile {facts:?}");
                 }
             }
         }
@@ -2418,20 +2422,13 @@ mod tests {
                 let facts = match i {
                     4 => &population[0],
                     8 => {
-                        assert!(!sets.eligible.contains(id) && !sets.undetermined.contains(id));
+                        assert_eq!(sets.verdict(id), Verdict::NotEligible, "a removed profile");
                         continue;
                     }
                     _ => facts,
                 };
                 let forward = engine.evaluate(policy_id, facts, as_of).unwrap().verdict;
-                let reverse = if sets.eligible.contains(id) {
-                    Verdict::Eligible
-                } else if sets.undetermined.contains(id) {
-                    Verdict::Undetermined
-                } else {
-                    Verdict::NotEligible
-                };
-                assert_eq!(forward, reverse, "policy {policy_id}, profile {i}");
+                assert_eq!(forward, sets.verdict(id), "policy {policy_id}, profile {i}");
             }
         }
     }
