@@ -229,13 +229,19 @@ pub(crate) fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// How often an inbox page is read when its rows and its counts disagree (items arriving between
+/// the two reads) before it is answered as it stands.
+const INBOX_READS: u32 = 3;
+
 impl Store {
     /// One recipient's inbox, newest first, with their unread count.
     ///
     /// One statement gives the page, the total and the unread count: an inbox is read far more
     /// often than anything else a recipient does, and each round trip to the pool costs more
     /// than the counts themselves. The three read one snapshot, so they always agree. Only a page
-    /// with no rows (an empty inbox, a page past the end) counts apart.
+    /// with no rows (an empty inbox, a page past the end) counts apart; when those counts say the
+    /// page should have had rows, an item arrived in between, and the page is read again, so a
+    /// recipient is never shown an empty page with an unread item on it.
     pub async fn inbox(
         &self,
         profile_id: i64,
@@ -266,14 +272,19 @@ impl Store {
             .arg(Arg::Int(i64::from(paging.per_page)))
             .push(" OFFSET ")
             .arg(Arg::Int(paging.offset()));
-        let rows: Vec<CountedItem> = on_pool!(&self.db, pool => {
-            bind_args!(sqlx::query_as(&page.sql), &page.args)
-                .fetch_all(pool)
-                .await?
-        });
-        let (total, unread) = match rows.first() {
-            Some(first) => (first.total, first.unread),
-            None => {
+        let mut attempts = 0;
+        let (rows, total, unread) = loop {
+            attempts += 1;
+            let rows: Vec<CountedItem> = on_pool!(&self.db, pool => {
+                bind_args!(sqlx::query_as(&page.sql), &page.args)
+                    .fetch_all(pool)
+                    .await?
+            });
+            if let Some(first) = rows.first() {
+                let (total, unread) = (first.total, first.unread);
+                break (rows, total, unread);
+            }
+            let (total, unread) = {
                 let mut count = SqlBuf::new("SELECT COUNT(*) FROM inbox_items");
                 filters(&mut count);
                 on_pool!(&self.db, pool => {
@@ -288,6 +299,9 @@ impl Store {
                     .await?;
                     (total, unread)
                 })
+            };
+            if total <= paging.offset() || attempts == INBOX_READS {
+                break (rows, total, unread);
             }
         };
         Ok(InboxPage {
