@@ -209,15 +209,6 @@ pub struct PolicyAnalytics {
 const SELECT_ITEM_COLUMNS: &str =
     "SELECT id, profile_id, push_id, pack, rule_version, state, created_at, read_at";
 
-/// An item of an inbox page with the page's total and unread count, which ride along on each row.
-#[derive(sqlx::FromRow)]
-struct CountedItem {
-    #[sqlx(flatten)]
-    item: InboxItem,
-    total: i64,
-    unread: i64,
-}
-
 fn item_not_found(id: i64) -> StoreError {
     StoreError::NotFound {
         entity: "inbox item",
@@ -229,27 +220,27 @@ pub(crate) fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// How often an inbox page is read when its rows and its counts disagree (items arriving between
-/// the two reads) before it is answered as it stands.
-const INBOX_READS: u32 = 3;
-
 impl Store {
     /// One recipient's inbox, newest first, with their unread count.
     ///
-    /// One statement gives the page, the total and the unread count: an inbox is read far more
-    /// often than anything else a recipient does, and each round trip to the pool costs more
-    /// than the counts themselves. The three read one snapshot, so they always agree. Only a page
-    /// with no rows (an empty inbox, a page past the end) counts apart; when those counts say the
-    /// page should have had rows, an item arrived in between, and the page is read again, so a
-    /// recipient is never shown an empty page with an unread item on it.
+    /// One statement gives the page, the total and the unread count, so the three read one
+    /// snapshot and always agree (an item arriving between separate reads could show "1 unread"
+    /// over an empty page), and an inbox, read far more often than anything else a recipient
+    /// does, costs one round trip. The counts ride on each row of the page; a page with no rows
+    /// (an empty inbox, a page past the end) is answered by one row of counts alone. The page is
+    /// read from the index in its order and streamed (joined to a row of counts instead, SQLite
+    /// copied its packs aside first), and the rows are put back in that order here, as a union
+    /// does not promise to keep it.
     pub async fn inbox(
         &self,
         profile_id: i64,
         filter: &InboxFilter,
         paging: Paging,
     ) -> Result<InboxPage, StoreError> {
+        use sqlx::{FromRow, Row};
         let filters = |sql: &mut SqlBuf| {
-            sql.push(" WHERE profile_id = ").arg(Arg::Int(profile_id));
+            sql.push(" FROM inbox_items WHERE profile_id = ")
+                .arg(Arg::Int(profile_id));
             if let Some(state) = filter.state {
                 sql.push(" AND state = ")
                     .arg(Arg::Text(state.as_str().to_owned()));
@@ -260,56 +251,48 @@ impl Store {
                     .push(" ESCAPE '\\'");
             }
         };
-        let mut page = SqlBuf::new(&format!(
-            "{SELECT_ITEM_COLUMNS}, (SELECT COUNT(*) FROM inbox_items"
-        ));
-        filters(&mut page);
-        page.push(") AS total, (SELECT COUNT(*) FROM inbox_items WHERE profile_id = ")
-            .arg(Arg::Int(profile_id))
-            .push(" AND state = 'unread') AS unread FROM inbox_items");
-        filters(&mut page);
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .arg(Arg::Int(i64::from(paging.per_page)))
-            .push(" OFFSET ")
-            .arg(Arg::Int(paging.offset()));
-        let mut attempts = 0;
-        let (rows, total, unread) = loop {
-            attempts += 1;
-            let rows: Vec<CountedItem> = on_pool!(&self.db, pool => {
-                bind_args!(sqlx::query_as(&page.sql), &page.args)
-                    .fetch_all(pool)
-                    .await?
-            });
-            if let Some(first) = rows.first() {
-                let (total, unread) = (first.total, first.unread);
-                break (rows, total, unread);
-            }
-            let (total, unread) = {
-                let mut count = SqlBuf::new("SELECT COUNT(*) FROM inbox_items");
-                filters(&mut count);
-                on_pool!(&self.db, pool => {
-                    let total: i64 = bind_args!(sqlx::query_scalar(&count.sql), &count.args)
-                        .fetch_one(pool)
-                        .await?;
-                    let unread: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM inbox_items WHERE profile_id = $1 AND state = 'unread'",
-                    )
-                    .bind(profile_id)
-                    .fetch_one(pool)
-                    .await?;
-                    (total, unread)
-                })
-            };
-            if total <= paging.offset() || attempts == INBOX_READS {
-                break (rows, total, unread);
-            }
+        let newest_first = |sql: &mut SqlBuf, rows: i64| {
+            sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+                .arg(Arg::Int(rows))
+                .push(" OFFSET ")
+                .arg(Arg::Int(paging.offset()));
         };
+        let counts = |sql: &mut SqlBuf| {
+            sql.push("(SELECT COUNT(*)");
+            filters(sql);
+            sql.push(") AS total, (SELECT COUNT(*) FROM inbox_items WHERE profile_id = ")
+                .arg(Arg::Int(profile_id))
+                .push(" AND state = 'unread') AS unread");
+        };
+        let mut sql = SqlBuf::new("SELECT * FROM (");
+        sql.push(SELECT_ITEM_COLUMNS).push(", ");
+        counts(&mut sql);
+        filters(&mut sql);
+        newest_first(&mut sql, i64::from(paging.per_page));
+        sql.push(") AS page UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ");
+        counts(&mut sql);
+        sql.push(" WHERE NOT EXISTS (SELECT 1");
+        filters(&mut sql);
+        newest_first(&mut sql, 1);
+        sql.push(")");
+        let (mut items, mut total, mut unread) = (Vec::new(), 0, 0);
+        on_pool!(&self.db, pool => {
+            for row in bind_args!(sqlx::query(&sql.sql), &sql.args)
+                .fetch_all(pool)
+                .await?
+            {
+                total = row.try_get("total")?;
+                unread = row.try_get("unread")?;
+                if row.try_get::<Option<i64>, _>("id")?.is_some() {
+                    items.push(InboxItem::from_row(&row)?);
+                }
+            }
+        });
+        items.sort_unstable_by(|a: &InboxItem, b: &InboxItem| {
+            (b.created_at, b.id).cmp(&(a.created_at, a.id))
+        });
         Ok(InboxPage {
-            page: Page::new(
-                rows.into_iter().map(|row| row.item).collect(),
-                total,
-                paging,
-            ),
+            page: Page::new(items, total, paging),
             unread,
         })
     }

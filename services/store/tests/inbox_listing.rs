@@ -166,6 +166,12 @@ async fn an_inbox_lists_pages_filters_and_counts(url: &str) {
         "LIKE's wildcards are text"
     );
 
+    // Delivered in the same second: the later one, with the greater id, comes first.
+    deliver(&store, recipient, 5, "关于稳岗补贴的通知").await;
+    deliver(&store, recipient, 6, "关于稳岗补贴的通知").await;
+    assert_eq!(list(everything.clone(), page(1)).await, (vec![6, 5], 7, 5));
+    assert_eq!(list(everything.clone(), page(2)).await, (vec![4, 3], 7, 5));
+
     // The store answers for any id; the API looks the profile up only for an empty inbox.
     let other = recipient + 1_000;
     let empty = store
@@ -186,6 +192,73 @@ async fn an_inbox_lists_pages_filters_and_counts_on_sqlite() {
 async fn an_inbox_lists_pages_filters_and_counts_on_postgres() {
     let db = ScratchDatabase::create("pp_store_inbox_listing").await;
     an_inbox_lists_pages_filters_and_counts(db.url()).await;
+}
+
+/// While packs arrive, every page read shows as many items as its total says it holds, and an
+/// unread count that agrees with them (nothing is read here, so every item is unread): the page
+/// and both counts come from one snapshot. Reading them apart once showed "1 unread" over an
+/// empty inbox.
+async fn a_page_and_its_counts_agree_while_packs_arrive(url: &str) {
+    const PACKS: i64 = 24;
+    const PER_PAGE: u32 = 5;
+    let clock = Arc::new(ManualClock::at(1_796_000_000));
+    let store = open(url, &clock).await;
+    let recipient = one_recipient(&store).await;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..PACKS {
+                deliver(&store, recipient, n, "关于稳岗补贴的通知").await;
+            }
+        })
+    };
+    let first_page = Paging {
+        page: 1,
+        per_page: PER_PAGE,
+    };
+    let mut reads = 0;
+    loop {
+        let done = writer.is_finished();
+        let (packs, total, unread) = seen(
+            &store
+                .inbox(recipient, &InboxFilter::default(), first_page)
+                .await
+                .unwrap(),
+        );
+        reads += 1;
+        assert_eq!(
+            packs.len() as i64,
+            total.min(i64::from(PER_PAGE)),
+            "read {reads}: items {packs:?} against total {total}"
+        );
+        assert_eq!(unread, total, "read {reads}: unread against total");
+        let newest: Vec<i64> = (0..total).rev().take(PER_PAGE as usize).collect();
+        assert_eq!(
+            packs, newest,
+            "read {reads}: the newest packs, newest first"
+        );
+        if done {
+            assert_eq!(total, PACKS);
+            break;
+        }
+    }
+    writer.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_its_counts_agree_while_packs_arrive_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_page_and_its_counts_agree_while_packs_arrive(&format!(
+        "sqlite://{}/t.db",
+        dir.path().display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_its_counts_agree_while_packs_arrive_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_inbox_arriving").await;
+    a_page_and_its_counts_agree_while_packs_arrive(db.url()).await;
 }
 
 /// A pack with what JSON text can make awkward: escapes, characters outside the BMP, numbers at
