@@ -248,8 +248,100 @@ async fn a_restart_starts_from_the_index_snapshot_and_the_writes_since(backend: 
     drop(two);
 }
 
+/// Shorter than the time an instance keeps a principal in memory at most (30 s), so that only
+/// the change log can have told the other instance.
+const REVOCATION_PATIENCE: Duration = Duration::from_secs(20);
+
+/// `GET /api/v1/session` on `app` with a bearer token or a session cookie, as its status.
+async fn session_status(app: &TestApp, credential: &Credential<'_>) -> u16 {
+    let request = reqwest::Client::new().get(app.url("/api/v1/session"));
+    let request = match credential {
+        Credential::Token(token) => request.bearer_auth(token),
+        Credential::Cookie(cookie) => request.header("cookie", *cookie),
+    };
+    request.send().await.expect("a reply").status().as_u16()
+}
+
+enum Credential<'a> {
+    Token(&'a str),
+    Cookie(&'a str),
+}
+
+/// Polls until `app` answers `credential` with `status`, failing after [`REVOCATION_PATIENCE`].
+async fn until_answered(app: &TestApp, credential: &Credential<'_>, status: u16) {
+    let deadline = tokio::time::Instant::now() + REVOCATION_PATIENCE;
+    while session_status(app, credential).await != status {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {status} within {REVOCATION_PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Each instance answers who a token or session is from memory after a first look-up; a
+/// sign-out on one, and a user disabled by a statement on the database, are refused on both
+/// within the catch-up interval, well before a principal kept in memory would lapse.
+async fn a_credential_revoked_on_one_instance_is_refused_on_the_other(backend: Backend) {
+    let one = TestApp::spawn_with(backend, quick_sync).await;
+    let two = one.spawn_beside(quick_sync).await;
+    let token =
+        TestApp::mint_token(&one.server.store, "zhaoyun", store::Role::Admin, None, None).await;
+    let signed_in = reqwest::Client::new()
+        .post(one.url("/api/v1/session"))
+        .json(&json!({"username": "zhaoyun", "password": "e2e-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (token, session) = (Credential::Token(&token), Credential::Cookie(&cookie));
+    for app in [&one, &two] {
+        for credential in [&token, &session] {
+            assert_eq!(session_status(app, credential).await, 200);
+        }
+    }
+
+    let signed_out = reqwest::Client::new()
+        .delete(one.url("/api/v1/session"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    assert_eq!(
+        session_status(&one, &session).await,
+        401,
+        "at once where it ended"
+    );
+    until_answered(&two, &session, 401).await;
+    assert_eq!(
+        session_status(&two, &token).await,
+        200,
+        "the token still acts"
+    );
+
+    one.execute("UPDATE users SET disabled = TRUE WHERE username = 'zhaoyun'")
+        .await;
+    until_answered(&one, &token, 401).await;
+    until_answered(&two, &token, 401).await;
+    drop(two);
+}
+
 e2e::on_both_backends!(
     backend: a_restart_starts_from_the_index_snapshot_and_the_writes_since,
+    a_credential_revoked_on_one_instance_is_refused_on_the_other,
     a_policy_written_on_one_instance_is_matched_and_found_on_the_other,
     a_profile_deleted_on_one_instance_leaves_the_others_audience,
     a_write_whose_side_effects_never_ran_is_applied_once_everywhere,

@@ -348,6 +348,26 @@ impl TestApp {
         token
     }
 
+    /// Runs `statement` straight on this app's database, as an operator would.
+    pub async fn execute(&self, statement: &str) {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut db = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("open the SQLite database");
+                sqlx::query(statement).execute(&mut db).await.map(drop)
+            }
+            Backend::Postgres => {
+                let mut db = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("open the PostgreSQL database");
+                sqlx::query(statement).execute(&mut db).await.map(drop)
+            }
+        }
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+
     /// An HTTP client that sends `token` with every request.
     pub fn client_with_token(token: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();

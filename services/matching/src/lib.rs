@@ -929,13 +929,14 @@ impl Matching {
     /// committed data: each entity it names is read again, and one that is gone is removed. Every
     /// instance's writes arrive this way, this instance's own included, so instances sharing one
     /// database converge and a crash between a commit and its in-request effects loses nothing;
-    /// applying a change twice is harmless. Returns the policies it named, as committed, for the
-    /// search index to follow.
+    /// applying a change twice is harmless. A change to users, tokens or sessions makes the store
+    /// forget the principals it keeps in memory. Returns the policies it named, as committed, for
+    /// the search index to follow.
     pub async fn catch_up(&self, cursor: &mut ChangeCursor) -> Result<CaughtUp, MatchingError> {
         let started = self.store.now();
         let batch = cursor.next(&self.store).await?;
         let (mut policy_ids, mut profile_ids) = (BTreeSet::new(), BTreeSet::new());
-        let (mut tags, mut weights, mut schema) = (false, false, false);
+        let (mut tags, mut weights, mut schema, mut access) = (false, false, false, false);
         for change in &batch.changes {
             match change.entity {
                 ChangedEntity::Policy(id) => {
@@ -947,7 +948,11 @@ impl Matching {
                 ChangedEntity::Tag => tags = true,
                 ChangedEntity::Weights => weights = true,
                 ChangedEntity::Attribute => schema = true,
+                ChangedEntity::Access => access = true,
             }
+        }
+        if access {
+            self.store.forget_access();
         }
         let policy_ids: Vec<i64> = policy_ids.into_iter().collect();
         let mut saved = Vec::new();

@@ -1,6 +1,7 @@
 //! The change log: the `changes` table, which triggers fill in the transaction of every write the
-//! matcher or the search index follows (policies, profiles, tags, scoring weights, the attribute
-//! schema), and [`ChangeCursor`], which reads it in id order on every instance.
+//! matcher, the search index or the principals kept in memory follow (policies, profiles, tags,
+//! scoring weights, the attribute schema; users, tokens and sessions), and [`ChangeCursor`], which
+//! reads it in id order on every instance.
 //!
 //! On PostgreSQL ids come from a sequence and a transaction that took a smaller id may commit
 //! after one that took a larger: the cursor remembers the ids it stepped over and reads them again
@@ -41,6 +42,9 @@ pub enum ChangedEntity {
     Weights,
     /// The attribute schema; the matcher is rebuilt.
     Attribute,
+    /// Users, API tokens or sessions: the principals kept in memory are forgotten
+    /// ([`Store::forget_access`]).
+    Access,
 }
 
 /// One row of the log.
@@ -65,6 +69,7 @@ impl ChangeRow {
             ("tag", _) => ChangedEntity::Tag,
             ("weights", _) => ChangedEntity::Weights,
             ("attribute", _) => ChangedEntity::Attribute,
+            ("access", _) => ChangedEntity::Access,
             _ => {
                 tracing::warn!(id = self.id, entity = %self.entity, "change log row of an unknown entity");
                 return None;

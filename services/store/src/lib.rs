@@ -4,6 +4,7 @@
 //! Writes happen in one transaction each, together with their audit-log row, so a rejected or
 //! failed request leaves nothing half-written.
 
+mod access_cache;
 mod attributes;
 mod audit;
 mod backend;
@@ -111,6 +112,8 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     id_key: Arc<IdHashKey>,
     max_contacts: usize,
+    /// Principals of recently used tokens and sessions ([`access_cache`]).
+    access: Arc<access_cache::AccessCache>,
 }
 
 /// One page of a listing.
@@ -174,6 +177,7 @@ impl Store {
             clock,
             id_key: Arc::new(id_key),
             max_contacts: contacts::DEFAULT_MAX_CONTACTS,
+            access: Arc::default(),
         };
         store.seed_standard_taxonomy().await?;
         Ok(store)

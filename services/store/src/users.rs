@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access_cache::SessionAccess;
 use crate::audit::write_audit;
 use crate::backend::{BeginWrite, on_pool};
 use crate::{Store, StoreError};
@@ -67,8 +68,17 @@ pub struct NewUser {
     pub region_code: Option<String>,
 }
 
-const SELECT_PRINCIPAL: &str =
-    "SELECT u.id, u.username, u.display_name, u.role, u.profile_id, u.region_code FROM users u";
+const PRINCIPAL_COLUMNS: &str =
+    "u.id, u.username, u.display_name, u.role, u.profile_id, u.region_code";
+
+/// A live session read whole: its user and what the session itself holds.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    principal: Principal,
+    csrf_token: String,
+    expires_at: DateTime<Utc>,
+}
 
 impl Store {
     pub async fn create_user(&self, user: &NewUser, actor: &str) -> Result<Principal, StoreError> {
@@ -100,7 +110,7 @@ impl Store {
 
     pub async fn principal(&self, user_id: i64) -> Result<Principal, StoreError> {
         let row: Option<Principal> = on_pool!(&self.db, pool => {
-            sqlx::query_as(&format!("{SELECT_PRINCIPAL} WHERE u.id = $1"))
+            sqlx::query_as(&format!("SELECT {PRINCIPAL_COLUMNS} FROM users u WHERE u.id = $1"))
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await?
@@ -150,25 +160,42 @@ impl Store {
         Ok(())
     }
 
-    /// The principal and CSRF token of a live session.
+    /// The principal and CSRF token of a live session; from memory when it was asked a moment
+    /// ago ([`crate::access_cache`]), in one round trip otherwise.
     pub async fn session(&self, id_hash: &str) -> Result<Option<(Principal, String)>, StoreError> {
         let now = self.now();
-        let row: Option<(i64, String)> = on_pool!(&self.db, pool => {
-            sqlx::query_as(
-                "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
-            )
+        if let Some(kept) = self.access.session(id_hash) {
+            return Ok((kept.expires_at > now).then_some((kept.principal, kept.csrf_token)));
+        }
+        let generation = self.access.generation();
+        let row: Option<SessionRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(&format!(
+                "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s \
+                 JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled"
+            ))
             .bind(id_hash)
             .bind(now)
             .fetch_optional(pool)
             .await?
         });
-        match row {
-            Some((user_id, csrf)) => Ok(Some((self.principal(user_id).await?, csrf))),
-            None => Ok(None),
-        }
+        Ok(row.map(|row| {
+            let answer = (row.principal.clone(), row.csrf_token.clone());
+            self.access.keep_session(
+                id_hash,
+                SessionAccess {
+                    principal: row.principal,
+                    csrf_token: row.csrf_token,
+                    expires_at: row.expires_at,
+                },
+                generation,
+            );
+            answer
+        }))
     }
 
+    /// Ends a session; this instance forgets it at once, the others when their follower reads
+    /// the change log.
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
         on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
@@ -177,7 +204,14 @@ impl Store {
                 .await
                 .map(drop)?
         });
+        self.forget_access();
         Ok(())
+    }
+
+    /// Forgets every principal kept in memory: the change log named a change to users, tokens or
+    /// sessions, or this instance made one.
+    pub fn forget_access(&self) {
+        self.access.forget();
     }
 
     pub async fn create_api_token(
@@ -205,18 +239,28 @@ impl Store {
         Ok(())
     }
 
-    /// The principal an API token acts for, if the token is known and its user enabled: one
-    /// round trip, as every request made with a token asks it.
+    /// The principal an API token acts for, if the token is known and its user enabled. Every
+    /// request made with a token asks it: from memory when it was asked a moment ago
+    /// ([`crate::access_cache`]), in one round trip otherwise.
     pub async fn token_principal(&self, token_hash: &str) -> Result<Option<Principal>, StoreError> {
-        Ok(on_pool!(&self.db, pool => {
+        if let Some(principal) = self.access.token(token_hash) {
+            return Ok(Some(principal));
+        }
+        let generation = self.access.generation();
+        let principal: Option<Principal> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!(
-                "{SELECT_PRINCIPAL} JOIN api_tokens t ON t.user_id = u.id \
+                "SELECT {PRINCIPAL_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id \
                  WHERE t.token_hash = $1 AND NOT u.disabled"
             ))
             .bind(token_hash)
             .fetch_optional(pool)
             .await?
-        }))
+        });
+        if let Some(principal) = &principal {
+            self.access
+                .keep_token(token_hash, principal.clone(), generation);
+        }
+        Ok(principal)
     }
 
     /// Counts one sign-in attempt under each of `key_hashes` in the window starting at

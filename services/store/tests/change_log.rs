@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use scratch_db::ScratchDatabase;
 use sqlx::Connection;
-use store::{Change, ChangeCursor, ChangedEntity, ManualClock, Store};
+use store::{ChangeCursor, ChangedEntity, ManualClock, Store};
+use support::read_all;
 
 fn policy(title: &str) -> store::policy::PolicyContent {
     serde_json::from_value(serde_json::json!({
@@ -25,18 +26,6 @@ fn citizen(id_number: &str) -> profiles::ProfileInput {
         "kind": "citizen", "name": "小明", "id_number": id_number, "residence_region": "110105"
     }))
     .unwrap()
-}
-
-/// Everything the cursor reads from here on, in one list.
-async fn read_all(store: &Store, cursor: &mut ChangeCursor) -> Vec<Change> {
-    let mut read = Vec::new();
-    loop {
-        let batch = cursor.next(store).await.unwrap();
-        read.extend(batch.changes);
-        if !batch.more {
-            return read;
-        }
-    }
 }
 
 async fn every_write_path_logs_its_entities(store: Store) {

@@ -1,12 +1,14 @@
 //! Shared by the store's integration tests: a store on a given database whose clock the test
-//! moves by hand, one enterprise to deliver to, and a staff push.
+//! moves by hand, one enterprise to deliver to, a staff push, the change log read whole, and a
+//! statement run straight on the database (as an operator would).
 
 // Every test binary compiles this module and uses only a part of it.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
-use store::{ManualClock, NewPush, Store};
+use sqlx::Connection;
+use store::{Change, ChangeCursor, ManualClock, NewPush, Store};
 
 pub async fn open(url: &str, clock: &Arc<ManualClock>) -> Store {
     Store::open(
@@ -54,4 +56,27 @@ pub async fn staff_push(store: &Store, key: &str) -> i64 {
         .await
         .expect("push")
         .0
+}
+
+/// Everything the cursor reads from here on, in one list.
+pub async fn read_all(store: &Store, cursor: &mut ChangeCursor) -> Vec<Change> {
+    let mut read = Vec::new();
+    loop {
+        let batch = cursor.next(store).await.unwrap();
+        read.extend(batch.changes);
+        if !batch.more {
+            return read;
+        }
+    }
+}
+
+/// Runs `statement` on the database at `url` outside the store.
+pub async fn execute(url: &str, statement: &str) {
+    if url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&mut db).await.unwrap();
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&mut db).await.unwrap();
+    }
 }
