@@ -3,8 +3,9 @@
 //! `access` row to the change log (triggers, in the change's own transaction); each instance's
 //! follower then calls [`Store::forget_access`](crate::Store::forget_access), and this instance's
 //! own sign-outs forget at once. A look-up that read the database before such a change is not
-//! kept, so a stale read never brings a revoked credential back; and an entry lapses after
-//! [`KEPT_FOR`] whatever happens, a bound for a change a follower has not reached.
+//! kept, so a stale read never brings a revoked credential back; and an entry lapses
+//! [`KEPT_FOR`] after its look-up began whatever happens, a bound for a change a follower has not
+//! reached.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Principal;
 
-/// How long a principal is answered from memory at most.
+/// How long after its look-up began a principal is answered from memory at most.
 const KEPT_FOR: Duration = Duration::from_secs(30);
 /// Entries kept at most of each kind; a full map starts again empty.
 const MOST_ENTRIES: usize = 10_000;
@@ -34,6 +35,13 @@ struct Entries {
     sessions: HashMap<String, (Instant, SessionAccess)>,
 }
 
+/// When a look-up began, for what it reads to be kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lookup {
+    generation: u64,
+    began: Instant,
+}
+
 /// Principals by the hash of their token or session id.
 #[derive(Debug, Default)]
 pub(crate) struct AccessCache {
@@ -45,7 +53,7 @@ pub(crate) struct AccessCache {
 
 fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
     entry
-        .filter(|(kept_at, _)| kept_at.elapsed() < KEPT_FOR)
+        .filter(|(began, _)| began.elapsed() < KEPT_FOR)
         .map(|(_, value)| value.clone())
 }
 
@@ -55,8 +63,11 @@ impl AccessCache {
     }
 
     /// Taken before the database is read for an answer to keep.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    pub(crate) fn begin(&self) -> Lookup {
+        Lookup {
+            generation: self.generation.load(Ordering::SeqCst),
+            began: Instant::now(),
+        }
     }
 
     pub(crate) fn token(&self, token_hash: &str) -> Option<Principal> {
@@ -67,18 +78,24 @@ impl AccessCache {
         fresh(self.entries().sessions.get(id_hash))
     }
 
-    pub(crate) fn keep_token(&self, token_hash: &str, principal: Principal, generation: u64) {
+    pub(crate) fn keep_token(&self, token_hash: &str, principal: Principal, lookup: Lookup) {
         let mut entries = self.entries();
-        if self.generation() == generation {
-            keep(&mut entries.tokens, token_hash, principal);
+        if self.still(lookup) {
+            keep(&mut entries.tokens, token_hash, principal, lookup.began);
         }
     }
 
-    pub(crate) fn keep_session(&self, id_hash: &str, session: SessionAccess, generation: u64) {
+    pub(crate) fn keep_session(&self, id_hash: &str, session: SessionAccess, lookup: Lookup) {
         let mut entries = self.entries();
-        if self.generation() == generation {
-            keep(&mut entries.sessions, id_hash, session);
+        if self.still(lookup) {
+            keep(&mut entries.sessions, id_hash, session, lookup.began);
         }
+    }
+
+    /// Whether nothing was forgotten since `lookup` began; asked holding the entries' lock,
+    /// which forgetting holds too.
+    fn still(&self, lookup: Lookup) -> bool {
+        self.generation.load(Ordering::SeqCst) == lookup.generation
     }
 
     /// Drops every entry, and every answer being looked up now.
@@ -90,9 +107,9 @@ impl AccessCache {
     }
 }
 
-fn keep<T>(map: &mut HashMap<String, (Instant, T)>, key: &str, value: T) {
+fn keep<T>(map: &mut HashMap<String, (Instant, T)>, key: &str, value: T, began: Instant) {
     if map.len() >= MOST_ENTRIES {
         map.clear();
     }
-    map.insert(key.to_owned(), (Instant::now(), value));
+    map.insert(key.to_owned(), (began, value));
 }

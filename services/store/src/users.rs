@@ -167,7 +167,7 @@ impl Store {
         if let Some(kept) = self.access.session(id_hash) {
             return Ok((kept.expires_at > now).then_some((kept.principal, kept.csrf_token)));
         }
-        let generation = self.access.generation();
+        let lookup = self.access.begin();
         let row: Option<SessionRow> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s \
@@ -188,7 +188,7 @@ impl Store {
                     csrf_token: row.csrf_token,
                     expires_at: row.expires_at,
                 },
-                generation,
+                lookup,
             );
             answer
         }))
@@ -246,7 +246,7 @@ impl Store {
         if let Some(principal) = self.access.token(token_hash) {
             return Ok(Some(principal));
         }
-        let generation = self.access.generation();
+        let lookup = self.access.begin();
         let principal: Option<Principal> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PRINCIPAL_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id \
@@ -258,7 +258,7 @@ impl Store {
         });
         if let Some(principal) = &principal {
             self.access
-                .keep_token(token_hash, principal.clone(), generation);
+                .keep_token(token_hash, principal.clone(), lookup);
         }
         Ok(principal)
     }
