@@ -315,14 +315,19 @@ async fn a_renamed_tag_moves_its_policies_children_and_aliases(app: TestApp) {
         .await
         .expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("code"));
-    let field = app
+    let taken = app
         .post(
             &format!("/api/v1/tags/{id}/rename"),
             &json!({"code": "rnd"}),
         )
-        .await
-        .expect_error(422, "validation_failed");
+        .await;
+    let problem = taken.body["errors"][0].clone();
+    let field = taken.expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("code"), "rnd is taken");
+    assert_eq!(
+        problem["message"], "“政策主题”下已有代码为 rnd 的标签",
+        "the dimension by its name: {problem}"
+    );
     let field = app
         .post(
             &format!("/api/v1/tags/{id}/rename"),

@@ -618,11 +618,18 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             if taken.is_some() {
+                // Named as the console shows the dimension, not by its code.
+                let (label_zh, label_en): (String, String) = sqlx::query_as(
+                    "SELECT label_zh, label_en FROM tag_dimensions WHERE code = $1",
+                )
+                .bind(&dimension)
+                .fetch_one(&mut *tx)
+                .await?;
                 return Err(StoreError::Invalid(vec![FieldError::new(
                     "code",
                     "duplicate",
-                    format!("维度 {dimension} 下已有代码 {code}"),
-                    format!("dimension {dimension} already has a tag with code {code}"),
+                    format!("“{label_zh}”下已有代码为 {code} 的标签"),
+                    format!("{label_en} already has a tag with code {code}"),
                 )]));
             }
             sqlx::query("UPDATE tags SET code = $1, version = version + 1, updated_at = $2 WHERE id = $3")
