@@ -188,14 +188,19 @@ async fn a_merged_tag_moves_its_policies_and_its_old_code_keeps_working(app: Tes
         .as_i64()
         .unwrap();
 
-    let field = app
+    let refused = app
         .post(
             &format!("/api/v1/tags/{old}/merge"),
             &json!({"into": "no_such_tag"}),
         )
-        .await
-        .expect_error(422, "validation_failed");
+        .await;
+    let problem = refused.body["errors"][0].clone();
+    let field = refused.expect_error(422, "validation_failed");
     assert_eq!(field.as_deref(), Some("into"));
+    assert_eq!(
+        problem["message"], "合并目标 no_such_tag 须为“政策主题”下另一个启用中的标签",
+        "the dimension by its name: {problem}"
+    );
     let merged = app
         .post(
             &format!("/api/v1/tags/{old}/merge"),

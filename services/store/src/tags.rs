@@ -542,13 +542,28 @@ impl Store {
         });
         match target {
             Some((target_id, status)) if status == "active" && target_id != id => Ok(tag),
-            _ => Err(StoreError::Invalid(vec![crate::FieldError::new(
-                "into",
-                "merge_target",
-                format!("合并目标 {into} 须为同一维度（{dimension}）下另一个启用中的标签"),
-                format!("the target {into} must be another active tag of dimension {dimension}"),
-            )])),
+            _ => {
+                let (dimension_zh, dimension_en) = self.dimension_names(dimension).await?;
+                Err(StoreError::Invalid(vec![crate::FieldError::new(
+                    "into",
+                    "merge_target",
+                    format!("合并目标 {into} 须为“{dimension_zh}”下另一个启用中的标签"),
+                    format!("the target {into} must be another active tag of {dimension_en}"),
+                )]))
+            }
         }
+    }
+
+    /// A dimension's names as the console shows them, for messages: people read the name, not
+    /// the code (its code when it has no row, which a checked tag never lacks).
+    async fn dimension_names(&self, dimension: &str) -> Result<(String, String), StoreError> {
+        let names: Option<(String, String)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT label_zh, label_en FROM tag_dimensions WHERE code = $1")
+                .bind(dimension)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(names.unwrap_or_else(|| (dimension.to_owned(), dimension.to_owned())))
     }
 
     /// Merges a tag into another of the same dimension: the tag is kept, marked merged, so its
@@ -608,6 +623,7 @@ impl Store {
         if code == old {
             return Ok(tag);
         }
+        let (dimension_zh, dimension_en) = self.dimension_names(&dimension).await?;
         let now = self.now();
         let users: Vec<i64> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -618,18 +634,11 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             if taken.is_some() {
-                // Named as the console shows the dimension, not by its code.
-                let (label_zh, label_en): (String, String) = sqlx::query_as(
-                    "SELECT label_zh, label_en FROM tag_dimensions WHERE code = $1",
-                )
-                .bind(&dimension)
-                .fetch_one(&mut *tx)
-                .await?;
                 return Err(StoreError::Invalid(vec![FieldError::new(
                     "code",
                     "duplicate",
-                    format!("“{label_zh}”下已有代码为 {code} 的标签"),
-                    format!("{label_en} already has a tag with code {code}"),
+                    format!("“{dimension_zh}”下已有代码为 {code} 的标签"),
+                    format!("{dimension_en} already has a tag with code {code}"),
                 )]));
             }
             sqlx::query("UPDATE tags SET code = $1, version = version + 1, updated_at = $2 WHERE id = $3")
