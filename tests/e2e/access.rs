@@ -165,6 +165,17 @@ async fn an_enterprise_corrects_its_own_profile_and_sees_what_to_complete(app: T
             .any(|e| e["action"] == "update"),
         "{audit}"
     );
+    // Saved again unchanged: no new version, no audit entry.
+    let again = me
+        .put(&format!("/api/v1/profiles/{haidian}"), &corrected)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["version"], saved["version"], "{again}");
+    assert_eq!(
+        app.total("/api/v1/audit?entity=profile").await,
+        audit["total"].as_i64().unwrap()
+    );
     // A correction that breaks a rule is refused with the field, as for anyone else.
     corrected["credit_code"] = json!("91110108MA01AB2C3X");
     let field = me

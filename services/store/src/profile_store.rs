@@ -236,6 +236,12 @@ impl Store {
         let profile = self
             .validate_profile(input, Some(&existing.profile))
             .await?;
+        // Its owner saving what is stored already changes nothing: no version, audit entry or
+        // change for the matcher. (A trusted source's save confirms every listed address, so it
+        // is written even unchanged.)
+        if source == ContactSource::Owner && profile == existing.profile {
+            return Ok((existing, Vec::new()));
+        }
         let pending = self
             .replace_profile(id, &profile, actor, source, Some(&existing.profile))
             .await?;
