@@ -362,23 +362,10 @@ async fn schedules_running_more_often_than_the_minimum_are_refused(backend: Back
 
     // The administrators' schedules page checks the same rule.
     let browser = reqwest::Client::new();
-    let signed_in = browser
-        .post(app.url("/api/v1/session"))
-        .json(&json!({"username": "e2e-admin", "password": "e2e-password-123"}))
-        .send()
-        .await
-        .expect("sign-in");
-    let session = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let e2e::BrowserSession {
+        cookie: session,
+        csrf,
+    } = app.sign_in(&browser, "e2e-admin").await;
     let saved = written(&app).await;
     let page = browser
         .post(app.url("/admin/schedules"))

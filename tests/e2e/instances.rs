@@ -287,24 +287,8 @@ async fn a_credential_revoked_on_one_instance_is_refused_on_the_other(backend: B
     let two = one.spawn_beside(quick_sync).await;
     let token =
         TestApp::mint_token(&one.server.store, "zhaoyun", store::Role::Admin, None, None).await;
-    let signed_in = reqwest::Client::new()
-        .post(one.url("/api/v1/session"))
-        .json(&json!({"username": "zhaoyun", "password": "e2e-password-123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status(), 200);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf = signed_in.json::<Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let e2e::BrowserSession { cookie, csrf } =
+        one.sign_in(&reqwest::Client::new(), "zhaoyun").await;
     let (token, session) = (Credential::Token(&token), Credential::Cookie(&cookie));
     for app in [&one, &two] {
         for credential in [&token, &session] {

@@ -29,22 +29,7 @@ impl Session {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let signed_in = client
-            .post(app.url("/api/v1/session"))
-            .json(&json!({"username": username, "password": "e2e-password-123"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(signed_in.status(), 200);
-        let cookie = signed_in.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let body: Value = signed_in.json().await.unwrap();
-        let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+        let e2e::BrowserSession { cookie, csrf } = app.sign_in(&client, username).await;
         Self {
             client,
             cookie,

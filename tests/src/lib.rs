@@ -91,9 +91,42 @@ impl std::ops::Deref for TestApp {
     }
 }
 
+/// The password every user made by [`TestApp::mint_token`] has.
+pub const TEST_PASSWORD: &str = "e2e-password-123";
+
+/// A browser's signed-in session: the `Cookie` header value that carries it and its CSRF token.
+pub struct BrowserSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
 impl Client {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Signs `username` in with [`TEST_PASSWORD`] as a browser would, through `browser`.
+    pub async fn sign_in(&self, browser: &reqwest::Client, username: &str) -> BrowserSession {
+        let signed_in = browser
+            .post(self.url("/api/v1/session"))
+            .json(&serde_json::json!({"username": username, "password": TEST_PASSWORD}))
+            .send()
+            .await
+            .expect("sign-in answered");
+        assert_eq!(signed_in.status(), 200, "{username} signs in");
+        let cookie = signed_in.headers()["set-cookie"]
+            .to_str()
+            .expect("a cookie")
+            .split(';')
+            .next()
+            .expect("its value")
+            .to_owned();
+        let body: Value = signed_in.json().await.expect("a session");
+        let csrf = body["csrf_token"]
+            .as_str()
+            .expect("a CSRF token")
+            .to_owned();
+        BrowserSession { cookie, csrf }
     }
 
     /// Sends a request with an optional JSON body and reads the reply whole.
@@ -329,9 +362,7 @@ impl TestApp {
                 &store::NewUser {
                     username: username.to_owned(),
                     display_name: username.to_owned(),
-                    password_hash: accounts::hash_password("e2e-password-123")
-                        .await
-                        .expect("hash"),
+                    password_hash: accounts::hash_password(TEST_PASSWORD).await.expect("hash"),
                     role,
                     profile_id,
                     region_code: region_code.map(str::to_owned),
