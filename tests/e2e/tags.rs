@@ -76,6 +76,14 @@ async fn a_tag_is_created_changed_and_deleted(app: TestApp) {
         .expect(200);
     assert_eq!(updated.body["label_zh"], "知识产权保护");
     assert_eq!(updated.body["version"], 2);
+    let audit = format!("/api/v1/audit?entity=tag&entity_id={id}");
+    let entries = app.total(&audit).await;
+    let again = app
+        .put(&format!("/api/v1/tags/{id}"), &changed)
+        .await
+        .expect(200);
+    assert_eq!(again.body["version"], 2, "saved unchanged: no new version");
+    assert_eq!(app.total(&audit).await, entries, "and no audit entry");
 
     app.post("/api/v1/tags", &input)
         .await

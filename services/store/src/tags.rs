@@ -32,7 +32,7 @@ pub enum TagStatus {
 }
 
 /// What an administrator writes to create or change a tag.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
     pub dimension: String,
@@ -371,7 +371,11 @@ impl Store {
         input: &TagInput,
         actor: &str,
     ) -> Result<Tag, StoreError> {
-        self.check_tag_update(id, input).await?;
+        let current = self.check_tag_update(id, input).await?;
+        // Saving what is stored already changes nothing: no version, audit entry or change.
+        if current.input == *input {
+            return Ok(current);
+        }
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
