@@ -29,12 +29,6 @@ pub(crate) struct SessionAccess {
     pub(crate) expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    tokens: HashMap<String, (Instant, Principal)>,
-    sessions: HashMap<String, (Instant, SessionAccess)>,
-}
-
 /// When a look-up began, for what it reads to be kept.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Lookup {
@@ -42,23 +36,41 @@ pub(crate) struct Lookup {
     began: Instant,
 }
 
-/// Principals by the hash of their token or session id.
+/// Principals by the hash of their token or session id: one [`Kept`] each.
 #[derive(Debug, Default)]
 pub(crate) struct AccessCache {
-    /// Moves on at every forgetting; a look-up keeps its answer only if it has not moved since
-    /// the look-up began.
-    generation: AtomicU64,
-    entries: Mutex<Entries>,
-}
-
-fn fresh<T: Clone>(entry: Option<&(Instant, T)>) -> Option<T> {
-    entry
-        .filter(|(began, _)| began.elapsed() < KEPT_FOR)
-        .map(|(_, value)| value.clone())
+    pub(crate) tokens: Kept<Principal>,
+    pub(crate) sessions: Kept<SessionAccess>,
 }
 
 impl AccessCache {
-    fn entries(&self) -> MutexGuard<'_, Entries> {
+    /// Drops every entry of both kinds, and every answer being looked up now.
+    pub(crate) fn forget(&self) {
+        self.tokens.forget();
+        self.sessions.forget();
+    }
+}
+
+/// Answers by the hash of a credential, each kept from when its look-up began.
+#[derive(Debug)]
+pub(crate) struct Kept<T> {
+    /// Moves on at every forgetting; a look-up keeps its answer only if it has not moved since
+    /// the look-up began (compared under the lock forgetting holds too).
+    generation: AtomicU64,
+    entries: Mutex<HashMap<String, (Instant, T)>>,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, (Instant, T)>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -70,46 +82,57 @@ impl AccessCache {
         }
     }
 
-    pub(crate) fn token(&self, token_hash: &str) -> Option<Principal> {
-        fresh(self.entries().tokens.get(token_hash))
+    /// The answer kept for `key`, unless it has lapsed.
+    pub(crate) fn get(&self, key: &str) -> Option<T> {
+        (self.entries().get(key))
+            .filter(|(began, _)| began.elapsed() < KEPT_FOR)
+            .map(|(_, value)| value.clone())
     }
 
-    pub(crate) fn session(&self, id_hash: &str) -> Option<SessionAccess> {
-        fresh(self.entries().sessions.get(id_hash))
-    }
-
-    pub(crate) fn keep_token(&self, token_hash: &str, principal: Principal, lookup: Lookup) {
+    /// Keeps what `lookup` read, unless something was forgotten since it began.
+    pub(crate) fn keep(&self, key: &str, value: T, lookup: Lookup) {
         let mut entries = self.entries();
-        if self.still(lookup) {
-            keep(&mut entries.tokens, token_hash, principal, lookup.began);
+        if self.generation.load(Ordering::SeqCst) != lookup.generation {
+            return;
         }
-    }
-
-    pub(crate) fn keep_session(&self, id_hash: &str, session: SessionAccess, lookup: Lookup) {
-        let mut entries = self.entries();
-        if self.still(lookup) {
-            keep(&mut entries.sessions, id_hash, session, lookup.began);
+        if entries.len() >= MOST_ENTRIES {
+            entries.clear();
         }
+        entries.insert(key.to_owned(), (lookup.began, value));
     }
 
-    /// Whether nothing was forgotten since `lookup` began; asked holding the entries' lock,
-    /// which forgetting holds too.
-    fn still(&self, lookup: Lookup) -> bool {
-        self.generation.load(Ordering::SeqCst) == lookup.generation
-    }
-
-    /// Drops every entry, and every answer being looked up now.
-    pub(crate) fn forget(&self) {
+    fn forget(&self) {
         let mut entries = self.entries();
         self.generation.fetch_add(1, Ordering::SeqCst);
-        entries.tokens.clear();
-        entries.sessions.clear();
+        entries.clear();
     }
 }
 
-fn keep<T>(map: &mut HashMap<String, (Instant, T)>, key: &str, value: T, began: Instant) {
-    if map.len() >= MOST_ENTRIES {
-        map.clear();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_read_before_a_forgetting_is_not_kept() {
+        let kept: Kept<u32> = Kept::default();
+        let early = kept.begin();
+        kept.forget();
+        kept.keep("a", 1, early);
+        assert_eq!(kept.get("a"), None, "read before the forgetting");
+        let late = kept.begin();
+        kept.keep("a", 2, late);
+        assert_eq!(kept.get("a"), Some(2));
+        kept.forget();
+        assert_eq!(kept.get("a"), None, "forgotten");
     }
-    map.insert(key.to_owned(), (began, value));
+
+    #[test]
+    fn a_full_map_starts_again_empty() {
+        let kept: Kept<usize> = Kept::default();
+        for n in 0..=MOST_ENTRIES {
+            kept.keep(&n.to_string(), n, kept.begin());
+        }
+        assert_eq!(kept.entries().len(), 1);
+        assert_eq!(kept.get(&MOST_ENTRIES.to_string()), Some(MOST_ENTRIES));
+    }
 }

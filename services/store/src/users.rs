@@ -164,10 +164,10 @@ impl Store {
     /// ago ([`crate::access_cache`]), in one round trip otherwise.
     pub async fn session(&self, id_hash: &str) -> Result<Option<(Principal, String)>, StoreError> {
         let now = self.now();
-        if let Some(kept) = self.access.session(id_hash) {
+        if let Some(kept) = self.access.sessions.get(id_hash) {
             return Ok((kept.expires_at > now).then_some((kept.principal, kept.csrf_token)));
         }
-        let lookup = self.access.begin();
+        let lookup = self.access.sessions.begin();
         let row: Option<SessionRow> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PRINCIPAL_COLUMNS}, s.csrf_token, s.expires_at FROM sessions s \
@@ -181,7 +181,7 @@ impl Store {
         });
         Ok(row.map(|row| {
             let answer = (row.principal.clone(), row.csrf_token.clone());
-            self.access.keep_session(
+            self.access.sessions.keep(
                 id_hash,
                 SessionAccess {
                     principal: row.principal,
@@ -243,10 +243,10 @@ impl Store {
     /// request made with a token asks it: from memory when it was asked a moment ago
     /// ([`crate::access_cache`]), in one round trip otherwise.
     pub async fn token_principal(&self, token_hash: &str) -> Result<Option<Principal>, StoreError> {
-        if let Some(principal) = self.access.token(token_hash) {
+        if let Some(principal) = self.access.tokens.get(token_hash) {
             return Ok(Some(principal));
         }
-        let lookup = self.access.begin();
+        let lookup = self.access.tokens.begin();
         let principal: Option<Principal> = on_pool!(&self.db, pool => {
             sqlx::query_as(&format!(
                 "SELECT {PRINCIPAL_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id \
@@ -258,7 +258,8 @@ impl Store {
         });
         if let Some(principal) = &principal {
             self.access
-                .keep_token(token_hash, principal.clone(), lookup);
+                .tokens
+                .keep(token_hash, principal.clone(), lookup);
         }
         Ok(principal)
     }
