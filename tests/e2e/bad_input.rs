@@ -173,6 +173,11 @@ async fn bad_query_parameters_are_named(app: TestApp) {
         .expect_error(400, "invalid_query");
     assert_eq!(field.as_deref(), Some("colour"));
     let field = app
+        .get("/api/v1/policies?status=draft&status=published")
+        .await
+        .expect_error(400, "invalid_query");
+    assert_eq!(field.as_deref(), Some("status"), "a parameter given twice");
+    let field = app
         .get("/api/v1/policies?published_from=yesterday")
         .await
         .expect_error(400, "invalid_query");

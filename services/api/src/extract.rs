@@ -251,6 +251,12 @@ fn serde_problem(path: &str, message: &str, place_zh: &str) -> ApiError {
             format!("{place_zh}缺少必填字段“{quoted}”"),
             join(path, &quoted),
         )
+    } else if message.starts_with("duplicate field") {
+        (
+            "duplicate_field",
+            format!("{place_zh}中字段“{quoted}”出现了不止一次"),
+            join(path, &quoted),
+        )
     } else if message.starts_with("unknown variant") {
         (
             "invalid_value",
