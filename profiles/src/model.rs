@@ -457,6 +457,26 @@ impl Profile {
         }
     }
 
+    /// Replaces each interest that `current` maps (a topic merged or renamed since) by the code
+    /// it now has; whether any changed.
+    pub fn retarget_interests(&mut self, current: &BTreeMap<String, String>) -> bool {
+        let interests = match self {
+            Self::Enterprise(enterprise) => enterprise.interests.as_mut(),
+            Self::Citizen(citizen) => citizen.interests.as_mut(),
+        };
+        let Some(interests) = interests else {
+            return false;
+        };
+        if !interests.iter().any(|code| current.contains_key(code)) {
+            return false;
+        }
+        *interests = std::mem::take(interests)
+            .into_iter()
+            .map(|code| current.get(&code).cloned().unwrap_or(code))
+            .collect();
+        true
+    }
+
     pub fn attributes(&self) -> &BTreeMap<String, Value> {
         match self {
             Self::Enterprise(enterprise) => &enterprise.attributes,
@@ -473,6 +493,30 @@ mod tests {
         citizen_id, citizen_json, day, enterprise_json, input, profile, with,
     };
     use serde_json::json;
+
+    #[test]
+    fn interests_move_to_the_code_their_topic_has_now() {
+        let mut enterprise = profile(with(
+            enterprise_json(),
+            json!({"interests": ["rnd_old", "rnd", "tax"]}),
+        ));
+        let moves = BTreeMap::from([("rnd_old".to_owned(), "rnd".to_owned())]);
+        assert!(enterprise.retarget_interests(&moves));
+        let interests: Vec<&str> = enterprise
+            .interests()
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(interests, ["rnd", "tax"]);
+        assert!(
+            !enterprise.retarget_interests(&moves),
+            "nothing left to move"
+        );
+        let mut silent = profile(with(enterprise_json(), json!({"interests": null})));
+        assert!(!silent.retarget_interests(&moves));
+        assert_eq!(silent.interests(), None, "no interests stated stays so");
+    }
 
     #[test]
     fn the_kind_tag_selects_the_input_type() {

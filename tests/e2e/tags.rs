@@ -511,6 +511,129 @@ async fn the_standard_industry_tree_has_sections_and_divisions(app: TestApp) {
     assert_eq!(app.total("/api/v1/tags?dimension=industry").await, 20 + 97);
 }
 
+/// The interest term of `profile`'s match with `policy`: how well it holds, 0–1.
+async fn interest_term(app: &TestApp, profile: i64, policy: i64) -> serde_json::Value {
+    let matches = app
+        .get(&format!("/api/v1/profiles/{profile}/matches?reasons=tree"))
+        .await
+        .expect(200)
+        .body;
+    let matched = matches["eligible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["policy"]["id"] == policy);
+    let matched = matched.unwrap_or_else(|| panic!("policy {policy} not eligible: {matches}"));
+    let terms = matched["score_terms"].as_array().unwrap();
+    let interest = terms.iter().find(|t| t["term"] == "interest");
+    interest.unwrap_or_else(|| panic!("no interest term: {matched}"))["value"].clone()
+}
+
+/// A topic merged away is moved everywhere it is named: the policies' topics, the profiles'
+/// interests and the recipients' mutes, in place and in what is saved later; a rename moves them
+/// too. So an enterprise interested in the old topic still finds the policy interesting.
+async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
+    let old = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"})).await;
+    let mut policy = fixtures::policy();
+    policy["topics"] = json!(["rnd_old", "finance"]);
+    policy["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
+    let policy = app.create("/api/v1/policies", &policy).await;
+    let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
+    enterprise["interests"] = json!(["rnd"]);
+    let keen = app.create("/api/v1/profiles", &enterprise).await;
+    let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_CHAOYANG);
+    enterprise["interests"] = json!(["rnd_old", "rnd"]);
+    let both = app.create("/api/v1/profiles", &enterprise).await;
+    let preferences = format!("/api/v1/profiles/{keen}/preferences");
+    let mut muting = app.get(&preferences).await.expect(200).body;
+    muting["muted_topics"] = json!(["rnd_old", "tax"]);
+    app.put(&preferences, &muting).await.expect(200);
+    assert_eq!(
+        interest_term(&app, keen, policy).await,
+        0.0,
+        "before the merge the codes differ"
+    );
+
+    app.post(
+        &format!("/api/v1/tags/{old}/merge"),
+        &json!({"into": "rnd"}),
+    )
+    .await
+    .expect(200);
+    let moved = app
+        .get(&format!("/api/v1/policies/{policy}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(moved["topics"], json!(["rnd", "finance"]));
+    assert_eq!(moved["applicability"]["tags"]["topic"], json!(["rnd"]));
+    let interests = |profile: i64| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/v1/profiles/{profile}"))
+                .await
+                .expect(200)
+                .body["profile"]["interests"]
+                .clone()
+        }
+    };
+    assert_eq!(interests(keen).await, json!(["rnd"]));
+    assert_eq!(interests(both).await, json!(["rnd"]), "each topic once");
+    assert_eq!(
+        app.get(&preferences).await.expect(200).body["muted_topics"],
+        json!(["rnd", "tax"])
+    );
+    assert_eq!(
+        interest_term(&app, keen, policy).await,
+        1.0,
+        "the policy's old topic is the enterprise's interest now"
+    );
+
+    // Saved later under the old code, interests and mutes take the code it lives on in.
+    let mut stale = app
+        .get(&format!("/api/v1/profiles/{both}"))
+        .await
+        .expect(200)
+        .body["profile"]
+        .clone();
+    stale["interests"] = json!(["rnd_old", "tax"]);
+    app.put(&format!("/api/v1/profiles/{both}"), &stale)
+        .await
+        .expect(200);
+    assert_eq!(interests(both).await, json!(["rnd", "tax"]));
+    muting["muted_topics"] = json!(["rnd_old"]);
+    app.put(&preferences, &muting).await.expect(200);
+    assert_eq!(
+        app.get(&preferences).await.expect(200).body["muted_topics"],
+        json!(["rnd"])
+    );
+
+    // A rename moves them the same way.
+    let rnd = app
+        .get("/api/v1/tags?dimension=topic&q=rnd")
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "rnd")
+        .unwrap()["id"]
+        .clone();
+    app.post(
+        &format!("/api/v1/tags/{rnd}/rename"),
+        &json!({"code": "research"}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(interests(keen).await, json!(["research"]));
+    assert_eq!(
+        app.get(&preferences).await.expect(200).body["muted_topics"],
+        json!(["research"])
+    );
+    assert_eq!(interest_term(&app, keen, policy).await, 1.0);
+}
+
 /// The first ten eligible policies of a profile, in rank order.
 /// Two enterprises under the fixtures' 海淀 and 朝阳 credit codes, alike but for `field`; their ids.
 async fn two_enterprises(app: &TestApp, field: &str, values: [serde_json::Value; 2]) -> Vec<i64> {
@@ -546,12 +669,21 @@ async fn a_merge_dry_run_agrees_with_the_merge_itself(app: TestApp) {
     let old = app.create("/api/v1/tags", &json!({"dimension": "topic", "code": "rnd_old", "label_zh": "科研", "label_en": "Research"})).await;
     let mut tagged = fixtures::policy();
     tagged["doc_number"] = json!("京科发〔2026〕6号");
+    tagged["topics"] = json!(["rnd_old"]);
     tagged["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
     let tagged = app.create("/api/v1/policies", &tagged).await;
-    app.post("/api/v1/policies", &fixtures::policy())
-        .await
-        .expect(201);
-    let profiles = two_enterprises(&app, "interests", [json!(["rnd"]), json!(["tax"])]).await;
+    // Without topics, so no interest term: it ranks below the tagged policy for whoever is
+    // interested in that one's topic, and above it for whoever is not.
+    let mut untopical = fixtures::policy();
+    untopical["topics"] = json!([]);
+    untopical["applicability"]["tags"]
+        .as_object_mut()
+        .unwrap()
+        .remove("topic");
+    app.create("/api/v1/policies", &untopical).await;
+    // The first is interested in the old code: the merge moves its interest with the policy's
+    // topic, so its ranking stays; a dry run that left the interest behind would say it changed.
+    let profiles = two_enterprises(&app, "interests", [json!(["rnd_old"]), json!(["tax"])]).await;
     let audience = format!("/api/v1/policies/{tagged}/audience");
     let eligible_before = app.get(&audience).await.expect(200).body["eligible"].clone();
     let mut before = Vec::new();
@@ -706,5 +838,6 @@ on_both_backends!(
     a_retired_tag_stays_on_the_policies_that_carry_it,
     the_standard_industry_tree_has_sections_and_divisions,
     a_merge_dry_run_agrees_with_the_merge_itself,
+    a_merged_topic_moves_topics_interests_and_mutes,
     a_tag_weight_change_reorders_rankings_as_its_dry_run_said,
 );

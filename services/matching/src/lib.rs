@@ -9,7 +9,7 @@
 //! survivors reads the build day's facts; [`Matching::refresh_if_stale`] rebuilds it when the
 //! day turns.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, RwLock};
 
@@ -1136,16 +1136,21 @@ impl Matching {
         Ok(trial.compare(profiles, as_of, top).await?)
     }
 
-    /// Dry run of policies saved differently (e.g. their tags after a taxonomy change): each
-    /// policy's audience before and after, and how profiles' top rankings would change.
+    /// Dry run of policies saved differently (e.g. their tags after a taxonomy change), and of
+    /// profiles' interests moved by `topic_moves` (a topic's old code → its new one, as a topic
+    /// merge moves them): each policy's audience before and after, and how profiles' top
+    /// rankings would change.
     pub async fn policies_impact(
         &self,
         changed: &[Policy],
+        topic_moves: BTreeMap<String, String>,
         profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
         top: usize,
     ) -> Result<PoliciesImpact, MatchingError> {
-        self.impact(changed, None, profiles, as_of, top).await
+        let mut trial = self.impact_trial(changed, None, as_of)?;
+        trial.0.topic_moves = topic_moves;
+        Self::impact(trial, profiles, as_of, top).await
     }
 
     /// Dry run of a tag weight: the audiences of the policies carrying the tag (a weight moves
@@ -1164,22 +1169,20 @@ impl Matching {
             .tag_weights()
             .with(dimension, code, weight)
             .map_err(|e| MatchingError::Engine(e.into()))?;
-        self.impact(carrying, Some(proposed), profiles, as_of, top)
-            .await
+        let trial = self.impact_trial(carrying, Some(proposed), as_of)?;
+        Self::impact(trial, profiles, as_of, top).await
     }
 
     /// `changed` policies saved as given and, when given, `tag_weights` applied, in a trial copy
-    /// of the engine compared with the live one. The audiences are counted under the read lock
-    /// (a few index selections); the rankings are compared on copies, on the blocking pool.
-    async fn impact(
+    /// of the engine, with each changed policy's audience on `as_of` before and after. The audiences are
+    /// counted under the read lock (a few index selections).
+    fn impact_trial(
         &self,
         changed: &[Policy],
         tag_weights: Option<TagWeights>,
-        profiles: Vec<(i64, Profile)>,
         as_of: NaiveDate,
-        top: usize,
-    ) -> Result<PoliciesImpact, MatchingError> {
-        let (trial, audiences) = {
+    ) -> Result<(Trial, Vec<AudienceChange>), MatchingError> {
+        Ok({
             let live = self.read();
             let mut trial = Trial::of(&live);
             if let Some(tag_weights) = tag_weights {
@@ -1214,7 +1217,16 @@ impl Matching {
                 });
             }
             (trial, audiences)
-        };
+        })
+    }
+
+    /// The trial's rankings compared with the live engine's on copies, on the blocking pool.
+    async fn impact(
+        (trial, audiences): (Trial, Vec<AudienceChange>),
+        profiles: Vec<(i64, Profile)>,
+        as_of: NaiveDate,
+        top: usize,
+    ) -> Result<PoliciesImpact, MatchingError> {
         Ok(PoliciesImpact {
             audiences,
             rankings: trial.compare(profiles, as_of, top).await?,
@@ -1229,6 +1241,8 @@ struct Trial {
     live: Arc<Engine>,
     engine: Engine,
     briefs: HashMap<i64, PolicyBrief>,
+    /// Interests as the trial has them: a topic's old code → its new one.
+    topic_moves: BTreeMap<String, String>,
 }
 
 impl Trial {
@@ -1241,6 +1255,7 @@ impl Trial {
                 .iter()
                 .map(|(id, (_, brief))| (*id, brief.clone()))
                 .collect(),
+            topic_moves: BTreeMap::new(),
         }
     }
 
@@ -1283,7 +1298,18 @@ fn compare_rankings(
     for (id, profile) in profiles {
         let facts = profile.facts(as_of);
         let before = ranked(&trial.live, &facts);
-        let after = ranked(&trial.engine, &facts);
+        let moved = (!trial.topic_moves.is_empty())
+            .then(|| {
+                let mut moved = profile.clone();
+                moved
+                    .retarget_interests(&trial.topic_moves)
+                    .then_some(moved)
+            })
+            .flatten();
+        let after = match moved {
+            Some(moved) => ranked(&trial.engine, &moved.facts(as_of)),
+            None => ranked(&trial.engine, &facts),
+        };
         for (policy, score) in &after {
             if let Some((_, old)) = before.iter().find(|(p, _)| p == policy) {
                 delta += score - old;

@@ -577,6 +577,9 @@ impl Store {
         if !unknown.is_empty() {
             return Err(StoreError::Invalid(unknown));
         }
+        let mut preferences = preferences.clone();
+        crate::tags::retarget_codes(&mut preferences.muted_topics, &self.topic_aliases().await?);
+        let preferences = &preferences;
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;

@@ -569,6 +569,16 @@ impl Store {
         for (dimension, codes) in content.applicability.tags.iter_mut() {
             *codes = self.canonical_codes(dimension, codes, resolved).await?;
         }
+        // Topics a merge brought together are listed once; a topic sent twice is left for
+        // validation to name.
+        let mut topics: Vec<String> = Vec::with_capacity(content.topics.len());
+        for code in &content.topics {
+            let current = self.canonical_code("topic", code, resolved).await?;
+            if current == *code || !topics.contains(&current) {
+                topics.push(current);
+            }
+        }
+        content.topics = topics;
         Ok(content)
     }
 
@@ -581,20 +591,28 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
         for code in codes {
-            let key = (dimension.to_owned(), code.clone());
-            let code = match resolved.get(&key) {
-                Some(code) => code.clone(),
-                None => {
-                    let code = self.canonical_tag(dimension, code).await?;
-                    resolved.insert(key, code.clone());
-                    code
-                }
-            };
+            let code = self.canonical_code(dimension, code, resolved).await?;
             if !canonical.contains(&code) {
                 canonical.push(code);
             }
         }
         Ok(canonical)
+    }
+
+    /// `code` of `dimension` as its current code, looked up once for all that share `resolved`.
+    async fn canonical_code(
+        &self,
+        dimension: &str,
+        code: &str,
+        resolved: &mut CanonicalTags,
+    ) -> Result<String, StoreError> {
+        let key = (dimension.to_owned(), code.to_owned());
+        if let Some(current) = resolved.get(&key) {
+            return Ok(current.clone());
+        }
+        let current = self.canonical_tag(dimension, code).await?;
+        resolved.insert(key, current.clone());
+        Ok(current)
     }
 
     /// Validates a batch of policies and saves the valid ones in one transaction: a new policy

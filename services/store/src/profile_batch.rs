@@ -117,6 +117,7 @@ impl Store {
     ) -> Result<Vec<Result<UpsertOutcome, ValidationErrors>>, StoreError> {
         let schema = self.attribute_schema().await?;
         let topics = self.topic_codes().await?;
+        let aliases = self.topic_aliases().await?;
         let today = self.today();
         let mut outcomes: Vec<Option<Result<UpsertOutcome, ValidationErrors>>> =
             Vec::with_capacity(batch.len());
@@ -127,7 +128,8 @@ impl Store {
                 .and_then(|()| input.check_interests(&topics))
                 .and_then(|()| input.validate(&self.id_key, &schema, None, today));
             match validated {
-                Ok(profile) => {
+                Ok(mut profile) => {
+                    profile.retarget_interests(&aliases);
                     outcomes.push(None);
                     pending.push(Pending {
                         index,

@@ -192,9 +192,9 @@ impl Store {
         input.check_contact_count(self.max_contacts)?;
         input.check_interests(&self.topic_codes().await?)?;
         let schema = self.attribute_schema().await?;
-        input
-            .validate(&self.id_key, &schema, existing, self.today())
-            .map_err(StoreError::from)
+        let mut profile = input.validate(&self.id_key, &schema, existing, self.today())?;
+        profile.retarget_interests(&self.topic_aliases().await?);
+        Ok(profile)
     }
 
     pub async fn create_profile(

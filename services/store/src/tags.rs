@@ -248,6 +248,71 @@ const INSERT_TAG: &str = "INSERT INTO tags (dimension, code, label_zh, label_en,
      parent_code, weight, status, version, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)";
 
+/// In the transaction `$tx` of a rename or merge of topic `$old` into `$new`: every profile's
+/// interests and every recipient's muted topics that name `$old` name `$new` instead, so the
+/// interest term and the mutes keep meaning what their owners chose. A pattern on the stored JSON
+/// narrows the rows read; each is then changed only if it names the code exactly.
+macro_rules! retarget_topic {
+    ($tx:expr, $old:expr, $new:expr, $now:expr) => {{
+        let current = std::collections::BTreeMap::from([($old.to_owned(), $new.to_owned())]);
+        let pattern = format!("%\"{}\"%", crate::policies::escape_like($old));
+        let profiles: Vec<(i64, Json<profiles::Profile>)> = sqlx::query_as(
+            "SELECT id, body FROM profiles WHERE CAST(body AS TEXT) LIKE $1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .fetch_all(&mut *$tx)
+        .await?;
+        for (id, Json(mut profile)) in profiles {
+            if profile.retarget_interests(&current) {
+                sqlx::query(
+                    "UPDATE profiles SET body = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(Json(&profile))
+                .bind($now)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+        let muting: Vec<(i64, Json<crate::Preferences>)> = sqlx::query_as(
+            "SELECT profile_id, settings FROM preferences WHERE CAST(settings AS TEXT) LIKE $1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .fetch_all(&mut *$tx)
+        .await?;
+        for (id, Json(mut preferences)) in muting {
+            if retarget_codes(&mut preferences.muted_topics, &current) {
+                sqlx::query("UPDATE preferences SET settings = $1, updated_at = $2 WHERE profile_id = $3")
+                    .bind(Json(&preferences))
+                    .bind($now)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+
+/// Replaces each of `codes` that `current` maps (merged or renamed away) by the code it now has,
+/// keeping the first place of each; whether any changed.
+pub(crate) fn retarget_codes(
+    codes: &mut Vec<String>,
+    current: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    if !codes.iter().any(|code| current.contains_key(code)) {
+        return false;
+    }
+    let mut retargeted: Vec<String> = Vec::with_capacity(codes.len());
+    for code in std::mem::take(codes) {
+        let code = current.get(&code).cloned().unwrap_or(code);
+        if !retargeted.contains(&code) {
+            retargeted.push(code);
+        }
+    }
+    *codes = retargeted;
+    true
+}
+
 impl Store {
     /// Inserts the standard dimensions and tags that are not there yet; administrators' edits to
     /// existing ones are left alone.
@@ -458,6 +523,39 @@ impl Store {
         Ok(codes.into_iter().collect())
     }
 
+    /// Each topic code merged or renamed away, with the code it now lives on in (chains followed):
+    /// what saved interests and mutes are rewritten through.
+    pub async fn topic_aliases(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let merged: Vec<(String, String)> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT code, merged_into FROM tags WHERE dimension = 'topic' AND status = 'merged' \
+                 AND merged_into IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        let next: std::collections::HashMap<&str, &str> = merged
+            .iter()
+            .map(|(code, into)| (code.as_str(), into.as_str()))
+            .collect();
+        Ok(merged
+            .iter()
+            .map(|(code, into)| {
+                let mut current = into.as_str();
+                // A merge never points back at a merged tag, but a bound guards against a bad row.
+                for _ in 0..8 {
+                    match next.get(current) {
+                        Some(further) => current = further,
+                        None => break,
+                    }
+                }
+                (code.clone(), current.to_owned())
+            })
+            .collect())
+    }
+
     /// Where a tag code now lives: the code it was merged into (following chains), or itself.
     pub async fn canonical_tag(&self, dimension: &str, code: &str) -> Result<String, StoreError> {
         let mut current = code.to_owned();
@@ -509,21 +607,15 @@ impl Store {
         code: &str,
         into: &str,
     ) -> Result<Vec<crate::policy::Policy>, StoreError> {
+        let current = std::collections::BTreeMap::from([(code.to_owned(), into.to_owned())]);
         let mut policies = self.policies_with_tag(dimension, code).await?;
         for policy in &mut policies {
-            if let Some(codes) = policy.content.applicability.tags.get_mut(dimension) {
-                let mut merged: Vec<String> = Vec::with_capacity(codes.len());
-                for existing in codes.iter() {
-                    let next = if existing == code {
-                        into.to_owned()
-                    } else {
-                        existing.clone()
-                    };
-                    if !merged.contains(&next) {
-                        merged.push(next);
-                    }
-                }
-                *codes = merged;
+            let content = &mut policy.content;
+            if let Some(codes) = content.applicability.tags.get_mut(dimension) {
+                retarget_codes(codes, &current);
+            }
+            if dimension == "topic" {
+                retarget_codes(&mut content.topics, &current);
             }
         }
         Ok(policies)
@@ -594,6 +686,9 @@ impl Store {
             }
             write_audit!(tx, now, actor, "merge", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
+            if dimension == "topic" {
+                retarget_topic!(tx, &tag.input.code, into, now);
+            }
             let users: Vec<i64> = sqlx::query_scalar(
                 POLICIES_WITH_TAG,
             )
@@ -666,6 +761,9 @@ impl Store {
                 .await?;
             write_audit!(tx, now, actor, "rename", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": old, "to": code}))?;
+            if dimension == "topic" {
+                retarget_topic!(tx, &old, code, now);
+            }
             let users: Vec<i64> = sqlx::query_scalar(
                 POLICIES_WITH_TAG,
             )

@@ -265,10 +265,15 @@ async fn merge_dry_run(
         .policies_after_merge(&tag.input.dimension, &tag.input.code, &body.into)
         .await?;
     let profiles = state.store.profiles_after(0, DRY_RUN_PROFILES).await?;
+    // A topic merge also moves the interests that name it (see `Store::merge_tag`).
+    let mut topic_moves = std::collections::BTreeMap::new();
+    if tag.input.dimension == "topic" {
+        topic_moves.insert(tag.input.code, body.into);
+    }
     Ok(Json(
         state
             .matching
-            .policies_impact(&changed, profiles, state.store.today(), 10)
+            .policies_impact(&changed, topic_moves, profiles, state.store.today(), 10)
             .await?,
     ))
 }
