@@ -172,6 +172,53 @@ async fn a_draft_can_be_deleted_but_a_published_policy_cannot(app: TestApp) {
     app.get(&published).await.expect(200);
 }
 
+/// Only a published policy is revoked or expires, and a revoked one stays revoked: any other
+/// change of status is refused naming `status`, in words, and saves nothing.
+async fn a_policy_keeps_to_its_lifecycle(app: TestApp) {
+    let mut draft = fixtures::policy();
+    draft["status"] = json!("draft");
+    let id = app.create("/api/v1/policies", &draft).await;
+    let path = format!("/api/v1/policies/{id}");
+    for refused in ["revoked", "expired"] {
+        let mut next = draft.clone();
+        next["status"] = json!(refused);
+        let reply = app.put(&path, &next).await;
+        let body = reply.body.clone();
+        assert_eq!(
+            reply.expect_error(422, "validation_failed").as_deref(),
+            Some("status")
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("政策状态不能从“草稿”改为"),
+            "{body}"
+        );
+    }
+    assert_eq!(app.get(&path).await.expect(200).body["version"], 1);
+
+    let mut published = draft.clone();
+    published["status"] = json!("published");
+    app.put(&path, &published).await.expect(200);
+    let mut revoked = draft.clone();
+    revoked["status"] = json!("revoked");
+    app.put(&path, &revoked).await.expect(200);
+    for refused in ["published", "draft"] {
+        let mut next = draft.clone();
+        next["status"] = json!(refused);
+        let field = app
+            .put(&path, &next)
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(field.as_deref(), Some("status"));
+    }
+    let mut corrected = revoked.clone();
+    corrected["summary"] = json!("已废止的政策仍可更正文字。");
+    app.put(&path, &corrected).await.expect(200);
+    assert_eq!(app.get(&path).await.expect(200).body["status"], "revoked");
+}
+
 async fn domain_rules_are_checked_and_named(app: TestApp) {
     let mut input = fixtures::policy();
     input["region_code"] = json!("12345");
@@ -522,6 +569,7 @@ async fn topics_and_interests_must_be_topics_of_the_taxonomy(app: TestApp) {
 }
 
 on_both_backends!(
+    a_policy_keeps_to_its_lifecycle,
     topics_and_interests_must_be_topics_of_the_taxonomy,
     related_policies_must_exist_be_others_and_be_listed_once,
     a_created_policy_reads_back_whole_as_version_1,

@@ -538,6 +538,11 @@ async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
     policy["topics"] = json!(["rnd_old", "finance"]);
     policy["applicability"]["tags"]["topic"] = json!(["rnd_old"]);
     let policy = app.create("/api/v1/policies", &policy).await;
+    // Carrying the old code before its target: the merge lists the target once.
+    let mut both_topics = fixtures::policy();
+    both_topics["doc_number"] = json!("京科发〔2026〕9号");
+    both_topics["topics"] = json!(["rnd_old", "rnd", "finance"]);
+    let both_topics = app.create("/api/v1/policies", &both_topics).await;
     let mut enterprise = fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN);
     enterprise["interests"] = json!(["rnd"]);
     let keen = app.create("/api/v1/profiles", &enterprise).await;
@@ -567,6 +572,13 @@ async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
         .body;
     assert_eq!(moved["topics"], json!(["rnd", "finance"]));
     assert_eq!(moved["applicability"]["tags"]["topic"], json!(["rnd"]));
+    assert_eq!(
+        app.get(&format!("/api/v1/policies/{both_topics}"))
+            .await
+            .expect(200)
+            .body["topics"],
+        json!(["rnd", "finance"])
+    );
     let interests = |profile: i64| {
         let app = &app;
         async move {

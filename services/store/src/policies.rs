@@ -328,6 +328,9 @@ impl Store {
         if current.content == *content {
             return Ok(current);
         }
+        if let Some(problem) = current.content.status.refuses(content.status) {
+            return Err(StoreError::Invalid(vec![problem]));
+        }
         let now = self.now();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -569,16 +572,13 @@ impl Store {
         for (dimension, codes) in content.applicability.tags.iter_mut() {
             *codes = self.canonical_codes(dimension, codes, resolved).await?;
         }
-        // Topics a merge brought together are listed once; a topic sent twice is left for
-        // validation to name.
-        let mut topics: Vec<String> = Vec::with_capacity(content.topics.len());
-        for code in &content.topics {
-            let current = self.canonical_code("topic", code, resolved).await?;
-            if current == *code || !topics.contains(&current) {
-                topics.push(current);
-            }
+        // A topic sent twice is left as sent for validation to name; otherwise topics a merge
+        // brought together are listed once.
+        let topics = &content.topics;
+        let sent_twice = (1..topics.len()).any(|i| topics[..i].contains(&topics[i]));
+        if !sent_twice {
+            content.topics = self.canonical_codes("topic", topics, resolved).await?;
         }
-        content.topics = topics;
         Ok(content)
     }
 
@@ -591,28 +591,20 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut canonical: Vec<String> = Vec::with_capacity(codes.len());
         for code in codes {
-            let code = self.canonical_code(dimension, code, resolved).await?;
+            let key = (dimension.to_owned(), code.clone());
+            let code = match resolved.get(&key) {
+                Some(code) => code.clone(),
+                None => {
+                    let code = self.canonical_tag(dimension, code).await?;
+                    resolved.insert(key, code.clone());
+                    code
+                }
+            };
             if !canonical.contains(&code) {
                 canonical.push(code);
             }
         }
         Ok(canonical)
-    }
-
-    /// `code` of `dimension` as its current code, looked up once for all that share `resolved`.
-    async fn canonical_code(
-        &self,
-        dimension: &str,
-        code: &str,
-        resolved: &mut CanonicalTags,
-    ) -> Result<String, StoreError> {
-        let key = (dimension.to_owned(), code.to_owned());
-        if let Some(current) = resolved.get(&key) {
-            return Ok(current.clone());
-        }
-        let current = self.canonical_tag(dimension, code).await?;
-        resolved.insert(key, current.clone());
-        Ok(current)
     }
 
     /// Validates a batch of policies and saves the valid ones in one transaction: a new policy
@@ -648,33 +640,40 @@ impl Store {
         }
         let now = self.now();
         let mut lookups = in_text_lists(
-            "SELECT id, doc_number, title FROM policies WHERE doc_number IN ",
+            "SELECT id, doc_number, title, status FROM policies WHERE doc_number IN ",
             valid.iter().map(|(_, content)| content.doc_number.as_str()),
         );
         for lookup in &mut lookups {
             // The oldest of policies saved alike (the API allows them) is the one updated.
             lookup.push(" ORDER BY id");
         }
-        let created: Vec<(usize, bool)> = on_pool!(&self.db, pool => {
+        let (created, refused): (Vec<(usize, bool)>, Vec<(usize, FieldError)>) = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             // Looked up inside the write transaction: on SQLite it holds the write lock, so no
             // other writer can save one of these policies between the look-up and the write.
-            let mut known: HashMap<(String, String), i64> = HashMap::new();
+            let mut known: HashMap<(String, String), (i64, Option<PolicyStatus>)> = HashMap::new();
             for lookup in &lookups {
-                let rows: Vec<(i64, String, String)> =
+                let rows: Vec<(i64, String, String, String)> =
                     bind_args!(sqlx::query_as(&lookup.sql), &lookup.args)
                         .fetch_all(&mut *tx)
                         .await?;
-                for (id, doc_number, title) in rows {
-                    known.entry((doc_number, title)).or_insert(id);
+                for (id, doc_number, title, status) in rows {
+                    let status = serde_json::from_value(serde_json::Value::String(status)).ok();
+                    known.entry((doc_number, title)).or_insert((id, status));
                 }
             }
             let mut saves = Vec::with_capacity(valid.len());
             let mut created = Vec::with_capacity(valid.len());
+            let mut refused = Vec::new();
             for (index, content) in &valid {
                 let key = (content.doc_number.clone(), content.title.clone());
-                let (save, was_created) = match known.get(&key) {
-                    Some(&id) => {
+                let saved = known.get(&key).copied();
+                if let Some(problem) = saved.and_then(|(_, was)| was?.refuses(content.status)) {
+                    refused.push((*index, problem));
+                    continue;
+                }
+                let (save, was_created) = match saved {
+                    Some((id, _)) => {
                         let version: i64 =
                             bind_policy_columns!(sqlx::query_scalar(UPDATE_POLICY), content, now)
                                 .bind(id)
@@ -687,7 +686,7 @@ impl Store {
                             bind_policy_columns!(sqlx::query_scalar(INSERT_POLICY), content, now)
                                 .fetch_one(&mut *tx)
                                 .await?;
-                        known.insert(key, id);
+                        known.insert(key, (id, Some(content.status)));
                         (Saved { id, version: 1, content }, true)
                     }
                 };
@@ -704,10 +703,13 @@ impl Store {
             });
             execute_all!(tx, audit_rows(now, actor, "policy", audit));
             tx.commit().await?;
-            created
+            (created, refused)
         });
         for (index, was_created) in created {
             outcomes[index] = Ok(was_created);
+        }
+        for (index, problem) in refused {
+            outcomes[index] = Err(vec![problem]);
         }
         Ok(outcomes)
     }

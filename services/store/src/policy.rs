@@ -41,6 +41,44 @@ pub enum PolicyStatus {
     Revoked,
 }
 
+impl PolicyStatus {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Draft => ("草稿", "draft"),
+            Self::InReview => ("待审核", "in review"),
+            Self::Published => ("已发布", "published"),
+            Self::Expired => ("已过期", "expired"),
+            Self::Revoked => ("已废止", "revoked"),
+        }
+    }
+
+    /// Why a saved policy may not go from this status to `next`, as a problem of its `status`:
+    /// only a published policy is revoked or expires (a draft is deleted instead), and a revoked
+    /// one stays revoked.
+    pub(crate) fn refuses(self, next: Self) -> Option<FieldError> {
+        let (was_zh, was_en) = self.names();
+        let (next_zh, next_en) = next.names();
+        let (why_zh, why_en) = match (self, next) {
+            (was, next) if was == next => return None,
+            (Self::Revoked, _) => (
+                "已废止的政策不能再改变状态",
+                "a revoked policy stays revoked",
+            ),
+            (Self::Draft | Self::InReview, Self::Expired | Self::Revoked) => (
+                "只有已发布的政策才会废止或过期，未发布的政策可以直接删除",
+                "only a published policy is revoked or expires; an unpublished one can be deleted",
+            ),
+            _ => return None,
+        };
+        Some(FieldError::new(
+            "status",
+            "status_transition",
+            format!("政策状态不能从“{was_zh}”改为“{next_zh}”：{why_zh}"),
+            format!("a policy cannot go from {was_en} to {next_en}: {why_en}"),
+        ))
+    }
+}
+
 /// How the benefit reaches the recipient.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

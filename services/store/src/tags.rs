@@ -252,13 +252,16 @@ const INSERT_TAG: &str = "INSERT INTO tags (dimension, code, label_zh, label_en,
 /// interests and every recipient's muted topics that name `$old` name `$new` instead, so the
 /// interest term and the mutes keep meaning what their owners chose. A pattern on the stored JSON
 /// narrows the rows read; each is then changed only if it names the code exactly.
+/// `$lock` holds the rows read until the transaction ends (PostgreSQL), so a profile saved
+/// meanwhile is not overwritten by the body read before it.
 macro_rules! retarget_topic {
-    ($tx:expr, $old:expr, $new:expr, $now:expr) => {{
+    ($tx:expr, $old:expr, $new:expr, $now:expr, $lock:expr) => {{
         let current = std::collections::BTreeMap::from([($old.to_owned(), $new.to_owned())]);
         let pattern = format!("%\"{}\"%", crate::policies::escape_like($old));
-        let profiles: Vec<(i64, Json<profiles::Profile>)> = sqlx::query_as(
-            "SELECT id, body FROM profiles WHERE CAST(body AS TEXT) LIKE $1 ESCAPE '\\'",
-        )
+        let profiles: Vec<(i64, Json<profiles::Profile>)> = sqlx::query_as(&format!(
+            "SELECT id, body FROM profiles WHERE CAST(body AS TEXT) LIKE $1 ESCAPE '\\'{}",
+            $lock
+        ))
         .bind(&pattern)
         .fetch_all(&mut *$tx)
         .await?;
@@ -274,9 +277,10 @@ macro_rules! retarget_topic {
                 .await?;
             }
         }
-        let muting: Vec<(i64, Json<crate::Preferences>)> = sqlx::query_as(
-            "SELECT profile_id, settings FROM preferences WHERE CAST(settings AS TEXT) LIKE $1 ESCAPE '\\'",
-        )
+        let muting: Vec<(i64, Json<crate::Preferences>)> = sqlx::query_as(&format!(
+            "SELECT profile_id, settings FROM preferences WHERE CAST(settings AS TEXT) LIKE $1 ESCAPE '\\'{}",
+            $lock
+        ))
         .bind(&pattern)
         .fetch_all(&mut *$tx)
         .await?;
@@ -556,6 +560,15 @@ impl Store {
             .collect())
     }
 
+    /// What ends a `SELECT` whose rows the transaction goes on to write: SQLite's write
+    /// transaction already holds the database.
+    fn row_lock(&self) -> &'static str {
+        match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        }
+    }
+
     /// Where a tag code now lives: the code it was merged into (following chains), or itself.
     pub async fn canonical_tag(&self, dimension: &str, code: &str) -> Result<String, StoreError> {
         let mut current = code.to_owned();
@@ -687,7 +700,7 @@ impl Store {
             write_audit!(tx, now, actor, "merge", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
             if dimension == "topic" {
-                retarget_topic!(tx, &tag.input.code, into, now);
+                retarget_topic!(tx, &tag.input.code, into, now, self.row_lock());
             }
             let users: Vec<i64> = sqlx::query_scalar(
                 POLICIES_WITH_TAG,
@@ -762,7 +775,7 @@ impl Store {
             write_audit!(tx, now, actor, "rename", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": old, "to": code}))?;
             if dimension == "topic" {
-                retarget_topic!(tx, &old, code, now);
+                retarget_topic!(tx, &old, code, now, self.row_lock());
             }
             let users: Vec<i64> = sqlx::query_scalar(
                 POLICIES_WITH_TAG,

@@ -284,3 +284,75 @@ async fn a_bad_input_leaves_nothing_and_is_reported_on_postgres() {
     let db = ScratchDatabase::create("pp_store_bulk_bad").await;
     a_bad_input_leaves_nothing_and_is_reported(db.url()).await;
 }
+
+/// A policy saved again in a batch cannot reach a status its lifecycle does not allow (a draft
+/// revoked, even one created earlier in the same batch; a revoked policy published): that line is
+/// refused naming `status`, the others are written, and the refused policy stays as it was.
+async fn a_batch_keeps_to_the_policy_lifecycle(url: &str) {
+    use store::policy::PolicyStatus::{Draft, Revoked};
+    let clock = Arc::new(ManualClock::at(1_795_320_000));
+    let store = support::open(url, &clock).await;
+    let with_status = |n: usize, revision: usize, status: &str| {
+        let mut content = policy(n, revision);
+        content.status = serde_json::from_value(serde_json::json!(status)).unwrap();
+        content
+    };
+    let first = [with_status(0, 1, "draft"), with_status(1, 1, "published")];
+    for outcome in store.save_policies(&first, "import").await.unwrap() {
+        assert!(outcome.unwrap(), "created");
+    }
+    let second = [
+        with_status(0, 2, "revoked"),
+        with_status(1, 2, "revoked"),
+        with_status(2, 1, "draft"),
+        with_status(2, 2, "expired"),
+    ];
+    let outcomes = store.save_policies(&second, "import").await.unwrap();
+    for refused in [0, 3] {
+        let problems = outcomes[refused]
+            .as_ref()
+            .expect_err("a draft is not revoked");
+        assert_eq!(problems[0].field, "status");
+        assert_eq!(problems[0].rule, "status_transition");
+        assert!(
+            problems[0].message_zh.contains("“草稿”改为"),
+            "{}",
+            problems[0].message_zh
+        );
+    }
+    assert!(
+        !outcomes[1].as_ref().unwrap(),
+        "a published policy is revoked"
+    );
+    assert!(outcomes[2].as_ref().unwrap(), "created as a draft");
+    let third = [with_status(1, 3, "published")];
+    let outcomes = store.save_policies(&third, "import").await.unwrap();
+    assert_eq!(
+        outcomes[0].as_ref().expect_err("revoked stays revoked")[0].field,
+        "status"
+    );
+    let stored = store.all_policies().await.unwrap();
+    let status = |title: &str| {
+        let policy = stored.iter().find(|p| p.content.title == title).unwrap();
+        (policy.content.status, policy.version)
+    };
+    assert_eq!(status("测试政策0"), (Draft, 1));
+    assert_eq!(status("测试政策1"), (Revoked, 2));
+    assert_eq!(status("测试政策2"), (Draft, 1));
+}
+
+#[tokio::test]
+async fn a_batch_keeps_to_the_policy_lifecycle_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    a_batch_keeps_to_the_policy_lifecycle(&format!(
+        "sqlite://{}/lifecycle.db",
+        dir.path().display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_keeps_to_the_policy_lifecycle_on_postgres() {
+    let db = ScratchDatabase::create("pp_store_bulk_lifecycle").await;
+    a_batch_keeps_to_the_policy_lifecycle(db.url()).await;
+}
