@@ -647,7 +647,7 @@ impl Store {
             // The oldest of policies saved alike (the API allows them) is the one updated.
             lookup.push(" ORDER BY id");
         }
-        let (created, refused): (Vec<(usize, bool)>, Vec<(usize, FieldError)>) = on_pool!(&self.db, pool => {
+        let (created, refused) = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
             // Looked up inside the write transaction: on SQLite it holds the write lock, so no
             // other writer can save one of these policies between the look-up and the write.
