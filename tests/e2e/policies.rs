@@ -201,6 +201,19 @@ async fn a_policy_keeps_to_its_lifecycle(app: TestApp) {
     let mut published = draft.clone();
     published["status"] = json!("published");
     app.put(&path, &published).await.expect(200);
+    for refused in ["draft", "in_review"] {
+        let mut back = draft.clone();
+        back["status"] = json!(refused);
+        let field = app
+            .put(&path, &back)
+            .await
+            .expect_error(422, "validation_failed");
+        assert_eq!(
+            field.as_deref(),
+            Some("status"),
+            "published stays published"
+        );
+    }
     let mut revoked = draft.clone();
     revoked["status"] = json!("revoked");
     app.put(&path, &revoked).await.expect(200);

@@ -74,6 +74,11 @@ pub(crate) fn enum_text<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A status as stored; `None` for text no status reads as (the lifecycle check passes it over).
+fn status_of(text: String) -> Option<PolicyStatus> {
+    serde_json::from_value(serde_json::Value::String(text)).ok()
+}
+
 /// Binds the columns shared by insert and update ($1–$12) for `content` at `now`.
 macro_rules! bind_policy_columns {
     ($query:expr, $content:expr, $now:expr) => {
@@ -328,13 +333,20 @@ impl Store {
         if current.content == *content {
             return Ok(current);
         }
-        if let Some(problem) = current.content.status.refuses(content.status) {
-            return Err(StoreError::Invalid(vec![problem]));
-        }
         let now = self.now();
+        let lock = self.row_lock();
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
-            let was = status_in!(tx, id);
+            // Checked on the status this transaction holds, so a change saved meanwhile counts.
+            let was: Option<String> =
+                sqlx::query_scalar(&format!("SELECT status FROM policies WHERE id = $1{lock}"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let refused = was.clone().and_then(status_of).and_then(|was| was.refuses(content.status));
+            if let Some(problem) = refused {
+                return Err(StoreError::Invalid(vec![problem]));
+            }
             // Only the change to published pushes: editing a policy published without its
             // push must not send it.
             let push = if was == Some(enum_text(&PolicyStatus::Published)) {
@@ -644,8 +656,9 @@ impl Store {
             valid.iter().map(|(_, content)| content.doc_number.as_str()),
         );
         for lookup in &mut lookups {
-            // The oldest of policies saved alike (the API allows them) is the one updated.
-            lookup.push(" ORDER BY id");
+            // The oldest of policies saved alike (the API allows them) is the one updated; its
+            // status is held until the batch commits (SQLite's write transaction holds it all).
+            lookup.push(" ORDER BY id").push(self.row_lock());
         }
         let (created, refused) = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
@@ -658,8 +671,7 @@ impl Store {
                         .fetch_all(&mut *tx)
                         .await?;
                 for (id, doc_number, title, status) in rows {
-                    let status = serde_json::from_value(serde_json::Value::String(status)).ok();
-                    known.entry((doc_number, title)).or_insert((id, status));
+                    known.entry((doc_number, title)).or_insert((id, status_of(status)));
                 }
             }
             let mut saves = Vec::with_capacity(valid.len());
@@ -679,6 +691,8 @@ impl Store {
                                 .bind(id)
                                 .fetch_one(&mut *tx)
                                 .await?;
+                        // A later line for the same policy moves on from this one's status.
+                        known.insert(key, (id, Some(content.status)));
                         (Saved { id, version, content }, false)
                     }
                     None => {

@@ -53,8 +53,9 @@ impl PolicyStatus {
     }
 
     /// Why a saved policy may not go from this status to `next`, as a problem of its `status`:
-    /// only a published policy is revoked or expires (a draft is deleted instead), and a revoked
-    /// one stays revoked.
+    /// only a published policy is revoked or expires (a draft is deleted instead), one published
+    /// does not go back to a draft (which could then be deleted, its notices still out), and a
+    /// revoked one stays revoked.
     pub(crate) fn refuses(self, next: Self) -> Option<FieldError> {
         let (was_zh, was_en) = self.names();
         let (next_zh, next_en) = next.names();
@@ -67,6 +68,10 @@ impl PolicyStatus {
             (Self::Draft | Self::InReview, Self::Expired | Self::Revoked) => (
                 "只有已发布的政策才会废止或过期，未发布的政策可以直接删除",
                 "only a published policy is revoked or expires; an unpublished one can be deleted",
+            ),
+            (Self::Published | Self::Expired, Self::Draft | Self::InReview) => (
+                "已发布过的政策不能退回草稿或待审核，可直接修订，或将其废止",
+                "a policy once published does not go back to draft or review; edit it as it is, or revoke it",
             ),
             _ => return None,
         };

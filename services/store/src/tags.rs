@@ -562,7 +562,7 @@ impl Store {
 
     /// What ends a `SELECT` whose rows the transaction goes on to write: SQLite's write
     /// transaction already holds the database.
-    fn row_lock(&self) -> &'static str {
+    pub(crate) fn row_lock(&self) -> &'static str {
         match self.backend() {
             crate::Backend::Postgres => " FOR UPDATE",
             crate::Backend::Sqlite => "",

@@ -304,11 +304,12 @@ async fn a_batch_keeps_to_the_policy_lifecycle(url: &str) {
     let second = [
         with_status(0, 2, "revoked"),
         with_status(1, 2, "revoked"),
+        with_status(1, 3, "published"),
         with_status(2, 1, "draft"),
         with_status(2, 2, "expired"),
     ];
     let outcomes = store.save_policies(&second, "import").await.unwrap();
-    for refused in [0, 3] {
+    for refused in [0, 4] {
         let problems = outcomes[refused]
             .as_ref()
             .expect_err("a draft is not revoked");
@@ -324,7 +325,15 @@ async fn a_batch_keeps_to_the_policy_lifecycle(url: &str) {
         !outcomes[1].as_ref().unwrap(),
         "a published policy is revoked"
     );
-    assert!(outcomes[2].as_ref().unwrap(), "created as a draft");
+    let problems = outcomes[2]
+        .as_ref()
+        .expect_err("revoked by the line before");
+    assert!(
+        problems[0].message_zh.contains("“已废止”改为"),
+        "{}",
+        problems[0].message_zh
+    );
+    assert!(outcomes[3].as_ref().unwrap(), "created as a draft");
     let third = [with_status(1, 3, "published")];
     let outcomes = store.save_policies(&third, "import").await.unwrap();
     assert_eq!(

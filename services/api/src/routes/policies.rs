@@ -146,7 +146,8 @@ async fn check_approval(
     }
     let current = state.store.policy(id).await?;
     match current.content.status {
-        PolicyStatus::Published => Ok(()),
+        // Published already; or revoked, which the save refuses as a change of status.
+        PolicyStatus::Published | PolicyStatus::Revoked => Ok(()),
         PolicyStatus::InReview => {
             let submitter = state
                 .store
