@@ -201,6 +201,26 @@ async fn a_policy_keeps_to_its_lifecycle(app: TestApp) {
     let mut published = draft.clone();
     published["status"] = json!("published");
     app.put(&path, &published).await.expect(200);
+    // The editor offers only the statuses the policy may take.
+    let choices = || async {
+        let html = app
+            .client
+            .get(app.url(&format!("/admin/policies/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let select = html.split("<select id=\"lifecycle\"").nth(1).unwrap();
+        let select = select.split("</select>").next().unwrap().to_owned();
+        ["draft", "in_review", "published"].map(|s| select.contains(&format!("value=\"{s}\"")))
+    };
+    assert_eq!(
+        choices().await,
+        [false, false, true],
+        "published stays published"
+    );
     for refused in ["draft", "in_review"] {
         let mut back = draft.clone();
         back["status"] = json!(refused);
