@@ -203,15 +203,7 @@ async fn a_policy_keeps_to_its_lifecycle(app: TestApp) {
     app.put(&path, &published).await.expect(200);
     // The editor offers only the statuses the policy may take.
     let choices = || async {
-        let html = app
-            .client
-            .get(app.url(&format!("/admin/policies/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = app.text(&format!("/admin/policies/{id}")).await;
         let select = html.split("<select id=\"lifecycle\"").nth(1).unwrap();
         let select = select.split("</select>").next().unwrap().to_owned();
         ["draft", "in_review", "published"].map(|s| select.contains(&format!("value=\"{s}\"")))

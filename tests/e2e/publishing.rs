@@ -301,15 +301,7 @@ async fn a_publish_may_set_its_push_for_later(backend: Backend) {
     assert_eq!(record["status"], "planning", "an hour to wait: {record}");
     assert_eq!(record["audience_count"], 0, "{record}");
     // The push's page says when it will start, in China time to the minute.
-    let page = app
-        .client
-        .get(app.url(&format!("/staff/pushes/{push}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text(&format!("/staff/pushes/{push}")).await;
     let at = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
     let words = format!("将于 {}（北京时间）开始", at.format("%Y年%-m月%-d日 %H:%M"));
     assert!(page.contains(&words), "{words} on the push page: {page}");

@@ -100,15 +100,7 @@ async fn a_published_policy_reaches_its_audience_once_by_inbox_and_email(backend
 
     // The staff's push page counts every channel, not only the inbox.
     let push = progress["id"].as_i64().expect("push id");
-    let page = app
-        .client
-        .get(app.url(&format!("/staff/pushes/{push}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text(&format!("/staff/pushes/{push}")).await;
     for channel in ["inbox", "email"] {
         let row = page
             .split(&format!("<tr data-channel=\"{channel}\">"))

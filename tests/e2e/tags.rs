@@ -621,17 +621,7 @@ async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
     );
 
     // A rename moves them the same way.
-    let rnd = app
-        .get("/api/v1/tags?dimension=topic&q=rnd")
-        .await
-        .expect(200)
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["code"] == "rnd")
-        .unwrap()["id"]
-        .clone();
+    let rnd = app.tag_id("topic", "rnd").await;
     app.post(
         &format!("/api/v1/tags/{rnd}/rename"),
         &json!({"code": "research"}),

@@ -296,14 +296,8 @@ async fn an_imported_sheet_states_none_graduation_and_veteran_status(app: TestAp
         "{job}"
     );
     let errors = app
-        .client
-        .get(app.url(&format!("/api/v1/imports/{job_id}/errors.csv")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text(&format!("/api/v1/imports/{job_id}/errors.csv"))
+        .await;
     assert!(errors.contains("disability_level"), "{errors}");
     let listed = app.get("/api/v1/profiles?kind=citizen").await.expect(200);
     let id = listed.body["items"][0]["id"].as_i64().expect("imported id");

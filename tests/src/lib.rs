@@ -186,6 +186,14 @@ impl Client {
             .expect("the tag")
     }
 
+    /// The body of `path` as text (a page, a CSV), as the administrator reads it, whatever its
+    /// status.
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await;
+        let response = response.expect("request reaches the service");
+        response.text().await.expect("a text body")
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.call(Method::PUT, path, Some(body)).await
     }
