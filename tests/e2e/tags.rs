@@ -590,6 +590,23 @@ async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
         }
     };
     assert_eq!(interests(keen).await, json!(["rnd"]));
+    // Filters given the old code find what its target carries, in the API and on the pages.
+    let search = app
+        .get("/api/v1/search?topic=rnd_old")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(search["total"], 2, "{search}");
+    let calendar = app
+        .get("/api/v1/calendar?month=2026-12&topic=rnd_old")
+        .await;
+    let events = calendar.expect(200).body["events"].clone();
+    assert!(!events.as_array().unwrap().is_empty(), "{events}");
+    let library = app.text("/policies?topic=rnd_old").await;
+    assert!(
+        library.contains("加大研发投入"),
+        "the public library lists them"
+    );
     assert_eq!(interests(both).await, json!(["rnd"]), "each topic once");
     assert_eq!(
         app.get(&preferences).await.expect(200).body["muted_topics"],
@@ -634,6 +651,116 @@ async fn a_merged_topic_moves_topics_interests_and_mutes(app: TestApp) {
         json!(["research"])
     );
     assert_eq!(interest_term(&app, keen, policy).await, 1.0);
+}
+
+/// Two merges at once, each into the other's tag, or one into a tag being merged itself: one
+/// goes through, the other is refused, and no tag is left merged into a merged tag.
+async fn merges_at_once_leave_no_loop_and_no_chain(app: TestApp) {
+    let topic = |code: &str| json!({"dimension": "topic", "code": code, "label_zh": "探针", "label_en": "Probe"});
+    let merge = |id: i64, into: &str| {
+        let app = &app;
+        let body = json!({"into": into});
+        async move {
+            app.post(&format!("/api/v1/tags/{id}/merge"), &body)
+                .await
+                .status
+        }
+    };
+    let profile = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(fixtures::CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    let preferences = format!("/api/v1/profiles/{profile}/preferences");
+    let mut muting = app.get(&preferences).await.expect(200).body;
+    for round in 0..4 {
+        let [a, b, x, y, z] = ["a", "b", "x", "y", "z"].map(|name| format!("race{round}_{name}"));
+        let mut ids = Vec::new();
+        for code in [&a, &b, &x, &y, &z] {
+            ids.push(app.create("/api/v1/tags", &topic(code)).await);
+        }
+        muting["muted_topics"] = json!([x]);
+        app.put(&preferences, &muting).await.expect(200);
+        let (a_into_b, b_into_a, x_into_y, y_into_z) = tokio::join!(
+            merge(ids[0], &b),
+            merge(ids[1], &a),
+            merge(ids[2], &y),
+            merge(ids[3], &z),
+        );
+        assert_eq!(
+            [a_into_b, b_into_a].iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: one of two merges into each other: {a_into_b} {b_into_a}"
+        );
+        assert!(
+            y_into_z == 200,
+            "round {round}: nothing stops y into z: {y_into_z}"
+        );
+        assert!(
+            x_into_y == 200 || x_into_y == 422,
+            "round {round}: x into y before y's merge, or refused after it: {x_into_y}"
+        );
+        let tags = app
+            .get("/api/v1/tags?dimension=topic&per_page=200")
+            .await
+            .expect(200)
+            .body;
+        let tags = tags["items"].as_array().unwrap();
+        let tag = |code: &serde_json::Value| {
+            let found = tags.iter().find(|t| t["code"] == *code);
+            found
+                .unwrap_or_else(|| panic!("round {round}: no tag {code}"))
+                .clone()
+        };
+        for merged in tags.iter().filter(|t| t["status"] == "merged") {
+            // Every merged code leads to an active tag: no loop.
+            let mut code = merged["merged_into"].clone();
+            for _ in 0..8 {
+                if tag(&code)["status"] != "merged" {
+                    break;
+                }
+                code = tag(&code)["merged_into"].clone();
+            }
+            assert_eq!(
+                tag(&code)["status"],
+                "active",
+                "round {round}: {merged} leads nowhere"
+            );
+        }
+        // What muted x names an active topic, whichever merge went first.
+        let muted = app.get(&preferences).await.expect(200).body["muted_topics"].clone();
+        assert_eq!(
+            tag(&muted[0])["status"],
+            "active",
+            "round {round}: mutes {muted}"
+        );
+    }
+}
+
+/// Profiles' interests and recipients' mutes name topics in a narrower syntax than other tags:
+/// a topic's code, created or renamed, keeps to it.
+async fn a_topic_code_is_one_interests_can_hold(app: TestApp) {
+    let mut topic =
+        json!({"dimension": "topic", "code": "Up-per", "label_zh": "大写", "label_en": "Upper"});
+    let field = app
+        .post("/api/v1/tags", &topic)
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("code"));
+    topic["code"] = json!("upper");
+    let id = app.create("/api/v1/tags", &topic).await;
+    let field = app
+        .post(
+            &format!("/api/v1/tags/{id}/rename"),
+            &json!({"code": "up-per"}),
+        )
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(field.as_deref(), Some("code"));
+    let region =
+        json!({"dimension": "stage", "code": "Seed-1", "label_zh": "种子期", "label_en": "Seed"});
+    app.create("/api/v1/tags", &region).await;
 }
 
 /// The first ten eligible policies of a profile, in rank order.
@@ -841,5 +968,7 @@ on_both_backends!(
     the_standard_industry_tree_has_sections_and_divisions,
     a_merge_dry_run_agrees_with_the_merge_itself,
     a_merged_topic_moves_topics_interests_and_mutes,
+    merges_at_once_leave_no_loop_and_no_chain,
+    a_topic_code_is_one_interests_can_hold,
     a_tag_weight_change_reorders_rankings_as_its_dry_run_said,
 );

@@ -297,6 +297,17 @@ macro_rules! retarget_topic {
     }};
 }
 
+/// The refusal of a merge into `into`, which is not another active tag of the dimension named
+/// `names` (Chinese, English).
+fn merge_target(into: &str, (dimension_zh, dimension_en): (String, String)) -> StoreError {
+    StoreError::Invalid(vec![crate::FieldError::new(
+        "into",
+        "merge_target",
+        format!("合并目标 {into} 须为“{dimension_zh}”下另一个启用中的标签"),
+        format!("the target {into} must be another active tag of {dimension_en}"),
+    )])
+}
+
 /// Replaces each of `codes` that `current` maps (merged or renamed away) by the code it now has,
 /// keeping the first place of each; whether any changed.
 pub(crate) fn retarget_codes(
@@ -386,6 +397,14 @@ impl Store {
                 "tag_code",
                 "代码须为1到64位字母、数字、下划线或连字符",
                 "code must be 1–64 letters, digits, '_' or '-'",
+            ));
+        } else if input.dimension == "topic" && !profiles::coded::is_code(&input.code) {
+            // Profiles' interests and recipients' mutes name topics by code, in this syntax.
+            problems.push(FieldError::new(
+                "code",
+                "tag_code",
+                "主题代码须以小写字母开头，只含小写字母、数字和下划线",
+                "a topic code starts with a lowercase letter and holds only lowercase letters, digits and '_'",
             ));
         }
         for (field, label) in [("label_zh", &input.label_zh), ("label_en", &input.label_en)] {
@@ -569,6 +588,15 @@ impl Store {
         }
     }
 
+    /// A topic filter as its current code: a code merged or renamed away still finds the
+    /// policies now carrying its target.
+    pub async fn topic_filter(&self, code: Option<String>) -> Result<Option<String>, StoreError> {
+        match code {
+            Some(code) => Ok(Some(self.canonical_tag("topic", &code).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Where a tag code now lives: the code it was merged into (following chains), or itself.
     pub async fn canonical_tag(&self, dimension: &str, code: &str) -> Result<String, StoreError> {
         let mut current = code.to_owned();
@@ -651,15 +679,7 @@ impl Store {
         });
         match target {
             Some((target_id, status)) if status == "active" && target_id != id => Ok(tag),
-            _ => {
-                let (dimension_zh, dimension_en) = self.dimension_names(dimension).await?;
-                Err(StoreError::Invalid(vec![crate::FieldError::new(
-                    "into",
-                    "merge_target",
-                    format!("合并目标 {into} 须为“{dimension_zh}”下另一个启用中的标签"),
-                    format!("the target {into} must be another active tag of {dimension_en}"),
-                )]))
-            }
+            _ => Err(merge_target(into, self.dimension_names(dimension).await?)),
         }
     }
 
@@ -681,9 +701,29 @@ impl Store {
     pub async fn merge_tag(&self, id: i64, into: &str, actor: &str) -> Result<Tag, StoreError> {
         let tag = self.check_merge(id, into).await?;
         let dimension = tag.input.dimension.clone();
+        let names = self.dimension_names(&dimension).await?;
         let now = self.now();
+        let lock = self.row_lock();
         let users: Vec<i64> = on_pool!(&self.db, pool => {
             let mut tx = pool.begin_write().await?;
+            // Checked again on the rows this transaction holds, taken in id order: two merges at
+            // once (each into the other, or into a tag being merged itself) would otherwise both
+            // pass the check above and leave a loop or a chain.
+            let held: Vec<(i64, String, String)> = sqlx::query_as(&format!(
+                "SELECT id, code, status FROM tags WHERE dimension = $1 AND (id = $2 OR code = $3) \
+                 ORDER BY id{lock}"
+            ))
+            .bind(&dimension)
+            .bind(id)
+            .bind(into)
+            .fetch_all(&mut *tx)
+            .await?;
+            let target_active = held
+                .iter()
+                .any(|(held, code, status)| *held != id && code == into && status == "active");
+            if !target_active {
+                return Err(merge_target(into, names));
+            }
             // Only while not merged: a merge made meanwhile by someone else stands.
             let updated = sqlx::query(
                 "UPDATE tags SET status = 'merged', merged_into = $1, version = version + 1, updated_at = $2 \

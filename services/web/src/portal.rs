@@ -176,11 +176,18 @@ pub(crate) async fn library(
         Err(response) => return response,
     };
     let page = query.page.unwrap_or(1).max(1);
+    let topic = query.topic.clone().filter(|t| !t.is_empty());
+    // A topic merged or renamed away finds what its target carries; should the look-up fail,
+    // the code as given still filters.
+    let topic = match state.store.topic_filter(topic.clone()).await {
+        Ok(current) => current,
+        Err(_) => topic,
+    };
     let search = search::SearchQuery {
         q: query.q.trim().to_owned(),
         region: query.region.clone().filter(|r| !r.is_empty()),
         department: query.department.clone().filter(|d| !d.is_empty()),
-        topic: query.topic.clone().filter(|t| !t.is_empty()),
+        topic,
         audience: wire_value(query.audience.as_deref()),
         level: wire_value(query.level.as_deref()),
         window: wire_value(query.window.as_deref()),

@@ -74,20 +74,14 @@ fn events(
     policies: &[Policy],
     from: NaiveDate,
     until: NaiveDate,
-    query: &CalendarQuery,
+    (region, topic): (Option<&str>, Option<&str>),
 ) -> Vec<CalendarEvent> {
     let mut events = Vec::new();
     for policy in policies {
         let content = &policy.content;
         if content.status != PolicyStatus::Published
-            || query
-                .region
-                .as_deref()
-                .is_some_and(|r| !regions_meet(&content.region_code, r))
-            || query
-                .topic
-                .as_deref()
-                .is_some_and(|t| !content.topics.iter().any(|x| x == t))
+            || region.is_some_and(|r| !regions_meet(&content.region_code, r))
+            || topic.is_some_and(|t| !content.topics.iter().any(|x| x == t))
         {
             continue;
         }
@@ -134,9 +128,11 @@ async fn month_of(state: &AppState, query: &CalendarQuery) -> Result<CalendarMon
             )
             .with_field("month")
         })?;
+    let topic = state.store.topic_filter(query.topic.clone()).await?;
     let policies = state.store.published_policies().await?;
+    let filters = (query.region.as_deref(), topic.as_deref());
     Ok(CalendarMonth {
-        events: events(&policies, from, until, query),
+        events: events(&policies, from, until, filters),
         month,
     })
 }

@@ -81,11 +81,7 @@ async fn list_policies(
     ApiQuery(query): ApiQuery<PolicyQuery>,
 ) -> Result<Json<Page<Policy>>, ApiError> {
     let paging = paging(query.page, query.per_page)?;
-    // A merged topic code still finds the policies now carrying its target.
-    let topic = match query.topic {
-        Some(code) => Some(state.store.canonical_tag("topic", &code).await?),
-        None => None,
-    };
+    let topic = state.store.topic_filter(query.topic).await?;
     let filter = PolicyFilter {
         status: query.status,
         level: query.level,

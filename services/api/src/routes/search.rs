@@ -85,7 +85,7 @@ async fn search_policies(
         q: params.q,
         region: params.region,
         department: params.department,
-        topic: params.topic,
+        topic: state.store.topic_filter(params.topic).await?,
         audience: params.audience,
         status: params.status,
         level: params.level,
