@@ -50,6 +50,11 @@ impl Session {
 
     /// Posts the fact form; the status and where it redirects.
     async fn supply(&self, app: &TestApp, form: &[(&str, &str)]) -> (u16, String) {
+        self.post_form(app, "/my/policies/fact", form).await
+    }
+
+    /// Posts `form` to `path`; the status and where it redirects.
+    async fn post_form(&self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let body = reqwest::Url::parse_with_params("http://form.invalid/", form)
             .unwrap()
             .query()
@@ -57,7 +62,7 @@ impl Session {
             .to_owned();
         let reply = self
             .client
-            .post(app.url("/my/policies/fact"))
+            .post(app.url(path))
             .header("cookie", &self.cookie)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body)
@@ -500,7 +505,55 @@ async fn an_enterprise_records_a_certificate_it_holds(app: TestApp) {
     );
 }
 
+/// The preferences page offers topics to mute by name, never by code, and saves the ticked ones.
+async fn preferences_mute_topics_chosen_by_name(app: TestApp) {
+    let profile = app
+        .create(
+            "/api/v1/profiles",
+            &fixtures::enterprise(CREDIT_CODE_HAIDIAN),
+        )
+        .await;
+    let session = Session::open(&app, "mute-owner", profile).await;
+    let (status, page) = session.page(&app, "/preferences").await;
+    assert_eq!(status, 200);
+    let tax = app.tag_id("topic", "tax").await;
+    let tax = app
+        .get(&format!("/api/v1/tags/{tax}"))
+        .await
+        .expect(200)
+        .body;
+    assert!(page.contains(r#"name="mute_tax""#), "{page}");
+    assert!(
+        page.contains(tax["label_zh"].as_str().unwrap()),
+        "named: {page}"
+    );
+    assert!(!page.contains("finance, rnd"), "no codes to type: {page}");
+
+    let form = [
+        ("csrf_token", session.csrf.as_str()),
+        ("inbox", "on"),
+        ("frequency", "immediate"),
+        ("mute_tax", "on"),
+        ("mute_rnd", "on"),
+    ];
+    let (status, _) = session.post_form(&app, "/preferences", &form).await;
+    assert_eq!(status, 200, "the page again, saved");
+    let saved = app
+        .get(&format!("/api/v1/profiles/{profile}/preferences"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(saved["muted_topics"], json!(["rnd", "tax"]), "{saved}");
+    assert_eq!(saved["channels"], json!({"email": false, "inbox": true}));
+    let (_, page) = session.page(&app, "/preferences").await;
+    assert!(
+        page.contains(r#"name="mute_tax" value="on" checked"#),
+        "shown ticked: {page}"
+    );
+}
+
 on_both_backends!(
+    preferences_mute_topics_chosen_by_name,
     an_enterprise_sees_and_settles_its_live_matches,
     an_enterprise_records_a_certificate_it_holds,
     a_citizen_settles_region_enum_and_list_facts_by_name,

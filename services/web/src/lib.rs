@@ -800,13 +800,50 @@ async fn preferences_page(
             viewer.text("no_profile"),
         );
     };
-    match state.store.preferences(profile_id).await {
-        Ok(prefs) => {
+    match preference_choices(&state, &viewer, profile_id).await {
+        Ok((prefs, topics)) => {
             let title = viewer.text("preferences");
-            viewer.render("preferences.html", title, context! { prefs => prefs })
+            viewer.render(
+                "preferences.html",
+                title,
+                context! { prefs => prefs, topics => topics },
+            )
         }
         Err(error) => api::ApiError::from(error).into_response(),
     }
+}
+
+/// A recipient's preferences, and the topics they may mute by name (each a checkbox
+/// `mute_<code>`): every topic not merged away, and whatever they mute already.
+async fn preference_choices(
+    state: &AppState,
+    viewer: &Viewer,
+    profile_id: i64,
+) -> Result<(store::Preferences, Vec<minijinja::Value>), store::StoreError> {
+    let prefs = state.store.preferences(profile_id).await?;
+    let aliases = state.store.topic_aliases().await?;
+    let codes = state.store.topic_codes().await?;
+    let topics = codes
+        .iter()
+        .filter(|code| !aliases.contains_key(*code) || prefs.muted_topics.contains(*code))
+        .map(|code| {
+            let (zh, en) = state.matching.value_name("interests", code);
+            let name = if viewer.lang == Lang::En { en } else { zh };
+            let muted = prefs.muted_topics.contains(code);
+            context! { code => code, name => name, muted => muted }
+        })
+        .collect();
+    Ok((prefs, topics))
+}
+
+/// The topics a preferences form mutes: its checked `mute_<code>` boxes, in code order.
+fn muted_in(fields: &HashMap<String, String>) -> Vec<&str> {
+    let mut muted: Vec<&str> = fields
+        .keys()
+        .filter_map(|key| key.strip_prefix("mute_"))
+        .collect();
+    muted.sort_unstable();
+    muted
 }
 
 async fn save_preferences(
@@ -827,7 +864,7 @@ async fn save_preferences(
     let document = serde_json::json!({
         "channels": {"email": fields.contains_key("email"), "inbox": fields.contains_key("inbox")},
         "frequency": fields.get("frequency").cloned().unwrap_or_else(|| "immediate".to_owned()),
-        "muted_topics": fields.get("muted_topics").map(|m| m.split([',', '，', ' ']).map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>()).unwrap_or_default(),
+        "muted_topics": muted_in(&fields),
         "quiet_hours": match (fields.get("quiet_start").map(|s| s.trim()), fields.get("quiet_end").map(|s| s.trim())) {
             (Some(start), Some(end)) if !start.is_empty() && !end.is_empty() => serde_json::json!({"start": start, "end": end}),
             _ => serde_json::Value::Null,
@@ -844,17 +881,21 @@ async fn save_preferences(
             );
         }
     };
-    match state
+    let saved = match state
         .store
         .save_preferences(profile_id, &prefs, &viewer.caller.actor())
         .await
     {
-        Ok(prefs) => {
+        Ok(_) => preference_choices(&state, &viewer, profile_id).await,
+        Err(error) => Err(error),
+    };
+    match saved {
+        Ok((prefs, topics)) => {
             let title = viewer.text("preferences");
             viewer.render(
                 "preferences.html",
                 title,
-                context! { prefs => prefs, notice => viewer.text("saved") },
+                context! { prefs => prefs, topics => topics, notice => viewer.text("saved") },
             )
         }
         Err(error) => api::ApiError::from(error).into_response(),
