@@ -548,14 +548,14 @@ impl Store {
         preferences: &Preferences,
         actor: &str,
     ) -> Result<Preferences, StoreError> {
-        let topics = self.topic_codes().await?;
+        let topics = self.topics().await?;
         let unknown: Vec<crate::FieldError> = preferences
             .muted_topics
             .iter()
             .enumerate()
             .filter_map(|(i, topic)| {
                 let field = format!("muted_topics[{i}]");
-                if !topics.contains(topic.as_str()) {
+                if !topics.codes.contains(topic.as_str()) {
                     Some(crate::FieldError::new(
                         field,
                         "unknown_topic",
@@ -578,7 +578,7 @@ impl Store {
             return Err(StoreError::Invalid(unknown));
         }
         let mut preferences = preferences.clone();
-        crate::tags::retarget_codes(&mut preferences.muted_topics, &self.topic_aliases().await?);
+        crate::tags::retarget_codes(&mut preferences.muted_topics, &topics.aliases);
         let preferences = &preferences;
         let now = self.now();
         on_pool!(&self.db, pool => {

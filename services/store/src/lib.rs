@@ -60,7 +60,7 @@ pub use policies::{PolicyFilter, PublishPush, publish_trigger};
 pub use profile_batch::UpsertOutcome;
 pub use profile_store::{ProfileFilter, StoredProfile};
 pub use schedules::{Schedule, ScheduleInput};
-pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus};
+pub use tags::{Tag, TagDimension, TagFilter, TagInput, TagStatus, Topics};
 pub use users::{NewUser, Principal, Role};
 
 /// Where "now" comes from, so lifecycle and scheduling can be tested with a controlled clock.

@@ -294,7 +294,7 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
-        self.check_references(None, content, &self.topic_codes().await?)
+        self.check_references(None, content, &self.topics().await?.codes)
             .await?
             .map_err(StoreError::Invalid)?;
         let now = self.now();
@@ -325,7 +325,7 @@ impl Store {
         let content = &self.with_canonical_tags(content).await?;
         let schema = self.attribute_schema().await?;
         content.check_save(&schema).map_err(StoreError::Invalid)?;
-        self.check_references(Some(id), content, &self.topic_codes().await?)
+        self.check_references(Some(id), content, &self.topics().await?.codes)
             .await?
             .map_err(StoreError::Invalid)?;
         // Saving what is stored already changes nothing: no version, audit entry or push.
@@ -630,7 +630,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<Result<bool, Vec<FieldError>>>, StoreError> {
         let schema = self.attribute_schema().await?;
-        let topics = self.topic_codes().await?;
+        let topics = self.topics().await?.codes;
         let mut resolved = CanonicalTags::new();
         let mut valid = Vec::with_capacity(batch.len());
         let mut outcomes = Vec::with_capacity(batch.len());

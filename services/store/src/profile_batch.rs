@@ -116,8 +116,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<Result<UpsertOutcome, ValidationErrors>>, StoreError> {
         let schema = self.attribute_schema().await?;
-        let topics = self.topic_codes().await?;
-        let aliases = self.topic_aliases().await?;
+        let topics = self.topics().await?;
         let today = self.today();
         let mut outcomes: Vec<Option<Result<UpsertOutcome, ValidationErrors>>> =
             Vec::with_capacity(batch.len());
@@ -125,11 +124,11 @@ impl Store {
         for (index, input) in batch.into_iter().enumerate() {
             let validated = input
                 .check_contact_count(self.max_contacts)
-                .and_then(|()| input.check_interests(&topics))
+                .and_then(|()| input.check_interests(&topics.codes))
                 .and_then(|()| input.validate(&self.id_key, &schema, None, today));
             match validated {
                 Ok(mut profile) => {
-                    profile.retarget_interests(&aliases);
+                    profile.retarget_interests(&topics.aliases);
                     outcomes.push(None);
                     pending.push(Pending {
                         index,

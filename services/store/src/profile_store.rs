@@ -190,10 +190,11 @@ impl Store {
         existing: Option<&Profile>,
     ) -> Result<Profile, StoreError> {
         input.check_contact_count(self.max_contacts)?;
-        input.check_interests(&self.topic_codes().await?)?;
+        let topics = self.topics().await?;
+        input.check_interests(&topics.codes)?;
         let schema = self.attribute_schema().await?;
         let mut profile = input.validate(&self.id_key, &schema, existing, self.today())?;
-        profile.retarget_interests(&self.topic_aliases().await?);
+        profile.retarget_interests(&topics.aliases);
         Ok(profile)
     }
 

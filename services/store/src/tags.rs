@@ -297,6 +297,16 @@ macro_rules! retarget_topic {
     }};
 }
 
+/// The topic dimension as saves check and rewrite against it.
+pub struct Topics {
+    /// Every code, merged and retired ones included: what interests, mutes and policies' topic
+    /// lists may name.
+    pub codes: std::collections::BTreeSet<String>,
+    /// Each code merged or renamed away, with the code it now lives on in (chains followed):
+    /// what saved interests and mutes are rewritten through.
+    pub aliases: std::collections::BTreeMap<String, String>,
+}
+
 /// The refusal of a merge into `into`, which is not another active tag of the dimension named
 /// `names` (Chinese, English).
 fn merge_target(into: &str, (dimension_zh, dimension_en): (String, String)) -> StoreError {
@@ -535,38 +545,24 @@ impl Store {
         }))
     }
 
-    /// Every code of the topic dimension, merged and retired ones included: what interests,
-    /// mutes and policies' topic lists may name.
-    pub async fn topic_codes(&self) -> Result<std::collections::BTreeSet<String>, StoreError> {
-        let codes: Vec<String> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT code FROM tags WHERE dimension = 'topic'")
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(codes.into_iter().collect())
-    }
-
-    /// Each topic code merged or renamed away, with the code it now lives on in (chains followed):
-    /// what saved interests and mutes are rewritten through.
-    pub async fn topic_aliases(
-        &self,
-    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
-        let merged: Vec<(String, String)> = on_pool!(&self.db, pool => {
+    /// The topic dimension in one read: every code, and where each merged one now lives.
+    pub async fn topics(&self) -> Result<Topics, StoreError> {
+        let rows: Vec<(String, Option<String>)> = on_pool!(&self.db, pool => {
             sqlx::query_as(
-                "SELECT code, merged_into FROM tags WHERE dimension = 'topic' AND status = 'merged' \
-                 AND merged_into IS NOT NULL",
+                "SELECT code, CASE WHEN status = 'merged' THEN merged_into END FROM tags \
+                 WHERE dimension = 'topic'",
             )
             .fetch_all(pool)
             .await?
         });
-        let next: std::collections::HashMap<&str, &str> = merged
+        let next: std::collections::HashMap<&str, &str> = rows
             .iter()
-            .map(|(code, into)| (code.as_str(), into.as_str()))
+            .filter_map(|(code, into)| Some((code.as_str(), into.as_deref()?)))
             .collect();
-        Ok(merged
+        let aliases = next
             .iter()
             .map(|(code, into)| {
-                let mut current = into.as_str();
+                let mut current = *into;
                 // A merge never points back at a merged tag, but a bound guards against a bad row.
                 for _ in 0..8 {
                     match next.get(current) {
@@ -574,9 +570,11 @@ impl Store {
                         None => break,
                     }
                 }
-                (code.clone(), current.to_owned())
+                ((*code).to_owned(), current.to_owned())
             })
-            .collect())
+            .collect();
+        let codes = rows.into_iter().map(|(code, _)| code).collect();
+        Ok(Topics { codes, aliases })
     }
 
     /// What ends a `SELECT` whose rows the transaction goes on to write: SQLite's write
@@ -740,7 +738,7 @@ impl Store {
             write_audit!(tx, now, actor, "merge", "tag", id,
                 serde_json::json!({"dimension": dimension, "code": tag.input.code, "into": into}))?;
             if dimension == "topic" {
-                retarget_topic!(tx, &tag.input.code, into, now, self.row_lock());
+                retarget_topic!(tx, &tag.input.code, into, now, lock);
             }
             let users: Vec<i64> = sqlx::query_scalar(
                 POLICIES_WITH_TAG,

@@ -821,8 +821,7 @@ async fn preference_choices(
     profile_id: i64,
 ) -> Result<(store::Preferences, Vec<minijinja::Value>), store::StoreError> {
     let prefs = state.store.preferences(profile_id).await?;
-    let aliases = state.store.topic_aliases().await?;
-    let codes = state.store.topic_codes().await?;
+    let store::Topics { codes, aliases } = state.store.topics().await?;
     let topics = codes
         .iter()
         .filter(|code| !aliases.contains_key(*code) || prefs.muted_topics.contains(*code))
